@@ -1,0 +1,1 @@
+"""The htmx admin UI (built in a later issue)."""

@@ -1,0 +1,1 @@
+"""Bundled city profiles: `standard` and one folder per city that extends it."""

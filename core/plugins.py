@@ -1,0 +1,130 @@
+"""The plugin-manager factory.
+
+Load order decides precedence, because pluggy calls the most recently registered plugin
+first: built-ins, then installed plugins (entry-point group ``gridcase``), then the plugins a
+profile names. So a city plugin's ``firstresult`` answer beats the built-in one.
+"""
+
+import importlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .hookspecs import PROJECT
+
+BUILTIN_PLUGINS = (
+    "gridcase.plugins.builtin.guards",
+    "gridcase.plugins.builtin.classify",
+    "gridcase.plugins.builtin.locate",
+    "gridcase.plugins.builtin.routing",
+)
+CITY_PLUGIN_PACKAGE = "gridcase.plugins"
+# Set to "0" to skip installed entry-point plugins (tests, or a misbehaving install).
+LOAD_INSTALLED_ENV = "GRIDCASE_LOAD_INSTALLED_PLUGINS"
+
+
+class PluginLoadError(Exception):
+    """A profile names a plugin that cannot be found or imported."""
+
+    def __init__(self, spec: str, reason: str) -> None:
+        self.spec, self.reason = spec, reason
+        super().__init__(f"plugin {spec!r}: {reason}")
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    source: str  # "builtin", "installed" or "profile"
+    hooks: tuple[str, ...]
+    version: str | None = None
+
+
+def new_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def get_plugin_manager(
+    plugins: list[str] | tuple[str, ...] = (), profile_folder: Path | None = None, *, installed: bool | None = None
+) -> pluggy.PluginManager:
+    """Build a manager: built-ins, installed plugins, then the named profile plugins.
+
+    Raises PluginLoadError for a profile plugin that cannot be loaded, and pluggy's
+    PluginValidationError for a hookimpl that names no hook (a misspelling).
+    """
+    pm = new_manager()
+    for name in BUILTIN_PLUGINS:
+        pm.register(importlib.import_module(name), name=name)
+    if installed is None:
+        installed = os.environ.get(LOAD_INSTALLED_ENV, "1") != "0"
+    if installed:
+        for ep in entry_points(group=PROJECT):
+            if pm.get_plugin(ep.name) is None:
+                pm.register(ep.load(), name=ep.name)
+    for spec in plugins:
+        name, module = _load_profile_plugin(spec, profile_folder)
+        if pm.get_plugin(name) is None:
+            pm.register(module, name=name)
+    pm.check_pending()
+    return pm
+
+
+def _load_profile_plugin(spec: str, folder: Path | None) -> tuple[str, ModuleType]:
+    if spec.endswith(".py"):
+        path = Path(spec) if Path(spec).is_absolute() or folder is None else folder / spec
+        if not path.is_file():
+            raise PluginLoadError(spec, f"no such file {path}")
+        name = f"{PROJECT}_local_{path.stem}"
+        module_spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(module_spec)
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as exc:  # a plugin's own import error is the user's to see, as a message
+            raise PluginLoadError(spec, f"failed to import: {exc.__class__.__name__}: {exc}") from exc
+        return spec, module
+    for ep in entry_points(group=PROJECT, name=spec):
+        return spec, ep.load()
+    if not spec.isidentifier():
+        raise PluginLoadError(spec, "not a plugin name or a .py path")
+    try:
+        return spec, importlib.import_module(f"{CITY_PLUGIN_PACKAGE}.{spec}")
+    except ModuleNotFoundError as exc:
+        if exc.name not in (f"{CITY_PLUGIN_PACKAGE}.{spec}",):
+            raise PluginLoadError(spec, f"failed to import: {exc}") from exc
+        raise PluginLoadError(
+            spec, "no installed plugin, bundled city plugin or .py file of that name"
+        ) from None
+
+
+def describe(pm: pluggy.PluginManager) -> list[PluginInfo]:
+    """What is loaded and which hooks each plugin implements, in load order."""
+    installed = {ep.name: ep for ep in entry_points(group=PROJECT)}
+    infos = []
+    for name, plugin in pm.list_name_plugin():
+        hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
+        if name in BUILTIN_PLUGINS:
+            source, version = "builtin", None
+        elif name in installed:
+            dist = installed[name].dist
+            source, version = "installed", dist.version if dist else None
+        else:
+            source, version = "profile", None
+        infos.append(PluginInfo(name=name, source=source, hooks=hooks, version=version))
+    return infos
+
+
+def collect(pm: pluggy.PluginManager, hook: str, **kwargs: Any) -> list[Any]:
+    """Concatenate the lists a ``register_*`` hook returns, built-ins first."""
+    results = getattr(pm.hook, hook)(**kwargs)
+    out: list[Any] = []
+    for result in reversed(results):  # pluggy returns the last-registered plugin's first
+        out.extend(result or ())
+    return out

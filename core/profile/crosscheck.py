@@ -1,0 +1,335 @@
+"""Cross-reference checks that JSON Schema cannot express.
+
+Every check tolerates data the schema has already rejected (wrong types are skipped, not
+crashed on), so one run reports schema problems and reference problems together.
+"""
+
+import re
+import string
+from collections.abc import Iterator
+from typing import Any
+
+from ..assess.formulas import FormulaError, parse
+from ..durations import Duration
+from .located import mark_at
+from .loader import Issue, Profile
+from .merge import pointer
+
+CASE_NUMBER_FIELDS = {"kind", "year", "month", "day", "seq", "major", "minor", "district", "channel"}
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _codes(items: Any) -> set:
+    return {i.get("code") for i in _list(items) if isinstance(i, dict) and isinstance(i.get("code"), str)}
+
+
+def _enumerate(items: Any) -> Iterator[tuple[int, dict]]:
+    for i, item in enumerate(_list(items)):
+        if isinstance(item, dict):
+            yield i, item
+
+
+class CrossChecker:
+    def __init__(self, profile: Profile, guards: set[str] | None = None) -> None:
+        self.profile = profile
+        self.data = _dict(profile.data)
+        self.guards = guards
+        self.issues: list[Issue] = []
+        d = self.data
+        self.units = _codes(d.get("units"))
+        self.roles = _codes(d.get("roles"))
+        self.stages = _codes(_dict(d.get("workflow")).get("stages"))
+        self.workflows = _codes(_dict(d.get("workflow")).get("workflows"))
+        self.time_units = _codes(_dict(d.get("time_limits")).get("units"))
+        self.calendars = _codes(_dict(d.get("time_limits")).get("calendars"))
+        self.area_classes = _codes(d.get("area_classes"))
+        self.grid_codes = {
+            _dict(f.get("properties")).get("code") for _, f in _enumerate(_dict(d.get("grids")).get("features"))
+        }
+        self.classes = self._active_classes()
+
+    def error(self, path: list, message: str) -> None:
+        self.issues.append(Issue(mark_at(self.profile.data, path), pointer(path), message))
+
+    def ref(self, path: list, value: Any, known: set, what: str) -> None:
+        if isinstance(value, str) and value not in known:
+            self.error(path, f"unknown {what} {value!r}")
+
+    def refs(self, path: list, values: Any, known: set, what: str, allow: tuple = ()) -> None:
+        for i, value in enumerate(_list(values)):
+            if value not in allow:
+                self.ref(path + [i], value, known, what)
+
+    def duration(self, path: list, raw: Any) -> None:
+        parsed = Duration.parse(raw)
+        if parsed and parsed.unit not in self.time_units:
+            self.error(path, f"unknown time-limit unit {parsed.unit!r} (known: {', '.join(sorted(self.time_units))})")
+
+    def run(self) -> list[Issue]:
+        for check in (
+            self.check_codes,
+            self.check_taxonomy,
+            self.check_units,
+            self.check_grids,
+            self.check_components,
+            self.check_workflow,
+            self.check_time_limits,
+            self.check_assessment,
+            self.check_channels,
+        ):
+            check()
+        return self.issues
+
+    # -- taxonomy -----------------------------------------------------------------------
+
+    def _active_classes(self) -> dict[str, dict]:
+        """code -> {kind, major, minor} for the active edition (majors and minors)."""
+        taxonomy = _dict(self.data.get("taxonomy"))
+        out: dict[str, dict] = {}
+        for _, edition in _enumerate(taxonomy.get("editions")):
+            if edition.get("code") != taxonomy.get("edition"):
+                continue
+            for kind in ("component", "event"):
+                for _, major in _enumerate(edition.get(kind)):
+                    out.setdefault(major.get("code"), {"kind": kind, "major": major})
+                    for _, minor in _enumerate(major.get("minors")):
+                        out.setdefault(minor.get("code"), {"kind": kind, "major": major, "minor": minor})
+        return out
+
+    def check_taxonomy(self) -> None:
+        taxonomy = _dict(self.data.get("taxonomy"))
+        editions = _codes(taxonomy.get("editions"))
+        self.ref(["taxonomy", "edition"], taxonomy.get("edition"), editions, "edition")
+        for e, edition in _enumerate(taxonomy.get("editions")):
+            patterns = {k: _compile(v) for k, v in _dict(edition.get("codes")).items()}
+            for kind in ("component", "event"):
+                seen: dict[str, list] = {}
+                for m, major in _enumerate(edition.get(kind)):
+                    mpath = ["taxonomy", "editions", e, kind, m]
+                    self._pattern(mpath + ["code"], major.get("code"), patterns.get("major"), "major class code")
+                    for n, minor in _enumerate(major.get("minors")):
+                        path = mpath + ["minors", n]
+                        code = minor.get("code")
+                        self._pattern(path + ["code"], code, patterns.get("minor"), "minor class code")
+                        if isinstance(code, str) and isinstance(major.get("code"), str) and not code.startswith(major["code"]):
+                            self.error(path + ["code"], f"minor class {code!r} does not start with its major class code {major['code']!r}")
+                        if code in seen:
+                            self.error(path + ["code"], f"minor class {code!r} is also defined at {pointer(seen[code])}")
+                        seen.setdefault(code, path)
+                        self._check_minor(path, minor)
+
+    def _check_minor(self, path: list, minor: dict) -> None:
+        self.ref(path + ["unit"], minor.get("unit"), self.units, "unit")
+        self.ref(path + ["workflow"], minor.get("workflow"), self.workflows, "workflow")
+        shares = list(_enumerate(minor.get("units")))
+        for s, share in shares:
+            self.ref(path + ["units", s, "unit"], share.get("unit"), self.units, "unit")
+        total = sum(s.get("share", 0) for _, s in shares if isinstance(s.get("share"), (int, float)))
+        if shares and abs(total - 1) > 1e-9:
+            self.error(path + ["units"], f"shares of the responsible units add up to {total:g}, not 1")
+        for r, row in _enumerate(minor.get("standards")):
+            self.duration(path + ["standards", r, "time_limit"], row.get("time_limit"))
+            for area, raw in _dict(row.get("by_area")).items():
+                self.ref(path + ["standards", r, "by_area", area], area, self.area_classes, "area class")
+                self.duration(path + ["standards", r, "by_area", area], raw)
+
+    def _pattern(self, path: list, value: Any, pattern: re.Pattern | None, what: str) -> None:
+        if pattern is not None and isinstance(value, str) and not pattern.search(value):
+            self.error(path, f"{what} {value!r} does not match the pattern {pattern.pattern}")
+
+    # -- units, grids, components ------------------------------------------------------
+
+    def check_units(self) -> None:
+        kinds, classes = _codes(self.data.get("unit_kinds")), _codes(self.data.get("unit_classes"))
+        parents: dict[str, str] = {}
+        for i, unit in _enumerate(self.data.get("units")):
+            path = ["units", i]
+            self.ref(path + ["kind"], unit.get("kind"), kinds, "unit kind")
+            self.ref(path + ["class"], unit.get("class"), classes, "unit class")
+            self.ref(path + ["parent"], unit.get("parent"), self.units, "parent unit")
+            self.ref(path + ["calendar"], unit.get("calendar"), self.calendars, "calendar")
+            self.refs(path + ["commands"], unit.get("commands"), self.units, "unit")
+            if unit.get("code") in _list(unit.get("commands")):
+                self.error(path + ["commands"], "a unit cannot command itself")
+            if isinstance(unit.get("parent"), str):
+                parents[unit.get("code")] = unit["parent"]
+        reported: set[str] = set()
+        for i, unit in _enumerate(self.data.get("units")):
+            code, trail = unit.get("code"), []
+            while code in parents and code not in trail:
+                trail.append(code)
+                code = parents[code]
+            if code in trail and not reported.intersection(trail):
+                cycle = trail[trail.index(code) :] + [code]
+                reported.update(trail)
+                self.error(["units", i, "parent"], f"cyclic unit hierarchy: {' -> '.join(cycle)}")
+
+    def check_grids(self) -> None:
+        levels = _codes(self.data.get("grid_levels"))
+        pattern = _compile(_dict(self.data.get("codes")).get("grid"))
+        region_classes = _codes(self.data.get("region_classes"))
+        seen: dict[str, int] = {}
+        for i, feature in _enumerate(_dict(self.data.get("grids")).get("features")):
+            path = ["grids", "features", i, "properties"]
+            props = _dict(feature.get("properties"))
+            code = props.get("code")
+            self._pattern(path + ["code"], code, pattern, "grid code")
+            if code in seen:
+                self.error(path + ["code"], f"duplicate grid code {code!r} (also feature {seen[code]})")
+            seen.setdefault(code, i)
+            self.ref(path + ["level"], props.get("level"), levels, "grid level")
+            self.ref(path + ["parent"], props.get("parent"), self.grid_codes, "parent grid")
+            self.ref(path + ["unit"], props.get("unit"), self.units, "unit")
+            self.ref(path + ["area_class"], props.get("area_class"), self.area_classes, "area class")
+            self.ref(path + ["region_class"], props.get("region_class"), region_classes, "region class")
+
+    def check_components(self) -> None:
+        pattern = _compile(_dict(self.data.get("codes")).get("component"))
+        component_classes = {c for c, info in self.classes.items() if info["kind"] == "component"}
+        for i, item in _enumerate(self.data.get("components")):
+            path = ["components", i]
+            self._pattern(path + ["code"], item.get("code"), pattern, "component code")
+            self.ref(path + ["class"], item.get("class"), component_classes, "component class")
+            self.ref(path + ["grid"], item.get("grid"), self.grid_codes, "grid")
+            for key in ("supervisor_unit", "owner_unit", "maintainer_unit"):
+                self.ref(path + [key], item.get(key), self.units, "unit")
+
+    # -- workflow, time limits ----------------------------------------------------------
+
+    def check_workflow(self) -> None:
+        workflow = _dict(self.data.get("workflow"))
+        self.ref(["workflow", "default"], workflow.get("default"), self.workflows, "workflow")
+        for w, machine in _enumerate(workflow.get("workflows")):
+            path = ["workflow", "workflows", w]
+            states = _codes(machine.get("states"))
+            self.ref(path + ["initial"], machine.get("initial"), states, "state")
+            for t, transition in _enumerate(machine.get("transitions")):
+                tpath = path + ["transitions", t]
+                self.refs(tpath + ["from"], transition.get("from"), states, "state")
+                self.ref(tpath + ["to"], transition.get("to"), states, "state")
+                self.refs(tpath + ["roles"], transition.get("roles"), self.roles, "role")
+                if self.guards is not None:
+                    self.refs(tpath + ["guards"], transition.get("guards"), self.guards, "guard")
+                for key in ("starts", "stops", "pauses", "resumes", "extends"):
+                    self.refs(tpath + [key], transition.get(key), self.stages, "stage", allow=("*",))
+
+    def check_time_limits(self) -> None:
+        limits = _dict(self.data.get("time_limits"))
+        for r, rule in _enumerate(limits.get("rules")):
+            path = ["time_limits", "rules", r]
+            self.ref(path + ["stage"], rule.get("stage"), self.stages, "stage")
+            self.ref(path + ["class"], rule.get("class"), set(self.classes), "class")
+            self.ref(path + ["area_class"], rule.get("area_class"), self.area_classes, "area class")
+            self.duration(path + ["limit"], rule.get("limit"))
+            condition = rule.get("condition")
+            if isinstance(condition, str):
+                minor = self.classes.get(rule.get("class"), {}).get("minor")
+                if minor is None:
+                    self.error(path + ["condition"], "a filing condition needs the minor class it belongs to (class)")
+                else:
+                    self.ref(path + ["condition"], condition, _codes(minor.get("standards")), "filing condition")
+        self.duration(["time_limits", "lights", "yellow_remaining"], _dict(limits.get("lights")).get("yellow_remaining"))
+        for e, rung in _enumerate(limits.get("escalation")):
+            self.duration(["time_limits", "escalation", e, "after"], rung.get("after"))
+
+    # -- assessment, channels, codes ----------------------------------------------------
+
+    def check_assessment(self) -> None:
+        assessment = _dict(self.data.get("assessment"))
+        indicators = _codes(assessment.get("indicators"))
+        depends: dict[str, set[str]] = {}
+        for i, indicator in _enumerate(assessment.get("indicators")):
+            path = ["assessment", "indicators", i]
+            has_count, has_formula = "count" in indicator, "formula" in indicator
+            if has_count == has_formula:
+                self.error(path, "an indicator has exactly one of `count` or `formula`")
+            if has_formula and isinstance(indicator["formula"], str):
+                try:
+                    names = parse(indicator["formula"]).names
+                except FormulaError as exc:
+                    self.error(path + ["formula"], str(exc))
+                    continue
+                for name in sorted(names - indicators):
+                    self.error(path + ["formula"], f"unknown indicator {name!r} in formula")
+                depends[indicator.get("code")] = set(names)
+        for cycle in _cycles(depends):
+            at = next(i for i, ind in _enumerate(assessment.get("indicators")) if ind.get("code") == cycle[0])
+            self.error(["assessment", "indicators", at, "formula"], f"formulas refer to each other: {' -> '.join(cycle)}")
+        bands = _codes(assessment.get("bands"))
+        class_codes = _codes(self.data.get("region_classes")) | _codes(self.data.get("unit_classes"))
+        for b, band in _enumerate(assessment.get("bands")):
+            for key in _dict(band.get("by_class")):
+                self.ref(["assessment", "bands", b, "by_class", key], key, class_codes, "region or unit class")
+        for c, composite in _enumerate(assessment.get("composites")):
+            path = ["assessment", "composites", c]
+            applies = _dict(composite.get("applies_to"))
+            self.refs(path + ["applies_to", "roles"], applies.get("roles"), self.roles, "role")
+            self.refs(path + ["applies_to", "unit_kinds"], applies.get("unit_kinds"), _codes(self.data.get("unit_kinds")), "unit kind")
+            self.refs(path + ["applies_to", "grid_levels"], applies.get("grid_levels"), _codes(self.data.get("grid_levels")), "grid level")
+            weights = 0.0
+            for t, term in _enumerate(composite.get("terms")):
+                self.ref(path + ["terms", t, "indicator"], term.get("indicator"), indicators, "indicator")
+                if term.get("score") == "band" and "band" not in term:
+                    self.error(path + ["terms", t], "a band score names its band table (band)")
+                self.ref(path + ["terms", t, "band"], term.get("band"), bands, "band table")
+                weights += term.get("weight", 0) if isinstance(term.get("weight"), (int, float)) else 0
+            if _list(composite.get("terms")) and abs(weights - 1) > 1e-9:
+                self.error(path + ["terms"], f"weights add up to {weights:g}, not 1")
+        mins = [g.get("min") for _, g in _enumerate(assessment.get("grades")) if isinstance(g.get("min"), (int, float))]
+        if mins != sorted(mins, reverse=True):
+            self.error(["assessment", "grades"], "grades are listed from the highest min to the lowest")
+
+    def check_channels(self) -> None:
+        for i, channel in _enumerate(self.data.get("channels")):
+            self.refs(["channels", i, "roles"], channel.get("roles"), self.roles, "role")
+            self.ref(["channels", i, "workflow"], channel.get("workflow"), self.workflows, "workflow")
+
+    def check_codes(self) -> None:
+        fmt = _dict(self.data.get("codes")).get("case_number")
+        if not isinstance(fmt, str):
+            return
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(fmt) if f is not None]
+        except ValueError as exc:
+            self.error(["codes", "case_number"], f"bad format: {exc}")
+            return
+        for name in fields:
+            if name not in CASE_NUMBER_FIELDS:
+                self.error(["codes", "case_number"], f"unknown field {{{name}}}; known: {', '.join(sorted(CASE_NUMBER_FIELDS))}")
+        if "seq" not in fields:
+            self.error(["codes", "case_number"], "the format needs {seq} so numbers stay unique")
+
+
+def _compile(pattern: Any) -> re.Pattern | None:
+    try:
+        return re.compile(pattern) if isinstance(pattern, str) else None
+    except re.error:
+        return None  # the schema's regex format check reports it
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One representative path for each cycle in a dependency graph."""
+    found, done = [], set()
+    for start in sorted(graph):
+        stack = [(start, [start])]
+        while stack:
+            node, trail = stack.pop()
+            for nxt in sorted(graph.get(node, ())):
+                if nxt == start:
+                    if not done.intersection(trail):
+                        found.append(trail + [start])
+                        done.update(trail)
+                elif nxt not in trail and nxt in graph:
+                    stack.append((nxt, trail + [nxt]))
+    return found
+
+
+def cross_check(profile: Profile, guards: set[str] | None = None) -> list[Issue]:
+    return CrossChecker(profile, guards).run()

@@ -1,0 +1,68 @@
+"""Load a profile, build its plugin manager, and check everything at once."""
+
+import os
+
+import pluggy
+
+from ..plugins import PluginLoadError, collect, get_plugin_manager
+from .located import LocatedDict, LocatedList
+from .loader import Issue, Profile, ProfileError, load
+from .crosscheck import cross_check
+from .merge import pointer
+from .schema import schema_issues
+
+
+def load_validated(ref: str | os.PathLike, *, installed: bool | None = None) -> tuple[Profile, pluggy.PluginManager]:
+    """The merged, validated profile and its plugin manager; ProfileError lists every problem."""
+    profile = load(ref)
+    issues: list[Issue] = []
+    names = profile.data.get("plugins")
+    names = [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+    good: list[str] = []
+    for i, name in enumerate(names):
+        try:
+            get_plugin_manager([name], profile.folder, installed=False)
+            good.append(name)
+        except PluginLoadError as exc:
+            issues.append(Issue(profile.mark(["plugins", i]), pointer(["plugins", i]), exc.reason))
+    pm = get_plugin_manager(good, profile.folder, installed=installed)
+    _add_contributions(profile, pm)
+    fragments = {b["block"]: b["schema"] for b in collect(pm, "register_profile_schemas")}
+    guards = {g["name"] for g in collect(pm, "register_guards")}
+    issues += schema_issues(profile, fragments)
+    issues += cross_check(profile, guards)
+    if issues:
+        raise ProfileError(issues)
+    return profile, pm
+
+
+def validate(ref: str | os.PathLike) -> list[Issue]:
+    """Every problem with a profile, in file order (empty when it is valid)."""
+    try:
+        load_validated(ref)
+    except ProfileError as exc:
+        return exc.issues
+    return []
+
+
+def _add_contributions(profile: Profile, pm: pluggy.PluginManager) -> None:
+    """Add plugin-contributed channels and indicators that the profile does not define itself."""
+    plain = profile.plain()
+    targets = (
+        (profile.data, "channels", collect(pm, "register_channels", profile=plain)),
+        (profile.data.get("assessment"), "indicators", collect(pm, "register_indicators", profile=plain)),
+    )
+    for container, key, contributed in targets:
+        if not contributed or not isinstance(container, dict):
+            continue
+        items = container.get(key)
+        if items is None:
+            items = container[key] = LocatedList()
+        if not isinstance(items, list):
+            continue  # the schema reports the wrong type
+        own = {i.get("code") for i in items if isinstance(i, dict)}
+        for item in contributed:
+            if item.get("code") not in own:
+                items.append(LocatedDict(item))
+                if isinstance(items, LocatedList):
+                    items.marks.append(None)

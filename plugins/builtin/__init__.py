@@ -1,0 +1,1 @@
+"""The built-in plugins (listed in gridcase.core.plugins.BUILTIN_PLUGINS)."""

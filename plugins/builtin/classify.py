@@ -1,0 +1,37 @@
+"""Built-in classification: the minor class whose names, aliases and keywords the text mentions.
+
+Longer matches count for more, so "暴露垃圾" beats "垃圾". A city with a better classifier
+returns its own answer from `classify_case` first.
+"""
+
+from typing import Any
+
+from gridcase.core.hookspecs import hookimpl
+from gridcase.core.taxonomy import active_minors, label_zh
+
+
+def _terms(minor: dict[str, Any]) -> list[str]:
+    return [t for t in [label_zh(minor.get("name")), *minor.get("aliases", []), *minor.get("keywords", [])] if t]
+
+
+@hookimpl
+def classify_case(report: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any] | None:
+    text = " ".join(str(report.get(k) or "") for k in ("description", "address"))
+    if not text.strip():
+        return None
+    best: tuple[int, str, list[str]] | None = None
+    for code, minor in active_minors(profile):
+        if minor.get("enabled") is False:
+            continue
+        hits = [t for t in _terms(minor) if t in text]
+        score = sum(len(t) for t in hits)
+        if score and (best is None or score > best[0]):
+            best = (score, code, hits)
+    if best is None:
+        return None
+    score, code, hits = best
+    return {
+        "class": code,
+        "confidence": round(min(1.0, score / 6), 2),
+        "explanation": f"文本提及 {'、'.join(hits)} (text mentions {', '.join(hits)})",
+    }
