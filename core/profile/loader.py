@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .located import LocatedDict, Mark, ParseError, mark_at, parse_file, to_plain
+from .located import LocatedDict, LocatedList, Mark, ParseError, mark_at, parse_file, to_plain
 from .merge import Problem, find_duplicate_codes, merge, pointer
 
 PROFILE_FILE = "profile.yaml"
@@ -197,4 +197,18 @@ def _load_chain(folder: Path, seen: list[Path], problems: list[Problem]) -> tupl
     inherited.marks = {k: v for k, v in base.marks.items() if k not in OWN_KEYS}
     inherited.mark = base.mark
     merged = merge(inherited, doc, [], problems)
+    _accumulate_plugins(merged, base, doc)
     return merged, [folder] + chain
+
+
+def _accumulate_plugins(merged: LocatedDict, base: LocatedDict, doc: LocatedDict) -> None:
+    """Plugins add up along `extends`: a deployment of 和平 keeps 和平's plugins."""
+    inherited, own = base.get("plugins"), doc.get("plugins")
+    if not (isinstance(inherited, list) and isinstance(own, list)):
+        return
+    combined = LocatedList(list(inherited) + [p for p in own if p not in inherited])
+    marks = list(getattr(inherited, "marks", [None] * len(inherited)))
+    own_marks = getattr(own, "marks", [None] * len(own))
+    combined.marks = marks + [m for p, m in zip(own, own_marks) if p not in inherited]
+    combined.mark = getattr(own, "mark", None)
+    merged["plugins"] = combined

@@ -1,0 +1,60 @@
+"""Deployment settings: `gridcase.toml` in the deployment folder, overridden by the environment.
+
+Precedence for each value: the command-line option, then the environment
+(GRIDCASE_PROFILE, GRIDCASE_DATABASE_URL), then the settings file, then the default.
+"""
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+SETTINGS_FILE = "gridcase.toml"
+SETTINGS_ENV = "GRIDCASE_SETTINGS"
+DEFAULT_DATABASE_URL = "sqlite:///gridcase.db"
+
+
+class SettingsError(Exception):
+    """The settings file cannot be read."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    source: Path | None = None
+
+
+def settings_path(start: Path | None = None) -> Path | None:
+    if os.environ.get(SETTINGS_ENV):
+        return Path(os.environ[SETTINGS_ENV])
+    candidate = (start or Path.cwd()) / SETTINGS_FILE
+    return candidate if candidate.is_file() else None
+
+
+def load_settings(start: Path | None = None) -> Settings:
+    path = settings_path(start)
+    values: dict = {}
+    if path is not None:
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8")).get("gridcase", {})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"{path}: {exc}") from None
+        if not isinstance(values, dict):
+            raise SettingsError(f"{path}: [gridcase] must be a table")
+        unknown = set(values) - {"profile", "database_url"}
+        if unknown:
+            raise SettingsError(f"{path}: unknown settings {', '.join(sorted(unknown))} (known: profile, database_url)")
+        # Relative paths in the file are relative to the file, so commands work from anywhere.
+        if isinstance(values.get("profile"), str) and not os.path.isabs(values["profile"]):
+            local = path.parent / values["profile"]
+            if local.exists():
+                values["profile"] = str(local)
+        url = values.get("database_url")
+        if isinstance(url, str) and url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            values["database_url"] = "sqlite:///" + str(path.parent / url.removeprefix("sqlite:///"))
+    return Settings(
+        profile=os.environ.get("GRIDCASE_PROFILE") or values.get("profile"),
+        database_url=os.environ.get("GRIDCASE_DATABASE_URL") or values.get("database_url") or DEFAULT_DATABASE_URL,
+        source=path,
+    )
