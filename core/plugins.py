@@ -5,9 +5,11 @@ first: built-ins, then installed plugins (entry-point group ``gridcase``), then 
 profile names. So a city plugin's ``firstresult`` answer beats the built-in one.
 """
 
+import difflib
 import importlib
 import importlib.util
 import os
+import re
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -72,9 +74,25 @@ def get_plugin_manager(
     for spec in plugins:
         name, module = _load_profile_plugin(spec, profile_folder)
         if pm.get_plugin(name) is None:
-            pm.register(module, name=name)
-    pm.check_pending()
+            try:
+                pm.register(module, name=name)
+            except pluggy.PluginValidationError as exc:
+                raise PluginLoadError(spec, str(exc)) from None
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginLoadError(pm.get_name(exc.plugin) or "?", _unknown_hook_message(str(exc))) from None
     return pm
+
+
+def _unknown_hook_message(text: str) -> str:
+    match = re.search(r"unknown hook '(\w+)'", text)
+    if not match:
+        return text
+    known = [n for n in dir(hookspecs) if hasattr(getattr(hookspecs, n), f"{PROJECT}_spec")]
+    close = difflib.get_close_matches(match.group(1), known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"implements {match.group(1)!r}, which is not a gridcase hook{hint}"
 
 
 def _load_profile_plugin(spec: str, folder: Path | None) -> tuple[str, ModuleType]:

@@ -120,10 +120,12 @@ class CrossChecker:
                         self._pattern(path + ["code"], code, patterns.get("minor"), "minor class code")
                         if isinstance(code, str) and isinstance(major.get("code"), str) and not code.startswith(major["code"]):
                             self.error(path + ["code"], f"minor class {code!r} does not start with its major class code {major['code']!r}")
-                        if code in seen:
-                            self.error(path + ["code"], f"minor class {code!r} is also defined at {pointer(seen[code])}")
-                        seen.setdefault(code, path)
+                        seen.setdefault(code, []).append(path)
                         self._check_minor(path, minor)
+                for code, paths in seen.items():
+                    for path in paths if len(paths) > 1 else ():
+                        others = ", ".join(pointer(p) for p in paths if p is not path)
+                        self.error(path + ["code"], f"minor class {code!r} is defined more than once (also at {others})")
 
     def _check_minor(self, path: list, minor: dict) -> None:
         self.ref(path + ["unit"], minor.get("unit"), self.units, "unit")
@@ -173,14 +175,15 @@ class CrossChecker:
 
     def check_grids(self) -> None:
         levels = _codes(self.data.get("grid_levels"))
-        pattern = _compile(_dict(self.data.get("codes")).get("grid"))
+        default = _compile(_dict(self.data.get("codes")).get("grid"))
+        patterns = {lvl.get("code"): _compile(lvl.get("pattern")) for _, lvl in _enumerate(self.data.get("grid_levels"))}
         region_classes = _codes(self.data.get("region_classes"))
         seen: dict[str, int] = {}
         for i, feature in _enumerate(_dict(self.data.get("grids")).get("features")):
             path = ["grids", "features", i, "properties"]
             props = _dict(feature.get("properties"))
             code = props.get("code")
-            self._pattern(path + ["code"], code, pattern, "grid code")
+            self._pattern(path + ["code"], code, patterns.get(props.get("level")) or default, "grid code")
             if code in seen:
                 self.error(path + ["code"], f"duplicate grid code {code!r} (also feature {seen[code]})")
             seen.setdefault(code, i)

@@ -60,6 +60,9 @@ class Profile:
     folder: Path
     data: LocatedDict
     chain: list[Path] = field(default_factory=list)
+    # Problems found while reading that did not stop it (duplicate codes, a $remove that
+    # removes nothing); validation reports them with everything else.
+    load_issues: list[Issue] = field(default_factory=list)
 
     def plain(self) -> dict[str, Any]:
         return to_plain(self.data)
@@ -115,7 +118,7 @@ def display_path(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-def read_folder(folder: Path, problems: list[Problem]) -> LocatedDict | None:
+def read_folder(folder: Path, problems: list[Problem], notes: list[Problem]) -> LocatedDict | None:
     """profile.yaml plus the section files beside it, as one located document."""
     try:
         doc = parse_file(folder / PROFILE_FILE, display_path(folder / PROFILE_FILE))
@@ -126,14 +129,14 @@ def read_folder(folder: Path, problems: list[Problem]) -> LocatedDict | None:
         where = Mark(display_path(folder / PROFILE_FILE), 1, 1)
         problems.append((where, "/", "profile.yaml must be a mapping of sections"))
         return None
-    find_duplicate_codes(doc, [], problems)
+    find_duplicate_codes(doc, [], notes)
     for section, filename in SECTION_FILES.items():
         path = folder / filename
         if not path.is_file():
             continue
         shown = display_path(path)
         if section in doc:
-            problems.append(
+            notes.append(
                 (
                     Mark(shown, 1, 1),
                     pointer([section]),
@@ -146,7 +149,7 @@ def read_folder(folder: Path, problems: list[Problem]) -> LocatedDict | None:
         except ParseError as exc:
             problems.extend((m, pointer([section]), msg) for m, msg in exc.problems)
             continue
-        find_duplicate_codes(value, [section], problems)
+        find_duplicate_codes(value, [section], notes)
         doc[section] = value
         mark = getattr(value, "mark", None) or Mark(shown, 1, 1)
         doc.marks[section] = (mark, mark)
@@ -156,22 +159,26 @@ def read_folder(folder: Path, problems: list[Problem]) -> LocatedDict | None:
 def load(ref: str | os.PathLike) -> Profile:
     """Read a profile and everything it extends, merged. Raises ProfileError with every problem.
 
-    This checks only what reading needs (syntax, duplicate codes and keys, `extends`); the
-    schema and cross-reference checks live in `validate`.
+    Only what stops reading raises here (syntax, `extends`); everything else is kept in
+    `load_issues` and reported by `validate` together with the schema and reference checks.
     """
     folder = resolve(ref)
     if folder is None:
         raise ProfileError([Issue(None, "/", f"no profile named or found at {str(ref)!r}")])
-    problems: list[Problem] = []
-    data, chain = _load_chain(folder, [], problems)
-    if problems or data is None:
-        raise ProfileError([Issue(m, p, msg) for m, p, msg in problems])
+    fatal: list[Problem] = []
+    notes: list[Problem] = []
+    data, chain = _load_chain(folder, [], fatal, notes)
+    if fatal or data is None:
+        raise ProfileError([Issue(m, p, msg) for m, p, msg in fatal + notes])
     name = data.get("name") if isinstance(data.get("name"), str) else folder.name
-    return Profile(name=name, folder=folder, data=data, chain=chain)
+    issues = [Issue(m, p, msg) for m, p, msg in notes]
+    return Profile(name=name, folder=folder, data=data, chain=chain, load_issues=issues)
 
 
-def _load_chain(folder: Path, seen: list[Path], problems: list[Problem]) -> tuple[LocatedDict | None, list[Path]]:
-    doc = read_folder(folder, problems)
+def _load_chain(
+    folder: Path, seen: list[Path], problems: list[Problem], notes: list[Problem]
+) -> tuple[LocatedDict | None, list[Path]]:
+    doc = read_folder(folder, problems, notes)
     if doc is None:
         return None, [folder]
     parent_ref = doc.get("extends")
@@ -190,13 +197,13 @@ def _load_chain(folder: Path, seen: list[Path], problems: list[Problem]) -> tupl
         cycle = " -> ".join(p.name for p in trail[trail.index(parent) :] + [parent])
         problems.append((where, "/extends", f"cyclic extends: {cycle}"))
         return doc, [folder]
-    base, chain = _load_chain(parent, trail, problems)
+    base, chain = _load_chain(parent, trail, problems, notes)
     if base is None:
         return doc, [folder] + chain
     inherited = LocatedDict({k: v for k, v in base.items() if k not in OWN_KEYS})
     inherited.marks = {k: v for k, v in base.marks.items() if k not in OWN_KEYS}
     inherited.mark = base.mark
-    merged = merge(inherited, doc, [], problems)
+    merged = merge(inherited, doc, [], notes)
     _accumulate_plugins(merged, base, doc)
     return merged, [folder] + chain
 

@@ -15,7 +15,7 @@ from .schema import schema_issues
 def load_validated(ref: str | os.PathLike, *, installed: bool | None = None) -> tuple[Profile, pluggy.PluginManager]:
     """The merged, validated profile and its plugin manager; ProfileError lists every problem."""
     profile = load(ref)
-    issues: list[Issue] = []
+    issues: list[Issue] = list(profile.load_issues)
     names = profile.data.get("plugins")
     names = [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
     good: list[str] = []

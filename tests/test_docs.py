@@ -1,0 +1,121 @@
+"""The docs are part of the code: checked against the hookspecs and schemas, examples run."""
+
+import inspect
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from gridcase.core import hookspecs
+from gridcase.core.profile import ProfileError, load_validated
+from gridcase.core.profile.schema import SECTION_SCHEMAS, load_schema
+
+REPO = Path(__file__).parents[1]
+PLUGINS_MD = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
+PROFILES_MD = (REPO / "docs" / "profiles.md").read_text(encoding="utf-8")
+HOOKS = {
+    name: fn for name, fn in vars(hookspecs).items() if callable(fn) and hasattr(fn, f"{hookspecs.PROJECT}_spec")
+}
+
+
+def _signature(fn) -> str:
+    return f"{fn.__name__}({', '.join(inspect.signature(fn).parameters)})"
+
+
+def _sections(text: str) -> dict[str, str]:
+    """`### `sig`` heading -> the text up to the next heading."""
+    parts = re.split(r"^### `([^`]+)`\s*$", text, flags=re.M)
+    return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
+
+
+def _examples(text: str, kind: str) -> list[str]:
+    return re.findall(rf"<!-- example: {kind} -->\n```\w+\n(.*?)```", text, flags=re.S)
+
+
+def test_every_hook_has_a_docstring_and_a_section_with_its_exact_signature():
+    sections = _sections(PLUGINS_MD)
+    documented = {sig.split("(")[0]: sig for sig in sections}
+    assert set(documented) == set(HOOKS), "docs/plugins.md and core/hookspecs.py list different hooks"
+    for name, fn in HOOKS.items():
+        assert (fn.__doc__ or "").strip(), f"{name} has no docstring"
+        assert documented[name] == _signature(fn), f"docs/plugins.md has {documented[name]}, code has {_signature(fn)}"
+        firstresult = bool(getattr(fn, f"{hookspecs.PROJECT}_spec").get("firstresult"))
+        assert ("`firstresult`" in sections[documented[name]]) == firstresult, f"{name}: firstresult is not documented right"
+
+
+def test_every_hook_has_a_test():
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in Path(__file__).parent.rglob("test_*.py"))
+    missing = [name for name in HOOKS if not re.search(rf"^def test_{name}\(", sources, flags=re.M)]
+    assert not missing, f"hooks without a test_<hook>: {missing}"
+
+
+def _schema_keys(schema, out: set) -> set:
+    if isinstance(schema, dict):
+        for key, sub in schema.get("properties", {}).items():
+            out.add(key)
+            _schema_keys(sub, out)
+        for keyword in ("items", "additionalProperties", "$defs", "prefixItems", "anyOf", "allOf", "oneOf"):
+            value = schema.get(keyword)
+            if value is None:
+                continue
+            for sub in value.values() if keyword == "$defs" else (value if isinstance(value, list) else [value]):
+                _schema_keys(sub, out)
+    return out
+
+
+def test_profiles_doc_mentions_every_schema_key():
+    keys = set()
+    for name in (*SECTION_SCHEMAS, "profile"):
+        _schema_keys(load_schema(name), keys)
+    facts = set(load_schema("assessment")["$defs"]["fact"]["enum"])
+    missing = sorted(k for k in keys | facts if f"`{k}`" not in PROFILES_MD)
+    assert not missing, f"docs/profiles.md does not mention: {missing}"
+
+
+def test_profiles_doc_mentions_every_section_file():
+    from gridcase.core.profile.loader import SECTION_FILES
+
+    for filename in SECTION_FILES.values():
+        assert f"`{filename}`" in PROFILES_MD
+
+
+@pytest.mark.parametrize("example", _examples(PROFILES_MD, "valid"))
+def test_valid_profile_examples_validate(example, make_profile):
+    profile, _ = load_validated(make_profile("example", {"profile.yaml": example}))
+    assert profile.name == re.search(r"^name: (\S+)", example, flags=re.M).group(1)
+
+
+def test_invalid_profile_example_gives_the_documented_messages(make_profile, monkeypatch):
+    (example,) = _examples(PROFILES_MD, "invalid")
+    expected = re.search(r"<!-- example: invalid -->.*?```text\n(.*?)```", PROFILES_MD, flags=re.S).group(1)
+    folder = make_profile("example", {"profile.yaml": example})
+    monkeypatch.chdir(folder)
+    with pytest.raises(ProfileError) as info:
+        load_validated(".")
+    assert "\n".join(str(i) for i in info.value.issues) + "\n" == expected
+
+
+def test_plugin_example_loads_and_decides(make_profile):
+    (code,) = _examples(PLUGINS_MD, "plugin")
+    folder = make_profile(
+        "example",
+        {
+            "profile.yaml": "name: example\nextends: standard\nplugins: [./example.py]\n"
+            "units:\n  - {code: old_town_office, name: 老城街道, kind: street}\n",
+            "example.py": code,
+        },
+    )
+    profile, pm = load_validated(folder)
+    routed = pm.hook.route_case(case={"class": "0209", "grids": ["old_town"]}, profile=profile.plain())
+    assert routed["units"] == [{"unit": "old_town_office", "share": 1.0}]
+
+
+def test_schemas_are_valid_draft_2020_12():
+    from jsonschema import Draft202012Validator
+
+    for name in (*SECTION_SCHEMAS, "profile"):
+        schema = load_schema(name)
+        Draft202012Validator.check_schema(schema)
+        assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert json.loads((REPO / "core" / "schemas" / "profile.json").read_text())["$id"].endswith("profile.json")
