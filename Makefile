@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CITY ?= heping
+CITY ?= standard
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	@$(BIN)/gridcase profile list
-	@$(BIN)/gridcase profile validate standard
-	@$(BIN)/gridcase profile summary standard
+	@$(BIN)/gridcase profile validate $(CITY)
+	@$(BIN)/gridcase profile summary $(CITY)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
