@@ -35,7 +35,21 @@ def run() -> list[Figure]:
     warm = median_seconds(lambda: load_validated("standard"), repeat=9)
     baseline = median_seconds(_raw_yaml, repeat=9)
     return [
-        Figure("profile.standard.load_validate", warm, "s", "< 1", "in-process: read, merge, schema, cross-check"),
-        Figure("profile.standard.load_validate_cold", _cold_seconds(), "s", "< 1", "new interpreter, imports included"),
-        Figure("profile.standard.ratio_to_raw_yaml", warm / baseline, "x", "", "vs yaml.load of the same files, same run"),
+        Figure(
+            "profile.standard.load_validate", warm, "s", "< 1", "in-process: read, merge, schema, cross-check"
+        ),
+        Figure(
+            "profile.standard.load_validate_cold",
+            _cold_seconds(),
+            "s",
+            "< 1",
+            "new interpreter, imports included",
+        ),
+        Figure(
+            "profile.standard.ratio_to_raw_yaml",
+            warm / baseline,
+            "x",
+            "",
+            "vs yaml.load of the same files, same run",
+        ),
     ]

@@ -20,8 +20,12 @@ class Figure:
         if not bound:
             return None
         bound_value = float(bound)
-        return {"<": self.value < bound_value, "<=": self.value <= bound_value,
-                ">": self.value > bound_value, ">=": self.value >= bound_value}.get(op)
+        return {
+            "<": self.value < bound_value,
+            "<=": self.value <= bound_value,
+            ">": self.value > bound_value,
+            ">=": self.value >= bound_value,
+        }.get(op)
 
     def as_json(self) -> dict:
         data = asdict(self)

@@ -2,7 +2,7 @@
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 import yaml
@@ -10,15 +10,17 @@ import yaml
 from . import __version__
 from .plugins import PluginLoadError, collect, describe, get_plugin_manager
 from .profile import ProfileError, list_profiles, load, load_validated
-from .profile.loader import SECTION_FILES
 from .scaffold import ScaffoldError, init_deployment, new_plugin
 from .settings import Settings, SettingsError, load_settings
 from .taxonomy import active_edition, label_zh
 
 ProfileOption = Annotated[
-    Optional[str], typer.Option("--profile", "-p", help="Profile name or path [default: the deployment's]")
+    str | None, typer.Option("--profile", "-p", help="Profile name or path [default: the deployment's]")
 ]
-DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL [default: GRIDCASE_DATABASE_URL or the deployment's]")]
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL [default: GRIDCASE_DATABASE_URL or the deployment's]"),
+]
 
 
 class UserError(Exception):
@@ -62,7 +64,7 @@ def profile_list() -> None:
 
 
 @profile_app.command("validate")
-def profile_validate(ref: Annotated[Optional[str], typer.Argument(metavar="PATH|NAME")] = None) -> None:
+def profile_validate(ref: Annotated[str | None, typer.Argument(metavar="PATH|NAME")] = None) -> None:
     """Validate a profile: every problem is listed as file:line:col: /pointer: message."""
     profile, _ = load_validated(_profile_ref(ref))
     typer.echo(f"ok: {profile.name} ({profile.folder})")
@@ -70,8 +72,10 @@ def profile_validate(ref: Annotated[Optional[str], typer.Argument(metavar="PATH|
 
 @profile_app.command("show")
 def profile_show(
-    ref: Annotated[Optional[str], typer.Argument(metavar="NAME")] = None,
-    section: Annotated[Optional[str], typer.Option("--section", "-s", help="Only this top-level section")] = None,
+    ref: Annotated[str | None, typer.Argument(metavar="NAME")] = None,
+    section: Annotated[
+        str | None, typer.Option("--section", "-s", help="Only this top-level section")
+    ] = None,
 ) -> None:
     """Print the merged profile (after extends and section files) as YAML."""
     profile, _ = load_validated(_profile_ref(ref))
@@ -85,7 +89,7 @@ def profile_show(
 
 
 @profile_app.command("summary")
-def profile_summary(ref: Annotated[Optional[str], typer.Argument(metavar="NAME")] = None) -> None:
+def profile_summary(ref: Annotated[str | None, typer.Argument(metavar="NAME")] = None) -> None:
     """Count what a profile defines: classes, units, grids, workflows, indicators."""
     profile, pm = load_validated(_profile_ref(ref))
     data = profile.plain()
@@ -96,14 +100,22 @@ def profile_summary(ref: Annotated[Optional[str], typer.Argument(metavar="NAME")
     typer.echo(f"  taxonomy       {edition.get('standard_ref')}")
     for kind, title in (("component", "部件 components"), ("event", "事件 events")):
         majors = edition.get(kind, [])
-        typer.echo(f"    {title}: {len(majors)} major / {sum(len(m.get('minors', [])) for m in majors)} minor")
+        typer.echo(
+            f"    {title}: {len(majors)} major / {sum(len(m.get('minors', [])) for m in majors)} minor"
+        )
     workflows = data.get("workflow", {}).get("workflows", [])
     rows = [
         ("units", len(data.get("units", []))),
         ("grids", len(data.get("grids", {}).get("features", []))),
         ("roles", len(data.get("roles", []))),
         ("channels", len(data.get("channels", []))),
-        ("workflows", ", ".join(f"{w['code']} ({len(w['states'])} states, {len(w['transitions'])} transitions)" for w in workflows)),
+        (
+            "workflows",
+            ", ".join(
+                f"{w['code']} ({len(w['states'])} states, {len(w['transitions'])} transitions)"
+                for w in workflows
+            ),
+        ),
         ("stages", len(data.get("workflow", {}).get("stages", []))),
         ("limit rules", len(data.get("time_limits", {}).get("rules", []))),
         ("indicators", len(data.get("assessment", {}).get("indicators", []))),
@@ -117,7 +129,9 @@ def profile_summary(ref: Annotated[Optional[str], typer.Argument(metavar="NAME")
 @plugin_app.command("new")
 def plugin_new(
     name: str,
-    directory: Annotated[Path, typer.Option("--dir", "-d", help="Where to create gridcase-NAME/")] = Path("."),
+    directory: Annotated[Path, typer.Option("--dir", "-d", help="Where to create gridcase-NAME/")] = Path(
+        "."
+    ),
 ) -> None:
     """Scaffold an installable plugin package: entry point, one example hookimpl, a test."""
     root = new_plugin(name, directory)
@@ -140,8 +154,10 @@ def plugins_command(profile: ProfileOption = None) -> None:
 
 def init_command(
     directory: Annotated[Path, typer.Argument(metavar="DIR")],
-    base: Annotated[str, typer.Option("--from", help="Profile to extend, e.g. standard or heping")] = "standard",
-    name: Annotated[Optional[str], typer.Option("--name", help="Profile name [default: from DIR]")] = None,
+    base: Annotated[
+        str, typer.Option("--from", help="Profile to extend, e.g. standard or heping")
+    ] = "standard",
+    name: Annotated[str | None, typer.Option("--name", help="Profile name [default: from DIR]")] = None,
 ) -> None:
     """Scaffold a deployment: settings, a profile extending --from, and a local plugin stub."""
     for path in init_deployment(directory, base, name):

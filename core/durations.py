@@ -12,7 +12,11 @@ class Duration:
     @classmethod
     def parse(cls, raw: Any) -> "Duration | None":
         """The duration, or None when `raw` is not in either form (the schema reports that)."""
-        if isinstance(raw, dict) and isinstance(raw.get("value"), (int, float)) and isinstance(raw.get("unit"), str):
+        if (
+            isinstance(raw, dict)
+            and isinstance(raw.get("value"), (int, float))
+            and isinstance(raw.get("unit"), str)
+        ):
             return cls(float(raw["value"]), raw["unit"])
         if isinstance(raw, str):
             number, _, unit = raw.partition(" ")

@@ -45,9 +45,10 @@ def register_guards() -> list[dict[str, Any]]:
     """Contribute named transition guards.
 
     Return a list of ``{"name": str, "check": callable}``. A workflow transition lists guard
-    names under ``guards:``; validation fails on a name no plugin registered. ``check(context)``
-    receives a mapping with at least ``case`` (a mapping of the case's facts), ``transition``,
-    ``actor``, ``payload`` and ``profile`` (the merged profile), and returns None to allow or a reason string to refuse.
+    names under ``guards:``; validation fails on a name no plugin registered.
+    ``check(context)`` receives a mapping with at least ``case`` (a mapping of the case's
+    facts), ``transition``, ``actor``, ``payload`` and ``profile`` (the merged profile), and
+    returns None to allow or a reason string to refuse.
     """
 
 

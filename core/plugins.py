@@ -55,7 +55,10 @@ def new_manager() -> pluggy.PluginManager:
 
 
 def get_plugin_manager(
-    plugins: list[str] | tuple[str, ...] = (), profile_folder: Path | None = None, *, installed: bool | None = None
+    plugins: list[str] | tuple[str, ...] = (),
+    profile_folder: Path | None = None,
+    *,
+    installed: bool | None = None,
 ) -> pluggy.PluginManager:
     """Build a manager: built-ins, installed plugins, then the named profile plugins.
 

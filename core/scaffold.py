@@ -40,10 +40,12 @@ def init_deployment(target: Path, base: str, name: str | None = None) -> list[Pa
     _empty_target(target)
     name = name or profile_name_for(target)
     if not re.match(r"^[a-z][a-z0-9_-]*$", name):
-        raise ScaffoldError(f"profile name {name!r} must be lower-case letters, digits, '-' or '_', starting with a letter")
+        raise ScaffoldError(
+            f"profile name {name!r} must be lower-case letters, digits, '-' or '_', starting with a letter"
+        )
     extends = base if "/" not in base and not base.startswith(".") else str(base_folder)
     files = {
-        target / SETTINGS_FILE: f"""
+        target / SETTINGS_FILE: """
             # gridcase deployment settings. The environment overrides them:
             # GRIDCASE_PROFILE, GRIDCASE_DATABASE_URL.
             [gridcase]
@@ -87,7 +89,9 @@ def init_deployment(target: Path, base: str, name: str | None = None) -> list[Pa
 def new_plugin(name: str, directory: Path) -> Path:
     """An installable plugin package with an entry point, one hookimpl and a passing test."""
     if not NAME_RE.match(name):
-        raise ScaffoldError(f"plugin name {name!r} must be lower-case letters, digits or '_', starting with a letter")
+        raise ScaffoldError(
+            f"plugin name {name!r} must be lower-case letters, digits or '_', starting with a letter"
+        )
     root = directory / f"gridcase-{name.replace('_', '-')}"
     _empty_target(root)
     module = f"gridcase_{name}"
@@ -99,7 +103,7 @@ def new_plugin(name: str, directory: Path) -> Path:
                 build-backend = "setuptools.build_meta"
 
                 [project]
-                name = "gridcase-{name.replace('_', '-')}"
+                name = "gridcase-{name.replace("_", "-")}"
                 version = "0.1.0"
                 description = "A gridcase plugin"
                 requires-python = ">=3.11"
@@ -140,7 +144,7 @@ def new_plugin(name: str, directory: Path) -> Path:
                     assert "{name}_gateway" in [c["code"] for c in channels]
                 ''',
             root / "README.md": f"""
-                # gridcase-{name.replace('_', '-')}
+                # gridcase-{name.replace("_", "-")}
 
                 A gridcase plugin. Install it next to gridcase (`pip install -e .`) and it is
                 loaded through the `gridcase` entry-point group; `gridcase plugins` lists it.

@@ -44,7 +44,9 @@ def load_settings(start: Path | None = None) -> Settings:
             raise SettingsError(f"{path}: [gridcase] must be a table")
         unknown = set(values) - {"profile", "database_url"}
         if unknown:
-            raise SettingsError(f"{path}: unknown settings {', '.join(sorted(unknown))} (known: profile, database_url)")
+            raise SettingsError(
+                f"{path}: unknown settings {', '.join(sorted(unknown))} (known: profile, database_url)"
+            )
         # Relative paths in the file are relative to the file, so commands work from anywhere.
         if isinstance(values.get("profile"), str) and not os.path.isabs(values["profile"]):
             local = path.parent / values["profile"]
@@ -55,6 +57,8 @@ def load_settings(start: Path | None = None) -> Settings:
             values["database_url"] = "sqlite:///" + str(path.parent / url.removeprefix("sqlite:///"))
     return Settings(
         profile=os.environ.get("GRIDCASE_PROFILE") or values.get("profile"),
-        database_url=os.environ.get("GRIDCASE_DATABASE_URL") or values.get("database_url") or DEFAULT_DATABASE_URL,
+        database_url=os.environ.get("GRIDCASE_DATABASE_URL")
+        or values.get("database_url")
+        or DEFAULT_DATABASE_URL,
         source=path,
     )

@@ -1,6 +1,5 @@
 """Shared fixtures. Tests run against the installed package (`gridcase.*`), never bare names."""
 
-import os
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,4 +53,3 @@ def make_profile(tmp_path):
         return folder
 
     return write
-

@@ -15,7 +15,9 @@ REPO = Path(__file__).parents[1]
 PLUGINS_MD = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
 PROFILES_MD = (REPO / "docs" / "profiles.md").read_text(encoding="utf-8")
 HOOKS = {
-    name: fn for name, fn in vars(hookspecs).items() if callable(fn) and hasattr(fn, f"{hookspecs.PROJECT}_spec")
+    name: fn
+    for name, fn in vars(hookspecs).items()
+    if callable(fn) and hasattr(fn, f"{hookspecs.PROJECT}_spec")
 }
 
 
@@ -39,9 +41,13 @@ def test_every_hook_has_a_docstring_and_a_section_with_its_exact_signature():
     assert set(documented) == set(HOOKS), "docs/plugins.md and core/hookspecs.py list different hooks"
     for name, fn in HOOKS.items():
         assert (fn.__doc__ or "").strip(), f"{name} has no docstring"
-        assert documented[name] == _signature(fn), f"docs/plugins.md has {documented[name]}, code has {_signature(fn)}"
+        assert documented[name] == _signature(fn), (
+            f"docs/plugins.md has {documented[name]}, code has {_signature(fn)}"
+        )
         firstresult = bool(getattr(fn, f"{hookspecs.PROJECT}_spec").get("firstresult"))
-        assert ("`firstresult`" in sections[documented[name]]) == firstresult, f"{name}: firstresult is not documented right"
+        assert ("`firstresult`" in sections[documented[name]]) == firstresult, (
+            f"{name}: firstresult is not documented right"
+        )
 
 
 def test_every_hook_has_a_test():
@@ -59,7 +65,9 @@ def _schema_keys(schema, out: set) -> set:
             value = schema.get(keyword)
             if value is None:
                 continue
-            for sub in value.values() if keyword == "$defs" else (value if isinstance(value, list) else [value]):
+            for sub in (
+                value.values() if keyword == "$defs" else (value if isinstance(value, list) else [value])
+            ):
                 _schema_keys(sub, out)
     return out
 
@@ -118,4 +126,6 @@ def test_schemas_are_valid_draft_2020_12():
         schema = load_schema(name)
         Draft202012Validator.check_schema(schema)
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert json.loads((REPO / "core" / "schemas" / "profile.json").read_text())["$id"].endswith("profile.json")
+    assert json.loads((REPO / "core" / "schemas" / "profile.json").read_text())["$id"].endswith(
+        "profile.json"
+    )

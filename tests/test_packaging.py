@@ -8,7 +8,12 @@ import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).parents[1]
-TOP_LEVEL = {"core": "gridcase.core", "plugins": "gridcase.plugins", "admin_ui": "gridcase.admin_ui", "city_profiles": "gridcase.city_profiles"}
+TOP_LEVEL = {
+    "core": "gridcase.core",
+    "plugins": "gridcase.plugins",
+    "admin_ui": "gridcase.admin_ui",
+    "city_profiles": "gridcase.city_profiles",
+}
 
 
 def test_every_source_package_is_listed_in_pyproject():
@@ -34,8 +39,21 @@ def test_nothing_imports_the_bare_top_level_names():
 
 def test_wheel_has_the_namespace_layout_profiles_and_schemas(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(REPO)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (wheel,) = tmp_path.glob("gridcase-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

@@ -10,7 +10,12 @@ import math
 from dataclasses import dataclass
 
 FUNCTIONS = {"min": min, "max": max}
-_BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b, ast.Div: None}
+_BINARY = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: None,
+}
 
 
 class FormulaError(ValueError):

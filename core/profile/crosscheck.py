@@ -11,8 +11,8 @@ from typing import Any
 
 from ..assess.formulas import FormulaError, parse
 from ..durations import Duration
-from .located import mark_at
 from .loader import Issue, Profile
+from .located import mark_at
 from .merge import pointer
 
 CASE_NUMBER_FIELDS = {"kind", "year", "month", "day", "seq", "major", "minor", "district", "channel"}
@@ -51,7 +51,8 @@ class CrossChecker:
         self.calendars = _codes(_dict(d.get("time_limits")).get("calendars"))
         self.area_classes = _codes(d.get("area_classes"))
         self.grid_codes = {
-            _dict(f.get("properties")).get("code") for _, f in _enumerate(_dict(d.get("grids")).get("features"))
+            _dict(f.get("properties")).get("code")
+            for _, f in _enumerate(_dict(d.get("grids")).get("features"))
         }
         self.classes = self._active_classes()
 
@@ -70,7 +71,9 @@ class CrossChecker:
     def duration(self, path: list, raw: Any) -> None:
         parsed = Duration.parse(raw)
         if parsed and parsed.unit not in self.time_units:
-            self.error(path, f"unknown time-limit unit {parsed.unit!r} (known: {', '.join(sorted(self.time_units))})")
+            self.error(
+                path, f"unknown time-limit unit {parsed.unit!r} (known: {', '.join(sorted(self.time_units))})"
+            )
 
     def run(self) -> list[Issue]:
         for check in (
@@ -113,19 +116,32 @@ class CrossChecker:
                 seen: dict[str, list] = {}
                 for m, major in _enumerate(edition.get(kind)):
                     mpath = ["taxonomy", "editions", e, kind, m]
-                    self._pattern(mpath + ["code"], major.get("code"), patterns.get("major"), "major class code")
+                    self._pattern(
+                        mpath + ["code"], major.get("code"), patterns.get("major"), "major class code"
+                    )
                     for n, minor in _enumerate(major.get("minors")):
                         path = mpath + ["minors", n]
                         code = minor.get("code")
                         self._pattern(path + ["code"], code, patterns.get("minor"), "minor class code")
-                        if isinstance(code, str) and isinstance(major.get("code"), str) and not code.startswith(major["code"]):
-                            self.error(path + ["code"], f"minor class {code!r} does not start with its major class code {major['code']!r}")
+                        if (
+                            isinstance(code, str)
+                            and isinstance(major.get("code"), str)
+                            and not code.startswith(major["code"])
+                        ):
+                            self.error(
+                                path + ["code"],
+                                f"minor class {code!r} does not start with its major class code "
+                                f"{major['code']!r}",
+                            )
                         seen.setdefault(code, []).append(path)
                         self._check_minor(path, minor)
                 for code, paths in seen.items():
                     for path in paths if len(paths) > 1 else ():
                         others = ", ".join(pointer(p) for p in paths if p is not path)
-                        self.error(path + ["code"], f"minor class {code!r} is defined more than once (also at {others})")
+                        self.error(
+                            path + ["code"],
+                            f"minor class {code!r} is defined more than once (also at {others})",
+                        )
 
     def _check_minor(self, path: list, minor: dict) -> None:
         self.ref(path + ["unit"], minor.get("unit"), self.units, "unit")
@@ -176,7 +192,10 @@ class CrossChecker:
     def check_grids(self) -> None:
         levels = _codes(self.data.get("grid_levels"))
         default = _compile(_dict(self.data.get("codes")).get("grid"))
-        patterns = {lvl.get("code"): _compile(lvl.get("pattern")) for _, lvl in _enumerate(self.data.get("grid_levels"))}
+        patterns = {
+            lvl.get("code"): _compile(lvl.get("pattern"))
+            for _, lvl in _enumerate(self.data.get("grid_levels"))
+        }
         region_classes = _codes(self.data.get("region_classes"))
         seen: dict[str, int] = {}
         for i, feature in _enumerate(_dict(self.data.get("grids")).get("features")):
@@ -235,10 +254,16 @@ class CrossChecker:
             if isinstance(condition, str):
                 minor = self.classes.get(rule.get("class"), {}).get("minor")
                 if minor is None:
-                    self.error(path + ["condition"], "a filing condition needs the minor class it belongs to (class)")
+                    self.error(
+                        path + ["condition"], "a filing condition needs the minor class it belongs to (class)"
+                    )
                 else:
-                    self.ref(path + ["condition"], condition, _codes(minor.get("standards")), "filing condition")
-        self.duration(["time_limits", "lights", "yellow_remaining"], _dict(limits.get("lights")).get("yellow_remaining"))
+                    self.ref(
+                        path + ["condition"], condition, _codes(minor.get("standards")), "filing condition"
+                    )
+        self.duration(
+            ["time_limits", "lights", "yellow_remaining"], _dict(limits.get("lights")).get("yellow_remaining")
+        )
         for e, rung in _enumerate(limits.get("escalation")):
             self.duration(["time_limits", "escalation", e, "after"], rung.get("after"))
 
@@ -264,18 +289,33 @@ class CrossChecker:
                 depends[indicator.get("code")] = set(names)
         for cycle in _cycles(depends):
             at = next(i for i, ind in _enumerate(assessment.get("indicators")) if ind.get("code") == cycle[0])
-            self.error(["assessment", "indicators", at, "formula"], f"formulas refer to each other: {' -> '.join(cycle)}")
+            self.error(
+                ["assessment", "indicators", at, "formula"],
+                f"formulas refer to each other: {' -> '.join(cycle)}",
+            )
         bands = _codes(assessment.get("bands"))
         class_codes = _codes(self.data.get("region_classes")) | _codes(self.data.get("unit_classes"))
         for b, band in _enumerate(assessment.get("bands")):
             for key in _dict(band.get("by_class")):
-                self.ref(["assessment", "bands", b, "by_class", key], key, class_codes, "region or unit class")
+                self.ref(
+                    ["assessment", "bands", b, "by_class", key], key, class_codes, "region or unit class"
+                )
         for c, composite in _enumerate(assessment.get("composites")):
             path = ["assessment", "composites", c]
             applies = _dict(composite.get("applies_to"))
             self.refs(path + ["applies_to", "roles"], applies.get("roles"), self.roles, "role")
-            self.refs(path + ["applies_to", "unit_kinds"], applies.get("unit_kinds"), _codes(self.data.get("unit_kinds")), "unit kind")
-            self.refs(path + ["applies_to", "grid_levels"], applies.get("grid_levels"), _codes(self.data.get("grid_levels")), "grid level")
+            self.refs(
+                path + ["applies_to", "unit_kinds"],
+                applies.get("unit_kinds"),
+                _codes(self.data.get("unit_kinds")),
+                "unit kind",
+            )
+            self.refs(
+                path + ["applies_to", "grid_levels"],
+                applies.get("grid_levels"),
+                _codes(self.data.get("grid_levels")),
+                "grid level",
+            )
             weights = 0.0
             for t, term in _enumerate(composite.get("terms")):
                 self.ref(path + ["terms", t, "indicator"], term.get("indicator"), indicators, "indicator")
@@ -285,7 +325,11 @@ class CrossChecker:
                 weights += term.get("weight", 0) if isinstance(term.get("weight"), (int, float)) else 0
             if _list(composite.get("terms")) and abs(weights - 1) > 1e-9:
                 self.error(path + ["terms"], f"weights add up to {weights:g}, not 1")
-        mins = [g.get("min") for _, g in _enumerate(assessment.get("grades")) if isinstance(g.get("min"), (int, float))]
+        mins = [
+            g.get("min")
+            for _, g in _enumerate(assessment.get("grades"))
+            if isinstance(g.get("min"), (int, float))
+        ]
         if mins != sorted(mins, reverse=True):
             self.error(["assessment", "grades"], "grades are listed from the highest min to the lowest")
 
@@ -305,7 +349,10 @@ class CrossChecker:
             return
         for name in fields:
             if name not in CASE_NUMBER_FIELDS:
-                self.error(["codes", "case_number"], f"unknown field {{{name}}}; known: {', '.join(sorted(CASE_NUMBER_FIELDS))}")
+                self.error(
+                    ["codes", "case_number"],
+                    f"unknown field {{{name}}}; known: {', '.join(sorted(CASE_NUMBER_FIELDS))}",
+                )
         if "seq" not in fields:
             self.error(["codes", "case_number"], "the format needs {seq} so numbers stay unique")
 

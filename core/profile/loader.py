@@ -140,7 +140,8 @@ def read_folder(folder: Path, problems: list[Problem], notes: list[Problem]) -> 
                 (
                     Mark(shown, 1, 1),
                     pointer([section]),
-                    f"section {section!r} is defined both here and in profile.yaml (line {doc.marks[section][0].line})",
+                    f"section {section!r} is defined both here and in profile.yaml "
+                    f"(line {doc.marks[section][0].line})",
                 )
             )
             continue
@@ -216,6 +217,6 @@ def _accumulate_plugins(merged: LocatedDict, base: LocatedDict, doc: LocatedDict
     combined = LocatedList(list(inherited) + [p for p in own if p not in inherited])
     marks = list(getattr(inherited, "marks", [None] * len(inherited)))
     own_marks = getattr(own, "marks", [None] * len(own))
-    combined.marks = marks + [m for p, m in zip(own, own_marks) if p not in inherited]
+    combined.marks = marks + [m for p, m in zip(own, own_marks, strict=True) if p not in inherited]
     combined.mark = getattr(own, "mark", None)
     merged["plugins"] = combined

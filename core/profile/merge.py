@@ -28,8 +28,10 @@ def pointer(path: list) -> str:
 
 
 def is_keyed(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(
-        isinstance(item, dict) and KEY in item for item in value
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(item, dict) and KEY in item for item in value)
     )
 
 
@@ -96,8 +98,10 @@ def merge(base: Any, over: Any, path: list, problems: list[Problem]) -> Any:
         for key, value in over.items():
             if key == REPLACE:
                 continue
-            out[key] = merge(base[key], value, path + [key], problems) if key in base else strip_directives(
-                _copy(value)
+            out[key] = (
+                merge(base[key], value, path + [key], problems)
+                if key in base
+                else strip_directives(_copy(value))
             )
             if isinstance(over, LocatedDict) and isinstance(out, LocatedDict):
                 out.marks[key] = over.marks[key]
@@ -118,7 +122,11 @@ def _merge_keyed(base: list, over: list, path: list, problems: list[Problem]) ->
         if item.get(REMOVE) is True:
             if at is None or at in removed:
                 problems.append(
-                    (_item_mark(over, j, KEY), pointer(path + [j]), f"$remove: no inherited entry with code {code!r}")
+                    (
+                        _item_mark(over, j, KEY),
+                        pointer(path + [j]),
+                        f"$remove: no inherited entry with code {code!r}",
+                    )
                 )
             else:
                 removed.add(at)

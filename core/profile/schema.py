@@ -4,7 +4,7 @@ import copy
 import difflib
 import json
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -12,8 +12,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
-from .located import mark_at
 from .loader import Issue, Profile
+from .located import mark_at
 from .merge import pointer
 
 SCHEMA_BASE = "https://gridcase.dev/schemas/"
@@ -31,7 +31,7 @@ SECTION_SCHEMAS = (
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     text = resources.files("gridcase.core").joinpath("schemas", f"{name}.json").read_text(encoding="utf-8")
     return json.loads(text)
@@ -88,19 +88,34 @@ def _matches_pattern(schema: dict, key: str) -> bool:
     return any(re.search(p, str(key)) for p in schema.get("patternProperties", {}))
 
 
-_TYPE_NAMES = {dict: "a mapping", list: "a list", str: "text", bool: "true/false", int: "a number", float: "a number"}
+_TYPE_NAMES = {
+    dict: "a mapping",
+    list: "a list",
+    str: "text",
+    bool: "true/false",
+    int: "a number",
+    float: "a number",
+}
 
 
 def _message(error: ValidationError) -> str:
     value = error.instance
     if error.validator == "required":
         missing = [k for k in error.validator_value if k not in value]
-        return f"missing required key {missing[0]!r}" if len(missing) == 1 else f"missing required keys {missing}"
+        return (
+            f"missing required key {missing[0]!r}"
+            if len(missing) == 1
+            else f"missing required keys {missing}"
+        )
     if error.validator == "type":
         got = _TYPE_NAMES.get(type(value), "null" if value is None else type(value).__name__)
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
-        hint = " (write codes as quoted text, e.g. '0101')" if expected == "string" and isinstance(value, (int, float)) else ""
+        hint = (
+            " (write codes as quoted text, e.g. '0101')"
+            if expected == "string" and isinstance(value, (int, float))
+            else ""
+        )
         return f"expected {expected}, got {got}{hint}"
     if error.validator == "enum":
         return f"{value!r} is not one of: {', '.join(map(str, error.validator_value))}"

@@ -5,14 +5,16 @@ import os
 import pluggy
 
 from ..plugins import PluginLoadError, collect, get_plugin_manager
-from .located import LocatedDict, LocatedList
-from .loader import Issue, Profile, ProfileError, load
 from .crosscheck import cross_check
+from .loader import Issue, Profile, ProfileError, load
+from .located import LocatedDict, LocatedList
 from .merge import pointer
 from .schema import schema_issues
 
 
-def load_validated(ref: str | os.PathLike, *, installed: bool | None = None) -> tuple[Profile, pluggy.PluginManager]:
+def load_validated(
+    ref: str | os.PathLike, *, installed: bool | None = None
+) -> tuple[Profile, pluggy.PluginManager]:
     """The merged, validated profile and its plugin manager; ProfileError lists every problem."""
     profile = load(ref)
     issues: list[Issue] = list(profile.load_issues)

@@ -11,7 +11,9 @@ from gridcase.core.taxonomy import active_minors, label_zh
 
 
 def _terms(minor: dict[str, Any]) -> list[str]:
-    return [t for t in [label_zh(minor.get("name")), *minor.get("aliases", []), *minor.get("keywords", [])] if t]
+    return [
+        t for t in [label_zh(minor.get("name")), *minor.get("aliases", []), *minor.get("keywords", [])] if t
+    ]
 
 
 @hookimpl

@@ -10,7 +10,11 @@ from typing import Any
 from gridcase.core.hookspecs import hookimpl
 from gridcase.core.taxonomy import find_class, label_zh
 
-COMPONENT_UNITS = (("maintainer_unit", "养护单位"), ("owner_unit", "权属单位"), ("supervisor_unit", "主管部门"))
+COMPONENT_UNITS = (
+    ("maintainer_unit", "养护单位"),
+    ("owner_unit", "权属单位"),
+    ("supervisor_unit", "主管部门"),
+)
 
 
 def _grid_units(profile: dict[str, Any]) -> dict[str, dict]:
@@ -34,7 +38,11 @@ def route_case(case: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any] 
     if minor.get("units"):
         units = [{"unit": u["unit"], "share": float(u["share"])} for u in minor["units"]]
         shares = "、".join(f"{u['unit']} {u['share']:.0%}" for u in units)
-        return {"units": units, "rule": "class_shares", "explanation": f"小类 {name} 由多个单位共同负责：{shares}"}
+        return {
+            "units": units,
+            "rule": "class_shares",
+            "explanation": f"小类 {name} 由多个单位共同负责：{shares}",
+        }
     if minor.get("unit"):
         return {
             "units": [{"unit": minor["unit"], "share": 1.0}],

@@ -26,7 +26,13 @@ def test_show_prints_the_merged_profile_as_yaml(cli):
     assert result.code == 0
     shown = yaml.safe_load(result.out)
     assert list(shown) == ["roles"]
-    assert {r["code"] for r in shown["roles"]} >= {"supervisor", "operator", "shift_leader", "dispatcher", "department"}
+    assert {r["code"] for r in shown["roles"]} >= {
+        "supervisor",
+        "operator",
+        "shift_leader",
+        "dispatcher",
+        "department",
+    }
 
 
 def test_show_of_an_unknown_section_is_a_message(cli):
@@ -98,11 +104,15 @@ def test_deployment_settings_errors_are_messages(cli, tmp_path):
 def test_the_console_script_runs_as_a_process():
     result = subprocess.run(
         [sys.executable, "-m", "gridcase.core.cli", "profile", "validate", "standard"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0 and result.stdout.startswith("ok: standard")
     result = subprocess.run(
         [sys.executable, "-m", "gridcase.core.cli", "profile", "validate", "atlantis"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr

@@ -4,11 +4,10 @@ A city plugin is loaded the way a deployment loads it: named in the profile's `p
 tests/test_docs.py checks that each hook has a `test_<hook>` here or elsewhere.
 """
 
+from datetime import UTC
+
 import pluggy
 import pytest
-import typer
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from gridcase.core.cli import build_app
@@ -16,7 +15,7 @@ from gridcase.core.plugins import PluginLoadError, collect, get_plugin_manager
 from gridcase.core.profile import ProfileError, load_validated
 from gridcase.core.web.app import create_app
 
-CITY_PLUGIN = '''
+CITY_PLUGIN = """
 import typer
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -111,7 +110,7 @@ def split_case_consequences(case, units):
 @hookimpl
 def adjust_scores(results, period):
     return [{"object": r["object"], "points": -1, "reason": "media exposure", "cases": []} for r in results]
-'''
+"""
 
 PROFILE = """
 name: testcity
@@ -150,7 +149,9 @@ def city(make_profile):
 def test_register_profile_schemas(city, make_profile):
     _, pm, _ = city
     assert "testcity" in {b["block"] for b in collect(pm, "register_profile_schemas")}
-    bad = make_profile("bad", {"profile.yaml": PROFILE.replace("quota: 15", "quota: 0"), "city.py": CITY_PLUGIN})
+    bad = make_profile(
+        "bad", {"profile.yaml": PROFILE.replace("quota: 15", "quota: 0"), "city.py": CITY_PLUGIN}
+    )
     with pytest.raises(ProfileError) as info:
         load_validated(bad)
     assert [(i.pointer, i.mark.line) for i in info.value.issues] == [("/config/testcity/quota", 5)]
@@ -168,7 +169,15 @@ def test_register_guards(city, make_profile):
     assert check({**ctx, "case": {"channel": "hotline_12319", "verified": True}}) is None
     assert check({**ctx, "case": {"channel": "patrol"}}) is None
     # a transition naming a guard no plugin registered is a validation error
-    folder = make_profile("noguard", {"profile.yaml": PROFILE.replace("./city.py", "./none.py").replace("config:\n  testcity: {quota: 15}\n", ""), "none.py": ""})
+    folder = make_profile(
+        "noguard",
+        {
+            "profile.yaml": PROFILE.replace("./city.py", "./none.py").replace(
+                "config:\n  testcity: {quota: 15}\n", ""
+            ),
+            "none.py": "",
+        },
+    )
     with pytest.raises(ProfileError) as info:
         load_validated(folder)
     assert "unknown guard 'weekday_only'" in str(info.value)
@@ -245,9 +254,13 @@ def test_route_case(city):
     routed = pm.hook.route_case(case={"class": "0102"}, profile=profile)
     assert (routed["rule"], [u["share"] for u in routed["units"]]) == ("dual", [0.7, 0.3])
     # built-in precedence: the component's maintainer, then the territorial fallback (属地兜底)
-    routed = pm.hook.route_case(case={"class": "0101", "component": {"code": "1", "maintainer_unit": "bureau"}}, profile=profile)
+    routed = pm.hook.route_case(
+        case={"class": "0101", "component": {"code": "1", "maintainer_unit": "bureau"}}, profile=profile
+    )
     assert (routed["rule"], routed["units"]) == ("component", [{"unit": "bureau", "share": 1.0}])
-    routed = pm.hook.route_case(case={"class": "0501", "grids": ["210102001001001", "210102"]}, profile=profile)
+    routed = pm.hook.route_case(
+        case={"class": "0501", "grids": ["210102001001001", "210102"]}, profile=profile
+    )
     assert (routed["rule"], routed["units"][0]["unit"]) == ("territorial", "street")
     assert "属地兜底" in routed["explanation"]
     assert pm.hook.route_case(case={"class": "0501"}, profile=profile) is None
@@ -255,9 +268,16 @@ def test_route_case(city):
 
 def test_before_transition(city):
     _, pm, _ = city
-    vetoes = pm.hook.before_transition(case={}, transition={"code": "close"}, actor={"roles": ["shift_leader"]}, payload={})
+    vetoes = pm.hook.before_transition(
+        case={}, transition={"code": "close"}, actor={"roles": ["shift_leader"]}, payload={}
+    )
     assert vetoes == ["only leaders close here"]
-    assert pm.hook.before_transition(case={}, transition={"code": "close"}, actor={"roles": ["leader"]}, payload={}) == []
+    assert (
+        pm.hook.before_transition(
+            case={}, transition={"code": "close"}, actor={"roles": ["leader"]}, payload={}
+        )
+        == []
+    )
 
 
 def test_after_transition(city):
@@ -267,10 +287,10 @@ def test_after_transition(city):
 
 
 def test_adjust_deadline(city):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     _, pm, _ = city
-    deadline = datetime(2026, 10, 9, 10, 0, tzinfo=timezone.utc)
+    deadline = datetime(2026, 10, 9, 10, 0, tzinfo=UTC)
     assert pm.hook.adjust_deadline(case={}, clock={"stage": "handle"}, deadline=deadline).hour == 17
     assert pm.hook.adjust_deadline(case={}, clock={"stage": "check"}, deadline=deadline) is None
 
@@ -283,13 +303,17 @@ def test_after_time_limit_event(city):
 
 def test_split_case_consequences(city):
     _, pm, _ = city
-    split = pm.hook.split_case_consequences(case={}, units=[{"unit": "street", "share": 0.7}, {"unit": "bureau", "share": 0.3}])
+    split = pm.hook.split_case_consequences(
+        case={}, units=[{"unit": "street", "share": 0.7}, {"unit": "bureau", "share": 0.3}]
+    )
     assert split == [{"unit": "street", "share": 1.0}]
 
 
 def test_adjust_scores(city):
     _, pm, _ = city
-    (adjustments,) = pm.hook.adjust_scores(results=[{"object": "street", "composite": "department", "score": 90}], period={})
+    (adjustments,) = pm.hook.adjust_scores(
+        results=[{"object": "street", "composite": "department", "score": 90}], period={}
+    )
     assert adjustments[0]["points"] == -1
 
 
@@ -305,7 +329,9 @@ def test_a_misspelt_hook_fails_at_start_up(make_profile):
         load_validated(folder)
     (issue,) = info.value.issues
     assert issue.pointer == "/plugins/0" and issue.mark.line == 3
-    assert issue.message == "implements 'route_cases', which is not a gridcase hook (did you mean 'route_case'?)"
+    assert (
+        issue.message == "implements 'route_cases', which is not a gridcase hook (did you mean 'route_case'?)"
+    )
 
 
 def test_a_hookimpl_with_a_wrong_argument_fails_at_start_up(tmp_path):

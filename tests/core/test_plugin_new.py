@@ -17,7 +17,10 @@ def scratch_venv(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     purelib = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     ours = sysconfig.get_paths()["purelib"]
     # an "import" line in a .pth runs at start-up: addsitedir also runs our .pth files (editable finders)
@@ -31,23 +34,46 @@ def test_plugin_new_then_install_lists_the_plugin(cli, tmp_path, scratch_venv):
     result = cli("plugin", "new", "city_sms", "--dir", tmp_path)
     assert result.code == 0, result.err
     package = tmp_path / "gridcase-city-sms"
-    assert {p.name for p in package.iterdir()} >= {"pyproject.toml", "gridcase_city_sms", "tests", "README.md"}
+    assert {p.name for p in package.iterdir()} >= {
+        "pyproject.toml",
+        "gridcase_city_sms",
+        "tests",
+        "README.md",
+    }
 
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(scratch_venv), "install", "--quiet", "--no-deps",
-         "--no-build-isolation", "-e", str(package)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(scratch_venv),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-e",
+            str(package),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert install.returncode == 0, install.stderr
 
-    listed = subprocess.run([scratch_venv, "-m", "gridcase.core.cli", "plugins"], capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(
+        [scratch_venv, "-m", "gridcase.core.cli", "plugins"], capture_output=True, text=True, timeout=60
+    )
     assert listed.returncode == 0, listed.stderr
     assert "city_sms 0.1.0 [installed]" in listed.stdout
     assert "hooks: register_channels" in listed.stdout
 
     own_test = subprocess.run(
         [scratch_venv, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(package / "tests")],
-        capture_output=True, text=True, timeout=120, cwd=package,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=package,
     )
     assert own_test.returncode == 0, own_test.stdout + own_test.stderr
 

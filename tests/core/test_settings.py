@@ -3,7 +3,9 @@ from gridcase.core.settings import DEFAULT_DATABASE_URL, load_settings
 
 def test_settings_file_paths_are_relative_to_the_file(tmp_path, monkeypatch):
     (tmp_path / "profile").mkdir()
-    (tmp_path / "gridcase.toml").write_text('[gridcase]\nprofile = "profile"\ndatabase_url = "sqlite:///city.db"\n')
+    (tmp_path / "gridcase.toml").write_text(
+        '[gridcase]\nprofile = "profile"\ndatabase_url = "sqlite:///city.db"\n'
+    )
     monkeypatch.chdir(tmp_path)
     settings = load_settings()
     assert settings.profile == str(tmp_path / "profile")

@@ -6,7 +6,12 @@ from gridcase.core.assess.formulas import FormulaError, parse
 def test_public_figures_evaluate_exactly():
     closure = parse("closed / close_due")
     assert round(closure.evaluate({"closed": 911, "close_due": 972}) * 100, 2) == 93.72
-    assert round(parse("closed_on_time / close_due").evaluate({"closed_on_time": 737, "close_due": 972}) * 100, 2) == 75.82
+    assert (
+        round(
+            parse("closed_on_time / close_due").evaluate({"closed_on_time": 737, "close_due": 972}) * 100, 2
+        )
+        == 75.82
+    )
     assert closure.names == {"closed", "close_due"}
 
 
@@ -18,7 +23,18 @@ def test_nothing_to_divide_by_gives_none_not_an_error():
 
 @pytest.mark.parametrize(
     "text",
-    ["__import__('os')", "a.b", "a[0]", "a ** 2", "lambda: 1", "a if b else c", "'text'", "a < b", "max(a, key=b)", "True + 1"],
+    [
+        "__import__('os')",
+        "a.b",
+        "a[0]",
+        "a ** 2",
+        "lambda: 1",
+        "a if b else c",
+        "'text'",
+        "a < b",
+        "max(a, key=b)",
+        "True + 1",
+    ],
 )
 def test_anything_but_arithmetic_is_refused(text):
     with pytest.raises(FormulaError):

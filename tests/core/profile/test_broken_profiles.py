@@ -24,8 +24,15 @@ def _matches(pattern: str, line: str) -> bool:
 
 def test_corpus_covers_every_error_class():
     assert {
-        "yaml_syntax", "unknown_keys", "wrong_types", "duplicate_codes", "cyclic_extends", "missing_extends",
-        "dangling_references", "code_patterns", "cyclic_units_only",
+        "yaml_syntax",
+        "unknown_keys",
+        "wrong_types",
+        "duplicate_codes",
+        "cyclic_extends",
+        "missing_extends",
+        "dangling_references",
+        "code_patterns",
+        "cyclic_units_only",
     } <= set(CASES)
 
 
@@ -41,6 +48,8 @@ def test_broken_profile_reports_every_problem_with_its_position(case, cli):
     ]
     assert "Traceback" not in result.err + result.out
     for pattern in expected:
-        assert any(_matches(pattern, line) for line in lines), f"missing: {pattern}\n got:\n" + "\n".join(lines)
+        assert any(_matches(pattern, line) for line in lines), f"missing: {pattern}\n got:\n" + "\n".join(
+            lines
+        )
     assert len(lines) == len(expected), "unexpected extra problems:\n" + "\n".join(lines)
     assert result.err.splitlines()[-1] == f"{len(expected)} problem{'s' if len(expected) != 1 else ''} found"

@@ -1,6 +1,6 @@
-from gridcase.core.profile.located import LocatedDict, Mark, ParseError, mark_at, parse_text, to_plain
-
 import pytest
+
+from gridcase.core.profile.located import LocatedDict, Mark, ParseError, mark_at, parse_text, to_plain
 
 
 def test_values_remember_file_line_and_column():
@@ -20,7 +20,7 @@ def test_codes_dates_and_yaml11_words_stay_text():
 def test_duplicate_keys_are_errors_with_both_lines():
     with pytest.raises(ParseError) as info:
         parse_text("a: 1\nb: 2\na: 3\n", "f.yaml")
-    (mark, message), = info.value.problems
+    ((mark, message),) = info.value.problems
     assert mark == Mark("f.yaml", 3, 1)
     assert "duplicate key 'a'" in message and "line 1" in message
 
@@ -28,7 +28,7 @@ def test_duplicate_keys_are_errors_with_both_lines():
 def test_syntax_error_has_a_position():
     with pytest.raises(ParseError) as info:
         parse_text("a: [1, 2\nb: 3\n", "f.yaml")
-    (mark, message), = info.value.problems
+    ((mark, message),) = info.value.problems
     assert mark.file == "f.yaml" and mark.line == 2
     assert message.startswith("YAML syntax error")
 

@@ -22,9 +22,13 @@ def test_keyed_lists_merge_by_code_and_append_new_codes_in_order():
 
 
 def test_remove_drops_an_inherited_entry_and_reports_a_missing_one():
-    out, problems = _merge("l: [{code: a}, {code: b}]", "l: [{code: a, $remove: true}, {code: z, $remove: true}]")
+    out, problems = _merge(
+        "l: [{code: a}, {code: b}]", "l: [{code: a, $remove: true}, {code: z, $remove: true}]"
+    )
     assert out == {"l": [{"code": "b"}]}
-    assert [(p[0].line, p[1], p[2]) for p in problems] == [(1, "/l/1", "$remove: no inherited entry with code 'z'")]
+    assert [(p[0].line, p[1], p[2]) for p in problems] == [
+        (1, "/l/1", "$remove: no inherited entry with code 'z'")
+    ]
 
 
 def test_replace_takes_the_mapping_instead_of_merging():
@@ -40,7 +44,11 @@ def test_plain_lists_are_replaced_whole():
 def test_positions_follow_the_winning_value():
     problems = []
     merged = merge(parse_text("a: 1\nb: 2\n", "base.yaml"), parse_text("\nb: 3\n", "over.yaml"), [], problems)
-    assert (merged.marks["a"][1].file, merged.marks["b"][1].file, merged.marks["b"][1].line) == ("base.yaml", "over.yaml", 2)
+    assert (merged.marks["a"][1].file, merged.marks["b"][1].file, merged.marks["b"][1].line) == (
+        "base.yaml",
+        "over.yaml",
+        2,
+    )
 
 
 def test_a_city_inherits_the_standard_and_overrides_one_class(make_profile):
@@ -73,7 +81,9 @@ def test_a_city_inherits_the_standard_and_overrides_one_class(make_profile):
 
 
 def test_plugins_accumulate_along_extends(make_profile):
-    make_profile("base", {"profile.yaml": "name: base\nextends: standard\nplugins: [./one.py]\n", "one.py": ""})
+    make_profile(
+        "base", {"profile.yaml": "name: base\nextends: standard\nplugins: [./one.py]\n", "one.py": ""}
+    )
     child = make_profile("child", {"profile.yaml": "name: child\nextends: ../base\nplugins: [./two.py]\n"})
     assert load(child).plain()["plugins"] == ["./one.py", "./two.py"]
 
