@@ -122,11 +122,13 @@ def classify_case(report: dict[str, Any], profile: dict[str, Any]) -> dict[str, 
 
 
 @hookspec(firstresult=True)
-def locate_case(report: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any] | None:
+def locate_case(report: dict[str, Any], profile: dict[str, Any], grids: Any) -> dict[str, Any] | None:
     """Place a report: which grid (and grid ancestors) its WGS-84 point ``report["point"]`` is in.
 
-    Return ``{"grid": code, "grids": [codes from the unit grid up], "unit": territorial unit
-    or None}``, or None when the point is outside every grid. firstresult.
+    ``grids`` is the deployment's grid index (``gridcase.core.grids.GridIndex``, with
+    ``locate(lon, lat)`` and ``chain(code)``). Return ``{"grid": code, "grids": [codes from the
+    unit grid up], "unit": territorial unit or None, "area_class": …}``, or None when the point
+    is outside every grid. firstresult.
     """
 
 

@@ -232,6 +232,7 @@ class CrossChecker:
             path = ["workflow", "workflows", w]
             states = _codes(machine.get("states"))
             self.ref(path + ["initial"], machine.get("initial"), states, "state")
+            self.refs(path + ["starts"], machine.get("starts"), self.stages, "stage", allow=("*",))
             for t, transition in _enumerate(machine.get("transitions")):
                 tpath = path + ["transitions", t]
                 self.refs(tpath + ["from"], transition.get("from"), states, "state")

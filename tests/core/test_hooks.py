@@ -11,6 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from gridcase.core.cli import build_app
+from gridcase.core.grids import GridIndex
 from gridcase.core.plugins import PluginLoadError, collect, get_plugin_manager
 from gridcase.core.profile import ProfileError, load_validated
 from gridcase.core.web.app import create_app
@@ -81,7 +82,7 @@ def route_case(case, profile):
                 "rule": "dual", "explanation": "一事双责"}
 
 @hookimpl
-def locate_case(report, profile):
+def locate_case(report, profile, grids):
     if report.get("point") == [0, 0]:
         return {"grid": "null-island", "grids": ["null-island"], "unit": None}
 
@@ -242,11 +243,21 @@ def test_classify_case(city):
 
 def test_locate_case(city):
     profile, pm, _ = city
-    found = pm.hook.locate_case(report={"point": [123.05, 41.05]}, profile=profile)
-    assert found == {"grid": "210102001001001", "grids": ["210102001001001", "210102"], "unit": "street"}
-    assert pm.hook.locate_case(report={"point": [123.15, 41.15]}, profile=profile)["grid"] == "210102"
-    assert pm.hook.locate_case(report={"point": [10.0, 10.0]}, profile=profile) is None
-    assert pm.hook.locate_case(report={"point": [0, 0]}, profile=profile)["grid"] == "null-island"
+    grids = GridIndex.from_profile(profile)
+    found = pm.hook.locate_case(report={"point": [123.05, 41.05]}, profile=profile, grids=grids)
+    assert (found["grid"], found["grids"], found["unit"]) == (
+        "210102001001001",
+        ["210102001001001", "210102"],
+        "street",
+    )
+    assert (
+        pm.hook.locate_case(report={"point": [123.15, 41.15]}, profile=profile, grids=grids)["grid"]
+        == "210102"
+    )
+    assert pm.hook.locate_case(report={"point": [10.0, 10.0]}, profile=profile, grids=grids) is None
+    assert (
+        pm.hook.locate_case(report={"point": [0, 0]}, profile=profile, grids=grids)["grid"] == "null-island"
+    )
 
 
 def test_route_case(city):

@@ -1,0 +1,378 @@
+"""The Engine: one facade for intake, transitions and queries.
+
+The JSON API, the admin UI, the CLI and simulations all call these methods; none of them
+touches the tables directly. Time comes from the injected clock.
+"""
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pluggy
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Engine as SAEngine
+
+from . import components as component_registry
+from . import grids as grid_registry
+from .clock import Clock, SystemClock
+from .db.engine import make_engine, read, write
+from .db.models import Case, CaseEvent, CaseUnit, Evidence, Report
+from .db.models import Clock as ClockRow
+from .errors import GridcaseError
+from .evidence import DEFAULT_MAX_BYTES, EvidenceStore, Stored, Upload
+from .grids import GridIndex
+from .intake import intake as _intake
+from .plugins import collect
+from .profile import Profile, load_validated
+from .sla import clocks
+from .taxonomy import active_edition
+from .transitions import fire
+from .units import subtree, sync_units
+from .workflow import Workflow, workflows
+
+CASE, CASE_EVENT, CASE_UNIT, CLOCK, EVIDENCE, REPORT = (
+    t.__table__ for t in (Case, CaseEvent, CaseUnit, ClockRow, Evidence, Report)
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a person's id, roles and unit (grids for grid-scoped roles)."""
+
+    id: int | None
+    roles: frozenset[str]
+    unit: str | None = None
+    grids: frozenset[str] | None = None
+    username: str = ""
+
+    @classmethod
+    def of(cls, *roles: str, id: int | None = None, unit: str | None = None, grids=None) -> "Actor":
+        return cls(
+            id=id, roles=frozenset(roles), unit=unit, grids=frozenset(grids) if grids is not None else None
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "roles": sorted(self.roles), "unit": self.unit}
+
+
+SYSTEM = Actor.of("system")
+
+
+@dataclass
+class Engine:
+    profile_obj: Profile
+    pm: pluggy.PluginManager
+    db: SAEngine
+    clock: Clock = field(default_factory=SystemClock)
+    evidence: EvidenceStore | None = None
+
+    def __post_init__(self) -> None:
+        self.profile: dict[str, Any] = self.profile_obj.plain()
+        self.workflows: dict[str, Workflow] = workflows(self.profile)
+        self.channels = {c["code"]: c for c in self.profile.get("channels", [])}
+        self.time_units = {u["code"]: u for u in self.profile.get("time_limits", {}).get("units", [])}
+        self.roles = {r["code"]: r for r in self.profile.get("roles", [])}
+        self.unit_codes = {u["code"] for u in self.profile.get("units", [])}
+        self.guards = {g["name"]: g["check"] for g in collect(self.pm, "register_guards")}
+        self.tz = ZoneInfo(
+            self.profile.get("time_limits", {}).get("calendar", {}).get("timezone", "Asia/Shanghai")
+        )
+        self.division_code = self.profile.get("region", {}).get("division_code", "")
+        self.classes: dict[str, dict[str, Any]] = {}
+        edition = active_edition(self.profile)
+        for kind in ("component", "event"):
+            for major in edition.get(kind, []):
+                for minor in major.get("minors", []):
+                    self.classes[minor["code"]] = {"kind": kind, "major": major, "minor": minor}
+        if self.evidence is None:
+            max_bytes = self.profile.get("intake", {}).get("evidence", {}).get("max_bytes", DEFAULT_MAX_BYTES)
+            self.evidence = EvidenceStore(
+                Path(os.environ.get("GRIDCASE_EVIDENCE_DIR", "evidence")), max_bytes
+            )
+        self.clocks = clocks
+        self.components = component_registry.ComponentIndex(self.db)
+
+    @classmethod
+    def open(cls, profile_ref: str | os.PathLike, database_url: str, **kwargs: Any) -> "Engine":
+        profile, pm = load_validated(profile_ref)
+        return cls(profile, pm, make_engine(database_url), **kwargs)
+
+    # -- reference data ---------------------------------------------------------------
+
+    def load_reference_data(self) -> dict[str, int]:
+        """Units from the profile, and its grids and components when it carries them."""
+        counts = {"units": sync_units(self.db, self.profile)}
+        features = self.profile.get("grids", {}).get("features")
+        if features:
+            counts["grids"] = grid_registry.import_features(
+                self.db, self.profile["grids"], self.profile, replace=True
+            )
+            self.__dict__.pop("grids", None)
+        return counts
+
+    @cached_property
+    def grids(self) -> GridIndex:
+        return GridIndex.load(self.db, [lvl["code"] for lvl in self.profile.get("grid_levels", [])])
+
+    def reload_grids(self) -> None:
+        self.__dict__.pop("grids", None)
+
+    def find_component(self, connection: Connection, r: dict[str, Any]) -> dict[str, Any] | None:
+        """The report's component: the one it names, or the nearest of its class close enough."""
+        code = r.get("component")
+        if code:
+            row = (
+                connection.execute(
+                    select(component_registry.COMPONENT).where(component_registry.COMPONENT.c.code == code)
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise GridcaseError("unknown_component", f"no component {code!r} is registered")
+            if row["class_code"] != r["category"]:
+                raise GridcaseError(
+                    "invalid_report", f"component {code} is a {row['class_code']}, not a {r['category']}"
+                )
+            return dict(row)
+        if r["info"]["kind"] != "component":
+            return None
+        radius = self.profile.get("intake", {}).get("component_radius_m", 0)
+        found = self.components.nearest(r["category"], r["lon"], r["lat"], radius) if radius else None
+        if found is None:
+            return None
+        row = (
+            connection.execute(
+                select(component_registry.COMPONENT).where(component_registry.COMPONENT.c.code == found[0])
+            )
+            .mappings()
+            .first()
+        )
+        return dict(row) if row else None
+
+    def workflow_for(self, r: dict[str, Any]) -> Workflow:
+        """A class's workflow, else its channel's, else the profile's default (宜昌's three case types)."""
+        code = (
+            r["info"]["minor"].get("workflow")
+            or self.channels[r["channel"]].get("workflow")
+            or self.profile["workflow"]["default"]
+        )
+        return self.workflows[code]
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def intake(
+        self,
+        report: dict[str, Any],
+        actor: Actor,
+        uploads: list[Upload] = (),
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """File a report. Returns {case_id, number, duplicate, replay}."""
+        result = _intake(self, report, actor, list(uploads), idempotency_key)
+        result.pop("event", None)
+        return result
+
+    def transition(
+        self,
+        case_id: int,
+        code: str,
+        actor: Actor,
+        payload: dict[str, Any] | None = None,
+        reason: str | None = None,
+        uploads: list[Upload] = (),
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Fire a transition; returns the case as `case()` does. Raises TransitionError."""
+        return fire(self, case_id, code, actor, payload, reason, list(uploads), expected_version)
+
+    def check_scope(
+        self, connection: Connection, case: dict, actor: Actor, transition, handling: list
+    ) -> None:
+        """Unit- and grid-scoped roles act only on their own cases (the rest is the API's job)."""
+        allowed = [self.roles.get(r, {}) for r in actor.roles & transition.roles]
+        if any(r.get("scope") in ("all", None) for r in allowed):
+            return
+        if any(r.get("scope") == "unit_subtree" for r in allowed):
+            if actor.unit and {h["unit"] for h in handling} & subtree(connection, actor.unit):
+                return
+            raise GridcaseError(
+                "forbidden", f"case {case['number']} is not dispatched to {actor.unit} or below it"
+            )
+        if any(r.get("scope") == "grids" for r in allowed):
+            path = case.get("grid_path") or ""
+            if actor.grids is None or any(f"/{g}/" in path for g in actor.grids):
+                return
+            raise GridcaseError("forbidden", f"case {case['number']} is outside your responsibility grids")
+        if any(r.get("scope") == "own" for r in allowed) and case.get("reporter_id") == actor.id:
+            return
+        raise GridcaseError("forbidden", "this case is outside your scope")
+
+    def attach(
+        self,
+        connection: Connection,
+        case_id: int,
+        event_id: int | None,
+        uploads,
+        stored: list[Stored],
+        now: datetime,
+    ) -> None:
+        for upload, meta in zip(uploads, stored, strict=True):
+            self.evidence.put(upload)
+            connection.execute(
+                insert(EVIDENCE).values(
+                    case_id=case_id,
+                    event_id=event_id,
+                    kind=meta.kind,
+                    sha256=meta.sha256,
+                    content_type=meta.content_type,
+                    size=meta.size,
+                    filename=meta.filename,
+                    added_at=now,
+                )  # fmt: skip
+            )
+
+    def record_action(
+        self, connection: Connection, case_id: int, action: str, actor: Actor, payload, now
+    ) -> dict:
+        """An event that keeps the state (a duplicate report, a sub-task's result)."""
+        row = connection.execute(select(CASE.c.state, CASE.c.version).where(CASE.c.id == case_id)).first()
+        connection.execute(
+            update(CASE).where(CASE.c.id == case_id).values(version=CASE.c.version + 1, updated_at=now)
+        )
+        event = {
+            "case_id": case_id, "seq": row.version + 1, "transition": action, "from_state": row.state,
+            "to_state": row.state, "actor_id": actor.id, "actor_roles": sorted(actor.roles), "at": now,
+            "payload": payload, "reason": None,
+        }  # fmt: skip
+        connection.execute(insert(CASE_EVENT).values(**event))
+        return event
+
+    def after_event(self, case_id: int, event: dict[str, Any]) -> None:
+        self.pm.hook.after_transition(case={"id": case_id}, event=event)
+
+    def create_subtasks(self, parent_id: int, units: list[str], actor: Actor, note: str = "") -> list[int]:
+        """A joint order: one sub-task per unit under the parent, each dispatched at once."""
+        unknown = [u for u in units if u not in self.unit_codes]
+        if not units or unknown:
+            raise GridcaseError(
+                "invalid_field", f"sub-tasks need known units (unknown: {', '.join(unknown)})"
+            )
+        now = self.clock.now()
+        with write(self.db) as connection:
+            parent = connection.execute(select(CASE).where(CASE.c.id == parent_id)).mappings().first()
+            if parent is None or parent["state_kind"] != "open":
+                raise GridcaseError("not_found", f"no open case {parent_id}")
+            workflow = self.workflows[parent["workflow"]]
+            dispatch = workflow.transitions.get("dispatch")
+            state = dispatch.target if dispatch and dispatch.target else workflow.initial
+            children = []
+            for n, unit in enumerate(units, start=1):
+                row = {
+                    k: parent[k]
+                    for k in (
+                        "workflow",
+                        "kind",
+                        "class_code",
+                        "major_code",
+                        "standard",
+                        "urgent",
+                        "channel",
+                        "address",
+                        "lon",
+                        "lat",
+                        "grid",
+                        "grid_path",
+                        "area_class",
+                        "component",
+                        "reporter_id",
+                        "verified",
+                    )
+                }
+                child = connection.execute(
+                    insert(CASE).values(
+                        **row,
+                        number=f"{parent['number']}-{n}",
+                        state=state,
+                        state_kind=workflow.kind_of(state),
+                        version=1,
+                        description=note or parent["description"],
+                        report_count=0,
+                        parent_id=parent_id,
+                        routing_rule="joint_order",
+                        routing_explanation=f"联合执法子任务：{unit}",
+                        reported_at=now,
+                        updated_at=now,
+                    )  # fmt: skip
+                ).inserted_primary_key[0]
+                connection.execute(
+                    insert(CASE_UNIT),
+                    [
+                        {
+                            "case_id": child,
+                            "unit": unit,
+                            "role": role,
+                            "share": 1.0,
+                            "depth": 1,
+                            "active": True,
+                            "since": now,
+                        }
+                        for role in ("responsible", "handling")
+                    ],
+                )
+                connection.execute(
+                    insert(CASE_EVENT).values(
+                        case_id=child,
+                        seq=1,
+                        transition="subtask",
+                        from_state=None,
+                        to_state=state,
+                        actor_id=actor.id,
+                        actor_roles=sorted(actor.roles),
+                        at=now,
+                        payload={"parent": parent_id, "unit": unit},
+                        reason=None,
+                    )  # fmt: skip
+                )
+                self.clocks.start(connection, child, dispatch.starts if dispatch else (), now)
+                children.append(child)
+            self.record_action(
+                connection, parent_id, "subtasks_created", actor, {"subtasks": children, "units": units}, now
+            )
+        return children
+
+    # -- queries ----------------------------------------------------------------------
+
+    def case(self, case_id: int) -> dict[str, Any]:
+        """A case with its units, timeline, clocks, evidence and sub-tasks."""
+        with read(self.db) as connection:
+            row = connection.execute(select(CASE).where(CASE.c.id == case_id)).mappings().first()
+            if row is None:
+                raise GridcaseError("not_found", f"no case {case_id}")
+
+            def rows(table, *where, order=None):
+                query = select(table).where(*where)
+                return [
+                    dict(r)
+                    for r in connection.execute(
+                        query.order_by(order) if order is not None else query
+                    ).mappings()
+                ]
+
+            return {
+                **dict(row),
+                "units": rows(CASE_UNIT, CASE_UNIT.c.case_id == case_id, order=CASE_UNIT.c.id),
+                "events": rows(CASE_EVENT, CASE_EVENT.c.case_id == case_id, order=CASE_EVENT.c.seq),
+                "clocks": rows(CLOCK, CLOCK.c.case_id == case_id, order=CLOCK.c.id),
+                "evidence": rows(EVIDENCE, EVIDENCE.c.case_id == case_id, order=EVIDENCE.c.id),
+                "reports": rows(REPORT, REPORT.c.case_id == case_id, order=REPORT.c.id),
+                "subtasks": rows(CASE, CASE.c.parent_id == case_id, order=CASE.c.id),
+            }
+
+    def allowed_transitions(self, case_id: int, actor: Actor) -> list[str]:
+        case = self.case(case_id)
+        return [t.code for t in self.workflows[case["workflow"]].available(case["state"], actor.roles)]

@@ -1,0 +1,218 @@
+"""The tables. Cases hold current state and denormalised facts for fast queries; the
+`case_event` rows are the truth and are append-only (database triggers refuse UPDATE and
+DELETE, see migrations/versions/0001_initial.py).
+
+No `from __future__ import annotations` here: SQLModel reads the annotations at class creation.
+"""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _ts(**kwargs: Any) -> Any:
+    """An aware-UTC timestamp column."""
+    return Field(sa_type=DateTime(timezone=True), **kwargs)
+
+
+def _json(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(JSON, **kwargs))
+
+
+class Unit(SQLModel, table=True):
+    __tablename__ = "unit"
+    code: str = Field(primary_key=True, max_length=64)
+    name: str
+    name_en: str | None = None
+    kind: str = Field(index=True, max_length=64)
+    parent: str | None = Field(default=None, foreign_key="unit.code", index=True, max_length=64)
+    unit_class: str | None = Field(default=None, max_length=64)
+    level: int | None = None
+    calendar: str | None = Field(default=None, max_length=64)
+    # "/centre/street1/station1/": a unit's subtree is a prefix query
+    path: str = Field(index=True, max_length=1024)
+
+
+class UnitCommand(SQLModel, table=True):
+    """A command relation: a street office commands the stations in its territory."""
+
+    __tablename__ = "unit_command"
+    commander: str = Field(foreign_key="unit.code", primary_key=True, max_length=64)
+    commanded: str = Field(foreign_key="unit.code", primary_key=True, max_length=64)
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "person"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, max_length=128)
+    name: str
+    unit: str | None = Field(default=None, foreign_key="unit.code", index=True, max_length=64)
+    roles: list = _json(nullable=False)
+    active: bool = True
+
+
+class Responsibility(SQLModel, table=True):
+    """A person's responsibility grids (责任网格)."""
+
+    __tablename__ = "responsibility"
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    grid: str = Field(foreign_key="grid.code", primary_key=True, max_length=64)
+
+
+class Grid(SQLModel, table=True):
+    __tablename__ = "grid"
+    code: str = Field(primary_key=True, max_length=64)
+    name: str | None = None
+    level: str = Field(index=True, max_length=64)
+    parent: str | None = Field(default=None, foreign_key="grid.code", index=True, max_length=64)
+    unit: str | None = Field(default=None, max_length=64)
+    area_class: str | None = Field(default=None, max_length=64)
+    region_class: str | None = Field(default=None, max_length=64)
+    path: str = Field(index=True, max_length=1024)
+    geometry: bytes = Field(sa_type=LargeBinary)  # WKB, WGS-84
+    minx: float
+    miny: float
+    maxx: float
+    maxy: float
+
+
+class Component(SQLModel, table=True):
+    """部件: GB/T 47678.5 table 2. Unit fields are codes or names as surveyed (not foreign keys)."""
+
+    __tablename__ = "component"
+    code: str = Field(primary_key=True, max_length=32)
+    class_code: str = Field(index=True, max_length=16)
+    name: str | None = None
+    grid: str | None = Field(default=None, index=True, max_length=64)
+    supervisor_unit: str | None = None
+    owner_unit: str | None = None
+    maintainer_unit: str | None = None
+    state: str | None = Field(default=None, max_length=8)
+    initial_date: date | None = None
+    changed_date: date | None = None
+    source: str | None = Field(default=None, max_length=16)
+    lon: float
+    lat: float
+    note: str | None = None
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "case"
+    __table_args__ = (Index("ix_case_dedupe", "class_code", "state_kind", "reported_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(unique=True, max_length=64)
+    workflow: str = Field(max_length=64)
+    state: str = Field(index=True, max_length=64)
+    state_kind: str = Field(max_length=8)  # open | closed, denormalised from the workflow
+    version: int = 1
+    kind: str = Field(max_length=16)  # component | event
+    class_code: str = Field(max_length=16)
+    major_code: str = Field(max_length=16)
+    standard: str | None = Field(default=None, max_length=64)  # 立案条件 code
+    urgent: bool = False
+    channel: str = Field(index=True, max_length=64)
+    description: str | None = None
+    address: str | None = None
+    lon: float
+    lat: float
+    grid: str | None = Field(default=None, index=True, max_length=64)
+    grid_path: str | None = Field(default=None, index=True, max_length=1024)
+    area_class: str | None = Field(default=None, max_length=16)
+    component: str | None = Field(default=None, index=True, max_length=32)
+    reporter_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    verified: bool = False
+    report_count: int = 1
+    routing_rule: str | None = Field(default=None, max_length=64)
+    routing_explanation: str | None = None
+    parent_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    reported_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    closed_at: datetime | None = _ts(default=None)
+
+
+class CaseUnit(SQLModel, table=True):
+    """A unit's part in a case: responsible (with a share) or handling (at a dispatch depth)."""
+
+    __tablename__ = "case_unit"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    unit: str = Field(index=True, max_length=64)
+    role: str = Field(max_length=16)  # responsible | handling
+    share: float = 1.0
+    depth: int = 0
+    active: bool = True
+    since: datetime = _ts()
+
+
+class CaseEvent(SQLModel, table=True):
+    """One transition (or recorded action) of a case. Append-only."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    seq: int
+    transition: str = Field(max_length=64)
+    from_state: str | None = Field(default=None, max_length=64)
+    to_state: str = Field(max_length=64)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    actor_roles: list = _json(nullable=False)
+    at: datetime = _ts(index=True)
+    payload: dict = _json(nullable=False)
+    reason: str | None = None
+
+
+class Report(SQLModel, table=True):
+    """What came in through a channel. Duplicates link to the case they repeat."""
+
+    __tablename__ = "report"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    channel: str = Field(max_length=64)
+    reporter_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
+    duplicate: bool = False
+    description: str | None = None
+    lon: float
+    lat: float
+    crs: str = Field(max_length=16)
+    received_at: datetime = _ts(index=True)
+
+
+class Evidence(SQLModel, table=True):
+    """A stored file (content-addressed on disk) attached to a case, a report or an event."""
+
+    __tablename__ = "evidence"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    event_id: int | None = Field(default=None, foreign_key="case_event.id")
+    kind: str = Field(max_length=16)  # photo | video | audio | document
+    sha256: str = Field(max_length=64, index=True)
+    content_type: str = Field(max_length=64)
+    size: int
+    filename: str = Field(max_length=255)
+    added_at: datetime = _ts()
+
+
+class Clock(SQLModel, table=True):
+    """A time-limit clock of one stage of one case (the deadline arithmetic is core/sla)."""
+
+    __tablename__ = "clock"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    stage: str = Field(max_length=64)
+    status: str = Field(max_length=16, index=True)  # running | paused | stopped
+    started_at: datetime = _ts()
+    paused_at: datetime | None = _ts(default=None)
+    stopped_at: datetime | None = _ts(default=None)
+    deadline: datetime | None = _ts(default=None, index=True)
+
+
+class Counter(SQLModel, table=True):
+    """Sequence numbers (case numbers) claimed atomically with an upsert."""
+
+    __tablename__ = "counter"
+    key: str = Field(primary_key=True, max_length=128)
+    value: int

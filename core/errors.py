@@ -1,0 +1,9 @@
+"""User-facing errors with a stable code: the CLI prints them, the API maps code to status."""
+
+from typing import Any
+
+
+class GridcaseError(Exception):
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        self.code, self.message, self.details = code, message, details or {}
+        super().__init__(message)

@@ -1,0 +1,400 @@
+"""Grids (网格): import and export as GeoJSON, point lookup, coverage checks, lattice generation.
+
+Geometry is WGS-84 longitude/latitude. Lookups use a shapely STRtree; areas and overlaps are
+measured in square metres on a local equirectangular projection, which is accurate to well
+under 1% at the size of a city.
+"""
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import box, mapping, shape
+from sqlalchemy import Connection, Engine, delete, insert, select
+
+from .db.engine import read, write
+from .db.models import Grid
+from .errors import GridcaseError
+from .profile.located import ParseError, mark_at, parse_file
+from .profile.merge import pointer
+
+GRID = Grid.__table__
+OVERLAP_TOLERANCE_M2 = 1.0  # shared edges of adjacent grids have zero area; this absorbs float noise
+
+
+class GridImportError(GridcaseError):
+    """A GeoJSON file that cannot be imported; `problems` lists every one as file:line:col lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(
+            "grid_import", f"{len(problems)} problem(s) in the grid file", {"problems": problems}
+        )
+        self.problems = problems
+
+
+@dataclass
+class GridIndex:
+    """Every grid in an STRtree, deepest level preferred; `locate` is the hot path of intake."""
+
+    codes: list[str]
+    parents: dict[str, str | None]
+    units: dict[str, str | None]
+    area_classes: dict[str, str | None]
+    depth: np.ndarray
+    tree: shapely.STRtree
+    geoms: np.ndarray
+
+    @classmethod
+    def build(cls, rows: Iterable[dict[str, Any]], level_order: list[str]) -> "GridIndex":
+        rows = list(rows)
+        depth_of = {code: i for i, code in enumerate(level_order)}
+        geoms = shapely.from_wkb([r["geometry"] for r in rows]) if rows else np.array([], dtype=object)
+        shapely.prepare(geoms)
+        return cls(
+            codes=[r["code"] for r in rows],
+            parents={r["code"]: r["parent"] for r in rows},
+            units={r["code"]: r["unit"] for r in rows},
+            area_classes={r["code"]: r["area_class"] for r in rows},
+            depth=np.array([depth_of.get(r["level"], 0) for r in rows], dtype=np.int32),
+            tree=shapely.STRtree(geoms),
+            geoms=geoms,
+        )
+
+    @classmethod
+    def load(cls, engine: Engine, level_order: list[str]) -> "GridIndex":
+        with read(engine) as connection:
+            rows = connection.execute(
+                select(
+                    GRID.c.code, GRID.c.parent, GRID.c.level, GRID.c.unit, GRID.c.area_class, GRID.c.geometry
+                )
+            ).mappings()
+            return cls.build(rows, level_order)
+
+    @classmethod
+    def from_profile(cls, profile: dict[str, Any]) -> "GridIndex":
+        """An index of the grids a profile carries (without a database)."""
+        rows, problems = check_features(
+            profile.get("grids") or {"type": "FeatureCollection", "features": []}, profile
+        )
+        if problems:
+            raise GridImportError(problems)
+        return cls.build(rows, [lvl["code"] for lvl in profile.get("grid_levels", [])])
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def chain(self, code: str) -> list[str]:
+        out: list[str] = []
+        while code is not None and code not in out:
+            out.append(code)
+            code = self.parents.get(code)
+        return out
+
+    def locate(self, lon: float, lat: float) -> dict[str, Any] | None:
+        candidates = self.tree.query(shapely.Point(lon, lat))
+        if len(candidates) == 0:
+            return None
+        inside = candidates[shapely.intersects_xy(self.geoms[candidates], lon, lat)]
+        if len(inside) == 0:
+            return None
+        best = int(inside[np.argmax(self.depth[inside])])
+        grids = self.chain(self.codes[best])
+        return {
+            "grid": grids[0],
+            "grids": grids,
+            "unit": next((self.units[g] for g in grids if self.units.get(g)), None),
+            "area_class": next((self.area_classes[g] for g in grids if self.area_classes.get(g)), None),
+        }
+
+    def locate_many(self, lons: np.ndarray, lats: np.ndarray) -> list[str | None]:
+        """The deepest grid of each point (vectorised: for imports and analyses)."""
+        points = shapely.points(lons, lats)
+        point_idx, grid_idx = self.tree.query(points, predicate="intersects")
+        out: list[str | None] = [None] * len(points)
+        best = np.full(len(points), -1)
+        for p, g in zip(point_idx, grid_idx, strict=True):
+            if best[p] < 0 or self.depth[g] > self.depth[best[p]]:
+                best[p] = g
+        for p, g in enumerate(best):
+            if g >= 0:
+                out[p] = self.codes[g]
+        return out
+
+
+def metres_scale(lat: float) -> tuple[float, float]:
+    """Metres per degree of longitude and of latitude at `lat`."""
+    return 111_320.0 * math.cos(math.radians(lat)), 110_574.0
+
+
+def area_m2(geometry: shapely.Geometry) -> float:
+    if geometry.is_empty:
+        return 0.0
+    sx, sy = metres_scale(geometry.centroid.y)
+    return geometry.area * sx * sy
+
+
+def _row(props: dict[str, Any], geometry: shapely.Geometry, path: str) -> dict[str, Any]:
+    minx, miny, maxx, maxy = geometry.bounds
+    name = props.get("name")
+    return {
+        "code": props["code"],
+        "name": name.get("zh") if isinstance(name, dict) else name,
+        "level": props["level"],
+        "parent": props.get("parent"),
+        "unit": props.get("unit"),
+        "area_class": props.get("area_class"),
+        "region_class": props.get("region_class"),
+        "path": path,
+        "geometry": shapely.to_wkb(geometry),
+        "minx": minx,
+        "miny": miny,
+        "maxx": maxx,
+        "maxy": maxy,
+    }
+
+
+def check_features(
+    doc: Any, profile: dict[str, Any], existing: dict[str, str] | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Rows ready to insert, and every problem as `file:line:col: /pointer: message`."""
+    from .profile.crosscheck import _compile
+
+    problems: list[str] = []
+
+    def problem(path: list, message: str) -> None:
+        problems.append(f"{mark_at(doc, path)}: {pointer(path)}: {message}")
+
+    if (
+        not isinstance(doc, dict)
+        or doc.get("type") != "FeatureCollection"
+        or not isinstance(doc.get("features"), list)
+    ):
+        problem([], "expected a GeoJSON FeatureCollection with a features list")
+        return [], problems
+    levels = [lvl["code"] for lvl in profile.get("grid_levels", [])]
+    patterns = {lvl["code"]: _compile(lvl.get("pattern")) for lvl in profile.get("grid_levels", [])}
+    default_pattern = _compile(profile.get("codes", {}).get("grid"))
+    units = {u["code"] for u in profile.get("units", [])}
+    parsed: list[tuple[int, dict, shapely.Geometry]] = []
+    seen: dict[str, int] = {}
+    for i, feature in enumerate(doc["features"]):
+        base = ["features", i]
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        if not isinstance(props, dict):
+            problem(base, "a feature needs properties with code and level")
+            continue
+        code, level = props.get("code"), props.get("level")
+        if not isinstance(code, str) or not code:
+            problem(base + ["properties"], "missing grid code (properties.code, as text)")
+            continue
+        if level not in levels:
+            problem(
+                base + ["properties", "level"],
+                f"unknown grid level {level!r}; the profile has {', '.join(levels)}",
+            )
+            continue
+        pattern = patterns.get(level) or default_pattern
+        if pattern is not None and not pattern.search(code):
+            problem(
+                base + ["properties", "code"],
+                f"grid code {code!r} does not match the pattern {pattern.pattern}",
+            )
+        if code in seen:
+            problem(
+                base + ["properties", "code"], f"duplicate grid code {code!r} (also feature {seen[code]})"
+            )
+            continue
+        seen[code] = i
+        if props.get("unit") is not None and props["unit"] not in units:
+            problem(base + ["properties", "unit"], f"unknown unit {props['unit']!r}")
+        try:
+            geometry = shape(feature.get("geometry"))
+        except Exception as exc:  # shapely raises several types for malformed coordinates
+            problem(base + ["geometry"], f"not a valid GeoJSON geometry: {exc}")
+            continue
+        if geometry.geom_type not in ("Polygon", "MultiPolygon"):
+            problem(
+                base + ["geometry", "type"],
+                f"a grid must be a Polygon or MultiPolygon, not {geometry.geom_type}",
+            )
+            continue
+        if not geometry.is_valid:
+            problem(base + ["geometry"], f"invalid polygon: {shapely.is_valid_reason(geometry)}")
+            continue
+        parsed.append((i, props, geometry))
+    known = set(seen) | set(existing or {})
+    for i, props, _ in parsed:
+        if props.get("parent") is not None and props["parent"] not in known:
+            problem(["features", i, "properties", "parent"], f"unknown parent grid {props['parent']!r}")
+    problems += [f"{mark_at(doc, ['features', a, 'geometry'])}: {msg}" for a, msg in _overlaps(parsed, doc)]
+    if problems:
+        return [], problems
+    paths = _paths({p["code"]: p.get("parent") for _, p, _ in parsed}, existing or {})
+    return [_row(props, geometry, paths[props["code"]]) for _, props, geometry in parsed], []
+
+
+def _overlaps(parsed: list[tuple[int, dict, shapely.Geometry]], doc: Any) -> list[tuple[int, str]]:
+    """Same-level grids must not overlap (shared edges are fine)."""
+    out = []
+    by_level: dict[str, list[tuple[int, dict, shapely.Geometry]]] = {}
+    for item in parsed:
+        by_level.setdefault(item[1]["level"], []).append(item)
+    for items in by_level.values():
+        geoms = np.array([g for _, _, g in items], dtype=object)
+        tree = shapely.STRtree(geoms)
+        left, right = tree.query(geoms, predicate="intersects")
+        for a, b in zip(left, right, strict=True):
+            if a < b:
+                shared = area_m2(shapely.intersection(geoms[a], geoms[b]))
+                if shared > OVERLAP_TOLERANCE_M2:
+                    (ia, pa, _), (_, pb, _) = items[a], items[b]
+                    out.append(
+                        (
+                            ia,
+                            f"{pointer(['features', ia])}: grid {pa['code']!r} overlaps {pb['code']!r} "
+                            f"by {shared:.0f} m²",
+                        )
+                    )
+    return out
+
+
+def _paths(parents: dict[str, str | None], existing: dict[str, str]) -> dict[str, str]:
+    paths = dict(existing)
+
+    def path(code: str, trail: tuple = ()) -> str:
+        if code in paths:
+            return paths[code]
+        parent = parents.get(code)
+        if parent is None or parent in trail:
+            paths[code] = f"/{code}/"
+        else:
+            paths[code] = path(parent, trail + (code,)) + f"{code}/"
+        return paths[code]
+
+    return {code: path(code) for code in parents}
+
+
+def _insert_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parents before children (foreign keys), i.e. by path depth."""
+    return sorted(rows, key=lambda r: r["path"].count("/"))
+
+
+def import_features(engine: Engine, doc: Any, profile: dict[str, Any], *, replace: bool = False) -> int:
+    """Validate everything, then insert in one transaction: all grids or none."""
+    with write(engine) as connection:
+        existing = {} if replace else dict(connection.execute(select(GRID.c.code, GRID.c.path)).all())
+        rows, problems = check_features(doc, profile, existing)
+        if problems:
+            raise GridImportError(problems)
+        clash = sorted(set(existing) & {r["code"] for r in rows})
+        if clash:
+            raise GridImportError(
+                [f"grid {c!r} already exists (import with --replace to reload)" for c in clash[:20]]
+            )
+        if replace:
+            connection.execute(delete(GRID))
+        for chunk_start in range(0, len(rows), 1000):
+            connection.execute(insert(GRID), _insert_order(rows)[chunk_start : chunk_start + 1000])
+    return len(rows)
+
+
+def import_file(engine: Engine, path: Path, profile: dict[str, Any], *, replace: bool = False) -> int:
+    try:
+        doc = parse_file(path)
+    except ParseError as exc:
+        raise GridImportError([f"{mark}: {message}" for mark, message in exc.problems]) from None
+    return import_features(engine, doc, profile, replace=replace)
+
+
+def export(connection: Connection, level: str | None = None) -> dict[str, Any]:
+    query = select(GRID).order_by(GRID.c.path)
+    if level:
+        query = query.where(GRID.c.level == level)
+    features = []
+    for row in connection.execute(query).mappings():
+        properties = {
+            k: row[k] for k in ("code", "name", "level", "parent", "unit", "area_class", "region_class")
+        }
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {k: v for k, v in properties.items() if v is not None},
+                "geometry": mapping(shapely.from_wkb(row["geometry"])),
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def coverage(connection: Connection, level: str) -> dict[str, Any]:
+    """Gaps and overlaps of the grids of `level` inside each parent, in square metres."""
+    rows = (
+        connection.execute(select(GRID.c.code, GRID.c.parent, GRID.c.level, GRID.c.geometry)).mappings().all()
+    )
+    geoms = {r["code"]: shapely.from_wkb(r["geometry"]) for r in rows}
+    children: dict[str | None, list[str]] = {}
+    for r in rows:
+        if r["level"] == level:
+            children.setdefault(r["parent"], []).append(r["code"])
+    gaps, overlaps = [], []
+    for parent, codes in sorted(children.items(), key=lambda kv: str(kv[0])):
+        parts = [geoms[c] for c in codes]
+        union = shapely.union_all(parts)
+        if parent in geoms:
+            missing = area_m2(shapely.difference(geoms[parent], union))
+            if missing > OVERLAP_TOLERANCE_M2:
+                gaps.append({"parent": parent, "area_m2": round(missing, 1)})
+        excess = sum(area_m2(p) for p in parts) - area_m2(union)
+        if excess > OVERLAP_TOLERANCE_M2:
+            overlaps.append({"parent": parent, "area_m2": round(excess, 1)})
+    return {
+        "level": level,
+        "grids": sum(len(c) for c in children.values()),
+        "gaps": gaps,
+        "overlaps": overlaps,
+    }
+
+
+def lattice(
+    bbox: tuple[float, float, float, float],
+    counts: list[int],
+    levels: list[str],
+    prefix: str,
+    code_widths: list[int],
+    units: list[str | None] | None = None,
+) -> dict[str, Any]:
+    """Nested rectangular grids inside `bbox`: each level splits every parent into `counts[i]`
+    cells (as square as possible), numbered west→east then north→south as the standards say."""
+    features = []
+    cells: list[tuple[str, shapely.Geometry, str | None]] = [(prefix, box(*bbox), None)]
+    for depth, (count, level, width) in enumerate(zip(counts, levels, code_widths, strict=True)):
+        next_cells = []
+        for parent_code, parent_geom, _ in cells:
+            cols = max(1, round(math.sqrt(count)))
+            rows = math.ceil(count / cols)
+            minx, miny, maxx, maxy = parent_geom.bounds
+            dx, dy = (maxx - minx) / cols, (maxy - miny) / rows
+            for n in range(count):
+                r, c = divmod(n, cols)
+                cell = box(minx + c * dx, maxy - (r + 1) * dy, minx + (c + 1) * dx, maxy - r * dy)
+                if n == count - 1 and c < cols - 1:  # the last row may be short: stretch its last cell east
+                    cell = box(minx + c * dx, maxy - (r + 1) * dy, maxx, maxy - r * dy)
+                code = f"{parent_code}{n + 1:0{width}d}"
+                unit = units[depth] if units else None
+                next_cells.append((code, cell, parent_code if depth else None))
+                props = {"code": code, "level": level}
+                if depth:
+                    props["parent"] = parent_code
+                if unit:
+                    props["unit"] = unit.format(code=code, n=n + 1)
+                features.append({"type": "Feature", "properties": props, "geometry": mapping(cell)})
+        cells = next_cells
+    return {"type": "FeatureCollection", "features": features}
+
+
+def to_json(collection: dict[str, Any]) -> str:
+    return json.dumps(collection, ensure_ascii=False)

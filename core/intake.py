@@ -1,0 +1,308 @@
+"""Intake: a report from any channel becomes a case (or joins the open case it duplicates).
+
+Everything that can be checked without the database is checked first (channel, location,
+category, evidence), so a bad report writes nothing. The rest happens in one transaction:
+idempotency, grid, component, duplicate, routing, number, case, report, first event, clocks.
+"""
+
+import math
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .db.engine import write
+from .db.models import Case, CaseEvent, CaseUnit, Evidence, Report
+from .durations import Duration
+from .errors import GridcaseError
+from .evidence import Upload
+from .geo import CoordinateError, to_wgs84
+from .grids import metres_scale
+from .numbering import case_number, number_fields
+
+if TYPE_CHECKING:
+    from .cases import Actor, Engine
+
+CASE, CASE_EVENT, CASE_UNIT, REPORT, EVIDENCE = (
+    t.__table__ for t in (Case, CaseEvent, CaseUnit, Report, Evidence)
+)
+
+
+def _invalid(message: str, **details: Any) -> GridcaseError:
+    return GridcaseError("invalid_report", message, details)
+
+
+def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> dict[str, Any]:
+    """The normalised report, or GridcaseError saying what is wrong with it."""
+    if not isinstance(report, dict):
+        raise _invalid("a report is a mapping of fields")
+    channel = engine.channels.get(report.get("channel"))
+    if channel is None or channel.get("enabled") is False:
+        raise GridcaseError("unknown_channel", f"no enabled channel {report.get('channel')!r}")
+    if channel.get("roles") and not set(channel["roles"]) & actor.roles:
+        raise GridcaseError(
+            "forbidden", f"channel {channel['code']!r} takes reports from {', '.join(channel['roles'])} only"
+        )
+    point = report.get("point")
+    if not (isinstance(point, (list, tuple)) and len(point) == 2):
+        raise _invalid("point must be [longitude, latitude]", field="point")
+    try:
+        lon, lat = to_wgs84(point[0], point[1], report.get("crs") or "wgs84")
+    except CoordinateError as exc:
+        raise _invalid(str(exc), field="point") from None
+    for key in ("description", "address", "category", "component", "standard"):
+        if report.get(key) is not None and not isinstance(report[key], str):
+            raise _invalid(f"{key} must be text", field=key)
+    if len(report.get("description") or "") > 5000 or len(report.get("address") or "") > 500:
+        raise _invalid("description (5000) or address (500) is too long")
+    category = report.get("category")
+    explanation = None
+    if not category:
+        found = engine.pm.hook.classify_case(report=report, profile=engine.profile)
+        if not found:
+            raise GridcaseError(
+                "unclassifiable", "the report has no category and none could be found in its text; choose one"
+            )
+        category, explanation = found["class"], found.get("explanation")
+    info = engine.classes.get(category)
+    if info is None:
+        raise GridcaseError("unknown_category", f"no minor class {category!r} in the active taxonomy")
+    if info["minor"].get("enabled") is False or info["major"].get("enabled") is False:
+        raise GridcaseError("category_disabled", f"minor class {category!r} is disabled")
+    return {
+        **report,
+        "channel": channel["code"],
+        "lon": lon,
+        "lat": lat,
+        "crs": (report.get("crs") or "wgs84").lower(),
+        "category": category,
+        "classified": explanation,
+        "info": info,
+        "urgent": bool(report.get("urgent")),
+    }
+
+
+def _dedupe_rule(engine: "Engine", minor: dict[str, Any]) -> tuple[float, timedelta]:
+    rule = {**engine.profile.get("intake", {}).get("dedupe", {}), **minor.get("dedupe", {})}
+    window = Duration.parse(rule.get("window")) or Duration(0, "minute")
+    unit = engine.time_units.get(window.unit, {"minutes": 1})
+    return float(rule.get("radius_m", 0)), timedelta(minutes=window.value * unit["minutes"])
+
+
+def find_duplicate(connection: Connection, engine: "Engine", r: dict[str, Any], now) -> dict[str, Any] | None:
+    radius, window = _dedupe_rule(engine, r["info"]["minor"])
+    if radius <= 0 or window <= timedelta(0):
+        return None
+    sx, sy = metres_scale(r["lat"])
+    dlon, dlat = radius / sx, radius / sy
+    candidates = connection.execute(
+        select(CASE.c.id, CASE.c.number, CASE.c.lon, CASE.c.lat, CASE.c.version, CASE.c.state)
+        .where(
+            CASE.c.class_code == r["category"],
+            CASE.c.state_kind == "open",
+            CASE.c.reported_at >= now - window,
+            CASE.c.lon.between(r["lon"] - dlon, r["lon"] + dlon),
+            CASE.c.lat.between(r["lat"] - dlat, r["lat"] + dlat),
+            CASE.c.parent_id.is_(None),
+        )
+        .order_by(CASE.c.reported_at)
+    ).mappings()
+    for row in candidates:
+        if math.hypot((row["lon"] - r["lon"]) * sx, (row["lat"] - r["lat"]) * sy) <= radius:
+            return dict(row)
+    return None
+
+
+def intake(
+    engine: "Engine",
+    report: dict[str, Any],
+    actor: "Actor",
+    uploads: list[Upload] = (),
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    r = check_report(engine, report, actor)
+    stored = [engine.evidence.check(u) for u in uploads]
+    if idempotency_key is not None and not (
+        isinstance(idempotency_key, str) and 0 < len(idempotency_key) <= 200
+    ):
+        raise _invalid("an idempotency key is 1 to 200 characters", field="idempotency_key")
+    try:
+        result = _intake(engine, r, actor, uploads, stored, idempotency_key)
+    except IntegrityError:
+        if idempotency_key is None:
+            raise
+        # the same key won a race in another transaction: answer as that request did
+        result = replay(engine, idempotency_key)
+        if result is None:
+            raise
+        return result
+    if not result.get("replay"):
+        engine.after_event(result["case_id"], result["event"])
+    return result
+
+
+def replay(engine: "Engine", key: str) -> dict[str, Any] | None:
+    with engine.db.connect() as connection:
+        row = connection.execute(
+            select(REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number)
+            .join(CASE, CASE.c.id == REPORT.c.case_id)
+            .where(REPORT.c.idempotency_key == key)
+        ).first()
+    return None if row is None else {"case_id": row[0], "number": row[2], "duplicate": row[1], "replay": True}
+
+
+def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
+    now = engine.clock.now()
+    with write(engine.db) as connection:
+        if key is not None:
+            found = connection.execute(
+                select(REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number)
+                .join(CASE, CASE.c.id == REPORT.c.case_id)
+                .where(REPORT.c.idempotency_key == key)
+            ).first()
+            if found:
+                return {"case_id": found[0], "number": found[2], "duplicate": found[1], "replay": True}
+        located = engine.pm.hook.locate_case(
+            report={"point": [r["lon"], r["lat"]]}, profile=engine.profile, grids=engine.grids
+        )
+        if located is None:
+            raise GridcaseError(
+                "out_of_area",
+                f"({r['lon']:.6f}, {r['lat']:.6f}) is outside every grid of this city",
+                {"point": [r["lon"], r["lat"]]},
+            )
+        component = engine.find_component(connection, r)
+        duplicate = find_duplicate(connection, engine, r, now)
+        report_row = {
+            "channel": r["channel"],
+            "reporter_id": actor.id,
+            "idempotency_key": key,
+            "description": r.get("description"),
+            "lon": r["lon"],
+            "lat": r["lat"],
+            "crs": r["crs"],
+            "received_at": now,
+        }
+        if duplicate is not None:
+            connection.execute(insert(REPORT).values(**report_row, case_id=duplicate["id"], duplicate=True))
+            event = _link_duplicate(connection, duplicate, actor, now, r)
+            return {
+                "case_id": duplicate["id"],
+                "number": duplicate["number"],
+                "duplicate": True,
+                "replay": False,
+                "event": event,
+            }
+        return _new_case(engine, connection, r, actor, now, located, component, report_row, uploads, stored)
+
+
+def _link_duplicate(connection: Connection, case: dict[str, Any], actor, now, r) -> dict[str, Any]:
+    connection.execute(
+        update(CASE)
+        .where(CASE.c.id == case["id"])
+        .values(report_count=CASE.c.report_count + 1, version=CASE.c.version + 1, updated_at=now)
+    )
+    event = {
+        "case_id": case["id"],
+        "seq": case["version"] + 1,
+        "transition": "duplicate_report",
+        "from_state": case["state"],
+        "to_state": case["state"],
+        "actor_id": actor.id,
+        "actor_roles": sorted(actor.roles),
+        "at": now,
+        "payload": {
+            "channel": r["channel"],
+            "point": [r["lon"], r["lat"]],
+            "description": r.get("description"),
+        },
+        "reason": None,
+    }
+    connection.execute(insert(CASE_EVENT).values(**event))
+    return event
+
+
+def _new_case(engine: "Engine", connection, r, actor, now, located, component, report_row, uploads, stored):
+    info = r["info"]
+    workflow = engine.workflow_for(r)
+    routing = engine.pm.hook.route_case(
+        case={
+            "class": r["category"],
+            "grid": located["grid"],
+            "grids": located["grids"],
+            "component": component,
+        },
+        profile=engine.profile,
+    )
+    local = now.astimezone(engine.tz)
+    fields = number_fields(
+        info["kind"], info["major"]["code"], r["category"], local, r["channel"], engine.division_code
+    )
+    number = case_number(connection, engine.profile["codes"]["case_number"], fields)
+    case_id = connection.execute(
+        insert(CASE).values(
+            number=number,
+            workflow=workflow.code,
+            state=workflow.initial,
+            state_kind=workflow.kind_of(workflow.initial),
+            version=1,
+            kind=info["kind"],
+            class_code=r["category"],
+            major_code=info["major"]["code"],
+            standard=r.get("standard"),
+            urgent=r["urgent"],
+            channel=r["channel"],
+            description=r.get("description"),
+            address=r.get("address"),
+            lon=r["lon"],
+            lat=r["lat"],
+            grid=located["grid"],
+            grid_path="/" + "/".join(reversed(located["grids"])) + "/",
+            area_class=located.get("area_class"),
+            component=component["code"] if component else None,
+            reporter_id=actor.id,
+            verified=False,
+            report_count=1,
+            routing_rule=routing["rule"] if routing else None,
+            routing_explanation=routing["explanation"] if routing else "没有匹配的责任单位，需人工派遣",
+            reported_at=now,
+            updated_at=now,
+        )
+    ).inserted_primary_key[0]
+    if routing:
+        connection.execute(
+            insert(CASE_UNIT),
+            [
+                {
+                    "case_id": case_id,
+                    "unit": u["unit"],
+                    "role": "responsible",
+                    "share": u["share"],
+                    "depth": 0,
+                    "active": True,
+                    "since": now,
+                }
+                for u in routing["units"]
+            ],
+        )
+    connection.execute(insert(REPORT).values(**report_row, case_id=case_id, duplicate=False))
+    payload = {"channel": r["channel"], "grid": located["grid"]}
+    if r.get("classified"):
+        payload["classified"] = r["classified"]
+    event = {
+        "case_id": case_id,
+        "seq": 1,
+        "transition": "report",
+        "from_state": None,
+        "to_state": workflow.initial,
+        "actor_id": actor.id,
+        "actor_roles": sorted(actor.roles),
+        "at": now,
+        "payload": payload,
+        "reason": None,
+    }
+    event_id = connection.execute(insert(CASE_EVENT).values(**event)).inserted_primary_key[0]
+    engine.clocks.start(connection, case_id, workflow.starts, now)
+    engine.attach(connection, case_id, event_id, uploads, stored, now)
+    return {"case_id": case_id, "number": number, "duplicate": False, "replay": False, "event": event}

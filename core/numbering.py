@@ -1,0 +1,44 @@
+"""Case numbers from the profile's format, unique under concurrent intake.
+
+The sequence is claimed with one atomic upsert (`INSERT … ON CONFLICT DO UPDATE … RETURNING`),
+which both SQLite and PostgreSQL serialise per key: no read-then-write race.
+"""
+
+import string
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+_CLAIM = text(
+    "INSERT INTO counter (key, value) VALUES (:key, 1) "
+    "ON CONFLICT (key) DO UPDATE SET value = counter.value + 1 RETURNING value"
+)
+
+
+def claim(connection: Connection, key: str) -> int:
+    return connection.execute(_CLAIM, {"key": key}).scalar_one()
+
+
+def case_number(connection: Connection, fmt: str, fields: dict[str, Any]) -> str:
+    """Format a new case number; the counter is per everything in the format except {seq}."""
+    scope = "".join(
+        literal + ("" if name in (None, "seq") else "{" + name + (":" + spec if spec else "") + "}")
+        for literal, name, spec, _ in string.Formatter().parse(fmt)
+    ).format(**fields)
+    return fmt.format(**fields, seq=claim(connection, f"case:{scope}"))
+
+
+def number_fields(
+    kind: str, major: str, minor: str, at: datetime, channel: str, district: str
+) -> dict[str, Any]:
+    return {
+        "kind": "C" if kind == "component" else "E",
+        "year": at.year,
+        "month": at.month,
+        "day": at.day,
+        "major": major,
+        "minor": minor,
+        "channel": channel,
+        "district": district,
+    }

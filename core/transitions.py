@@ -1,0 +1,268 @@
+"""Firing a workflow transition on a case.
+
+Order: the transition must exist and leave the current state; the actor needs a role and, for
+a unit-scoped role, the case must be in the unit's subtree; the payload, reason and evidence
+must be complete and the named fields valid; guards and plugins may refuse. Then one UPDATE
+guarded by the case's version (a stale or concurrent transition conflicts instead of
+overwriting), one appended CaseEvent, and the clock, unit and evidence changes, all in one
+transaction.
+
+Fields with a meaning to the engine (docs/workflow.md): `units` (dispatch or re-dispatch to
+these units), `category` and `standard` (reclassify, re-route), `amount` (an extension),
+`satisfaction` (a callback's answer). Other fields are kept in the event's payload.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from .db.engine import write
+from .db.models import Case, CaseEvent, CaseUnit
+from .durations import Duration
+from .errors import GridcaseError
+from .evidence import Upload
+from .units import subtree
+from .workflow import TransitionError
+
+if TYPE_CHECKING:
+    from .cases import Actor, Engine
+
+CASE, CASE_EVENT, CASE_UNIT = (t.__table__ for t in (Case, CaseEvent, CaseUnit))
+
+
+def fire(
+    engine: "Engine",
+    case_id: int,
+    code: str,
+    actor: "Actor",
+    payload: dict[str, Any] | None = None,
+    reason: str | None = None,
+    uploads: list[Upload] = (),
+    expected_version: int | None = None,
+) -> dict[str, Any]:
+    payload = dict(payload or {})
+    stored = [engine.evidence.check(u) for u in uploads]
+    now = engine.clock.now()
+    with write(engine.db) as connection:
+        case = connection.execute(select(CASE).where(CASE.c.id == case_id)).mappings().first()
+        if case is None:
+            raise GridcaseError("not_found", f"no case {case_id}")
+        if expected_version is not None and expected_version != case["version"]:
+            raise TransitionError(
+                "conflict",
+                f"case {case['number']} has changed (version {case['version']}, "
+                f"you had {expected_version}); reload it",
+                {"version": case["version"]},
+            )
+        workflow = engine.workflows[case["workflow"]]
+        transition = workflow.get(code)
+        workflow.check(transition, case["state"], actor.roles)
+        handling = _active_units(connection, case_id, "handling")
+        engine.check_scope(connection, dict(case), actor, transition, handling)
+        missing = transition.missing(payload, reason, [u.kind for u in uploads])
+        if missing:
+            raise TransitionError("missing_requirements", "; ".join(missing), {"missing": missing})
+        changes = _field_changes(engine, connection, case, transition, actor, payload, handling)
+        context = {
+            "case": dict(case),
+            "transition": {"code": code},
+            "actor": actor.as_dict(),
+            "payload": payload,
+            "profile": engine.profile,
+        }
+        for name in transition.guards:
+            refusal = engine.guards[name](context)
+            if refusal:
+                raise TransitionError("guard_refused", refusal, {"guard": name})
+        vetoes = [
+            v
+            for v in engine.pm.hook.before_transition(
+                case=dict(case),
+                transition={"code": code, "name": transition.name},
+                actor=actor.as_dict(),
+                payload=payload,
+            )
+            if v
+        ]
+        if vetoes:
+            raise TransitionError("vetoed", "; ".join(vetoes), {"reasons": vetoes})
+        target = workflow.target_of(transition, case["state"])
+        values = {
+            "state": target,
+            "state_kind": workflow.kind_of(target),
+            "version": case["version"] + 1,
+            "updated_at": now,
+            **{k: v for k, v in transition.sets if k in ("verified", "urgent")},
+            **changes["case"],
+        }
+        if workflow.kind_of(target) == "closed" and case["state_kind"] == "open":
+            values["closed_at"] = now
+        done = connection.execute(
+            update(CASE).where(CASE.c.id == case_id, CASE.c.version == case["version"]).values(**values)
+        )
+        if done.rowcount != 1:
+            raise TransitionError("conflict", f"case {case['number']} was changed by someone else; reload it")
+        event = {
+            "case_id": case_id,
+            "seq": case["version"] + 1,
+            "transition": code,
+            "from_state": case["state"],
+            "to_state": target,
+            "actor_id": actor.id,
+            "actor_roles": sorted(actor.roles),
+            "at": now,
+            "payload": payload,
+            "reason": reason,
+        }
+        event_id = connection.execute(insert(CASE_EVENT).values(**event)).inserted_primary_key[0]
+        _apply_units(connection, case_id, changes, now)
+        clocks = engine.clocks
+        clocks.stop(connection, case_id, transition.stops, now)
+        clocks.pause(connection, case_id, transition.pauses, now)
+        clocks.resume(connection, case_id, transition.resumes, now)
+        clocks.start(connection, case_id, transition.starts, now)
+        engine.attach(connection, case_id, event_id, uploads, stored, now)
+        parent = case["parent_id"]
+        if parent is not None and values["state_kind"] == "closed" and case["state_kind"] == "open":
+            parent_event = engine.record_action(
+                connection,
+                parent,
+                "subtask_closed",
+                actor,
+                {"subtask": case_id, "number": case["number"], "state": target},
+                now,
+            )
+        else:
+            parent_event = None
+    engine.after_event(case_id, event)
+    if parent_event:
+        engine.after_event(parent, parent_event)
+    return engine.case(case_id)
+
+
+def _active_units(connection: Connection, case_id: int, role: str) -> list[dict[str, Any]]:
+    return [
+        dict(r)
+        for r in connection.execute(
+            select(CASE_UNIT).where(
+                CASE_UNIT.c.case_id == case_id, CASE_UNIT.c.role == role, CASE_UNIT.c.active
+            )
+        ).mappings()
+    ]
+
+
+def _field_changes(engine, connection, case, transition, actor, payload, handling) -> dict[str, Any]:
+    """Validate the fields the engine gives meaning to, and say what they change."""
+    changes: dict[str, Any] = {"case": {}, "handling": None, "depth": 1, "responsible": None}
+    if "units" in payload:
+        units = payload["units"]
+        if isinstance(units, str):
+            units = [units]
+        if not (isinstance(units, list) and units and all(isinstance(u, str) for u in units)):
+            raise TransitionError("invalid_field", "units must be a list of unit codes", {"field": "units"})
+        unknown = [u for u in units if u not in engine.unit_codes]
+        if unknown:
+            raise TransitionError("invalid_field", f"unknown units: {', '.join(unknown)}", {"field": "units"})
+        actor_units = [h for h in handling if actor.unit and h["unit"] in subtree(connection, actor.unit)]
+        if actor_units:  # a handling unit passes the case down its own hierarchy (二级 → 三级 → 四级)
+            mine = subtree(connection, actor.unit) - {actor.unit}
+            outside = [u for u in units if u not in mine]
+            if outside:
+                raise TransitionError(
+                    "invalid_field",
+                    f"{', '.join(outside)} is not below {actor.unit}; "
+                    "return the case to the dispatcher instead",
+                    {"field": "units"},
+                )
+            changes["depth"] = max(h["depth"] for h in actor_units) + 1
+        changes["handling"] = units
+    if dict(transition.sets).get("release_units"):
+        changes["handling"] = []
+    category = payload.get("category")
+    if category is not None:
+        info = engine.classes.get(category)
+        if info is None or info["minor"].get("enabled") is False:
+            raise TransitionError(
+                "invalid_field", f"no enabled minor class {category!r}", {"field": "category"}
+            )
+        changes["case"].update(class_code=category, major_code=info["major"]["code"], kind=info["kind"])
+        if category != case["class_code"]:
+            routing = engine.pm.hook.route_case(
+                case={
+                    "class": category,
+                    "grid": case["grid"],
+                    "grids": engine.grids.chain(case["grid"]) if case["grid"] else [],
+                },
+                profile=engine.profile,
+            )
+            if routing:
+                changes["responsible"] = routing
+                changes["case"].update(
+                    routing_rule=routing["rule"], routing_explanation=routing["explanation"]
+                )
+    standard = payload.get("standard")
+    if standard is not None:
+        minor = engine.classes[category or case["class_code"]]["minor"]
+        rows = {row["code"] for row in minor.get("standards", [])}
+        if rows and standard not in rows:
+            raise TransitionError(
+                "invalid_field",
+                f"{standard!r} is not a filing condition of {category or case['class_code']} "
+                f"({', '.join(sorted(rows))})",
+                {"field": "standard"},
+            )
+        changes["case"]["standard"] = standard
+    if "amount" in payload:
+        amount = Duration.parse(payload["amount"])
+        if amount is None or amount.unit not in engine.time_units or amount.value <= 0:
+            raise TransitionError(
+                "invalid_field", "amount is a positive duration such as '2 work_day'", {"field": "amount"}
+            )
+    return changes
+
+
+def _apply_units(connection: Connection, case_id: int, changes: dict[str, Any], now) -> None:
+    if changes["handling"] is not None:
+        if changes["depth"] <= 1:
+            connection.execute(
+                update(CASE_UNIT)
+                .where(CASE_UNIT.c.case_id == case_id, CASE_UNIT.c.role == "handling")
+                .values(active=False)
+            )
+        if changes["handling"]:
+            connection.execute(
+                insert(CASE_UNIT),
+                [
+                    {
+                        "case_id": case_id,
+                        "unit": u,
+                        "role": "handling",
+                        "share": 1.0 / len(changes["handling"]),
+                        "depth": changes["depth"],
+                        "active": True,
+                        "since": now,
+                    }
+                    for u in changes["handling"]
+                ],
+            )
+    if changes["responsible"]:
+        connection.execute(
+            update(CASE_UNIT)
+            .where(CASE_UNIT.c.case_id == case_id, CASE_UNIT.c.role == "responsible")
+            .values(active=False)
+        )
+        connection.execute(
+            insert(CASE_UNIT),
+            [
+                {
+                    "case_id": case_id,
+                    "unit": u["unit"],
+                    "role": "responsible",
+                    "share": u["share"],
+                    "depth": 0,
+                    "active": True,
+                    "since": now,
+                }
+                for u in changes["responsible"]["units"]
+            ],
+        )

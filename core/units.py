@@ -1,0 +1,104 @@
+"""Units and people in the database, from the profile (units) and from administrators (people)."""
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .db.engine import read, write
+from .db.models import Person, Responsibility, Unit, UnitCommand
+from .errors import GridcaseError
+from .taxonomy import label_zh
+
+UNIT, COMMAND, PERSON, RESPONSIBILITY = (t.__table__ for t in (Unit, UnitCommand, Person, Responsibility))
+
+
+def upsert(connection: Connection, table: Any, rows: list[dict[str, Any]], key: str) -> None:
+    if not rows:
+        return
+    dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
+    statement = dialect.insert(table)
+    update = {c: getattr(statement.excluded, c) for c in rows[0] if c != key}
+    connection.execute(statement.on_conflict_do_update(index_elements=[key], set_=update), rows)
+
+
+def unit_rows(profile: dict[str, Any]) -> list[dict[str, Any]]:
+    """Units with their paths ("/centre/street1/"), parents before children."""
+    specs = {u["code"]: u for u in profile.get("units", [])}
+
+    def path(code: str) -> str:
+        parent = specs[code].get("parent")
+        return (path(parent) if parent in specs else "/") + f"{code}/"
+
+    rows = []
+    for code, spec in specs.items():
+        name = spec.get("name")
+        rows.append(
+            {
+                "code": code,
+                "name": label_zh(name),
+                "name_en": name.get("en") if isinstance(name, dict) else None,
+                "kind": spec["kind"],
+                "parent": spec.get("parent"),
+                "unit_class": spec.get("class"),
+                "level": spec.get("level"),
+                "calendar": spec.get("calendar"),
+                "path": path(code),
+            }
+        )
+    return sorted(rows, key=lambda r: r["path"].count("/"))
+
+
+def sync_units(engine: Engine, profile: dict[str, Any]) -> int:
+    """Make the unit table match the profile (a removed unit stays, so history keeps its name)."""
+    rows = unit_rows(profile)
+    commands = [
+        {"commander": u["code"], "commanded": c}
+        for u in profile.get("units", [])
+        for c in u.get("commands", [])
+    ]
+    with write(engine) as connection:
+        # parents first, so the foreign key holds at every step
+        for row in rows:
+            upsert(connection, UNIT, [row], "code")
+        connection.execute(delete(COMMAND))
+        if commands:
+            connection.execute(insert(COMMAND), commands)
+    return len(rows)
+
+
+def add_person(
+    engine: Engine, username: str, name: str, roles: list[str], unit: str | None = None, grids: list[str] = ()
+) -> int:
+    with write(engine) as connection:
+        if connection.execute(select(PERSON.c.id).where(PERSON.c.username == username)).first():
+            raise GridcaseError("conflict", f"a person named {username!r} already exists")
+        person_id = connection.execute(
+            insert(PERSON).values(username=username, name=name, unit=unit, roles=list(roles), active=True)
+        ).inserted_primary_key[0]
+        if grids:
+            connection.execute(insert(RESPONSIBILITY), [{"person_id": person_id, "grid": g} for g in grids])
+    return person_id
+
+
+def subtree(connection: Connection, unit: str) -> set[str]:
+    """The unit and every unit below it."""
+    path = connection.execute(select(UNIT.c.path).where(UNIT.c.code == unit)).scalar_one_or_none()
+    if path is None:
+        return set()
+    return set(connection.execute(select(UNIT.c.code).where(UNIT.c.path.startswith(path))).scalars())
+
+
+def commander_of(connection: Connection, unit: str) -> str | None:
+    return (
+        connection.execute(select(COMMAND.c.commander).where(COMMAND.c.commanded == unit)).scalars().first()
+    )
+
+
+def responsibility_grids(engine: Engine, person_id: int) -> set[str]:
+    with read(engine) as connection:
+        return set(
+            connection.execute(
+                select(RESPONSIBILITY.c.grid).where(RESPONSIBILITY.c.person_id == person_id)
+            ).scalars()
+        )
