@@ -29,7 +29,7 @@ from .intake import intake as _intake
 from .plugins import collect
 from .profile import Profile, load_validated
 from .sla import clocks
-from .taxonomy import active_edition
+from .taxonomy import active_classes, label_zh
 from .transitions import fire
 from .units import subtree, sync_units
 from .workflow import Workflow, workflows
@@ -82,12 +82,7 @@ class Engine:
             self.profile.get("time_limits", {}).get("calendar", {}).get("timezone", "Asia/Shanghai")
         )
         self.division_code = self.profile.get("region", {}).get("division_code", "")
-        self.classes: dict[str, dict[str, Any]] = {}
-        edition = active_edition(self.profile)
-        for kind in ("component", "event"):
-            for major in edition.get(kind, []):
-                for minor in major.get("minors", []):
-                    self.classes[minor["code"]] = {"kind": kind, "major": major, "minor": minor}
+        self.classes = {(i["kind"], i["minor"]["code"]): i for i in active_classes(self.profile)}
         if self.evidence is None:
             max_bytes = self.profile.get("intake", {}).get("evidence", {}).get("max_bytes", DEFAULT_MAX_BYTES)
             self.evidence = EvidenceStore(
@@ -134,7 +129,7 @@ class Engine:
             )
             if row is None:
                 raise GridcaseError("unknown_component", f"no component {code!r} is registered")
-            if row["class_code"] != r["category"]:
+            if row["class_code"] != r["category"] or r["info"]["kind"] != "component":
                 raise GridcaseError(
                     "invalid_report", f"component {code} is a {row['class_code']}, not a {r['category']}"
                 )
@@ -153,6 +148,23 @@ class Engine:
             .first()
         )
         return dict(row) if row else None
+
+    def resolve_class(self, code: str, kind: str | None = None) -> dict[str, Any]:
+        """The class a report or a filing names; a code shared by both kinds needs its kind."""
+        if kind is not None and kind not in ("component", "event"):
+            raise GridcaseError("invalid_report", f"kind is 'component' (部件) or 'event' (事件), not {kind!r}")
+        matches = [info for (k, c), info in self.classes.items() if c == code and kind in (None, k)]
+        if not matches:
+            raise GridcaseError("unknown_category", f"no minor class {code!r} in the active taxonomy")
+        if len(matches) > 1:
+            names = " and ".join(f"{'a' if m['kind'] == 'component' else 'an'} {m['kind']} ({label_zh(m['minor']['name'])})" for m in matches)
+            raise GridcaseError(
+                "ambiguous_category", f"{code!r} is {names}: give kind", {"kinds": [m["kind"] for m in matches]}
+            )
+        info = matches[0]
+        if info["minor"].get("enabled") is False or info["major"].get("enabled") is False:
+            raise GridcaseError("category_disabled", f"minor class {code!r} is disabled")
+        return info
 
     def workflow_for(self, r: dict[str, Any]) -> Workflow:
         """A class's workflow, else its channel's, else the profile's default (宜昌's three case types)."""

@@ -361,37 +361,35 @@ def coverage(connection: Connection, level: str) -> dict[str, Any]:
 
 def lattice(
     bbox: tuple[float, float, float, float],
-    counts: list[int],
+    root: str,
     levels: list[str],
-    prefix: str,
+    counts: list[int],
     code_widths: list[int],
-    units: list[str | None] | None = None,
 ) -> dict[str, Any]:
-    """Nested rectangular grids inside `bbox`: each level splits every parent into `counts[i]`
-    cells (as square as possible), numbered west→east then north→south as the standards say."""
-    features = []
-    cells: list[tuple[str, shapely.Geometry, str | None]] = [(prefix, box(*bbox), None)]
-    for depth, (count, level, width) in enumerate(zip(counts, levels, code_widths, strict=True)):
+    """Nested rectangular grids: the root cell is `bbox` with code `root` at `levels[0]`; each
+    further level splits every cell into `counts[i]` cells (as square as possible), numbered
+    west→east, then north→south, as the grid standards number them."""
+    features = [{"type": "Feature", "properties": {"code": root, "level": levels[0]}, "geometry": mapping(box(*bbox))}]
+    cells = [(root, bbox)]
+    for level, count, width in zip(levels[1:], counts, code_widths, strict=True):
         next_cells = []
-        for parent_code, parent_geom, _ in cells:
-            cols = max(1, round(math.sqrt(count)))
-            rows = math.ceil(count / cols)
-            minx, miny, maxx, maxy = parent_geom.bounds
+        cols = max(1, round(math.sqrt(count)))
+        rows = math.ceil(count / cols)
+        for parent, (minx, miny, maxx, maxy) in cells:
             dx, dy = (maxx - minx) / cols, (maxy - miny) / rows
             for n in range(count):
                 r, c = divmod(n, cols)
-                cell = box(minx + c * dx, maxy - (r + 1) * dy, minx + (c + 1) * dx, maxy - r * dy)
-                if n == count - 1 and c < cols - 1:  # the last row may be short: stretch its last cell east
-                    cell = box(minx + c * dx, maxy - (r + 1) * dy, maxx, maxy - r * dy)
-                code = f"{parent_code}{n + 1:0{width}d}"
-                unit = units[depth] if units else None
-                next_cells.append((code, cell, parent_code if depth else None))
-                props = {"code": code, "level": level}
-                if depth:
-                    props["parent"] = parent_code
-                if unit:
-                    props["unit"] = unit.format(code=code, n=n + 1)
-                features.append({"type": "Feature", "properties": props, "geometry": mapping(cell)})
+                last_in_row = n == count - 1 or c == cols - 1
+                cell = (minx + c * dx, maxy - (r + 1) * dy, maxx if last_in_row else minx + (c + 1) * dx, maxy - r * dy)
+                code = f"{parent}{n + 1:0{width}d}"
+                next_cells.append((code, cell))
+                features.append(
+                    {
+                        "type": "Feature",
+                        "properties": {"code": code, "level": level, "parent": parent},
+                        "geometry": mapping(box(*cell)),
+                    }
+                )
         cells = next_cells
     return {"type": "FeatureCollection", "features": features}
 

@@ -116,8 +116,9 @@ def classify_case(report: dict[str, Any], profile: dict[str, Any]) -> dict[str, 
     """Choose a category for a report that came without one (一门式).
 
     ``report`` has at least ``description`` (free text) and may have ``address`` and
-    ``channel``. Return ``{"class": minor class code, "confidence": 0..1, "explanation": str}``
-    or None to leave the decision to the next plugin. firstresult.
+    ``channel``. Return ``{"class": minor class code, "kind": "component" or "event",
+    "confidence": 0..1, "explanation": str}`` or None to leave the decision to the next plugin.
+    firstresult.
     """
 
 
@@ -136,7 +137,7 @@ def locate_case(report: dict[str, Any], profile: dict[str, Any], grids: Any) -> 
 def route_case(case: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any] | None:
     """Decide the responsible units of a case.
 
-    ``case`` has ``class`` and may have ``grid``, ``grids``, ``component`` (a mapping with
+    ``case`` has ``class`` and ``kind`` and may have ``grid``, ``grids``, ``component`` (a mapping with
     ``owner_unit``/``maintainer_unit``/``supervisor_unit``). Return ``{"units": [{"unit": code,
     "share": fraction}], "rule": name, "explanation": str}`` with shares adding up to 1, or
     None to let the next plugin decide. firstresult.

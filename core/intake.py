@@ -51,12 +51,12 @@ def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> di
         lon, lat = to_wgs84(point[0], point[1], report.get("crs") or "wgs84")
     except CoordinateError as exc:
         raise _invalid(str(exc), field="point") from None
-    for key in ("description", "address", "category", "component", "standard"):
+    for key in ("description", "address", "category", "kind", "component", "standard"):
         if report.get(key) is not None and not isinstance(report[key], str):
             raise _invalid(f"{key} must be text", field=key)
     if len(report.get("description") or "") > 5000 or len(report.get("address") or "") > 500:
         raise _invalid("description (5000) or address (500) is too long")
-    category = report.get("category")
+    category, kind = report.get("category"), report.get("kind")
     explanation = None
     if not category:
         found = engine.pm.hook.classify_case(report=report, profile=engine.profile)
@@ -64,12 +64,8 @@ def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> di
             raise GridcaseError(
                 "unclassifiable", "the report has no category and none could be found in its text; choose one"
             )
-        category, explanation = found["class"], found.get("explanation")
-    info = engine.classes.get(category)
-    if info is None:
-        raise GridcaseError("unknown_category", f"no minor class {category!r} in the active taxonomy")
-    if info["minor"].get("enabled") is False or info["major"].get("enabled") is False:
-        raise GridcaseError("category_disabled", f"minor class {category!r} is disabled")
+        category, kind, explanation = found["class"], found.get("kind"), found.get("explanation")
+    info = engine.resolve_class(category, kind)
     return {
         **report,
         "channel": channel["code"],
@@ -100,6 +96,7 @@ def find_duplicate(connection: Connection, engine: "Engine", r: dict[str, Any], 
         select(CASE.c.id, CASE.c.number, CASE.c.lon, CASE.c.lat, CASE.c.version, CASE.c.state)
         .where(
             CASE.c.class_code == r["category"],
+            CASE.c.kind == r["info"]["kind"],
             CASE.c.state_kind == "open",
             CASE.c.reported_at >= now - window,
             CASE.c.lon.between(r["lon"] - dlon, r["lon"] + dlon),

@@ -16,22 +16,32 @@ def active_edition(profile: dict[str, Any]) -> dict[str, Any]:
     return next((e for e in taxonomy.get("editions", []) if e.get("code") == taxonomy.get("edition")), {})
 
 
-def active_minors(profile: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    edition = active_edition(profile)
-    for kind in ("component", "event"):
-        for major in edition.get(kind, []):
-            if major.get("enabled") is False:
-                continue
-            for minor in major.get("minors", []):
-                yield minor["code"], minor
+KINDS = ("component", "event")
 
 
-def find_class(profile: dict[str, Any], code: str | None) -> dict[str, Any] | None:
-    """{"kind", "major", "minor"} for a minor class code of the active edition, or None."""
+def active_classes(profile: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """{"kind", "major", "minor"} for every minor class of the active edition.
+
+    A minor code is unique only within its kind: in CJ/T 214, 0101 is both the component
+    上水井盖 and the event 私搭乱建. So a class is always (kind, code).
+    """
     edition = active_edition(profile)
-    for kind in ("component", "event"):
+    for kind in KINDS:
         for major in edition.get(kind, []):
             for minor in major.get("minors", []):
-                if minor.get("code") == code:
-                    return {"kind": kind, "major": major, "minor": minor}
+                yield {"kind": kind, "major": major, "minor": minor}
+
+
+def active_minors(profile: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(kind, code, minor) of the enabled classes."""
+    for info in active_classes(profile):
+        if info["major"].get("enabled") is not False:
+            yield info["kind"], info["minor"]["code"], info["minor"]
+
+
+def find_class(profile: dict[str, Any], code: str | None, kind: str | None = None) -> dict[str, Any] | None:
+    """The class with this code (of this kind, when given), or None."""
+    for info in active_classes(profile):
+        if info["minor"].get("code") == code and kind in (None, info["kind"]):
+            return info
     return None

@@ -8,8 +8,9 @@ overwriting), one appended CaseEvent, and the clock, unit and evidence changes, 
 transaction.
 
 Fields with a meaning to the engine (docs/workflow.md): `units` (dispatch or re-dispatch to
-these units), `category` and `standard` (reclassify, re-route), `amount` (an extension),
-`satisfaction` (a callback's answer). Other fields are kept in the event's payload.
+these units), `category` with `kind` and `standard` (classify, re-route; a class with
+立结案标准 rows needs the row), `amount` (an extension), `satisfaction` (a callback's
+answer). Other fields are kept in the event's payload.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -179,31 +180,33 @@ def _field_changes(engine, connection, case, transition, actor, payload, handlin
     if dict(transition.sets).get("release_units"):
         changes["handling"] = []
     category = payload.get("category")
+    info = None
     if category is not None:
-        info = engine.classes.get(category)
-        if info is None or info["minor"].get("enabled") is False:
-            raise TransitionError(
-                "invalid_field", f"no enabled minor class {category!r}", {"field": "category"}
-            )
+        try:
+            info = engine.resolve_class(category, payload.get("kind") or None)
+        except GridcaseError as exc:
+            raise TransitionError("invalid_field", exc.message, {"field": "category"}) from None
         changes["case"].update(class_code=category, major_code=info["major"]["code"], kind=info["kind"])
-        if category != case["class_code"]:
+        if (info["kind"], category) != (case["kind"], case["class_code"]):
+            grids = engine.grids.chain(case["grid"]) if case["grid"] else []
             routing = engine.pm.hook.route_case(
-                case={
-                    "class": category,
-                    "grid": case["grid"],
-                    "grids": engine.grids.chain(case["grid"]) if case["grid"] else [],
-                },
+                case={"class": category, "kind": info["kind"], "grid": case["grid"], "grids": grids},
                 profile=engine.profile,
             )
             if routing:
                 changes["responsible"] = routing
-                changes["case"].update(
-                    routing_rule=routing["rule"], routing_explanation=routing["explanation"]
-                )
+                changes["case"].update(routing_rule=routing["rule"], routing_explanation=routing["explanation"])
     standard = payload.get("standard")
+    minor = (info or engine.classes[(case["kind"], case["class_code"])])["minor"]
+    rows = {row["code"] for row in minor.get("standards", [])}
+    if category is not None and rows and standard is None:
+        # filing picks the 立结案标准 row that decides the time limit and the closing condition
+        raise TransitionError(
+            "missing_requirements",
+            f"choose the filing condition (standard) of {category}: {', '.join(sorted(rows))}",
+            {"missing": ["standard"], "choices": sorted(rows)},
+        )
     if standard is not None:
-        minor = engine.classes[category or case["class_code"]]["minor"]
-        rows = {row["code"] for row in minor.get("standards", [])}
         if rows and standard not in rows:
             raise TransitionError(
                 "invalid_field",

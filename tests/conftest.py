@@ -1,5 +1,6 @@
 """Shared fixtures. Tests run against the installed package (`gridcase.*`), never bare names."""
 
+import os
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,3 +54,86 @@ def make_profile(tmp_path):
         return folder
 
     return write
+
+
+# -- databases: the suite runs on SQLite always, and on PostgreSQL when GRIDCASE_TEST_PG_URL is set --
+
+PG_URL = os.environ.get("GRIDCASE_TEST_PG_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    from gridcase.core.db.engine import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_admin():
+    """Creates and drops test databases; each test gets a copy of one migrated template."""
+    if not PG_URL:
+        pytest.skip("GRIDCASE_TEST_PG_URL is not set")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from gridcase.core.db.engine import upgrade
+
+    url = make_url(PG_URL)
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    template = f"gridcase_tpl_{os.getpid()}"
+    admin = psycopg.connect(dsn, autocommit=True)
+    admin.execute(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
+    admin.execute(f"CREATE DATABASE {template}")
+    upgrade(url.set(database=template).render_as_string(hide_password=False))
+    counter = iter(range(1_000_000))
+
+    def new_database() -> tuple[str, str]:
+        name = f"gridcase_t_{os.getpid()}_{next(counter)}"
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+        return name, url.set(database=name).render_as_string(hide_password=False)
+
+    yield admin, new_database
+    admin.execute(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
+    admin.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path, sqlite_template):
+    """A migrated, empty database of each backend."""
+    if request.param == "sqlite":
+        import shutil
+
+        path = tmp_path / "gridcase.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    admin, new_database = request.getfixturevalue("pg_admin")
+    name, url = new_database()
+    yield url
+    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+TESTCITY = TESTS / "profiles" / "testcity"
+
+
+@pytest.fixture
+def engine(db_url, tmp_path):
+    """The test city's engine on a fresh database, at a fixed moment (Tuesday 2026-10-13 09:00 CST)."""
+    from datetime import datetime, timezone
+
+    from gridcase.core.cases import Engine
+    from gridcase.core.clock import ManualClock
+    from gridcase.core.evidence import EvidenceStore
+
+    eng = Engine.open(
+        TESTCITY,
+        db_url,
+        clock=ManualClock(datetime(2026, 10, 13, 1, 0, tzinfo=timezone.utc)),
+        evidence=EvidenceStore(tmp_path / "evidence", max_bytes=200_000),
+    )
+    eng.load_reference_data()
+    yield eng
+    eng.db.dispose()

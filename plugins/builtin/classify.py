@@ -21,19 +21,20 @@ def classify_case(report: dict[str, Any], profile: dict[str, Any]) -> dict[str, 
     text = " ".join(str(report.get(k) or "") for k in ("description", "address"))
     if not text.strip():
         return None
-    best: tuple[int, str, list[str]] | None = None
-    for code, minor in active_minors(profile):
+    best: tuple[int, str, str, list[str]] | None = None
+    for kind, code, minor in active_minors(profile):
         if minor.get("enabled") is False:
             continue
         hits = [t for t in _terms(minor) if t in text]
         score = sum(len(t) for t in hits)
         if score and (best is None or score > best[0]):
-            best = (score, code, hits)
+            best = (score, kind, code, hits)
     if best is None:
         return None
-    score, code, hits = best
+    score, kind, code, hits = best
     return {
         "class": code,
+        "kind": kind,
         "confidence": round(min(1.0, score / 6), 2),
         "explanation": f"文本提及 {'、'.join(hits)} (text mentions {', '.join(hits)})",
     }

@@ -23,7 +23,7 @@ def _grid_units(profile: dict[str, Any]) -> dict[str, dict]:
 
 @hookimpl
 def route_case(case: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any] | None:
-    found = find_class(profile, case.get("class"))
+    found = find_class(profile, case.get("class"), case.get("kind"))
     minor = found["minor"] if found else {}
     name = label_zh(minor.get("name")) or case.get("class")
     component = case.get("component") or {}
