@@ -152,14 +152,21 @@ class Engine:
     def resolve_class(self, code: str, kind: str | None = None) -> dict[str, Any]:
         """The class a report or a filing names; a code shared by both kinds needs its kind."""
         if kind is not None and kind not in ("component", "event"):
-            raise GridcaseError("invalid_report", f"kind is 'component' (部件) or 'event' (事件), not {kind!r}")
+            raise GridcaseError(
+                "invalid_report", f"kind is 'component' (部件) or 'event' (事件), not {kind!r}"
+            )
         matches = [info for (k, c), info in self.classes.items() if c == code and kind in (None, k)]
         if not matches:
             raise GridcaseError("unknown_category", f"no minor class {code!r} in the active taxonomy")
         if len(matches) > 1:
-            names = " and ".join(f"{'a' if m['kind'] == 'component' else 'an'} {m['kind']} ({label_zh(m['minor']['name'])})" for m in matches)
+            names = " and ".join(
+                f"{'a' if m['kind'] == 'component' else 'an'} {m['kind']} ({label_zh(m['minor']['name'])})"
+                for m in matches
+            )
             raise GridcaseError(
-                "ambiguous_category", f"{code!r} is {names}: give kind", {"kinds": [m["kind"] for m in matches]}
+                "ambiguous_category",
+                f"{code!r} is {names}: give kind",
+                {"kinds": [m["kind"] for m in matches]},
             )
         info = matches[0]
         if info["minor"].get("enabled") is False or info["major"].get("enabled") is False:

@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 import yaml
 
-from . import __version__
+from . import __version__, cli_data
+from .errors import GridcaseError
+from .grids import GridImportError
 from .plugins import PluginLoadError, collect, describe, get_plugin_manager
 from .profile import ProfileError, list_profiles, load, load_validated
 from .scaffold import ScaffoldError, init_deployment, new_plugin
@@ -35,7 +37,7 @@ def deployment(profile: str | None = None, db: str | None = None) -> Settings:
     )
 
 
-def _profile_ref(ref: str | None) -> str:
+def profile_ref(ref: str | None) -> str:
     ref = ref or deployment().profile
     if not ref:
         raise UserError("no profile given, and no gridcase.toml here names one (use --profile or a NAME)")
@@ -66,7 +68,7 @@ def profile_list() -> None:
 @profile_app.command("validate")
 def profile_validate(ref: Annotated[str | None, typer.Argument(metavar="PATH|NAME")] = None) -> None:
     """Validate a profile: every problem is listed as file:line:col: /pointer: message."""
-    profile, _ = load_validated(_profile_ref(ref))
+    profile, _ = load_validated(profile_ref(ref))
     typer.echo(f"ok: {profile.name} ({profile.folder})")
 
 
@@ -78,7 +80,7 @@ def profile_show(
     ] = None,
 ) -> None:
     """Print the merged profile (after extends and section files) as YAML."""
-    profile, _ = load_validated(_profile_ref(ref))
+    profile, _ = load_validated(profile_ref(ref))
     data = profile.plain()
     if section is not None:
         if section not in data:
@@ -91,7 +93,7 @@ def profile_show(
 @profile_app.command("summary")
 def profile_summary(ref: Annotated[str | None, typer.Argument(metavar="NAME")] = None) -> None:
     """Count what a profile defines: classes, units, grids, workflows, indicators."""
-    profile, pm = load_validated(_profile_ref(ref))
+    profile, pm = load_validated(profile_ref(ref))
     data = profile.plain()
     edition = active_edition(data)
     _stdout_utf8()
@@ -177,6 +179,7 @@ def build_app(pm=None) -> typer.Typer:
     app.add_typer(plugin_app, name="plugin")
     app.command("plugins")(plugins_command)
     app.command("init")(init_command)
+    cli_data.add_to(app)
 
     @app.callback(invoke_without_command=True)
     def _root(version: Annotated[bool, typer.Option("--version", help="Show the version")] = False) -> None:
@@ -210,7 +213,15 @@ def main(argv: list[str] | None = None) -> int:
             typer.echo(str(issue), err=True)
         typer.echo(f"{len(exc.issues)} problem{'s' if len(exc.issues) != 1 else ''} found", err=True)
         return 1
-    except (UserError, ScaffoldError, SettingsError, PluginLoadError) as exc:
+    except GridImportError as exc:
+        for problem in exc.problems:
+            typer.echo(problem, err=True)
+        typer.echo(
+            f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} found; nothing imported",
+            err=True,
+        )
+        return 1
+    except (UserError, ScaffoldError, SettingsError, PluginLoadError, GridcaseError) as exc:
         typer.echo(f"error: {exc}", err=True)
         return 1
     return 0

@@ -369,7 +369,9 @@ def lattice(
     """Nested rectangular grids: the root cell is `bbox` with code `root` at `levels[0]`; each
     further level splits every cell into `counts[i]` cells (as square as possible), numbered
     west→east, then north→south, as the grid standards number them."""
-    features = [{"type": "Feature", "properties": {"code": root, "level": levels[0]}, "geometry": mapping(box(*bbox))}]
+    features = [
+        {"type": "Feature", "properties": {"code": root, "level": levels[0]}, "geometry": mapping(box(*bbox))}
+    ]
     cells = [(root, bbox)]
     for level, count, width in zip(levels[1:], counts, code_widths, strict=True):
         next_cells = []
@@ -380,7 +382,12 @@ def lattice(
             for n in range(count):
                 r, c = divmod(n, cols)
                 last_in_row = n == count - 1 or c == cols - 1
-                cell = (minx + c * dx, maxy - (r + 1) * dy, maxx if last_in_row else minx + (c + 1) * dx, maxy - r * dy)
+                cell = (
+                    minx + c * dx,
+                    maxy - (r + 1) * dy,
+                    maxx if last_in_row else minx + (c + 1) * dx,
+                    maxy - r * dy,
+                )
                 code = f"{parent}{n + 1:0{width}d}"
                 next_cells.append((code, cell))
                 features.append(

@@ -195,7 +195,9 @@ def _field_changes(engine, connection, case, transition, actor, payload, handlin
             )
             if routing:
                 changes["responsible"] = routing
-                changes["case"].update(routing_rule=routing["rule"], routing_explanation=routing["explanation"])
+                changes["case"].update(
+                    routing_rule=routing["rule"], routing_explanation=routing["explanation"]
+                )
     standard = payload.get("standard")
     minor = (info or engine.classes[(case["kind"], case["class_code"])])["minor"]
     rows = {row["code"] for row in minor.get("standards", [])}

@@ -3,6 +3,7 @@
 import os
 import textwrap
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -122,7 +123,7 @@ TESTCITY = TESTS / "profiles" / "testcity"
 @pytest.fixture
 def engine(db_url, tmp_path):
     """The test city's engine on a fresh database, at a fixed moment (Tuesday 2026-10-13 09:00 CST)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from gridcase.core.cases import Engine
     from gridcase.core.clock import ManualClock
@@ -131,7 +132,7 @@ def engine(db_url, tmp_path):
     eng = Engine.open(
         TESTCITY,
         db_url,
-        clock=ManualClock(datetime(2026, 10, 13, 1, 0, tzinfo=timezone.utc)),
+        clock=ManualClock(datetime(2026, 10, 13, 1, 0, tzinfo=UTC)),
         evidence=EvidenceStore(tmp_path / "evidence", max_bytes=200_000),
     )
     eng.load_reference_data()

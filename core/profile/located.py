@@ -124,7 +124,8 @@ def parse_text(text: str, file: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Mark(file, mark.line + 1, mark.column + 1) if mark else Mark(file, 1, 1)
-        raise ParseError([(where, f"YAML syntax error: {exc.problem or exc.context}")]) from None
+        language = "JSON" if file.endswith((".json", ".geojson")) else "YAML"
+        raise ParseError([(where, f"{language} syntax error: {exc.problem or exc.context}")]) from None
     except yaml.YAMLError as exc:
         raise ParseError([(Mark(file, 1, 1), f"YAML error: {exc}")]) from None
     finally:

@@ -25,8 +25,12 @@ city_admin = Actor.of("department", unit="city_admin")
 citizen = Actor.of("citizen")
 
 
-def report(engine, point=STREET1, category="0101", kind="component", channel="patrol", actor=supervisor, **extra):
-    return engine.intake({"channel": channel, "point": point, "category": category, "kind": kind, **extra}, actor)["case_id"]
+def report(
+    engine, point=STREET1, category="0101", kind="component", channel="patrol", actor=supervisor, **extra
+):
+    return engine.intake(
+        {"channel": channel, "point": point, "category": category, "kind": kind, **extra}, actor
+    )["case_id"]
 
 
 def steps(engine, case_id, *moves):
@@ -46,7 +50,9 @@ def trail(case):
 
 
 def active(case, role):
-    return sorted((u["unit"], u["share"], u["depth"]) for u in case["units"] if u["role"] == role and u["active"])
+    return sorted(
+        (u["unit"], u["share"], u["depth"]) for u in case["units"] if u["role"] == role and u["active"]
+    )
 
 
 def clocks(case):
@@ -64,7 +70,9 @@ def test_filing_a_class_with_standard_rows_needs_one_of_them(engine):
         engine.transition(case_id, "file", leader, payload={"category": "0101", "kind": "component"})
     assert info.value.details["choices"] == ["damaged", "loose", "missing", "surround"]
     with pytest.raises(TransitionError) as info:
-        engine.transition(case_id, "file", leader, payload={"category": "0101", "kind": "component", "standard": "stolen"})
+        engine.transition(
+            case_id, "file", leader, payload={"category": "0101", "kind": "component", "standard": "stolen"}
+        )
     assert info.value.code == "invalid_field"
     assert engine.transition(case_id, "file", leader, payload=FILE[2])["standard"] == "missing"
 
@@ -98,7 +106,15 @@ def test_main_loop_from_patrol_report_to_callback(engine):
     assert active(case, "handling") == [("water", 1.0, 1)]
     assert case["standard"] == "missing"
     assert {c["status"] for c in case["clocks"]} == {"stopped"}
-    assert [c["stage"] for c in case["clocks"]] == ["accept", "file", "dispatch", "case", "handle", "check", "close"]
+    assert [c["stage"] for c in case["clocks"]] == [
+        "accept",
+        "file",
+        "dispatch",
+        "case",
+        "handle",
+        "check",
+        "close",
+    ]
     assert len(case["evidence"]) == 2 and {e["content_type"] for e in case["evidence"]} == {"image/jpeg"}
 
 
@@ -124,10 +140,18 @@ def test_reject_not_file_and_void_need_a_reason(engine):
     first, second, third = (report(engine, point=[120.601 + 0.002 * n, 31.337]) for n in range(3))
     with pytest.raises(TransitionError) as info:
         engine.transition(first, "reject", operator)
-    assert (info.value.code, info.value.details["missing"]) == ("missing_requirements", ["a reason is required"])
+    assert (info.value.code, info.value.details["missing"]) == (
+        "missing_requirements",
+        ["a reason is required"],
+    )
     assert steps(engine, first, ("reject", operator, {}, "重复上报"))["state"] == "voided"
-    assert steps(engine, second, ("accept", operator), ("not_file", leader, {}, "不属于城管范围"))["state"] == "not_filed"
-    case = steps(engine, third, ("accept", operator), FILE, DISPATCH, ("sign", water), ("void", leader, {}, "误报"))
+    assert (
+        steps(engine, second, ("accept", operator), ("not_file", leader, {}, "不属于城管范围"))["state"]
+        == "not_filed"
+    )
+    case = steps(
+        engine, third, ("accept", operator), FILE, DISPATCH, ("sign", water), ("void", leader, {}, "误报")
+    )
     assert case["state"] == "voided" and all(c["status"] == "stopped" for c in case["clocks"])
 
 
@@ -160,7 +184,9 @@ def test_extension_approved_and_denied(engine):
     case_id = report(engine)
     steps(engine, case_id, ("accept", operator), FILE, DISPATCH, ("sign", water))
     with pytest.raises(TransitionError) as info:
-        engine.transition(case_id, "request_extension", water, payload={"amount": "two days"}, reason="需要采购")
+        engine.transition(
+            case_id, "request_extension", water, payload={"amount": "two days"}, reason="需要采购"
+        )
     assert info.value.code == "invalid_field"
     case = steps(
         engine, case_id, ("request_extension", water, {"amount": "2 work_day"}, "需要采购"),
@@ -178,7 +204,12 @@ def test_extension_approved_and_denied(engine):
 def test_shelving_pauses_the_clocks_and_resuming_restarts_them(engine):
     case_id = report(engine)
     steps(engine, case_id, ("accept", operator), FILE, DISPATCH, ("sign", water))
-    case = steps(engine, case_id, ("request_shelve", water, {}, "需立项资金"), ("deny_shelve", dispatcher, {}, "可先行处置"))
+    case = steps(
+        engine,
+        case_id,
+        ("request_shelve", water, {}, "需立项资金"),
+        ("deny_shelve", dispatcher, {}, "可先行处置"),
+    )
     assert case["state"] == "handling"
     case = steps(engine, case_id, ("request_shelve", water, {}, "需立项资金"), ("approve_shelve", dispatcher))
     assert case["state"] == "shelved"
@@ -189,14 +220,26 @@ def test_shelving_pauses_the_clocks_and_resuming_restarts_them(engine):
 
 def test_failed_check_sends_the_case_back_for_rework(engine):
     case_id = report(engine)
-    steps(engine, case_id, ("accept", operator), FILE, DISPATCH, ("sign", water), ("handle", water, {}, None, PHOTO))
+    steps(
+        engine,
+        case_id,
+        ("accept", operator),
+        FILE,
+        DISPATCH,
+        ("sign", water),
+        ("handle", water, {}, None, PHOTO),
+    )
     with pytest.raises(TransitionError):
         engine.transition(case_id, "rework", supervisor, uploads=PHOTO)  # no reason
     case = steps(engine, case_id, ("rework", supervisor, {}, "井盖仍未恢复", PHOTO))
     assert case["state"] == "handling"
     assert [c for c in clocks(case) if c[0] == "handle"] == [("handle", "running"), ("handle", "stopped")]
     case = steps(
-        engine, case_id, ("handle", water, {}, None, PHOTO), ("check_pass", supervisor, {}, None, PHOTO), ("close", leader)
+        engine,
+        case_id,
+        ("handle", water, {}, None, PHOTO),
+        ("check_pass", supervisor, {}, None, PHOTO),
+        ("close", leader),
     )
     assert case["state"] == "closed" and [e["transition"] for e in case["events"]].count("rework") == 1
 
@@ -212,7 +255,12 @@ def test_self_handling_approved_or_sent_back(engine):
     first, second = report(engine), report(engine, point=[120.63, 31.337])
     case = steps(engine, first, ("self_handle", supervisor, {}, None, PHOTO), ("self_approve", operator))
     assert case["state"] == "closed" and trail(case)[1] == ("self_handle", "reported", "self_review")
-    case = steps(engine, second, ("self_handle", supervisor, {}, None, PHOTO), ("self_reject", leader, {}, "需专业处置"))
+    case = steps(
+        engine,
+        second,
+        ("self_handle", supervisor, {}, None, PHOTO),
+        ("self_reject", leader, {}, "需专业处置"),
+    )
     assert case["state"] == "pending_file"
 
 
@@ -222,8 +270,17 @@ def test_departments_dispatch_down_their_own_hierarchy(engine):
     with pytest.raises(TransitionError) as info:
         engine.transition(case_id, "redispatch", water, payload={"units": ["city_admin"]})
     assert "not below water" in info.value.message
-    case = steps(engine, case_id, ("redispatch", water, {"units": ["water_north"]}), ("redispatch", water_north, {"units": ["water_north_team"]}))
-    assert active(case, "handling") == [("water", 1.0, 1), ("water_north", 1.0, 2), ("water_north_team", 1.0, 3)]
+    case = steps(
+        engine,
+        case_id,
+        ("redispatch", water, {"units": ["water_north"]}),
+        ("redispatch", water_north, {"units": ["water_north_team"]}),
+    )
+    assert active(case, "handling") == [
+        ("water", 1.0, 1),
+        ("water_north", 1.0, 2),
+        ("water_north_team", 1.0, 3),
+    ]
     case = steps(engine, case_id, ("sign", team), ("handle", team, {}, None, PHOTO))
     assert case["state"] == "pending_check"
 
@@ -231,11 +288,16 @@ def test_departments_dispatch_down_their_own_hierarchy(engine):
 def test_joint_order_subtasks_feed_back_to_the_parent(engine):
     parent = report(engine, category="0501", kind="event", point=STREET2)
     file_event = ("file", leader, {"category": "0501", "kind": "event"})
-    steps(engine, parent, ("accept", operator), file_event, ("dispatch", dispatcher, {"units": ["city_admin"]}))
+    steps(
+        engine, parent, ("accept", operator), file_event, ("dispatch", dispatcher, {"units": ["city_admin"]})
+    )
     children = engine.create_subtasks(parent, ["police", "city_admin"], dispatcher, "联合整治占道经营")
     assert len(children) == 2
     police_task = engine.case(children[0])
-    assert (police_task["state"], police_task["number"]) == ("dispatched", engine.case(parent)["number"] + "-1")
+    assert (police_task["state"], police_task["number"]) == (
+        "dispatched",
+        engine.case(parent)["number"] + "-1",
+    )
     assert active(police_task, "handling") == [("police", 1.0, 1)]
     steps(
         engine, children[0], ("sign", Actor.of("department", unit="police")),
@@ -278,7 +340,10 @@ def test_a_department_acts_only_on_its_own_cases(engine):
 
 def test_events_cannot_be_changed_or_removed(engine):
     case_id = report(engine)
-    for statement in ("UPDATE case_event SET reason = 'x' WHERE case_id = :id", "DELETE FROM case_event WHERE case_id = :id"):
+    for statement in (
+        "UPDATE case_event SET reason = 'x' WHERE case_id = :id",
+        "DELETE FROM case_event WHERE case_id = :id",
+    ):
         with pytest.raises(Exception) as info:
             with engine.db.begin() as connection:
                 connection.execute(text(statement), {"id": case_id})

@@ -1,0 +1,145 @@
+"""CLI commands that work on a deployment's database: migrations, imports, grids, workflows.
+
+Each takes --profile and --db (defaults: the deployment's gridcase.toml, GRIDCASE_DATABASE_URL).
+"""
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import components, grids
+from .db.engine import make_engine, read, upgrade
+from .errors import GridcaseError
+from .profile import load_validated
+from .units import sync_units
+from .workflow import workflows
+
+ProfileOption = Annotated[
+    str | None, typer.Option("--profile", "-p", help="Profile name or path [default: the deployment's]")
+]
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Database URL [default: GRIDCASE_DATABASE_URL or the deployment's]")
+]
+
+db_app = typer.Typer(help="Create and migrate the database.", no_args_is_help=True)
+import_app = typer.Typer(help="Import grids and components.", no_args_is_help=True)
+grids_app = typer.Typer(help="Export, check and generate grids.", no_args_is_help=True)
+workflow_app = typer.Typer(help="Show the profile's workflows.", no_args_is_help=True)
+
+
+def _context(profile: str | None, db: str | None):
+    from .cli import deployment, profile_ref
+
+    settings = deployment(profile, db)
+    loaded, _ = load_validated(profile_ref(settings.profile))
+    return loaded.plain(), settings.database_url
+
+
+@db_app.command("upgrade")
+def db_upgrade(profile: ProfileOption = None, db: DbOption = None) -> None:
+    """Apply the migrations, then load the profile's units (and grids, when it has them)."""
+    data, url = _context(profile, db)
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        units = sync_units(engine, data)
+        loaded = f"{units} units"
+        if data.get("grids", {}).get("features"):
+            loaded += f", {grids.import_features(engine, data['grids'], data, replace=True)} grids"
+    finally:
+        engine.dispose()
+    typer.echo(f"database at head; loaded {loaded}")
+
+
+@import_app.command("grids")
+def import_grids(
+    file: Path,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace every grid instead of adding")] = False,
+    profile: ProfileOption = None,
+    db: DbOption = None,
+) -> None:
+    """Import grids from a GeoJSON FeatureCollection: all of them, or none if any is wrong."""
+    data, url = _context(profile, db)
+    engine = make_engine(url)
+    try:
+        count = grids.import_file(engine, file, data, replace=replace)
+    finally:
+        engine.dispose()
+    typer.echo(f"imported {count} grids")
+
+
+@import_app.command("components")
+def import_components(file: Path, profile: ProfileOption = None, db: DbOption = None) -> None:
+    """Import components from CSV or GeoJSON; bad rows are listed and the good ones kept."""
+    data, url = _context(profile, db)
+    if not file.is_file():
+        raise GridcaseError("not_found", f"no file {file}")
+    engine = make_engine(url)
+    try:
+        report = components.import_file(engine, file, data)
+    except ValueError as exc:
+        raise GridcaseError("invalid_file", str(exc)) from None
+    finally:
+        engine.dispose()
+    for problem in report.problems:
+        typer.echo(f"{file}:{problem}", err=True)
+    if report.rejected > len(report.problems):
+        typer.echo(f"… and {report.rejected - len(report.problems)} more rejected rows", err=True)
+    typer.echo(f"imported {report.imported} components, rejected {report.rejected}")
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@grids_app.command("export")
+def grids_export(
+    level: Annotated[str | None, typer.Option(help="Only grids of this level")] = None,
+    profile: ProfileOption = None,
+    db: DbOption = None,
+) -> None:
+    """Print the grids as a GeoJSON FeatureCollection."""
+    _, url = _context(profile, db)
+    engine = make_engine(url)
+    with read(engine) as connection:
+        sys.stdout.write(grids.to_json(grids.export(connection, level)) + "\n")
+    engine.dispose()
+
+
+@grids_app.command("coverage")
+def grids_coverage(
+    level: Annotated[str, typer.Option(help="The level to check inside its parents")] = "unit_grid",
+    profile: ProfileOption = None,
+    db: DbOption = None,
+) -> None:
+    """Report gaps and overlaps of one grid level inside its parents (exit 1 if any)."""
+    _, url = _context(profile, db)
+    engine = make_engine(url)
+    with read(engine) as connection:
+        result = grids.coverage(connection, level)
+    engine.dispose()
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    if result["gaps"] or result["overlaps"]:
+        raise typer.Exit(1)
+
+
+@workflow_app.command("diagram")
+def workflow_diagram(
+    code: Annotated[str | None, typer.Argument(help="Workflow code [default: the profile's default]")] = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Print a workflow as a Mermaid state diagram."""
+    data, _ = _context(profile, None)
+    machines = workflows(data)
+    code = code or data["workflow"]["default"]
+    if code not in machines:
+        raise GridcaseError("not_found", f"no workflow {code!r}; the profile has {', '.join(machines)}")
+    typer.echo(machines[code].mermaid(), nl=False)
+
+
+def add_to(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")
+    app.add_typer(import_app, name="import")
+    app.add_typer(grids_app, name="grids")
+    app.add_typer(workflow_app, name="workflow")

@@ -1,0 +1,75 @@
+"""Concurrent writers, in separate processes, on each database."""
+
+import multiprocessing
+
+from gridcase.core.cases import Actor, Engine
+from gridcase.core.errors import GridcaseError
+from gridcase.core.evidence import EvidenceStore
+
+from ..conftest import TESTCITY
+
+LEADER = Actor.of("shift_leader")
+FILE = {"category": "0101", "kind": "component", "standard": "missing"}
+
+
+def _fire(db_url, evidence, case_id, version, barrier, results):
+    engine = Engine.open(TESTCITY, db_url, evidence=EvidenceStore(evidence))
+    barrier.wait()
+    try:
+        engine.transition(case_id, "file", LEADER, payload=FILE, expected_version=version)
+        results.put("ok")
+    except GridcaseError as exc:
+        results.put(exc.code)
+    finally:
+        engine.db.dispose()
+
+
+def _intake_many(db_url, evidence, worker, barrier, results):
+    engine = Engine.open(TESTCITY, db_url, evidence=EvidenceStore(evidence))
+    barrier.wait()
+    numbers = []
+    for n in range(25):
+        report = {
+            "channel": "patrol",
+            "point": [120.6005 + 0.0015 * n, 31.3005 + 0.009 * worker],
+            "category": "0101",
+            "kind": "component",
+        }
+        numbers.append(engine.intake(report, Actor.of("supervisor"))["number"])
+    results.put(numbers)
+    engine.db.dispose()
+
+
+def _run(target, argsets):
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(len(argsets)), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, barrier, results)) for args in argsets]
+    for p in procs:
+        p.start()
+    outcomes = [results.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    return outcomes
+
+
+def test_two_processes_fire_the_same_transition_and_exactly_one_wins(engine, tmp_path):
+    case_id = engine.intake({"channel": "patrol", "point": [120.61, 31.337], **FILE}, Actor.of("supervisor"))[
+        "case_id"
+    ]
+    engine.transition(case_id, "accept", Actor.of("operator"))
+    url = engine.db.url.render_as_string(hide_password=False)
+    outcomes = _run(_fire, [(url, tmp_path / "ev", case_id, 2)] * 2)
+    assert sorted(outcomes) == ["conflict", "ok"]
+    case = engine.case(case_id)
+    assert (case["state"], case["version"], [e["transition"] for e in case["events"]]) == (
+        "pending_dispatch", 3, ["report", "accept", "file"],
+    )  # fmt: skip
+
+
+def test_concurrent_intake_gives_unique_case_numbers(engine, tmp_path):
+    url = engine.db.url.render_as_string(hide_password=False)
+    batches = _run(_intake_many, [(url, tmp_path / "ev", w) for w in range(4)])
+    numbers = [n for batch in batches for n in batch]
+    assert len(numbers) == 100 and len(set(numbers)) == 100
+    assert sorted(int(n[-5:]) for n in numbers) == list(range(1, 101))
