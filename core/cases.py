@@ -83,12 +83,16 @@ class Engine:
         )
         self.division_code = self.profile.get("region", {}).get("division_code", "")
         self.classes = {(i["kind"], i["minor"]["code"]): i for i in active_classes(self.profile)}
+        self.classes_by_code: dict[str, list[dict[str, Any]]] = {}
+        for info in self.classes.values():
+            self.classes_by_code.setdefault(info["minor"]["code"], []).append(info)
         if self.evidence is None:
             max_bytes = self.profile.get("intake", {}).get("evidence", {}).get("max_bytes", DEFAULT_MAX_BYTES)
             self.evidence = EvidenceStore(
                 Path(os.environ.get("GRIDCASE_EVIDENCE_DIR", "evidence")), max_bytes
             )
         self.clocks = clocks
+        self.dedupe_rules: dict[tuple[str, str], Any] = {}
         self.components = component_registry.ComponentIndex(self.db)
 
     @classmethod
@@ -155,7 +159,7 @@ class Engine:
             raise GridcaseError(
                 "invalid_report", f"kind is 'component' (部件) or 'event' (事件), not {kind!r}"
             )
-        matches = [info for (k, c), info in self.classes.items() if c == code and kind in (None, k)]
+        matches = [info for info in self.classes_by_code.get(code, ()) if kind in (None, info["kind"])]
         if not matches:
             raise GridcaseError("unknown_category", f"no minor class {code!r} in the active taxonomy")
         if len(matches) > 1:

@@ -9,11 +9,11 @@ import math
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .db.engine import write
-from .db.models import Case, CaseEvent, CaseUnit, Evidence, Report
+from .db.models import Case, CaseEvent, CaseUnit, Report
 from .durations import Duration
 from .errors import GridcaseError
 from .evidence import Upload
@@ -24,8 +24,30 @@ from .numbering import case_number, number_fields
 if TYPE_CHECKING:
     from .cases import Actor, Engine
 
-CASE, CASE_EVENT, CASE_UNIT, REPORT, EVIDENCE = (
-    t.__table__ for t in (Case, CaseEvent, CaseUnit, Report, Evidence)
+CASE, CASE_EVENT, CASE_UNIT, REPORT = (t.__table__ for t in (Case, CaseEvent, CaseUnit, Report))
+
+# Built once: executing a constant statement with parameters skips SQLAlchemy's per-call
+# construction and cache-key work, which otherwise costs more than the database does.
+INSERT_CASE, INSERT_CASE_UNIT, INSERT_REPORT, INSERT_EVENT = (
+    insert(t) for t in (CASE, CASE_UNIT, REPORT, CASE_EVENT)
+)
+BY_KEY = (
+    select(REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number)
+    .join(CASE, CASE.c.id == REPORT.c.case_id)
+    .where(REPORT.c.idempotency_key == bindparam("key"))
+)
+NEARBY_OPEN = (
+    select(CASE.c.id, CASE.c.number, CASE.c.lon, CASE.c.lat, CASE.c.version, CASE.c.state)
+    .where(
+        CASE.c.class_code == bindparam("class_code"),
+        CASE.c.kind == bindparam("kind"),
+        CASE.c.state_kind == "open",
+        CASE.c.reported_at >= bindparam("since"),
+        CASE.c.lon.between(bindparam("lon0"), bindparam("lon1")),
+        CASE.c.lat.between(bindparam("lat0"), bindparam("lat1")),
+        CASE.c.parent_id.is_(None),
+    )
+    .order_by(CASE.c.reported_at)
 )
 
 
@@ -79,31 +101,38 @@ def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> di
     }
 
 
-def _dedupe_rule(engine: "Engine", minor: dict[str, Any]) -> tuple[float, timedelta]:
-    rule = {**engine.profile.get("intake", {}).get("dedupe", {}), **minor.get("dedupe", {})}
-    window = Duration.parse(rule.get("window")) or Duration(0, "minute")
-    unit = engine.time_units.get(window.unit, {"minutes": 1})
-    return float(rule.get("radius_m", 0)), timedelta(minutes=window.value * unit["minutes"])
+def _dedupe_rule(engine: "Engine", info: dict[str, Any]) -> tuple[float, timedelta]:
+    """(radius in metres, time window) for a class: its own rule over the profile's."""
+    key = (info["kind"], info["minor"]["code"])
+    rule = engine.dedupe_rules.get(key)
+    if rule is None:
+        spec = {**engine.profile.get("intake", {}).get("dedupe", {}), **info["minor"].get("dedupe", {})}
+        window = Duration.parse(spec.get("window")) or Duration(0, "minute")
+        unit = engine.time_units.get(window.unit, {"minutes": 1})
+        rule = engine.dedupe_rules[key] = (
+            float(spec.get("radius_m", 0)),
+            timedelta(minutes=window.value * unit["minutes"]),
+        )
+    return rule
 
 
 def find_duplicate(connection: Connection, engine: "Engine", r: dict[str, Any], now) -> dict[str, Any] | None:
-    radius, window = _dedupe_rule(engine, r["info"]["minor"])
+    radius, window = _dedupe_rule(engine, r["info"])
     if radius <= 0 or window <= timedelta(0):
         return None
     sx, sy = metres_scale(r["lat"])
     dlon, dlat = radius / sx, radius / sy
     candidates = connection.execute(
-        select(CASE.c.id, CASE.c.number, CASE.c.lon, CASE.c.lat, CASE.c.version, CASE.c.state)
-        .where(
-            CASE.c.class_code == r["category"],
-            CASE.c.kind == r["info"]["kind"],
-            CASE.c.state_kind == "open",
-            CASE.c.reported_at >= now - window,
-            CASE.c.lon.between(r["lon"] - dlon, r["lon"] + dlon),
-            CASE.c.lat.between(r["lat"] - dlat, r["lat"] + dlat),
-            CASE.c.parent_id.is_(None),
-        )
-        .order_by(CASE.c.reported_at)
+        NEARBY_OPEN,
+        {
+            "class_code": r["category"],
+            "kind": r["info"]["kind"],
+            "since": now - window,
+            "lon0": r["lon"] - dlon,
+            "lon1": r["lon"] + dlon,
+            "lat0": r["lat"] - dlat,
+            "lat1": r["lat"] + dlat,
+        },
     ).mappings()
     for row in candidates:
         if math.hypot((row["lon"] - r["lon"]) * sx, (row["lat"] - r["lat"]) * sy) <= radius:
@@ -141,11 +170,7 @@ def intake(
 
 def replay(engine: "Engine", key: str) -> dict[str, Any] | None:
     with engine.db.connect() as connection:
-        row = connection.execute(
-            select(REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number)
-            .join(CASE, CASE.c.id == REPORT.c.case_id)
-            .where(REPORT.c.idempotency_key == key)
-        ).first()
+        row = connection.execute(BY_KEY, {"key": key}).first()
     return None if row is None else {"case_id": row[0], "number": row[2], "duplicate": row[1], "replay": True}
 
 
@@ -153,11 +178,7 @@ def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
     now = engine.clock.now()
     with write(engine.db) as connection:
         if key is not None:
-            found = connection.execute(
-                select(REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number)
-                .join(CASE, CASE.c.id == REPORT.c.case_id)
-                .where(REPORT.c.idempotency_key == key)
-            ).first()
+            found = connection.execute(BY_KEY, {"key": key}).first()
             if found:
                 return {"case_id": found[0], "number": found[2], "duplicate": found[1], "replay": True}
         located = engine.pm.hook.locate_case(
@@ -182,7 +203,7 @@ def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
             "received_at": now,
         }
         if duplicate is not None:
-            connection.execute(insert(REPORT).values(**report_row, case_id=duplicate["id"], duplicate=True))
+            connection.execute(INSERT_REPORT, {**report_row, "case_id": duplicate["id"], "duplicate": True})
             event = _link_duplicate(connection, duplicate, actor, now, r)
             return {
                 "case_id": duplicate["id"],
@@ -216,7 +237,7 @@ def _link_duplicate(connection: Connection, case: dict[str, Any], actor, now, r)
         },
         "reason": None,
     }
-    connection.execute(insert(CASE_EVENT).values(**event))
+    connection.execute(INSERT_EVENT, event)
     return event
 
 
@@ -238,7 +259,8 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
     )
     number = case_number(connection, engine.profile["codes"]["case_number"], fields)
     case_id = connection.execute(
-        insert(CASE).values(
+        INSERT_CASE,
+        dict(
             number=number,
             workflow=workflow.code,
             state=workflow.initial,
@@ -265,11 +287,11 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
             routing_explanation=routing["explanation"] if routing else "没有匹配的责任单位，需人工派遣",
             reported_at=now,
             updated_at=now,
-        )
+        ),
     ).inserted_primary_key[0]
     if routing:
         connection.execute(
-            insert(CASE_UNIT),
+            INSERT_CASE_UNIT,
             [
                 {
                     "case_id": case_id,
@@ -283,7 +305,7 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
                 for u in routing["units"]
             ],
         )
-    connection.execute(insert(REPORT).values(**report_row, case_id=case_id, duplicate=False))
+    connection.execute(INSERT_REPORT, {**report_row, "case_id": case_id, "duplicate": False})
     payload = {"channel": r["channel"], "grid": located["grid"]}
     if r.get("classified"):
         payload["classified"] = r["classified"]
@@ -299,7 +321,7 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
         "payload": payload,
         "reason": None,
     }
-    event_id = connection.execute(insert(CASE_EVENT).values(**event)).inserted_primary_key[0]
-    engine.clocks.start(connection, case_id, workflow.starts, now)
+    event_id = connection.execute(INSERT_EVENT, event).inserted_primary_key[0]
+    engine.clocks.start(connection, case_id, workflow.starts, now, fresh=True)
     engine.attach(connection, case_id, event_id, uploads, stored, now)
     return {"case_id": case_id, "number": number, "duplicate": False, "replay": False, "event": event}

@@ -6,6 +6,7 @@ which both SQLite and PostgreSQL serialise per key: no read-then-write race.
 
 import string
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -20,13 +21,18 @@ def claim(connection: Connection, key: str) -> int:
     return connection.execute(_CLAIM, {"key": key}).scalar_one()
 
 
-def case_number(connection: Connection, fmt: str, fields: dict[str, Any]) -> str:
-    """Format a new case number; the counter is per everything in the format except {seq}."""
-    scope = "".join(
+@lru_cache(maxsize=64)
+def _scope_format(fmt: str) -> str:
+    """The format without {seq}: the key of the counter a number is drawn from."""
+    return "".join(
         literal + ("" if name in (None, "seq") else "{" + name + (":" + spec if spec else "") + "}")
         for literal, name, spec, _ in string.Formatter().parse(fmt)
-    ).format(**fields)
-    return fmt.format(**fields, seq=claim(connection, f"case:{scope}"))
+    )
+
+
+def case_number(connection: Connection, fmt: str, fields: dict[str, Any]) -> str:
+    """Format a new case number; the counter is per everything in the format except {seq}."""
+    return fmt.format(**fields, seq=claim(connection, "case:" + _scope_format(fmt).format(**fields)))
 
 
 def number_fields(

@@ -39,9 +39,15 @@ def active_minors(profile: dict[str, Any]) -> Iterator[tuple[str, str, dict[str,
             yield info["kind"], info["minor"]["code"], info["minor"]
 
 
+_by_code: dict[int, tuple[dict, dict[str, list[dict[str, Any]]]]] = {}
+
+
 def find_class(profile: dict[str, Any], code: str | None, kind: str | None = None) -> dict[str, Any] | None:
     """The class with this code (of this kind, when given), or None."""
-    for info in active_classes(profile):
-        if info["minor"].get("code") == code and kind in (None, info["kind"]):
-            return info
-    return None
+    cached = _by_code.get(id(profile))
+    if cached is None or cached[0] is not profile:  # keep the profile alive so its id stays its own
+        index: dict[str, list[dict[str, Any]]] = {}
+        for info in active_classes(profile):
+            index.setdefault(info["minor"].get("code"), []).append(info)
+        cached = _by_code[id(profile)] = (profile, index)
+    return next((info for info in cached[1].get(code, ()) if kind in (None, info["kind"])), None)

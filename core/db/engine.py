@@ -6,6 +6,7 @@ off so that SQLAlchemy decides when transactions begin: write transactions begin
 SQLITE_BUSY_SNAPSHOT), reads begin DEFERRED and never block each other.
 """
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -48,12 +49,17 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+_writers: "weakref.WeakKeyDictionary[Engine, Engine]" = weakref.WeakKeyDictionary()
+
+
 @contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
     """A write transaction: committed when the block ends, rolled back on any exception."""
-    with engine.connect().execution_options(**{BEGIN_MODE: "IMMEDIATE"}) as connection:
-        with connection.begin():
-            yield connection
+    writer = _writers.get(engine)
+    if writer is None:  # the option-carrying engine is built once (it is on the intake hot path)
+        writer = _writers[engine] = engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+    with writer.begin() as connection:
+        yield connection
 
 
 @contextmanager

@@ -19,14 +19,20 @@ def _stages(stages: Iterable[str]) -> tuple[bool, list[str]]:
     return "*" in stages, [s for s in stages if s != "*"]
 
 
-def start(connection: Connection, case_id: int, stages: Iterable[str], now: datetime) -> None:
+INSERT_CLOCK = insert(CLOCK)
+
+
+def start(
+    connection: Connection, case_id: int, stages: Iterable[str], now: datetime, fresh: bool = False
+) -> None:
+    """Start clocks; `fresh` says the case is new and has none to end first."""
     rows = [
         {"case_id": case_id, "stage": s, "status": "running", "started_at": now} for s in stages if s != "*"
     ]
     if rows:
-        # a stage that is started again (rework, re-dispatch) gets a fresh clock; the old one ends
-        stop(connection, case_id, [r["stage"] for r in rows], now)
-        connection.execute(insert(CLOCK), rows)
+        if not fresh:  # a stage started again (rework, re-dispatch) gets a new clock; the old one ends
+            stop(connection, case_id, [r["stage"] for r in rows], now)
+        connection.execute(INSERT_CLOCK, rows)
 
 
 def _set(
