@@ -129,3 +129,12 @@ def test_schemas_are_valid_draft_2020_12():
     assert json.loads((REPO / "core" / "schemas" / "profile.json").read_text())["$id"].endswith(
         "profile.json"
     )
+
+
+def test_workflow_doc_has_the_diagram_generated_from_the_standard_profile():
+    from gridcase.core.workflow import workflows
+
+    profile, _ = load_validated("standard")
+    diagram = workflows(profile.plain())["standard"].mermaid()
+    text = (REPO / "docs" / "workflow.md").read_text(encoding="utf-8")
+    assert f"```mermaid\n{diagram}```" in text
