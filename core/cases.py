@@ -24,7 +24,7 @@ from .db.models import Case, CaseEvent, CaseUnit, Evidence, Report
 from .db.models import Clock as ClockRow
 from .errors import GridcaseError
 from .evidence import DEFAULT_MAX_BYTES, EvidenceStore, Stored, Upload
-from .grids import GridIndex
+from .gridindex import GridIndex
 from .intake import intake as _intake
 from .plugins import collect
 from .profile import Profile, load_validated
@@ -115,7 +115,7 @@ class Engine:
 
     @cached_property
     def grids(self) -> GridIndex:
-        return GridIndex.load(self.db, [lvl["code"] for lvl in self.profile.get("grid_levels", [])])
+        return grid_registry.load_index(self.db, [lvl["code"] for lvl in self.profile.get("grid_levels", [])])
 
     def reload_grids(self) -> None:
         self.__dict__.pop("grids", None)

@@ -8,8 +8,7 @@ import typer
 import yaml
 
 from . import __version__, cli_data
-from .errors import GridcaseError
-from .grids import GridImportError
+from .errors import GridcaseError, GridImportError
 from .plugins import PluginLoadError, collect, describe, get_plugin_manager
 from .profile import ProfileError, list_profiles, load, load_validated
 from .scaffold import ScaffoldError, init_deployment, new_plugin

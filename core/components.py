@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select
 
 from .db.engine import is_sqlite, read, write
 from .db.models import Component
-from .grids import metres_scale
+from .gridindex import metres_scale
 from .taxonomy import active_edition
 
 COMPONENT = Component.__table__

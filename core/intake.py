@@ -18,7 +18,7 @@ from .durations import Duration
 from .errors import GridcaseError
 from .evidence import Upload
 from .geo import CoordinateError, to_wgs84
-from .grids import metres_scale
+from .gridindex import metres_scale
 from .numbering import case_number, number_fields
 
 if TYPE_CHECKING:

@@ -46,6 +46,8 @@ def find_class(profile: dict[str, Any], code: str | None, kind: str | None = Non
     """The class with this code (of this kind, when given), or None."""
     cached = _by_code.get(id(profile))
     if cached is None or cached[0] is not profile:  # keep the profile alive so its id stays its own
+        if len(_by_code) > 16:  # a process normally holds one profile; tests hold many
+            _by_code.clear()
         index: dict[str, list[dict[str, Any]]] = {}
         for info in active_classes(profile):
             index.setdefault(info["minor"].get("code"), []).append(info)

@@ -12,8 +12,6 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -69,7 +67,9 @@ def read(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str):
+    from alembic.config import Config  # imported here: alembic is slow to import and rarely needed
+
     config = Config()
     config.set_main_option("script_location", str(resources.files("gridcase.core.db").joinpath("migrations")))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -78,6 +78,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at `url` to `revision` (the CLI's `gridcase db upgrade`)."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
 
 

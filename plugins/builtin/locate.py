@@ -2,16 +2,16 @@
 
 from typing import Any
 
-from gridcase.core.grids import GridIndex
 from gridcase.core.hookspecs import hookimpl
 
 
 @hookimpl
-def locate_case(
-    report: dict[str, Any], profile: dict[str, Any], grids: GridIndex | None
-) -> dict[str, Any] | None:
+def locate_case(report: dict[str, Any], profile: dict[str, Any], grids: Any) -> dict[str, Any] | None:
     point = report.get("point")
     if not point:
         return None
-    index = grids if grids is not None else GridIndex.from_profile(profile)
-    return index.locate(float(point[0]), float(point[1]))
+    if grids is None:  # no deployment index (a profile checked on its own): index the profile's grids
+        from gridcase.core.gridindex import GridIndex
+
+        grids = GridIndex.from_profile(profile)
+    return grids.locate(float(point[0]), float(point[1]))

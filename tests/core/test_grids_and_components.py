@@ -9,7 +9,9 @@ from sqlalchemy import func, select
 from gridcase.core import components, grids
 from gridcase.core.db.engine import read
 from gridcase.core.db.models import Component, Grid
-from gridcase.core.grids import GridImportError, GridIndex, lattice
+from gridcase.core.errors import GridImportError
+from gridcase.core.gridindex import GridIndex
+from gridcase.core.grids import lattice
 
 from ..conftest import TESTCITY
 

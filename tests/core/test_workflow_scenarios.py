@@ -356,3 +356,22 @@ def test_allowed_transitions_follow_state_and_role(engine):
     assert engine.allowed_transitions(case_id, operator) == ["send_verify", "accept", "reject"]
     assert engine.allowed_transitions(case_id, supervisor) == ["self_handle"]
     assert engine.allowed_transitions(case_id, citizen) == []
+
+
+def test_several_workflows_run_side_by_side(engine):
+    """A channel can choose the case type (宜昌: city management, conflicts, emergencies)."""
+    conflict = engine.intake(
+        {"channel": "mediation", "point": STREET2, "category": "0501", "kind": "event"}, operator
+    )
+    ordinary = report(engine, category="0501", kind="event", point=[120.63, 31.305])
+    case = engine.case(conflict["case_id"])
+    assert (case["workflow"], case["state"], clocks(case)) == ("conflict", "received", [("case", "running")])
+    assert engine.case(ordinary)["workflow"] == "standard"
+    assert engine.allowed_transitions(conflict["case_id"], dispatcher) == ["assign"]
+    case = steps(
+        engine, conflict["case_id"], ("assign", dispatcher, {"units": ["police"]}),
+        ("resolve", Actor.of("department", unit="police"), {}, "双方达成调解协议"),
+    )  # fmt: skip
+    assert (case["state"], case["state_kind"], clocks(case)) == ("resolved", "closed", [("case", "stopped")])
+    with pytest.raises(TransitionError):
+        engine.transition(ordinary, "assign", dispatcher, payload={"units": ["police"]})
