@@ -124,13 +124,7 @@ class Engine:
         """The report's component: the one it names, or the nearest of its class close enough."""
         code = r.get("component")
         if code:
-            row = (
-                connection.execute(
-                    select(component_registry.COMPONENT).where(component_registry.COMPONENT.c.code == code)
-                )
-                .mappings()
-                .first()
-            )
+            row = connection.execute(component_registry.BY_CODE, {"code": code}).mappings().first()
             if row is None:
                 raise GridcaseError("unknown_component", f"no component {code!r} is registered")
             if row["class_code"] != r["category"] or r["info"]["kind"] != "component":
@@ -144,13 +138,7 @@ class Engine:
         found = self.components.nearest(r["category"], r["lon"], r["lat"], radius) if radius else None
         if found is None:
             return None
-        row = (
-            connection.execute(
-                select(component_registry.COMPONENT).where(component_registry.COMPONENT.c.code == found[0])
-            )
-            .mappings()
-            .first()
-        )
+        row = connection.execute(component_registry.BY_CODE, {"code": found[0]}).mappings().first()
         return dict(row) if row else None
 
     def resolve_class(self, code: str, kind: str | None = None) -> dict[str, Any]:
@@ -260,15 +248,21 @@ class Engine:
             )
 
     def record_action(
-        self, connection: Connection, case_id: int, action: str, actor: Actor, payload, now
+        self, connection: Connection, case_id: int, action: str, actor: Actor, payload, now, **values: Any
     ) -> dict:
-        """An event that keeps the state (a duplicate report, a sub-task's result)."""
-        row = connection.execute(select(CASE.c.state, CASE.c.version).where(CASE.c.id == case_id)).first()
-        connection.execute(
-            update(CASE).where(CASE.c.id == case_id).values(version=CASE.c.version + 1, updated_at=now)
-        )
+        """An event that keeps the state (a duplicate report, a sub-task's result).
+
+        The version is bumped and read back in one statement, so concurrent recorders queue
+        on the row instead of both taking the same event number.
+        """
+        row = connection.execute(
+            update(CASE)
+            .where(CASE.c.id == case_id)
+            .values(version=CASE.c.version + 1, updated_at=now, **values)
+            .returning(CASE.c.version, CASE.c.state)
+        ).first()
         event = {
-            "case_id": case_id, "seq": row.version + 1, "transition": action, "from_state": row.state,
+            "case_id": case_id, "seq": row.version, "transition": action, "from_state": row.state,
             "to_state": row.state, "actor_id": actor.id, "actor_roles": sorted(actor.roles), "at": now,
             "payload": payload, "reason": None,
         }  # fmt: skip

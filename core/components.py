@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 
 from .db.engine import is_sqlite, read, write
 from .db.models import Component
@@ -27,6 +27,7 @@ from .gridindex import metres_scale
 from .taxonomy import active_edition
 
 COMPONENT = Component.__table__
+BY_CODE = select(COMPONENT).where(COMPONENT.c.code == bindparam("code"))
 COLUMNS = (
     "code", "class_code", "name", "grid", "supervisor_unit", "owner_unit", "maintainer_unit",
     "state", "initial_date", "changed_date", "source", "lon", "lat", "note",
@@ -263,7 +264,7 @@ class ComponentIndex:
 
 def get(engine: Engine, code: str) -> dict[str, Any] | None:
     with read(engine) as connection:
-        row = connection.execute(select(COMPONENT).where(COMPONENT.c.code == code)).mappings().first()
+        row = connection.execute(BY_CODE, {"code": code}).mappings().first()
     return dict(row) if row else None
 
 

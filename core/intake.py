@@ -6,10 +6,11 @@ idempotency, grid, component, duplicate, routing, number, case, report, first ev
 """
 
 import math
+import zlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from .db.engine import write
@@ -36,6 +37,7 @@ BY_KEY = (
     .join(CASE, CASE.c.id == REPORT.c.case_id)
     .where(REPORT.c.idempotency_key == bindparam("key"))
 )
+ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 NEARBY_OPEN = (
     select(CASE.c.id, CASE.c.number, CASE.c.lon, CASE.c.lat, CASE.c.version, CASE.c.state)
     .where(
@@ -90,6 +92,7 @@ def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> di
     info = engine.resolve_class(category, kind)
     return {
         **report,
+        "description": report.get("description"),
         "channel": channel["code"],
         "lon": lon,
         "lat": lat,
@@ -181,6 +184,12 @@ def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
             found = connection.execute(BY_KEY, {"key": key}).first()
             if found:
                 return {"case_id": found[0], "number": found[2], "duplicate": found[1], "replay": True}
+        if connection.dialect.name == "postgresql":
+            # two reports of one problem at the same moment must not both miss each other: reports
+            # of a class queue here (SQLite's write transactions are serial already)
+            connection.execute(
+                ADVISORY_LOCK, {"key": zlib.crc32(f"{r['info']['kind']}:{r['category']}".encode())}
+            )
         located = engine.pm.hook.locate_case(
             report={"point": [r["lon"], r["lat"]]}, profile=engine.profile, grids=engine.grids
         )
@@ -204,7 +213,12 @@ def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
         }
         if duplicate is not None:
             connection.execute(INSERT_REPORT, {**report_row, "case_id": duplicate["id"], "duplicate": True})
-            event = _link_duplicate(connection, duplicate, actor, now, r)
+            point = [r["lon"], r["lat"]]
+            payload = {"channel": r["channel"], "point": point, "description": r["description"]}
+            event = engine.record_action(
+                connection, duplicate["id"], "duplicate_report", actor, payload, now,
+                report_count=CASE.c.report_count + 1,
+            )  # fmt: skip
             return {
                 "case_id": duplicate["id"],
                 "number": duplicate["number"],
@@ -213,32 +227,6 @@ def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
                 "event": event,
             }
         return _new_case(engine, connection, r, actor, now, located, component, report_row, uploads, stored)
-
-
-def _link_duplicate(connection: Connection, case: dict[str, Any], actor, now, r) -> dict[str, Any]:
-    connection.execute(
-        update(CASE)
-        .where(CASE.c.id == case["id"])
-        .values(report_count=CASE.c.report_count + 1, version=CASE.c.version + 1, updated_at=now)
-    )
-    event = {
-        "case_id": case["id"],
-        "seq": case["version"] + 1,
-        "transition": "duplicate_report",
-        "from_state": case["state"],
-        "to_state": case["state"],
-        "actor_id": actor.id,
-        "actor_roles": sorted(actor.roles),
-        "at": now,
-        "payload": {
-            "channel": r["channel"],
-            "point": [r["lon"], r["lat"]],
-            "description": r.get("description"),
-        },
-        "reason": None,
-    }
-    connection.execute(INSERT_EVENT, event)
-    return event
 
 
 def _new_case(engine: "Engine", connection, r, actor, now, located, component, report_row, uploads, stored):

@@ -40,6 +40,33 @@ def _intake_many(db_url, evidence, worker, barrier, results):
     engine.db.dispose()
 
 
+def _report_once(db_url, evidence, worker, barrier, results):
+    engine = Engine.open(TESTCITY, db_url, evidence=EvidenceStore(evidence))
+    supervisor = Actor.of("supervisor")
+    # warm up (imports, indexes, connections) so that the racing intakes start together
+    engine.intake(
+        {
+            "channel": "patrol",
+            "point": [120.601 + 0.002 * worker, 31.301],
+            "category": "0102",
+            "kind": "event",
+        },
+        supervisor,
+    )
+    case_ids = []
+    for spot in range(5):
+        report = {
+            "channel": "patrol",
+            "point": [120.61 + 0.003 * spot + 0.00005 * worker, 31.337],
+            "category": "0101",
+            "kind": "component",
+        }
+        barrier.wait()
+        case_ids.append(engine.intake(report, supervisor)["case_id"])
+    results.put(case_ids)
+    engine.db.dispose()
+
+
 def _run(target, argsets):
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(len(argsets)), ctx.Queue()
@@ -73,3 +100,12 @@ def test_concurrent_intake_gives_unique_case_numbers(engine, tmp_path):
     numbers = [n for batch in batches for n in batch]
     assert len(numbers) == 100 and len(set(numbers)) == 100
     assert sorted(int(n[-5:]) for n in numbers) == list(range(1, 101))
+
+
+def test_simultaneous_reports_of_one_problem_make_one_case(engine, tmp_path):
+    url = engine.db.url.render_as_string(hide_password=False)
+    per_worker = _run(_report_once, [(url, tmp_path / "ev", w) for w in range(4)])
+    for spot in range(5):
+        case_ids = {ids[spot] for ids in per_worker}
+        assert len(case_ids) == 1, f"spot {spot}: {len(case_ids)} cases for one problem"
+        assert engine.case(case_ids.pop())["report_count"] == 4
