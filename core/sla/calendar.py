@@ -1,0 +1,164 @@
+"""Working calendars: which minutes count towards a working-time limit.
+
+A working day has working periods (default 08:00–12:00 and 14:00–18:00, local time). Which
+days are working days, in order of precedence: the profile's overrides; China's statutory
+holidays (not working) and 调休 make-up workdays (working), from the `holidays` package; then
+the weekday rule (Monday to Friday). A year the package has no 调休 data for (not announced
+yet) is refused rather than guessed, unless the profile has overrides in that year.
+
+Times are aware datetimes; arithmetic happens in the calendar's time zone.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..errors import GridcaseError
+
+DEFAULT_PERIODS = (("08:00", "12:00"), ("14:00", "18:00"))
+
+
+class CalendarError(GridcaseError):
+    def __init__(self, message: str) -> None:
+        super().__init__("calendar", message)
+
+
+@lru_cache(maxsize=256)
+def _china_year(year: int) -> tuple[frozenset[date], frozenset[date]] | None:
+    """(days off, make-up workdays) of a year, or None when 调休 has not been published for it."""
+    import holidays
+
+    calendar = holidays.country_holidays("CN", years=year)
+    makeup = frozenset(d for d in getattr(calendar, "weekend_workdays", ()) if d.year == year)
+    off = frozenset(d for d in calendar if d.year == year)
+    substituted = any("substituted" in name.lower() for name in calendar.values())
+    return (off, makeup) if makeup or substituted else None
+
+
+def _minutes(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+@dataclass
+class WorkingCalendar:
+    timezone: str = "Asia/Shanghai"
+    periods: tuple[tuple[int, int], ...] = tuple((_minutes(a), _minutes(b)) for a, b in DEFAULT_PERIODS)
+    workdays: frozenset[int] = frozenset({1, 2, 3, 4, 5})
+    holidays: str = "cn"
+    continuous: bool = False
+    overrides: dict[date, bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.tz = ZoneInfo(self.timezone)
+        self.day_minutes = sum(b - a for a, b in self.periods)
+        self._days: dict[date, bool] = {}
+        self._override_years = {d.year for d in self.overrides}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any], base: "WorkingCalendar | None" = None) -> "WorkingCalendar":
+        """A calendar from a profile's `calendar` block; missing keys come from `base`."""
+        base = base or cls()
+        periods = spec.get("periods")
+        overrides = dict(base.overrides)
+        overrides.update({date.fromisoformat(o["date"]): bool(o["working"]) for o in spec.get("overrides", [])})
+        return cls(
+            timezone=spec.get("timezone", base.timezone),
+            periods=tuple((_minutes(a), _minutes(b)) for a, b in periods) if periods else base.periods,
+            workdays=frozenset(spec["workdays"]) if "workdays" in spec else base.workdays,
+            holidays=spec.get("holidays", base.holidays),
+            continuous=spec.get("continuous", base.continuous),
+            overrides=overrides,
+        )
+
+    # -- days -------------------------------------------------------------------------
+
+    def is_working_day(self, day: date) -> bool:
+        known = self._days.get(day)
+        if known is None:
+            known = self._days[day] = self._working(day)
+        return known
+
+    def _working(self, day: date) -> bool:
+        if day in self.overrides:
+            return self.overrides[day]
+        if self.holidays == "cn":
+            year = _china_year(day.year)
+            if year is None:
+                if day.year not in self._override_years:
+                    raise CalendarError(
+                        f"no holiday data for {day.year} (调休 not published in the holidays package); "
+                        f"add overrides for {day.year} to the calendar, or update gridcase"
+                    )
+            else:
+                off, makeup = year
+                if day in makeup:
+                    return True
+                if day in off:
+                    return False
+        return day.isoweekday() in self.workdays
+
+    # -- arithmetic -------------------------------------------------------------------
+
+    def _local(self, moment: datetime) -> tuple[date, float]:
+        if moment.tzinfo is None:
+            raise CalendarError("calendar arithmetic needs aware datetimes")
+        local = moment.astimezone(self.tz)
+        return local.date(), local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
+
+    def _at(self, day: date, minute: float) -> datetime:
+        return datetime.combine(day, time(), self.tz) + timedelta(minutes=minute)
+
+    def add(self, start: datetime, minutes: float) -> datetime:
+        """The moment `minutes` of working time after `start` (an end of a period counts as in it)."""
+        if minutes < 0:
+            raise CalendarError("a time limit cannot be negative")
+        if self.continuous or not self.day_minutes or minutes == 0:
+            return start + timedelta(minutes=minutes)
+        day, minute = self._local(start)
+        remaining = float(minutes)
+        for _ in range(3660):  # ten years of days: a limit longer than that is a mistake
+            if self.is_working_day(day):
+                if minute <= self.periods[0][0] and remaining > self.day_minutes:
+                    remaining -= self.day_minutes  # a whole working day at once
+                else:
+                    for a, b in self.periods:
+                        if minute >= b:
+                            continue
+                        begin = max(a, minute)
+                        if remaining <= b - begin:
+                            return self._at(day, begin + remaining)
+                        remaining -= b - begin
+            day, minute = day + timedelta(days=1), 0.0
+        raise CalendarError(f"{minutes} working minutes reach more than ten years ahead")
+
+    def between(self, start: datetime, end: datetime) -> float:
+        """Working minutes from `start` to `end` (0 when end is not after start)."""
+        if end <= start:
+            return 0.0
+        if self.continuous or not self.day_minutes:
+            return (end - start).total_seconds() / 60
+        day, minute = self._local(start)
+        last_day, last_minute = self._local(end)
+        total = 0.0
+        while day <= last_day:
+            if self.is_working_day(day):
+                upto = last_minute if day == last_day else 24 * 60
+                total += sum(max(0.0, min(b, upto) - max(a, minute)) for a, b in self.periods)
+            day, minute = day + timedelta(days=1), 0.0
+        return total
+
+    def is_working_time(self, moment: datetime) -> bool:
+        day, minute = self._local(moment)
+        return self.continuous or (self.is_working_day(day) and any(a <= minute <= b for a, b in self.periods))
+
+
+def calendars_from_profile(profile: dict[str, Any]) -> tuple[WorkingCalendar, dict[str, WorkingCalendar]]:
+    """The default calendar and the named ones (each built over the default)."""
+    limits = profile.get("time_limits", {})
+    default = WorkingCalendar.from_spec(limits.get("calendar", {}))
+    named = {spec["code"]: WorkingCalendar.from_spec(spec, default) for spec in limits.get("calendars", [])}
+    return default, named
+
