@@ -28,7 +28,8 @@ from .gridindex import GridIndex
 from .intake import intake as _intake
 from .plugins import collect
 from .profile import Profile, load_validated
-from .sla import clocks
+from .sla.clocks import Clocks
+from .sla.deadlines import Deadlines
 from .taxonomy import active_classes, label_zh
 from .transitions import fire
 from .units import subtree, sync_units
@@ -91,7 +92,8 @@ class Engine:
             self.evidence = EvidenceStore(
                 Path(os.environ.get("GRIDCASE_EVIDENCE_DIR", "evidence")), max_bytes
             )
-        self.clocks = clocks
+        self.deadlines = Deadlines(self.profile, self.pm)
+        self.clocks = Clocks(self.deadlines)
         self.dedupe_rules: dict[tuple[str, str], Any] = {}
         self.components = component_registry.ComponentIndex(self.db)
 
@@ -341,6 +343,10 @@ class Engine:
                         for role in ("responsible", "handling")
                     ],
                 )
+                starts = dispatch.starts if dispatch else ()
+                deadlines = self.clocks.start(
+                    connection, child, starts, now, dict(parent), handling_unit=unit, fresh=True
+                )
                 connection.execute(
                     insert(CASE_EVENT).values(
                         case_id=child,
@@ -353,9 +359,9 @@ class Engine:
                         at=now,
                         payload={"parent": parent_id, "unit": unit},
                         reason=None,
+                        effects={"deadlines": deadlines} if deadlines else None,
                     )  # fmt: skip
                 )
-                self.clocks.start(connection, child, dispatch.starts if dispatch else (), now)
                 children.append(child)
             self.record_action(
                 connection, parent_id, "subtasks_created", actor, {"subtasks": children, "units": units}, now

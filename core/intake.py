@@ -297,6 +297,11 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
     payload = {"channel": r["channel"], "grid": located["grid"]}
     if r.get("classified"):
         payload["classified"] = r["classified"]
+    facts = {
+        "class_code": r["category"], "major_code": info["major"]["code"], "kind": info["kind"],
+        "standard": r.get("standard"), "area_class": located.get("area_class"), "urgent": r["urgent"],
+    }  # fmt: skip
+    deadlines = engine.clocks.start(connection, case_id, workflow.starts, now, facts, fresh=True)
     event = {
         "case_id": case_id,
         "seq": 1,
@@ -308,8 +313,8 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
         "at": now,
         "payload": payload,
         "reason": None,
+        "effects": {"deadlines": deadlines} if deadlines else None,
     }
     event_id = connection.execute(INSERT_EVENT, event).inserted_primary_key[0]
-    engine.clocks.start(connection, case_id, workflow.starts, now, fresh=True)
     engine.attach(connection, case_id, event_id, uploads, stored, now)
     return {"case_id": case_id, "number": number, "duplicate": False, "replay": False, "event": event}

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .cases import Actor, Engine
 
 CASE, CASE_EVENT, CASE_UNIT = (t.__table__ for t in (Case, CaseEvent, CaseUnit))
+INSERT_EVENT = insert(CASE_EVENT)
 
 
 def fire(
@@ -103,6 +104,10 @@ def fire(
         )
         if done.rowcount != 1:
             raise TransitionError("conflict", f"case {case['number']} was changed by someone else; reload it")
+        _apply_units(connection, case_id, changes, now)
+        deadlines = _move_clocks(
+            engine, connection, {**case, **values}, transition, payload, changes, handling, now
+        )
         event = {
             "case_id": case_id,
             "seq": case["version"] + 1,
@@ -114,14 +119,9 @@ def fire(
             "at": now,
             "payload": payload,
             "reason": reason,
+            "effects": {"deadlines": deadlines} if deadlines else None,
         }
-        event_id = connection.execute(insert(CASE_EVENT).values(**event)).inserted_primary_key[0]
-        _apply_units(connection, case_id, changes, now)
-        clocks = engine.clocks
-        clocks.stop(connection, case_id, transition.stops, now)
-        clocks.pause(connection, case_id, transition.pauses, now)
-        clocks.resume(connection, case_id, transition.resumes, now)
-        clocks.start(connection, case_id, transition.starts, now)
+        event_id = connection.execute(INSERT_EVENT, event).inserted_primary_key[0]
         engine.attach(connection, case_id, event_id, uploads, stored, now)
         parent = case["parent_id"]
         if parent is not None and values["state_kind"] == "closed" and case["state_kind"] == "open":
@@ -139,6 +139,25 @@ def fire(
     if parent_event:
         engine.after_event(parent, parent_event)
     return engine.case(case_id)
+
+
+def _move_clocks(
+    engine, connection, case, transition, payload, changes, handling, now
+) -> list[dict[str, Any]]:
+    """Stop, pause, resume, start and extend the transition's clocks; the deadline changes made."""
+    clocks, case_id = engine.clocks, case["id"]
+    # the clock counts on the calendar of the unit now handling the case (a 24h team, say)
+    if changes["handling"] is not None:
+        unit = changes["handling"][0] if changes["handling"] else None
+    else:
+        unit = max(handling, key=lambda h: h["depth"])["unit"] if handling else None
+    effects = clocks.stop(connection, case_id, transition.stops, now)
+    effects += clocks.pause(connection, case_id, transition.pauses, now)
+    effects += clocks.resume(connection, case_id, transition.resumes, now)
+    effects += clocks.start(connection, case_id, transition.starts, now, case, handling_unit=unit)
+    if transition.extends and payload.get("amount"):
+        effects += clocks.extend(connection, case_id, transition.extends, Duration.parse(payload["amount"]))
+    return effects
 
 
 def _active_units(connection: Connection, case_id: int, role: str) -> list[dict[str, Any]]:

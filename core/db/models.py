@@ -5,16 +5,39 @@ DELETE, see migrations/versions/0001_initial.py).
 No `from __future__ import annotations` here: SQLModel reads the annotations at class creation.
 """
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on every database.
+
+    SQLite keeps no time zone and returns naive values; a naive value going in is a bug (whose
+    local time?), so it is refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: timestamps must be timezone-aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _ts(**kwargs: Any) -> Any:
     """An aware-UTC timestamp column."""
-    return Field(sa_type=DateTime(timezone=True), **kwargs)
+    return Field(sa_type=UTCDateTime, **kwargs)
 
 
 def _json(**kwargs: Any) -> Any:
@@ -162,6 +185,7 @@ class CaseEvent(SQLModel, table=True):
     at: datetime = _ts(index=True)
     payload: dict = _json(nullable=False)
     reason: str | None = None
+    effects: dict | None = _json(nullable=True)  # what the event changed besides the state (deadlines)
 
 
 class Report(SQLModel, table=True):
@@ -208,6 +232,11 @@ class Clock(SQLModel, table=True):
     paused_at: datetime | None = _ts(default=None)
     stopped_at: datetime | None = _ts(default=None)
     deadline: datetime | None = _ts(default=None, index=True)
+    yellow_at: datetime | None = _ts(default=None, index=True)
+    rule: str | None = Field(default=None, max_length=128)  # what decided the limit
+    unit: str | None = Field(default=None, max_length=64)  # time-limit unit
+    amount: float | None = None  # in that unit
+    calendar: str | None = Field(default=None, max_length=64)  # None: the profile's default
 
 
 class Counter(SQLModel, table=True):

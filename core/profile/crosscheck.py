@@ -245,6 +245,7 @@ class CrossChecker:
 
     def check_time_limits(self) -> None:
         limits = _dict(self.data.get("time_limits"))
+        self.ref(["time_limits", "standard_stage"], limits.get("standard_stage"), self.stages, "stage")
         for r, rule in _enumerate(limits.get("rules")):
             path = ["time_limits", "rules", r]
             self.ref(path + ["stage"], rule.get("stage"), self.stages, "stage")

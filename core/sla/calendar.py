@@ -63,7 +63,9 @@ class WorkingCalendar:
         base = base or cls()
         periods = spec.get("periods")
         overrides = dict(base.overrides)
-        overrides.update({date.fromisoformat(o["date"]): bool(o["working"]) for o in spec.get("overrides", [])})
+        overrides.update(
+            {date.fromisoformat(o["date"]): bool(o["working"]) for o in spec.get("overrides", [])}
+        )
         return cls(
             timezone=spec.get("timezone", base.timezone),
             periods=tuple((_minutes(a), _minutes(b)) for a, b in periods) if periods else base.periods,
@@ -113,26 +115,38 @@ class WorkingCalendar:
 
     def add(self, start: datetime, minutes: float) -> datetime:
         """The moment `minutes` of working time after `start` (an end of a period counts as in it)."""
-        if minutes < 0:
+        return self.add_all(start, (minutes,))[0]
+
+    def add_all(self, start: datetime, amounts: tuple[float, ...]) -> list[datetime]:
+        """`add` for several amounts in one walk of the calendar (a deadline and its yellow light)."""
+        if any(m < 0 for m in amounts):
             raise CalendarError("a time limit cannot be negative")
-        if self.continuous or not self.day_minutes or minutes == 0:
-            return start + timedelta(minutes=minutes)
+        order = sorted(range(len(amounts)), key=amounts.__getitem__)
+        out: list[datetime] = [start] * len(amounts)
+        if self.continuous or not self.day_minutes:
+            return [start + timedelta(minutes=m) for m in amounts]
+        pending = [i for i in order if amounts[i] > 0]
+        if not pending:
+            return out
         day, minute = self._local(start)
-        remaining = float(minutes)
+        used = 0.0  # working minutes passed so far
         for _ in range(3660):  # ten years of days: a limit longer than that is a mistake
             if self.is_working_day(day):
-                if minute <= self.periods[0][0] and remaining > self.day_minutes:
-                    remaining -= self.day_minutes  # a whole working day at once
+                if minute <= self.periods[0][0] and amounts[pending[0]] - used > self.day_minutes:
+                    used += self.day_minutes  # a whole working day at once
                 else:
                     for a, b in self.periods:
                         if minute >= b:
                             continue
                         begin = max(a, minute)
-                        if remaining <= b - begin:
-                            return self._at(day, begin + remaining)
-                        remaining -= b - begin
+                        while pending and amounts[pending[0]] - used <= b - begin:
+                            out[pending[0]] = self._at(day, begin + amounts[pending[0]] - used)
+                            pending.pop(0)
+                        if not pending:
+                            return out
+                        used += b - begin
             day, minute = day + timedelta(days=1), 0.0
-        raise CalendarError(f"{minutes} working minutes reach more than ten years ahead")
+        raise CalendarError(f"{max(amounts)} working minutes reach more than ten years ahead")
 
     def between(self, start: datetime, end: datetime) -> float:
         """Working minutes from `start` to `end` (0 when end is not after start)."""
@@ -142,6 +156,8 @@ class WorkingCalendar:
             return (end - start).total_seconds() / 60
         day, minute = self._local(start)
         last_day, last_minute = self._local(end)
+        if last_minute == 0:  # ends at midnight: the end day contributes nothing (and needs no data)
+            last_day, last_minute = last_day - timedelta(days=1), 24 * 60
         total = 0.0
         while day <= last_day:
             if self.is_working_day(day):
@@ -152,7 +168,9 @@ class WorkingCalendar:
 
     def is_working_time(self, moment: datetime) -> bool:
         day, minute = self._local(moment)
-        return self.continuous or (self.is_working_day(day) and any(a <= minute <= b for a, b in self.periods))
+        return self.continuous or (
+            self.is_working_day(day) and any(a <= minute <= b for a, b in self.periods)
+        )
 
 
 def calendars_from_profile(profile: dict[str, Any]) -> tuple[WorkingCalendar, dict[str, WorkingCalendar]]:
@@ -161,4 +179,3 @@ def calendars_from_profile(profile: dict[str, Any]) -> tuple[WorkingCalendar, di
     default = WorkingCalendar.from_spec(limits.get("calendar", {}))
     named = {spec["code"]: WorkingCalendar.from_spec(spec, default) for spec in limits.get("calendars", [])}
     return default, named
-

@@ -1,17 +1,25 @@
-"""Clock records: a transition starts, stops, pauses and resumes the clocks of stages.
+"""Clocks: a transition starts, stops, pauses, resumes and extends the clocks of stages.
 
-Deadline arithmetic (working calendars, lights, sweeps) builds on these rows; a clock's
-`deadline` is stored when it starts so that sweeps read only what is due.
+A clock's deadline is computed when it starts and stored (indexed), so a sweep reads only what
+is due. Pausing (挂账) keeps the remaining working time; resuming restarts it from then. An
+approved extension (延期) moves the deadline by the approved amount. Each method returns the
+deadline changes it made, which the caller records in the event's `effects`.
 """
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, insert, select, update
 
 from ..db.models import Clock
+from ..durations import Duration
+from .deadlines import Deadlines
 
 CLOCK = Clock.__table__
+INSERT_CLOCK = insert(CLOCK)
+# every row of one insert has the same keys (executemany)
+NO_DEADLINE = dict.fromkeys(("deadline", "yellow_at", "rule", "unit", "amount", "calendar"))
 
 
 def _stages(stages: Iterable[str]) -> tuple[bool, list[str]]:
@@ -19,41 +27,115 @@ def _stages(stages: Iterable[str]) -> tuple[bool, list[str]]:
     return "*" in stages, [s for s in stages if s != "*"]
 
 
-INSERT_CLOCK = insert(CLOCK)
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
 
 
-def start(
-    connection: Connection, case_id: int, stages: Iterable[str], now: datetime, fresh: bool = False
-) -> None:
-    """Start clocks; `fresh` says the case is new and has none to end first."""
-    rows = [
-        {"case_id": case_id, "stage": s, "status": "running", "started_at": now} for s in stages if s != "*"
-    ]
-    if rows:
+class Clocks:
+    def __init__(self, deadlines: Deadlines) -> None:
+        self.deadlines = deadlines
+
+    def start(
+        self,
+        connection: Connection,
+        case_id: int,
+        stages: Iterable[str],
+        now: datetime,
+        case: dict[str, Any],
+        handling_unit: str | None = None,
+        fresh: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Start clocks with their deadlines; `fresh` says the case is new and has none to end."""
+        named = [s for s in stages if s != "*"]
+        if not named:
+            return []
         if not fresh:  # a stage started again (rework, re-dispatch) gets a new clock; the old one ends
-            stop(connection, case_id, [r["stage"] for r in rows], now)
+            self.stop(connection, case_id, named, now)
+        rows, changes = [], []
+        for stage in named:
+            due = self.deadlines.compute(stage, case, now, handling_unit)
+            row = {"case_id": case_id, "stage": stage, "status": "running", "started_at": now, **NO_DEADLINE}
+            if due is not None:
+                row.update(
+                    deadline=due.deadline, yellow_at=due.yellow_at, rule=due.rule,
+                    unit=due.unit, amount=due.amount, calendar=due.calendar,
+                )  # fmt: skip
+                changes.append(
+                    {"stage": stage, "why": "start", "deadline": _iso(due.deadline), "rule": due.rule}
+                )
+            rows.append(row)
         connection.execute(INSERT_CLOCK, rows)
+        return changes
 
+    def _select(self, case_id: int, stages: Iterable[str], statuses: tuple[str, ...]):
+        every, named = _stages(stages)
+        query = select(CLOCK).where(CLOCK.c.case_id == case_id, CLOCK.c.status.in_(statuses))
+        return query if every else query.where(CLOCK.c.stage.in_(named))
 
-def _set(
-    connection: Connection, case_id: int, stages: Iterable[str], statuses: tuple[str, ...], **values
-) -> None:
-    every, named = _stages(stages)
-    if not every and not named:
-        return
-    query = update(CLOCK).where(CLOCK.c.case_id == case_id, CLOCK.c.status.in_(statuses))
-    if not every:
-        query = query.where(CLOCK.c.stage.in_(named))
-    connection.execute(query.values(**values))
+    def _set(self, connection: Connection, case_id: int, stages, statuses: tuple[str, ...], **values) -> None:
+        every, named = _stages(stages)
+        if not every and not named:
+            return
+        query = update(CLOCK).where(CLOCK.c.case_id == case_id, CLOCK.c.status.in_(statuses))
+        if not every:
+            query = query.where(CLOCK.c.stage.in_(named))
+        connection.execute(query.values(**values))
 
+    def stop(self, connection: Connection, case_id: int, stages: Iterable[str], now: datetime) -> list:
+        self._set(connection, case_id, stages, ("running", "paused"), status="stopped", stopped_at=now)
+        return []
 
-def stop(connection: Connection, case_id: int, stages: Iterable[str], now: datetime) -> None:
-    _set(connection, case_id, stages, ("running", "paused"), status="stopped", stopped_at=now)
+    def pause(self, connection: Connection, case_id: int, stages: Iterable[str], now: datetime) -> list:
+        self._set(connection, case_id, stages, ("running",), status="paused", paused_at=now)
+        return []
 
+    def resume(self, connection: Connection, case_id: int, stages: Iterable[str], now: datetime) -> list:
+        """Restart paused clocks; each keeps the working time it had left when it paused."""
+        changes = []
+        if not list(stages):
+            return changes
+        for clock in connection.execute(self._select(case_id, stages, ("paused",))).mappings().all():
+            values: dict[str, Any] = {"status": "running", "paused_at": None}
+            if clock["deadline"] is not None:
+                calendar = self.deadlines.clock_calendar(clock["unit"], clock["calendar"])
+                left = calendar.between(clock["paused_at"], clock["deadline"])
+                values["deadline"] = calendar.add(now, left)
+                if clock["yellow_at"] is not None:
+                    values["yellow_at"] = calendar.add(
+                        now, calendar.between(clock["paused_at"], clock["yellow_at"])
+                    )
+                changes.append(
+                    {
+                        "stage": clock["stage"],
+                        "why": "resume",
+                        "was": _iso(clock["deadline"]),
+                        "deadline": _iso(values["deadline"]),
+                    }
+                )
+            connection.execute(update(CLOCK).where(CLOCK.c.id == clock["id"]).values(**values))
+        return changes
 
-def pause(connection: Connection, case_id: int, stages: Iterable[str], now: datetime) -> None:
-    _set(connection, case_id, stages, ("running",), status="paused", paused_at=now)
-
-
-def resume(connection: Connection, case_id: int, stages: Iterable[str], now: datetime) -> None:
-    _set(connection, case_id, stages, ("paused",), status="running", paused_at=None)
+    def extend(self, connection: Connection, case_id: int, stages: Iterable[str], amount: Duration) -> list:
+        """Move deadlines by an approved extension, counted in the extension's own unit."""
+        changes = []
+        if not list(stages):
+            return changes
+        unit = self.deadlines.units.get(amount.unit)
+        for clock in (
+            connection.execute(self._select(case_id, stages, ("running", "paused"))).mappings().all()
+        ):
+            if clock["deadline"] is None or unit is None:
+                continue
+            calendar = self.deadlines.clock_calendar(amount.unit, clock["calendar"])
+            deadline = calendar.add(clock["deadline"], amount.value * unit["minutes"])
+            connection.execute(update(CLOCK).where(CLOCK.c.id == clock["id"]).values(deadline=deadline))
+            changes.append(
+                {
+                    "stage": clock["stage"],
+                    "why": "extend",
+                    "by": str(amount),
+                    "was": _iso(clock["deadline"]),
+                    "deadline": _iso(deadline),
+                }
+            )
+        return changes

@@ -18,7 +18,9 @@ def at(text: str) -> datetime:
 
 
 # starts early enough that 20 working days stay inside the years with published 调休 data
-moments = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2026, 11, 20)).map(lambda d: d.replace(tzinfo=CST))
+moments = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2026, 11, 20)).map(
+    lambda d: d.replace(tzinfo=CST)
+)
 amounts = st.floats(min_value=0, max_value=20 * 480, allow_nan=False)
 
 
@@ -86,7 +88,9 @@ def test_lunch_break_and_period_ends():
 
 
 def test_overrides_beat_the_holiday_data():
-    calendar = WorkingCalendar.from_spec({"overrides": [{"date": "2026-10-12", "working": False}, {"date": "2026-10-11", "working": True}]})
+    calendar = WorkingCalendar.from_spec(
+        {"overrides": [{"date": "2026-10-12", "working": False}, {"date": "2026-10-11", "working": True}]}
+    )
     assert not calendar.is_working_day(date(2026, 10, 12)) and calendar.is_working_day(date(2026, 10, 11))
 
 
@@ -101,3 +105,9 @@ def test_a_year_without_holiday_data_is_refused_unless_overridden():
 def test_naive_datetimes_are_refused():
     with pytest.raises(CalendarError):
         CAL.add(datetime(2026, 10, 13, 9), 60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(moments, amounts, amounts)
+def test_one_walk_for_two_amounts_equals_two_walks(start, a, b):
+    assert CAL.add_all(start, (a, b)) == [CAL.add(start, a), CAL.add(start, b)]

@@ -1,0 +1,161 @@
+"""Which time limit applies to a clock, and when it runs out.
+
+Precedence, most specific first (docs/profiles.md, "time_limits"):
+
+1. for the handling stage (`time_limits.standard_stage`, default `handle`), the case's 立结案标准
+   row: its `by_area` limit for the case's area class, else its `time_limit`;
+2. otherwise the `rules` of the stage that match the case, the one naming the most of `class`,
+   `condition`, `area_class`, `urgent` and `kind` winning; between equals, the later one (a
+   city's own rules come after the standard's);
+3. no rule: the clock runs without a deadline.
+
+A limit in a working unit (工作时, 工作日) is counted on the calendar of the handling unit, or
+the profile's default calendar; a natural unit (紧急工作时, 自然日, hours, minutes) is continuous.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pluggy
+
+from ..durations import Duration
+from .calendar import WorkingCalendar, calendars_from_profile
+
+MATCH_KEYS = ("class", "condition", "area_class", "urgent", "kind")
+CONTINUOUS = WorkingCalendar(continuous=True)
+
+
+@dataclass(frozen=True)
+class Limit:
+    duration: Duration
+    rule: str
+
+
+@dataclass(frozen=True)
+class Deadline:
+    deadline: datetime
+    yellow_at: datetime
+    rule: str
+    unit: str
+    amount: float
+    calendar: str | None
+
+
+class Deadlines:
+    def __init__(self, profile: dict[str, Any], pm: pluggy.PluginManager | None = None) -> None:
+        limits = profile.get("time_limits", {})
+        self.units = {u["code"]: u for u in limits.get("units", [])}
+        self.rules = limits.get("rules", [])
+        self.standard_stage = limits.get("standard_stage", "handle")
+        lights = limits.get("lights", {})
+        self.yellow_fraction = lights.get("yellow_at", 0.8)
+        self.yellow_remaining = Duration.parse(lights.get("yellow_remaining"))
+        self.default_calendar, self.calendars = calendars_from_profile(profile)
+        self.unit_calendars = {
+            u["code"]: u["calendar"] for u in profile.get("units", []) if u.get("calendar")
+        }
+        self.standards = self._standards(profile)
+        self.pm = pm
+        self._limits: dict[tuple, Limit | None] = {}  # the rules never change under a running engine
+
+    @staticmethod
+    def _standards(profile: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+        from ..taxonomy import active_classes
+
+        return {
+            (info["kind"], info["minor"]["code"], row["code"]): row
+            for info in active_classes(profile)
+            for row in info["minor"].get("standards", [])
+        }
+
+    def limit(self, stage: str, case: dict[str, Any]) -> Limit | None:
+        key = (
+            stage,
+            *(case.get(k) for k in ("kind", "class_code", "major_code", "standard", "area_class")),
+            bool(case.get("urgent")),
+        )
+        if key not in self._limits:
+            self._limits[key] = self._resolve(stage, case)
+        return self._limits[key]
+
+    def _resolve(self, stage: str, case: dict[str, Any]) -> Limit | None:
+        if stage == self.standard_stage and case.get("standard"):
+            row = self.standards.get((case.get("kind"), case.get("class_code"), case["standard"]))
+            if row is not None:
+                by_area = row.get("by_area", {}).get(case.get("area_class") or "")
+                chosen = Duration.parse(by_area or row["time_limit"])
+                label = f"standard:{case['class_code']}/{row['code']}" + (
+                    f"@{case['area_class']}" if by_area else ""
+                )
+                return Limit(chosen, label)
+        facts = {
+            "class": {case.get("class_code"), case.get("major_code")},
+            "condition": {case.get("standard")},
+            "area_class": {case.get("area_class")},
+            "urgent": {bool(case.get("urgent"))},
+            "kind": {case.get("kind")},
+        }
+        best: tuple[int, int, dict] | None = None
+        for position, rule in enumerate(self.rules):
+            if rule.get("stage") != stage:
+                continue
+            named = [k for k in MATCH_KEYS if k in rule]
+            if all(rule[k] in facts[k] for k in named) and (best is None or len(named) >= best[0]):
+                best = (len(named), position, rule)
+        if best is None:
+            return None
+        return Limit(Duration.parse(best[2]["limit"]), f"rule:{best[2]['code']}")
+
+    def calendar(self, code: str | None) -> WorkingCalendar:
+        return self.calendars.get(code, self.default_calendar) if code else self.default_calendar
+
+    def calendar_code_for(self, unit: str | None) -> str | None:
+        return self.unit_calendars.get(unit) if unit else None
+
+    def clock_calendar(self, unit_code: str | None, calendar_code: str | None) -> WorkingCalendar:
+        """The calendar a clock counts on: continuous units ignore working calendars."""
+        unit = self.units.get(unit_code or "", {})
+        return self.calendar(calendar_code) if unit.get("working") else CONTINUOUS
+
+    def compute(
+        self, stage: str, case: dict[str, Any], start: datetime, handling_unit: str | None = None
+    ) -> Deadline | None:
+        limit = self.limit(stage, case)
+        if limit is None or limit.duration.unit not in self.units:
+            return None
+        calendar_code = self.calendar_code_for(handling_unit)
+        calendar = self.clock_calendar(limit.duration.unit, calendar_code)
+        minutes = limit.duration.value * self.units[limit.duration.unit]["minutes"]
+        if self.yellow_remaining and self.yellow_remaining.unit in self.units:
+            before = self.yellow_remaining.value * self.units[self.yellow_remaining.unit]["minutes"]
+            yellow_minutes = max(0.0, minutes - before)
+        else:
+            yellow_minutes = minutes * self.yellow_fraction
+        deadline, yellow = calendar.add_all(start, (minutes, yellow_minutes))
+        if self.pm is not None:
+            clock = {
+                "stage": stage,
+                "started_at": start,
+                "limit": limit.duration.value,
+                "unit": limit.duration.unit,
+            }
+            adjusted = self.pm.hook.adjust_deadline(case=case, clock=clock, deadline=deadline)
+            deadline = adjusted or deadline
+        return Deadline(
+            deadline=deadline,
+            yellow_at=yellow,
+            rule=limit.rule,
+            unit=limit.duration.unit,
+            amount=limit.duration.value,
+            calendar=calendar_code,
+        )
+
+    def light(self, clock: dict[str, Any], now: datetime) -> str:
+        """green, yellow (the limit mostly used) or red (overdue); a paused clock keeps its colour."""
+        at = clock.get("paused_at") or now
+        if clock.get("deadline") is None:
+            return "green"
+        if at > clock["deadline"]:
+            return "red"
+        return "yellow" if clock.get("yellow_at") and at >= clock["yellow_at"] else "green"

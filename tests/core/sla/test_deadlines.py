@@ -1,0 +1,156 @@
+"""Deadlines through the engine, on real dates: filing before National Day, urgency across a
+night, 挂账 in the middle of a stage, approved and denied extensions, a 24h unit, lights."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from gridcase.core.cases import Actor
+from gridcase.core.evidence import Upload
+from gridcase.core.sla.deadlines import Deadlines
+
+CST = ZoneInfo("Asia/Shanghai")
+PHOTO = [Upload("p.jpg", b"\xff\xd8\xff\xe0" + bytes(64))]
+supervisor, operator, leader = Actor.of("supervisor"), Actor.of("operator"), Actor.of("shift_leader")
+dispatcher, water = Actor.of("dispatcher"), Actor.of("department", unit="water")
+
+
+def at(text):
+    return datetime.fromisoformat(text).replace(tzinfo=CST)
+
+
+def clock(case, stage, status="running"):
+    return next(c for c in case["clocks"] if c["stage"] == stage and c["status"] == status)
+
+
+def dispatched_case(engine, standard="damaged", when="2026-09-25T10:00"):
+    """A 上水井盖 case filed with `standard` and dispatched to water at `when` (CST)."""
+    engine.clock.set(at(when))
+    case_id = engine.intake(
+        {"channel": "patrol", "point": [120.61, 31.337], "category": "0101", "kind": "component"}, supervisor
+    )["case_id"]
+    engine.transition(case_id, "accept", operator)
+    engine.transition(
+        case_id, "file", leader, payload={"category": "0101", "kind": "component", "standard": standard}
+    )
+    return engine.transition(case_id, "dispatch", dispatcher, payload={"units": ["water"]})
+
+
+def test_intake_and_stage_clocks_get_their_deadlines(engine):
+    engine.clock.set(at("2026-10-13T09:00"))
+    case = engine.case(
+        engine.intake(
+            {"channel": "patrol", "point": [120.61, 31.337], "category": "0101", "kind": "component"},
+            supervisor,
+        )["case_id"]
+    )
+    accept = clock(case, "accept")
+    assert (accept["deadline"], accept["rule"], accept["unit"], accept["amount"]) == (
+        at("2026-10-13T09:15"),
+        "rule:accept",
+        "minute",
+        15,
+    )
+    assert accept["yellow_at"] == at("2026-10-13T09:12")
+    assert case["events"][0]["effects"]["deadlines"][0] == {
+        "stage": "accept",
+        "why": "start",
+        "deadline": "2026-10-13T01:15:00+00:00",
+        "rule": "rule:accept",
+    }
+
+
+def test_a_case_filed_on_the_friday_before_national_day(engine):
+    # 4 working hours from Friday 25 September 10:00 (Mid-Autumn holiday): Monday 28 September 12:00
+    case = dispatched_case(engine, "damaged", "2026-09-25T10:00")
+    handle = clock(case, "handle")
+    assert handle["rule"] == "standard:0101/damaged" and handle["deadline"] == at("2026-09-28T12:00")
+
+
+def test_an_urgent_limit_runs_through_the_night(engine):
+    case = dispatched_case(engine, "missing", "2026-10-13T23:00")
+    assert clock(case, "handle")["deadline"] == at("2026-10-14T01:00")  # 2 紧急工作时, continuous
+
+
+def test_shelving_in_the_middle_of_a_stage_keeps_the_remaining_time(engine):
+    case = dispatched_case(engine, "damaged", "2026-10-13T09:00")  # due 13:00 (lunch excluded)
+    assert clock(case, "handle")["deadline"] == at("2026-10-13T15:00")
+    engine.transition(case["id"], "sign", water)
+    engine.clock.set(at("2026-10-13T10:00"))
+    engine.transition(case["id"], "request_shelve", water, reason="需要立项")
+    engine.transition(case["id"], "approve_shelve", dispatcher)  # 3 working hours left
+    engine.clock.set(at("2026-10-16T16:00"))  # Friday afternoon
+    case = engine.transition(case["id"], "resume", dispatcher)
+    assert clock(case, "handle")["deadline"] == at("2026-10-19T09:00")  # 2 h Friday, 1 h from Monday 08:00
+    assert case["events"][-1]["effects"]["deadlines"][0]["why"] == "resume"
+
+
+def test_an_approved_extension_moves_the_deadline_and_a_denied_one_does_not(engine):
+    case = dispatched_case(engine, "damaged", "2026-10-13T09:00")
+    engine.transition(case["id"], "sign", water)
+    engine.transition(
+        case["id"], "request_extension", water, payload={"amount": "1 work_day"}, reason="需要采购"
+    )
+    case = engine.transition(case["id"], "deny_extension", dispatcher, reason="理由不足")
+    assert (
+        clock(case, "handle")["deadline"] == at("2026-10-13T15:00") and case["events"][-1]["effects"] is None
+    )
+    engine.transition(
+        case["id"], "request_extension", water, payload={"amount": "1 work_day"}, reason="需要采购"
+    )
+    case = engine.transition(case["id"], "approve_extension", dispatcher, payload={"amount": "1 work_day"})
+    assert clock(case, "handle")["deadline"] == at("2026-10-14T15:00")
+    assert case["events"][-1]["effects"]["deadlines"] == [
+        {
+            "stage": "handle",
+            "why": "extend",
+            "by": "1 work_day",
+            "was": "2026-10-13T07:00:00+00:00",
+            "deadline": "2026-10-14T07:00:00+00:00",
+        }
+    ]
+
+
+def test_a_unit_with_a_round_the_clock_calendar(engine):
+    profile = {**engine.profile, "units": [{"code": "team", "calendar": "round_the_clock"}]}
+    deadlines = Deadlines(profile)
+    case = {"kind": "component", "class_code": "0101", "major_code": "01", "standard": "damaged"}
+    start = at("2026-10-13T17:00")
+    assert deadlines.compute("handle", case, start).deadline == at("2026-10-14T11:00")
+    assert deadlines.compute("handle", case, start, handling_unit="team").deadline == at("2026-10-13T21:00")
+
+
+def test_rule_precedence(engine):
+    deadlines = Deadlines(engine.profile)
+    event = {"kind": "event", "class_code": "0501", "major_code": "05", "urgent": False}
+    assert deadlines.limit("handle", event).rule == "rule:handle_event"
+    assert deadlines.limit("handle", {**event, "urgent": True}).rule == "rule:handle_urgent"
+    assert deadlines.limit("file", {**event, "urgent": True}).rule == "rule:file_urgent"
+    assert deadlines.limit("case", event) is None
+
+
+def test_lights(engine):
+    deadlines = Deadlines(engine.profile)
+    running = {"deadline": at("2026-10-13T12:00"), "yellow_at": at("2026-10-13T11:00"), "paused_at": None}
+    assert [
+        deadlines.light(running, at(t)) for t in ("2026-10-13T10:00", "2026-10-13T11:30", "2026-10-13T12:01")
+    ] == ["green", "yellow", "red"]
+    assert (
+        deadlines.light({**running, "paused_at": at("2026-10-13T10:00")}, at("2026-10-14T10:00")) == "green"
+    )
+
+
+def test_a_plugin_can_adjust_a_deadline(engine):
+    from gridcase.core.hookspecs import hookimpl
+
+    class FiveThirty:
+        @hookimpl
+        def adjust_deadline(self, case, clock, deadline):
+            return deadline.replace(hour=17, minute=30) if clock["stage"] == "handle" else None
+
+    engine.pm.register(FiveThirty(), name="five_thirty")
+    try:
+        case = dispatched_case(engine, "damaged", "2026-10-13T09:00")
+        assert clock(case, "handle")["deadline"] == at("2026-10-13T17:30")
+        assert clock(case, "dispatch", "stopped")["deadline"] == at("2026-10-13T09:15")
+    finally:
+        engine.pm.unregister(name="five_thirty")
