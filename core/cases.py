@@ -28,6 +28,7 @@ from .gridindex import GridIndex
 from .intake import intake as _intake
 from .plugins import collect
 from .profile import Profile, load_validated
+from .sla import sweep
 from .sla.clocks import Clocks
 from .sla.deadlines import Deadlines
 from .taxonomy import active_classes, label_zh
@@ -270,6 +271,15 @@ class Engine:
         }  # fmt: skip
         connection.execute(insert(CASE_EVENT).values(**event))
         return event
+
+    def senders(self) -> dict[str, Any]:
+        """The sender of each channel; a later plugin's replaces an earlier one's."""
+        return {sender.channel: sender for sender in collect(self.pm, "register_senders")}
+
+    def sweep(self, now: datetime | None = None) -> dict[str, Any]:
+        """Fire the due time-limit events, then deliver the due notifications."""
+        fired = sweep.sweep(self, now)
+        return {"fired": fired, "delivered": sweep.deliver(self, self.senders(), now)}
 
     def after_event(self, case_id: int, event: dict[str, Any]) -> None:
         self.pm.hook.after_transition(case={"id": case_id}, event=event)

@@ -138,7 +138,31 @@ def workflow_diagram(
     typer.echo(machines[code].mermaid(), nl=False)
 
 
+sla_app = typer.Typer(help="Time limits: fire due events and deliver notices.", no_args_is_help=True)
+
+
+@sla_app.command("sweep")
+def sla_sweep(profile: ProfileOption = None, db: DbOption = None) -> None:
+    """Fire every due time-limit event once and deliver due notifications (safe to run in parallel)."""
+    from .cases import Engine
+    from .cli import deployment, profile_ref
+
+    settings = deployment(profile, db)
+    engine = Engine.open(profile_ref(settings.profile), settings.database_url)
+    try:
+        result = engine.sweep()
+    finally:
+        engine.db.dispose()
+    kinds: dict[str, int] = {}
+    for timer in result["fired"]:
+        kinds[timer["rung"] or timer["kind"]] = kinds.get(timer["rung"] or timer["kind"], 0) + 1
+    fired = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "nothing due"
+    delivered = ", ".join(f"{k} {n}" for k, n in result["delivered"].items())
+    typer.echo(f"fired: {fired}; notifications: {delivered}")
+
+
 def add_to(app: typer.Typer) -> None:
+    app.add_typer(sla_app, name="sla")
     app.add_typer(db_app, name="db")
     app.add_typer(import_app, name="import")
     app.add_typer(grids_app, name="grids")

@@ -26,6 +26,7 @@ BUILTIN_PLUGINS = (
     "gridcase.plugins.builtin.classify",
     "gridcase.plugins.builtin.locate",
     "gridcase.plugins.builtin.routing",
+    "gridcase.plugins.builtin.senders",
 )
 CITY_PLUGIN_PACKAGE = "gridcase.plugins"
 # Set to "0" to skip installed entry-point plugins (tests, or a misbehaving install).

@@ -245,3 +245,43 @@ class Counter(SQLModel, table=True):
     __tablename__ = "counter"
     key: str = Field(primary_key=True, max_length=128)
     value: int
+
+
+class Timer(SQLModel, table=True):
+    """A time-limit event to fire once: a light turning yellow or red, or an escalation rung.
+
+    Scheduled when its clock starts (and again when the deadline moves); the sweep claims due
+    rows with one atomic statement, so each fires exactly once whatever the number of sweepers.
+    """
+
+    __tablename__ = "timer"
+    __table_args__ = (Index("ix_timer_due", "status", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    clock_id: int = Field(foreign_key="clock.id", index=True)
+    case_id: int = Field(foreign_key="case.id")
+    kind: str = Field(max_length=16)  # yellow | red | escalation
+    rung: str | None = Field(default=None, max_length=64)
+    due_at: datetime = _ts()
+    status: str = Field(default="pending", max_length=16)  # pending | fired
+    fired_at: datetime | None = _ts(default=None)
+    fired_by: str | None = Field(default=None, max_length=64)
+
+
+class Outbox(SQLModel, table=True):
+    """A notification to deliver; written in the transaction that caused it, delivered with retries."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _ts()
+    channel: str = Field(max_length=32)  # a sender's channel: log, webhook, sms …
+    recipient: str = Field(max_length=128)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    event: str = Field(max_length=64)
+    text: str
+    payload: dict = _json(nullable=False)
+    status: str = Field(default="pending", max_length=16)  # pending | sending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = _ts()
+    last_error: str | None = None
+    sent_at: datetime | None = _ts(default=None)

@@ -268,6 +268,20 @@ class CrossChecker:
         )
         for e, rung in _enumerate(limits.get("escalation")):
             self.duration(["time_limits", "escalation", e, "after"], rung.get("after"))
+            self.refs(["time_limits", "escalation", e, "stages"], rung.get("stages"), self.stages, "stage")
+        from ..sla.sweep import TEMPLATE_FIELDS
+
+        for action, template in _dict(_dict(self.data.get("notifications")).get("templates")).items():
+            try:
+                names = {f for _, f, _, _ in string.Formatter().parse(str(template)) if f}
+            except ValueError as exc:
+                self.error(["notifications", "templates", action], f"bad template: {exc}")
+                continue
+            for name in sorted(names - set(TEMPLATE_FIELDS)):
+                self.error(
+                    ["notifications", "templates", action],
+                    f"unknown field {{{name}}}; known: {', '.join(TEMPLATE_FIELDS)}",
+                )
 
     # -- assessment, channels, codes ----------------------------------------------------
 

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from ..db.models import Clock
 from ..durations import Duration
+from . import sweep
 from .deadlines import Deadlines
 
 CLOCK = Clock.__table__
@@ -64,7 +65,14 @@ class Clocks:
                     {"stage": stage, "why": "start", "deadline": _iso(due.deadline), "rule": due.rule}
                 )
             rows.append(row)
-        connection.execute(INSERT_CLOCK, rows)
+        if changes:  # clocks with a deadline get their timers (lights, escalation rungs)
+            inserted = connection.execute(
+                INSERT_CLOCK.returning(*CLOCK.c, sort_by_parameter_order=True), rows
+            )
+            for clock in inserted.mappings():
+                sweep.schedule(connection, self.deadlines, clock, fresh=True)
+        else:
+            connection.execute(INSERT_CLOCK, rows)
         return changes
 
     def _select(self, case_id: int, stages: Iterable[str], statuses: tuple[str, ...]):
@@ -73,13 +81,15 @@ class Clocks:
         return query if every else query.where(CLOCK.c.stage.in_(named))
 
     def _set(self, connection: Connection, case_id: int, stages, statuses: tuple[str, ...], **values) -> None:
+        """Change clocks that stop running; their pending timers are cancelled."""
         every, named = _stages(stages)
         if not every and not named:
             return
         query = update(CLOCK).where(CLOCK.c.case_id == case_id, CLOCK.c.status.in_(statuses))
         if not every:
             query = query.where(CLOCK.c.stage.in_(named))
-        connection.execute(query.values(**values))
+        changed = connection.execute(query.values(**values).returning(CLOCK.c.id, CLOCK.c.deadline)).all()
+        sweep.cancel(connection, [row.id for row in changed if row.deadline is not None])
 
     def stop(self, connection: Connection, case_id: int, stages: Iterable[str], now: datetime) -> list:
         self._set(connection, case_id, stages, ("running", "paused"), status="stopped", stopped_at=now)
@@ -113,6 +123,7 @@ class Clocks:
                     }
                 )
             connection.execute(update(CLOCK).where(CLOCK.c.id == clock["id"]).values(**values))
+            sweep.schedule(connection, self.deadlines, {**clock, **values})
         return changes
 
     def extend(self, connection: Connection, case_id: int, stages: Iterable[str], amount: Duration) -> list:
@@ -129,6 +140,7 @@ class Clocks:
             calendar = self.deadlines.clock_calendar(amount.unit, clock["calendar"])
             deadline = calendar.add(clock["deadline"], amount.value * unit["minutes"])
             connection.execute(update(CLOCK).where(CLOCK.c.id == clock["id"]).values(deadline=deadline))
+            sweep.schedule(connection, self.deadlines, {**clock, "deadline": deadline})
             changes.append(
                 {
                     "stage": clock["stage"],

@@ -47,6 +47,7 @@ class Deadlines:
         limits = profile.get("time_limits", {})
         self.units = {u["code"]: u for u in limits.get("units", [])}
         self.rules = limits.get("rules", [])
+        self.escalation = limits.get("escalation", [])
         self.standard_stage = limits.get("standard_stage", "handle")
         lights = limits.get("lights", {})
         self.yellow_fraction = lights.get("yellow_at", 0.8)

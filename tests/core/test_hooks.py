@@ -199,8 +199,9 @@ def test_register_indicators(city):
 
 def test_register_senders(city):
     _, pm, plugin = city
-    (sender,) = collect(pm, "register_senders")
-    sender.send({"text": "超期提醒"})
+    senders = {sender.channel: sender for sender in collect(pm, "register_senders")}
+    assert set(senders) == {"log", "webhook", "sms"}  # the built-ins and the city's gateway
+    senders["sms"].send({"text": "超期提醒"})
     assert plugin.calls[-1] == ("sms", {"text": "超期提醒"})
 
 

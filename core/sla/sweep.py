@@ -1,0 +1,224 @@
+"""The sweep: fire each due time-limit event exactly once, and deliver notifications.
+
+A clock with a deadline has timers: its yellow and red lights, and one per escalation rung
+(`time_limits.escalation`). One atomic statement claims due timers (`UPDATE … WHERE id IN
+(SELECT … FOR UPDATE SKIP LOCKED) … RETURNING` on PostgreSQL; SQLite's write transactions are
+serial), and the same transaction writes the notifications to the outbox, so a crash loses
+nothing and a restart repeats nothing. `after_time_limit_event` hooks run after the commit.
+
+Delivery claims outbox rows with a lease; a sender that fails leaves the row for a retry with
+exponential back-off, and after MAX_ATTEMPTS it is marked failed with the reason.
+"""
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+
+from ..db.engine import write
+from ..db.models import Case, CaseUnit, Clock, Outbox, Timer, UTCDateTime
+from ..durations import Duration
+from ..taxonomy import label_zh
+
+if TYPE_CHECKING:
+    from ..cases import Engine
+    from .deadlines import Deadlines
+
+TIMER, OUTBOX, CASE, CASE_UNIT, CLOCK = (t.__table__ for t in (Timer, Outbox, Case, CaseUnit, Clock))
+MAX_ATTEMPTS = 6
+LEASE = timedelta(minutes=5)
+log = logging.getLogger("gridcase.sla")
+
+TEMPLATES = {
+    "remind": "【黄灯提醒】案件{number}（{category}）{stage}阶段将于{deadline}到期，请及时处置。",
+    "urge": "【红灯催办】案件{number}（{category}）{stage}阶段已于{deadline}超期，请立即处置。",
+    "supervise": "【超时督办】案件{number}（{category}）{stage}阶段超期已久（期限{deadline}），"
+    "请单位领导督办。",
+    "notify": "【时限通知】案件{number}（{category}）{stage}阶段期限{deadline}。",
+}
+TEMPLATE_FIELDS = ("number", "category", "stage", "deadline", "unit")
+
+
+def _claim(dialect: str, table: Any, condition: str, values: str, times: tuple[str, ...]) -> Any:
+    """One atomic claim of due rows. Times are bound and read through the UTC column type: on
+    SQLite a raw string comparison of differently written times would be wrong."""
+    lock = " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
+    statement = text(
+        f"UPDATE {table.name} SET {values} WHERE id IN "
+        f"(SELECT id FROM {table.name} WHERE {condition} ORDER BY id LIMIT :n{lock}) RETURNING *"
+    )
+    return statement.bindparams(*(bindparam(t, type_=UTCDateTime()) for t in times)).columns(*table.c)
+
+
+def schedule(
+    connection: Connection, deadlines: "Deadlines", clock: dict[str, Any], fresh: bool = False
+) -> None:
+    """(Re)create the pending timers of a running clock from its current deadline."""
+    if not fresh:
+        connection.execute(delete(TIMER).where(TIMER.c.clock_id == clock["id"], TIMER.c.status == "pending"))
+    if clock.get("deadline") is None or clock.get("status") != "running":
+        return
+    calendar = deadlines.clock_calendar(clock["unit"], clock["calendar"])
+    moments = {"yellow": clock["yellow_at"] or clock["deadline"], "red": clock["deadline"]}
+    rows = [{"kind": kind, "rung": None, "due_at": due} for kind, due in moments.items()]
+    for rung in deadlines.escalation:
+        if "stages" in rung and clock["stage"] not in rung["stages"]:
+            continue
+        after = Duration.parse(rung.get("after"))
+        due = moments[rung["light"]]
+        if after is not None and after.unit in deadlines.units:
+            minutes = after.value * deadlines.units[after.unit]["minutes"]
+            working = deadlines.units[after.unit]["working"]
+            due = calendar.add(due, minutes) if working else due + timedelta(minutes=minutes)
+        rows.append({"kind": "escalation", "rung": rung["code"], "due_at": due})
+    connection.execute(
+        insert(TIMER),
+        [{**row, "clock_id": clock["id"], "case_id": clock["case_id"], "status": "pending"} for row in rows],
+    )
+
+
+def cancel(connection: Connection, clock_ids: list[int]) -> None:
+    if clock_ids:
+        connection.execute(delete(TIMER).where(TIMER.c.clock_id.in_(clock_ids), TIMER.c.status == "pending"))
+
+
+def sweep(engine: "Engine", now: datetime | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
+    """Fire every due timer once; returns what fired (for the CLI and tests)."""
+    now = now or engine.clock.now()
+    worker = uuid.uuid4().hex[:12]
+    with write(engine.db) as connection:
+        claim = _claim(
+            connection.dialect.name,
+            TIMER,
+            "status = 'pending' AND due_at <= :now",
+            "status = 'fired', fired_at = :now, fired_by = :worker",
+            ("now",),
+        )
+        fired = [
+            dict(r) for r in connection.execute(claim, {"now": now, "n": limit, "worker": worker}).mappings()
+        ]
+        if fired:
+            _notify(connection, engine, fired, now)
+    for timer in fired:
+        event = {"kind": timer["kind"], "rung": timer["rung"], "at": now}
+        engine.pm.hook.after_time_limit_event(
+            case={"id": timer["case_id"]}, clock={"id": timer["clock_id"]}, event=event
+        )
+    return fired
+
+
+def _notify(connection: Connection, engine: "Engine", fired: list[dict[str, Any]], now: datetime) -> None:
+    """Outbox rows for the escalation rungs that fired, set-based (one query per table)."""
+    rungs = {r["code"]: r for r in engine.profile.get("time_limits", {}).get("escalation", [])}
+    escalations = [t for t in fired if t["kind"] == "escalation" and t["rung"] in rungs]
+    if not escalations:
+        return
+    case_ids = sorted({t["case_id"] for t in escalations})
+    clock_ids = sorted({t["clock_id"] for t in escalations})
+    cases = {
+        r["id"]: r
+        for r in connection.execute(
+            select(CASE.c.id, CASE.c.number, CASE.c.kind, CASE.c.class_code).where(CASE.c.id.in_(case_ids))
+        ).mappings()
+    }
+    clocks = {
+        r["id"]: r
+        for r in connection.execute(
+            select(CLOCK.c.id, CLOCK.c.stage, CLOCK.c.deadline).where(CLOCK.c.id.in_(clock_ids))
+        ).mappings()
+    }
+    units: dict[int, dict[str, list[str]]] = {}
+    for row in connection.execute(
+        select(CASE_UNIT.c.case_id, CASE_UNIT.c.unit, CASE_UNIT.c.role).where(
+            CASE_UNIT.c.case_id.in_(case_ids), CASE_UNIT.c.active
+        )
+    ):
+        units.setdefault(row.case_id, {}).setdefault(row.role, []).append(row.unit)
+    settings = engine.profile.get("notifications", {})
+    templates = {**TEMPLATES, **settings.get("templates", {})}
+    stages = {s["code"]: label_zh(s["name"]) for s in engine.profile["workflow"]["stages"]}
+    rows = []
+    for timer in escalations:
+        rung, case, clock = rungs[timer["rung"]], cases[timer["case_id"]], clocks[timer["clock_id"]]
+        info = engine.classes.get((case["kind"], case["class_code"]))
+        fields = {
+            "number": case["number"],
+            "category": label_zh(info["minor"]["name"]) if info else case["class_code"],
+            "stage": stages.get(clock["stage"], clock["stage"]),
+            "deadline": clock["deadline"].astimezone(engine.tz).strftime("%Y-%m-%d %H:%M"),
+        }
+        for recipient in _recipients(rung.get("notify", []), units.get(case["id"], {})):
+            rows.append(
+                {
+                    "created_at": now,
+                    "channel": settings.get("channel", "log"),
+                    "recipient": recipient,
+                    "case_id": case["id"],
+                    "event": f"{rung['action']}:{rung['code']}",
+                    "text": templates[rung["action"]].format(**fields, unit=recipient),
+                    "payload": {"timer": timer["id"], "stage": clock["stage"], "rung": rung["code"]},
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                }  # fmt: skip
+            )
+    if rows:
+        connection.execute(insert(OUTBOX), rows)
+
+
+def _recipients(targets: list[str], units: dict[str, list[str]]) -> list[str]:
+    out: list[str] = []
+    for target in targets:
+        if target == "handler":
+            out += [f"unit:{u}" for u in units.get("handling", [])[-1:]]
+        elif target == "unit":
+            out += [f"unit:{u}" for u in units.get("responsible", [])]
+        elif target == "unit_leader":
+            out += [f"leader:{u}" for u in units.get("responsible", [])]
+        else:  # dispatcher, centre: roles of the centre
+            out.append(f"role:{target}")
+    return list(dict.fromkeys(out))
+
+
+def deliver(
+    engine: "Engine", senders: dict[str, Any], now: datetime | None = None, limit: int = 500
+) -> dict[str, int]:
+    """Send due outbox rows through the sender of their channel; returns counts by outcome."""
+    now = now or engine.clock.now()
+    with write(engine.db) as connection:
+        claim = _claim(
+            connection.dialect.name,
+            OUTBOX,
+            "status IN ('pending', 'sending') AND next_attempt_at <= :now",
+            "status = 'sending', attempts = attempts + 1, next_attempt_at = :lease",
+            ("now", "lease"),
+        )
+        batch = [
+            dict(r)
+            for r in connection.execute(claim, {"now": now, "lease": now + LEASE, "n": limit}).mappings()
+        ]
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    for message in batch:
+        sender = senders.get(message["channel"])
+        try:
+            if sender is None:
+                raise LookupError(f"no sender for channel {message['channel']!r}")
+            sender.send(message)
+            outcome, values = "sent", {"status": "sent", "sent_at": now, "last_error": None}
+        except Exception as exc:  # a sender's failure is recorded on the message, whatever it was
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            if message["attempts"] >= MAX_ATTEMPTS:
+                outcome, values = "failed", {"status": "failed", "last_error": error}
+            else:
+                backoff = timedelta(minutes=2 ** message["attempts"])
+                outcome, values = (
+                    "retry",
+                    {"status": "pending", "last_error": error, "next_attempt_at": now + backoff},
+                )
+            log.warning("notification %s to %s: %s", message["id"], message["recipient"], error)
+        with write(engine.db) as connection:
+            connection.execute(update(OUTBOX).where(OUTBOX.c.id == message["id"]).values(**values))
+        counts[outcome] += 1
+    return counts

@@ -1,0 +1,262 @@
+"""The sweep: escalation on real times, exactly once (also across processes), nothing lost on a
+crash, timers following pauses and stops, and notification delivery with retries."""
+
+import http.server
+import json
+import multiprocessing
+import threading
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from gridcase.core.cases import Actor, Engine
+from gridcase.core.db.models import Outbox, Timer
+from gridcase.core.evidence import EvidenceStore, Upload
+from gridcase.core.sla import sweep as sweep_module
+
+from ...conftest import TESTCITY
+
+CST = ZoneInfo("Asia/Shanghai")
+PHOTO = [Upload("p.jpg", b"\xff\xd8\xff\xe0" + bytes(64))]
+supervisor, operator, leader = Actor.of("supervisor"), Actor.of("operator"), Actor.of("shift_leader")
+dispatcher, water = Actor.of("dispatcher"), Actor.of("department", unit="water")
+TIMER, OUTBOX = Timer.__table__, Outbox.__table__
+
+
+def at(text):
+    return datetime.fromisoformat(text).replace(tzinfo=CST)
+
+
+def dispatched(engine, when="2026-10-13T09:00"):
+    """A 上水井盖 case, 破损 (4 working hours), dispatched to water at `when`: due 15:00."""
+    engine.clock.set(at(when))
+    case_id = engine.intake(
+        {"channel": "patrol", "point": [120.61, 31.337], "category": "0101", "kind": "component"}, supervisor
+    )["case_id"]
+    engine.transition(case_id, "accept", operator)
+    engine.transition(
+        case_id, "file", leader, payload={"category": "0101", "kind": "component", "standard": "damaged"}
+    )
+    engine.transition(case_id, "dispatch", dispatcher, payload={"units": ["water"]})
+    return case_id
+
+
+def outbox(engine):
+    with engine.db.connect() as connection:
+        return [dict(r) for r in connection.execute(select(OUTBOX).order_by(OUTBOX.c.id)).mappings()]
+
+
+def fired_names(result):
+    return sorted(t["rung"] or t["kind"] for t in result["fired"])
+
+
+def test_the_escalation_ladder_fires_each_rung_once_at_its_time(engine):
+    case_id = dispatched(engine)
+    number = engine.case(case_id)["number"]
+    engine.clock.set(at("2026-10-13T14:00"))
+    assert (
+        fired_names(engine.sweep()) == []
+    )  # the short stages stopped before their lights; handling is green
+    engine.clock.set(at("2026-10-13T14:30"))  # 80 % of the 4 h used at 14:12
+    assert fired_names(engine.sweep()) == ["remind", "yellow"]
+    assert [(m["recipient"], m["event"], m["status"]) for m in outbox(engine)] == [
+        ("unit:water", "remind:remind", "sent")
+    ]
+    assert (
+        outbox(engine)[0]["text"]
+        == f"【黄灯提醒】案件{number}（上水井盖）处置阶段将于2026-10-13 15:00到期，请及时处置。"
+    )
+    engine.clock.set(at("2026-10-13T15:30"))
+    assert fired_names(engine.sweep()) == ["red", "urge"]
+    assert fired_names(engine.sweep()) == []  # exactly once
+    assert [m["recipient"] for m in outbox(engine)][1:] == ["unit:water", "role:dispatcher"]
+    engine.clock.set(at("2026-10-14T10:00"))  # red for 4 working hours: Wednesday 09:00
+    assert fired_names(engine.sweep()) == ["supervise"]
+    assert [m["recipient"] for m in outbox(engine)][3:] == ["leader:water", "role:centre"]
+    assert "【超时督办】" in outbox(engine)[-1]["text"]
+
+
+def test_finishing_a_stage_cancels_its_pending_timers(engine):
+    case_id = dispatched(engine)
+    engine.transition(case_id, "sign", water)
+    engine.clock.set(at("2026-10-13T11:00"))
+    engine.transition(case_id, "handle", water, uploads=PHOTO)
+    engine.clock.set(at("2026-10-20T09:00"))
+    fired = engine.sweep()["fired"]
+    assert {t["rung"] for t in fired if t["kind"] == "escalation"} == set()
+    assert outbox(engine) == []
+
+
+def test_shelving_cancels_the_timers_and_resuming_reschedules_them(engine):
+    case_id = dispatched(engine)
+    engine.transition(case_id, "sign", water)
+    engine.clock.set(at("2026-10-13T10:00"))
+    engine.transition(case_id, "request_shelve", water, reason="需要立项")
+    engine.transition(case_id, "approve_shelve", dispatcher)
+    engine.clock.set(at("2026-10-16T16:00"))
+    assert "urge" not in fired_names(engine.sweep())  # paused: nothing of handling fires
+    engine.transition(case_id, "resume", dispatcher)  # 3 h left: due Monday 09:00
+    engine.clock.set(at("2026-10-19T08:30"))
+    assert "urge" not in fired_names(engine.sweep())
+    engine.clock.set(at("2026-10-19T09:30"))
+    assert "urge" in fired_names(engine.sweep())
+
+
+def test_a_crash_during_a_sweep_loses_nothing(engine, monkeypatch):
+    dispatched(engine)
+    engine.clock.set(at("2026-10-13T14:30"))
+
+    def crash(*args):
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(sweep_module, "_notify", crash)
+    with pytest.raises(RuntimeError):
+        engine.sweep()
+    monkeypatch.undo()
+    assert "remind" in fired_names(engine.sweep())  # the claim was rolled back with the crash
+    assert len(outbox(engine)) == 1
+
+
+class FlakyGateway:
+    channel = "sms"
+
+    def __init__(self, failures):
+        self.failures, self.sent = failures, []
+
+    def send(self, message):
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("gateway timeout")
+        self.sent.append(message["text"])
+
+
+def _queue_sms(engine):
+    with engine.db.begin() as connection:
+        connection.execute(insert(OUTBOX).values(
+            created_at=engine.clock.now(), channel="sms", recipient="leader:water", case_id=None, event="urge:urge",
+            text="短信", payload={}, status="pending", attempts=0, next_attempt_at=engine.clock.now(),
+        ))  # fmt: skip
+
+
+def test_delivery_retries_with_back_off_then_succeeds(engine):
+    gateway = FlakyGateway(failures=2)
+    _queue_sms(engine)
+    now = engine.clock.now()
+    assert sweep_module.deliver(engine, {"sms": gateway}, now) == {"sent": 0, "retry": 1, "failed": 0}
+    message = outbox(engine)[0]
+    assert (message["status"], message["attempts"], message["last_error"]) == (
+        "pending",
+        1,
+        "ConnectionError: gateway timeout",
+    )
+    assert message["next_attempt_at"] == now + timedelta(minutes=2)
+    assert (
+        sweep_module.deliver(engine, {"sms": gateway}, now + timedelta(minutes=1))["retry"] == 0
+    )  # not due yet
+    assert sweep_module.deliver(engine, {"sms": gateway}, now + timedelta(minutes=2))["retry"] == 1
+    assert sweep_module.deliver(engine, {"sms": gateway}, now + timedelta(minutes=7))["sent"] == 1
+    assert gateway.sent == ["短信"] and outbox(engine)[0]["status"] == "sent"
+
+
+def test_delivery_gives_up_with_the_reason(engine):
+    _queue_sms(engine)
+    now = engine.clock.now()
+    for hours in range(sweep_module.MAX_ATTEMPTS):
+        sweep_module.deliver(engine, {}, now + timedelta(hours=100 * hours))
+    message = outbox(engine)[0]
+    assert (message["status"], message["attempts"]) == ("failed", sweep_module.MAX_ATTEMPTS)
+    assert message["last_error"] == "LookupError: no sender for channel 'sms'"
+
+
+def test_the_webhook_sender_posts_json(engine, monkeypatch):
+    received = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204 if len(received) > 1 else 500)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("GRIDCASE_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/notices")
+    try:
+        _queue_sms(engine)
+        with engine.db.begin() as connection:
+            connection.execute(OUTBOX.update().values(channel="webhook"))
+        now = engine.clock.now()
+        assert sweep_module.deliver(engine, engine.senders(), now)["retry"] == 1  # the server said 500
+        assert sweep_module.deliver(engine, engine.senders(), now + timedelta(minutes=2))["sent"] == 1
+        assert received[-1]["text"] == "短信" and received[-1]["recipient"] == "leader:water"
+    finally:
+        server.shutdown()
+
+
+def test_the_cli_sweeps(engine, cli):
+    dispatched(engine)
+    result = cli(
+        "sla", "sweep", "--profile", TESTCITY, "--db", engine.db.url.render_as_string(hide_password=False)
+    )
+    assert result.code == 0 and result.out.startswith("fired: ")
+
+
+def _sweeper(db_url, evidence, barrier, results):
+    engine = Engine.open(TESTCITY, db_url, evidence=EvidenceStore(evidence))
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    barrier.wait()
+    mine = []
+    while True:
+        batch = sweep_module.sweep(engine, now, limit=500)
+        if not batch:
+            break
+        mine += [t["id"] for t in batch]
+    results.put(mine)
+    engine.db.dispose()
+
+
+def test_four_sweepers_fire_twenty_thousand_timers_exactly_once(engine, tmp_path):
+    case_id = dispatched(engine)
+    clock_id = engine.case(case_id)["clocks"][0]["id"]
+    due = datetime(2026, 10, 1, tzinfo=UTC)
+    with engine.db.begin() as connection:
+        connection.execute(
+            insert(TIMER),
+            [
+                {
+                    "clock_id": clock_id,
+                    "case_id": case_id,
+                    "kind": "red",
+                    "rung": None,
+                    "due_at": due,
+                    "status": "pending",
+                }
+                for _ in range(20_000)
+            ],
+        )
+        total = connection.execute(
+            select(func.count()).select_from(TIMER).where(TIMER.c.status == "pending")
+        ).scalar_one()
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    url = engine.db.url.render_as_string(hide_password=False)
+    procs = [ctx.Process(target=_sweeper, args=(url, tmp_path / "ev", barrier, results)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    fired = [results.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    all_ids = [i for ids in fired for i in ids]
+    assert len(all_ids) == total and len(set(all_ids)) == total
+    assert sum(1 for ids in fired if ids) >= 2  # the work really was shared
+    with engine.db.connect() as connection:
+        assert (
+            connection.execute(
+                select(func.count()).select_from(TIMER).where(TIMER.c.status == "pending")
+            ).scalar_one()
+            == 0
+        )
