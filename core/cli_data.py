@@ -161,6 +161,35 @@ def sla_sweep(profile: ProfileOption = None, db: DbOption = None) -> None:
     typer.echo(f"fired: {fired}; notifications: {delivered}")
 
 
+@sla_app.command("outbox")
+def sla_outbox(
+    status: Annotated[str | None, typer.Option(help="pending, sending, sent or failed")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first")] = 50,
+    profile: ProfileOption = None,
+    db: DbOption = None,
+) -> None:
+    """List notifications with their delivery status, attempts and last error."""
+    from sqlalchemy import select
+
+    from .db.models import Outbox
+
+    _, url = _context(profile, db)
+    table = Outbox.__table__
+    query = select(table).order_by(table.c.id.desc()).limit(limit)
+    if status:
+        query = query.where(table.c.status == status)
+    engine = make_engine(url)
+    with read(engine) as connection:
+        rows = connection.execute(query).mappings().all()
+    engine.dispose()
+    for row in rows:
+        error = f"  ({row['last_error']})" if row["last_error"] else ""
+        head = (
+            f"{row['id']:>6} {row['status']:<8} x{row['attempts']} {row['channel']:<8} {row['recipient']:<20}"
+        )
+        typer.echo(f"{head} {row['text']}{error}")
+
+
 def add_to(app: typer.Typer) -> None:
     app.add_typer(sla_app, name="sla")
     app.add_typer(db_app, name="db")

@@ -269,7 +269,7 @@ class CrossChecker:
         for e, rung in _enumerate(limits.get("escalation")):
             self.duration(["time_limits", "escalation", e, "after"], rung.get("after"))
             self.refs(["time_limits", "escalation", e, "stages"], rung.get("stages"), self.stages, "stage")
-        from ..sla.sweep import TEMPLATE_FIELDS
+        from ..notify import TEMPLATE_FIELDS
 
         for action, template in _dict(_dict(self.data.get("notifications")).get("templates")).items():
             try:

@@ -65,7 +65,8 @@ class Clocks:
                     {"stage": stage, "why": "start", "deadline": _iso(due.deadline), "rule": due.rule}
                 )
             rows.append(row)
-        if changes:  # clocks with a deadline get their timers (lights, escalation rungs)
+        if any(row["deadline"] and self.deadlines.watched(row["stage"]) for row in rows):
+            # watched clocks get their timers: lights and escalation rungs
             inserted = connection.execute(
                 INSERT_CLOCK.returning(*CLOCK.c, sort_by_parameter_order=True), rows
             )

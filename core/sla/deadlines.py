@@ -108,6 +108,10 @@ class Deadlines:
             return None
         return Limit(Duration.parse(best[2]["limit"]), f"rule:{best[2]['code']}")
 
+    def watched(self, stage: str) -> bool:
+        """Whether an escalation rung watches this stage: only then do its lights get timers."""
+        return any("stages" not in rung or stage in rung["stages"] for rung in self.escalation)
+
     def calendar(self, code: str | None) -> WorkingCalendar:
         return self.calendars.get(code, self.default_calendar) if code else self.default_calendar
 

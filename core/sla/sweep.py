@@ -20,6 +20,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, text, upda
 from ..db.engine import write
 from ..db.models import Case, CaseUnit, Clock, Outbox, Timer, UTCDateTime
 from ..durations import Duration
+from ..notify import TEMPLATES
 from ..taxonomy import label_zh
 
 if TYPE_CHECKING:
@@ -30,15 +31,6 @@ TIMER, OUTBOX, CASE, CASE_UNIT, CLOCK = (t.__table__ for t in (Timer, Outbox, Ca
 MAX_ATTEMPTS = 6
 LEASE = timedelta(minutes=5)
 log = logging.getLogger("gridcase.sla")
-
-TEMPLATES = {
-    "remind": "【黄灯提醒】案件{number}（{category}）{stage}阶段将于{deadline}到期，请及时处置。",
-    "urge": "【红灯催办】案件{number}（{category}）{stage}阶段已于{deadline}超期，请立即处置。",
-    "supervise": "【超时督办】案件{number}（{category}）{stage}阶段超期已久（期限{deadline}），"
-    "请单位领导督办。",
-    "notify": "【时限通知】案件{number}（{category}）{stage}阶段期限{deadline}。",
-}
-TEMPLATE_FIELDS = ("number", "category", "stage", "deadline", "unit")
 
 
 def _claim(dialect: str, table: Any, condition: str, values: str, times: tuple[str, ...]) -> Any:
@@ -58,7 +50,11 @@ def schedule(
     """(Re)create the pending timers of a running clock from its current deadline."""
     if not fresh:
         connection.execute(delete(TIMER).where(TIMER.c.clock_id == clock["id"], TIMER.c.status == "pending"))
-    if clock.get("deadline") is None or clock.get("status") != "running":
+    if (
+        clock.get("deadline") is None
+        or clock.get("status") != "running"
+        or not deadlines.watched(clock["stage"])
+    ):
         return
     calendar = deadlines.clock_calendar(clock["unit"], clock["calendar"])
     moments = {"yellow": clock["yellow_at"] or clock["deadline"], "red": clock["deadline"]}

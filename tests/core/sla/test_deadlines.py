@@ -22,11 +22,11 @@ def clock(case, stage, status="running"):
     return next(c for c in case["clocks"] if c["stage"] == stage and c["status"] == status)
 
 
-def dispatched_case(engine, standard="damaged", when="2026-09-25T10:00"):
+def dispatched_case(engine, standard="damaged", when="2026-09-25T10:00", point=(120.61, 31.337)):
     """A 上水井盖 case filed with `standard` and dispatched to water at `when` (CST)."""
     engine.clock.set(at(when))
     case_id = engine.intake(
-        {"channel": "patrol", "point": [120.61, 31.337], "category": "0101", "kind": "component"}, supervisor
+        {"channel": "patrol", "point": list(point), "category": "0101", "kind": "component"}, supervisor
     )["case_id"]
     engine.transition(case_id, "accept", operator)
     engine.transition(
@@ -154,3 +154,25 @@ def test_a_plugin_can_adjust_a_deadline(engine):
         assert clock(case, "dispatch", "stopped")["deadline"] == at("2026-10-13T09:15")
     finally:
         engine.pm.unregister(name="five_thirty")
+
+
+def test_a_taxonomy_edit_applies_only_to_clocks_started_after_it(engine, tmp_path):
+    import shutil
+
+    from gridcase.core.cases import Engine
+
+    before = dispatched_case(engine, "damaged", "2026-10-13T09:00")
+    edited = tmp_path / "edited"
+    shutil.copytree(engine.profile_obj.folder, edited)
+    text = (edited / "profile.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        "            - {code: '0101', unit: water}",
+        "            - {code: '0101', unit: water, standards: [{code: damaged, condition: 破损, time_limit: 1 work_day}]}",
+    )
+    (edited / "profile.yaml").write_text(text, encoding="utf-8")
+    url = engine.db.url.render_as_string(hide_password=False)
+    after_edit = Engine.open(edited, url, clock=engine.clock, evidence=engine.evidence)
+    later = dispatched_case(after_edit, "damaged", "2026-10-13T09:00", point=(120.63, 31.337))
+    assert clock(later, "handle")["deadline"] == at("2026-10-14T09:00")  # the new limit: 1 working day
+    assert clock(after_edit.case(before["id"]), "handle")["deadline"] == at("2026-10-13T15:00")  # unchanged
+    after_edit.db.dispose()

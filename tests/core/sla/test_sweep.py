@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select
 from gridcase.core.cases import Actor, Engine
 from gridcase.core.db.models import Outbox, Timer
 from gridcase.core.evidence import EvidenceStore, Upload
+from gridcase.core.notify import SmsSender
 from gridcase.core.sla import sweep as sweep_module
 
 from ...conftest import TESTCITY
@@ -197,12 +198,39 @@ def test_the_webhook_sender_posts_json(engine, monkeypatch):
         server.shutdown()
 
 
-def test_the_cli_sweeps(engine, cli):
+def test_the_cli_sweeps_and_shows_the_outbox(engine, cli):
     dispatched(engine)
-    result = cli(
-        "sla", "sweep", "--profile", TESTCITY, "--db", engine.db.url.render_as_string(hide_password=False)
+    url = engine.db.url.render_as_string(hide_password=False)
+    result = cli("sla", "sweep", "--profile", TESTCITY, "--db", url)
+    # the command runs on the real clock: the October case's whole handling ladder is due
+    assert (result.code, result.out) == (
+        0,
+        "fired: red 1, remind 1, supervise 1, urge 1, yellow 1; notifications: sent 5, retry 0, failed 0\n",
     )
-    assert result.code == 0 and result.out.startswith("fired: ")
+    _queue_sms(engine)
+    sweep_module.deliver(engine, {}, engine.clock.now())
+    result = cli("sla", "outbox", "--status", "pending", "--profile", TESTCITY, "--db", url)
+    assert (
+        result.code == 0 and "pending  x1 sms" in result.out and "no sender for channel 'sms'" in result.out
+    )
+
+
+class Gateway(SmsSender):
+    def __init__(self):
+        self.sent = []
+
+    def phone_numbers(self, recipient):
+        return {"leader:water": ["13800000000"]}.get(recipient, [])
+
+    def send_sms(self, number, text):
+        self.sent.append((number, text))
+
+
+def test_an_sms_gateway_plugs_in_through_the_sender_interface(engine):
+    gateway = Gateway()
+    _queue_sms(engine)
+    assert sweep_module.deliver(engine, {"sms": gateway}, engine.clock.now())["sent"] == 1
+    assert gateway.sent == [("13800000000", "短信")]
 
 
 def _sweeper(db_url, evidence, barrier, results):

@@ -1,0 +1,51 @@
+"""Notification senders: the interface the outbox delivers through.
+
+Built in (gridcase.plugins.builtin.senders): `log` and `webhook`. A city's SMS gateway is a
+plugin whose `register_senders` returns an `SmsSender` subclass implementing `send_sms`.
+"""
+
+from abc import ABC, abstractmethod
+from typing import Any, Protocol
+
+# Notice texts per escalation action; a profile overrides them under notifications.templates.
+TEMPLATES = {
+    "remind": "【黄灯提醒】案件{number}（{category}）{stage}阶段将于{deadline}到期，请及时处置。",
+    "urge": "【红灯催办】案件{number}（{category}）{stage}阶段已于{deadline}超期，请立即处置。",
+    "supervise": "【超时督办】案件{number}（{category}）{stage}阶段超期已久（期限{deadline}），"
+    "请单位领导督办。",
+    "notify": "【时限通知】案件{number}（{category}）{stage}阶段期限{deadline}。",
+}
+TEMPLATE_FIELDS = ("number", "category", "stage", "deadline", "unit")
+
+
+class Sender(Protocol):
+    """Anything with a channel name and a `send` that raises when delivery failed."""
+
+    channel: str
+
+    def send(self, message: dict[str, Any]) -> None: ...
+
+
+class SmsSender(ABC):
+    """Base for SMS gateways: turns an outbox message into `send_sms(recipient, text)`.
+
+    `recipient` is the outbox recipient (`unit:…`, `leader:…`, `role:…`); `phone_numbers`
+    maps it to numbers, which a city plugin looks up in its own directory.
+    """
+
+    channel = "sms"
+
+    def send(self, message: dict[str, Any]) -> None:
+        numbers = self.phone_numbers(message["recipient"])
+        if not numbers:
+            raise LookupError(f"no phone number for {message['recipient']}")
+        for number in numbers:
+            self.send_sms(number, message["text"])
+
+    @abstractmethod
+    def phone_numbers(self, recipient: str) -> list[str]:
+        """The numbers a recipient's notices go to."""
+
+    @abstractmethod
+    def send_sms(self, number: str, text: str) -> None:
+        """Hand one message to the gateway; raise on failure (the outbox retries)."""
