@@ -138,11 +138,7 @@ class Engine:
         if r["info"]["kind"] != "component":
             return None
         radius = self.profile.get("intake", {}).get("component_radius_m", 0)
-        found = self.components.nearest(r["category"], r["lon"], r["lat"], radius) if radius else None
-        if found is None:
-            return None
-        row = connection.execute(component_registry.BY_CODE, {"code": found[0]}).mappings().first()
-        return dict(row) if row else None
+        return self.components.nearest(r["category"], r["lon"], r["lat"], radius) if radius else None
 
     def resolve_class(self, code: str, kind: str | None = None) -> dict[str, Any]:
         """The class a report or a filing names; a code shared by both kinds needs its kind."""
@@ -282,7 +278,8 @@ class Engine:
         return {"fired": fired, "delivered": sweep.deliver(self, self.senders(), now)}
 
     def after_event(self, case_id: int, event: dict[str, Any]) -> None:
-        self.pm.hook.after_transition(case={"id": case_id}, event=event)
+        if self.pm.hook.after_transition.get_hookimpls():  # pluggy's call costs even with no plugin
+            self.pm.hook.after_transition(case={"id": case_id}, event=event)
 
     def create_subtasks(self, parent_id: int, units: list[str], actor: Actor, note: str = "") -> list[int]:
         """A joint order: one sub-task per unit under the parent, each dispatched at once."""

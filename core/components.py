@@ -219,47 +219,75 @@ def import_file(engine: Engine, path: Path, profile: dict[str, Any]) -> ImportRe
     return import_rows(engine, rows_of(path), profile)
 
 
+ROUTING = ("supervisor_unit", "owner_unit", "maintainer_unit")
+
+
+@dataclass
+class _ClassTree:
+    tree: shapely.STRtree
+    codes: list[str]
+    coords: np.ndarray
+    units: list[tuple[str | None, ...]]  # the routing fields, interned (few distinct values)
+
+
 class ComponentIndex:
-    """Nearest component of a class: one STRtree of points per class, built on first use."""
+    """Nearest component of a class: one STRtree of points per class, built on first use.
+
+    It also keeps each component's supervising, owning and maintaining units, which is all
+    routing needs, so intake does not read the component row again.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._trees: dict[str, tuple[shapely.STRtree, list[str], np.ndarray]] = {}
+        self._trees: dict[str, _ClassTree] = {}
 
-    def _tree(self, class_code: str) -> tuple[shapely.STRtree, list[str], np.ndarray]:
+    def _tree(self, class_code: str) -> _ClassTree:
         if class_code not in self._trees:
             with read(self.engine) as connection:
                 rows = connection.execute(
-                    select(COMPONENT.c.code, COMPONENT.c.lon, COMPONENT.c.lat).where(
-                        COMPONENT.c.class_code == class_code
-                    )
+                    select(
+                        COMPONENT.c.code, COMPONENT.c.lon, COMPONENT.c.lat, *(COMPONENT.c[k] for k in ROUTING)
+                    ).where(COMPONENT.c.class_code == class_code)
                 ).all()
             coords = np.array([(r[1], r[2]) for r in rows], dtype=float).reshape(-1, 2)
-            self._trees[class_code] = (shapely.STRtree(shapely.points(coords)), [r[0] for r in rows], coords)
+            seen: dict[tuple, tuple] = {}
+            units = [seen.setdefault(tuple(r[3:]), tuple(r[3:])) for r in rows]
+            self._trees[class_code] = _ClassTree(
+                shapely.STRtree(shapely.points(coords)), [r[0] for r in rows], coords, units
+            )
         return self._trees[class_code]
 
     def load_all(self) -> int:
         with read(self.engine) as connection:
             classes = connection.execute(select(COMPONENT.c.class_code).distinct()).scalars().all()
-        return sum(len(self._tree(c)[1]) for c in classes)
+        return sum(len(self._tree(c).codes) for c in classes)
 
     def forget(self, class_code: str | None = None) -> None:
         """Drop cached trees after components change."""
         self._trees.pop(class_code, None) if class_code else self._trees.clear()
 
-    def nearest(self, class_code: str, lon: float, lat: float, radius_m: float) -> tuple[str, float] | None:
-        tree, codes, coords = self._tree(class_code)
-        if not codes:
+    def nearest(self, class_code: str, lon: float, lat: float, radius_m: float) -> dict[str, Any] | None:
+        """{code, class_code, distance_m, supervisor_unit, owner_unit, maintainer_unit} or None."""
+        found = self._tree(class_code)
+        if not found.codes:
             return None
         sx, sy = metres_scale(lat)
-        index, distance = tree.query_nearest(
+        index, _ = found.tree.query_nearest(
             shapely.Point(lon, lat), max_distance=radius_m / min(sx, sy), return_distance=True
         )
         if len(index) == 0:
             return None
-        x, y = coords[index[0]]
+        i = int(index[0])
+        x, y = found.coords[i]
         metres = math.hypot((x - lon) * sx, (y - lat) * sy)
-        return (codes[index[0]], metres) if metres <= radius_m else None
+        if metres > radius_m:
+            return None
+        return {
+            "code": found.codes[i],
+            "class_code": class_code,
+            "distance_m": metres,
+            **dict(zip(ROUTING, found.units[i], strict=True)),
+        }
 
 
 def get(engine: Engine, code: str) -> dict[str, Any] | None:

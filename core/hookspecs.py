@@ -189,8 +189,10 @@ def adjust_deadline(case: dict[str, Any], clock: dict[str, Any], deadline: Any) 
 def after_time_limit_event(case: dict[str, Any], clock: dict[str, Any], event: dict[str, Any]) -> None:
     """React to a time-limit event: a light turning yellow or red, or an escalation rung firing.
 
-    ``event`` has ``kind`` (``"yellow"``, ``"red"`` or ``"escalation"``), ``rung`` (for
-    escalations) and ``at``. Fires exactly once per event, whatever the number of sweepers.
+    ``case`` and ``clock`` carry their ``id``; ``event`` has ``kind`` (``"yellow"``, ``"red"`` or
+    ``"escalation"``), ``rung`` (for escalations) and ``at``. Each event is claimed exactly once,
+    whatever the number of sweepers; the hook runs after that claim is committed (the claim's
+    notices are already in the outbox), so a process dying in between skips the hook only.
     """
 
 

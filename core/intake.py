@@ -136,10 +136,10 @@ def find_duplicate(connection: Connection, engine: "Engine", r: dict[str, Any], 
             "lat0": r["lat"] - dlat,
             "lat1": r["lat"] + dlat,
         },
-    ).mappings()
+    )
     for row in candidates:
-        if math.hypot((row["lon"] - r["lon"]) * sx, (row["lat"] - r["lat"]) * sy) <= radius:
-            return dict(row)
+        if math.hypot((row.lon - r["lon"]) * sx, (row.lat - r["lat"]) * sy) <= radius:
+            return row._asdict()
     return None
 
 

@@ -138,7 +138,7 @@ class Deadlines:
         else:
             yellow_minutes = minutes * self.yellow_fraction
         deadline, yellow = calendar.add_all(start, (minutes, yellow_minutes))
-        if self.pm is not None:
+        if self.pm is not None and self.pm.hook.adjust_deadline.get_hookimpls():
             clock = {
                 "stage": stage,
                 "started_at": start,
@@ -155,6 +155,19 @@ class Deadlines:
             amount=limit.duration.value,
             calendar=calendar_code,
         )
+
+    def elapsed(self, clock: dict[str, Any], now: datetime) -> float | None:
+        """Time used so far, in the clock's own unit (working hours of a 工作时 clock, say).
+
+        A paused clock counts up to its pause; None for a clock without a limit. (Time used
+        before an earlier pause is not kept apart: the deadline moved on resume instead.)
+        """
+        unit = self.units.get(clock.get("unit") or "")
+        if not unit:
+            return None
+        calendar = self.clock_calendar(clock["unit"], clock.get("calendar"))
+        end = clock.get("stopped_at") or clock.get("paused_at") or now
+        return calendar.between(clock["started_at"], end) / unit["minutes"]
 
     def light(self, clock: dict[str, Any], now: datetime) -> str:
         """green, yellow (the limit mostly used) or red (overdue); a paused clock keeps its colour."""

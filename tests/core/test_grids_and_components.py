@@ -182,7 +182,7 @@ def test_component_import_keeps_good_rows_and_lists_bad_ones(engine, tmp_path, c
     # importing again: every row is already registered, nothing changes
     again = components.import_file(engine.db, path, engine.profile)
     assert again.imported == 0 and sum("already registered" in p for p in again.problems) == 3
-    assert engine.components.nearest("0118", 120.6201, 31.3381, 30)[0] == "3205080118000007"
+    assert engine.components.nearest("0118", 120.6201, 31.3381, 30)["code"] == "3205080118000007"
     assert engine.components.nearest("0118", 120.63, 31.3381, 30) is None
 
 

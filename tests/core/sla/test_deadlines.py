@@ -176,3 +176,28 @@ def test_a_taxonomy_edit_applies_only_to_clocks_started_after_it(engine, tmp_pat
     assert clock(later, "handle")["deadline"] == at("2026-10-14T09:00")  # the new limit: 1 working day
     assert clock(after_edit.case(before["id"]), "handle")["deadline"] == at("2026-10-13T15:00")  # unchanged
     after_edit.db.dispose()
+
+
+def test_elapsed_time_is_measured_in_the_clocks_own_unit(engine):
+    case = dispatched_case(engine, "damaged", "2026-10-13T09:00")  # 4 工作时
+    deadlines = Deadlines(engine.profile)
+    handle = clock(case, "handle")
+    assert deadlines.elapsed(handle, at("2026-10-13T14:30")) == 3.5  # lunch does not count
+    assert (
+        deadlines.elapsed(handle, at("2026-10-14T09:00")) == 8
+    )  # 7 h on Tuesday, 1 h on Wednesday: overdue, still counting
+    assert deadlines.elapsed(clock(case, "case"), at("2026-10-14T09:00")) is None  # no limit
+
+
+def test_yellow_can_be_a_fixed_time_before_the_deadline(engine):
+    profile = {
+        **engine.profile,
+        "time_limits": {**engine.profile["time_limits"], "lights": {"yellow_remaining": "1 work_hour"}},
+    }
+    due = Deadlines(profile).compute(
+        "handle",
+        {"kind": "component", "class_code": "0101", "major_code": "01", "standard": "damaged"},
+        at("2026-10-13T09:00"),
+    )
+    # from 12:00 only one working hour is left (14:00–15:00): the light turns yellow at noon
+    assert (due.deadline, due.yellow_at) == (at("2026-10-13T15:00"), at("2026-10-13T12:00"))
