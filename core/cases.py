@@ -19,10 +19,11 @@ from sqlalchemy import Engine as SAEngine
 from . import components as component_registry
 from . import grids as grid_registry
 from .clock import Clock, SystemClock
-from .db.engine import make_engine, read, write
+from .db.engine import make_engine, read
 from .db.models import Case, CaseEvent, CaseUnit, Evidence, Report
 from .db.models import Clock as ClockRow
 from .errors import GridcaseError
+from .events import append, event_row
 from .evidence import DEFAULT_MAX_BYTES, EvidenceStore, Stored, Upload
 from .gridindex import GridIndex
 from .intake import intake as _intake
@@ -31,6 +32,7 @@ from .profile import Profile, load_validated
 from .sla import sweep
 from .sla.clocks import Clocks
 from .sla.deadlines import Deadlines
+from .subtasks import create_subtasks
 from .taxonomy import active_classes, label_zh
 from .transitions import fire
 from .units import subtree, sync_units
@@ -260,12 +262,8 @@ class Engine:
             .values(version=CASE.c.version + 1, updated_at=now, **values)
             .returning(CASE.c.version, CASE.c.state)
         ).first()
-        event = {
-            "case_id": case_id, "seq": row.version, "transition": action, "from_state": row.state,
-            "to_state": row.state, "actor_id": actor.id, "actor_roles": sorted(actor.roles), "at": now,
-            "payload": payload, "reason": None,
-        }  # fmt: skip
-        connection.execute(insert(CASE_EVENT).values(**event))
+        event = event_row(case_id, row.version, action, row.state, row.state, actor, now, payload)
+        append(connection, event)
         return event
 
     def senders(self) -> dict[str, Any]:
@@ -283,97 +281,7 @@ class Engine:
 
     def create_subtasks(self, parent_id: int, units: list[str], actor: Actor, note: str = "") -> list[int]:
         """A joint order: one sub-task per unit under the parent, each dispatched at once."""
-        unknown = [u for u in units if u not in self.unit_codes]
-        if not units or unknown:
-            raise GridcaseError(
-                "invalid_field", f"sub-tasks need known units (unknown: {', '.join(unknown)})"
-            )
-        now = self.clock.now()
-        with write(self.db) as connection:
-            parent = connection.execute(select(CASE).where(CASE.c.id == parent_id)).mappings().first()
-            if parent is None or parent["state_kind"] != "open":
-                raise GridcaseError("not_found", f"no open case {parent_id}")
-            workflow = self.workflows[parent["workflow"]]
-            dispatch = workflow.transitions.get("dispatch")
-            state = dispatch.target if dispatch and dispatch.target else workflow.initial
-            children = []
-            for n, unit in enumerate(units, start=1):
-                row = {
-                    k: parent[k]
-                    for k in (
-                        "workflow",
-                        "kind",
-                        "class_code",
-                        "major_code",
-                        "standard",
-                        "urgent",
-                        "channel",
-                        "address",
-                        "lon",
-                        "lat",
-                        "grid",
-                        "grid_path",
-                        "area_class",
-                        "component",
-                        "reporter_id",
-                        "verified",
-                    )
-                }
-                child = connection.execute(
-                    insert(CASE).values(
-                        **row,
-                        number=f"{parent['number']}-{n}",
-                        state=state,
-                        state_kind=workflow.kind_of(state),
-                        version=1,
-                        description=note or parent["description"],
-                        report_count=0,
-                        parent_id=parent_id,
-                        routing_rule="joint_order",
-                        routing_explanation=f"联合执法子任务：{unit}",
-                        reported_at=now,
-                        updated_at=now,
-                    )  # fmt: skip
-                ).inserted_primary_key[0]
-                connection.execute(
-                    insert(CASE_UNIT),
-                    [
-                        {
-                            "case_id": child,
-                            "unit": unit,
-                            "role": role,
-                            "share": 1.0,
-                            "depth": 1,
-                            "active": True,
-                            "since": now,
-                        }
-                        for role in ("responsible", "handling")
-                    ],
-                )
-                starts = dispatch.starts if dispatch else ()
-                deadlines = self.clocks.start(
-                    connection, child, starts, now, dict(parent), handling_unit=unit, fresh=True
-                )
-                connection.execute(
-                    insert(CASE_EVENT).values(
-                        case_id=child,
-                        seq=1,
-                        transition="subtask",
-                        from_state=None,
-                        to_state=state,
-                        actor_id=actor.id,
-                        actor_roles=sorted(actor.roles),
-                        at=now,
-                        payload={"parent": parent_id, "unit": unit},
-                        reason=None,
-                        effects={"deadlines": deadlines} if deadlines else None,
-                    )  # fmt: skip
-                )
-                children.append(child)
-            self.record_action(
-                connection, parent_id, "subtasks_created", actor, {"subtasks": children, "units": units}, now
-            )
-        return children
+        return create_subtasks(self, parent_id, units, actor, note)
 
     # -- queries ----------------------------------------------------------------------
 

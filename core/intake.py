@@ -14,9 +14,10 @@ from sqlalchemy import Connection, bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from .db.engine import write
-from .db.models import Case, CaseEvent, CaseUnit, Report
+from .db.models import Case, CaseUnit, Report
 from .durations import Duration
 from .errors import GridcaseError
+from .events import append, event_row
 from .evidence import Upload
 from .geo import CoordinateError, to_wgs84
 from .gridindex import metres_scale
@@ -25,13 +26,11 @@ from .numbering import case_number, number_fields
 if TYPE_CHECKING:
     from .cases import Actor, Engine
 
-CASE, CASE_EVENT, CASE_UNIT, REPORT = (t.__table__ for t in (Case, CaseEvent, CaseUnit, Report))
+CASE, CASE_UNIT, REPORT = (t.__table__ for t in (Case, CaseUnit, Report))
 
 # Built once: executing a constant statement with parameters skips SQLAlchemy's per-call
 # construction and cache-key work, which otherwise costs more than the database does.
-INSERT_CASE, INSERT_CASE_UNIT, INSERT_REPORT, INSERT_EVENT = (
-    insert(t) for t in (CASE, CASE_UNIT, REPORT, CASE_EVENT)
-)
+INSERT_CASE, INSERT_CASE_UNIT, INSERT_REPORT = (insert(t) for t in (CASE, CASE_UNIT, REPORT))
 BY_KEY = (
     select(REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number)
     .join(CASE, CASE.c.id == REPORT.c.case_id)
@@ -302,19 +301,7 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
         "standard": r.get("standard"), "area_class": located.get("area_class"), "urgent": r["urgent"],
     }  # fmt: skip
     deadlines = engine.clocks.start(connection, case_id, workflow.starts, now, facts, fresh=True)
-    event = {
-        "case_id": case_id,
-        "seq": 1,
-        "transition": "report",
-        "from_state": None,
-        "to_state": workflow.initial,
-        "actor_id": actor.id,
-        "actor_roles": sorted(actor.roles),
-        "at": now,
-        "payload": payload,
-        "reason": None,
-        "effects": {"deadlines": deadlines} if deadlines else None,
-    }
-    event_id = connection.execute(INSERT_EVENT, event).inserted_primary_key[0]
+    event = event_row(case_id, 1, "report", None, workflow.initial, actor, now, payload, deadlines=deadlines)
+    event_id = append(connection, event)
     engine.attach(connection, case_id, event_id, uploads, stored, now)
     return {"case_id": case_id, "number": number, "duplicate": False, "replay": False, "event": event}

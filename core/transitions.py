@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, insert, select, update
 
 from .db.engine import write
-from .db.models import Case, CaseEvent, CaseUnit
+from .db.models import Case, CaseUnit
 from .durations import Duration
 from .errors import GridcaseError
+from .events import append, event_row
 from .evidence import Upload
 from .units import subtree
 from .workflow import TransitionError
@@ -28,8 +29,7 @@ from .workflow import TransitionError
 if TYPE_CHECKING:
     from .cases import Actor, Engine
 
-CASE, CASE_EVENT, CASE_UNIT = (t.__table__ for t in (Case, CaseEvent, CaseUnit))
-INSERT_EVENT = insert(CASE_EVENT)
+CASE, CASE_UNIT = (t.__table__ for t in (Case, CaseUnit))
 
 
 def fire(
@@ -108,20 +108,10 @@ def fire(
         deadlines = _move_clocks(
             engine, connection, {**case, **values}, transition, payload, changes, handling, now
         )
-        event = {
-            "case_id": case_id,
-            "seq": case["version"] + 1,
-            "transition": code,
-            "from_state": case["state"],
-            "to_state": target,
-            "actor_id": actor.id,
-            "actor_roles": sorted(actor.roles),
-            "at": now,
-            "payload": payload,
-            "reason": reason,
-            "effects": {"deadlines": deadlines} if deadlines else None,
-        }
-        event_id = connection.execute(INSERT_EVENT, event).inserted_primary_key[0]
+        event = event_row(
+            case_id, case["version"] + 1, code, case["state"], target, actor, now, payload, reason, deadlines
+        )
+        event_id = append(connection, event)
         engine.attach(connection, case_id, event_id, uploads, stored, now)
         parent = case["parent_id"]
         if parent is not None and values["state_kind"] == "closed" and case["state_kind"] == "open":

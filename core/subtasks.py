@@ -1,0 +1,86 @@
+"""Joint orders (联合执法): one parent case, one sub-task per unit, results fed back.
+
+Each sub-task is dispatched to its unit at once and numbered `<parent>-1`, `<parent>-2` …;
+when one closes, the parent gets a `subtask_closed` event (core/transitions.py).
+"""
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select
+
+from .db.engine import write
+from .db.models import Case, CaseUnit
+from .errors import GridcaseError
+from .events import append, event_row
+
+if TYPE_CHECKING:
+    from .cases import Actor, Engine
+
+CASE, CASE_UNIT = Case.__table__, CaseUnit.__table__
+INHERITED = (
+    "workflow", "kind", "class_code", "major_code", "standard", "urgent", "channel", "address", "lon", "lat",
+    "grid", "grid_path", "area_class", "component", "reporter_id", "verified",
+)  # fmt: skip
+
+
+def create_subtasks(
+    engine: "Engine", parent_id: int, units: list[str], actor: "Actor", note: str = ""
+) -> list[int]:
+    unknown = [u for u in units if u not in engine.unit_codes]
+    if not units or unknown:
+        raise GridcaseError("invalid_field", f"sub-tasks need known units (unknown: {', '.join(unknown)})")
+    now = engine.clock.now()
+    with write(engine.db) as connection:
+        parent = connection.execute(select(CASE).where(CASE.c.id == parent_id)).mappings().first()
+        if parent is None or parent["state_kind"] != "open":
+            raise GridcaseError("not_found", f"no open case {parent_id}")
+        workflow = engine.workflows[parent["workflow"]]
+        dispatch = workflow.transitions.get("dispatch")
+        state = dispatch.target if dispatch and dispatch.target else workflow.initial
+        children = []
+        for n, unit in enumerate(units, start=1):
+            child = connection.execute(
+                insert(CASE).values(
+                    **{k: parent[k] for k in INHERITED},
+                    number=f"{parent['number']}-{n}",
+                    state=state,
+                    state_kind=workflow.kind_of(state),
+                    version=1,
+                    description=note or parent["description"],
+                    report_count=0,
+                    parent_id=parent_id,
+                    routing_rule="joint_order",
+                    routing_explanation=f"联合执法子任务：{unit}",
+                    reported_at=now,
+                    updated_at=now,
+                )  # fmt: skip
+            ).inserted_primary_key[0]
+            connection.execute(
+                insert(CASE_UNIT),
+                [
+                    {
+                        "case_id": child,
+                        "unit": unit,
+                        "role": role,
+                        "share": 1.0,
+                        "depth": 1,
+                        "active": True,
+                        "since": now,
+                    }
+                    for role in ("responsible", "handling")
+                ],
+            )
+            starts = dispatch.starts if dispatch else ()
+            deadlines = engine.clocks.start(
+                connection, child, starts, now, dict(parent), handling_unit=unit, fresh=True
+            )
+            payload = {"parent": parent_id, "unit": unit}
+            append(
+                connection,
+                event_row(child, 1, "subtask", None, state, actor, now, payload, deadlines=deadlines),
+            )
+            children.append(child)
+        engine.record_action(
+            connection, parent_id, "subtasks_created", actor, {"subtasks": children, "units": units}, now
+        )
+    return children
