@@ -3,15 +3,16 @@
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
+from .db.fastinsert import FastInsert
 from .db.models import CaseEvent
 
 if TYPE_CHECKING:
     from .cases import Actor
 
 CASE_EVENT = CaseEvent.__table__
-INSERT_EVENT = insert(CASE_EVENT)
+INSERT_EVENT = FastInsert(CASE_EVENT, returning_id=True)
 
 
 def event_row(
@@ -43,4 +44,4 @@ def event_row(
 
 def append(connection: Connection, event: dict[str, Any]) -> int:
     """Append an event; the id is what evidence attaches to."""
-    return connection.execute(INSERT_EVENT, event).inserted_primary_key[0]
+    return INSERT_EVENT(connection, event)

@@ -10,10 +10,11 @@ import zlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, insert, select, text
+from sqlalchemy import Connection, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
 from .db.engine import write
+from .db.fastinsert import FastInsert
 from .db.models import Case, CaseUnit, Report
 from .durations import Duration
 from .errors import GridcaseError
@@ -28,9 +29,10 @@ if TYPE_CHECKING:
 
 CASE, CASE_UNIT, REPORT = (t.__table__ for t in (Case, CaseUnit, Report))
 
-# Built once: executing a constant statement with parameters skips SQLAlchemy's per-call
-# construction and cache-key work, which otherwise costs more than the database does.
-INSERT_CASE, INSERT_CASE_UNIT, INSERT_REPORT = (insert(t) for t in (CASE, CASE_UNIT, REPORT))
+# Built once: the inserts go straight to the driver (core/db/fastinsert.py) and the queries are
+# constant statements with parameters, which skips SQLAlchemy's per-call construction work.
+INSERT_CASE = FastInsert(CASE, returning_id=True)
+INSERT_CASE_UNIT, INSERT_REPORT = FastInsert(CASE_UNIT), FastInsert(REPORT)
 BY_KEY = (
     select(REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number)
     .join(CASE, CASE.c.id == REPORT.c.case_id)
@@ -211,7 +213,7 @@ def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
             "received_at": now,
         }
         if duplicate is not None:
-            connection.execute(INSERT_REPORT, {**report_row, "case_id": duplicate["id"], "duplicate": True})
+            INSERT_REPORT(connection, {**report_row, "case_id": duplicate["id"], "duplicate": True})
             point = [r["lon"], r["lat"]]
             payload = {"channel": r["channel"], "point": point, "description": r["description"]}
             event = engine.record_action(
@@ -245,8 +247,8 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
         info["kind"], info["major"]["code"], r["category"], local, r["channel"], engine.division_code
     )
     number = case_number(connection, engine.profile["codes"]["case_number"], fields)
-    case_id = connection.execute(
-        INSERT_CASE,
+    case_id = INSERT_CASE(
+        connection,
         dict(
             number=number,
             workflow=workflow.code,
@@ -275,10 +277,10 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
             reported_at=now,
             updated_at=now,
         ),
-    ).inserted_primary_key[0]
+    )
     if routing:
-        connection.execute(
-            INSERT_CASE_UNIT,
+        INSERT_CASE_UNIT.many(
+            connection,
             [
                 {
                     "case_id": case_id,
@@ -292,7 +294,7 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
                 for u in routing["units"]
             ],
         )
-    connection.execute(INSERT_REPORT, {**report_row, "case_id": case_id, "duplicate": False})
+    INSERT_REPORT(connection, {**report_row, "case_id": case_id, "duplicate": False})
     payload = {"channel": r["channel"], "grid": located["grid"]}
     if r.get("classified"):
         payload["classified"] = r["classified"]

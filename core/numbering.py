@@ -9,16 +9,23 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
-_CLAIM = text(
+_CLAIM_SQL = (
     "INSERT INTO counter (key, value) VALUES (:key, 1) "
     "ON CONFLICT (key) DO UPDATE SET value = counter.value + 1 RETURNING value"
 )
 
 
 def claim(connection: Connection, key: str) -> int:
-    return connection.execute(_CLAIM, {"key": key}).scalar_one()
+    """The next value of a counter (straight through the driver: this runs on every intake)."""
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_CLAIM_SQL.replace(":key", mark), (key,))
+        return cursor.fetchone()[0]
+    finally:
+        cursor.close()
 
 
 @lru_cache(maxsize=64)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from ..db.fastinsert import FastInsert
 from ..db.models import Clock
 from ..durations import Duration
 from . import sweep
@@ -19,6 +20,7 @@ from .deadlines import Deadlines
 
 CLOCK = Clock.__table__
 INSERT_CLOCK = insert(CLOCK)
+FAST_INSERT_CLOCK = FastInsert(CLOCK)
 # every row of one insert has the same keys (executemany)
 NO_DEADLINE = dict.fromkeys(("deadline", "yellow_at", "rule", "unit", "amount", "calendar"))
 
@@ -73,7 +75,7 @@ class Clocks:
             for clock in inserted.mappings():
                 sweep.schedule(connection, self.deadlines, clock, fresh=True)
         else:
-            connection.execute(INSERT_CLOCK, rows)
+            FAST_INSERT_CLOCK.many(connection, rows)
         return changes
 
     def _select(self, case_id: int, stages: Iterable[str], statuses: tuple[str, ...]):

@@ -1,0 +1,59 @@
+"""Inserts on the intake hot path, straight through the DB-API cursor.
+
+SQLAlchemy's statement execution costs ~25 µs a statement here, against ~4 µs for the driver
+itself; intake writes about eight rows per case, one case per transaction. FastInsert prepares
+the SQL once per dialect and converts values with the columns' own SQLAlchemy type processors
+(UTC timestamps, JSON, booleans), so rows are stored exactly as `insert(table)` would store them.
+"""
+
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+
+class FastInsert:
+    def __init__(self, table: Table, returning_id: bool = False) -> None:
+        self.table, self.returning_id = table, returning_id
+        self.columns = tuple(c.name for c in table.c if c.name != "id")
+        self._prepared: dict[str, tuple[str, list[Any]]] = {}
+
+    def _prepare(self, connection: Connection) -> tuple[str, list[Any]]:
+        dialect = connection.dialect
+        prepared = self._prepared.get(dialect.name)
+        if prepared is None:
+            mark = "?" if dialect.paramstyle == "qmark" else "%s"
+            quote = dialect.identifier_preparer.quote
+            sql = (
+                f"INSERT INTO {quote(self.table.name)} ({', '.join(quote(c) for c in self.columns)}) "
+                f"VALUES ({', '.join([mark] * len(self.columns))})"
+            )
+            if self.returning_id:
+                sql += " RETURNING id"
+            processors = [
+                self.table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in self.columns
+            ]
+            prepared = self._prepared[dialect.name] = (sql, processors)
+        return prepared
+
+    def _values(self, processors: list[Any], row: dict[str, Any]) -> tuple:
+        return tuple(
+            p(row.get(c)) if p is not None and row.get(c) is not None else row.get(c)
+            for c, p in zip(self.columns, processors, strict=True)
+        )
+
+    def __call__(self, connection: Connection, row: dict[str, Any]) -> int | None:
+        sql, processors = self._prepare(connection)
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(sql, self._values(processors, row))
+            return cursor.fetchone()[0] if self.returning_id else None
+        finally:
+            cursor.close()
+
+    def many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        sql, processors = self._prepare(connection)
+        cursor = connection.connection.cursor()
+        try:
+            cursor.executemany(sql, [self._values(processors, row) for row in rows])
+        finally:
+            cursor.close()
