@@ -7,7 +7,6 @@ reported with their line numbers.
 """
 
 import csv
-import io
 import json
 import math
 import re
@@ -294,13 +293,3 @@ def get(engine: Engine, code: str) -> dict[str, Any] | None:
     with read(engine) as connection:
         row = connection.execute(BY_CODE, {"code": code}).mappings().first()
     return dict(row) if row else None
-
-
-def csv_text(rows: list[dict[str, Any]]) -> str:
-    """CSV in the import's own column names (tests, exports)."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=[c if c != "class_code" else "class" for c in COLUMNS])
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({("class" if k == "class_code" else k): v for k, v in row.items()})
-    return out.getvalue()

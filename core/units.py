@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .db.engine import read, write
+from .db.engine import write
 from .db.models import Person, Responsibility, Unit, UnitCommand
 from .errors import GridcaseError
 from .taxonomy import label_zh
@@ -87,18 +87,3 @@ def subtree(connection: Connection, unit: str) -> set[str]:
     if path is None:
         return set()
     return set(connection.execute(select(UNIT.c.code).where(UNIT.c.path.startswith(path))).scalars())
-
-
-def commander_of(connection: Connection, unit: str) -> str | None:
-    return (
-        connection.execute(select(COMMAND.c.commander).where(COMMAND.c.commanded == unit)).scalars().first()
-    )
-
-
-def responsibility_grids(engine: Engine, person_id: int) -> set[str]:
-    with read(engine) as connection:
-        return set(
-            connection.execute(
-                select(RESPONSIBILITY.c.grid).where(RESPONSIBILITY.c.person_id == person_id)
-            ).scalars()
-        )
