@@ -23,6 +23,7 @@ from .evidence import Upload
 from .geo import CoordinateError, to_wgs84
 from .gridindex import metres_scale
 from .numbering import case_number, number_fields
+from .units import add_case_units
 
 if TYPE_CHECKING:
     from .cases import Actor, Engine
@@ -32,7 +33,7 @@ CASE, CASE_UNIT, REPORT = (t.__table__ for t in (Case, CaseUnit, Report))
 # Built once: the inserts go straight to the driver (core/db/fastinsert.py) and the queries are
 # constant statements with parameters, which skips SQLAlchemy's per-call construction work.
 INSERT_CASE = FastInsert(CASE, returning_id=True)
-INSERT_CASE_UNIT, INSERT_REPORT = FastInsert(CASE_UNIT), FastInsert(REPORT)
+INSERT_REPORT = FastInsert(REPORT)
 BY_KEY = (
     select(REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number)
     .join(CASE, CASE.c.id == REPORT.c.case_id)
@@ -279,21 +280,7 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
         ),
     )
     if routing:
-        INSERT_CASE_UNIT.many(
-            connection,
-            [
-                {
-                    "case_id": case_id,
-                    "unit": u["unit"],
-                    "role": "responsible",
-                    "share": u["share"],
-                    "depth": 0,
-                    "active": True,
-                    "since": now,
-                }
-                for u in routing["units"]
-            ],
-        )
+        add_case_units(connection, case_id, "responsible", routing["units"], now)
     INSERT_REPORT(connection, {**report_row, "case_id": case_id, "duplicate": False})
     payload = {"channel": r["channel"], "grid": located["grid"]}
     if r.get("classified"):

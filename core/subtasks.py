@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import insert, select
 
 from .db.engine import write
-from .db.models import Case, CaseUnit
+from .db.models import Case
 from .errors import GridcaseError
 from .events import append, event_row
+from .units import add_case_units
 
 if TYPE_CHECKING:
     from .cases import Actor, Engine
 
-CASE, CASE_UNIT = Case.__table__, CaseUnit.__table__
+CASE = Case.__table__
 INHERITED = (
     "workflow", "kind", "class_code", "major_code", "standard", "urgent", "channel", "address", "lon", "lat",
     "grid", "grid_path", "area_class", "component", "reporter_id", "verified",
@@ -55,21 +56,8 @@ def create_subtasks(
                     updated_at=now,
                 )  # fmt: skip
             ).inserted_primary_key[0]
-            connection.execute(
-                insert(CASE_UNIT),
-                [
-                    {
-                        "case_id": child,
-                        "unit": unit,
-                        "role": role,
-                        "share": 1.0,
-                        "depth": 1,
-                        "active": True,
-                        "since": now,
-                    }
-                    for role in ("responsible", "handling")
-                ],
-            )
+            for role in ("responsible", "handling"):
+                add_case_units(connection, child, role, [{"unit": unit}], now, depth=1)
             starts = dispatch.starts if dispatch else ()
             deadlines = engine.clocks.start(
                 connection, child, starts, now, dict(parent), handling_unit=unit, fresh=True

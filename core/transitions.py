@@ -15,7 +15,7 @@ answer). Other fields are kept in the event's payload.
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from .db.engine import write
 from .db.models import Case, CaseUnit
@@ -23,7 +23,7 @@ from .durations import Duration
 from .errors import GridcaseError
 from .events import append, event_row
 from .evidence import Upload
-from .units import subtree
+from .units import add_case_units, release_case_units, subtree
 from .workflow import TransitionError
 
 if TYPE_CHECKING:
@@ -236,47 +236,13 @@ def _field_changes(engine, connection, case, transition, actor, payload, handlin
 
 
 def _apply_units(connection: Connection, case_id: int, changes: dict[str, Any], now) -> None:
-    if changes["handling"] is not None:
-        if changes["depth"] <= 1:
-            connection.execute(
-                update(CASE_UNIT)
-                .where(CASE_UNIT.c.case_id == case_id, CASE_UNIT.c.role == "handling")
-                .values(active=False)
-            )
-        if changes["handling"]:
-            connection.execute(
-                insert(CASE_UNIT),
-                [
-                    {
-                        "case_id": case_id,
-                        "unit": u,
-                        "role": "handling",
-                        "share": 1.0 / len(changes["handling"]),
-                        "depth": changes["depth"],
-                        "active": True,
-                        "since": now,
-                    }
-                    for u in changes["handling"]
-                ],
-            )
+    handlers = changes["handling"]
+    if handlers is not None:
+        if changes["depth"] <= 1:  # dispatched afresh (a deeper level keeps the levels above it)
+            release_case_units(connection, case_id, "handling")
+        if handlers:
+            units = [{"unit": u, "share": 1.0 / len(handlers)} for u in handlers]
+            add_case_units(connection, case_id, "handling", units, now, depth=changes["depth"])
     if changes["responsible"]:
-        connection.execute(
-            update(CASE_UNIT)
-            .where(CASE_UNIT.c.case_id == case_id, CASE_UNIT.c.role == "responsible")
-            .values(active=False)
-        )
-        connection.execute(
-            insert(CASE_UNIT),
-            [
-                {
-                    "case_id": case_id,
-                    "unit": u["unit"],
-                    "role": "responsible",
-                    "share": u["share"],
-                    "depth": 0,
-                    "active": True,
-                    "since": now,
-                }
-                for u in changes["responsible"]["units"]
-            ],
-        )
+        release_case_units(connection, case_id, "responsible")
+        add_case_units(connection, case_id, "responsible", changes["responsible"]["units"], now)

@@ -1,16 +1,20 @@
 """Units and people in the database, from the profile (units) and from administrators (people)."""
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .db.engine import write
-from .db.models import Person, Responsibility, Unit, UnitCommand
+from .db.fastinsert import FastInsert
+from .db.models import CaseUnit, Person, Responsibility, Unit, UnitCommand
 from .errors import GridcaseError
 from .taxonomy import label_zh
 
-UNIT, COMMAND, PERSON, RESPONSIBILITY = (t.__table__ for t in (Unit, UnitCommand, Person, Responsibility))
+UNIT, COMMAND, PERSON, RESPONSIBILITY, CASE_UNIT = (
+    t.__table__ for t in (Unit, UnitCommand, Person, Responsibility, CaseUnit)
+)
 
 
 def upsert(connection: Connection, table: Any, rows: list[dict[str, Any]], key: str) -> None:
@@ -87,3 +91,39 @@ def subtree(connection: Connection, unit: str) -> set[str]:
     if path is None:
         return set()
     return set(connection.execute(select(UNIT.c.code).where(UNIT.c.path.startswith(path))).scalars())
+
+
+INSERT_CASE_UNIT = FastInsert(CASE_UNIT)
+
+
+def add_case_units(
+    connection: Connection,
+    case_id: int,
+    role: str,
+    units: list[dict[str, Any]],
+    now: datetime,
+    depth: int = 0,
+) -> None:
+    """Give units a part in a case: `units` are {"unit", "share"} (responsible) or handlers."""
+    INSERT_CASE_UNIT.many(
+        connection,
+        [
+            {
+                "case_id": case_id,
+                "unit": u["unit"],
+                "role": role,
+                "share": u.get("share", 1.0),
+                "depth": depth,
+                "active": True,
+                "since": now,
+            }
+            for u in units
+        ],
+    )
+
+
+def release_case_units(connection: Connection, case_id: int, role: str) -> None:
+    """Those units no longer hold the case (rows stay, inactive, for the history)."""
+    connection.execute(
+        update(CASE_UNIT).where(CASE_UNIT.c.case_id == case_id, CASE_UNIT.c.role == role).values(active=False)
+    )
