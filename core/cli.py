@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 import yaml
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import __version__, cli_data
 from .errors import GridcaseError, GridImportError
@@ -211,6 +212,13 @@ def main(argv: list[str] | None = None) -> int:
         for issue in exc.issues:
             typer.echo(str(issue), err=True)
         typer.echo(f"{len(exc.issues)} problem{'s' if len(exc.issues) != 1 else ''} found", err=True)
+        return 1
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        typer.echo(
+            f"error: database: {detail} (is the database reachable, and has `gridcase db upgrade` run?)",
+            err=True,
+        )
         return 1
     except GridImportError as exc:
         for problem in exc.problems:

@@ -5,10 +5,13 @@ Each takes --profile and --db (defaults: the deployment's gridcase.toml, GRIDCAS
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from . import components, grids
 from .db.engine import make_engine, read, upgrade
@@ -23,6 +26,16 @@ ProfileOption = Annotated[
 DbOption = Annotated[
     str | None, typer.Option("--db", help="Database URL [default: GRIDCASE_DATABASE_URL or the deployment's]")
 ]
+
+
+@contextmanager
+def _database(url: str) -> Iterator[Engine]:
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
 
 db_app = typer.Typer(help="Create and migrate the database.", no_args_is_help=True)
 import_app = typer.Typer(help="Import grids and components.", no_args_is_help=True)
@@ -43,14 +56,10 @@ def db_upgrade(profile: ProfileOption = None, db: DbOption = None) -> None:
     """Apply the migrations, then load the profile's units (and grids, when it has them)."""
     data, url = _context(profile, db)
     upgrade(url)
-    engine = make_engine(url)
-    try:
-        units = sync_units(engine, data)
-        loaded = f"{units} units"
+    with _database(url) as engine:
+        loaded = f"{sync_units(engine, data)} units"
         if data.get("grids", {}).get("features"):
             loaded += f", {grids.import_features(engine, data['grids'], data, replace=True)} grids"
-    finally:
-        engine.dispose()
     typer.echo(f"database at head; loaded {loaded}")
 
 
@@ -63,11 +72,8 @@ def import_grids(
 ) -> None:
     """Import grids from a GeoJSON FeatureCollection: all of them, or none if any is wrong."""
     data, url = _context(profile, db)
-    engine = make_engine(url)
-    try:
+    with _database(url) as engine:
         count = grids.import_file(engine, file, data, replace=replace)
-    finally:
-        engine.dispose()
     typer.echo(f"imported {count} grids")
 
 
@@ -77,13 +83,11 @@ def import_components(file: Path, profile: ProfileOption = None, db: DbOption = 
     data, url = _context(profile, db)
     if not file.is_file():
         raise GridcaseError("not_found", f"no file {file}")
-    engine = make_engine(url)
-    try:
-        report = components.import_file(engine, file, data)
-    except ValueError as exc:
-        raise GridcaseError("invalid_file", str(exc)) from None
-    finally:
-        engine.dispose()
+    with _database(url) as engine:
+        try:
+            report = components.import_file(engine, file, data)
+        except ValueError as exc:
+            raise GridcaseError("invalid_file", str(exc)) from None
     for problem in report.problems:
         typer.echo(f"{file}:{problem}", err=True)
     if report.rejected > len(report.problems):
@@ -101,10 +105,8 @@ def grids_export(
 ) -> None:
     """Print the grids as a GeoJSON FeatureCollection."""
     _, url = _context(profile, db)
-    engine = make_engine(url)
-    with read(engine) as connection:
+    with _database(url) as engine, read(engine) as connection:
         sys.stdout.write(grids.to_json(grids.export(connection, level)) + "\n")
-    engine.dispose()
 
 
 @grids_app.command("coverage")
@@ -115,10 +117,8 @@ def grids_coverage(
 ) -> None:
     """Report gaps and overlaps of one grid level inside its parents (exit 1 if any)."""
     _, url = _context(profile, db)
-    engine = make_engine(url)
-    with read(engine) as connection:
+    with _database(url) as engine, read(engine) as connection:
         result = grids.coverage(connection, level)
-    engine.dispose()
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
     if result["gaps"] or result["overlaps"]:
         raise typer.Exit(1)
@@ -178,10 +178,8 @@ def sla_outbox(
     query = select(table).order_by(table.c.id.desc()).limit(limit)
     if status:
         query = query.where(table.c.status == status)
-    engine = make_engine(url)
-    with read(engine) as connection:
+    with _database(url) as engine, read(engine) as connection:
         rows = connection.execute(query).mappings().all()
-    engine.dispose()
     for row in rows:
         error = f"  ({row['last_error']})" if row["last_error"] else ""
         head = (
