@@ -87,3 +87,20 @@ def _eval(node: ast.expr, values: dict[str, float | None]) -> float | None:
         args = [_eval(a, values) for a in node.args]
         return None if any(a is None for a in args) else FUNCTIONS[node.func.id](args)
     raise FormulaError(f"unexpected {type(node).__name__}")  # parse() admits nothing else
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One path for each cycle among formulas that use each other (`graph`: code -> names used)."""
+    found, done = [], set()
+    for start in sorted(graph):
+        stack = [(start, [start])]
+        while stack:
+            node, trail = stack.pop()
+            for nxt in sorted(graph.get(node, ())):
+                if nxt == start:
+                    if not done.intersection(trail):
+                        found.append(trail + [start])
+                        done.update(trail)
+                elif nxt not in trail and nxt in graph:
+                    stack.append((nxt, trail + [nxt]))
+    return found

@@ -9,7 +9,7 @@ import string
 from collections.abc import Iterator
 from typing import Any
 
-from ..assess.formulas import FormulaError, parse
+from ..assess.formulas import FormulaError, cycles, parse
 from ..durations import Duration
 from .loader import Issue, Profile
 from .located import mark_at
@@ -303,7 +303,7 @@ class CrossChecker:
                 for name in sorted(names - indicators):
                     self.error(path + ["formula"], f"unknown indicator {name!r} in formula")
                 depends[indicator.get("code")] = set(names)
-        for cycle in _cycles(depends):
+        for cycle in cycles(depends):
             at = next(i for i, ind in _enumerate(assessment.get("indicators")) if ind.get("code") == cycle[0])
             self.error(
                 ["assessment", "indicators", at, "formula"],
@@ -378,23 +378,6 @@ def _compile(pattern: Any) -> re.Pattern | None:
         return re.compile(pattern) if isinstance(pattern, str) else None
     except re.error:
         return None  # the schema's regex format check reports it
-
-
-def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """One representative path for each cycle in a dependency graph."""
-    found, done = [], set()
-    for start in sorted(graph):
-        stack = [(start, [start])]
-        while stack:
-            node, trail = stack.pop()
-            for nxt in sorted(graph.get(node, ())):
-                if nxt == start:
-                    if not done.intersection(trail):
-                        found.append(trail + [start])
-                        done.update(trail)
-                elif nxt not in trail and nxt in graph:
-                    stack.append((nxt, trail + [nxt]))
-    return found
 
 
 def cross_check(profile: Profile, guards: set[str] | None = None) -> list[Issue]:
