@@ -207,4 +207,6 @@ def test_an_unsupported_file_type_is_a_message(engine, tmp_path, cli):
 def test_a_database_that_was_never_migrated_is_a_message(cli, tmp_path):
     result = cli("grids", "coverage", "--profile", TESTCITY, "--db", f"sqlite:///{tmp_path / 'empty.db'}")
     assert result.code == 1 and "Traceback" not in result.err
-    assert result.err.startswith("error: database: no such table: grid") and "gridcase db upgrade" in result.err
+    assert (
+        result.err.startswith("error: database: no such table: grid") and "gridcase db upgrade" in result.err
+    )
