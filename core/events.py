@@ -26,6 +26,7 @@ def event_row(
     payload: dict[str, Any],
     reason: str | None = None,
     deadlines: list[dict[str, Any]] | None = None,
+    unit: str | None = None,
 ) -> dict[str, Any]:
     return {
         "case_id": case_id,
@@ -39,6 +40,7 @@ def event_row(
         "payload": payload,
         "reason": reason,
         "effects": {"deadlines": deadlines} if deadlines else None,
+        "unit": unit,
     }
 
 

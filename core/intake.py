@@ -289,8 +289,11 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
         "class_code": r["category"], "major_code": info["major"]["code"], "kind": info["kind"],
         "standard": r.get("standard"), "area_class": located.get("area_class"), "urgent": r["urgent"],
     }  # fmt: skip
-    deadlines = engine.clocks.start(connection, case_id, workflow.starts, now, facts, fresh=True)
-    event = event_row(case_id, 1, "report", None, workflow.initial, actor, now, payload, deadlines=deadlines)
+    owner = max(routing["units"], key=lambda u: u.get("share", 1.0))["unit"] if routing else None
+    deadlines = engine.clocks.start(connection, case_id, workflow.starts, now, facts, fresh=True, owner=owner)
+    event = event_row(
+        case_id, 1, "report", None, workflow.initial, actor, now, payload, deadlines=deadlines, unit=owner
+    )
     event_id = append(connection, event)
     engine.attach(connection, case_id, event_id, uploads, stored, now)
     return {"case_id": case_id, "number": number, "duplicate": False, "replay": False, "event": event}

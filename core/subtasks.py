@@ -60,12 +60,14 @@ def create_subtasks(
                 add_case_units(connection, child, role, [{"unit": unit}], now, depth=1)
             starts = dispatch.starts if dispatch else ()
             deadlines = engine.clocks.start(
-                connection, child, starts, now, dict(parent), handling_unit=unit, fresh=True
+                connection, child, starts, now, dict(parent), handling_unit=unit, fresh=True, owner=unit
             )
             payload = {"parent": parent_id, "unit": unit}
             append(
                 connection,
-                event_row(child, 1, "subtask", None, state, actor, now, payload, deadlines=deadlines),
+                event_row(
+                    child, 1, "subtask", None, state, actor, now, payload, deadlines=deadlines, unit=unit
+                ),
             )
             children.append(child)
         engine.record_action(

@@ -105,12 +105,15 @@ def fire(
         if done.rowcount != 1:
             raise TransitionError("conflict", f"case {case['number']} was changed by someone else; reload it")
         _apply_units(connection, case_id, changes, now)
+        responsible = _responsible_unit(connection, case_id, changes)
         deadlines = _move_clocks(
-            engine, connection, {**case, **values}, transition, payload, changes, handling, now
-        )
+            engine, connection, {**case, **values}, transition, payload, changes, handling, now,
+            actor, responsible,
+        )  # fmt: skip
         event = event_row(
-            case_id, case["version"] + 1, code, case["state"], target, actor, now, payload, reason, deadlines
-        )
+            case_id, case["version"] + 1, code, case["state"], target, actor, now, payload, reason, deadlines,
+            unit=_top(handling) or responsible,
+        )  # fmt: skip
         event_id = append(connection, event)
         engine.attach(connection, case_id, event_id, uploads, stored, now)
         parent = case["parent_id"]
@@ -132,22 +135,45 @@ def fire(
 
 
 def _move_clocks(
-    engine, connection, case, transition, payload, changes, handling, now
+    engine, connection, case, transition, payload, changes, handling, now, actor, responsible
 ) -> list[dict[str, Any]]:
     """Stop, pause, resume, start and extend the transition's clocks; the deadline changes made."""
     clocks, case_id = engine.clocks, case["id"]
-    # the clock counts on the calendar of the unit now handling the case (a 24h team, say)
+    # the clock counts on the calendar of the unit now handling the case (a 24h team, say), and
+    # against the unit at the top of the handling chain (the one dispatched to) in assessment
     if changes["handling"] is not None:
         unit = changes["handling"][0] if changes["handling"] else None
+        owner = _top(handling) if changes["depth"] > 1 else unit
     else:
         unit = max(handling, key=lambda h: h["depth"])["unit"] if handling else None
-    effects = clocks.stop(connection, case_id, transition.stops, now)
+        owner = _top(handling)
+    effects = clocks.stop(connection, case_id, transition.stops, now, by=transition.code, actor_id=actor.id)
     effects += clocks.pause(connection, case_id, transition.pauses, now)
     effects += clocks.resume(connection, case_id, transition.resumes, now)
-    effects += clocks.start(connection, case_id, transition.starts, now, case, handling_unit=unit)
+    effects += clocks.start(
+        connection, case_id, transition.starts, now, case, handling_unit=unit,
+        owner=owner or responsible, by=transition.code, actor_id=actor.id,
+    )  # fmt: skip
     if transition.extends and payload.get("amount"):
         effects += clocks.extend(connection, case_id, transition.extends, Duration.parse(payload["amount"]))
     return effects
+
+
+def _top(handling: list[dict[str, Any]]) -> str | None:
+    """The unit the case was dispatched to, above any it passed the case down to."""
+    return min(handling, key=lambda h: (h["depth"], h["id"]))["unit"] if handling else None
+
+
+def _responsible_unit(connection: Connection, case_id: int, changes: dict[str, Any]) -> str | None:
+    """The responsible unit with the largest share (after this transition's re-routing)."""
+    if changes["responsible"]:
+        return max(changes["responsible"]["units"], key=lambda u: u.get("share", 1.0))["unit"]
+    return connection.execute(
+        select(CASE_UNIT.c.unit)
+        .where(CASE_UNIT.c.case_id == case_id, CASE_UNIT.c.role == "responsible", CASE_UNIT.c.active)
+        .order_by(CASE_UNIT.c.share.desc(), CASE_UNIT.c.id)
+        .limit(1)
+    ).scalar()
 
 
 def _active_units(connection: Connection, case_id: int, role: str) -> list[dict[str, Any]]:

@@ -186,6 +186,9 @@ class CaseEvent(SQLModel, table=True):
     payload: dict = _json(nullable=False)
     reason: str | None = None
     effects: dict | None = _json(nullable=True)  # what the event changed besides the state (deadlines)
+    # the unit the event concerns (the handling unit, else the responsible one): assessment counts
+    # returns, extensions and rework against it
+    unit: str | None = Field(default=None, max_length=64)
 
 
 class Report(SQLModel, table=True):
@@ -228,15 +231,23 @@ class Clock(SQLModel, table=True):
     case_id: int = Field(foreign_key="case.id", index=True)
     stage: str = Field(max_length=64)
     status: str = Field(max_length=16, index=True)  # running | paused | stopped
-    started_at: datetime = _ts()
+    started_at: datetime = _ts(index=True)
     paused_at: datetime | None = _ts(default=None)
-    stopped_at: datetime | None = _ts(default=None)
+    stopped_at: datetime | None = _ts(default=None, index=True)
     deadline: datetime | None = _ts(default=None, index=True)
     yellow_at: datetime | None = _ts(default=None, index=True)
     rule: str | None = Field(default=None, max_length=128)  # what decided the limit
     unit: str | None = Field(default=None, max_length=64)  # time-limit unit
     amount: float | None = None  # in that unit
     calendar: str | None = Field(default=None, max_length=64)  # None: the profile's default
+    # what assessment counts (core/assess/facts.py): the unit accountable for this stage run, who
+    # stopped the clock and with which transition, whether a later run of the stage replaced it
+    # (rework), and how many extensions moved its deadline
+    owner: str | None = Field(default=None, index=True, max_length=64)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    stopped_by: str | None = Field(default=None, max_length=64)
+    superseded: bool = False
+    extended: int = 0
 
 
 class Counter(SQLModel, table=True):
@@ -285,3 +296,46 @@ class Outbox(SQLModel, table=True):
     next_attempt_at: datetime = _ts()
     last_error: str | None = None
     sent_at: datetime | None = _ts(default=None)
+
+
+class UnitClassChange(SQLModel, table=True):
+    """A unit's class from a moment on, so a past period is ranked with the classes it had."""
+
+    __tablename__ = "unit_class_change"
+    unit: str = Field(foreign_key="unit.code", primary_key=True, max_length=64)
+    since: datetime = _ts(primary_key=True)
+    unit_class: str | None = Field(default=None, max_length=64)
+
+
+class AssessmentSnapshot(SQLModel, table=True):
+    """A published assessment (通报). Append-only: publishing again adds a version."""
+
+    __tablename__ = "assessment_snapshot"
+    __table_args__ = (UniqueConstraint("period", "scope", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(max_length=64)
+    scope: str = Field(max_length=256)  # object kind and filters, e.g. "unit" or "unit class=A"
+    version: int
+    published_at: datetime = _ts()
+    published_by: str | None = Field(default=None, max_length=128)
+    digest: str = Field(max_length=64)
+    content: dict = _json(nullable=False)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """A money (or points) entry in a ledger: deductions turned into money, cost transfers.
+
+    Append-only: a correction is a new entry.
+    """
+
+    __tablename__ = "ledger_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    ledger: str = Field(index=True, max_length=64)
+    object: str = Field(index=True, max_length=128)  # "unit:jiefang", "person:17"
+    amount: float
+    points: float | None = None
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    period: str | None = Field(default=None, max_length=64)
+    reason: str
+    source: str = Field(max_length=128)  # "snapshot:12", a plugin's name …
+    at: datetime = _ts()

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from ..db.fastinsert import FastInsert
 from ..db.models import Clock
@@ -22,7 +22,9 @@ CLOCK = Clock.__table__
 INSERT_CLOCK = insert(CLOCK)
 FAST_INSERT_CLOCK = FastInsert(CLOCK)
 # every row of one insert has the same keys (executemany)
-NO_DEADLINE = dict.fromkeys(("deadline", "yellow_at", "rule", "unit", "amount", "calendar"))
+NO_DEADLINE = dict.fromkeys(
+    ("deadline", "yellow_at", "rule", "unit", "amount", "calendar", "actor_id", "stopped_by")
+)
 
 
 def _stages(stages: Iterable[str]) -> tuple[bool, list[str]]:
@@ -47,17 +49,36 @@ class Clocks:
         case: dict[str, Any],
         handling_unit: str | None = None,
         fresh: bool = False,
+        owner: str | None = None,
+        by: str | None = None,
+        actor_id: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Start clocks with their deadlines; `fresh` says the case is new and has none to end."""
+        """Start clocks with their deadlines; `fresh` says the case is new and has none to end.
+
+        `owner` is the unit the stage run counts against in assessment (the handling unit, else
+        the responsible one); `by` and `actor_id` record who ended a run that this one replaces.
+        """
         named = [s for s in stages if s != "*"]
         if not named:
             return []
-        if not fresh:  # a stage started again (rework, re-dispatch) gets a new clock; the old one ends
-            self.stop(connection, case_id, named, now)
+        if not fresh:
+            # a stage started again (rework, re-dispatch) gets a new clock; the old runs end and
+            # are marked superseded, so assessment can count a case's last run only
+            self._set(
+                connection, case_id, named, ("running", "paused", "stopped"),
+                extra=~CLOCK.c.superseded,
+                superseded=True, status="stopped",
+                stopped_at=func.coalesce(CLOCK.c.stopped_at, now),
+                stopped_by=func.coalesce(CLOCK.c.stopped_by, by),
+                actor_id=func.coalesce(CLOCK.c.actor_id, actor_id),
+            )  # fmt: skip
         rows, changes = [], []
         for stage in named:
             due = self.deadlines.compute(stage, case, now, handling_unit)
-            row = {"case_id": case_id, "stage": stage, "status": "running", "started_at": now, **NO_DEADLINE}
+            row = {
+                "case_id": case_id, "stage": stage, "status": "running", "started_at": now,
+                **NO_DEADLINE, "owner": owner, "superseded": False, "extended": 0,
+            }  # fmt: skip
             if due is not None:
                 row.update(
                     deadline=due.deadline, yellow_at=due.yellow_at, rule=due.rule,
@@ -83,19 +104,35 @@ class Clocks:
         query = select(CLOCK).where(CLOCK.c.case_id == case_id, CLOCK.c.status.in_(statuses))
         return query if every else query.where(CLOCK.c.stage.in_(named))
 
-    def _set(self, connection: Connection, case_id: int, stages, statuses: tuple[str, ...], **values) -> None:
+    def _set(
+        self, connection: Connection, case_id: int, stages, statuses: tuple[str, ...], extra=None, **values
+    ) -> None:
         """Change clocks that stop running; their pending timers are cancelled."""
         every, named = _stages(stages)
         if not every and not named:
             return
         query = update(CLOCK).where(CLOCK.c.case_id == case_id, CLOCK.c.status.in_(statuses))
+        if extra is not None:
+            query = query.where(extra)
         if not every:
             query = query.where(CLOCK.c.stage.in_(named))
         changed = connection.execute(query.values(**values).returning(CLOCK.c.id, CLOCK.c.deadline)).all()
         sweep.cancel(connection, [row.id for row in changed if row.deadline is not None])
 
-    def stop(self, connection: Connection, case_id: int, stages: Iterable[str], now: datetime) -> list:
-        self._set(connection, case_id, stages, ("running", "paused"), status="stopped", stopped_at=now)
+    def stop(
+        self,
+        connection: Connection,
+        case_id: int,
+        stages: Iterable[str],
+        now: datetime,
+        by: str | None = None,
+        actor_id: int | None = None,
+    ) -> list:
+        """Stop clocks, recording the transition and the person that stopped them."""
+        self._set(
+            connection, case_id, stages, ("running", "paused"),
+            status="stopped", stopped_at=now, stopped_by=by, actor_id=actor_id,
+        )  # fmt: skip
         return []
 
     def pause(self, connection: Connection, case_id: int, stages: Iterable[str], now: datetime) -> list:
@@ -142,7 +179,11 @@ class Clocks:
                 continue
             calendar = self.deadlines.clock_calendar(amount.unit, clock["calendar"])
             deadline = calendar.add(clock["deadline"], amount.value * unit["minutes"])
-            connection.execute(update(CLOCK).where(CLOCK.c.id == clock["id"]).values(deadline=deadline))
+            connection.execute(
+                update(CLOCK)
+                .where(CLOCK.c.id == clock["id"])
+                .values(deadline=deadline, extended=CLOCK.c.extended + 1)
+            )
             sweep.schedule(connection, self.deadlines, {**clock, "deadline": deadline})
             changes.append(
                 {
