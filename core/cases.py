@@ -109,7 +109,7 @@ class Engine:
 
     def load_reference_data(self) -> dict[str, int]:
         """Units from the profile, and its grids and components when it carries them."""
-        counts = {"units": sync_units(self.db, self.profile)}
+        counts = {"units": sync_units(self.db, self.profile, self.clock.now())}
         features = self.profile.get("grids", {}).get("features")
         if features:
             counts["grids"] = grid_registry.import_features(

@@ -29,3 +29,16 @@ class Duration:
     def __str__(self) -> str:
         value = int(self.value) if self.value == int(self.value) else self.value
         return f"{value} {self.unit}"
+
+
+def format_minutes(minutes: float) -> str:
+    """A span for people: '3天2小时', '5小时10分', '25分'."""
+    minutes = int(round(minutes))
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [
+        f"{days}天" if days else "",
+        f"{hours}小时" if hours else "",
+        f"{mins}分" if mins and not days else "",
+    ]
+    return "".join(parts) or "0分"

@@ -1,19 +1,19 @@
 """Units and people in the database, from the profile (units) and from administrators (people)."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .db.engine import write
 from .db.fastinsert import FastInsert
-from .db.models import CaseUnit, Person, Responsibility, Unit, UnitCommand
+from .db.models import CaseUnit, Person, Responsibility, Unit, UnitClassChange, UnitCommand
 from .errors import GridcaseError
 from .taxonomy import label_zh
 
-UNIT, COMMAND, PERSON, RESPONSIBILITY, CASE_UNIT = (
-    t.__table__ for t in (Unit, UnitCommand, Person, Responsibility, CaseUnit)
+UNIT, COMMAND, PERSON, RESPONSIBILITY, CASE_UNIT, CLASS_CHANGE = (
+    t.__table__ for t in (Unit, UnitCommand, Person, Responsibility, CaseUnit, UnitClassChange)
 )
 
 
@@ -53,22 +53,48 @@ def unit_rows(profile: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["path"].count("/"))
 
 
-def sync_units(engine: Engine, profile: dict[str, Any]) -> int:
-    """Make the unit table match the profile (a removed unit stays, so history keeps its name)."""
+def sync_units(engine: Engine, profile: dict[str, Any], now: datetime | None = None) -> int:
+    """Make the unit table match the profile (a removed unit stays, so history keeps its name).
+
+    A unit whose class is new or changed gets a class history row from `now`, so assessment
+    ranks a past period with the classes units had then.
+    """
     rows = unit_rows(profile)
+    now = now or datetime.now(UTC)
     commands = [
         {"commander": u["code"], "commanded": c}
         for u in profile.get("units", [])
         for c in u.get("commands", [])
     ]
     with write(engine) as connection:
+        known = dict(connection.execute(select(UNIT.c.code, UNIT.c.unit_class)).all())
         # parents first, so the foreign key holds at every step
         for row in rows:
             upsert(connection, UNIT, [row], "code")
+        changed = [r for r in rows if r["code"] not in known or known[r["code"]] != r["unit_class"]]
+        for row in changed:
+            _record_class(connection, row["code"], row["unit_class"], now)
         connection.execute(delete(COMMAND))
         if commands:
             connection.execute(insert(COMMAND), commands)
     return len(rows)
+
+
+def set_unit_class(engine: Engine, unit: str, unit_class: str | None, since: datetime) -> None:
+    """Move a unit to another class from `since` on (periods ending before keep the old one)."""
+    with write(engine) as connection:
+        if (
+            connection.execute(update(UNIT).where(UNIT.c.code == unit).values(unit_class=unit_class)).rowcount
+            != 1
+        ):
+            raise GridcaseError("not_found", f"no unit {unit!r}")
+        _record_class(connection, unit, unit_class, since)
+
+
+def _record_class(connection: Connection, unit: str, unit_class: str | None, since: datetime) -> None:
+    same_moment = and_(CLASS_CHANGE.c.unit == unit, CLASS_CHANGE.c.since == since)
+    connection.execute(delete(CLASS_CHANGE).where(same_moment))
+    connection.execute(insert(CLASS_CHANGE).values(unit=unit, since=since, unit_class=unit_class))
 
 
 def add_person(

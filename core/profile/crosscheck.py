@@ -6,34 +6,19 @@ crashed on), so one run reports schema problems and reference problems together.
 
 import re
 import string
-from collections.abc import Iterator
 from typing import Any
 
-from ..assess.formulas import FormulaError, cycles, parse
+from ..assess.checks import check_assessment
 from ..durations import Duration
 from .loader import Issue, Profile
 from .located import mark_at
 from .merge import pointer
+from .shapes import codes as _codes
+from .shapes import entries as _enumerate
+from .shapes import listed as _list
+from .shapes import mapping as _dict
 
 CASE_NUMBER_FIELDS = {"kind", "year", "month", "day", "seq", "major", "minor", "district", "channel"}
-
-
-def _list(value: Any) -> list:
-    return value if isinstance(value, list) else []
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _codes(items: Any) -> set:
-    return {i.get("code") for i in _list(items) if isinstance(i, dict) and isinstance(i.get("code"), str)}
-
-
-def _enumerate(items: Any) -> Iterator[tuple[int, dict]]:
-    for i, item in enumerate(_list(items)):
-        if isinstance(item, dict):
-            yield i, item
 
 
 class CrossChecker:
@@ -286,68 +271,7 @@ class CrossChecker:
     # -- assessment, channels, codes ----------------------------------------------------
 
     def check_assessment(self) -> None:
-        assessment = _dict(self.data.get("assessment"))
-        indicators = _codes(assessment.get("indicators"))
-        depends: dict[str, set[str]] = {}
-        for i, indicator in _enumerate(assessment.get("indicators")):
-            path = ["assessment", "indicators", i]
-            has_count, has_formula = "count" in indicator, "formula" in indicator
-            if has_count == has_formula:
-                self.error(path, "an indicator has exactly one of `count` or `formula`")
-            if has_formula and isinstance(indicator["formula"], str):
-                try:
-                    names = parse(indicator["formula"]).names
-                except FormulaError as exc:
-                    self.error(path + ["formula"], str(exc))
-                    continue
-                for name in sorted(names - indicators):
-                    self.error(path + ["formula"], f"unknown indicator {name!r} in formula")
-                depends[indicator.get("code")] = set(names)
-        for cycle in cycles(depends):
-            at = next(i for i, ind in _enumerate(assessment.get("indicators")) if ind.get("code") == cycle[0])
-            self.error(
-                ["assessment", "indicators", at, "formula"],
-                f"formulas refer to each other: {' -> '.join(cycle)}",
-            )
-        bands = _codes(assessment.get("bands"))
-        class_codes = _codes(self.data.get("region_classes")) | _codes(self.data.get("unit_classes"))
-        for b, band in _enumerate(assessment.get("bands")):
-            for key in _dict(band.get("by_class")):
-                self.ref(
-                    ["assessment", "bands", b, "by_class", key], key, class_codes, "region or unit class"
-                )
-        for c, composite in _enumerate(assessment.get("composites")):
-            path = ["assessment", "composites", c]
-            applies = _dict(composite.get("applies_to"))
-            self.refs(path + ["applies_to", "roles"], applies.get("roles"), self.roles, "role")
-            self.refs(
-                path + ["applies_to", "unit_kinds"],
-                applies.get("unit_kinds"),
-                _codes(self.data.get("unit_kinds")),
-                "unit kind",
-            )
-            self.refs(
-                path + ["applies_to", "grid_levels"],
-                applies.get("grid_levels"),
-                _codes(self.data.get("grid_levels")),
-                "grid level",
-            )
-            weights = 0.0
-            for t, term in _enumerate(composite.get("terms")):
-                self.ref(path + ["terms", t, "indicator"], term.get("indicator"), indicators, "indicator")
-                if term.get("score") == "band" and "band" not in term:
-                    self.error(path + ["terms", t], "a band score names its band table (band)")
-                self.ref(path + ["terms", t, "band"], term.get("band"), bands, "band table")
-                weights += term.get("weight", 0) if isinstance(term.get("weight"), (int, float)) else 0
-            if _list(composite.get("terms")) and abs(weights - 1) > 1e-9:
-                self.error(path + ["terms"], f"weights add up to {weights:g}, not 1")
-        mins = [
-            g.get("min")
-            for _, g in _enumerate(assessment.get("grades"))
-            if isinstance(g.get("min"), (int, float))
-        ]
-        if mins != sorted(mins, reverse=True):
-            self.error(["assessment", "grades"], "grades are listed from the highest min to the lowest")
+        check_assessment(self)
 
     def check_channels(self) -> None:
         for i, channel in _enumerate(self.data.get("channels")):
