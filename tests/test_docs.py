@@ -76,8 +76,14 @@ def test_profiles_doc_mentions_every_schema_key():
     keys = set()
     for name in (*SECTION_SCHEMAS, "profile"):
         _schema_keys(load_schema(name), keys)
-    facts = set(load_schema("assessment")["$defs"]["fact"]["enum"])
-    missing = sorted(k for k in keys | facts if f"`{k}`" not in PROFILES_MD)
+    defs = load_schema("assessment")["$defs"]
+    # the words of the counting rules, too: each measure, due rule and attempts choice
+    words = {
+        *defs["fact"]["properties"]["measure"]["enum"],
+        *defs["due_rule"]["enum"],
+        *defs["attempts"]["enum"],
+    }
+    missing = sorted(k for k in keys | words if f"`{k}`" not in PROFILES_MD)
     assert not missing, f"docs/profiles.md does not mention: {missing}"
 
 

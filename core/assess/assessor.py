@@ -21,7 +21,7 @@ from ..plugins import collect
 from ..taxonomy import label_zh
 from .deductions import charge
 from .explain import reason
-from .facts import OBJECTS, Count, FactSQL, key_columns, run_counts
+from .facts import OBJECTS, Count, FactSQL, key_columns, params, run_counts
 from .periods import Period, parse_period
 from .scoring import Scoring
 
@@ -271,7 +271,8 @@ class Assessor:
         if indicator is None:
             with read(self.engine.db) as connection:
                 keys = self._object_keys(connection, object, period)
-                cases = [c for c in charge(self, connection, kind, period, now)["cases"] if c["key"] in keys]
+                charged = charge(self, connection, kind, period, now, reasons=True)
+                cases = [c for c in charged["cases"] if c["key"] in keys]
             return {"object": object, "period": period.as_dict(), "result": result, "deduction_cases": cases}
         if indicator not in self.scoring.indicators:
             raise GridcaseError("not_found", f"no indicator {indicator!r}")
@@ -302,7 +303,8 @@ class Assessor:
             if key_columns(count.source, kind) is None:
                 return []
             keys = self._object_keys(connection, object, period)
-            rows = connection.execute(self.sql.rows_query(count, period, now, kind, keys)).mappings().all()
+            query = self.sql.rows_query(count, kind, keys)
+            rows = connection.execute(query, params(period, now)).mappings().all()
         tz = self.engine.tz
         out = []
         for row in rows:

@@ -6,27 +6,35 @@ the unit the case counts against instead (the handling unit, say).
 """
 
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, select
 
 from ..db.models import CaseUnit
 from .explain import reason
-from .facts import key_columns
+from .facts import key_columns, params
 from .periods import Period
 
 if TYPE_CHECKING:
     from .assessor import Assessor
 
 CASE_UNIT = CaseUnit.__table__
-CHUNK = 5000  # ids per IN list: well under SQLite's and PostgreSQL's parameter limits
 
 
 def charge(
-    assessor: "Assessor", connection: Connection, kind: str, period: Period, now: datetime
+    assessor: "Assessor",
+    connection: Connection,
+    kind: str,
+    period: Period,
+    now: datetime,
+    reasons: bool = False,
 ) -> dict[str, Any]:
-    """{"points": {object key: {rule: points}}, "cases": [one entry per charged case and object]}."""
+    """{"points": {object key: {rule: points}}, "cases": [one entry per charged case and object]}
+    (each case with its reason when `reasons`: explanations want them, totals do not)."""
     points: dict[tuple, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     cases: list[dict[str, Any]] = []
     counts = {c.code: c for c in assessor.counts}
@@ -34,14 +42,15 @@ def charge(
         count = counts[rule["indicator"]]
         if not assessor.scoring.applies(count.code, kind) or key_columns(count.source, kind) is None:
             continue
-        rows = connection.execute(assessor.sql.rows_query(count, period, now, kind)).mappings().all()
         width = len(key_columns(count.source, kind))
-        shares = _shares(connection, [r["case_id"] for r in rows]) if kind == "unit" else {}
-        for row in rows:
+        for row, responsible in _rows_with_shares(assessor, connection, count, kind, period, now):
             owner = tuple(row[f"k{i}"] for i in range(width))
-            split = _split(assessor, rule, row, owner, shares.get(row["case_id"], []))
-            why = reason(count.fact, row, assessor.names, assessor.engine.tz, min(period.end, now))
-            for key, share in split:
+            why = (
+                reason(count.fact, row, assessor.names, assessor.engine.tz, min(period.end, now))
+                if reasons
+                else None
+            )
+            for key, share in _split(assessor, rule, row, owner, responsible):
                 amount = rule["points"] * float(row["weight"]) * share
                 points[key][rule["code"]] += amount
                 cases.append(
@@ -59,6 +68,31 @@ def charge(
     return {"points": {k: dict(v) for k, v in points.items()}, "cases": cases}
 
 
+def _rows_with_shares(assessor, connection, count, kind, period, now) -> Iterator[tuple[dict, list[dict]]]:
+    """The count's rows, each with its case's responsible units and shares (units only)."""
+    query = assessor.sql.rows_query(count, kind)
+    if kind != "unit":
+        for row in connection.execute(query, params(period, now)).mappings():
+            yield row, []
+        return
+    rows = query.subquery()
+    joined = rows.outerjoin(
+        CASE_UNIT,
+        and_(CASE_UNIT.c.case_id == rows.c.case_id, CASE_UNIT.c.role == "responsible", CASE_UNIT.c.active),
+    )
+    query = (
+        select(rows, CASE_UNIT.c.unit.label("share_unit"), CASE_UNIT.c.share)
+        .select_from(joined)
+        .order_by(rows.c.case_id, CASE_UNIT.c.id)
+    )
+    for _, group in groupby(
+        connection.execute(query, params(period, now)).mappings(), key=itemgetter("case_id")
+    ):
+        group = list(group)
+        units = [{"unit": g["share_unit"], "share": g["share"]} for g in group if g["share_unit"] is not None]
+        yield group[0], units
+
+
 def _split(assessor, rule, row, owner: tuple, responsible: list[dict[str, Any]]) -> list[tuple[tuple, float]]:
     if rule.get("split", "shares") == "owner" or not responsible:
         return [(owner, 1.0)] if owner[0] is not None else []
@@ -66,20 +100,3 @@ def _split(assessor, rule, row, owner: tuple, responsible: list[dict[str, Any]])
             "owner": owner[0], "rule": rule["code"]}  # fmt: skip
     units = assessor.engine.pm.hook.split_case_consequences(case=case, units=responsible) or responsible
     return [((u["unit"],), float(u["share"])) for u in units]
-
-
-def _shares(connection: Connection, case_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for start in range(0, len(case_ids), CHUNK):
-        rows = connection.execute(
-            select(CASE_UNIT.c.case_id, CASE_UNIT.c.unit, CASE_UNIT.c.share)
-            .where(
-                CASE_UNIT.c.case_id.in_(case_ids[start : start + CHUNK]),
-                CASE_UNIT.c.role == "responsible",
-                CASE_UNIT.c.active,
-            )
-            .order_by(CASE_UNIT.c.case_id, CASE_UNIT.c.id)
-        )
-        for row in rows:
-            out[row.case_id].append({"unit": row.unit, "share": row.share})
-    return out

@@ -26,13 +26,18 @@ class Scoring:
         self.min_sample = ranking.get("min_sample", 0)
         self.sample = ranking.get("sample", "close_due")
         self.within_class = ranking.get("within_class", True)
+        self._applies: dict[tuple[str, str], bool] = {}
 
     def applies(self, code: str, kind: str) -> bool:
         """Whether an indicator has a value for objects of `kind` (a formula: all its inputs do)."""
-        indicator = self.indicators[code]
-        if code in self.formulas:
-            return all(self.applies(name, kind) for name in self.formulas[code].names)
-        return kind in indicator.get("objects", [kind])
+        known = self._applies.get((code, kind))
+        if known is None:
+            if code in self.formulas:
+                known = all(self.applies(name, kind) for name in self.formulas[code].names)
+            else:
+                known = kind in self.indicators[code].get("objects", [kind])
+            self._applies[code, kind] = known
+        return known
 
     def values(self, counts: dict[str, float], kind: str) -> dict[str, float | None]:
         """Every indicator's value: counts (0 when nothing was counted), then formulas in order."""
