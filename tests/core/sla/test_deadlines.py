@@ -125,7 +125,8 @@ def test_rule_precedence(engine):
     assert deadlines.limit("handle", event).rule == "rule:handle_event"
     assert deadlines.limit("handle", {**event, "urgent": True}).rule == "rule:handle_urgent"
     assert deadlines.limit("file", {**event, "urgent": True}).rule == "rule:file_urgent"
-    assert deadlines.limit("case", event) is None
+    assert deadlines.limit("case", event).rule == "rule:case"  # the whole case: 5 working days
+    assert deadlines.limit("accept_again", event) is None  # a stage no rule names has no limit
 
 
 def test_lights(engine):
@@ -186,7 +187,9 @@ def test_elapsed_time_is_measured_in_the_clocks_own_unit(engine):
     assert (
         deadlines.elapsed(handle, at("2026-10-14T09:00")) == 8
     )  # 7 h on Tuesday, 1 h on Wednesday: overdue, still counting
-    assert deadlines.elapsed(clock(case, "case"), at("2026-10-14T09:00")) is None  # no limit
+    assert deadlines.elapsed(clock(case, "case"), at("2026-10-14T09:00")) == 1  # in working days
+    unlimited = {**handle, "deadline": None, "unit": None, "amount": None}
+    assert deadlines.elapsed(unlimited, at("2026-10-14T09:00")) is None
 
 
 def test_yellow_can_be_a_fixed_time_before_the_deadline(engine):
