@@ -26,7 +26,7 @@ from gridcase.core.cases import Engine
 from gridcase.core.clock import ManualClock
 from gridcase.core.db.engine import upgrade
 
-from .bench_engine import _pg_url
+from .bench_engine import scratch_pg
 from .figures import Figure
 
 SCALE = float(os.environ.get("GRIDCASE_BENCH_SCALE", "1"))
@@ -212,14 +212,27 @@ def _figures(url: str, folder: Path, backend: str) -> list[Figure]:
         hand.append(time.perf_counter() - start)
     by_hand = {r[0]: r for r in rows}
     u00 = next(o for o in result["objects"] if o["code"] == "u00")["values"]
-    codes = ("filed", "handle_due", "handled", "handled_on_time", "handled_late", "overdue_unhandled",
-             "close_due", "closed", "closed_on_time", "closed_late", "overdue_open")  # fmt: skip
+    codes = (
+        "filed",
+        "handle_due",
+        "handled",
+        "handled_on_time",
+        "handled_late",
+        "overdue_unhandled",
+        "close_due",
+        "closed",
+        "closed_on_time",
+        "closed_late",
+        "overdue_open",
+    )
     assert tuple(u00[c] for c in codes) == tuple(by_hand["u00"][1:]), (u00, by_hand["u00"])
     engine.db.dispose()
     child = subprocess.run(
         [sys.executable, "-c", CHILD, str(folder), url, NOW.isoformat(), PERIOD],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rss = json.loads(child.stdout)["rss_mb"]
     took, baseline = statistics.median(samples), statistics.median(hand)
     note = (
@@ -234,7 +247,7 @@ def _figures(url: str, folder: Path, backend: str) -> list[Figure]:
             "x",
             "<= 1.5",
             f"hand-written GROUP BY of the same counts: {baseline:.2f} s",
-        ),  # fmt: skip
+        ),
         Figure(f"assess.peak_rss.{backend}", rss, "MB", "< 500", "a fresh process assessing the month"),
     ]
 
@@ -246,17 +259,7 @@ def run() -> list[Figure]:
         folder.mkdir()
         (folder / "profile.yaml").write_text(PROFILE_YAML, encoding="utf-8")
         figures += _figures(f"sqlite:///{Path(tmp) / 'assess.db'}", folder, "sqlite")
-        pg = _pg_url()
-        if pg:
-            import psycopg
-
-            admin = pg.replace("+psycopg", "")
-            with psycopg.connect(admin, autocommit=True) as connection:
-                connection.execute("DROP DATABASE IF EXISTS gridcase_bench_assess WITH (FORCE)")
-                connection.execute("CREATE DATABASE gridcase_bench_assess")
-            try:
-                figures += _figures(pg.rsplit("/", 1)[0] + "/gridcase_bench_assess", folder, "postgresql")
-            finally:
-                with psycopg.connect(admin, autocommit=True) as connection:
-                    connection.execute("DROP DATABASE IF EXISTS gridcase_bench_assess WITH (FORCE)")
+        with scratch_pg("gridcase_bench_assess") as pg:
+            if pg:
+                figures += _figures(pg, folder, "postgresql")
     return figures

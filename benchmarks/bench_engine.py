@@ -13,6 +13,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,6 +51,27 @@ def _pg_url() -> str | None:
         return url
     except Exception:
         return None
+
+
+@contextmanager
+def scratch_pg(name: str) -> Iterator[str | None]:
+    """A fresh PostgreSQL database for one benchmark (its URL), dropped afterwards; None when no
+    server answers."""
+    pg = _pg_url()
+    if pg is None:
+        yield None
+        return
+    import psycopg
+
+    admin = pg.replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {name}")
+    try:
+        yield pg.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _write_components(path: Path, count: int, classes: list[str], start: int = 0) -> None:
@@ -195,28 +218,19 @@ def run() -> list[Figure]:
                 f"{XUZHOU_COMPONENTS} rows",
             )
         )
-        pg = _pg_url()
-        if pg:
-            import psycopg
-
-            admin_dsn = pg.replace("+psycopg", "")
-            with psycopg.connect(admin_dsn, autocommit=True) as admin:
-                admin.execute("DROP DATABASE IF EXISTS gridcase_bench WITH (FORCE)")
-                admin.execute("CREATE DATABASE gridcase_bench")
-            pg_bench = pg.rsplit("/", 1)[0] + "/gridcase_bench"
-            upgrade(pg_bench)
-            figures.append(
-                Figure(
-                    "engine.component_import.postgresql",
-                    _import_rate(pg_bench, csv_path, profile),
-                    "rows/s",
-                    ">= 50000",
-                    f"{XUZHOU_COMPONENTS} rows",
+        with scratch_pg("gridcase_bench") as pg_bench:
+            if pg_bench:
+                upgrade(pg_bench)
+                figures.append(
+                    Figure(
+                        "engine.component_import.postgresql",
+                        _import_rate(pg_bench, csv_path, profile),
+                        "rows/s",
+                        ">= 50000",
+                        f"{XUZHOU_COMPONENTS} rows",
+                    )
                 )
-            )
-            make_engine(pg_bench).dispose()
-            with psycopg.connect(admin_dsn, autocommit=True) as admin:
-                admin.execute("DROP DATABASE IF EXISTS gridcase_bench WITH (FORCE)")
+                make_engine(pg_bench).dispose()
         rest = tmp / "rest.csv"
         _write_components(rest, ONE_MILLION - XUZHOU_COMPONENTS, classes, start=XUZHOU_COMPONENTS)
         components.import_file(engine.db, rest, profile)

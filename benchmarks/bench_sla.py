@@ -23,7 +23,7 @@ from gridcase.core.profile import load_validated
 from gridcase.core.sla import sweep
 from gridcase.core.sla.deadlines import Deadlines
 
-from .bench_engine import PROFILE_YAML, _pg_url
+from .bench_engine import PROFILE_YAML, scratch_pg
 from .figures import Figure
 
 CST = ZoneInfo("Asia/Shanghai")
@@ -163,15 +163,7 @@ def run() -> list[Figure]:
         (tmp / "bench").mkdir()
         (tmp / "bench" / "profile.yaml").write_text(PROFILE_YAML, encoding="utf-8")
         figures += _sweep_figures(f"sqlite:///{tmp / 'sla.db'}", tmp, "sqlite")
-        pg = _pg_url()
-        if pg:
-            import psycopg
-
-            admin = pg.replace("+psycopg", "")
-            with psycopg.connect(admin, autocommit=True) as connection:
-                connection.execute("DROP DATABASE IF EXISTS gridcase_bench_sla WITH (FORCE)")
-                connection.execute("CREATE DATABASE gridcase_bench_sla")
-            figures += _sweep_figures(pg.rsplit("/", 1)[0] + "/gridcase_bench_sla", tmp, "postgresql")
-            with psycopg.connect(admin, autocommit=True) as connection:
-                connection.execute("DROP DATABASE IF EXISTS gridcase_bench_sla WITH (FORCE)")
+        with scratch_pg("gridcase_bench_sla") as pg:
+            if pg:
+                figures += _sweep_figures(pg, tmp, "postgresql")
     return figures

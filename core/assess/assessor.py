@@ -104,7 +104,7 @@ class Assessor:
                     "deductions": points,
                     "deducted": round(sum(points.values()), 4),
                     "adjustments": [],
-                }  # fmt: skip
+                }
             )
         self._adjust(results, period)
         for result in results:
@@ -163,7 +163,7 @@ class Assessor:
                 "object": r["object"],
                 "composite": (r["composite"] or {}).get("code"),
                 "score": (r["composite"] or {}).get("score"),
-            }  # fmt: skip
+            }
             for r in results
         ]
         for entry in collect(self.engine.pm, "adjust_scores", results=summary, period=period.as_dict()):
@@ -190,57 +190,28 @@ class Assessor:
     def _catalogue(self, connection: Connection, kind: str, period: Period) -> list[dict[str, Any]]:
         if kind == "unit":
             classes = self._unit_classes(connection, period.end)
+            rows = connection.execute(select(UNIT).order_by(UNIT.c.path))
             return [
-                {
-                    "key": (r.code,),
-                    "code": r.code,
-                    "name": r.name,
-                    "class": classes.get(r.code, r.unit_class),
-                    "unit_kind": r.kind,
-                    "path": r.path,
-                }  # fmt: skip
-                for r in connection.execute(select(UNIT).order_by(UNIT.c.path))
+                _entry((r.code,), r.name, classes.get(r.code, r.unit_class), unit_kind=r.kind, path=r.path)
+                for r in rows
             ]
         if kind == "grid":
-            return [
-                {
-                    "key": (r.code,),
-                    "code": r.code,
-                    "name": r.name or r.code,
-                    "class": r.region_class,
-                    "level": r.level,
-                    "path": r.path,
-                }  # fmt: skip
-                for r in connection.execute(
-                    select(GRID.c.code, GRID.c.name, GRID.c.level, GRID.c.path, GRID.c.region_class).order_by(
-                        GRID.c.path
-                    )
+            rows = connection.execute(
+                select(GRID.c.code, GRID.c.name, GRID.c.level, GRID.c.path, GRID.c.region_class).order_by(
+                    GRID.c.path
                 )
+            )
+            return [
+                _entry((r.code,), r.name or r.code, r.region_class, level=r.level, path=r.path) for r in rows
             ]
         if kind == "person":
-            return [
-                {
-                    "key": (r.id,),
-                    "code": str(r.id),
-                    "name": r.name,
-                    "class": None,
-                    "roles": r.roles,
-                    "unit": r.unit,
-                }  # fmt: skip
-                for r in connection.execute(select(PERSON).order_by(PERSON.c.id))
-            ]
+            rows = connection.execute(select(PERSON).order_by(PERSON.c.id))
+            return [_entry((r.id,), r.name, None, roles=r.roles, unit=r.unit) for r in rows]
         if kind == "channel":
-            return [
-                {"key": (c["code"],), "code": c["code"], "name": label_zh(c["name"]), "class": c["kind"]}
-                for c in self.engine.profile.get("channels", [])
-            ]
+            channels = self.engine.profile.get("channels", [])
+            return [_entry((c["code"],), label_zh(c["name"]), c["kind"]) for c in channels]
         return [
-            {
-                "key": key,
-                "code": key[1],
-                "name": label_zh(info["minor"]["name"]),
-                "class": info["major"]["code"],
-            }
+            _entry(key, label_zh(info["minor"]["name"]), info["major"]["code"])
             for key, info in sorted(self.engine.classes.items())
         ]
 
@@ -315,7 +286,7 @@ class Assessor:
                     "class": row["class_code"],
                     "weight": row["weight"],
                     "reason": reason(count.fact, row, self.names, tz, min(period.end, now)),
-                }  # fmt: skip
+                }
             )
         return out
 
@@ -328,6 +299,12 @@ class Assessor:
         if "path" not in obj:
             return {obj["key"]}
         return {o["key"] for o in objects if o["path"].startswith(obj["path"])}
+
+
+def _entry(key: tuple, name: str, object_class: str | None, **extra: Any) -> dict[str, Any]:
+    """A catalogue entry: its key in the fact queries, its code (the key's last part) and name,
+    the class it is ranked in, and what composites select on (unit kind, roles, grid level)."""
+    return {"key": key, "code": str(key[-1]), "name": name, "class": object_class, **extra}
 
 
 def _roll_up(

@@ -76,11 +76,16 @@ class Sheet:
         composite = obj["composite"] or {}
         return [
             obj["rank"] if obj["rank"] is not None else (obj.get("unranked") or "—"),
-            obj["code"], obj["name"], obj["class"] or "", composite.get("score"), obj["deducted"] or 0,
-            obj["final"], obj["grade"] or "",
+            obj["code"],
+            obj["name"],
+            obj["class"] or "",
+            composite.get("score"),
+            obj["deducted"] or 0,
+            obj["final"],
+            obj["grade"] or "",
             *(self.value(i, obj["values"].get(i["code"])) for i in self.indicators),
             *(obj["ledgers"].get(code, 0) for code in self.ledgers),
-        ]  # fmt: skip
+        ]
 
     @staticmethod
     def value(indicator: dict[str, Any], value: float | None) -> Any:

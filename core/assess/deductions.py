@@ -63,7 +63,7 @@ def charge(
                         "points": round(amount, 4),
                         "share": share,
                         "reason": why,
-                    }  # fmt: skip
+                    }
                 )
     return {"points": {k: dict(v) for k, v in points.items()}, "cases": cases}
 
@@ -96,7 +96,13 @@ def _rows_with_shares(assessor, connection, count, kind, period, now) -> Iterato
 def _split(assessor, rule, row, owner: tuple, responsible: list[dict[str, Any]]) -> list[tuple[tuple, float]]:
     if rule.get("split", "shares") == "owner" or not responsible:
         return [(owner, 1.0)] if owner[0] is not None else []
-    case = {"id": row["case_id"], "number": row["number"], "kind": row["kind"], "class": row["class_code"],
-            "owner": owner[0], "rule": rule["code"]}  # fmt: skip
+    case = {
+        "id": row["case_id"],
+        "number": row["number"],
+        "kind": row["kind"],
+        "class": row["class_code"],
+        "owner": owner[0],
+        "rule": rule["code"],
+    }
     units = assessor.engine.pm.hook.split_case_consequences(case=case, units=responsible) or responsible
     return [((u["unit"],), float(u["share"])) for u in units]

@@ -51,10 +51,20 @@ CUTOFF = bindparam("cutoff", type_=UTCDateTime())  # the period's end, or now wh
 RUN_COLUMNS = [
     CLOCK.c[name]
     for name in (
-        "case_id", "stage", "owner", "actor_id", "status", "started_at", "paused_at", "stopped_at",
-        "deadline", "stopped_by", "superseded", "extended",
+        "case_id",
+        "stage",
+        "owner",
+        "actor_id",
+        "status",
+        "started_at",
+        "paused_at",
+        "stopped_at",
+        "deadline",
+        "stopped_by",
+        "superseded",
+        "extended",
     )
-]  # fmt: skip
+]
 OBJECTS = ("unit", "grid", "person", "channel", "class")
 DEFAULT_COUNTING = {"due": "done_or_overdue", "attempts": "last", "extended_on_time": True}
 
@@ -66,8 +76,13 @@ _KEYS = {
 }
 # which of the clock windows (stopped in the period, open now, open at its end) each measure reads
 _WINDOWS = {
-    "done": {0}, "on_time": {0}, "late": {0}, "overdue_open": {1, 2}, "due": {0, 1, 2}, "started": {0, 1, 2},
-}  # fmt: skip
+    "done": {0},
+    "on_time": {0},
+    "late": {0},
+    "overdue_open": {1, 2},
+    "due": {0, 1, 2},
+    "started": {0, 1, 2},
+}
 _CASE_KEYS = {"grid": (CASE.c.grid,), "channel": (CASE.c.channel,), "class": (CASE.c.kind, CASE.c.class_code)}
 
 
@@ -302,12 +317,18 @@ class FactSQL:
         source = count.source
         details = {
             "clock": (
-                CLOCK.c.stage, CLOCK.c.started_at, CLOCK.c.deadline, CLOCK.c.stopped_at, CLOCK.c.stopped_by,
-                CLOCK.c.status, CLOCK.c.extended, CLOCK.c.paused_at,
+                CLOCK.c.stage,
+                CLOCK.c.started_at,
+                CLOCK.c.deadline,
+                CLOCK.c.stopped_at,
+                CLOCK.c.stopped_by,
+                CLOCK.c.status,
+                CLOCK.c.extended,
+                CLOCK.c.paused_at,
             ),
             "event": (EVENT.c.transition, EVENT.c.at, EVENT.c.reason, EVENT.c.actor_id),
             "report": (REPORT.c.received_at, REPORT.c.channel, REPORT.c.duplicate),
-        }[source]  # fmt: skip
+        }[source]
         rows, adapt, where = self._rows(source, [count])
         weight = self.weight if count.weighted else literal(1.0)
         columns = [adapt(k) for k in key_columns(source, kind)]
@@ -326,7 +347,7 @@ class FactSQL:
                 weight.label("weight"),
                 *[adapt(d) for d in details],
                 *[k.label(f"k{i}") for i, k in enumerate(columns)],
-            )  # fmt: skip
+            )
             .select_from(rows)
             .where(*where, adapt(self.condition(count)))
             .order_by(CASE.c.id)

@@ -99,13 +99,16 @@ class Scoring:
                     "value": value,
                     "score": score,
                     "weight": term["weight"],
-                }  # fmt: skip
+                }
             )
             if score is not None:
                 weight_sum += term["weight"]
                 total += term["weight"] * score
-        rated = any(t["score"] is not None for t, spec in zip(terms, composite["terms"], strict=True)
-                    if spec["score"] != "band")  # fmt: skip
+        rated = any(
+            t["score"] is not None
+            for t, spec in zip(terms, composite["terms"], strict=True)
+            if spec["score"] != "band"
+        )
         # with no rate to judge (no cases of any kind), a count band alone would score a perfect 100
         score = round(total / weight_sum, 4) if weight_sum and rated else None
         for term in terms:

@@ -63,7 +63,7 @@ def publish(engine: Any, result: dict[str, Any], by: str | None = None) -> dict[
                     published_by=by,
                     digest=digest(result),
                     content=json.loads(json.dumps(result, default=str)),
-                )  # fmt: skip
+                )
             ).inserted_primary_key[0]
             posted = _post_ledgers(connection, result, period, f"snapshot:{snapshot_id}", now)
     except IntegrityError:
@@ -71,8 +71,15 @@ def publish(engine: Any, result: dict[str, Any], by: str | None = None) -> dict[
             "conflict", f"{period} ({scope}) was published by someone else just now; publish again"
         ) from None
     changes = diff(previous["content"], result) if previous else []
-    return {"id": snapshot_id, "period": period, "scope": scope, "version": version,
-            "digest": digest(result), "changes": changes, "ledger_entries": posted}  # fmt: skip
+    return {
+        "id": snapshot_id,
+        "period": period,
+        "scope": scope,
+        "version": version,
+        "digest": digest(result),
+        "changes": changes,
+        "ledger_entries": posted,
+    }
 
 
 def _post_ledgers(connection, result, period: str, source: str, now) -> int:
@@ -102,7 +109,7 @@ def _post_ledgers(connection, result, period: str, source: str, now) -> int:
                         "at": now,
                         "reason": f"{period} 考核扣分 {obj['deducted']:g} 分"
                         + ("（更正）" if (ledger, obj["object"]) in posted else ""),
-                    }  # fmt: skip
+                    }
                 )
     if rows:
         connection.execute(insert(LEDGER), rows)
@@ -135,7 +142,7 @@ def versions(engine: Any, period: str) -> list[dict[str, Any]]:
                 SNAPSHOT.c.published_at,
                 SNAPSHOT.c.published_by,
                 SNAPSHOT.c.digest,
-            )  # fmt: skip
+            )
             .where(SNAPSHOT.c.period == period)
             .order_by(SNAPSHOT.c.scope, SNAPSHOT.c.version)
         ).mappings()
