@@ -12,6 +12,7 @@ from pathlib import Path
 SETTINGS_FILE = "gridcase.toml"
 SETTINGS_ENV = "GRIDCASE_SETTINGS"
 DEFAULT_DATABASE_URL = "sqlite:///gridcase.db"
+KNOWN = {"profile", "database_url", "secret_key", "sweep_seconds"}
 
 
 class SettingsError(Exception):
@@ -23,6 +24,9 @@ class Settings:
     profile: str | None = None
     database_url: str = DEFAULT_DATABASE_URL
     source: Path | None = None
+    # signs session cookies; every worker of a server needs the same one (GRIDCASE_SECRET_KEY)
+    secret_key: str | None = None
+    sweep_seconds: float = 30.0  # how often `gridcase serve` sweeps time limits (0: never)
 
 
 def settings_path(start: Path | None = None) -> Path | None:
@@ -42,10 +46,10 @@ def load_settings(start: Path | None = None) -> Settings:
             raise SettingsError(f"{path}: {exc}") from None
         if not isinstance(values, dict):
             raise SettingsError(f"{path}: [gridcase] must be a table")
-        unknown = set(values) - {"profile", "database_url"}
+        unknown = set(values) - KNOWN
         if unknown:
             raise SettingsError(
-                f"{path}: unknown settings {', '.join(sorted(unknown))} (known: profile, database_url)"
+                f"{path}: unknown settings {', '.join(sorted(unknown))} (known: {', '.join(sorted(KNOWN))})"
             )
         # Relative paths in the file are relative to the file, so commands work from anywhere.
         if isinstance(values.get("profile"), str) and not os.path.isabs(values["profile"]):
@@ -55,10 +59,17 @@ def load_settings(start: Path | None = None) -> Settings:
         url = values.get("database_url")
         if isinstance(url, str) and url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
             values["database_url"] = "sqlite:///" + str(path.parent / url.removeprefix("sqlite:///"))
+    sweep = os.environ.get("GRIDCASE_SWEEP_SECONDS") or values.get("sweep_seconds", 30)
+    try:
+        sweep = float(sweep)
+    except (TypeError, ValueError):
+        raise SettingsError(f"sweep_seconds must be a number of seconds, not {sweep!r}") from None
     return Settings(
         profile=os.environ.get("GRIDCASE_PROFILE") or values.get("profile"),
         database_url=os.environ.get("GRIDCASE_DATABASE_URL")
         or values.get("database_url")
         or DEFAULT_DATABASE_URL,
         source=path,
+        secret_key=os.environ.get("GRIDCASE_SECRET_KEY") or values.get("secret_key"),
+        sweep_seconds=sweep,
     )

@@ -74,6 +74,33 @@ class Person(SQLModel, table=True):
     unit: str | None = Field(default=None, foreign_key="unit.code", index=True, max_length=64)
     roles: list = _json(nullable=False)
     active: bool = True
+    password_hash: str | None = Field(default=None, max_length=256)  # argon2; None: cannot log in
+
+
+class ApiToken(SQLModel, table=True):
+    """An API token (also an Open311 api_key). Only its SHA-256 is kept: the token itself is
+    shown once, when it is created."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    name: str = Field(max_length=128)
+    token_hash: str = Field(unique=True, max_length=64)
+    prefix: str = Field(max_length=16)  # the first characters, so people can tell tokens apart
+    created_at: datetime = _ts()
+    last_used_at: datetime | None = _ts(default=None)
+    revoked_at: datetime | None = _ts(default=None)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Failed logins, for throttling across every worker."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_who", "username", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=128)
+    address: str | None = Field(default=None, max_length=64)
+    at: datetime = _ts()
 
 
 class Responsibility(SQLModel, table=True):

@@ -1,31 +1,163 @@
-"""The Starlette app factory. Later issues add the JSON API, Open311, auth and the admin UI;
-plugins add routes and admin pages through `register_routes` and `register_admin_pages`."""
+"""The Starlette app: health and readiness, the JSON API, plugin routes and admin pages, signed
+session cookies, JSON errors, structured access logs, and the time-limit sweep in the background.
 
+    app = create_app(settings)          # from the deployment's settings (what `gridcase serve` does)
+    app = create_app(engine=engine)     # around an engine you already have (tests)
+
+Every worker sweeps; the sweep's atomic claim keeps each time-limit event exactly once however
+many workers (and machines) run.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
 from typing import Any
 
 import pluggy
+from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..plugins import collect
+from ..settings import Settings
+from . import api
+from .errors import HANDLERS
+
+access_log = logging.getLogger("gridcase.access")
+log = logging.getLogger("gridcase.web")
 
 
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+async def ready(request: Request) -> JSONResponse:
+    """Ready when the database answers and is migrated."""
+    engine = getattr(request.app.state, "engine", None)
+    if engine is None:
+        return JSONResponse({"status": "ok"})
+
+    def probe() -> str | None:
+        with engine.db.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+    try:
+        revision = await run_in_threadpool(probe)
+    except Exception as exc:  # any database failure means: not ready
+        detail = str(exc).splitlines()[0]
+        return JSONResponse({"status": "unavailable", "reason": detail}, status_code=503)
+    return JSONResponse({"status": "ready", "revision": revision})
+
+
 def admin_pages(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
     return collect(pm, "register_admin_pages")
 
 
-def create_app(pm: pluggy.PluginManager, profile: dict[str, Any] | None = None) -> Starlette:
-    routes: list[Any] = [Route("/healthz", health)]
-    routes += collect(pm, "register_routes")
-    routes += [Route(page["path"], page["endpoint"]) for page in admin_pages(pm)]
-    app = Starlette(routes=routes)
+class AccessLog:
+    """One JSON line per request: method, path, status, duration, client, who."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), 500
+
+        async def sending(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                actor = scope.get("state", {}).get("actor")
+                access_log.info(
+                    json.dumps(
+                        {
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": status,
+                            "ms": round((time.perf_counter() - start) * 1000, 2),
+                            "client": (scope.get("client") or ("", 0))[0],
+                            "person": getattr(actor, "id", None),
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+
+
+async def _sweep_forever(engine, seconds: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await run_in_threadpool(engine.sweep)
+        except Exception:  # a bad sweep must not stop the next one
+            log.exception("time-limit sweep failed; trying again in %s s", seconds)
+
+
+def create_app(
+    settings: Settings | None = None,
+    engine: Any = None,
+    pm: pluggy.PluginManager | None = None,
+    profile: dict[str, Any] | None = None,
+) -> Starlette:
+    if engine is None and settings is not None:
+        from ..cases import Engine
+        from ..cli import profile_ref
+
+        engine = Engine.open(profile_ref(settings.profile), settings.database_url)
+    pm = pm or (engine.pm if engine is not None else None)
+    secret = (settings.secret_key if settings else None) or secrets.token_urlsafe(32)
+    sweep_seconds = settings.sweep_seconds if settings else 0
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        task = None
+        if engine is not None and sweep_seconds > 0:
+            task = asyncio.create_task(_sweep_forever(engine, sweep_seconds))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    routes: list[Any] = [Route("/healthz", health), Route("/readyz", ready)]
+    if engine is not None:
+        routes += api.routes()
+    if pm is not None:
+        routes += collect(pm, "register_routes")
+        routes += [Route(page["path"], page["endpoint"]) for page in admin_pages(pm)]
+    middleware = [
+        Middleware(AccessLog),
+        Middleware(
+            SessionMiddleware,
+            secret_key=secret,
+            session_cookie="gridcase_session",
+            same_site="lax",
+            https_only=False,
+            max_age=12 * 3600,
+        ),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan)
+    app.state.engine = engine
     app.state.plugin_manager = pm
-    app.state.profile = profile or {}
-    app.state.admin_pages = admin_pages(pm)
+    app.state.profile = profile or (engine.profile if engine is not None else {})
+    app.state.admin_pages = admin_pages(pm) if pm is not None else []
+    app.state.assessor = None
     return app

@@ -207,14 +207,14 @@ def test_register_senders(city):
 
 def test_register_routes(city):
     profile, pm, _ = city
-    client = TestClient(create_app(pm, profile))
+    client = TestClient(create_app(pm=pm, profile=profile))
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/city/hello").text == "你好"
 
 
 def test_register_admin_pages(city):
     profile, pm, _ = city
-    app = create_app(pm, profile)
+    app = create_app(pm=pm, profile=profile)
     assert [p["path"] for p in app.state.admin_pages] == ["/admin/city"]
     assert TestClient(app).get("/admin/city").text == "city page"
 

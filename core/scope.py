@@ -1,0 +1,82 @@
+"""Which cases a person may see, from their roles' scopes (roles.yaml), denied by default:
+
+- `all`: every case (the centre's roles);
+- `unit_subtree`: cases that a unit in the person's unit subtree handles or answers for;
+- `grids`: cases in the person's responsibility grids;
+- `own`: the person's own reports; of other cases only the public fields.
+
+Acting on a case is the workflow's and `Engine.check_scope`'s business; this module decides
+what is read.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, Connection, exists, false, or_, select, true
+
+from .db.models import Case, CaseUnit, Report, Unit
+
+if TYPE_CHECKING:
+    from .cases import Actor, Engine
+
+CASE, CASE_UNIT, REPORT, UNIT = (t.__table__ for t in (Case, CaseUnit, Report, Unit))
+PUBLIC_FIELDS = (
+    "id",
+    "number",
+    "state",
+    "state_kind",
+    "kind",
+    "class_code",
+    "major_code",
+    "channel",
+    "description",
+    "address",
+    "lon",
+    "lat",
+    "grid",
+    "reported_at",
+    "updated_at",
+    "closed_at",
+)
+
+
+def scopes(engine: "Engine", actor: "Actor") -> set[str]:
+    return {engine.roles.get(role, {}).get("scope") for role in actor.roles} - {None}
+
+
+def case_filter(engine: "Engine", actor: "Actor") -> ColumnElement:
+    """A WHERE on the case table selecting the cases the actor sees in full."""
+    granted = scopes(engine, actor)
+    if "all" in granted:
+        return true()
+    terms = []
+    if "unit_subtree" in granted and actor.unit:
+        below = select(UNIT.c.code).where(
+            UNIT.c.path.startswith(select(UNIT.c.path).where(UNIT.c.code == actor.unit).scalar_subquery())
+        )
+        terms.append(
+            exists().where(CASE_UNIT.c.case_id == CASE.c.id, CASE_UNIT.c.active, CASE_UNIT.c.unit.in_(below))
+        )
+    if "grids" in granted and actor.grids:
+        terms.append(or_(*[CASE.c.grid_path.contains(f"/{grid}/") for grid in sorted(actor.grids)]))
+    if "own" in granted and actor.id is not None:
+        terms.append(
+            or_(
+                CASE.c.reporter_id == actor.id,
+                exists().where(REPORT.c.case_id == CASE.c.id, REPORT.c.reporter_id == actor.id),
+            )
+        )
+    return or_(*terms) if terms else false()
+
+
+def view_of(engine: "Engine", connection: Connection, actor: "Actor", case_id: int) -> str | None:
+    """ "full", "public" (a citizen looking at someone else's report) or None (not to be seen)."""
+    seen = connection.execute(
+        select(CASE.c.id).where(CASE.c.id == case_id, case_filter(engine, actor))
+    ).first()
+    if seen:
+        return "full"
+    return "public" if "own" in scopes(engine, actor) else None
+
+
+def public(case: dict[str, Any]) -> dict[str, Any]:
+    return {key: case[key] for key in PUBLIC_FIELDS if key in case}

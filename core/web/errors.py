@@ -1,0 +1,79 @@
+"""Errors as JSON `{"error": {"code", "message", "details"}}` with the status the code means.
+
+The engine's error codes are stable; this is the one place that says which HTTP status each
+one is. Anything unexpected is logged with its traceback and answered with a plain 500 that
+leaks nothing.
+"""
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from ..errors import GridcaseError
+
+log = logging.getLogger("gridcase.web")
+STATUS = {
+    "bad_request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "csrf": 403,
+    "not_found": 404,
+    "unknown_transition": 404,
+    "method_not_allowed": 405,
+    "conflict": 409,
+    "illegal_transition": 409,
+    "guard_refused": 409,
+    "vetoed": 409,
+    "evidence_too_large": 413,
+    "too_large": 413,
+    "unsupported_media_type": 415,
+    "throttled": 429,
+    "rate_limited": 429,
+}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def status_of(code: str) -> int:
+    """Everything not listed is a request the server understood but will not take: 422."""
+    return STATUS.get(code, 422)
+
+
+def error_response(
+    code: str, message: str, details: dict | None = None, status: int | None = None
+) -> JSONResponse:
+    status = status or status_of(code)
+    headers = {}
+    if status == 429 and details and "retry_after" in details:
+        headers["Retry-After"] = str(details["retry_after"])
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="gridcase"'
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def on_gridcase_error(request: Request, exc: GridcaseError) -> JSONResponse:
+    return error_response(exc.code, exc.message, exc.details)
+
+
+async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    code = HTTP_CODES.get(exc.status_code, "bad_request")
+    return error_response(code, str(exc.detail), status=exc.status_code)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response("internal", "something went wrong on our side; it has been logged", status=500)
+
+
+HANDLERS = {GridcaseError: on_gridcase_error, HTTPException: on_http_error, Exception: on_unexpected}

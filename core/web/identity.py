@@ -1,0 +1,146 @@
+"""Who is asking: a bearer token (`Authorization: Bearer gc_…`, or Open311's `api_key`), or the
+UI's session cookie, which holds only the person's id and a CSRF token.
+
+Cookie-authenticated requests that change state must echo the CSRF token (header
+`X-CSRF-Token` or form field `csrf_token`); token-authenticated ones need not, since a browser
+never sends a bearer token by itself.
+"""
+
+import json
+import secrets
+import threading
+import time
+from collections import deque
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from ..accounts import grids_of, log_in, person_by_id, person_by_token
+from ..cases import Actor
+from ..db.engine import read
+from ..errors import GridcaseError
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+UNSET = object()
+
+
+def _actor(person: dict, grids: frozenset[str]) -> Actor:
+    return Actor(
+        id=person["id"],
+        roles=frozenset(person["roles"]),
+        unit=person["unit"],
+        grids=grids,
+        username=person["username"],
+    )
+
+
+def _lookup(engine, token: str | None, person_id) -> tuple[Actor | None, str | None]:
+    with read(engine.db) as connection:
+        if token is not None:
+            person, how = person_by_token(connection, token), "token"
+            if person is None:
+                raise GridcaseError("unauthorized", "the token is not valid (revoked, mistyped or expired)")
+        else:
+            person, how = person_by_id(connection, person_id), "session"
+        if person is None:
+            return None, None
+        return _actor(person, grids_of(connection, person["id"])), how
+
+
+async def identify(request: Request, api_key: str | None = None) -> Actor | None:
+    """The caller, or None for an anonymous request; cached on the request."""
+    cached = getattr(request.state, "actor", UNSET)
+    if cached is not UNSET:
+        return cached
+    token = None
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise GridcaseError("unauthorized", "use `Authorization: Bearer <token>`")
+        token = value.strip()
+    elif api_key is not None:
+        token = api_key
+    person_id = request.session.get("person_id") if token is None and "session" in request.scope else None
+    actor, how = (None, None)
+    if token is not None or person_id is not None:
+        actor, how = await run_in_threadpool(_lookup, request.app.state.engine, token, person_id)
+    if how == "session" and request.method not in SAFE_METHODS:
+        sent = request.headers.get("x-csrf-token")
+        if not sent or not secrets.compare_digest(sent, request.session.get("csrf", "")):
+            raise GridcaseError("csrf", "missing or wrong CSRF token (X-CSRF-Token)")
+    request.state.actor = actor
+    return actor
+
+
+async def require(request: Request, api_key: str | None = None) -> Actor:
+    actor = await identify(request, api_key)
+    if actor is None:
+        raise GridcaseError("unauthorized", "log in, or send a token: Authorization: Bearer <token>")
+    return actor
+
+
+async def login(request: Request) -> JSONResponse:
+    """POST {"username", "password"}: a session cookie (ids only) and the CSRF token to echo."""
+    body = await json_body(request)
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise GridcaseError("invalid_request", "send username and password")
+    engine = request.app.state.engine
+    address = request.client.host if request.client else None
+    person_id = await run_in_threadpool(log_in, engine.db, username, password, address, engine.clock.now())
+    request.session.clear()
+    request.session.update({"person_id": person_id, "csrf": secrets.token_urlsafe(24)})
+    return JSONResponse({"person_id": person_id, "csrf_token": request.session["csrf"]})
+
+
+async def logout(request: Request) -> JSONResponse:
+    request.session.clear()
+    return JSONResponse({"ok": True})
+
+
+async def json_body(request: Request, limit: int = 1_000_000) -> dict:
+    """The request's JSON object, or a 400/413/415 that says what is wrong."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise GridcaseError("unsupported_media_type", f"send application/json, not {kind or 'nothing'}")
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise GridcaseError("too_large", f"the body is over {limit} bytes")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > limit:
+            raise GridcaseError("too_large", f"the body is over {limit} bytes")
+    try:
+        body = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GridcaseError("bad_request", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise GridcaseError("bad_request", "the body must be a JSON object")
+    return body
+
+
+class RateLimit:
+    """At most `rate` requests per `per` seconds for one client, in this process (a sliding window)."""
+
+    def __init__(self, rate: int, per: float) -> None:
+        self.rate, self.per = rate, per
+        self.hits: dict[str, deque] = {}
+        self.lock = threading.Lock()
+
+    def check(self, client: str) -> None:
+        now = time.monotonic()
+        with self.lock:
+            hits = self.hits.setdefault(client, deque())
+            while hits and hits[0] <= now - self.per:
+                hits.popleft()
+            if len(hits) >= self.rate:
+                retry = int(hits[0] + self.per - now) + 1
+                raise GridcaseError(
+                    "rate_limited", "too many reports from this client; slow down", {"retry_after": retry}
+                )
+            hits.append(now)
+            if len(self.hits) > 100_000:  # forget idle clients rather than grow without bound
+                self.hits = {k: v for k, v in self.hits.items() if v and v[-1] > now - self.per}
