@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..plugins import collect
 from ..settings import Settings
-from . import api
+from . import api, open311
 from .errors import HANDLERS
 
 access_log = logging.getLogger("gridcase.access")
@@ -139,7 +139,7 @@ def create_app(
 
     routes: list[Any] = [Route("/healthz", health), Route("/readyz", ready)]
     if engine is not None:
-        routes += api.routes()
+        routes += api.routes() + open311.routes()
     if pm is not None:
         routes += collect(pm, "register_routes")
         routes += [Route(page["path"], page["endpoint"]) for page in admin_pages(pm)]
