@@ -46,25 +46,26 @@ PROFILE_YAML = (
 
 # Each case i is filed at an even step across the two years; r(i, k) is a cheap pseudo-random
 # number in 0..999 from the case number, the same on both databases.
-STEP = (LAST - FIRST).total_seconds() / 1_620_000 / SCALE
+STEP = (LAST - FIRST).total_seconds() / 1_620_000 / SCALE  # (the same spacing for any count)
 R = "(({i} * 2654435761 + {k} * 40503) % 1000)"
 
 
-def _sql(dialect: str) -> list[str]:
+def _sql(dialect: str, cases: int = CASES) -> list[str]:
+    """INSERT … SELECT statements that make `cases` filed cases with their clocks and events."""
     i = "i"
     r = {k: R.format(i=i, k=k) for k in range(6)}
     filed = f"({FIRST.timestamp():.0f} + {i} * {STEP:.6f})"
     handle_stop = f"({filed} + 300 + {r[1]} * 300)"  # 5 min … 3.5 days after filing: ~57% on time
-    recent = f"({i} > {CASES} - {int(CASES * 0.03)})"
+    recent = f"({i} > {cases} - {int(cases * 0.03)})"
     still_open = f"({recent} AND {r[2]} < 40)"  # 4% of the last few weeks' cases are open
     if dialect == "sqlite":
         ts = "(strftime('%Y-%m-%d %H:%M:%S', {0}, 'unixepoch') || '.000000')"
-        series = f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {CASES}) "
+        series = f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {cases}) "
         source, false, true = "FROM n", "0", "1"
     else:
         ts = "to_timestamp({0})"
         series = ""
-        source, false, true = f"FROM generate_series(1, {CASES}) AS i", "false", "true"
+        source, false, true = f"FROM generate_series(1, {cases}) AS i", "false", "true"
 
     def t(expr: str) -> str:
         return ts.format(expr)
@@ -74,7 +75,7 @@ def _sql(dialect: str) -> list[str]:
         if dialect == "sqlite"
         else f"('u' || lpad(({i} % {UNITS})::text, 2, '0'))"
     )
-    cases = (
+    case_rows = (
         f'{series}INSERT INTO "case" (id, number, workflow, state, state_kind, version, kind, class_code, major_code, '
         "urgent, channel, lon, lat, verified, report_count, reported_at, updated_at) "
         f"SELECT {i}, 'B' || {i}, 'standard', CASE WHEN {still_open} THEN 'handling' ELSE 'closed' END, "
@@ -116,7 +117,7 @@ def _sql(dialect: str) -> list[str]:
             f"SELECT {i}, {seq}, '{code}', 'handling', 'handling', '[]', {t(filed + ' + 3600')}, '{{}}', {unit} "
             f"{source} WHERE {R.format(i=i, k=seq + 10)} < {share}"
         )
-    return [cases, responsible, file_clock, handle_clock, case_clock, *events]
+    return [case_rows, responsible, file_clock, handle_clock, case_clock, *events]
 
 
 # The same counts, written by hand as an analyst who knows the indexes would: the runs stopped in

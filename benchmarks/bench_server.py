@@ -1,0 +1,189 @@
+"""The server (issue 6): HTTP intake under load, and the case list and detail over 1M cases.
+
+A real `gridcase serve` (2 workers) on the test city; the load generator is an async client in
+this process (same machine), 16 requests in flight. Intake posts JSON reports, each with its own
+Idempotency-Key. The 1M cases for the list and detail are generated inside the database.
+
+GRIDCASE_BENCH_SCALE (default 1) scales the number of requests and of cases.
+"""
+
+import asyncio
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+from sqlalchemy import text
+
+from gridcase.core.accounts import create_token
+from gridcase.core.cases import Engine
+from gridcase.core.db.engine import upgrade
+from gridcase.core.units import add_person
+
+from .bench_assess import _sql
+from .bench_engine import scratch_pg
+from .figures import Figure
+
+SCALE = float(os.environ.get("GRIDCASE_BENCH_SCALE", "1"))
+TESTCITY = Path(__file__).parents[1] / "tests" / "profiles" / "testcity"
+GRIDCASE = str(Path(sys.executable).parent / "gridcase")
+INTAKES = max(300, int(4_000 * SCALE))
+READS = max(200, int(2_000 * SCALE))
+CASES = int(1_000_000 * SCALE)
+IN_FLIGHT = 16  # intake: hotline and app integrations at once
+READERS = 4  # list and detail: the centre's staff at their desks
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, db_url: str, tmp: Path) -> None:
+        self.port = _port()
+        env = {**os.environ, "GRIDCASE_SWEEP_SECONDS": "0", "GRIDCASE_EVIDENCE_DIR": str(tmp / "evidence")}
+        self.process = subprocess.Popen(
+            [GRIDCASE, "serve", "--profile", str(TESTCITY), "--db", db_url, "--port", str(self.port),
+             "--workers", "2"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("gridcase serve did not become ready")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+async def _load(
+    requests: list[tuple[str, str, dict | None, dict]], in_flight: int = IN_FLIGHT
+) -> tuple[float, list[float], int]:
+    """(requests per second, latencies in ms, errors) for `requests`, `in_flight` at a time."""
+    queue = list(reversed(requests))
+    latencies: list[float] = []
+    errors = 0
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while queue:
+            method, url, body, headers = queue.pop()
+            start = time.perf_counter()
+            try:
+                response = await client.request(method, url, json=body, headers=headers)
+                ok = response.status_code < 400
+            except httpx.TransportError:
+                ok = False
+            latencies.append((time.perf_counter() - start) * 1000)
+            errors += not ok
+
+    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        begin = time.perf_counter()
+        await asyncio.gather(*[worker(client) for _ in range(in_flight)])
+        took = time.perf_counter() - begin
+    return len(requests) / took, latencies, errors
+
+
+def _percentile(values: list[float], p: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+def _token(engine: Engine, username: str, roles: list[str]) -> dict[str, str]:
+    add_person(engine.db, username, username, roles)
+    return {"Authorization": f"Bearer {create_token(engine.db, username, 'bench', engine.clock.now())}"}
+
+
+def _intake_figures(db_url: str, tmp: Path, backend: str) -> list[Figure]:
+    upgrade(db_url)
+    engine = Engine.open(TESTCITY, db_url)
+    engine.load_reference_data()
+    headers = _token(engine, "hotline", ["operator"])  # the 12345 hotline's system posting its reports
+    engine.db.dispose()
+    server = Server(db_url, tmp)
+    rng = random.Random(11)
+
+    def report(n: int) -> tuple[str, str, dict, dict]:
+        point = [round(rng.uniform(120.601, 120.639), 6), round(rng.uniform(31.301, 31.339), 6)]
+        body = {"channel": "hotline_12345", "category": rng.choice(["0101", "0103"]), "kind": "component", "point": point,
+                "description": "基准测试"}  # fmt: skip
+        return "POST", f"{server.url}/api/v1/cases", body, {**headers, "Idempotency-Key": f"{backend}-{n}"}
+
+    try:
+        asyncio.run(_load([report(-n - 1) for n in range(200)]))  # warm-up
+        rate, latencies, errors = asyncio.run(_load([report(n) for n in range(INTAKES)]))
+    finally:
+        server.stop()
+    note = f"{INTAKES} JSON reports, {IN_FLIGHT} in flight, 2 workers, {errors} errors"
+    return [
+        Figure(f"server.intake_rate.{backend}", rate, "req/s", ">= 800", note),
+        Figure(f"server.intake_p99.{backend}", _percentile(latencies, 99), "ms", "< 100", note),
+        Figure(f"server.intake_errors.{backend}", errors, "errors", "<= 0", note),
+    ]
+
+
+def _read_figures(db_url: str, tmp: Path, backend: str) -> list[Figure]:
+    upgrade(db_url)
+    engine = Engine.open(TESTCITY, db_url)
+    engine.load_reference_data()
+    with engine.db.begin() as connection:
+        for statement in _sql(backend, CASES)[:5]:  # cases, their units and clocks
+            connection.execute(text(statement))
+    with engine.db.begin() as connection:
+        connection.execute(text("ANALYZE"))
+    headers = _token(engine, "operator", ["operator"])
+    engine.db.dispose()
+    server = Server(db_url, tmp)
+    rng = random.Random(13)
+    base = f"{server.url}/api/v1/cases"
+    lists = [("GET", f"{base}?limit=50", None, headers)] + [
+        ("GET", f"{base}?limit=50&state=handling", None, headers) for _ in range(READS // 2)
+    ]
+    details = [("GET", f"{base}/{rng.randint(1, CASES)}", None, headers) for _ in range(READS)]
+    try:
+        asyncio.run(_load(lists[:50] + details[:50], READERS))  # warm-up
+        _, list_ms, list_errors = asyncio.run(_load(lists, READERS))
+        _, detail_ms, detail_errors = asyncio.run(_load(details, READERS))
+    finally:
+        server.stop()
+    note = f"{CASES:,} cases, {READERS} in flight, 2 workers"
+    return [
+        Figure(f"server.case_list_p95.{backend}", _percentile(list_ms, 95), "ms", "< 50",
+               f"{note}; newest 50 and a state filter, {list_errors} errors"),
+        Figure(f"server.case_detail_p95.{backend}", _percentile(detail_ms, 95), "ms", "< 50",
+               f"{note}; random cases with units, timeline and clocks, {detail_errors} errors"),
+    ]  # fmt: skip
+
+
+def run() -> list[Figure]:
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        figures += _intake_figures(f"sqlite:///{tmp / 'intake.db'}", tmp, "sqlite")
+        figures += _read_figures(f"sqlite:///{tmp / 'reads.db'}", tmp, "sqlite")
+        with scratch_pg("gridcase_bench_server") as pg:
+            if pg:
+                figures += _intake_figures(pg, tmp, "postgresql")
+        with scratch_pg("gridcase_bench_server_reads") as pg:
+            if pg:
+                figures += _read_figures(pg, tmp, "postgresql")
+    return figures
