@@ -1,0 +1,304 @@
+"""The JSON API's cases: logging in, intake, listing, detail and transitions.
+
+Handlers are async only to read the request; the engine's work runs in the thread pool.
+"""
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, exists, select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import scope
+from ..cases import Actor
+from ..db.engine import read
+from ..db.models import Case, CaseUnit, Clock, Unit
+from ..errors import GridcaseError
+from ..evidence import Upload
+from ..units import subtree
+from .endpoints import INTEGER, NUMBER, STRING, _engine, _int, endpoint, ok
+from .identity import RateLimit, json_body, login, logout, require
+
+CASE, CASE_UNIT, CLOCK, UNIT = (t.__table__ for t in (Case, CaseUnit, Clock, Unit))
+PAGE, MAX_PAGE = 50, 200
+MAX_FILES = 9
+INTAKE_LIMIT = RateLimit(rate=120, per=60)  # a citizen's reports per minute, per process
+
+
+# -- session --------------------------------------------------------------------------
+
+endpoint(
+    "POST",
+    "/session",
+    "Log in: a session cookie and the CSRF token to echo",
+    public=True,
+    body={
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {"username": STRING, "password": STRING},
+    },
+)(login)
+endpoint("DELETE", "/session", "Log out", public=True)(logout)
+
+
+@endpoint("GET", "/me", "Who the caller is")
+async def me(request: Request) -> Response:
+    actor = await require(request)
+    return ok(
+        {
+            "id": actor.id,
+            "username": actor.username,
+            "roles": sorted(actor.roles),
+            "unit": actor.unit,
+            "grids": sorted(actor.grids or ()),
+        }
+    )
+
+
+# -- cases ----------------------------------------------------------------------------
+
+REPORT_SCHEMA = {
+    "type": "object",
+    "required": ["channel", "point"],
+    "properties": {
+        "channel": STRING,
+        "point": {"type": "array", "items": NUMBER, "minItems": 2, "maxItems": 2},
+        "crs": {"enum": ["wgs84", "cgcs2000", "gcj02", "bd09"]},
+        "category": STRING,
+        "kind": {"enum": ["component", "event"]},
+        "standard": STRING,
+        "description": STRING,
+        "address": STRING,
+        "component": STRING,
+        "urgent": {"type": "boolean"},
+    },
+}
+
+
+async def _form_or_json(request: Request) -> tuple[dict, list[Upload]]:
+    """JSON, or multipart with a `report`/`payload` JSON field and photo files."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "multipart/form-data":
+        return await json_body(request), []
+    engine = _engine(request)
+    try:
+        form = await request.form(max_files=MAX_FILES, max_fields=20, max_part_size=engine.evidence.max_bytes)
+    except Exception as exc:  # python-multipart and Starlette raise several kinds
+        raise GridcaseError("bad_request", f"the multipart body cannot be read: {exc}") from None
+    fields, uploads = {}, []
+    for name, value in form.multi_items():
+        if hasattr(value, "read"):
+            content = await value.read()
+            if len(content) > engine.evidence.max_bytes:
+                raise GridcaseError(
+                    "evidence_too_large", f"{value.filename!r} is over {engine.evidence.max_bytes} bytes"
+                )
+            uploads.append(
+                Upload(value.filename or "file", content, "photo" if name in ("photo", "photos") else name)
+            )
+        else:
+            fields[name] = value
+    raw = fields.pop("report", None) or fields.pop("payload", None) or "{}"
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise GridcaseError("bad_request", "the report field is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise GridcaseError("bad_request", "the report field must be a JSON object")
+    return {**fields, **data}, uploads
+
+
+@endpoint(
+    "POST",
+    "/cases",
+    "Report a problem (JSON, or multipart with photos); Idempotency-Key honoured",
+    params=[("Idempotency-Key", "header", STRING, False)],
+    body=REPORT_SCHEMA,
+)
+async def create_case(request: Request) -> Response:
+    actor = await require(request)
+    engine = _engine(request)
+    if all(engine.roles.get(role, {}).get("group") == "public" for role in actor.roles):
+        INTAKE_LIMIT.check(f"person:{actor.id}")  # citizens' apps; the centre's integrations are not limited
+    report, uploads = await _form_or_json(request)
+    key = request.headers.get("idempotency-key")
+    result = await run_in_threadpool(engine.intake, report, actor, uploads, key)
+    return ok(result, 200 if result.get("replay") else 201)
+
+
+def light_of(now: datetime):
+    """red when a running clock is overdue, yellow when one is past its yellow moment, else green."""
+    running = and_(CLOCK.c.case_id == CASE.c.id, CLOCK.c.status == "running")
+    return case(
+        (exists().where(running, CLOCK.c.deadline < now), "red"),
+        (exists().where(running, CLOCK.c.yellow_at <= now), "yellow"),
+        else_="green",
+    )
+
+
+SUMMARY = (
+    CASE.c.id,
+    CASE.c.number,
+    CASE.c.state,
+    CASE.c.state_kind,
+    CASE.c.kind,
+    CASE.c.class_code,
+    CASE.c.channel,
+    CASE.c.grid,
+    CASE.c.address,
+    CASE.c.urgent,
+    CASE.c.reported_at,
+    CASE.c.updated_at,
+    CASE.c.closed_at,
+)
+LIST_PARAMS = [
+    ("state", "query", STRING, False),
+    ("unit", "query", STRING, False),
+    ("grid", "query", STRING, False),
+    ("class", "query", STRING, False),
+    ("channel", "query", STRING, False),
+    ("light", "query", {"enum": ["green", "yellow", "red"]}, False),
+    ("from", "query", STRING, False),
+    ("to", "query", STRING, False),
+    ("cursor", "query", STRING, False),
+    ("limit", "query", INTEGER, False),
+]
+
+
+def _list(engine, actor: Actor, q: dict[str, str]) -> dict[str, Any]:
+    now = engine.clock.now()
+    light = light_of(now).label("light")
+    query = select(*SUMMARY, light).where(scope.case_filter(engine, actor)).order_by(CASE.c.id.desc())
+    for name, column in (("state", CASE.c.state), ("class", CASE.c.class_code), ("channel", CASE.c.channel)):
+        if q.get(name):
+            query = query.where(column == q[name])
+    if q.get("grid"):
+        query = query.where(CASE.c.grid_path.contains(f"/{q['grid']}/"))
+    for name, op in (("from", "__ge__"), ("to", "__lt__")):
+        if q.get(name):
+            query = query.where(getattr(CASE.c.reported_at, op)(_moment(q[name], name, engine)))
+    if q.get("light"):
+        if q["light"] not in ("green", "yellow", "red"):
+            raise GridcaseError("invalid_request", "light is green, yellow or red", {"field": "light"})
+        query = query.where(light_of(now) == q["light"])
+    limit = min(int(q["limit"]) if (q.get("limit") or "").isdigit() else PAGE, MAX_PAGE) or PAGE
+    if q.get("cursor"):
+        query = query.where(CASE.c.id < _cursor(q["cursor"]))
+    with read(engine.db) as connection:
+        if q.get("unit"):
+            units = subtree(connection, q["unit"])
+            query = query.where(
+                exists().where(
+                    CASE_UNIT.c.case_id == CASE.c.id, CASE_UNIT.c.active, CASE_UNIT.c.unit.in_(units)
+                )
+            )
+        rows = [dict(r) for r in connection.execute(query.limit(limit + 1)).mappings()]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    token = base64.urlsafe_b64encode(str(rows[-1]["id"]).encode()).decode() if more else None
+    return {"items": rows, "next": token}
+
+
+def _cursor(raw: str) -> int:
+    try:
+        return int(base64.urlsafe_b64decode(raw.encode()).decode())
+    except ValueError:
+        raise GridcaseError(
+            "invalid_request", "the cursor is not one this server gave", {"field": "cursor"}
+        ) from None
+
+
+def _moment(raw: str, name: str, engine) -> datetime:
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise GridcaseError("invalid_request", f"{name} is an ISO date or time", {"field": name}) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=engine.tz)
+
+
+@endpoint("GET", "/cases", "Cases the caller may see, newest first, a page at a time", params=LIST_PARAMS)
+async def list_cases(request: Request) -> Response:
+    actor = await require(request)
+    return ok(await run_in_threadpool(_list, _engine(request), actor, dict(request.query_params)))
+
+
+def _detail(engine, actor: Actor, case_id: int) -> dict[str, Any]:
+    with read(engine.db) as connection:
+        view = scope.view_of(engine, connection, actor, case_id)
+    case_row = engine.case(case_id)  # not_found first: a missing case is 404 for everyone
+    if view is None:
+        raise GridcaseError("forbidden", f"case {case_row['number']} is outside your scope")
+    if view == "public":
+        return scope.public(case_row)
+    now = engine.clock.now()
+    for clock in case_row["clocks"]:
+        clock["light"] = engine.deadlines.light(clock, now)
+    workflow = engine.workflows[case_row["workflow"]]
+    case_row["allowed_transitions"] = [
+        {
+            "code": t.code,
+            "name": t.name,
+            "fields": list(t.fields),
+            "evidence": list(t.evidence),
+            "reason": t.reason,
+        }
+        for t in workflow.available(case_row["state"], actor.roles)
+    ]
+    return case_row
+
+
+@endpoint(
+    "GET",
+    "/cases/{case_id}",
+    "A case: timeline, units, clocks and lights, evidence, allowed transitions",
+    params=[("case_id", "path", INTEGER, True)],
+)
+async def get_case(request: Request) -> Response:
+    actor = await require(request)
+    return ok(await run_in_threadpool(_detail, _engine(request), actor, _int(request, "case_id")))
+
+
+TRANSITION_SCHEMA = {
+    "type": "object",
+    "properties": {"payload": {"type": "object"}, "reason": STRING, "version": INTEGER},
+}
+
+
+def _fire(engine, actor: Actor, case_id: int, code: str, body: dict, uploads: list[Upload]) -> dict[str, Any]:
+    with read(engine.db) as connection:
+        view = scope.view_of(engine, connection, actor, case_id)
+    if view != "full":
+        engine.case(case_id)  # a missing case is 404
+        raise GridcaseError("forbidden", "this case is outside your scope")
+    payload, reason, version = body.get("payload", {}), body.get("reason"), body.get("version")
+    payload = {} if payload is None else payload
+    if not isinstance(payload, dict) or not (reason is None or isinstance(reason, str)):
+        raise GridcaseError("invalid_request", "payload is an object and reason is text")
+    if version is not None and not isinstance(version, int):
+        raise GridcaseError("invalid_request", "version is the case's version number")
+    engine.transition(
+        case_id, code, actor, payload=payload, reason=reason, uploads=uploads, expected_version=version
+    )
+    return _detail(engine, actor, case_id)
+
+
+@endpoint(
+    "POST",
+    "/cases/{case_id}/transitions/{code}",
+    "Fire a transition with its fields and evidence",
+    params=[("case_id", "path", INTEGER, True), ("code", "path", STRING, True)],
+    body=TRANSITION_SCHEMA,
+)
+async def fire_transition(request: Request) -> Response:
+    actor = await require(request)
+    body, uploads = await _form_or_json(request)
+    if "version" in body and isinstance(body["version"], str) and body["version"].isdigit():
+        body["version"] = int(body["version"])
+    result = await run_in_threadpool(
+        _fire, _engine(request), actor, _int(request, "case_id"), request.path_params["code"], body, uploads
+    )
+    return ok(result)

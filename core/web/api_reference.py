@@ -1,0 +1,165 @@
+"""The JSON API's reference data and results: taxonomy, units, grids, components, assessment and
+the OpenAPI document."""
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .. import components, scope
+from .. import grids as grid_registry
+from ..assess.assessor import Assessor
+from ..cases import Actor
+from ..db.engine import read
+from ..db.models import Case, CaseUnit, Clock, Unit
+from ..errors import GridcaseError
+from ..taxonomy import active_classes
+from .endpoints import NUMBER, STRING, _engine, endpoint, ok
+from .identity import identify, require
+
+CASE, CASE_UNIT, CLOCK, UNIT = (t.__table__ for t in (Case, CaseUnit, Clock, Unit))
+
+
+# -- reference data -------------------------------------------------------------------
+
+
+@endpoint("GET", "/taxonomy", "The active taxonomy: 部件 and 事件 classes with their names and rules")
+async def taxonomy(request: Request) -> Response:
+    await require(request)
+    engine = _engine(request)
+    classes = [
+        {
+            "kind": info["kind"],
+            "major": info["major"]["code"],
+            "code": info["minor"]["code"],
+            "name": info["minor"].get("name"),
+            "standards": info["minor"].get("standards", []),
+            "enabled": info["minor"].get("enabled", True) and info["major"].get("enabled", True),
+        }
+        for info in active_classes(engine.profile)
+    ]
+    return ok({"edition": engine.profile.get("taxonomy", {}).get("edition"), "classes": classes})
+
+
+@endpoint("GET", "/units", "Units with their kinds, classes and place in the hierarchy")
+async def units(request: Request) -> Response:
+    await require(request)
+
+    def load(engine):
+        with read(engine.db) as connection:
+            return [dict(r) for r in connection.execute(select(UNIT).order_by(UNIT.c.path)).mappings()]
+
+    return ok(await run_in_threadpool(load, _engine(request)))
+
+
+@endpoint("GET", "/grids", "Grids as a GeoJSON FeatureCollection", params=[("level", "query", STRING, False)])
+async def grids(request: Request) -> Response:
+    await require(request)
+    engine, level = _engine(request), request.query_params.get("level")
+
+    def load():
+        with read(engine.db) as connection:
+            return grid_registry.export(connection, level)
+
+    return ok(await run_in_threadpool(load))
+
+
+@endpoint(
+    "GET",
+    "/components/nearest",
+    "The nearest registered component of a class",
+    params=[
+        ("class", "query", STRING, True),
+        ("lon", "query", NUMBER, True),
+        ("lat", "query", NUMBER, True),
+        ("radius", "query", NUMBER, False),
+    ],
+)
+async def nearest_component(request: Request) -> Response:
+    await require(request)
+    q = request.query_params
+    try:
+        lon, lat, radius = float(q["lon"]), float(q["lat"]), float(q.get("radius", 50))
+    except (KeyError, ValueError):
+        raise GridcaseError(
+            "invalid_request", "give class, lon and lat (numbers), and optionally radius"
+        ) from None
+    if not q.get("class") or not (0 < radius <= 1000):
+        raise GridcaseError("invalid_request", "class is required and radius is 0–1000 metres")
+    found = await run_in_threadpool(_engine(request).components.nearest, q["class"], lon, lat, radius)
+    if found is None:
+        raise GridcaseError("not_found", f"no {q['class']} component within {radius:g} m")
+    return ok(found)
+
+
+@endpoint("GET", "/components/{code}", "A component by its code", params=[("code", "path", STRING, True)])
+async def component(request: Request) -> Response:
+    await require(request)
+
+    def load(engine, code):
+        with read(engine.db) as connection:
+            row = connection.execute(components.BY_CODE, {"code": code}).mappings().first()
+        if row is None:
+            raise GridcaseError("not_found", f"no component {code!r}")
+        return dict(row)
+
+    return ok(await run_in_threadpool(load, _engine(request), request.path_params["code"]))
+
+
+# -- assessment -----------------------------------------------------------------------
+
+
+def _assessor(request: Request, actor: Actor) -> Assessor:
+    engine = _engine(request)
+    if "all" not in scope.scopes(engine, actor):
+        raise GridcaseError("forbidden", "assessment results are for the centre's roles")
+    if getattr(request.app.state, "assessor", None) is None:
+        request.app.state.assessor = Assessor(engine)
+    return request.app.state.assessor
+
+
+@endpoint(
+    "GET",
+    "/assessment",
+    "A period's assessment: indicators, composites, deductions and rankings",
+    params=[
+        ("period", "query", STRING, True),
+        ("by", "query", STRING, False),
+        ("class", "query", STRING, False),
+        ("level", "query", STRING, False),
+    ],
+)
+async def assessment(request: Request) -> Response:
+    assessor, q = _assessor(request, await require(request)), request.query_params
+    if not q.get("period"):
+        raise GridcaseError("invalid_request", "give a period, e.g. period=2026-10", {"field": "period"})
+    classes = q.getlist("class") or None
+    result = await run_in_threadpool(
+        assessor.assess, q["period"], q.get("by", "unit"), classes, q.get("level")
+    )
+    return ok(result)
+
+
+@endpoint(
+    "GET",
+    "/assessment/explain",
+    "Why a number is what it is, down to the cases",
+    params=[
+        ("period", "query", STRING, True),
+        ("object", "query", STRING, True),
+        ("indicator", "query", STRING, False),
+    ],
+)
+async def explain(request: Request) -> Response:
+    assessor, q = _assessor(request, await require(request)), request.query_params
+    if not q.get("period") or not q.get("object"):
+        raise GridcaseError("invalid_request", "give period and object, e.g. object=unit:jiefang")
+    return ok(await run_in_threadpool(assessor.explain, q["period"], q["object"], q.get("indicator")))
+
+
+@endpoint("GET", "/openapi.json", "This document", public=True)
+async def openapi(request: Request) -> Response:
+    from .openapi import document
+
+    await identify(request)
+    return JSONResponse(document(_engine(request)))
