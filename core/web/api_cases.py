@@ -20,7 +20,7 @@ from ..db.models import Case, CaseUnit, Clock, Unit
 from ..errors import GridcaseError
 from ..evidence import Upload
 from ..units import subtree
-from .endpoints import INTEGER, NUMBER, STRING, _engine, _int, endpoint, ok
+from .endpoints import INTEGER, MAX_ID, NUMBER, STRING, _engine, _int, endpoint, ok
 from .identity import RateLimit, json_body, login, logout, require
 
 CASE, CASE_UNIT, CLOCK, UNIT = (t.__table__ for t in (Case, CaseUnit, Clock, Unit))
@@ -205,7 +205,10 @@ def _list(engine, actor: Actor, q: dict[str, str]) -> dict[str, Any]:
 
 def _cursor(raw: str) -> int:
     try:
-        return int(base64.urlsafe_b64decode(raw.encode()).decode())
+        value = int(base64.urlsafe_b64decode(raw.encode()).decode())
+        if not 0 < value <= MAX_ID:
+            raise ValueError(value)
+        return value
     except ValueError:
         raise GridcaseError(
             "invalid_request", "the cursor is not one this server gave", {"field": "cursor"}

@@ -58,12 +58,18 @@ def _engine(request: Request):
     return request.app.state.engine
 
 
+MAX_ID = 2**31 - 1  # the database's integer keys: a larger number names nothing
+
+
 def _int(request: Request, name: str) -> int:
     raw = request.path_params.get(name, request.query_params.get(name))
     try:
-        return int(raw)
+        value = int(raw)
     except (TypeError, ValueError):
         raise GridcaseError("not_found", f"{name} must be a number, not {raw!r}") from None
+    if not 0 < value <= MAX_ID:
+        raise GridcaseError("not_found", f"no {name} {value}")
+    return value
 
 
 def _default(value: Any) -> str:
