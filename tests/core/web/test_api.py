@@ -182,3 +182,35 @@ def test_user_and_token_commands_make_a_working_token(world, cli, db_url):
     assert cli("user", "add", "li", "--role", "mayor", *base).err.startswith("error: unknown role mayor")
     assert cli("token", "revoke", token[:10], *base).code == 0
     assert world.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_each_request_is_one_json_access_log_line(world, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="gridcase.access"):
+        world.get(f"/api/v1/cases/{world.case_id}", "water")
+    (line,) = [json.loads(r.getMessage()) for r in caplog.records if r.name == "gridcase.access"]
+    assert line["method"] == "GET" and line["status"] == 200 and line["person"] == world.ids["water"]
+    assert line["path"] == f"/api/v1/cases/{world.case_id}" and line["ms"] >= 0
+
+
+def test_the_server_sweeps_time_limits_in_the_background(world):
+    import time as clock
+    from datetime import timedelta
+
+    from starlette.testclient import TestClient
+
+    from gridcase.core.settings import Settings
+    from gridcase.core.web.app import create_app
+
+    world.engine.clock.set(world.engine.clock.now() + timedelta(days=30))  # every light is due
+    with TestClient(create_app(Settings(sweep_seconds=0.05), engine=world.engine)):
+        deadline = clock.monotonic() + 10
+        while count_fired(world) == 0 and clock.monotonic() < deadline:
+            clock.sleep(0.05)
+    assert count_fired(world) > 0
+
+
+def count_fired(world):
+    with world.engine.db.connect() as connection:
+        return connection.execute(text("SELECT COUNT(*) FROM timer WHERE status = 'fired'")).scalar()
