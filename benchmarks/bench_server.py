@@ -53,7 +53,7 @@ class Server:
         env = {**os.environ, "GRIDCASE_SWEEP_SECONDS": "0", "GRIDCASE_EVIDENCE_DIR": str(tmp / "evidence")}
         self.process = subprocess.Popen(
             [GRIDCASE, "serve", "--profile", str(TESTCITY), "--db", db_url, "--port", str(self.port),
-             "--workers", "2"],
+             "--workers", os.environ.get("BENCH_WORKERS", "2")],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 60
