@@ -29,6 +29,7 @@ from .gridindex import GridIndex
 from .intake import intake as _intake
 from .plugins import collect
 from .profile import Profile, load_validated
+from .sla import overrides as calendar_overrides
 from .sla import sweep
 from .sla.clocks import Clocks
 from .sla.deadlines import Deadlines
@@ -96,6 +97,7 @@ class Engine:
                 Path(os.environ.get("GRIDCASE_EVIDENCE_DIR", "evidence")), max_bytes
             )
         self.deadlines = Deadlines(self.profile, self.pm)
+        self.refresh_calendars()
         self.clocks = Clocks(self.deadlines)
         self.dedupe_rules: dict[tuple[str, str], Any] = {}
         self.components = component_registry.ComponentIndex(self.db)
@@ -106,6 +108,10 @@ class Engine:
         return cls(profile, pm, make_engine(database_url), **kwargs)
 
     # -- reference data ---------------------------------------------------------------
+
+    def refresh_calendars(self) -> None:
+        """Take up the administrators' working-day overrides (the server does before each sweep)."""
+        self.deadlines.apply_overrides(calendar_overrides.load(self.db))
 
     def load_reference_data(self) -> dict[str, int]:
         """Units from the profile, and its grids and components when it carries them."""

@@ -26,9 +26,11 @@ def serve_command(
     import uvicorn
 
     from .cli import deployment
+    from .db.engine import require_head
 
     settings = deployment(profile, db)
-    _context(profile, db)  # the profile must validate before any worker starts
+    _context(profile, db)  # the profile must validate, and the database be migrated,
+    require_head(settings.database_url)  # before any worker starts
     # every worker reads these; one secret for all, so a session cookie works on each of them
     os.environ["GRIDCASE_DATABASE_URL"] = settings.database_url
     if settings.profile:

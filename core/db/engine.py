@@ -92,3 +92,22 @@ def current_revision(url: str) -> str | None:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         engine.dispose()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def require_head(url: str) -> None:
+    """Refuse a database the code's migrations have not all reached, with what to do about it."""
+    from ..errors import GridcaseError
+
+    current, head = current_revision(url), head_revision()
+    if current != head:
+        raise GridcaseError(
+            "not_migrated",
+            f"the database is at migration {current or 'none'}, this gridcase needs {head}: "
+            "run `gridcase db upgrade` first",
+        )

@@ -366,3 +366,16 @@ class LedgerEntry(SQLModel, table=True):
     reason: str
     source: str = Field(max_length=128)  # "snapshot:12", a plugin's name …
     at: datetime = _ts()
+
+
+class CalendarOverride(SQLModel, table=True):
+    """An administrator's working-day override: a day off or a make-up working day (调休),
+    for the default calendar ("") or a named one. It applies to clocks started after it."""
+
+    __tablename__ = "calendar_override"
+    calendar: str = Field(primary_key=True, max_length=64)
+    day: date = Field(primary_key=True)
+    working: bool
+    reason: str | None = None
+    changed_by: str | None = Field(default=None, max_length=128)
+    changed_at: datetime = _ts()

@@ -9,7 +9,7 @@ yet) is refused rather than guessed, unless the profile has overrides in that ye
 Times are aware datetimes; arithmetic happens in the calendar's time zone.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -74,6 +74,10 @@ class WorkingCalendar:
             continuous=spec.get("continuous", base.continuous),
             overrides=overrides,
         )
+
+    def with_overrides(self, extra: dict[date, bool]) -> "WorkingCalendar":
+        """This calendar with `extra` overrides on top (an administrator's, from the database)."""
+        return replace(self, overrides={**self.overrides, **extra}) if extra else self
 
     # -- days -------------------------------------------------------------------------
 
@@ -173,9 +177,16 @@ class WorkingCalendar:
         )
 
 
-def calendars_from_profile(profile: dict[str, Any]) -> tuple[WorkingCalendar, dict[str, WorkingCalendar]]:
-    """The default calendar and the named ones (each built over the default)."""
+def calendars_from_profile(
+    profile: dict[str, Any], extra: dict[str, dict[date, bool]] | None = None
+) -> tuple[WorkingCalendar, dict[str, WorkingCalendar]]:
+    """The default calendar and the named ones (each built over the default); `extra` are the
+    database's overrides by calendar code, "" for the default (which the named ones inherit)."""
+    extra = extra or {}
     limits = profile.get("time_limits", {})
-    default = WorkingCalendar.from_spec(limits.get("calendar", {}))
-    named = {spec["code"]: WorkingCalendar.from_spec(spec, default) for spec in limits.get("calendars", [])}
+    default = WorkingCalendar.from_spec(limits.get("calendar", {})).with_overrides(extra.get("", {}))
+    named = {
+        spec["code"]: WorkingCalendar.from_spec(spec, default).with_overrides(extra.get(spec["code"], {}))
+        for spec in limits.get("calendars", [])
+    }
     return default, named

@@ -52,6 +52,7 @@ class Deadlines:
         lights = limits.get("lights", {})
         self.yellow_fraction = lights.get("yellow_at", 0.8)
         self.yellow_remaining = Duration.parse(lights.get("yellow_remaining"))
+        self.profile = profile
         self.default_calendar, self.calendars = calendars_from_profile(profile)
         self.unit_calendars = {
             u["code"]: u["calendar"] for u in profile.get("units", []) if u.get("calendar")
@@ -59,6 +60,10 @@ class Deadlines:
         self.standards = self._standards(profile)
         self.pm = pm
         self._limits: dict[tuple, Limit | None] = {}  # the rules never change under a running engine
+
+    def apply_overrides(self, extra: dict[str, dict]) -> None:
+        """Rebuild the calendars with the database's overrides (deadlines already stored keep)."""
+        self.default_calendar, self.calendars = calendars_from_profile(self.profile, extra)
 
     @staticmethod
     def _standards(profile: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:

@@ -104,6 +104,7 @@ async def _sweep_forever(engine, seconds: float) -> None:
     while True:
         await asyncio.sleep(seconds)
         try:
+            await run_in_threadpool(engine.refresh_calendars)
             await run_in_threadpool(engine.sweep)
         except Exception:  # a bad sweep must not stop the next one
             log.exception("time-limit sweep failed; trying again in %s s", seconds)

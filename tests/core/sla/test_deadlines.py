@@ -4,6 +4,8 @@ night, 挂账 in the middle of a stage, approved and denied extensions, a 24h un
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from gridcase.core.cases import Actor
 from gridcase.core.evidence import Upload
 from gridcase.core.sla.deadlines import Deadlines
@@ -204,3 +206,49 @@ def test_yellow_can_be_a_fixed_time_before_the_deadline(engine):
     )
     # from 12:00 only one working hour is left (14:00–15:00): the light turns yellow at noon
     assert (due.deadline, due.yellow_at) == (at("2026-10-13T15:00"), at("2026-10-13T12:00"))
+
+
+def test_an_administrators_day_off_moves_only_deadlines_started_after_it(engine):
+    from datetime import date
+
+    from gridcase.core.sla.overrides import set_override
+
+    before = dispatched_case(engine, "loose", "2026-10-13T09:00")  # two working days: Thursday 09:00
+    assert clock(before, "handle")["deadline"] == at("2026-10-15T09:00")
+    set_override(engine.db, date(2026, 10, 14), False, engine.clock.now(), reason="停电检修", by="admin")
+    engine.refresh_calendars()
+    after = dispatched_case(engine, "loose", "2026-10-13T09:00", point=(120.63, 31.337))
+    assert clock(after, "handle")["deadline"] == at("2026-10-16T09:00")  # Wednesday no longer counts
+    assert clock(engine.case(before["id"]), "handle")["deadline"] == at("2026-10-15T09:00")  # unchanged
+
+
+def test_a_year_without_holiday_data_works_once_an_administrator_gives_overrides(engine):
+    from datetime import date
+
+    from gridcase.core.sla.calendar import CalendarError
+    from gridcase.core.sla.overrides import set_override
+
+    with pytest.raises(CalendarError, match="no holiday data for 2035"):
+        engine.deadlines.default_calendar.add(at("2035-03-01T09:00"), 60)
+    set_override(engine.db, date(2035, 1, 1), False, engine.clock.now(), reason="元旦")
+    engine.refresh_calendars()
+    assert engine.deadlines.default_calendar.add(at("2035-03-01T09:00"), 60) == at("2035-03-01T10:00")
+
+
+def test_the_calendar_commands(cli, db_url):
+    base = ["--profile", "tests/profiles/testcity", "--db", db_url]
+    assert cli("calendar", "set", "2027-02-10", "--off", "--reason", "春节", "--by", "admin", *base).code == 0
+    assert cli("calendar", "set", "2027-02-20", "--working", "--calendar", "round_the_clock", *base).code == 0
+    listed = cli("calendar", "list", *base).out.splitlines()
+    assert listed == [
+        "default          2027-02-10 off      by admin: 春节",
+        "round_the_clock  2027-02-20 working ",
+    ]
+    assert cli("calendar", "set", "2027-02-10", "--off", "--calendar", "moon", *base).err.startswith(
+        "error: no calendar 'moon'"
+    )
+    assert cli("calendar", "set", "tomorrow", "--off", *base).err.startswith(
+        "error: 'tomorrow' is not a date"
+    )
+    assert cli("calendar", "unset", "2027-02-10", *base).code == 0
+    assert cli("calendar", "unset", "2027-02-10", *base).code == 1

@@ -214,3 +214,13 @@ def test_the_server_sweeps_time_limits_in_the_background(world):
 def count_fired(world):
     with world.engine.db.connect() as connection:
         return connection.execute(text("SELECT COUNT(*) FROM timer WHERE status = 'fired'")).scalar()
+
+
+def test_serve_refuses_a_database_that_is_not_migrated(cli, tmp_path):
+    from gridcase.core.db.engine import upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0003")
+    refused = cli("serve", "--profile", "tests/profiles/testcity", "--db", url)
+    assert refused.code == 1
+    assert "the database is at migration 0003" in refused.err and "gridcase db upgrade" in refused.err

@@ -1,0 +1,62 @@
+"""Working-day overrides kept in the database, so an administrator can add a day off or a
+make-up working day (调休) without a release; they sit on top of the profile's overrides.
+
+Deadlines are computed when a clock starts, so an override changes only clocks started after
+it. Each engine reloads the overrides when it starts and before each background sweep.
+"""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, insert, select
+
+from ..db.engine import read, write
+from ..db.models import CalendarOverride
+from ..errors import GridcaseError
+
+OVERRIDE = CalendarOverride.__table__
+DEFAULT = ""  # the profile's default calendar
+
+
+def load(db: Engine) -> dict[str, dict[date, bool]]:
+    """{calendar code ("" for the default): {day: working}}."""
+    out: dict[str, dict[date, bool]] = {}
+    with read(db) as connection:
+        for row in connection.execute(select(OVERRIDE.c.calendar, OVERRIDE.c.day, OVERRIDE.c.working)):
+            out.setdefault(row.calendar, {})[row.day] = row.working
+    return out
+
+
+def set_override(
+    db: Engine,
+    day: date,
+    working: bool,
+    now: datetime,
+    calendar: str = DEFAULT,
+    reason: str | None = None,
+    by: str | None = None,
+) -> None:
+    with write(db) as connection:
+        connection.execute(
+            delete(OVERRIDE).where(and_(OVERRIDE.c.calendar == calendar, OVERRIDE.c.day == day))
+        )
+        connection.execute(
+            insert(OVERRIDE).values(
+                calendar=calendar, day=day, working=working, reason=reason, changed_by=by, changed_at=now
+            )
+        )
+
+
+def remove_override(db: Engine, day: date, calendar: str = DEFAULT) -> None:
+    with write(db) as connection:
+        done = connection.execute(
+            delete(OVERRIDE).where(and_(OVERRIDE.c.calendar == calendar, OVERRIDE.c.day == day))
+        )
+    if done.rowcount == 0:
+        raise GridcaseError("not_found", f"no override on {day} in {calendar or 'the default calendar'}")
+
+
+def listed(db: Engine) -> list[dict[str, Any]]:
+    with read(db) as connection:
+        query = select(OVERRIDE).order_by(OVERRIDE.c.calendar, OVERRIDE.c.day)
+        return [dict(r) for r in connection.execute(query).mappings()]
