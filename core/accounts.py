@@ -15,7 +15,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
-from .db.engine import read, write
+from .db.engine import write
 from .db.models import ApiToken, LoginAttempt, Person, Responsibility
 from .errors import GridcaseError
 
@@ -133,8 +133,3 @@ def _verify(hashed: str, password: str) -> bool:
         return HASHER.verify(hashed, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def people(db: Engine) -> list[dict[str, Any]]:
-    with read(db) as connection:
-        return [dict(r) for r in connection.execute(select(PERSON).order_by(PERSON.c.id)).mappings()]

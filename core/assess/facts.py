@@ -86,10 +86,6 @@ _WINDOWS = {
 _CASE_KEYS = {"grid": (CASE.c.grid,), "channel": (CASE.c.channel,), "class": (CASE.c.kind, CASE.c.class_code)}
 
 
-def source_of(fact: dict[str, Any]) -> str:
-    return next(s for s in SOURCES if s in fact)
-
-
 def key_columns(source: str, kind: str) -> tuple | None:
     """The columns that name an object of `kind` in rows of `source` (None: not attributable)."""
     keys = _KEYS[source]
@@ -107,7 +103,7 @@ class Count:
 
     @property
     def source(self) -> str:
-        return source_of(self.fact)
+        return next(s for s in SOURCES if s in self.fact)
 
 
 class FactSQL:
