@@ -108,13 +108,13 @@ async def json_body(request: Request, limit: int = 1_000_000) -> dict:
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
         raise GridcaseError("too_large", f"the body is over {limit} bytes")
-    raw = b""
+    raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > limit:
             raise GridcaseError("too_large", f"the body is over {limit} bytes")
     try:
-        body = json.loads(raw or b"null")
+        body = json.loads(bytes(raw) or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         raise GridcaseError("bad_request", f"the body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):

@@ -348,9 +348,13 @@ async def _answer(request: Request, parts: list[str], fmt: str) -> Response:
     engine = request.app.state.engine
     q = dict(request.query_params)
     if request.method == "POST":
-        form = {
-            k: v for k, v in (await request.form(max_files=0, max_fields=60)).items() if isinstance(v, str)
-        }
+        try:
+            posted = await request.form(max_files=0, max_fields=60)
+        except Exception:  # Starlette and python-multipart raise several kinds for a bad body
+            raise Open311Error(
+                400, "send form fields (application/x-www-form-urlencoded), no files"
+            ) from None
+        form = {k: v for k, v in posted.items() if isinstance(v, str)}
         q = {**q, **form}
     jurisdiction = q.get("jurisdiction_id")
     if jurisdiction and jurisdiction not in {

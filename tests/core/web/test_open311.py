@@ -153,3 +153,11 @@ def test_a_department_key_may_not_post(world):
         data={"api_key": world.tokens["water"], "service_code": "e-0501", "lat": "31.33", "long": "120.62"},
     )
     assert response.status_code == 403
+
+
+def test_a_post_with_files_or_a_broken_body_is_the_specifications_400(world):
+    files = [("media", ("x.jpg", b"\xff\xd8\xff", "image/jpeg"))]
+    response = world.client.post(
+        f"{BASE}/requests.json", data={"api_key": world.tokens["citizen"]}, files=files
+    )
+    assert response.status_code == 400 and response.json()[0]["code"] == 400
