@@ -13,7 +13,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from .db.engine import write
 from .db.models import ApiToken, LoginAttempt, Person, Responsibility
@@ -26,6 +26,15 @@ HASHER = PasswordHasher()
 TOKEN_PREFIX = "gc_"
 MAX_FAILURES, FAILURE_WINDOW = 5, timedelta(minutes=15)
 MIN_PASSWORD = 10
+
+# built once: every authenticated request runs these
+PERSON_BY_TOKEN = (
+    select(PERSON)
+    .join(TOKEN, TOKEN.c.person_id == PERSON.c.id)
+    .where(TOKEN.c.token_hash == bindparam("hash"), TOKEN.c.revoked_at.is_(None), PERSON.c.active)
+)
+PERSON_BY_ID = select(PERSON).where(PERSON.c.id == bindparam("id"), PERSON.c.active)
+GRIDS_OF = select(RESPONSIBILITY.c.grid).where(RESPONSIBILITY.c.person_id == bindparam("person"))
 
 
 def hash_password(password: str) -> str:
@@ -78,30 +87,19 @@ def revoke_token(db: Engine, prefix: str, now: datetime) -> int:
 def person_by_token(connection: Connection, token: str) -> dict[str, Any] | None:
     if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
-    row = (
-        connection.execute(
-            select(PERSON)
-            .join(TOKEN, TOKEN.c.person_id == PERSON.c.id)
-            .where(TOKEN.c.token_hash == token_hash(token), TOKEN.c.revoked_at.is_(None), PERSON.c.active)
-        )
-        .mappings()
-        .first()
-    )
+    row = connection.execute(PERSON_BY_TOKEN, {"hash": token_hash(token)}).mappings().first()
     return dict(row) if row else None
 
 
 def person_by_id(connection: Connection, person_id: Any) -> dict[str, Any] | None:
     if not isinstance(person_id, int):
         return None
-    row = (
-        connection.execute(select(PERSON).where(PERSON.c.id == person_id, PERSON.c.active)).mappings().first()
-    )
+    row = connection.execute(PERSON_BY_ID, {"id": person_id}).mappings().first()
     return dict(row) if row else None
 
 
 def grids_of(connection: Connection, person_id: int) -> frozenset[str]:
-    query = select(RESPONSIBILITY.c.grid).where(RESPONSIBILITY.c.person_id == person_id)
-    return frozenset(connection.execute(query).scalars())
+    return frozenset(connection.execute(GRIDS_OF, {"person": person_id}).scalars())
 
 
 def log_in(db: Engine, username: str, password: str, address: str | None, now: datetime) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 SETTINGS_FILE = "gridcase.toml"
 SETTINGS_ENV = "GRIDCASE_SETTINGS"
 DEFAULT_DATABASE_URL = "sqlite:///gridcase.db"
-KNOWN = {"profile", "database_url", "secret_key", "sweep_seconds"}
+KNOWN = {"profile", "database_url", "secret_key", "sweep_seconds", "threads"}
 
 
 class SettingsError(Exception):
@@ -27,6 +27,13 @@ class Settings:
     # signs session cookies; every worker of a server needs the same one (GRIDCASE_SECRET_KEY)
     secret_key: str | None = None
     sweep_seconds: float = 30.0  # how often `gridcase serve` sweeps time limits (0: never)
+    # threads per worker for database work; None: 2 on SQLite, 4 on PostgreSQL (see operations.md)
+    threads: int | None = None
+
+    def worker_threads(self) -> int:
+        if self.threads is not None:
+            return self.threads
+        return 2 if self.database_url.startswith("sqlite") else 4
 
 
 def settings_path(start: Path | None = None) -> Path | None:
@@ -64,6 +71,11 @@ def load_settings(start: Path | None = None) -> Settings:
         sweep = float(sweep)
     except (TypeError, ValueError):
         raise SettingsError(f"sweep_seconds must be a number of seconds, not {sweep!r}") from None
+    threads = os.environ.get("GRIDCASE_THREADS") or values.get("threads")
+    if threads is not None:
+        threads = int(threads) if str(threads).isdigit() else 0
+        if not 1 <= threads <= 256:
+            raise SettingsError("threads must be a whole number from 1 to 256")
     return Settings(
         profile=os.environ.get("GRIDCASE_PROFILE") or values.get("profile"),
         database_url=os.environ.get("GRIDCASE_DATABASE_URL")
@@ -72,4 +84,5 @@ def load_settings(start: Path | None = None) -> Settings:
         source=path,
         secret_key=os.environ.get("GRIDCASE_SECRET_KEY") or values.get("secret_key"),
         sweep_seconds=sweep,
+        threads=threads,
     )

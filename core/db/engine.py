@@ -4,8 +4,17 @@ SQLite runs in WAL mode with foreign keys on. pysqlite's own transaction handlin
 off so that SQLAlchemy decides when transactions begin: write transactions begin IMMEDIATE
 (they take the write lock at once, so a read-then-write never fails half-way with
 SQLITE_BUSY_SNAPSHOT), reads begin DEFERRED and never block each other.
+
+SQLite writers queue on a lock before they ask for the database's: a thread lock within the
+process and, for a database file, an flock on `<file>.writer-lock` between processes (workers,
+the CLI). SQLite's own busy handler sleeps and polls (up to 100 ms a time) and is not fair, so
+under concurrent intake a few unlucky writers waited seconds while others went ahead; the
+kernel wakes flock waiters as soon as the holder lets go.
 """
 
+import fcntl
+import os
+import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,16 +56,52 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-_writers: "weakref.WeakKeyDictionary[Engine, Engine]" = weakref.WeakKeyDictionary()
+class WriterLock:
+    """One SQLite writer at a time: threads queue on a lock, processes on an flock."""
+
+    def __init__(self, database: str | None) -> None:
+        self.thread_lock = threading.Lock()
+        self.path = f"{database}.writer-lock" if database and database != ":memory:" else None
+        self.fd: int | None = None
+
+    def __enter__(self) -> None:
+        self.thread_lock.acquire()
+        if self.path is None:
+            return
+        try:
+            if self.fd is None:
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            self.thread_lock.release()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.fd is not None:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+        finally:
+            self.thread_lock.release()
+
+
+_writers: "weakref.WeakKeyDictionary[Engine, tuple[Engine, WriterLock | None]]" = weakref.WeakKeyDictionary()
 
 
 @contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
     """A write transaction: committed when the block ends, rolled back on any exception."""
-    writer = _writers.get(engine)
-    if writer is None:  # the option-carrying engine is built once (it is on the intake hot path)
-        writer = _writers[engine] = engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
-    with writer.begin() as connection:
+    found = _writers.get(engine)
+    if found is None:  # built once per engine: this is on the intake hot path
+        found = _writers[engine] = (
+            engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"}),
+            WriterLock(engine.url.database) if is_sqlite(engine) else None,
+        )
+    writer, lock = found
+    if lock is None:
+        with writer.begin() as connection:
+            yield connection
+        return
+    with lock, writer.begin() as connection:
         yield connection
 
 

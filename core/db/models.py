@@ -150,7 +150,7 @@ class Component(SQLModel, table=True):
 
 class Case(SQLModel, table=True):
     __tablename__ = "case"
-    __table_args__ = (Index("ix_case_dedupe", "class_code", "state_kind", "reported_at"),)
+    __table_args__ = (Index("ix_case_dedupe", "class_code", "state_kind", "lat"),)
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(unique=True, max_length=64)
     workflow: str = Field(max_length=64)

@@ -16,6 +16,7 @@ import secrets
 import time
 from typing import Any
 
+import anyio.to_thread
 import pluggy
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -127,6 +128,10 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
+        if settings is not None:
+            # Few threads: the work is CPU-bound under one GIL (and serial for SQLite writes), so
+            # Starlette's default 40 only made threads fight for the GIL and the writer lock.
+            anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads()
         task = None
         if engine is not None and sweep_seconds > 0:
             task = asyncio.create_task(_sweep_forever(engine, sweep_seconds))

@@ -1,4 +1,6 @@
-from gridcase.core.settings import DEFAULT_DATABASE_URL, load_settings
+import pytest
+
+from gridcase.core.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
 
 
 def test_settings_file_paths_are_relative_to_the_file(tmp_path, monkeypatch):
@@ -25,3 +27,19 @@ def test_defaults_without_a_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = load_settings()
     assert (settings.profile, settings.database_url, settings.source) == (None, DEFAULT_DATABASE_URL, None)
+
+
+def test_threads_per_worker_default_by_database_and_can_be_set(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().worker_threads() == 2  # SQLite writes are serial
+    monkeypatch.setenv("GRIDCASE_DATABASE_URL", "postgresql+psycopg://db/city")
+    assert load_settings().worker_threads() == 4
+    monkeypatch.setenv("GRIDCASE_THREADS", "8")
+    assert load_settings().worker_threads() == 8
+
+
+def test_bad_thread_count_is_a_clear_error(tmp_path, monkeypatch):
+    (tmp_path / "gridcase.toml").write_text("[gridcase]\nthreads = 0\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SettingsError, match="threads must be a whole number from 1 to 256"):
+        load_settings()
