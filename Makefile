@@ -7,11 +7,21 @@ CITY ?= standard
 
 .PHONY: demo test bench clean
 
-$(STAMP): pyproject.toml
+VENDOR := admin_ui/static/vendor
+
+$(STAMP): pyproject.toml $(VENDOR)/.installed
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# htmx and ECharts from their npm packages, served by the UI itself (no CDN on a closed network)
+$(VENDOR)/.installed: admin_ui/package.json admin_ui/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to install the admin UI's htmx and ECharts"; exit 1; }
+	cd admin_ui && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp admin_ui/node_modules/htmx.org/dist/htmx.min.js admin_ui/node_modules/echarts/dist/echarts.min.js $(VENDOR)/
+	touch $@
 
 demo: $(STAMP)
 	@$(BIN)/gridcase profile list
@@ -25,4 +35,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache admin_ui/node_modules $(VENDOR)

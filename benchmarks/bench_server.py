@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx2 as httpx
 from sqlalchemy import text
 
-from gridcase.core.accounts import create_token
+from gridcase.core.accounts import create_token, set_password
 from gridcase.core.cases import Engine
 from gridcase.core.db.engine import upgrade
 from gridcase.core.units import add_person
@@ -44,6 +44,7 @@ READS = max(200, int(2_000 * SCALE))
 CASES = int(1_000_000 * SCALE)
 IN_FLIGHT = 16  # intake: hotline and app integrations at once
 READERS = 4  # list and detail: the centre's staff at their desks
+PASSWORD = "benchmark-password"
 
 
 def _port() -> int:
@@ -179,6 +180,8 @@ def _read_figures(db_url: str, tmp: Path, backend: str) -> list[Figure]:
     with engine.db.begin() as connection:
         connection.execute(text("ANALYZE"))
     headers = _token(engine, "operator", ["operator"])
+    add_person(engine.db, "chief", "chief", ["operator", "leader", "admin"])
+    set_password(engine.db, "chief", PASSWORD)
     engine.db.dispose()
     server = Server(db_url, tmp)
     rng = random.Random(13)
@@ -191,6 +194,7 @@ def _read_figures(db_url: str, tmp: Path, backend: str) -> list[Figure]:
         asyncio.run(_load(lists[:50] + details[:50], READERS))  # warm-up
         _, list_ms, list_errors = asyncio.run(_load(lists, READERS))
         _, detail_ms, detail_errors = asyncio.run(_load(details, READERS))
+        pages = _page_figures(server, rng, backend)
     finally:
         server.stop()
     note = f"{CASES:,} cases, {READERS} in flight, 2 workers"
@@ -199,7 +203,43 @@ def _read_figures(db_url: str, tmp: Path, backend: str) -> list[Figure]:
                f"{note}; newest 50 and a state filter, {list_errors} errors"),
         Figure(f"server.case_detail_p95.{backend}", _percentile(detail_ms, 95), "ms", "< 50",
                f"{note}; random cases with units, timeline and clocks, {detail_errors} errors"),
+        *pages,
     ]  # fmt: skip
+
+
+UI_PAGES = {
+    "queue": "/ui/queue",
+    "queue_filtered": "/ui/queue?light=red",
+    "case": None,  # a random case
+    "dashboard": "/ui/dashboard",
+    "map": "/ui/map",
+    "rankings": "/ui/rankings?period=2026-10",
+    "taxonomy": "/ui/taxonomy",
+}
+
+
+def _page_figures(server: Server, rng: random.Random, backend: str) -> list[Figure]:
+    """The admin UI's pages over the same 1M cases, logged in as a person who sees them all."""
+    client = httpx.Client(base_url=server.url, timeout=60)
+    form = client.get("/ui/login").text
+    token = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    client.post("/ui/login", data={"username": "chief", "password": PASSWORD, "csrf_token": token})
+    cookie = {"Cookie": f"gridcase_session={client.cookies['gridcase_session']}"}
+    client.close()
+    figures = []
+    for name, path in UI_PAGES.items():
+        count = max(20, READS // 10)
+        requests = [
+            ("GET", server.url + (path or f"/ui/cases/{rng.randint(1, CASES)}"), None, cookie)
+            for _ in range(count)
+        ]
+        asyncio.run(_load(requests[:8], READERS))  # warm-up: each worker fills its caches
+        _, ms, errors = asyncio.run(_load(requests, READERS))
+        figures.append(
+            Figure(f"server.ui_{name}_p95.{backend}", _percentile(ms, 95), "ms", "< 150",
+                   f"{CASES:,} cases, {READERS} in flight, {count} pages, {errors} errors")
+        )  # fmt: skip
+    return figures
 
 
 def run() -> list[Figure]:

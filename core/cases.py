@@ -4,6 +4,7 @@ The JSON API, the admin UI, the CLI and simulations all call these methods; none
 touches the tables directly. Time comes from the injected clock.
 """
 
+import copy
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,7 @@ from sqlalchemy import Engine as SAEngine
 
 from . import components as component_registry
 from . import grids as grid_registry
+from . import taxonomy_changes
 from .clock import Clock, SystemClock
 from .db.engine import make_engine, read
 from .db.models import Case, CaseEvent, CaseUnit, Evidence, Report
@@ -34,7 +36,7 @@ from .sla import sweep
 from .sla.clocks import Clocks
 from .sla.deadlines import Deadlines
 from .subtasks import create_subtasks
-from .taxonomy import active_classes, label_zh
+from .taxonomy import active_classes, forget_classes, label_zh
 from .transitions import fire
 from .units import subtree, sync_units
 from .workflow import Workflow, workflows
@@ -87,17 +89,18 @@ class Engine:
             self.profile.get("time_limits", {}).get("calendar", {}).get("timezone", "Asia/Shanghai")
         )
         self.division_code = self.profile.get("region", {}).get("division_code", "")
-        self.classes = {(i["kind"], i["minor"]["code"]): i for i in active_classes(self.profile)}
-        self.classes_by_code: dict[str, list[dict[str, Any]]] = {}
-        for info in self.classes.values():
-            self.classes_by_code.setdefault(info["minor"]["code"], []).append(info)
+        self.base_taxonomy = copy.deepcopy(self.profile.get("taxonomy", {}))
+        self.taxonomy_changes: list[dict[str, Any]] = []
+        self.taxonomy_version = 0
+        self._index_classes()
         if self.evidence is None:
             max_bytes = self.profile.get("intake", {}).get("evidence", {}).get("max_bytes", DEFAULT_MAX_BYTES)
             self.evidence = EvidenceStore(
                 Path(os.environ.get("GRIDCASE_EVIDENCE_DIR", "evidence")), max_bytes
             )
-        self.deadlines = Deadlines(self.profile, self.pm)
+        self.deadlines = Deadlines(self.profile, self.pm, self.taxonomy_at)
         self.refresh_calendars()
+        self.refresh_taxonomy()
         self.clocks = Clocks(self.deadlines)
         self.dedupe_rules: dict[tuple[str, str], Any] = {}
         self.components = component_registry.ComponentIndex(self.db)
@@ -112,6 +115,34 @@ class Engine:
     def refresh_calendars(self) -> None:
         """Take up the administrators' working-day overrides (the server does before each sweep)."""
         self.deadlines.apply_overrides(calendar_overrides.load(self.db))
+
+    def _index_classes(self) -> None:
+        self.classes = {(i["kind"], i["minor"]["code"]): i for i in active_classes(self.profile)}
+        self.classes_by_code: dict[str, list[dict[str, Any]]] = {}
+        for info in self.classes.values():
+            self.classes_by_code.setdefault(info["minor"]["code"], []).append(info)
+
+    def refresh_taxonomy(self) -> None:
+        """Take up the administrators' taxonomy edits (new cases only; see taxonomy_changes)."""
+        changes = taxonomy_changes.load(self.db)
+        version = changes[-1]["id"] if changes else 0
+        if version == self.taxonomy_version:
+            return
+        self.taxonomy_changes, self.taxonomy_version = changes, version
+        self.profile["taxonomy"] = taxonomy_changes.apply(self.base_taxonomy, changes)
+        forget_classes(self.profile)
+        self._index_classes()
+        self.dedupe_rules = {}
+
+    def taxonomy_at(self, version: int) -> dict[str, Any]:
+        """The taxonomy as it was at a version (the one a case came in under)."""
+        if version > self.taxonomy_version:  # another worker took an edit this one has not seen
+            self.refresh_taxonomy()
+        if version >= self.taxonomy_version:
+            return self.profile.get("taxonomy", {})
+        return taxonomy_changes.apply(
+            self.base_taxonomy, [c for c in self.taxonomy_changes if c["id"] <= version]
+        )
 
     def load_reference_data(self) -> dict[str, int]:
         """Units from the profile, and its grids and components when it carries them."""

@@ -275,6 +275,7 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
             report_count=1,
             routing_rule=routing["rule"] if routing else None,
             routing_explanation=routing["explanation"] if routing else "没有匹配的责任单位，需人工派遣",
+            taxonomy_version=engine.taxonomy_version,
             reported_at=now,
             updated_at=now,
         ),
@@ -288,6 +289,7 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
     facts = {
         "class_code": r["category"], "major_code": info["major"]["code"], "kind": info["kind"],
         "standard": r.get("standard"), "area_class": located.get("area_class"), "urgent": r["urgent"],
+        "taxonomy_version": engine.taxonomy_version,
     }  # fmt: skip
     owner = max(routing["units"], key=lambda u: u.get("share", 1.0))["unit"] if routing else None
     deadlines = engine.clocks.start(connection, case_id, workflow.starts, now, facts, fresh=True, owner=owner)

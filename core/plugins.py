@@ -27,6 +27,7 @@ BUILTIN_PLUGINS = (
     "gridcase.plugins.builtin.locate",
     "gridcase.plugins.builtin.routing",
     "gridcase.plugins.builtin.senders",
+    "gridcase.admin_ui.plugin",
 )
 CITY_PLUGIN_PACKAGE = "gridcase.plugins"
 # Set to "0" to skip installed entry-point plugins (tests, or a misbehaving install).

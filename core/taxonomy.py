@@ -53,3 +53,8 @@ def find_class(profile: dict[str, Any], code: str | None, kind: str | None = Non
             index.setdefault(info["minor"].get("code"), []).append(info)
         cached = _by_code[id(profile)] = (profile, index)
     return next((info for info in cached[1].get(code, ()) if kind in (None, info["kind"])), None)
+
+
+def forget_classes(profile: dict[str, Any]) -> None:
+    """Drop find_class's index of a profile whose taxonomy was replaced in place."""
+    _by_code.pop(id(profile), None)

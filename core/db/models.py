@@ -177,7 +177,9 @@ class Case(SQLModel, table=True):
     routing_rule: str | None = Field(default=None, max_length=64)
     routing_explanation: str | None = None
     parent_id: int | None = Field(default=None, foreign_key="case.id", index=True)
-    reported_at: datetime = _ts()
+    # the taxonomy edit in force when the case came in: later edits apply to new cases only
+    taxonomy_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    reported_at: datetime = _ts(index=True)
     updated_at: datetime = _ts()
     closed_at: datetime | None = _ts(default=None)
 
@@ -254,6 +256,10 @@ class Clock(SQLModel, table=True):
     """A time-limit clock of one stage of one case (the deadline arithmetic is core/sla)."""
 
     __tablename__ = "clock"
+    __table_args__ = (
+        Index("ix_clock_running_deadline", "status", "deadline"),
+        Index("ix_clock_running_yellow", "status", "yellow_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
     stage: str = Field(max_length=64)
@@ -379,3 +385,21 @@ class CalendarOverride(SQLModel, table=True):
     reason: str | None = None
     changed_by: str | None = Field(default=None, max_length=128)
     changed_at: datetime = _ts()
+
+
+class TaxonomyChange(SQLModel, table=True):
+    """An administrator's edit of a minor class, on top of the profile (append-only).
+
+    `changes` holds the fields set and `previous` what they were, so a revert is one more
+    change; `id` is the taxonomy version a new case records."""
+
+    __tablename__ = "taxonomy_change"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    code: str = Field(max_length=16)
+    changes: dict = Field(sa_column=Column(JSON, nullable=False))
+    previous: dict = Field(sa_column=Column(JSON, nullable=False))
+    reason: str
+    changed_by: str = Field(max_length=128)
+    changed_at: datetime = _ts()
+    reverts: int | None = Field(default=None, foreign_key="taxonomy_change.id")

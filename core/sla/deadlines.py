@@ -13,6 +13,7 @@ A limit in a working unit (工作时, 工作日) is counted on the calendar of t
 the profile's default calendar; a natural unit (紧急工作时, 自然日, hours, minutes) is continuous.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,7 +44,12 @@ class Deadline:
 
 
 class Deadlines:
-    def __init__(self, profile: dict[str, Any], pm: pluggy.PluginManager | None = None) -> None:
+    def __init__(
+        self,
+        profile: dict[str, Any],
+        pm: pluggy.PluginManager | None = None,
+        taxonomy_at: Callable[[int], dict[str, Any]] | None = None,
+    ) -> None:
         limits = profile.get("time_limits", {})
         self.units = {u["code"]: u for u in limits.get("units", [])}
         self.rules = limits.get("rules", [])
@@ -57,7 +63,8 @@ class Deadlines:
         self.unit_calendars = {
             u["code"]: u["calendar"] for u in profile.get("units", []) if u.get("calendar")
         }
-        self.standards = self._standards(profile)
+        self.taxonomy_at = taxonomy_at
+        self._standards_at: dict[int, dict[tuple[str, str, str], dict[str, Any]]] = {}
         self.pm = pm
         self._limits: dict[tuple, Limit | None] = {}  # the rules never change under a running engine
 
@@ -65,20 +72,25 @@ class Deadlines:
         """Rebuild the calendars with the database's overrides (deadlines already stored keep)."""
         self.default_calendar, self.calendars = calendars_from_profile(self.profile, extra)
 
-    @staticmethod
-    def _standards(profile: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
-        from ..taxonomy import active_classes
+    def standards(self, version: int = 0) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """(kind, class, condition) → 立案条件 row, in the taxonomy a case came in under."""
+        found = self._standards_at.get(version)
+        if found is None:
+            from ..taxonomy import active_classes
 
-        return {
-            (info["kind"], info["minor"]["code"], row["code"]): row
-            for info in active_classes(profile)
-            for row in info["minor"].get("standards", [])
-        }
+            taxonomy = self.taxonomy_at(version) if self.taxonomy_at else self.profile.get("taxonomy", {})
+            found = self._standards_at[version] = {
+                (info["kind"], info["minor"]["code"], row["code"]): row
+                for info in active_classes({"taxonomy": taxonomy})
+                for row in info["minor"].get("standards", [])
+            }
+        return found
 
     def limit(self, stage: str, case: dict[str, Any]) -> Limit | None:
         key = (
             stage,
             *(case.get(k) for k in ("kind", "class_code", "major_code", "standard", "area_class")),
+            case.get("taxonomy_version") or 0,
             bool(case.get("urgent")),
         )
         if key not in self._limits:
@@ -87,7 +99,8 @@ class Deadlines:
 
     def _resolve(self, stage: str, case: dict[str, Any]) -> Limit | None:
         if stage == self.standard_stage and case.get("standard"):
-            row = self.standards.get((case.get("kind"), case.get("class_code"), case["standard"]))
+            standards = self.standards(case.get("taxonomy_version") or 0)
+            row = standards.get((case.get("kind"), case.get("class_code"), case["standard"]))
             if row is not None:
                 by_area = row.get("by_area", {}).get(case.get("area_class") or "")
                 chosen = Duration.parse(by_area or row["time_limit"])

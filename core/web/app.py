@@ -106,6 +106,7 @@ async def _sweep_forever(engine, seconds: float) -> None:
         await asyncio.sleep(seconds)
         try:
             await run_in_threadpool(engine.refresh_calendars)
+            await run_in_threadpool(engine.refresh_taxonomy)
             await run_in_threadpool(engine.sweep)
         except Exception:  # a bad sweep must not stop the next one
             log.exception("time-limit sweep failed; trying again in %s s", seconds)
@@ -147,8 +148,9 @@ def create_app(
     if engine is not None:
         routes += api.routes() + open311.routes()
     if pm is not None:
-        routes += collect(pm, "register_routes")
+        # admin pages first: the UI's own /ui mount would otherwise swallow their paths
         routes += [Route(page["path"], page["endpoint"]) for page in admin_pages(pm)]
+        routes += collect(pm, "register_routes")
     middleware = [
         Middleware(AccessLog),
         Middleware(
@@ -166,4 +168,5 @@ def create_app(
     app.state.profile = profile or (engine.profile if engine is not None else {})
     app.state.admin_pages = admin_pages(pm) if pm is not None else []
     app.state.assessor = None
+    app.state.ui_cache = {}  # the admin UI's short-lived results (rankings); cleared on its changes
     return app

@@ -47,6 +47,9 @@ def routes() -> list[Route]:
 
     def dispatch(handlers):
         async def endpoint(request: Request) -> Response:
+            values = [v for _, v in request.query_params.multi_items()] + list(request.path_params.values())
+            if any("\x00" in str(v) for v in values):  # PostgreSQL cannot store or compare NUL
+                raise GridcaseError("bad_request", "a query or path value holds a NUL character")
             return await handlers[request.method](request)
 
         return endpoint

@@ -7,6 +7,7 @@ leaks nothing.
 
 import logging
 
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -71,9 +72,25 @@ async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
     return error_response(code, str(exc.detail), status=exc.status_code)
 
 
+async def on_data_error(request: Request, exc: DataError) -> JSONResponse:
+    """The database refused a value the checks let through (a NUL character in text, a number out
+    of its column's range): the request's fault, said without the SQL."""
+    log.info("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+    return error_response(
+        "invalid_value",
+        "a value in the request cannot be stored (a NUL character in text, or a number out of range)",
+        status=400,
+    )
+
+
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response("internal", "something went wrong on our side; it has been logged", status=500)
 
 
-HANDLERS = {GridcaseError: on_gridcase_error, HTTPException: on_http_error, Exception: on_unexpected}
+HANDLERS = {
+    GridcaseError: on_gridcase_error,
+    HTTPException: on_http_error,
+    DataError: on_data_error,
+    Exception: on_unexpected,
+}

@@ -113,6 +113,8 @@ async def json_body(request: Request, limit: int = 1_000_000) -> dict:
         raw += chunk
         if len(raw) > limit:
             raise GridcaseError("too_large", f"the body is over {limit} bytes")
+    if b"\\u0000" in raw:  # no text anywhere may hold NUL (PostgreSQL cannot store it)
+        raise GridcaseError("bad_request", "the body holds a NUL character (\\u0000)")
     try:
         body = json.loads(bytes(raw) or b"null")
     except (ValueError, UnicodeDecodeError) as exc:

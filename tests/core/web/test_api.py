@@ -62,6 +62,7 @@ def test_hostile_input_gets_a_clear_4xx_and_leaves_nothing_behind(world):
         (dict(json={**REPORT, "channel": hostile}), 422, "unknown_channel"),
         (dict(json={**REPORT, "category": hostile}), 422, "unknown_category"),
         (dict(json={**REPORT, "description": "x" * 6000}), 422, "invalid_report"),
+        (dict(json={**REPORT, "description": "a\u0000b"}), 400, "bad_request"),
         (
             dict(content=b'{"a": "' + b"x" * 1_100_000 + b'"}', headers={"Content-Type": "application/json"}),
             413,
@@ -86,6 +87,8 @@ def test_hostile_input_gets_a_clear_4xx_and_leaves_nothing_behind(world):
     assert stored.status_code == 201
     shown = world.get(f"/api/v1/cases/{stored.json()['case_id']}", "citizen").json()
     assert shown["description"] == hostile and count(world, "case") == before + 1  # kept as text, nothing ran
+    for path in ("/api/v1/cases?state=%00", "/api/v1/components/%00", "/api/v1/components/nearest?class=%00"):
+        assert world.get(path, "operator").status_code == 400, path
 
 
 def test_unknown_things_are_404_and_stale_versions_409(world):

@@ -1,0 +1,342 @@
+"""What the centre looks at: today's intake, open and overdue work, trends and peaks
+(高发时段/区域/类型), the offline map (一张图), the month's rankings with their explanations, and
+the bulletin as xlsx or csv.
+
+Counts run in the database as range queries on indexed columns. Over millions of cases a week's
+peaks and a month's assessment still take a good part of a second, so each person's overview is
+kept for 30 seconds and the ranking for a minute, in the worker, and dropped on any change made
+through the UI.
+"""
+
+import math
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import shapely
+from sqlalchemy import Integer, cast, func, select
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gridcase.core import scope
+from gridcase.core.assess.assessor import Assessor
+from gridcase.core.assess.bulletin import render as render_bulletin
+from gridcase.core.cases import Actor
+from gridcase.core.db.engine import read
+from gridcase.core.db.models import Case, Clock, Grid
+from gridcase.core.errors import GridcaseError
+from gridcase.core.web.api_cases import SUMMARY, light_is, light_of
+
+from .names import class_names, state_names
+from .queries import newest_open
+from .render import page
+from .views import ui
+
+CASE, CLOCK, GRID = Case.__table__, Clock.__table__, Grid.__table__
+DASHBOARD_ROLES = ("leader", "admin", "shift_leader", "dispatcher", "operator")
+RANKING_ROLES = ("leader", "admin", "shift_leader", "dispatcher")
+RANKING_SECONDS = 60
+DASHBOARD_SECONDS = 30  # a wall display refreshes about this often; a week's peaks cost a scan
+MAP_CASES = 2000
+
+
+def _local_midnight(engine, moment: datetime) -> datetime:
+    local = moment.astimezone(engine.tz)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _local_hour(connection, engine, column):
+    """The hour of day, in the city's time zone, computed by the database."""
+    if (
+        connection.dialect.name == "sqlite"
+    ):  # no zone data in SQLite: the zone's offset now (China keeps no DST)
+        offset = engine.clock.now().astimezone(engine.tz).utcoffset().total_seconds() / 60
+        return cast(func.strftime("%H", column, f"{offset:+.0f} minutes"), Integer)
+    return func.extract("hour", func.timezone(str(engine.tz), column))
+
+
+def _dashboard(engine, actor: Actor) -> dict[str, Any]:
+    now = engine.clock.now()
+    today = _local_midnight(engine, now)
+    seen = scope.case_filter(engine, actor)
+    with read(engine.db) as connection:
+        by_channel = connection.execute(
+            select(CASE.c.channel, func.count())
+            .where(CASE.c.reported_at >= today, seen)
+            .group_by(CASE.c.channel)
+            .order_by(func.count().desc())
+        ).all()
+        by_unit = connection.execute(
+            select(
+                CLOCK.c.owner,
+                func.count(func.distinct(CLOCK.c.case_id)),
+                func.count(func.distinct(CLOCK.c.case_id)).filter(CLOCK.c.deadline < now),
+            )
+            .where(CLOCK.c.status == "running", CLOCK.c.stage == "handle")
+            .group_by(CLOCK.c.owner)
+        ).all()
+        days = [today - timedelta(days=n) for n in range(29, -1, -1)]
+        trend = [
+            connection.execute(
+                select(func.count()).where(
+                    CASE.c.reported_at >= day, CASE.c.reported_at < day + timedelta(days=1), seen
+                )
+            ).scalar()
+            for day in days
+        ]
+        week = today - timedelta(days=6)
+        in_week = (CASE.c.reported_at >= week, seen)
+        top_grids = connection.execute(
+            select(CASE.c.grid, func.count())
+            .where(*in_week)
+            .group_by(CASE.c.grid)
+            .order_by(func.count().desc())
+            .limit(10)
+        ).all()
+        top_classes = connection.execute(
+            select(CASE.c.kind, CASE.c.class_code, func.count())
+            .where(*in_week)
+            .group_by(CASE.c.kind, CASE.c.class_code)
+            .order_by(func.count().desc())
+            .limit(10)
+        ).all()
+        hour = _local_hour(connection, engine, CASE.c.reported_at)
+        hours = [0] * 24
+        for h, n in connection.execute(select(hour, func.count()).where(*in_week).group_by(hour)):
+            hours[int(h) % 24] += n
+    units = {u["code"]: u.get("name") for u in engine.profile.get("units", [])}
+    return {
+        "by_channel": [(c, n) for c, n in by_channel],
+        "by_unit": sorted(
+            ((units.get(o, o or "—"), n, late) for o, n, late in by_unit), key=lambda r: (-r[2], -r[1])
+        )[:20],
+        "trend": {"days": [d.strftime("%m-%d") for d in days], "counts": trend},
+        "hours": hours,
+        "top_grids": [(g or "—", n) for g, n in top_grids],
+        "top_classes": [(f"{k}:{c}", n) for k, c, n in top_classes],
+        "today_total": sum(n for _, n in by_channel),
+    }
+
+
+@ui(DASHBOARD_ROLES)
+async def dashboard(request: Request, actor: Actor) -> Response:
+    engine = request.app.state.engine
+    data = await run_in_threadpool(
+        cached, request, ("dashboard", actor.id), DASHBOARD_SECONDS, lambda: _dashboard(engine, actor)
+    )
+    channels = {c["code"]: c.get("name") for c in engine.profile.get("channels", [])}
+
+    return page(
+        request,
+        "dashboard.html",
+        {
+            **data,
+            "channels": channels,
+            "class_names": class_names(engine),
+            "charts": _charts(data, channels),
+        },
+    )
+
+
+def _charts(data: dict[str, Any], channels: dict[str, Any]) -> dict[str, Any]:
+    def name(code: str) -> str:
+        value = channels.get(code, code)
+        return value.get("zh", code) if isinstance(value, dict) else str(value)
+
+    return {
+        "channel": [{"name": name(c), "value": n} for c, n in data["by_channel"]],
+        "trend": data["trend"],
+        "hours": data["hours"],
+    }
+
+
+def cached(request: Request, key: tuple, seconds: float, compute: Callable[[], Any]) -> Any:
+    """`compute()`'s answer, kept `seconds` in this worker; any change made through the UI
+    drops every kept answer (operations.py clears the cache)."""
+    cache = request.app.state.ui_cache
+    hit = cache.get(key)
+    if hit and time.monotonic() - hit[0] < seconds:
+        return hit[1]
+    if len(cache) > 1000:  # one entry per person and page: forget them all rather than grow
+        cache.clear()
+    value = compute()
+    cache[key] = (time.monotonic(), value)
+    return value
+
+
+def _ranking(request: Request, period: str) -> dict[str, Any]:
+    return cached(
+        request,
+        ("ranking", period),
+        RANKING_SECONDS,
+        lambda: Assessor(request.app.state.engine).assess(period),
+    )
+
+
+def _this_month(engine) -> str:
+    return engine.clock.now().astimezone(engine.tz).strftime("%Y-%m")
+
+
+@ui(RANKING_ROLES)
+async def rankings(request: Request, actor: Actor) -> Response:
+    engine = request.app.state.engine
+    period = request.query_params.get("period") or _this_month(engine)
+    result = await run_in_threadpool(_ranking, request, period)
+    by_object = {o["object"]: o for o in result["objects"]}
+    groups = [(r, [by_object[o] for o in r["objects"]]) for r in result["rankings"]]
+    ranked = {o for r in result["rankings"] for o in r["objects"]}
+    rest = [o for o in result["objects"] if o["object"] not in ranked and o["object"].startswith("unit:")]
+    if rest:  # listed with their figures, as the bulletin lists them
+        groups.append(({"composite": None, "class": None}, rest))
+    return page(request, "rankings.html", {"result": result, "groups": groups, "period": period})
+
+
+@ui(RANKING_ROLES)
+async def explain(request: Request, actor: Actor) -> Response:
+    engine = request.app.state.engine
+    period = request.query_params.get("period") or _this_month(engine)
+    target = request.query_params.get("object", "")
+    indicator = request.query_params.get("indicator") or None
+    found = await run_in_threadpool(Assessor(engine).explain, period, target, indicator)
+    return page(
+        request, "explain.html", {"found": found, "period": period, "target": target}, block="explanation"
+    )
+
+
+@ui(RANKING_ROLES)
+async def bulletin(request: Request, actor: Actor) -> Response:
+    engine = request.app.state.engine
+    period = request.query_params.get("period") or _this_month(engine)
+    fmt = request.path_params["fmt"]
+    if fmt not in ("xlsx", "csv"):
+        raise GridcaseError("not_found", "通报可下载为 xlsx 或 csv")
+    result = await run_in_threadpool(_ranking, request, period)
+    body = await run_in_threadpool(render_bulletin, result, fmt)
+    media = {
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "csv": "text/csv; charset=utf-8",
+    }
+    return Response(
+        body,
+        media_type=media[fmt],
+        headers={"Content-Disposition": f'attachment; filename="bulletin-{period}.{fmt}"'},
+    )
+
+
+# -- the map --------------------------------------------------------------------------
+
+
+class Projection:
+    """lon/lat to SVG coordinates: equirectangular, scaled by the latitude's cosine, north up."""
+
+    def __init__(self, bounds: tuple[float, float, float, float], width: float = 1000) -> None:
+        west, south, east, north = bounds
+        self.west, self.north = west, north
+        self.kx = width / max(east - west, 1e-9)
+        self.ky = self.kx / max(math.cos(math.radians((south + north) / 2)), 1e-6)
+        self.width, self.height = width, (north - south) * self.ky
+
+    def __call__(self, lon: float, lat: float) -> tuple[float, float]:
+        return round((lon - self.west) * self.kx, 1), round((self.north - lat) * self.ky, 1)
+
+    def path(self, geometry) -> str:
+        parts = []
+        for ring in _rings(geometry):
+            points = [self(lon, lat) for lon, lat, *_ in ring.coords]
+            parts.append("M" + "L".join(f"{x},{y}" for x, y in points) + "Z")
+        return "".join(parts)
+
+
+def _rings(geometry):
+    for polygon in getattr(geometry, "geoms", [geometry]):
+        yield polygon.exterior
+        yield from polygon.interiors
+
+
+def _map(engine, actor: Actor, q: dict[str, str]) -> dict[str, Any]:
+    levels = [lvl["code"] for lvl in engine.profile.get("grid_levels", [])]
+    level = q.get("level") if q.get("level") in levels else (levels[-1] if levels else None)
+    now = engine.clock.now()
+    light = light_of(now)
+    with read(engine.db) as connection:
+        grids = [
+            (code, name, shapely.from_wkb(geometry) if geometry else None)
+            for code, name, geometry in connection.execute(
+                select(GRID.c.code, GRID.c.name, GRID.c.geometry)
+                .where(GRID.c.level == level)
+                .order_by(GRID.c.code)
+            )
+        ]
+        conditions = []
+        if q.get("light") in ("green", "yellow", "red"):
+            conditions.append(light_is(now, q["light"]))
+        if q.get("class"):
+            conditions.append(CASE.c.class_code == q["class"])
+        newest = newest_open(engine, actor, MAP_CASES, *conditions)
+        query = (
+            select(CASE.c.id, CASE.c.number, CASE.c.lon, CASE.c.lat, CASE.c.class_code, light.label("light"))
+            .where(CASE.c.id.in_(newest))
+            .order_by(CASE.c.id.desc())
+        )
+        cases = [dict(r) for r in connection.execute(query).mappings()]
+    geometries = [g for _, _, g in grids if g is not None]
+    if geometries:
+        bounds = shapely.GeometryCollection(geometries).bounds
+    else:
+        lons, lats = [c["lon"] for c in cases] or [0, 1], [c["lat"] for c in cases] or [0, 1]
+        bounds = (min(lons), min(lats), max(lons), max(lats))
+    project = Projection(bounds)
+    return {
+        "grids": [{"code": c, "name": n, "path": project.path(g)} for c, n, g in grids if g is not None],
+        "dots": _dots(project, cases),
+        "count": len(cases),
+        "width": project.width,
+        "height": project.height,
+        "levels": levels,
+        "level": level,
+        "q": q,
+    }
+
+
+def _dots(project: Projection, cases: list[dict[str, Any]]) -> dict[str, str]:
+    """One SVG path per light, a zero-length round-capped segment per case: thousands of points
+    cost three elements instead of thousands (clicking a grid lists its cases)."""
+    paths: dict[str, list[str]] = {"green": [], "yellow": [], "red": []}
+    for case in cases:
+        x, y = project(case["lon"], case["lat"])
+        paths[case["light"]].append(f"M{x},{y}h0")
+    return {light: "".join(parts) for light, parts in paths.items() if parts}
+
+
+@ui()
+async def city_map(request: Request, actor: Actor) -> Response:
+    engine = request.app.state.engine
+    data = await run_in_threadpool(_map, engine, actor, dict(request.query_params))
+    return page(request, "map.html", data, block="map")
+
+
+def _grid_cases(engine, actor: Actor, grid: str) -> list[dict[str, Any]]:
+    light = light_of(engine.clock.now()).label("light")
+    with read(engine.db) as connection:
+        path = connection.execute(select(GRID.c.path).where(GRID.c.code == grid)).scalar()
+        if path is None:
+            raise GridcaseError("not_found", f"没有网格 {grid}")
+        newest = newest_open(engine, actor, 50, CASE.c.grid_path.startswith(path, autoescape=True))
+        query = select(*SUMMARY, light).where(CASE.c.id.in_(newest)).order_by(CASE.c.id.desc())
+        return [dict(r) for r in connection.execute(query).mappings()]
+
+
+@ui()
+async def grid_cases(request: Request, actor: Actor) -> Response:
+    engine = request.app.state.engine
+    grid = request.path_params["grid"]
+    rows = await run_in_threadpool(_grid_cases, engine, actor, grid)
+    context = {
+        "grid": grid,
+        "rows": rows,
+        "state_names": state_names(engine),
+        "class_names": class_names(engine),
+    }
+    return page(request, "map.html", context, block="grid_cases")

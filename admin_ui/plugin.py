@@ -1,0 +1,56 @@
+"""The admin UI, registered like any plugin: its routes under /ui and its static files."""
+
+from pathlib import Path
+
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from gridcase.core.hookspecs import hookimpl
+
+from . import auth, config_pages, dashboards, operations, taxonomy_editor
+
+STATIC = Path(__file__).parent / "static"
+
+
+def ui_routes() -> list[Route]:
+    get, post = ["GET"], ["POST"]
+    return [
+        Route("/", auth.home, methods=get),
+        Route("/login", auth.login_form, methods=get),
+        Route("/login", auth.login, methods=post),
+        Route("/logout", auth.logout, methods=post),
+        Route("/lang/{language}", auth.language, methods=get),
+        Route("/queue", operations.queue, methods=get),
+        Route("/cases/new", operations.new_case, methods=get),
+        Route("/cases", operations.create_case, methods=post),
+        Route("/cases/bulk", operations.bulk, methods=post),
+        Route("/cases/{case_id}", operations.case_page, methods=get),
+        Route("/cases/{case_id}/transitions/{code}", operations.fire, methods=post),
+        Route("/evidence/{evidence_id}", operations.evidence, methods=get),
+        Route("/taxonomy", taxonomy_editor.tree, methods=get),
+        Route("/taxonomy/export.yaml", taxonomy_editor.export, methods=get),
+        Route("/taxonomy/changes/{change_id}/revert", taxonomy_editor.revert, methods=post),
+        Route("/taxonomy/{kind}/{major}/new", taxonomy_editor.new_class, methods=post),
+        Route("/taxonomy/{kind}/{code}", taxonomy_editor.edit, methods=get),
+        Route("/taxonomy/{kind}/{code}", taxonomy_editor.save, methods=post),
+        Route("/config/units", config_pages.units, methods=get),
+        Route("/config/units/{code}/class", config_pages.unit_class, methods=post),
+        Route("/config/time-limits", config_pages.time_limits, methods=get),
+        Route("/config/calendar", config_pages.calendar_day, methods=post),
+        Route("/config/assessment", config_pages.assessment, methods=get),
+        Route("/config/workflow", config_pages.workflow, methods=get),
+        Route("/map", dashboards.city_map, methods=get),
+        Route("/map/grids/{grid}", dashboards.grid_cases, methods=get),
+        Route("/dashboard", dashboards.dashboard, methods=get),
+        Route("/rankings", dashboards.rankings, methods=get),
+        Route("/rankings/explain", dashboards.explain, methods=get),
+        Route("/rankings/bulletin.{fmt}", dashboards.bulletin, methods=get),
+    ]
+
+
+@hookimpl
+def register_routes() -> list:
+    return [
+        Mount("/ui/static", app=StaticFiles(directory=STATIC, check_dir=False), name="ui_static"),
+        Mount("/ui", routes=ui_routes()),
+    ]

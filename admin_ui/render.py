@@ -1,0 +1,91 @@
+"""Templates, languages and the page shell.
+
+Every page is one template. Its blocks double as htmx fragments (jinja2-fragments): an htmx
+request names the block it wants and gets only that, and every answer says `Vary: HX-Request`
+so a cache never serves one for the other. Autoescaping is on for every template.
+"""
+
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2_fragments import render_block
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from gridcase.core.taxonomy_changes import describe as describe_change
+
+HERE = Path(__file__).parent
+LANGUAGES = {"zh": "中文", "en": "English"}
+DEFAULT_LANGUAGE = "zh"
+
+
+def _catalogue(language: str) -> NullTranslations:
+    """Read the .po file directly, so no compile step stands between an edit and the UI."""
+    path = HERE / "locale" / language / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return NullTranslations()  # zh: the messages are written in Chinese
+    with path.open("rb") as handle:
+        catalog = read_po(handle)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer)
+
+
+CATALOGUES = {language: _catalogue(language) for language in LANGUAGES}
+
+
+def _environment(language: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(CATALOGUES[language], newstyle=True)
+    env.globals["LANGUAGES"] = LANGUAGES
+    env.globals["describe"] = describe_change
+    return env
+
+
+ENVIRONMENTS = {language: _environment(language) for language in LANGUAGES}
+
+
+def language_of(request: Request) -> str:
+    chosen = request.cookies.get("gridcase_lang", "")
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def label(value: Any, language: str) -> str:
+    """A profile label ({zh, en} or plain text) in the page's language."""
+    if isinstance(value, dict):
+        return value.get(language) or value.get("zh") or value.get("en") or ""
+    return "" if value is None else str(value)
+
+
+def page(
+    request: Request, template: str, context: dict[str, Any], block: str | None = None, status: int = 200
+) -> HTMLResponse:
+    """The whole page, or only `block` when htmx asks for it."""
+    language = language_of(request)
+    env = ENVIRONMENTS[language]
+    context = {
+        "request": request,
+        "lang": language,
+        "L": lambda value: label(value, language),
+        "actor": getattr(request.state, "actor", None),
+        "csrf": request.session.get("csrf", "") if "session" in request.scope else "",
+        "nav": getattr(request.state, "nav", []),
+        **context,
+    }
+    if block and request.headers.get("hx-request"):
+        body = render_block(env, template, block, context)
+    else:
+        body = env.get_template(template).render(context)
+    return HTMLResponse(body, status_code=status, headers={"Vary": "HX-Request"})

@@ -1,0 +1,82 @@
+"""What every page shares: who is logged in, the navigation their roles see, and errors as
+pages (or as an htmx fragment) instead of JSON."""
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from gridcase.core.cases import Actor
+from gridcase.core.errors import GridcaseError
+from gridcase.core.web.errors import status_of
+from gridcase.core.web.identity import identify
+
+from .render import page
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue; the template translates it when it is shown."""
+    return message
+
+
+# (path, label, roles that see it); an empty tuple: every logged-in person
+NAV = (
+    ("/ui/queue", N_("待办"), ()),
+    ("/ui/cases/new", N_("受理上报"), ("operator", "supervisor", "dispatcher", "shift_leader", "admin")),
+    ("/ui/map", N_("一张图"), ()),
+    ("/ui/dashboard", N_("综合态势"), ("leader", "admin", "shift_leader", "dispatcher", "operator")),
+    ("/ui/rankings", N_("考核排名"), ("leader", "admin", "shift_leader", "dispatcher")),
+    ("/ui/taxonomy", N_("分类管理"), ("admin",)),
+    ("/ui/config/units", N_("单位与人员"), ("admin",)),
+    ("/ui/config/time-limits", N_("时限与日历"), ("admin",)),
+    ("/ui/config/assessment", N_("考核权重"), ("admin", "leader")),
+    ("/ui/config/workflow", N_("流程图"), ("admin", "leader", "shift_leader", "dispatcher")),
+)
+ADMIN = ("admin",)
+
+
+def allowed(actor: Actor, roles: tuple[str, ...]) -> bool:
+    return not roles or bool(actor.roles & set(roles))
+
+
+def ui(roles: tuple[str, ...] = ()) -> Callable:
+    """A page for logged-in people with one of `roles` (any role when empty): 403 otherwise."""
+
+    def decorate(handler: Callable[..., Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        @wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            try:
+                actor = await identify(request)
+                if actor is None:
+                    if request.headers.get("hx-request"):
+                        return Response(status_code=401, headers={"HX-Redirect": "/ui/login"})
+                    return RedirectResponse(f"/ui/login?next={request.url.path}", status_code=303)
+                request.state.nav = [(path, text) for path, text, who in NAV if allowed(actor, who)]
+                request.state.nav += [
+                    (p["path"], p["title"])
+                    for p in request.app.state.admin_pages
+                    if allowed(actor, tuple(p.get("roles", ())))
+                ]
+                if not allowed(actor, roles):
+                    raise GridcaseError("forbidden", "你的角色不能使用这个页面")
+                return await handler(request, actor)
+            except GridcaseError as exc:
+                return error_page(request, exc)
+
+        return endpoint
+
+    return decorate
+
+
+def error_page(request: Request, exc: GridcaseError) -> Response:
+    status = status_of(exc.code)
+    if request.headers.get("hx-request"):
+        # htmx swaps only 2xx answers by default; the message goes to the page's error area
+        response = page(
+            request, "error.html", {"error": exc, "status": status}, block="message", status=status
+        )
+        response.headers["HX-Retarget"] = "#errors"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return page(request, "error.html", {"error": exc, "status": status}, status=status)
