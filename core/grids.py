@@ -260,25 +260,29 @@ def lattice(
     bbox: tuple[float, float, float, float],
     root: str,
     levels: list[str],
-    counts: list[int],
+    counts: list[int | list[int]],
     code_widths: list[int],
 ) -> dict[str, Any]:
     """Nested rectangular grids: the root cell is `bbox` with code `root` at `levels[0]`; each
     further level splits every cell into `counts[i]` cells (as square as possible), numbered
-    west→east, then north→south, as the grid standards number them."""
+    west→east, then north→south, as the grid standards number them. A list in `counts` gives
+    each parent its own number of cells, in the parents' order (13 streets, 100 communities)."""
     features = [
         {"type": "Feature", "properties": {"code": root, "level": levels[0]}, "geometry": mapping(box(*bbox))}
     ]
     cells = [(root, bbox)]
     for level, count, width in zip(levels[1:], counts, code_widths, strict=True):
         next_cells = []
-        cols = max(1, round(math.sqrt(count)))
-        rows = math.ceil(count / cols)
-        for parent, (minx, miny, maxx, maxy) in cells:
+        per_parent = count if isinstance(count, list) else [count] * len(cells)
+        if len(per_parent) != len(cells):
+            raise ValueError(f"{level}: {len(per_parent)} counts for {len(cells)} parents")
+        for (parent, (minx, miny, maxx, maxy)), cells_here in zip(cells, per_parent, strict=True):
+            cols = max(1, round(math.sqrt(cells_here)))
+            rows = math.ceil(cells_here / cols)
             dx, dy = (maxx - minx) / cols, (maxy - miny) / rows
-            for n in range(count):
+            for n in range(cells_here):
                 r, c = divmod(n, cols)
-                last_in_row = n == count - 1 or c == cols - 1
+                last_in_row = n == cells_here - 1 or c == cols - 1
                 cell = (
                     minx + c * dx,
                     maxy - (r + 1) * dy,

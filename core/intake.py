@@ -237,6 +237,7 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
     routing = engine.pm.hook.route_case(
         case={
             "class": r["category"],
+            "kind": info["kind"],  # 0101 is a component class and an event class
             "grid": located["grid"],
             "grids": located["grids"],
             "component": component,

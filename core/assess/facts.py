@@ -133,13 +133,17 @@ class FactSQL:
     def rule(self, fact: dict[str, Any], name: str) -> Any:
         return fact.get(name, self.counting[name])
 
-    def case_filter(self, where: dict[str, Any]) -> ColumnElement:
+    def channel_terms(self, column: Any, where: dict[str, Any]) -> list[ColumnElement]:
         terms = []
         if "channels" in where:
-            terms.append(CASE.c.channel.in_(where["channels"]))
+            terms.append(column.in_(where["channels"]))
         if "channel_kinds" in where:
             codes = [c for kind in where["channel_kinds"] for c in self.channel_kinds.get(kind, [])]
-            terms.append(CASE.c.channel.in_(codes) if codes else false())
+            terms.append(column.in_(codes) if codes else false())
+        return terms
+
+    def case_filter(self, where: dict[str, Any], channel: Any = CASE.c.channel) -> ColumnElement:
+        terms = self.channel_terms(channel, where)
         if "kinds" in where:
             terms.append(CASE.c.kind.in_(where["kinds"]))
         if "classes" in where:
@@ -228,7 +232,12 @@ class FactSQL:
                         EARLIER_EVENT.c.transition.in_(fact["by"]),
                     ),
                 )
-        return and_(own, self.case_filter(where)) if where else own
+        if not where:
+            return own
+        # a report's own channel, not its case's: a cadre's report that joined an earlier case
+        # still counts toward the cadre's quota
+        channel = REPORT.c.channel if source == "report" else CASE.c.channel
+        return and_(own, self.case_filter(where, channel))
 
     def source_filter(self, source: str, counts: list[Count]) -> ColumnElement:
         """A WHERE that narrows the source to rows any of `counts` may count (uses the indexes)."""

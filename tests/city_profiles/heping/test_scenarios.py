@@ -1,0 +1,111 @@
+"""和平's mechanisms end to end (seed 000). Each test is named after the mechanism it proves."""
+
+import copy
+
+from gridcase.core.assess.assessor import Assessor
+
+from .conftest import CENTRE, point_in_street
+
+GARBAGE = {"channel": "leader", "category": "0102", "kind": "event"}  # 暴露垃圾: the sanitation line
+
+
+def report(engine, street: int, **extra) -> int:
+    return engine.intake({**GARBAGE, "point": point_in_street(engine, street), **extra}, CENTRE)["case_id"]
+
+
+def responsible(engine, case_id: int) -> dict[str, float]:
+    return {u["unit"]: u["share"] for u in engine.case(case_id)["units"] if u["role"] == "responsible"}
+
+
+def test_wusuo_jinjie_a_stations_case_goes_to_the_street_commanding_it(heping):
+    """五所进街: exposed garbage is the sanitation station's work, so the street office of the
+    case's territory, which commands its sanitation station, answers for it."""
+    in_south_market, in_bajing = report(heping, 2), report(heping, 3)
+    assert responsible(heping, in_south_market) == {"street02": 0.7, "sanitation_bureau": 0.3}
+    assert responsible(heping, in_bajing) == {"street03": 0.7, "sanitation_bureau": 0.3}
+    case = heping.case(in_south_market)
+    assert case["routing_rule"] == "command"
+    assert "南市场街道办事处指挥本辖区的南市场环卫所" in case["routing_explanation"]
+    # a water-line class in the same street goes to the same street, shared with the water bureau
+    cover = heping.intake(
+        {"channel": "leader", "category": "0404", "kind": "event", "point": point_in_street(heping, 2)},
+        CENTRE,
+    )["case_id"]
+    assert responsible(heping, cover) == {"street02": 0.7, "water_bureau": 0.3}
+
+
+def test_wusuo_jinjie_switched_off_falls_back_to_the_territory(heping):
+    """Without the class's line the built-in router has nothing to command and takes the
+    community of the case's grid (属地兜底): the mechanism is what sends it to the street."""
+    profile = copy.deepcopy(heping.profile)
+    for major in profile["taxonomy"]["editions"][0]["event"]:
+        for minor in major.get("minors", []):
+            minor.pop("line", None)
+    routed = heping.pm.hook.route_case(
+        case={"class": "0102", "kind": "event", "grids": _grid_chain(heping, 2)}, profile=profile
+    )
+    assert routed["rule"] == "territorial" and routed["units"][0]["unit"].startswith("community")
+
+
+def test_yishi_shuangze_the_deduction_splits_70_30(heping):
+    """一事双责: a media exposure costs 2 points, 1.4 to the street office and 0.6 to the bureau,
+    and the money follows the points (¥1,000 a point)."""
+    case_id = report(heping, 2)
+    heping.transition(case_id, "accept", CENTRE)
+    heping.transition(case_id, "file", CENTRE, payload={"category": "0102", "kind": "event"})
+    heping.transition(case_id, "expose", CENTRE, reason="晚报曝光：南市场暴露垃圾")
+    result = {o["code"]: o for o in Assessor(heping).assess("2026-10")["objects"]}
+    assert result["street02"]["deductions"] == {"media": 1.4}
+    assert result["sanitation_bureau"]["deductions"] == {"media": 0.6}
+    assert (result["street02"]["ledgers"]["fines"], result["sanitation_bureau"]["ledgers"]["fines"]) == (
+        1400,
+        600,
+    )
+    assert result["street03"]["deducted"] == 0
+
+
+def test_the_city_has_the_seeds_structure(heping):
+    kinds = {}
+    for unit in heping.profile["units"]:
+        kinds[unit["kind"]] = kinds.get(unit["kind"], 0) + 1
+    assert (kinds["street"], kinds["community"], kinds["station"]) == (13, 100, 65)
+    assert sum(1 for u in heping.profile["units"] if u.get("parent") == "centre") == 9
+    levels = {}
+    for feature in heping.profile["grids"]["features"]:
+        levels[feature["properties"]["level"]] = levels.get(feature["properties"]["level"], 0) + 1
+    assert levels == {"district": 1, "street": 13, "community": 100, "unit_grid": 130}
+    streets = [u for u in heping.profile["units"] if u["kind"] == "street"]
+    assert all(len(s["commands"]) == 5 for s in streets)
+
+
+def _grid_chain(engine, street: int) -> list[str]:
+    located = engine.grids.locate(*point_in_street(engine, street))
+    return located["grids"]
+
+
+def test_chumen_jiu_shangban_a_cadres_reports_count_toward_a_monthly_quota_of_15(heping):
+    """出门就上班: cadre reports come in on their own channel and each cadre's month is measured
+    against the quota of 15; reports that join an earlier case still count."""
+    from gridcase.core.cases import Actor
+    from gridcase.core.units import add_person
+
+    busy, idle = (add_person(heping.db, name, name, ["cadre"]) for name in ("cadre_li", "cadre_wang"))
+    for n in range(16):
+        street = 1 + n % 13
+        heping.intake(
+            {
+                "channel": "cadre",
+                "category": "0102",
+                "kind": "event",
+                "point": point_in_street(heping, street),
+            },
+            Actor.of("cadre", id=busy),
+        )  # the last three land on cases already open: duplicates, still the cadre's reports
+    heping.intake(
+        {**GARBAGE, "channel": "cadre", "point": point_in_street(heping, 5)}, Actor.of("cadre", id=idle)
+    )
+    heping.intake(GARBAGE | {"point": point_in_street(heping, 6)}, CENTRE)  # not a cadre's
+    people = {o["code"]: o["values"] for o in Assessor(heping).assess("2026-10", by="person")["objects"]}
+    assert (people[str(busy)]["cadre_reports"], people[str(busy)]["cadre_quota"]) == (16, 1)
+    assert people[str(idle)]["cadre_reports"] == 1
+    assert round(people[str(idle)]["cadre_quota"], 4) == round(1 / 15, 4)
