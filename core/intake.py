@@ -294,6 +294,17 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
     }  # fmt: skip
     owner = max(routing["units"], key=lambda u: u.get("share", 1.0))["unit"] if routing else None
     deadlines = engine.clocks.start(connection, case_id, workflow.starts, now, facts, fresh=True, owner=owner)
+    channel = engine.channels[r["channel"]]
+    if channel.get("starts"):  # 民生110: the reply clock, owned by the unit first contacted (首问负责)
+        deadlines += engine.clocks.start(
+            connection,
+            case_id,
+            channel["starts"],
+            now,
+            facts,
+            fresh=True,
+            owner=channel.get("first_contact", owner),
+        )
     event = event_row(
         case_id, 1, "report", None, workflow.initial, actor, now, payload, deadlines=deadlines, unit=owner
     )

@@ -277,6 +277,8 @@ class CrossChecker:
         for i, channel in _enumerate(self.data.get("channels")):
             self.refs(["channels", i, "roles"], channel.get("roles"), self.roles, "role")
             self.ref(["channels", i, "workflow"], channel.get("workflow"), self.workflows, "workflow")
+            self.refs(["channels", i, "starts"], channel.get("starts"), self.stages, "stage")
+            self.ref(["channels", i, "first_contact"], channel.get("first_contact"), self.units, "unit")
 
     def check_codes(self) -> None:
         fmt = _dict(self.data.get("codes")).get("case_number")

@@ -11,7 +11,9 @@ from gridcase.core.profile import list_profiles
 def test_profile_list_shows_the_bundled_profiles(cli):
     result = cli("profile", "list")
     assert result.code == 0
-    assert result.out.splitlines()[0].startswith("standard")
+    names = [line.split()[0] for line in result.out.splitlines()]
+    assert {"standard", "heping"} <= set(names)
+    assert "extends standard" in next(line for line in result.out.splitlines() if line.startswith("heping"))
 
 
 def test_every_bundled_profile_validates(cli):

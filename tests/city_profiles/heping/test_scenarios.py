@@ -109,3 +109,53 @@ def test_chumen_jiu_shangban_a_cadres_reports_count_toward_a_monthly_quota_of_15
     assert (people[str(busy)]["cadre_reports"], people[str(busy)]["cadre_quota"]) == (16, 1)
     assert people[str(idle)]["cadre_reports"] == 1
     assert round(people[str(idle)]["cadre_quota"], 4) == round(1 / 15, 4)
+
+
+def test_minsheng110_every_call_gets_a_reply_within_8_hours_from_the_first_contact(heping):
+    """民生110: a call on 96127 starts a reply clock of 8 hours, owned by the centre that took it
+    (首问负责) whoever handles the problem; replying stops it; an unanswered call turns red."""
+    from datetime import timedelta
+
+    call = {
+        "channel": "minsheng110",
+        "category": "0102",
+        "kind": "event",
+        "description": "楼下垃圾三天没人清",
+    }
+    answered = heping.intake({**call, "point": point_in_street(heping, 4)}, CENTRE)["case_id"]
+    forgotten = heping.intake({**call, "point": point_in_street(heping, 7)}, CENTRE)["case_id"]
+    (clock,) = [c for c in heping.case(answered)["clocks"] if c["stage"] == "reply"]
+    assert clock["owner"] == "centre" and clock["deadline"] - clock["started_at"] == timedelta(hours=8)
+    assert responsible(heping, answered) == {
+        "street04": 0.7,
+        "sanitation_bureau": 0.3,
+    }  # handling is another matter
+    heping.clock.advance(hours=3)
+    heping.transition(answered, "reply", CENTRE, reason="已联系环卫所，今日清运")
+    heping.clock.advance(hours=6)
+    lights = {
+        case_id: [heping.deadlines.light(c, heping.clock.now()) for c in heping.case(case_id)["clocks"]
+                  if c["stage"] == "reply"][0]
+        for case_id in (answered, forgotten)
+    }  # fmt: skip
+    stopped = [c for c in heping.case(answered)["clocks"] if c["stage"] == "reply"][0]
+    assert stopped["status"] == "stopped" and stopped["stopped_at"] < stopped["deadline"]
+    assert lights[forgotten] == "red"
+    # other channels owe no reply clock
+    patrol = heping.intake({**GARBAGE, "point": point_in_street(heping, 9)}, CENTRE)["case_id"]
+    assert not [c for c in heping.case(patrol)["clocks"] if c["stage"] == "reply"]
+
+
+def test_the_generated_units_and_grids_are_current():
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from gridcase.city_profiles.heping import generate
+
+    folder = Path(generate.__file__).parent
+    assert yaml.safe_load((folder / "units.yaml").read_text(encoding="utf-8")) == generate.units()
+    assert json.loads((folder / "grids.geojson").read_text(encoding="utf-8")) == json.loads(
+        json.dumps(generate.grids())
+    )
