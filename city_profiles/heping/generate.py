@@ -1,4 +1,4 @@
-"""Writes units.yaml and grids.geojson of the 和平 (Heping, Shenyang) profile.
+"""Writes units.yaml, grids.geojson and taxonomy.yaml of the 和平 (Heping, Shenyang) profile.
 
     python -m gridcase.city_profiles.heping.generate
 
@@ -7,6 +7,11 @@ them, and in each street the five stations (环卫所, 执法所, 房产维修�
 to their bureaus but are commanded by the street (五所进街); the centre's 9 divisions; 130 unit
 grids, one per supervisor. The grids are rectangles over Heping's real extent (their shapes are
 placeholders; a deployment imports its surveyed grids with `gridcase import grids`).
+
+The taxonomy: 民生110 grew 和平's classes from 12 major / 178 minor to 35 major / 337 minor. The
+seed names none of the new ones, so the standard's 11 majors and 139 minors are kept and the rest
+are placeholders named as such (民生110 事项 NN-MM), to be replaced by the district's item list.
+Classes of a station's line of work carry that `line` (五所进街).
 """
 
 from pathlib import Path
@@ -90,6 +95,51 @@ def units() -> list[dict]:
     return out
 
 
+# (kind, major, minor) -> line of work: the stations' classes among the standard ones
+CLASS_LINES = {
+    ("component", "01", "0101"): "water", ("component", "01", "0102"): "water",
+    ("component", "01", "0103"): "water",
+    ("event", "01", "0101"): "enforcement", ("event", "01", "0102"): "sanitation",
+    ("event", "01", "0103"): "sanitation", ("event", "01", "0104"): "sanitation",
+    ("event", "01", "0113"): "housing", ("event", "04", "0404"): "water", ("event", "04", "0409"): "police",
+    ("event", "05", "0501"): "enforcement", ("event", "05", "0504"): "enforcement",
+    ("event", "05", "0505"): "police",
+}  # fmt: skip
+MAJORS, MINORS = 35, 337
+STANDARD_MAJORS, STANDARD_MINORS = 11, 139
+
+
+def taxonomy() -> dict:
+    """The overrides on the standard's CJ/T 214 edition: lines of work, and the 民生110 placeholders."""
+    component, event = {}, {}
+    for (kind, major, minor), line in CLASS_LINES.items():
+        (component if kind == "component" else event).setdefault(major, []).append(
+            {"code": minor, "line": line}
+        )
+    extra_majors = MAJORS - STANDARD_MAJORS
+    extra_minors = MINORS - STANDARD_MINORS
+    for n in range(extra_majors):
+        major = f"{6 + n:02d}"  # the standard's 事件 majors end at 05
+        count = extra_minors // extra_majors + (1 if n < extra_minors % extra_majors else 0)
+        event[major] = [
+            {"code": f"{major}{m:02d}", "name": f"民生110 事项 {major}-{m:02d}（占位）", "unit": "centre"}
+            for m in range(1, count + 1)
+        ]
+    majors = {f"{6 + n:02d}": f"民生110 大类 {6 + n:02d}（占位）" for n in range(extra_majors)}
+    return {
+        "editions": [
+            {
+                "code": "cjt214",
+                "component": [{"code": m, "minors": minors} for m, minors in component.items()],
+                "event": [
+                    {"code": m, **({"name": majors[m]} if m in majors else {}), "minors": minors}
+                    for m, minors in event.items()
+                ],
+            }
+        ]
+    }
+
+
 def grids() -> dict:
     doc = lattice(
         BBOX, DIVISION, ["district", "street", "community", "unit_grid"],
@@ -113,6 +163,8 @@ def main() -> None:
     text = yaml.safe_dump(units(), allow_unicode=True, sort_keys=False, width=120, default_flow_style=None)
     (HERE / "units.yaml").write_text(header + text, encoding="utf-8")
     (HERE / "grids.geojson").write_text(to_json(grids()), encoding="utf-8")
+    text = yaml.safe_dump(taxonomy(), allow_unicode=True, sort_keys=False, width=120, default_flow_style=None)
+    (HERE / "taxonomy.yaml").write_text(header + text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -76,6 +76,10 @@ def test_the_city_has_the_seeds_structure(heping):
     assert levels == {"district": 1, "street": 13, "community": 100, "unit_grid": 130}
     streets = [u for u in heping.profile["units"] if u["kind"] == "street"]
     assert all(len(s["commands"]) == 5 for s in streets)
+    # 民生110 grew the taxonomy to 35 major and 337 minor classes
+    edition = heping.profile["taxonomy"]["editions"][0]
+    majors = edition["component"] + edition["event"]
+    assert (len(majors), sum(len(m["minors"]) for m in majors)) == (35, 337)
 
 
 def _grid_chain(engine, street: int) -> list[str]:
@@ -159,3 +163,4 @@ def test_the_generated_units_and_grids_are_current():
     assert json.loads((folder / "grids.geojson").read_text(encoding="utf-8")) == json.loads(
         json.dumps(generate.grids())
     )
+    assert yaml.safe_load((folder / "taxonomy.yaml").read_text(encoding="utf-8")) == generate.taxonomy()
