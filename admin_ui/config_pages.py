@@ -18,7 +18,7 @@ from gridcase.core.sla import overrides as calendar_overrides
 from gridcase.core.units import set_unit_class
 
 from .render import page
-from .views import ADMIN, ui
+from .views import ADMIN, WEIGHTS, WORKFLOW, ui
 
 PERSON, RESPONSIBILITY, UNIT = Person.__table__, Responsibility.__table__, Unit.__table__
 
@@ -98,14 +98,14 @@ async def calendar_day(request: Request, actor: Actor) -> Response:
     )
 
 
-@ui(("admin", "leader"))
+@ui(WEIGHTS)
 async def assessment(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     spec = engine.profile.get("assessment", {})
     return page(request, "config_assessment.html", {"spec": spec})
 
 
-@ui(("admin", "leader", "shift_leader", "dispatcher"))
+@ui(WORKFLOW)
 async def workflow(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     specs = engine.profile.get("workflow", {}).get("workflows", [])

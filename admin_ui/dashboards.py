@@ -32,11 +32,9 @@ from gridcase.core.web.api_cases import SUMMARY, light_is, light_of
 from .names import class_names, state_names
 from .queries import newest_open
 from .render import page
-from .views import ui
+from .views import DASHBOARD, RANKINGS, ui
 
 CASE, CLOCK, GRID = Case.__table__, Clock.__table__, Grid.__table__
-DASHBOARD_ROLES = ("leader", "admin", "shift_leader", "dispatcher", "operator")
-RANKING_ROLES = ("leader", "admin", "shift_leader", "dispatcher")
 RANKING_SECONDS = 60
 DASHBOARD_SECONDS = 30  # a wall display refreshes about this often; a week's peaks cost a scan
 MAP_CASES = 2000
@@ -120,7 +118,7 @@ def _dashboard(engine, actor: Actor) -> dict[str, Any]:
     }
 
 
-@ui(DASHBOARD_ROLES)
+@ui(DASHBOARD)
 async def dashboard(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     data = await run_in_threadpool(
@@ -179,7 +177,7 @@ def _this_month(engine) -> str:
     return engine.clock.now().astimezone(engine.tz).strftime("%Y-%m")
 
 
-@ui(RANKING_ROLES)
+@ui(RANKINGS)
 async def rankings(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     period = request.query_params.get("period") or _this_month(engine)
@@ -193,7 +191,7 @@ async def rankings(request: Request, actor: Actor) -> Response:
     return page(request, "rankings.html", {"result": result, "groups": groups, "period": period})
 
 
-@ui(RANKING_ROLES)
+@ui(RANKINGS)
 async def explain(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     period = request.query_params.get("period") or _this_month(engine)
@@ -205,7 +203,7 @@ async def explain(request: Request, actor: Actor) -> Response:
     )
 
 
-@ui(RANKING_ROLES)
+@ui(RANKINGS)
 async def bulletin(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     period = request.query_params.get("period") or _this_month(engine)

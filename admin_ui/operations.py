@@ -12,7 +12,7 @@ from starlette.responses import Response
 from gridcase.core import scope
 from gridcase.core.cases import Actor
 from gridcase.core.db.engine import read
-from gridcase.core.db.models import Case, Evidence, Unit
+from gridcase.core.db.models import Case, Evidence
 from gridcase.core.errors import GridcaseError
 from gridcase.core.evidence import Upload
 from gridcase.core.web.api_cases import SUMMARY, case_detail, fire_for, light_is, light_of
@@ -20,9 +20,9 @@ from gridcase.core.web.api_cases import SUMMARY, case_detail, fire_for, light_is
 from .names import class_names, state_names, transition_names
 from .queries import in_states
 from .render import page
-from .views import ui
+from .views import INTAKE, ui
 
-CASE, EVIDENCE, UNIT = Case.__table__, Evidence.__table__, Unit.__table__
+CASE, EVIDENCE = Case.__table__, Evidence.__table__
 QUEUE_PAGE = 50
 MAX_UPLOAD = 9
 
@@ -54,7 +54,7 @@ def _queue(engine, actor: Actor, q: dict[str, str]) -> dict[str, Any]:
         conditions.append(CASE.c.class_code == q["class"])
     if q.get("grid"):
         conditions.append(CASE.c.grid_path.contains(f"/{q['grid']}/"))
-    # the page's ids by the state index first (see dashboards.in_states), then their details
+    # the page's ids by the state index first (see queries.in_states), then their details
     order = (CASE.c.id + 0).desc() if rare else CASE.c.id.desc()
     newest = select(CASE.c.id).where(*conditions).order_by(order).limit(QUEUE_PAGE)
     query = (
@@ -81,10 +81,7 @@ async def queue(request: Request, actor: Actor) -> Response:
     return page(request, "queue.html", context, block="rows")
 
 
-INTAKE_ROLES = ("operator", "supervisor", "dispatcher", "shift_leader", "admin", "citizen")
-
-
-@ui(INTAKE_ROLES)
+@ui(INTAKE)
 async def new_case(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     channels = [
@@ -117,7 +114,7 @@ async def _form(request: Request) -> tuple[dict[str, Any], list[Upload]]:
     return {k: v[0] if len(v) == 1 else v for k, v in fields.items()}, uploads
 
 
-@ui(INTAKE_ROLES)
+@ui(INTAKE)
 async def create_case(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     fields, uploads = await _form(request)

@@ -20,20 +20,27 @@ def N_(message: str) -> str:
     return message
 
 
+# Who may open which page: the navigation and the pages' own checks both read these.
+ADMIN = ("admin",)
+INTAKE = ("operator", "supervisor", "dispatcher", "shift_leader", "admin", "citizen", "cadre")
+DASHBOARD = ("leader", "admin", "shift_leader", "dispatcher", "operator")
+RANKINGS = ("leader", "admin", "shift_leader", "dispatcher")
+WEIGHTS = ("admin", "leader")
+WORKFLOW = ("admin", "leader", "shift_leader", "dispatcher")
+
 # (path, label, roles that see it); an empty tuple: every logged-in person
 NAV = (
     ("/ui/queue", N_("待办"), ()),
-    ("/ui/cases/new", N_("受理上报"), ("operator", "supervisor", "dispatcher", "shift_leader", "admin")),
+    ("/ui/cases/new", N_("受理上报"), INTAKE),
     ("/ui/map", N_("一张图"), ()),
-    ("/ui/dashboard", N_("综合态势"), ("leader", "admin", "shift_leader", "dispatcher", "operator")),
-    ("/ui/rankings", N_("考核排名"), ("leader", "admin", "shift_leader", "dispatcher")),
-    ("/ui/taxonomy", N_("分类管理"), ("admin",)),
-    ("/ui/config/units", N_("单位与人员"), ("admin",)),
-    ("/ui/config/time-limits", N_("时限与日历"), ("admin",)),
-    ("/ui/config/assessment", N_("考核权重"), ("admin", "leader")),
-    ("/ui/config/workflow", N_("流程图"), ("admin", "leader", "shift_leader", "dispatcher")),
+    ("/ui/dashboard", N_("综合态势"), DASHBOARD),
+    ("/ui/rankings", N_("考核排名"), RANKINGS),
+    ("/ui/taxonomy", N_("分类管理"), ADMIN),
+    ("/ui/config/units", N_("单位与人员"), ADMIN),
+    ("/ui/config/time-limits", N_("时限与日历"), ADMIN),
+    ("/ui/config/assessment", N_("考核权重"), WEIGHTS),
+    ("/ui/config/workflow", N_("流程图"), WORKFLOW),
 )
-ADMIN = ("admin",)
 
 
 def allowed(actor: Actor, roles: tuple[str, ...]) -> bool:
