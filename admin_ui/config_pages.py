@@ -10,12 +10,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gridcase.core.accounts import generate_password, set_password
 from gridcase.core.cases import Actor
 from gridcase.core.db.engine import read
 from gridcase.core.db.models import Person, Responsibility, Unit
 from gridcase.core.errors import GridcaseError
 from gridcase.core.sla import overrides as calendar_overrides
-from gridcase.core.units import set_unit_class
+from gridcase.core.units import add_person, check_person, set_unit_class, update_person
 
 from .render import page
 from .views import ADMIN, WEIGHTS, WORKFLOW, ui
@@ -36,18 +37,19 @@ def _units_and_people(engine) -> dict[str, Any]:
     return {"units": units, "people": people}
 
 
+def _units_page(engine) -> dict[str, Any]:
+    return {
+        **_units_and_people(engine),
+        "classes": sorted({u.get("class") for u in engine.profile.get("units", []) if u.get("class")}),
+        "roles": {r["code"]: r.get("name") for r in engine.profile.get("roles", [])},
+        "profile_units": {u["code"]: u for u in engine.profile.get("units", [])},
+    }
+
+
 @ui(ADMIN)
 async def units(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
-    data = await run_in_threadpool(_units_and_people, engine)
-    classes = sorted({u.get("class") for u in engine.profile.get("units", []) if u.get("class")})
-    roles = {r["code"]: r.get("name") for r in engine.profile.get("roles", [])}
-    profile_units = {u["code"]: u for u in engine.profile.get("units", [])}
-    return page(
-        request,
-        "config_units.html",
-        {**data, "classes": classes, "roles": roles, "profile_units": profile_units},
-    )
+    return page(request, "config_units.html", await run_in_threadpool(_units_page, engine))
 
 
 @ui(ADMIN)
@@ -57,6 +59,40 @@ async def unit_class(request: Request, actor: Actor) -> Response:
     code = request.path_params["code"]
     await run_in_threadpool(set_unit_class, engine.db, code, form.get("class") or None, engine.clock.now())
     return Response(status_code=204, headers={"HX-Refresh": "true"})
+
+
+@ui(ADMIN)
+async def save_person(request: Request, actor: Actor) -> Response:
+    """Change a person's roles, unit and whether they may log in."""
+    engine = request.app.state.engine
+    form = await request.form(max_fields=60)
+    roles, unit = form.getlist("roles"), form.get("unit") or None
+    check_person(engine.profile, roles, unit)
+    username = request.path_params["username"]
+    if username == actor.username and "admin" not in roles:
+        raise GridcaseError("invalid_role", "你不能去掉自己的管理员角色")
+    await run_in_threadpool(update_person, engine.db, username, roles, unit, form.get("active") == "on")
+    return Response(status_code=204, headers={"HX-Refresh": "true"})
+
+
+@ui(ADMIN)
+async def add_person_page(request: Request, actor: Actor) -> Response:
+    """A new person with a generated password, shown once."""
+    engine = request.app.state.engine
+    form = await request.form(max_fields=60)
+    username, roles, unit = form.get("username", "").strip(), form.getlist("roles"), form.get("unit") or None
+    if not username:
+        raise GridcaseError("invalid_request", "用户名不能为空", {"field": "username"})
+    check_person(engine.profile, roles, unit)
+    password = generate_password()
+
+    def run() -> None:
+        add_person(engine.db, username, form.get("name") or username, roles, unit=unit)
+        set_password(engine.db, username, password)
+
+    await run_in_threadpool(run)
+    context = {**await run_in_threadpool(_units_page, engine), "added": username, "password": password}
+    return page(request, "config_units.html", context, block="added")
 
 
 def _calendar(engine) -> list[dict[str, Any]]:

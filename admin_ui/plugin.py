@@ -35,6 +35,8 @@ def ui_routes() -> list[Route]:
         Route("/taxonomy/{kind}/{code}", taxonomy_editor.save, methods=post),
         Route("/config/units", config_pages.units, methods=get),
         Route("/config/units/{code}/class", config_pages.unit_class, methods=post),
+        Route("/config/people", config_pages.add_person_page, methods=post),
+        Route("/config/people/{username}", config_pages.save_person, methods=post),
         Route("/config/time-limits", config_pages.time_limits, methods=get),
         Route("/config/calendar", config_pages.calendar_day, methods=post),
         Route("/config/assessment", config_pages.assessment, methods=get),

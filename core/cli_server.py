@@ -76,16 +76,10 @@ def user_add(
 ) -> None:
     """Add a person. The password comes from stdin, or is generated and printed once."""
     from .accounts import generate_password, set_password
-    from .errors import GridcaseError
-    from .units import add_person
+    from .units import add_person, check_person
 
     data, url = _context(profile, db)
-    roles = {r["code"] for r in data.get("roles", [])}
-    unknown = [r for r in role if r not in roles]
-    if unknown:
-        raise GridcaseError(
-            "invalid_role", f"unknown role {', '.join(unknown)}; the profile has {', '.join(sorted(roles))}"
-        )
+    check_person(data, role, unit)
     password = sys.stdin.readline().rstrip("\n") if password_stdin else generate_password()
     with _database(url) as engine:
         add_person(engine, username, name or username, role, unit=unit, grids=grid or ())

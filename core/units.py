@@ -111,6 +111,32 @@ def add_person(
     return person_id
 
 
+def check_person(profile: dict[str, Any], roles: list[str], unit: str | None) -> None:
+    """A person's roles come from the profile and their unit is one of its units."""
+    known = {r["code"] for r in profile.get("roles", [])}
+    unknown = [r for r in roles if r not in known]
+    if unknown or not roles:
+        raise GridcaseError(
+            "invalid_role",
+            f"unknown role {', '.join(unknown)}; the profile has {', '.join(sorted(known))}"
+            if unknown
+            else "a person needs at least one role",
+        )
+    if unit and unit not in {u["code"] for u in profile.get("units", [])}:
+        raise GridcaseError("invalid_unit", f"no unit {unit!r} in this city")
+
+
+def update_person(engine: Engine, username: str, roles: list[str], unit: str | None, active: bool) -> None:
+    with write(engine) as connection:
+        done = connection.execute(
+            update(PERSON)
+            .where(PERSON.c.username == username)
+            .values(roles=list(roles), unit=unit, active=active)
+        )
+        if done.rowcount != 1:
+            raise GridcaseError("not_found", f"no person {username!r}")
+
+
 def subtree(connection: Connection, unit: str) -> set[str]:
     """The unit and every unit below it."""
     path = connection.execute(select(UNIT.c.path).where(UNIT.c.code == unit)).scalar_one_or_none()

@@ -326,3 +326,37 @@ def test_a_new_minor_class_is_checked_used_and_its_revert_disables_it(ui):
     created = engine.taxonomy_changes[-1]
     assert admin.post(f"/ui/taxonomy/changes/{created['id']}/revert", data={}).status_code == 200
     assert engine.classes[("event", "0590")]["minor"]["enabled"] is False
+
+
+def test_an_administrator_adds_people_and_changes_their_roles(ui):
+    admin = ui("admin")
+    added = admin.post(
+        "/ui/config/people", data={"username": "zhao", "name": "赵", "roles": ["department"], "unit": "water"}
+    )
+    assert added.status_code == 200 and "zhao" in added.text
+    password = re.search(r"<code>([^<]+)</code>", added.text).group(1)
+    client = TestClient(ui.app)
+    token = csrf_of(client.get("/ui/login").text)
+    login = client.post(
+        "/ui/login",
+        data={"username": "zhao", "password": password, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert login.status_code == 303
+    changed = admin.post(
+        "/ui/config/people/zhao", data={"roles": ["department", "leader"], "unit": "water", "active": "on"}
+    )
+    assert changed.status_code == 204
+    assert "考核排名" in client.get("/ui/queue").text  # the leader's page is in the new navigation
+    bad = admin.post("/ui/config/people/zhao", data={"roles": ["mayor"], "unit": "water"})
+    assert bad.status_code == 422 and "unknown role mayor" in bad.text
+    assert (
+        admin.post("/ui/config/people/zhao", data={"roles": ["department"], "unit": "nowhere"}).status_code
+        == 422
+    )
+    assert (
+        admin.post("/ui/config/people/admin", data={"roles": ["leader"], "active": "on"}).status_code == 422
+    )
+    off = admin.post("/ui/config/people/zhao", data={"roles": ["department"], "unit": "water"})
+    assert off.status_code == 204 and client.get("/ui/queue", follow_redirects=False).status_code == 303
+    assert ui("water").post("/ui/config/people/zhao", data={"roles": ["admin"]}).status_code == 403
