@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gridcase.core import setting_changes
 from gridcase.core.accounts import generate_password, set_password
 from gridcase.core.cases import Actor
 from gridcase.core.db.engine import read
@@ -99,14 +100,103 @@ def _calendar(engine) -> list[dict[str, Any]]:
     return calendar_overrides.listed(engine.db)
 
 
+def _limits_page(engine) -> dict[str, Any]:
+    return {
+        "limits": engine.profile.get("time_limits", {}),
+        "overrides": _calendar(engine),
+        "history": _settings_history(engine, "rule"),
+    }
+
+
+def _settings_history(engine, kind: str) -> list[dict[str, Any]]:
+    return [c for c in reversed(setting_changes.load(engine.db)) if c["kind"] == kind]
+
+
 @ui(ADMIN)
 async def time_limits(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
-    overrides = await run_in_threadpool(_calendar, engine)
-    limits = engine.profile.get("time_limits", {})
-    return page(
-        request, "config_time_limits.html", {"limits": limits, "overrides": overrides}, block="overrides"
+    return page(request, "config_time_limits.html", await run_in_threadpool(_limits_page, engine))
+
+
+def _record_setting(
+    engine, actor: Actor, kind: str, code: str, fields: dict, reason: str, reverts=None
+) -> None:
+    by = actor.username or str(actor.id)
+    guards = set(engine.guards)
+    setting_changes.record(
+        engine.db, engine.profile, guards, kind, code, fields, reason, by, engine.clock.now(), reverts
     )
+    engine.refresh_settings()
+
+
+@ui(ADMIN)
+async def save_rule(request: Request, actor: Actor) -> Response:
+    """A time-limit rule's limit: clocks started from now on count with it."""
+    engine = request.app.state.engine
+    form = dict((await request.form(max_fields=10)).items())
+    code = request.path_params["code"]
+    await run_in_threadpool(
+        _record_setting,
+        engine,
+        actor,
+        "rule",
+        code,
+        {"limit": form.get("limit", "").strip()},
+        form.get("reason", ""),
+    )
+    return page(
+        request, "config_time_limits.html", await run_in_threadpool(_limits_page, engine), block="rules"
+    )
+
+
+def _weight(raw: str) -> Any:
+    try:
+        return float(raw)
+    except ValueError:
+        return raw  # the schema says what is wrong with it, where
+
+
+@ui(WEIGHTS)
+async def save_composite(request: Request, actor: Actor) -> Response:
+    """A composite's weights; assessments run from now on score with them."""
+    engine = request.app.state.engine
+    if "admin" not in actor.roles:
+        raise GridcaseError("forbidden", "只有管理员可以修改权重")
+    form = dict((await request.form(max_fields=100)).items())
+    code = request.path_params["code"]
+    composite = next(
+        (c for c in engine.profile.get("assessment", {}).get("composites", []) if c["code"] == code), None
+    )
+    if composite is None:
+        raise GridcaseError("not_found", f"没有综合评价 {code}")
+    terms = [
+        {**term, "weight": _weight(form[f"weight-{term['code']}"])}
+        if f"weight-{term['code']}" in form
+        else term
+        for term in composite.get("terms", [])
+    ]
+    await run_in_threadpool(
+        _record_setting, engine, actor, "composite", code, {"terms": terms}, form.get("reason", "")
+    )
+    request.app.state.ui_cache.clear()
+    return await assessment(request)
+
+
+@ui(ADMIN)
+async def revert_setting(request: Request, actor: Actor) -> Response:
+    engine = request.app.state.engine
+    change_id = request.path_params["change_id"]
+    history = await run_in_threadpool(setting_changes.load, engine.db)
+    change = next((c for c in history if str(c["id"]) == change_id), None)
+    if change is None:
+        raise GridcaseError("not_found", f"没有修改记录 {change_id}")
+    reason = f"撤销修改 #{change['id']}"
+    kind, code = change["kind"], change["code"]
+    await run_in_threadpool(
+        _record_setting, engine, actor, kind, code, change["previous"], reason, change["id"]
+    )
+    request.app.state.ui_cache.clear()
+    return Response(status_code=204, headers={"HX-Refresh": "true"})
 
 
 @ui(ADMIN)
@@ -138,7 +228,8 @@ async def calendar_day(request: Request, actor: Actor) -> Response:
 async def assessment(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     spec = engine.profile.get("assessment", {})
-    return page(request, "config_assessment.html", {"spec": spec})
+    history = await run_in_threadpool(_settings_history, engine, "composite")
+    return page(request, "config_assessment.html", {"spec": spec, "history": history})
 
 
 @ui(WORKFLOW)

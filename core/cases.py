@@ -19,7 +19,7 @@ from sqlalchemy import Engine as SAEngine
 
 from . import components as component_registry
 from . import grids as grid_registry
-from . import taxonomy_changes
+from . import setting_changes, taxonomy_changes
 from .clock import Clock, SystemClock
 from .db.engine import make_engine, read
 from .db.models import Case, CaseEvent, CaseUnit, Evidence, Report
@@ -90,6 +90,9 @@ class Engine:
         )
         self.division_code = self.profile.get("region", {}).get("division_code", "")
         self.base_taxonomy = copy.deepcopy(self.profile.get("taxonomy", {}))
+        self.base_settings = setting_changes.apply(self.profile, [])
+        self.setting_changes: list[dict[str, Any]] = []
+        self.settings_version = 0
         self.taxonomy_changes: list[dict[str, Any]] = []
         self.taxonomy_version = 0
         self._index_classes()
@@ -101,6 +104,7 @@ class Engine:
         self.deadlines = Deadlines(self.profile, self.pm, self.taxonomy_at)
         self.refresh_calendars()
         self.refresh_taxonomy()
+        self.refresh_settings()
         self.clocks = Clocks(self.deadlines)
         self.dedupe_rules: dict[tuple[str, str], Any] = {}
         self.components = component_registry.ComponentIndex(self.db)
@@ -133,6 +137,16 @@ class Engine:
         forget_classes(self.profile)
         self._index_classes()
         self.dedupe_rules = {}
+
+    def refresh_settings(self) -> None:
+        """Take up the administrators' edits of time-limit rules and assessment composites."""
+        changes = setting_changes.load(self.db)
+        version = changes[-1]["id"] if changes else 0
+        if version == self.settings_version:
+            return
+        self.setting_changes, self.settings_version = changes, version
+        self.profile.update(setting_changes.apply(self.base_settings, changes))
+        self.deadlines.use_rules(self.profile["time_limits"].get("rules", []))
 
     def taxonomy_at(self, version: int) -> dict[str, Any]:
         """The taxonomy as it was at a version (the one a case came in under)."""

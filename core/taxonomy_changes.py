@@ -86,9 +86,13 @@ def minor_pointer(taxonomy: dict[str, Any], kind: str, code: str) -> str | None:
 
 
 def problems(profile: dict[str, Any], kind: str, code: str, guards: set[str]) -> list[tuple[str, str]]:
-    """(field, message) for what is wrong with a class in this profile: the schema and the checks
-    of `gridcase profile validate`, with the same messages, kept to the class's own fields."""
-    where = minor_pointer(profile["taxonomy"], kind, code) or ""
+    """(field, message) for what is wrong with a class in this profile."""
+    return problems_at(profile, minor_pointer(profile["taxonomy"], kind, code) or "", guards)
+
+
+def problems_at(profile: dict[str, Any], where: str, guards: set[str]) -> list[tuple[str, str]]:
+    """(field, message) for what is wrong at `where` (a JSON pointer) in this profile: the schema
+    and the checks of `gridcase profile validate`, with the same messages, kept to that place."""
     candidate = Profile(profile.get("name", ""), Path("."), profile)
     issues = schema_issues(candidate) + cross_check(candidate, guards)
     return [
@@ -111,7 +115,7 @@ def record(
     reverts: int | None = None,
 ) -> int:
     """Store an edit of (kind, code) after checking it; returns the new taxonomy version."""
-    _need_reason(reason)
+    need_reason(reason)
     if CREATED in fields:  # reverting a creation: the class stays, disabled
         fields = {"enabled": False}
     unknown = set(fields) - set(EDITABLE)
@@ -145,7 +149,7 @@ def create(
     now: datetime,
 ) -> int:
     """Add a minor class under a major one, checked like an edit; returns the new version."""
-    _need_reason(reason)
+    need_reason(reason)
     if find_minor(profile["taxonomy"], kind, code) is not None:
         raise GridcaseError("invalid_class", f"{kind} class {code!r} exists already", {"field": "code"})
     change = {"kind": kind, "code": code, "changes": fields, "previous": {CREATED: major}}
@@ -154,7 +158,17 @@ def create(
     return _store(db, profile, guards, change, reason, by, now, None)
 
 
-def _need_reason(reason: Any) -> None:
+def refuse(found: list[tuple[str, str]], code: str) -> None:
+    """Raise what validation found, field by field, or return when it found nothing."""
+    if found:
+        raise GridcaseError(
+            code,
+            "; ".join(f"{path}: {message}" for path, message in found),
+            {"problems": [{"field": path, "message": message} for path, message in found]},
+        )
+
+
+def need_reason(reason: Any) -> None:
     if not isinstance(reason, str) or not reason.strip():
         raise GridcaseError("invalid_request", "say why the class changes", {"field": "reason"})
 
@@ -162,13 +176,7 @@ def _need_reason(reason: Any) -> None:
 def _store(db: Engine, profile, guards, change: dict[str, Any], reason: str, by: str, now, reverts) -> int:
     """Check the profile with the change as `profile validate` would, then append it."""
     edited = {**profile, "taxonomy": apply(profile["taxonomy"], [change])}
-    found = problems(edited, change["kind"], change["code"], guards)
-    if found:
-        raise GridcaseError(
-            "invalid_class",
-            "; ".join(f"{path}: {message}" for path, message in found),
-            {"problems": [{"field": path, "message": message} for path, message in found]},
-        )
+    refuse(problems(edited, change["kind"], change["code"], guards), "invalid_class")
     with write(db) as connection:
         row = {**change, "reason": reason.strip(), "changed_by": by, "changed_at": now, "reverts": reverts}
         return connection.execute(insert(CHANGE).values(**row).returning(CHANGE.c.id)).scalar_one()
@@ -182,21 +190,26 @@ def export_yaml(profile: dict[str, Any]) -> str:
 
 
 def describe(change: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(what, before, after) lines a person reads: standards row by row and field by field."""
+    """(what, before, after) lines a person reads. Lists of coded rows (standards rows, a
+    composite's terms) are compared row by row and field by field."""
     out: list[tuple[str, str, str]] = []
     for field, after in change["changes"].items():
         before = change["previous"].get(field)
-        if field == "standards" and isinstance(before or [], list) and isinstance(after or [], list):
-            old = {row.get("code"): row for row in before or [] if isinstance(row, dict)}
-            new = {row.get("code"): row for row in after or [] if isinstance(row, dict)}
+        if _coded_rows(before) and _coded_rows(after):
+            old = {row.get("code"): row for row in before or []}
+            new = {row.get("code"): row for row in after or []}
             for code in list(old) + [c for c in new if c not in old]:
                 a, b = old.get(code, {}), new.get(code, {})
                 for key in list(a) + [k for k in b if k not in a]:
                     if a.get(key) != b.get(key):
-                        out.append((f"standards[{code}].{key}", _text(a.get(key)), _text(b.get(key))))
+                        out.append((f"{field}[{code}].{key}", _text(a.get(key)), _text(b.get(key))))
             continue
         out.append((field, _text(before), _text(after)))
     return out
+
+
+def _coded_rows(value: Any) -> bool:
+    return isinstance(value or [], list) and all(isinstance(row, dict) for row in value or [])
 
 
 def _text(value: Any) -> str:

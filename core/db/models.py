@@ -403,3 +403,18 @@ class TaxonomyChange(SQLModel, table=True):
     changed_by: str = Field(max_length=128)
     changed_at: datetime = _ts()
     reverts: int | None = Field(default=None, foreign_key="taxonomy_change.id")
+
+
+class SettingChange(SQLModel, table=True):
+    """An administrator's edit of a time-limit rule or an assessment composite (append-only)."""
+
+    __tablename__ = "setting_change"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # rule | composite
+    code: str = Field(max_length=64)
+    changes: dict = Field(sa_column=Column(JSON, nullable=False))
+    previous: dict = Field(sa_column=Column(JSON, nullable=False))
+    reason: str
+    changed_by: str = Field(max_length=128)
+    changed_at: datetime = _ts()
+    reverts: int | None = Field(default=None, foreign_key="setting_change.id")

@@ -66,7 +66,12 @@ class Deadlines:
         self.taxonomy_at = taxonomy_at
         self._standards_at: dict[int, dict[tuple[str, str, str], dict[str, Any]]] = {}
         self.pm = pm
-        self._limits: dict[tuple, Limit | None] = {}  # the rules never change under a running engine
+        self._limits: dict[tuple, Limit | None] = {}  # cleared when the rules are edited (use_rules)
+
+    def use_rules(self, rules: list[dict[str, Any]]) -> None:
+        """Replace the time-limit rules (an administrator's edit); clocks already running keep theirs."""
+        self.rules = rules
+        self._limits.clear()
 
     def apply_overrides(self, extra: dict[str, dict]) -> None:
         """Rebuild the calendars with the database's overrides (deadlines already stored keep)."""

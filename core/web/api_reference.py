@@ -113,9 +113,10 @@ def _assessor(request: Request, actor: Actor) -> Assessor:
     engine = _engine(request)
     if "all" not in scope.scopes(engine, actor):
         raise GridcaseError("forbidden", "assessment results are for the centre's roles")
-    if getattr(request.app.state, "assessor", None) is None:
-        request.app.state.assessor = Assessor(engine)
-    return request.app.state.assessor
+    kept = getattr(request.app.state, "assessor", None)
+    if kept is None or kept[0] != engine.settings_version:  # weights edited since: a new one
+        request.app.state.assessor = kept = (engine.settings_version, Assessor(engine))
+    return kept[1]
 
 
 @endpoint(

@@ -107,6 +107,7 @@ async def _sweep_forever(engine, seconds: float) -> None:
         try:
             await run_in_threadpool(engine.refresh_calendars)
             await run_in_threadpool(engine.refresh_taxonomy)
+            await run_in_threadpool(engine.refresh_settings)
             await run_in_threadpool(engine.sweep)
         except Exception:  # a bad sweep must not stop the next one
             log.exception("time-limit sweep failed; trying again in %s s", seconds)

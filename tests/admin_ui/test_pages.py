@@ -360,3 +360,44 @@ def test_an_administrator_adds_people_and_changes_their_roles(ui):
     off = admin.post("/ui/config/people/zhao", data={"roles": ["department"], "unit": "water"})
     assert off.status_code == 204 and client.get("/ui/queue", follow_redirects=False).status_code == 303
     assert ui("water").post("/ui/config/people/zhao", data={"roles": ["admin"]}).status_code == 403
+
+
+def test_a_rules_limit_is_edited_with_history_and_reaches_new_clocks_only(ui):
+    admin, engine = ui("admin"), ui.engine
+    before = engine.intake({"channel": "leader", "point": list(STREET1), **FILE}, CENTRE)["case_id"]
+    engine.transition(before, "accept", CENTRE)  # its filing clock is running on the old limit
+    refused = admin.post("/ui/config/rules/file", data={"limit": "3 fortnight", "reason": "x"})
+    assert refused.status_code == 422 and "unknown time-limit unit 'fortnight'" in html.unescape(refused.text)
+    saved = admin.post(
+        "/ui/config/rules/file", data={"limit": "30 minute", "reason": "太原：30分钟内立案派遣"}
+    )
+    assert saved.status_code == 200 and "30 minute" in saved.text and "太原" in saved.text
+    after = engine.intake({"channel": "leader", "point": [120.6105, 31.3372], **FILE}, CENTRE)["case_id"]
+    engine.transition(after, "accept", CENTRE)
+
+    def filing_minutes(case_id):
+        clock = next(c for c in engine.case(case_id)["clocks"] if c["stage"] == "file")
+        return (clock["deadline"] - clock["started_at"]).total_seconds() / 60
+
+    assert (filing_minutes(before), filing_minutes(after)) == (15, 30)
+    change = engine.setting_changes[-1]
+    assert admin.post(f"/ui/config/settings/{change['id']}/revert", data={}).status_code == 204
+    assert (
+        next(r for r in engine.profile["time_limits"]["rules"] if r["code"] == "file")["limit"] == "15 minute"
+    )
+
+
+def test_weights_are_edited_by_administrators_and_checked(ui):
+    admin, leader, engine = ui("admin"), ui("leader"), ui.engine
+    form = {"weight-valid": "0.5", "weight-missed": "0.1", "weight-verify": "0.2", "weight-check": "0.2"}
+    saved = admin.post("/ui/config/composites/supervisor", data={**form, "reason": "突出有效上报"})
+    assert saved.status_code == 200
+    composite = next(c for c in engine.profile["assessment"]["composites"] if c["code"] == "supervisor")
+    assert {t["code"]: t["weight"] for t in composite["terms"]}["valid"] == 0.5
+    assert "terms[valid].weight" in saved.text and "突出有效上报" in saved.text
+    bad = admin.post(
+        "/ui/config/composites/supervisor", data={**form, "weight-valid": "heavy", "reason": "x"}
+    )
+    assert bad.status_code == 422 and "expected number" in html.unescape(bad.text)
+    assert "disabled" in leader.get("/ui/config/assessment").text
+    assert leader.post("/ui/config/composites/supervisor", data={**form, "reason": "x"}).status_code == 403

@@ -73,3 +73,29 @@ def test_another_worker_takes_the_edit_up_when_it_meets_a_case_filed_under_it(en
         assert {r["code"]: r["time_limit"] for r in before["standards"]}["missing"] == "2 urgent_hour"
     finally:
         other.db.dispose()
+
+
+def test_setting_edits_are_append_only_and_reach_the_deadlines(engine):
+    from gridcase.core import setting_changes
+
+    setting_changes.record(
+        engine.db, engine.profile, set(engine.guards), "rule", "accept", {"limit": "45 minute"},
+        "夜班人手少", "admin", engine.clock.now(),
+    )  # fmt: skip
+    engine.refresh_settings()
+    assert engine.deadlines.limit("accept", {"kind": "event"}).duration.value == 45
+    with pytest.raises((IntegrityError, DBAPIError), match="append-only"):
+        with write(engine.db) as connection:
+            connection.execute(text("DELETE FROM setting_change"))
+    with pytest.raises(GridcaseError, match="no rule 'nope'"):
+        setting_changes.record(
+            engine.db,
+            engine.profile,
+            set(),
+            "rule",
+            "nope",
+            {"limit": "1 hour"},
+            "x",
+            "a",
+            engine.clock.now(),
+        )
