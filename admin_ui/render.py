@@ -17,7 +17,7 @@ from jinja2_fragments import render_block
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from gridcase.core.taxonomy_changes import describe as describe_change
+from gridcase.core.profile_edits import describe as describe_change
 
 HERE = Path(__file__).parent
 LANGUAGES = {"zh": "中文", "en": "English"}

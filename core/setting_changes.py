@@ -1,5 +1,6 @@
 """Administrators' edits of time-limit rules and assessment composites, kept as an append-only
-history on top of the profile, like taxonomy edits (taxonomy_changes).
+history on top of the profile, like taxonomy edits (taxonomy_changes; profile_edits has what
+both share).
 
 No version is recorded on cases: a rule's limit is read when a clock starts, so an edit reaches
 clocks started after it, and weights are read when an assessment runs (a published bulletin
@@ -10,13 +11,12 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine
 
-from .db.engine import read, write
+from . import profile_edits as edits
 from .db.models import SettingChange
 from .errors import GridcaseError
 from .profile.merge import pointer
-from .taxonomy_changes import need_reason, problems_at, refuse
 
 CHANGE = SettingChange.__table__
 # kind -> (section, list, the fields an edit may set)
@@ -27,8 +27,7 @@ KINDS = {
 
 
 def load(db: Engine) -> list[dict[str, Any]]:
-    with read(db) as connection:
-        return [dict(r) for r in connection.execute(select(CHANGE).order_by(CHANGE.c.id)).mappings()]
+    return edits.load(db, CHANGE)
 
 
 def _find(sections: dict[str, Any], kind: str, code: str) -> tuple[int, dict[str, Any]] | tuple[None, None]:
@@ -62,7 +61,7 @@ def record(
     reverts: int | None = None,
 ) -> int:
     """Store an edit after `gridcase profile validate`'s checks of the edited profile."""
-    need_reason(reason)
+    edits.need_reason(reason)
     if kind not in KINDS:
         raise GridcaseError("not_found", f"nothing called {kind!r} can be edited here")
     section, key, editable = KINDS[kind]
@@ -84,7 +83,5 @@ def record(
         "previous": {k: current.get(k) for k in changed},
     }
     edited = {**profile, **apply(profile, [change])}
-    refuse(problems_at(edited, pointer([section, key, index]), guards), "invalid_setting")
-    with write(db) as connection:
-        row = {**change, "reason": reason.strip(), "changed_by": by, "changed_at": now, "reverts": reverts}
-        return connection.execute(insert(CHANGE).values(**row).returning(CHANGE.c.id)).scalar_one()
+    edits.refuse(edits.problems_at(edited, pointer([section, key, index]), guards), "invalid_setting")
+    return edits.append(db, CHANGE, change, reason, by, now, reverts)

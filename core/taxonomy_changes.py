@@ -11,19 +11,15 @@ edit applies to new cases only.
 
 import copy
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine
 
-from .db.engine import read, write
+from . import profile_edits as edits
 from .db.models import TaxonomyChange
 from .errors import GridcaseError
-from .profile.crosscheck import cross_check
-from .profile.loader import Profile
 from .profile.merge import pointer
-from .profile.schema import schema_issues
 from .taxonomy import active_edition
 
 CHANGE = TaxonomyChange.__table__
@@ -32,8 +28,7 @@ EDITABLE = ("name", "enabled", "unit", "units", "multiplier", "aliases", "keywor
 
 def load(db: Engine) -> list[dict[str, Any]]:
     """Every change, oldest first."""
-    with read(db) as connection:
-        return [dict(r) for r in connection.execute(select(CHANGE).order_by(CHANGE.c.id)).mappings()]
+    return edits.load(db, CHANGE)
 
 
 def find_minor(taxonomy: dict[str, Any], kind: str, code: str) -> dict[str, Any] | None:
@@ -87,19 +82,7 @@ def minor_pointer(taxonomy: dict[str, Any], kind: str, code: str) -> str | None:
 
 def problems(profile: dict[str, Any], kind: str, code: str, guards: set[str]) -> list[tuple[str, str]]:
     """(field, message) for what is wrong with a class in this profile."""
-    return problems_at(profile, minor_pointer(profile["taxonomy"], kind, code) or "", guards)
-
-
-def problems_at(profile: dict[str, Any], where: str, guards: set[str]) -> list[tuple[str, str]]:
-    """(field, message) for what is wrong at `where` (a JSON pointer) in this profile: the schema
-    and the checks of `gridcase profile validate`, with the same messages, kept to that place."""
-    candidate = Profile(profile.get("name", ""), Path("."), profile)
-    issues = schema_issues(candidate) + cross_check(candidate, guards)
-    return [
-        (issue.pointer.removeprefix(where).lstrip("/") or "class", issue.message)
-        for issue in issues
-        if issue.pointer == where or issue.pointer.startswith(where + "/")
-    ]
+    return edits.problems_at(profile, minor_pointer(profile["taxonomy"], kind, code) or "", guards)
 
 
 def record(
@@ -115,7 +98,7 @@ def record(
     reverts: int | None = None,
 ) -> int:
     """Store an edit of (kind, code) after checking it; returns the new taxonomy version."""
-    need_reason(reason)
+    edits.need_reason(reason)
     if CREATED in fields:  # reverting a creation: the class stays, disabled
         fields = {"enabled": False}
     unknown = set(fields) - set(EDITABLE)
@@ -149,7 +132,7 @@ def create(
     now: datetime,
 ) -> int:
     """Add a minor class under a major one, checked like an edit; returns the new version."""
-    need_reason(reason)
+    edits.need_reason(reason)
     if find_minor(profile["taxonomy"], kind, code) is not None:
         raise GridcaseError("invalid_class", f"{kind} class {code!r} exists already", {"field": "code"})
     change = {"kind": kind, "code": code, "changes": fields, "previous": {CREATED: major}}
@@ -158,28 +141,11 @@ def create(
     return _store(db, profile, guards, change, reason, by, now, None)
 
 
-def refuse(found: list[tuple[str, str]], code: str) -> None:
-    """Raise what validation found, field by field, or return when it found nothing."""
-    if found:
-        raise GridcaseError(
-            code,
-            "; ".join(f"{path}: {message}" for path, message in found),
-            {"problems": [{"field": path, "message": message} for path, message in found]},
-        )
-
-
-def need_reason(reason: Any) -> None:
-    if not isinstance(reason, str) or not reason.strip():
-        raise GridcaseError("invalid_request", "say why the class changes", {"field": "reason"})
-
-
 def _store(db: Engine, profile, guards, change: dict[str, Any], reason: str, by: str, now, reverts) -> int:
     """Check the profile with the change as `profile validate` would, then append it."""
     edited = {**profile, "taxonomy": apply(profile["taxonomy"], [change])}
-    refuse(problems(edited, change["kind"], change["code"], guards), "invalid_class")
-    with write(db) as connection:
-        row = {**change, "reason": reason.strip(), "changed_by": by, "changed_at": now, "reverts": reverts}
-        return connection.execute(insert(CHANGE).values(**row).returning(CHANGE.c.id)).scalar_one()
+    edits.refuse(problems(edited, change["kind"], change["code"], guards), "invalid_class")
+    return edits.append(db, CHANGE, change, reason, by, now, reverts)
 
 
 def export_yaml(profile: dict[str, Any]) -> str:
@@ -187,36 +153,3 @@ def export_yaml(profile: dict[str, Any]) -> str:
     (`extends` is dropped: every inherited section is written out)."""
     merged = {key: value for key, value in profile.items() if key != "extends"}
     return yaml.safe_dump(merged, allow_unicode=True, sort_keys=False, width=110)
-
-
-def describe(change: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(what, before, after) lines a person reads. Lists of coded rows (standards rows, a
-    composite's terms) are compared row by row and field by field."""
-    out: list[tuple[str, str, str]] = []
-    for field, after in change["changes"].items():
-        before = change["previous"].get(field)
-        if _coded_rows(before) and _coded_rows(after):
-            old = {row.get("code"): row for row in before or []}
-            new = {row.get("code"): row for row in after or []}
-            for code in list(old) + [c for c in new if c not in old]:
-                a, b = old.get(code, {}), new.get(code, {})
-                for key in list(a) + [k for k in b if k not in a]:
-                    if a.get(key) != b.get(key):
-                        out.append((f"{field}[{code}].{key}", _text(a.get(key)), _text(b.get(key))))
-            continue
-        out.append((field, _text(before), _text(after)))
-    return out
-
-
-def _coded_rows(value: Any) -> bool:
-    return isinstance(value or [], list) and all(isinstance(row, dict) for row in value or [])
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, dict):
-        return " / ".join(f"{k}: {_text(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return ", ".join(_text(v) for v in value)
-    return str(value)

@@ -8,6 +8,7 @@ from gridcase.core import taxonomy_changes
 from gridcase.core.cases import Engine
 from gridcase.core.db.engine import write
 from gridcase.core.errors import GridcaseError
+from gridcase.core.profile_edits import describe
 
 from ..conftest import TESTCITY
 
@@ -35,9 +36,7 @@ def test_the_history_is_append_only(engine):
 def test_a_change_reads_as_what_changed(engine):
     shorten(engine)
     change = taxonomy_changes.load(engine.db)[0]
-    assert taxonomy_changes.describe(change) == [
-        ("standards[missing].time_limit", "2 urgent_hour", "6 urgent_hour")
-    ]
+    assert describe(change) == [("standards[missing].time_limit", "2 urgent_hour", "6 urgent_hour")]
 
 
 def test_an_edit_needs_a_reason_and_a_real_change(engine):

@@ -1,0 +1,197 @@
+"""Cases and what hangs off them: units, events, reports, evidence, clocks, timers, outbox.
+
+The `case_event` rows are the truth and are append-only (database triggers refuse UPDATE and
+DELETE, see migrations/versions/0001_initial.py).
+
+No `from __future__ import annotations` here: SQLModel reads the annotations at class creation.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from .types import _json, _ts
+
+
+class Case(SQLModel, table=True):
+    __tablename__ = "case"
+    __table_args__ = (Index("ix_case_dedupe", "class_code", "state_kind", "lat"),)
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(unique=True, max_length=64)
+    workflow: str = Field(max_length=64)
+    state: str = Field(index=True, max_length=64)
+    state_kind: str = Field(max_length=8)  # open | closed, denormalised from the workflow
+    version: int = 1
+    kind: str = Field(max_length=16)  # component | event
+    class_code: str = Field(max_length=16)
+    major_code: str = Field(max_length=16)
+    standard: str | None = Field(default=None, max_length=64)  # 立案条件 code
+    urgent: bool = False
+    channel: str = Field(index=True, max_length=64)
+    description: str | None = None
+    address: str | None = None
+    lon: float
+    lat: float
+    grid: str | None = Field(default=None, index=True, max_length=64)
+    grid_path: str | None = Field(default=None, index=True, max_length=1024)
+    area_class: str | None = Field(default=None, max_length=16)
+    component: str | None = Field(default=None, index=True, max_length=32)
+    reporter_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    verified: bool = False
+    report_count: int = 1
+    routing_rule: str | None = Field(default=None, max_length=64)
+    routing_explanation: str | None = None
+    parent_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    # the taxonomy edit in force when the case came in: later edits apply to new cases only
+    taxonomy_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    reported_at: datetime = _ts(index=True)
+    updated_at: datetime = _ts()
+    closed_at: datetime | None = _ts(default=None)
+
+
+class CaseUnit(SQLModel, table=True):
+    """A unit's part in a case: responsible (with a share) or handling (at a dispatch depth)."""
+
+    __tablename__ = "case_unit"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    unit: str = Field(index=True, max_length=64)
+    role: str = Field(max_length=16)  # responsible | handling
+    share: float = 1.0
+    depth: int = 0
+    active: bool = True
+    since: datetime = _ts()
+
+
+class CaseEvent(SQLModel, table=True):
+    """One transition (or recorded action) of a case. Append-only."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    seq: int
+    transition: str = Field(max_length=64)
+    from_state: str | None = Field(default=None, max_length=64)
+    to_state: str = Field(max_length=64)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    actor_roles: list = _json(nullable=False)
+    at: datetime = _ts(index=True)
+    payload: dict = _json(nullable=False)
+    reason: str | None = None
+    effects: dict | None = _json(nullable=True)  # what the event changed besides the state (deadlines)
+    # the unit the event concerns (the handling unit, else the responsible one): assessment counts
+    # returns, extensions and rework against it
+    unit: str | None = Field(default=None, max_length=64)
+
+
+class Report(SQLModel, table=True):
+    """What came in through a channel. Duplicates link to the case they repeat."""
+
+    __tablename__ = "report"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    channel: str = Field(max_length=64)
+    reporter_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
+    duplicate: bool = False
+    description: str | None = None
+    lon: float
+    lat: float
+    crs: str = Field(max_length=16)
+    received_at: datetime = _ts(index=True)
+
+
+class Evidence(SQLModel, table=True):
+    """A stored file (content-addressed on disk) attached to a case, a report or an event."""
+
+    __tablename__ = "evidence"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    event_id: int | None = Field(default=None, foreign_key="case_event.id")
+    kind: str = Field(max_length=16)  # photo | video | audio | document
+    sha256: str = Field(max_length=64, index=True)
+    content_type: str = Field(max_length=64)
+    size: int
+    filename: str = Field(max_length=255)
+    added_at: datetime = _ts()
+
+
+class Clock(SQLModel, table=True):
+    """A time-limit clock of one stage of one case (the deadline arithmetic is core/sla)."""
+
+    __tablename__ = "clock"
+    __table_args__ = (
+        Index("ix_clock_running_deadline", "status", "deadline"),
+        Index("ix_clock_running_yellow", "status", "yellow_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    stage: str = Field(max_length=64)
+    status: str = Field(max_length=16, index=True)  # running | paused | stopped
+    started_at: datetime = _ts(index=True)
+    paused_at: datetime | None = _ts(default=None)
+    stopped_at: datetime | None = _ts(default=None, index=True)
+    deadline: datetime | None = _ts(default=None, index=True)
+    yellow_at: datetime | None = _ts(default=None, index=True)
+    rule: str | None = Field(default=None, max_length=128)  # what decided the limit
+    unit: str | None = Field(default=None, max_length=64)  # time-limit unit
+    amount: float | None = None  # in that unit
+    calendar: str | None = Field(default=None, max_length=64)  # None: the profile's default
+    # what assessment counts (core/assess/facts.py): the unit accountable for this stage run, who
+    # stopped the clock and with which transition, whether a later run of the stage replaced it
+    # (rework), and how many extensions moved its deadline
+    owner: str | None = Field(default=None, index=True, max_length=64)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    stopped_by: str | None = Field(default=None, max_length=64)
+    superseded: bool = False
+    extended: int = 0
+
+
+class Counter(SQLModel, table=True):
+    """Sequence numbers (case numbers) claimed atomically with an upsert."""
+
+    __tablename__ = "counter"
+    key: str = Field(primary_key=True, max_length=128)
+    value: int
+
+
+class Timer(SQLModel, table=True):
+    """A time-limit event to fire once: a light turning yellow or red, or an escalation rung.
+
+    Scheduled when its clock starts (and again when the deadline moves); the sweep claims due
+    rows with one atomic statement, so each fires exactly once whatever the number of sweepers.
+    """
+
+    __tablename__ = "timer"
+    __table_args__ = (Index("ix_timer_due", "status", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    clock_id: int = Field(foreign_key="clock.id", index=True)
+    case_id: int = Field(foreign_key="case.id")
+    kind: str = Field(max_length=16)  # yellow | red | escalation
+    rung: str | None = Field(default=None, max_length=64)
+    due_at: datetime = _ts()
+    status: str = Field(default="pending", max_length=16)  # pending | fired
+    fired_at: datetime | None = _ts(default=None)
+    fired_by: str | None = Field(default=None, max_length=64)
+
+
+class Outbox(SQLModel, table=True):
+    """A notification to deliver; written in the transaction that caused it, delivered with retries."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _ts()
+    channel: str = Field(max_length=32)  # a sender's channel: log, webhook, sms …
+    recipient: str = Field(max_length=128)
+    case_id: int | None = Field(default=None, foreign_key="case.id", index=True)
+    event: str = Field(max_length=64)
+    text: str
+    payload: dict = _json(nullable=False)
+    status: str = Field(default="pending", max_length=16)  # pending | sending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = _ts()
+    last_error: str | None = None
+    sent_at: datetime | None = _ts(default=None)

@@ -1,0 +1,87 @@
+"""Units with their command relations and class history, and the people who log in.
+
+No `from __future__ import annotations` here: SQLModel reads the annotations at class creation.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from .types import _json, _ts
+
+
+class Unit(SQLModel, table=True):
+    __tablename__ = "unit"
+    code: str = Field(primary_key=True, max_length=64)
+    name: str
+    name_en: str | None = None
+    kind: str = Field(index=True, max_length=64)
+    parent: str | None = Field(default=None, foreign_key="unit.code", index=True, max_length=64)
+    unit_class: str | None = Field(default=None, max_length=64)
+    level: int | None = None
+    calendar: str | None = Field(default=None, max_length=64)
+    # "/centre/street1/station1/": a unit's subtree is a prefix query
+    path: str = Field(index=True, max_length=1024)
+
+
+class UnitCommand(SQLModel, table=True):
+    """A command relation: a street office commands the stations in its territory."""
+
+    __tablename__ = "unit_command"
+    commander: str = Field(foreign_key="unit.code", primary_key=True, max_length=64)
+    commanded: str = Field(foreign_key="unit.code", primary_key=True, max_length=64)
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "person"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, max_length=128)
+    name: str
+    unit: str | None = Field(default=None, foreign_key="unit.code", index=True, max_length=64)
+    roles: list = _json(nullable=False)
+    active: bool = True
+    password_hash: str | None = Field(default=None, max_length=256)  # argon2; None: cannot log in
+
+
+class ApiToken(SQLModel, table=True):
+    """An API token (also an Open311 api_key). Only its SHA-256 is kept: the token itself is
+    shown once, when it is created."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    name: str = Field(max_length=128)
+    token_hash: str = Field(unique=True, max_length=64)
+    prefix: str = Field(max_length=16)  # the first characters, so people can tell tokens apart
+    created_at: datetime = _ts()
+    last_used_at: datetime | None = _ts(default=None)
+    revoked_at: datetime | None = _ts(default=None)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Failed logins, for throttling across every worker."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_who", "username", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=128)
+    address: str | None = Field(default=None, max_length=64)
+    at: datetime = _ts()
+
+
+class Responsibility(SQLModel, table=True):
+    """A person's responsibility grids (责任网格)."""
+
+    __tablename__ = "responsibility"
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    grid: str = Field(foreign_key="grid.code", primary_key=True, max_length=64)
+
+
+class UnitClassChange(SQLModel, table=True):
+    """A unit's class from a moment on, so a past period is ranked with the classes it had."""
+
+    __tablename__ = "unit_class_change"
+    unit: str = Field(foreign_key="unit.code", primary_key=True, max_length=64)
+    since: datetime = _ts(primary_key=True)
+    unit_class: str | None = Field(default=None, max_length=64)
