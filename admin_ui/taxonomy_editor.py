@@ -16,6 +16,7 @@ from .render import page
 from .views import ADMIN, ui
 
 STANDARD_FIELDS = ("code", "condition", "time_limit", "close_condition")
+MAX_STANDARD_ROWS = 100
 
 
 def _tree(profile: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -99,7 +100,9 @@ def _fields(form: dict[str, Any], minor: dict[str, Any]) -> dict[str, Any]:
     else:
         fields["multiplier"] = None
     rows = []
-    for i in range(int(form.get("standard_rows", "0") or 0) + 1):
+    shown = form.get("standard_rows", "0")
+    rows_shown = min(int(shown), MAX_STANDARD_ROWS) if shown.isdigit() else 0  # a forged count is no 500
+    for i in range(rows_shown + 1):
         row = {key: form.get(f"standards-{i}-{key}", "").strip() for key in STANDARD_FIELDS}
         if not any(row.values()):
             continue
