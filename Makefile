@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CITY ?= standard
+CITY ?= heping
+PORT ?= 8000
 
 .PHONY: demo test bench clean
 
@@ -23,10 +24,9 @@ $(VENDOR)/.installed: admin_ui/package.json admin_ui/package-lock.json
 	cp admin_ui/node_modules/htmx.org/dist/htmx.min.js admin_ui/node_modules/echarts/dist/echarts.min.js $(VENDOR)/
 	touch $@
 
+# a bundled city with a simulated month in demo/, served with a login per role
 demo: $(STAMP)
-	@$(BIN)/gridcase profile list
-	@$(BIN)/gridcase profile validate $(CITY)
-	@$(BIN)/gridcase profile summary $(CITY)
+	$(BIN)/gridcase demo --city $(CITY) --port $(PORT) $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -249,9 +249,11 @@ class Engine:
         reason: str | None = None,
         uploads: list[Upload] = (),
         expected_version: int | None = None,
+        brief: bool = False,
     ) -> dict[str, Any]:
-        """Fire a transition; returns the case as `case()` does. Raises TransitionError."""
-        return fire(self, case_id, code, actor, payload, reason, list(uploads), expected_version)
+        """Fire a transition; returns the case as `case()` does (`brief`: only its id, state,
+        state kind and version). Raises TransitionError."""
+        return fire(self, case_id, code, actor, payload, reason, list(uploads), expected_version, brief)
 
     def check_scope(
         self, connection: Connection, case: dict, actor: Actor, transition, handling: list

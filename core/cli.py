@@ -8,7 +8,7 @@ import typer
 import yaml
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import __version__, cli_assess, cli_calendar, cli_data, cli_server
+from . import __version__, cli_assess, cli_calendar, cli_data, cli_server, cli_simulate
 from .errors import GridcaseError, GridImportError
 from .plugins import PluginLoadError, collect, describe, get_plugin_manager
 from .profile import ProfileError, list_profiles, load, load_validated
@@ -183,6 +183,7 @@ def build_app(pm=None) -> typer.Typer:
     cli_assess.add_to(app)
     cli_server.add_to(app)
     cli_calendar.add_to(app)
+    cli_simulate.add_to(app)
 
     @app.callback(invoke_without_command=True)
     def _root(version: Annotated[bool, typer.Option("--version", help="Show the version")] = False) -> None:

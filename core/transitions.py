@@ -15,7 +15,7 @@ answer). Other fields are kept in the event's payload.
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from .db.engine import write
 from .db.models import Case, CaseUnit
@@ -30,6 +30,17 @@ if TYPE_CHECKING:
     from .cases import Actor, Engine
 
 CASE, CASE_UNIT = (t.__table__ for t in (Case, CaseUnit))
+# built once: building and keying a statement costs more than running it on SQLite
+SELECT_CASE = select(CASE).where(CASE.c.id == bindparam("case"))
+ACTIVE_UNITS = select(CASE_UNIT).where(
+    CASE_UNIT.c.case_id == bindparam("case"), CASE_UNIT.c.role == bindparam("role"), CASE_UNIT.c.active
+)
+MAIN_RESPONSIBLE = (
+    select(CASE_UNIT.c.unit)
+    .where(CASE_UNIT.c.case_id == bindparam("case"), CASE_UNIT.c.role == "responsible", CASE_UNIT.c.active)
+    .order_by(CASE_UNIT.c.share.desc(), CASE_UNIT.c.id)
+    .limit(1)
+)
 
 
 def fire(
@@ -41,12 +52,13 @@ def fire(
     reason: str | None = None,
     uploads: list[Upload] = (),
     expected_version: int | None = None,
+    brief: bool = False,
 ) -> dict[str, Any]:
     payload = dict(payload or {})
     stored = [engine.evidence.check(u) for u in uploads]
     now = engine.clock.now()
     with write(engine.db) as connection:
-        case = connection.execute(select(CASE).where(CASE.c.id == case_id)).mappings().first()
+        case = connection.execute(SELECT_CASE, {"case": case_id}).mappings().first()
         if case is None:
             raise GridcaseError("not_found", f"no case {case_id}")
         if expected_version is not None and expected_version != case["version"]:
@@ -131,6 +143,8 @@ def fire(
     engine.after_event(case_id, event)
     if parent_event:
         engine.after_event(parent, parent_event)
+    if brief:  # callers driving many cases (the simulator) need only where the case went
+        return {"id": case_id, "state": target, "state_kind": values["state_kind"], "version": values["version"]}
     return engine.case(case_id)
 
 
@@ -168,23 +182,11 @@ def _responsible_unit(connection: Connection, case_id: int, changes: dict[str, A
     """The responsible unit with the largest share (after this transition's re-routing)."""
     if changes["responsible"]:
         return max(changes["responsible"]["units"], key=lambda u: u.get("share", 1.0))["unit"]
-    return connection.execute(
-        select(CASE_UNIT.c.unit)
-        .where(CASE_UNIT.c.case_id == case_id, CASE_UNIT.c.role == "responsible", CASE_UNIT.c.active)
-        .order_by(CASE_UNIT.c.share.desc(), CASE_UNIT.c.id)
-        .limit(1)
-    ).scalar()
+    return connection.execute(MAIN_RESPONSIBLE, {"case": case_id}).scalar()
 
 
 def _active_units(connection: Connection, case_id: int, role: str) -> list[dict[str, Any]]:
-    return [
-        dict(r)
-        for r in connection.execute(
-            select(CASE_UNIT).where(
-                CASE_UNIT.c.case_id == case_id, CASE_UNIT.c.role == role, CASE_UNIT.c.active
-            )
-        ).mappings()
-    ]
+    return [dict(r) for r in connection.execute(ACTIVE_UNITS, {"case": case_id, "role": role}).mappings()]
 
 
 def _field_changes(engine, connection, case, transition, actor, payload, handling) -> dict[str, Any]:

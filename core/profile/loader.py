@@ -20,6 +20,7 @@ SECTION_FILES = {
     "assessment": "assessment.yaml",
     "channels": "channels.yaml",
     "roles": "roles.yaml",
+    "simulation": "simulation.yaml",
 }
 # Identity keys belong to one profile and are never inherited.
 OWN_KEYS = ("name", "extends")

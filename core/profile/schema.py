@@ -28,6 +28,7 @@ SECTION_SCHEMAS = (
     "assessment",
     "channels",
     "roles",
+    "simulation",
 )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from ..db.fastinsert import FastInsert
 from ..db.models import Clock
@@ -24,6 +24,37 @@ FAST_INSERT_CLOCK = FastInsert(CLOCK)
 # every row of one insert has the same keys (executemany)
 NO_DEADLINE = dict.fromkeys(
     ("deadline", "yellow_at", "rule", "unit", "amount", "calendar", "actor_id", "stopped_by")
+)
+
+
+class _Change:
+    """An UPDATE of a case's clocks in some statuses (and stages), built once: a transition runs
+    several, and building and keying statements cost more than running them on SQLite.
+    Parameters: case, statuses, stages, and what `values` binds (at, by, actor)."""
+
+    def __init__(self, extra=None, **values: Any) -> None:
+        every = update(CLOCK).where(
+            CLOCK.c.case_id == bindparam("case"), CLOCK.c.status.in_(bindparam("statuses", expanding=True))
+        )
+        if extra is not None:
+            every = every.where(extra)
+        named = every.where(CLOCK.c.stage.in_(bindparam("stages", expanding=True)))
+        self.every, self.named = (
+            q.values(**values).returning(CLOCK.c.id, CLOCK.c.deadline) for q in (every, named)
+        )
+
+
+AT, BY, ACTOR = bindparam("at"), bindparam("by"), bindparam("actor")
+STOP = _Change(status="stopped", stopped_at=AT, stopped_by=BY, actor_id=ACTOR)
+PAUSE = _Change(status="paused", paused_at=AT)
+# a stage started again ends its earlier runs, keeping how they ended when they had
+SUPERSEDE = _Change(
+    ~CLOCK.c.superseded,
+    superseded=True,
+    status="stopped",
+    stopped_at=func.coalesce(CLOCK.c.stopped_at, AT),
+    stopped_by=func.coalesce(CLOCK.c.stopped_by, BY),
+    actor_id=func.coalesce(CLOCK.c.actor_id, ACTOR),
 )
 
 
@@ -65,12 +96,8 @@ class Clocks:
             # a stage started again (rework, re-dispatch) gets a new clock; the old runs end and
             # are marked superseded, so assessment can count a case's last run only
             self._set(
-                connection, case_id, named, ("running", "paused", "stopped"),
-                extra=~CLOCK.c.superseded,
-                superseded=True, status="stopped",
-                stopped_at=func.coalesce(CLOCK.c.stopped_at, now),
-                stopped_by=func.coalesce(CLOCK.c.stopped_by, by),
-                actor_id=func.coalesce(CLOCK.c.actor_id, actor_id),
+                connection, SUPERSEDE, case_id, named, ("running", "paused", "stopped"),
+                at=now, by=by, actor=actor_id,
             )  # fmt: skip
         rows, changes = [], []
         for stage in named:
@@ -105,18 +132,17 @@ class Clocks:
         return query if every else query.where(CLOCK.c.stage.in_(named))
 
     def _set(
-        self, connection: Connection, case_id: int, stages, statuses: tuple[str, ...], extra=None, **values
+        self, connection: Connection, change: _Change, case_id: int, stages, statuses: tuple[str, ...], **values
     ) -> None:
         """Change clocks that stop running; their pending timers are cancelled."""
         every, named = _stages(stages)
         if not every and not named:
             return
-        query = update(CLOCK).where(CLOCK.c.case_id == case_id, CLOCK.c.status.in_(statuses))
-        if extra is not None:
-            query = query.where(extra)
-        if not every:
-            query = query.where(CLOCK.c.stage.in_(named))
-        changed = connection.execute(query.values(**values).returning(CLOCK.c.id, CLOCK.c.deadline)).all()
+        params = {"case": case_id, "statuses": list(statuses), **values}
+        if every:
+            changed = connection.execute(change.every, params).all()
+        else:
+            changed = connection.execute(change.named, {**params, "stages": named}).all()
         sweep.cancel(connection, [row.id for row in changed if row.deadline is not None])
 
     def stop(
@@ -129,14 +155,11 @@ class Clocks:
         actor_id: int | None = None,
     ) -> list:
         """Stop clocks, recording the transition and the person that stopped them."""
-        self._set(
-            connection, case_id, stages, ("running", "paused"),
-            status="stopped", stopped_at=now, stopped_by=by, actor_id=actor_id,
-        )  # fmt: skip
+        self._set(connection, STOP, case_id, stages, ("running", "paused"), at=now, by=by, actor=actor_id)
         return []
 
     def pause(self, connection: Connection, case_id: int, stages: Iterable[str], now: datetime) -> list:
-        self._set(connection, case_id, stages, ("running",), status="paused", paused_at=now)
+        self._set(connection, PAUSE, case_id, stages, ("running",), at=now)
         return []
 
     def resume(self, connection: Connection, case_id: int, stages: Iterable[str], now: datetime) -> list:

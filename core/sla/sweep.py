@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .deadlines import Deadlines
 
 TIMER, OUTBOX, CASE, CASE_UNIT, CLOCK = (t.__table__ for t in (Timer, Outbox, Case, CaseUnit, Clock))
+CANCEL = delete(TIMER).where(TIMER.c.clock_id.in_(bindparam("clocks", expanding=True)), TIMER.c.status == "pending")
 MAX_ATTEMPTS = 6
 LEASE = timedelta(minutes=5)
 log = logging.getLogger("gridcase.sla")
@@ -77,7 +78,7 @@ def schedule(
 
 def cancel(connection: Connection, clock_ids: list[int]) -> None:
     if clock_ids:
-        connection.execute(delete(TIMER).where(TIMER.c.clock_id.in_(clock_ids), TIMER.c.status == "pending"))
+        connection.execute(CANCEL, {"clocks": clock_ids})
 
 
 def sweep(engine: "Engine", now: datetime | None = None, limit: int = 10_000) -> list[dict[str, Any]]:

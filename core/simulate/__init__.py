@@ -1,0 +1,130 @@
+"""`gridcase simulate`: a realistic, reproducible month of work through the real engine.
+
+    result = simulate("heping", "sqlite:///demo.db", days=30, seed=1, start=date(2026, 10, 1))
+    result["figures"]["closure_rate"]
+
+The workload (workload.py) is generated from the profile's `simulation` section; each city reads
+it onto its own grids, classes and channels (city.py); the loop (run.py) fires the workflow's
+transitions as the simulated people would; the figures (figures.py) are read back from the
+database, which `gridcase serve` can then open.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from ..cases import Engine
+from ..clock import ManualClock
+from ..db.engine import make_engine, read, upgrade
+from ..db.models import Case
+from ..errors import GridcaseError
+from ..evidence import EvidenceStore
+from ..profile import load_validated
+from .figures import figures
+from .run import Simulation, Tally
+from .workload import Incident, Workload, incidents, timezone_of
+
+__all__ = ["Incident", "Workload", "incidents", "open_city", "simulate", "workload_of", "period_of"]
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime  # local midnight of the first day, in UTC
+    end: datetime
+    label: str  # an assessment period: 2026-10-01..2026-10-30
+
+
+def period_of(start: date, days: int, timezone: str) -> Period:
+    zone = ZoneInfo(timezone)
+    first = datetime.combine(start, time(), zone).astimezone(UTC)
+    last = start + timedelta(days=days - 1)
+    return Period(first, first + timedelta(days=days), f"{start.isoformat()}..{last.isoformat()}")
+
+
+def workload_of(engine: Engine, reports_per_day: int | None = None) -> Workload:
+    return Workload.of(engine.profile, sorted(engine.classes)).scaled(reports_per_day)
+
+
+def open_city(profile: str, database_url: str, start: date, days: int, evidence: Path | None = None):
+    """A migrated, empty database with the profile's units and grids, on a clock at the start
+    of the period; returns the engine and the period."""
+    loaded, pm = load_validated(profile)
+    period = period_of(start, days, timezone_of(loaded.plain()))
+    upgrade(database_url)
+    db = make_engine(database_url)
+    with read(db) as connection:
+        existing = connection.execute(select(func.count()).select_from(Case.__table__)).scalar_one()
+    if existing:
+        db.dispose()
+        raise GridcaseError(
+            "conflict",
+            f"the database already holds {existing} cases; simulate into a new one "
+            f"({make_url(database_url).render_as_string(hide_password=True)})",
+        )
+    engine = Engine(
+        loaded, pm, db, clock=ManualClock(period.start), evidence=EvidenceStore(evidence or _beside(database_url))
+    )
+    engine.load_reference_data()
+    return engine, period
+
+
+def fresh_sqlite(path: Path) -> str:
+    """A new SQLite database at `path`: an earlier run's file there is replaced."""
+    for stale in path.parent.glob(path.name + "*"):
+        stale.unlink()
+    return f"sqlite:///{path.resolve()}"
+
+
+def _beside(database_url: str) -> Path:
+    """Evidence next to a SQLite file (where `make demo` serves it from), else ./evidence."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).resolve().parent / "evidence"
+    return Path("evidence")
+
+
+def simulate(
+    profile: str,
+    database_url: str,
+    days: int,
+    seed: int,
+    start: date,
+    reports_per_day: int | None = None,
+    stream: list[Incident] | None = None,
+    progress: Callable[[int], None] | None = None,
+    evidence: Path | None = None,
+) -> dict[str, Any]:
+    """Run `days` days from `start`; `stream` replays a given workload instead of the profile's."""
+    if days < 1:
+        raise GridcaseError("invalid", "--days must be at least 1")
+    engine, period = open_city(profile, database_url, start, days, evidence)
+    try:
+        if stream is None:
+            stream = incidents(workload_of(engine, reports_per_day), start, days, seed)
+        tally: Tally = Simulation(engine, period.start, period.end, progress).run(stream)
+        return {
+            "profile": engine.profile["name"],
+            "title": engine.profile.get("title", {}),
+            "seed": seed,
+            "start": start.isoformat(),
+            "days": days,
+            "tally": {
+                "reports": tally.reports,
+                "cases": tally.cases,
+                "duplicates": tally.duplicates,
+                "rejected_at_intake": tally.rejected,
+                "fired": dict(sorted(tally.fired.items())),
+                "refused": dict(sorted(tally.refused.items())),
+                "mechanisms": dict(sorted(tally.mechanisms.items())),
+                "sweeps": tally.sweeps,
+            },
+            "figures": figures(engine, period.start, period.end, period.label),
+        }
+    finally:
+        engine.db.dispose()

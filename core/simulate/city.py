@@ -1,0 +1,96 @@
+"""One city's reading of an incident: which of its grids, classes and channels it falls on, and
+who in its model acts on the case."""
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import shapely
+
+from ..cases import Actor
+from ..units import add_person
+
+if TYPE_CHECKING:
+    from ..cases import Engine
+    from .workload import Incident
+
+SIM_PREFIX = "sim_"  # the simulated staff's usernames: sim_operator, sim_dispatcher, ...
+
+
+class City:
+    def __init__(self, engine: "Engine") -> None:
+        self.engine = engine
+        index = engine.grids
+        deepest = np.flatnonzero(index.depth == index.depth.max()) if len(index) else []
+        self.grids = [index.geoms[i] for i in deepest]
+        self.bounds = [shapely.bounds(g) for g in self.grids]
+        self.centre = engine.profile.get("region", {}).get("center", [116.4, 39.9])
+        channels = engine.profile.get("channels", [])
+        self.channels: dict[str, dict[str, Any]] = {}
+        for channel in channels:
+            self.channels.setdefault(channel["kind"], channel)
+        self.fallback_channel = self.channels.get("patrol") or channels[0]
+        self.classes = {(kind, code) for kind, code in engine.classes}
+        self.staff = self._staff()
+
+    def _staff(self) -> dict[str, int]:
+        """One simulated person per role, so every event has an actor a bulletin can name."""
+        from sqlalchemy import select
+
+        from ..db.engine import read
+        from ..db.models import Person
+
+        person = Person.__table__
+        roles = list(self.engine.roles)
+        with read(self.engine.db) as connection:
+            known = dict(
+                connection.execute(
+                    select(person.c.username, person.c.id).where(person.c.username.like(f"{SIM_PREFIX}%"))
+                ).all()
+            )
+        for role in roles:
+            name = SIM_PREFIX + role
+            if name not in known:
+                known[name] = add_person(self.engine.db, name, f"模拟{role}", [role])
+        return {role: known[SIM_PREFIX + role] for role in roles}
+
+    # -- the incident, read by this city ---------------------------------------------------
+
+    def point(self, incident: "Incident") -> list[float]:
+        """A point inside the grid the incident falls on (the same place, for a repeat)."""
+        if not self.grids:
+            return [self.centre[0] + (incident.v - 0.5) * 0.05, self.centre[1] + (incident.w - 0.5) * 0.05]
+        i = min(int(incident.u * len(self.grids)), len(self.grids) - 1)
+        geometry, (x0, y0, x1, y1) = self.grids[i], self.bounds[i]
+        for k in range(8):  # a few tries along a low-discrepancy walk, then the grid's own point
+            v, w = (incident.v + 0.618034 * k) % 1, (incident.w + 0.381966 * k) % 1
+            x, y = x0 + v * (x1 - x0), y0 + w * (y1 - y0)
+            if shapely.intersects_xy(geometry, x, y):
+                return [round(x, 7), round(y, 7)]
+        inner = geometry.representative_point()
+        return [round(inner.x, 7), round(inner.y, 7)]
+
+    def class_of(self, incident: "Incident") -> tuple[str, str]:
+        key = (incident.kind, incident.code)
+        if key in self.classes:
+            return key
+        # a city without the class takes its first of the same major class, else any of the kind
+        same_major = sorted(c for c in self.classes if c[0] == incident.kind and c[1][:2] == incident.code[:2])
+        same_kind = sorted(c for c in self.classes if c[0] == incident.kind)
+        return (same_major or same_kind or sorted(self.classes))[0]
+
+    def channel_of(self, incident: "Incident") -> dict[str, Any]:
+        """`simulation.channels` names a channel by its code, or by its kind (the first of it)."""
+        key = incident.channel_kind
+        return self.engine.channels.get(key) or self.channels.get(key, self.fallback_channel)
+
+    def report(self, incident: "Incident") -> tuple[dict[str, Any], Actor]:
+        channel = self.channel_of(incident)
+        kind, code = self.class_of(incident)
+        report = {"channel": channel["code"], "category": code, "kind": kind, "point": self.point(incident)}
+        role = (channel.get("roles") or ["operator"])[0]
+        return report, self.actor(role)
+
+    # -- people ----------------------------------------------------------------------------
+
+    def actor(self, role: str, unit: str | None = None) -> Actor:
+        return Actor.of(role, id=self.staff.get(role), unit=unit)

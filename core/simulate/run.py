@@ -1,0 +1,256 @@
+"""Drive a stream of incidents through the real engine on a simulated clock.
+
+A discrete-event loop: reports arrive at their times, and after each step a case's next step
+is scheduled. The step is drawn, by the profile's `simulation.steps` weights, among the
+transitions its workflow allows from the case's state, and waits a log-uniform number of
+working minutes on the centre's calendar. Handling also queues behind the unit's earlier work
+(`simulation.capacity`, cases a working day), which is where the late cases come from. The
+time-limit sweep runs every simulated hour, as `gridcase serve` runs it.
+
+Every draw for a case comes from its incident's `fate`, so a model that sends the case down
+the same path makes the same choices on it.
+"""
+
+import heapq
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, select
+
+from ..db.engine import read
+from ..db.models import Case, CaseUnit
+from ..evidence import Upload
+from ..errors import GridcaseError
+from ..workflow import TransitionError
+from .city import City
+from .workload import Incident, log_uniform
+
+if TYPE_CHECKING:
+    from ..cases import Engine
+
+CASE, CASE_UNIT = Case.__table__, CaseUnit.__table__
+SELECT_CASE = select(CASE.c.workflow, CASE.c.state, CASE.c.class_code, CASE.c.kind).where(
+    CASE.c.id == bindparam("case")
+)
+ACTIVE_UNITS = (
+    select(CASE_UNIT.c.unit)
+    .where(CASE_UNIT.c.case_id == bindparam("case"), CASE_UNIT.c.role == bindparam("role"), CASE_UNIT.c.active)
+    .order_by(CASE_UNIT.c.depth.desc(), CASE_UNIT.c.share.desc(), CASE_UNIT.c.id)
+)
+PHOTO = Upload("现场照片.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64))
+MAX_STEPS = 40  # a case that has gone round this often is left where it is
+WORKING_DAY_MIN = 480
+# refusals that mean "not this transition for this case": the simulated person tries another
+REFUSED = {"guard_refused", "vetoed", "forbidden", "missing_requirements", "invalid_field"}
+
+
+@dataclass
+class Track:
+    """What the simulator knows of a case it drives."""
+
+    case_id: int
+    rng: random.Random
+    channel: tuple[str, str]  # code and kind: a step may be for some channels only
+    workflow: str
+    state: str
+    steps: int = 0
+    kept: set[str] = field(default_factory=set)  # transitions that keep the state, fired once each
+
+
+@dataclass
+class Tally:
+    reports: int = 0
+    cases: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    fired: Counter = field(default_factory=Counter)
+    refused: Counter = field(default_factory=Counter)
+    mechanisms: Counter = field(default_factory=Counter)
+    sweeps: int = 0
+
+
+class Simulation:
+    def __init__(
+        self, engine: "Engine", start: datetime, end: datetime, progress: Callable[[int], None] | None = None
+    ):
+        self.engine = engine
+        self.city = City(engine)
+        self.start, self.end = start, end
+        self.progress = progress
+        spec = engine.profile.get("simulation", {})
+        self.steps: dict[str, dict[str, Any]] = spec.get("steps", {})
+        self.capacity: dict[str, float] = spec.get("capacity", {})
+        self.calendar = engine.deadlines.calendar(None)
+        self.unit_kind = {u["code"]: u.get("kind") for u in engine.profile.get("units", [])}
+        self.unit_roles = {r["code"] for r in engine.roles.values() if r.get("scope") == "unit_subtree"}
+        working = [code for code, unit in engine.time_units.items() if unit.get("working")]
+        self.extension_unit = "work_day" if "work_day" in working else (working or list(engine.time_units))[0]
+        self.free_at: dict[str, datetime] = {}
+        self.queue: list[tuple[datetime, int, int, str]] = []
+        self.tracks: dict[int, Track] = {}
+        self.tally = Tally()
+        self._seq = 0
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self, stream: list[Incident]) -> Tally:
+        sweep_at = self.start
+        arrivals = iter(stream)
+        incident = next(arrivals, None)
+        while True:
+            step_at = self.queue[0][0] if self.queue else None
+            arrival_at = incident.at if incident else None
+            now = min(t for t in (step_at, arrival_at, self.end) if t is not None)
+            while sweep_at <= now:
+                self._sweep(sweep_at)
+                sweep_at += timedelta(hours=1)
+            if now >= self.end:
+                break
+            self.engine.clock.set(now)
+            if arrival_at == now:
+                self._report(incident)
+                incident = next(arrivals, None)
+            else:
+                _, _, case_id, code = heapq.heappop(self.queue)
+                self._fire(self.tracks[case_id], code, now)
+        self.engine.clock.set(self.end)
+        return self.tally
+
+    def _sweep(self, at: datetime) -> None:
+        self.engine.clock.set(at)
+        self.engine.sweep(at)
+        self.tally.sweeps += 1
+
+    def _schedule(self, track: Track, at: datetime, code: str) -> None:
+        self._seq += 1
+        heapq.heappush(self.queue, (at, self._seq, track.case_id, code))
+
+    # -- reports -----------------------------------------------------------------------------
+
+    def _report(self, incident: Incident) -> None:
+        report, actor = self.city.report(incident)
+        self.tally.reports += 1
+        if self.progress:
+            self.progress(1)
+        try:
+            result = self.engine.intake(report, actor)
+        except GridcaseError as exc:
+            self.tally.rejected += 1
+            self.tally.refused[f"intake:{exc.code}"] += 1
+            return
+        if result["duplicate"]:
+            self.tally.duplicates += 1
+            return
+        self.tally.cases += 1
+        case = self._case(result["case_id"])
+        track = Track(
+            result["case_id"],
+            random.Random(incident.fate),
+            (report["channel"], self.city.engine.channels[report["channel"]]["kind"]),
+            case["workflow"],
+            case["state"],
+        )
+        self.tracks[track.case_id] = track
+        self._next(track, incident.at)
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _choices(self, track: Track, exclude: set[str]) -> list[tuple[str, dict[str, Any]]]:
+        workflow = self.engine.workflows[track.workflow]
+        out = []
+        for transition in workflow.available(track.state):
+            step = self.steps.get(transition.code)
+            if not step or step["weight"] <= 0 or transition.code in exclude:
+                continue
+            if transition.target is None and transition.code in track.kept:
+                continue
+            if step.get("channels") and not set(track.channel) & set(step["channels"]):
+                continue
+            out.append((transition.code, step))
+        return out
+
+    def _next(self, track: Track, now: datetime, exclude: set[str] = frozenset()) -> None:
+        if track.steps >= MAX_STEPS:
+            return
+        choices = self._choices(track, exclude)
+        if not choices:
+            return
+        code, step = track.rng.choices(choices, [s["weight"] for _, s in choices])[0]
+        wait = log_uniform(track.rng, *step.get("minutes", (5, 60)))
+        start = now
+        if code == "handle":  # the unit works through its cases in turn
+            unit = self._handling_unit(track.case_id)
+            capacity = self.capacity.get(self.unit_kind.get(unit), self.capacity.get("default", 60))
+            start = max(now, self.free_at.get(unit, now))
+            self.free_at[unit] = self.calendar.add(start, WORKING_DAY_MIN / capacity)
+        self._schedule(track, self.calendar.add(start, wait), code)
+
+    def _fire(self, track: Track, code: str, now: datetime, exclude: set[str] | None = None) -> None:
+        exclude = set(exclude or ())
+        workflow = self.engine.workflows[track.workflow]
+        transition = workflow.transitions[code]
+        role = sorted(transition.roles)[0]
+        unit = self._handling_unit(track.case_id) if role in self.unit_roles else None
+        payload, reason = self._fill(track, transition)
+        uploads = [PHOTO] * len(transition.evidence)
+        try:
+            case = self.engine.transition(
+                track.case_id, code, self.city.actor(role, unit), payload, reason, uploads, brief=True
+            )
+        except TransitionError as exc:
+            self.tally.refused[f"{code}:{exc.code}"] += 1
+            if exc.code in REFUSED:  # try something else now
+                exclude.add(code)
+                self._next(track, now, exclude)
+            else:  # the case moved under us (a sweep's escalation, say): look again
+                track.state = self._case(track.case_id)["state"]
+                self._next(track, now)
+            return
+        track.steps += 1
+        track.state = case["state"]
+        if transition.target is None:
+            track.kept.add(code)
+        self.tally.fired[code] += 1
+        mechanism = self.steps.get(code, {}).get("mechanism")
+        if mechanism:
+            self.tally.mechanisms[mechanism] += 1
+        self._next(track, now)
+
+    def _fill(self, track: Track, transition) -> tuple[dict[str, Any], str | None]:
+        """The fields a transition requires, as the person firing it would give them."""
+        payload: dict[str, Any] = {}
+        if "units" in transition.fields:
+            payload["units"] = self._units(track.case_id, "responsible")[:1] or [self._centre()]
+        if "category" in transition.fields:
+            case = self._case(track.case_id)
+            payload.update(category=case["class_code"], kind=case["kind"])
+            rows = self.engine.classes[(case["kind"], case["class_code"])]["minor"].get("standards", [])
+            if rows:
+                payload["standard"] = track.rng.choice(rows)["code"]
+        if "amount" in transition.fields:
+            payload["amount"] = f"{track.rng.choice((1, 2, 3))} {self.extension_unit}"
+        if "satisfaction" in transition.fields:
+            payload["satisfaction"] = track.rng.choices(["satisfied", "basically", "unsatisfied"], [80, 15, 5])[0]
+        reason = f"模拟：{transition.name}" if transition.reason else None
+        for name in transition.fields:
+            payload.setdefault(name, "模拟")
+        return payload, reason
+
+    def _case(self, case_id: int) -> dict[str, Any]:
+        with read(self.engine.db) as connection:
+            return connection.execute(SELECT_CASE, {"case": case_id}).mappings().one()
+
+    def _units(self, case_id: int, role: str) -> list[str]:
+        with read(self.engine.db) as connection:
+            return list(connection.execute(ACTIVE_UNITS, {"case": case_id, "role": role}).scalars())
+
+    def _handling_unit(self, case_id: int) -> str | None:
+        units = self._units(case_id, "handling") or self._units(case_id, "responsible")
+        return units[0] if units else None
+
+    def _centre(self) -> str:
+        return next(iter(self.engine.unit_codes))
