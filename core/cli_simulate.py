@@ -49,7 +49,9 @@ def simulate_command(
         if len(names) < 2:
             raise UserError("--compare needs at least two profiles, separated by commas")
         report = _with_progress(
-            quiet, "comparing", lambda progress: compare_models(names, days, seed, first, output, reports_per_day, progress)
+            quiet,
+            "comparing",
+            lambda progress: compare_models(names, days, seed, first, output, reports_per_day, progress),
         )
         typer.echo(_comparison_table(report))
         typer.echo(f"report: {output / 'comparison.html'} and {output / 'comparison.json'}")
@@ -164,7 +166,9 @@ def demo_command(
     )  # fmt: skip
     typer.echo(summary(result))
     logins = demo.add_logins(url, load_validated(city)[0].plain())
-    typer.echo(f"\ngridcase demo: {city} at http://127.0.0.1:{port}/ui/  (API: /api/v1/, Open311: /open311/v2/)")
+    typer.echo(
+        f"\ngridcase demo: {city} at http://127.0.0.1:{port}/ui/  (API: /api/v1/, Open311: /open311/v2/)"
+    )
     typer.echo("log in as:")
     for login in logins:
         unit = f"  unit {login['unit']}" if login["unit"] else ""

@@ -144,7 +144,12 @@ def fire(
     if parent_event:
         engine.after_event(parent, parent_event)
     if brief:  # callers driving many cases (the simulator) need only where the case went
-        return {"id": case_id, "state": target, "state_kind": values["state_kind"], "version": values["version"]}
+        return {
+            "id": case_id,
+            "state": target,
+            "state_kind": values["state_kind"],
+            "version": values["version"],
+        }
     return engine.case(case_id)
 
 

@@ -68,7 +68,11 @@ def open_city(profile: str, database_url: str, start: date, days: int, evidence:
             f"({make_url(database_url).render_as_string(hide_password=True)})",
         )
     engine = Engine(
-        loaded, pm, db, clock=ManualClock(period.start), evidence=EvidenceStore(evidence or _beside(database_url))
+        loaded,
+        pm,
+        db,
+        clock=ManualClock(period.start),
+        evidence=EvidenceStore(evidence or _beside(database_url)),
     )
     engine.load_reference_data()
     return engine, period

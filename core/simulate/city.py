@@ -74,7 +74,9 @@ class City:
         if key in self.classes:
             return key
         # a city without the class takes its first of the same major class, else any of the kind
-        same_major = sorted(c for c in self.classes if c[0] == incident.kind and c[1][:2] == incident.code[:2])
+        same_major = sorted(
+            c for c in self.classes if c[0] == incident.kind and c[1][:2] == incident.code[:2]
+        )
         same_kind = sorted(c for c in self.classes if c[0] == incident.kind)
         return (same_major or same_kind or sorted(self.classes))[0]
 

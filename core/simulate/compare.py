@@ -46,10 +46,20 @@ def compare_models(
     for name in names:
         url = fresh_sqlite(output / f"{name}.db")
         models.append(
-            simulate(name, url, days, seed, start, stream=stream, progress=progress, evidence=output / "evidence")
+            simulate(
+                name, url, days, seed, start, stream=stream, progress=progress, evidence=output / "evidence"
+            )
         )
-    report = {"seed": seed, "days": days, "start": start.isoformat(), "incidents": len(stream), "models": models}
-    (output / "comparison.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    report = {
+        "seed": seed,
+        "days": days,
+        "start": start.isoformat(),
+        "incidents": len(stream),
+        "models": models,
+    }
+    (output / "comparison.json").write_text(
+        json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     (output / "comparison.html").write_text(render(report), encoding="utf-8")
     return report
 
@@ -61,9 +71,12 @@ def render(report: dict[str, Any]) -> str:
     )
     stages = sorted({s for m in report["models"] for s in m["figures"]["stage_hours"]})
     kinds = sorted({k for m in report["models"] for k in m["figures"]["workload_by_unit_kind"]})
-    return template.render(report=report, stages=stages, kinds=kinds, echarts=_echarts(), data=json.dumps(
-        {"report": report, "stages": stages, "kinds": kinds}, ensure_ascii=False
-    ))  # fmt: skip
+    # JSON inside <script> is not HTML-decoded: it goes in raw, with "</" escaped so no value
+    # can close the element
+    data = json.dumps({"report": report, "stages": stages, "kinds": kinds}, ensure_ascii=False)
+    return template.render(
+        report=report, stages=stages, kinds=kinds, echarts=_echarts(), data=data.replace("</", "<\\/")
+    )
 
 
 def _echarts() -> str:

@@ -120,7 +120,7 @@ def _ranking(engine: "Engine", period: str, size: int = 5) -> dict[str, list[dic
         (o for o in result["objects"] if o["final"] is not None), key=lambda o: (-o["final"], o["code"])
     )
     row = [{"unit": o["code"], "name": o["name"], "score": o["final"]} for o in scored]
-    return {"top": row[:size], "bottom": row[-size:][::-1] if len(row) > size else []}
+    return {"top": row[:size], "bottom": row[size:][-size:][::-1]}
 
 
 def _rate(part: int, whole: int) -> float | None:

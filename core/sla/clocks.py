@@ -132,7 +132,13 @@ class Clocks:
         return query if every else query.where(CLOCK.c.stage.in_(named))
 
     def _set(
-        self, connection: Connection, change: _Change, case_id: int, stages, statuses: tuple[str, ...], **values
+        self,
+        connection: Connection,
+        change: _Change,
+        case_id: int,
+        stages,
+        statuses: tuple[str, ...],
+        **values,
     ) -> None:
         """Change clocks that stop running; their pending timers are cancelled."""
         every, named = _stages(stages)

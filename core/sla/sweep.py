@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from .deadlines import Deadlines
 
 TIMER, OUTBOX, CASE, CASE_UNIT, CLOCK = (t.__table__ for t in (Timer, Outbox, Case, CaseUnit, Clock))
-CANCEL = delete(TIMER).where(TIMER.c.clock_id.in_(bindparam("clocks", expanding=True)), TIMER.c.status == "pending")
+CANCEL = delete(TIMER).where(
+    TIMER.c.clock_id.in_(bindparam("clocks", expanding=True)), TIMER.c.status == "pending"
+)
 MAX_ATTEMPTS = 6
 LEASE = timedelta(minutes=5)
 log = logging.getLogger("gridcase.sla")

@@ -81,7 +81,10 @@ def test_a_simulated_month_runs_the_whole_loop_on_each_database(db_url, tmp_path
     assert tally["sweeps"] == 4 * 24 + 1  # on every hour, the period's end included
     # 和平's own mechanisms were exercised: 五所进街 routing and 民生110 replies
     assert figures["routing"]["command"] > 0 and tally["mechanisms"]["民生110"] > 0
-    assert figures["ranking"]["top"] and figures["ranking"]["top"][0]["score"] >= figures["ranking"]["bottom"][0]["score"]
+    assert (
+        figures["ranking"]["top"]
+        and figures["ranking"]["top"][0]["score"] >= figures["ranking"]["bottom"][0]["score"]
+    )
     engine = Engine.open("heping", db_url, evidence=None)
     try:  # the database is one the server's engine reads
         with read(engine.db) as connection:
@@ -109,7 +112,14 @@ def test_the_cli_prints_the_periods_figures(cli, tmp_path):
         "--reports-per-day", "40", "--db", url, "--json", str(tmp_path / "f.json"), "-q",
     )  # fmt: skip
     assert result.code == 0, result.err
-    for label in ("立案数", "结案率", "按期结案率", "即办率", "overdue handling by unit", "top of the ranking"):
+    for label in (
+        "立案数",
+        "结案率",
+        "按期结案率",
+        "即办率",
+        "overdue handling by unit",
+        "top of the ranking",
+    ):
         assert label in result.out
     assert (tmp_path / "f.json").read_text(encoding="utf-8").startswith("{")
     again = cli("simulate", "--profile", "heping", "--days", "2", "--db", url, "-q")
