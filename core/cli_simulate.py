@@ -71,7 +71,7 @@ def simulate_command(
 def _start(text: str | None, days: int) -> date:
     from .cli import UserError
 
-    if text is None:
+    if text is None:  # the days just ended, so today's dashboards and lights show them as live
         return date.today() - timedelta(days=days)
     try:
         return date.fromisoformat(text)
@@ -160,7 +160,7 @@ def demo_command(
         False,
         city,
         lambda progress: simulate(
-            city, url, days, seed, demo.default_start(days), reports_per_day, progress=progress,
+            city, url, days, seed, _start(None, days), reports_per_day, progress=progress,
             evidence=folder / "evidence",
         ),
     )  # fmt: skip

@@ -1,7 +1,6 @@
 """`make demo` / `gridcase demo`: a bundled city with a simulated month, served with a login per
 role. Local only: the demo passwords are printed and are the same on every machine."""
 
-from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,11 +12,6 @@ from .units import add_person
 
 CASE_UNIT, PERSON = CaseUnit.__table__, Person.__table__
 NOT_A_LOGIN = {"system"}
-
-
-def default_start(days: int) -> date:
-    """The month just ended, so today's dashboards and lights show it as live."""
-    return date.today() - timedelta(days=days)
 
 
 def add_logins(url: str, profile: dict[str, Any]) -> list[dict[str, Any]]:

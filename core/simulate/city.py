@@ -5,14 +5,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
+from sqlalchemy import select
 
 from ..cases import Actor
+from ..db.engine import read
+from ..db.models import Person
 from ..units import add_person
 
 if TYPE_CHECKING:
     from ..cases import Engine
     from .workload import Incident
 
+PERSON = Person.__table__
 SIM_PREFIX = "sim_"  # the simulated staff's usernames: sim_operator, sim_dispatcher, ...
 
 
@@ -29,22 +33,17 @@ class City:
         for channel in channels:
             self.channels.setdefault(channel["kind"], channel)
         self.fallback_channel = self.channels.get("patrol") or channels[0]
-        self.classes = {(kind, code) for kind, code in engine.classes}
+        self.classes = set(engine.classes)
+        self.stand_ins: dict[tuple[str, str], tuple[str, str]] = {}
         self.staff = self._staff()
 
     def _staff(self) -> dict[str, int]:
         """One simulated person per role, so every event has an actor a bulletin can name."""
-        from sqlalchemy import select
-
-        from ..db.engine import read
-        from ..db.models import Person
-
-        person = Person.__table__
         roles = list(self.engine.roles)
         with read(self.engine.db) as connection:
             known = dict(
                 connection.execute(
-                    select(person.c.username, person.c.id).where(person.c.username.like(f"{SIM_PREFIX}%"))
+                    select(PERSON.c.username, PERSON.c.id).where(PERSON.c.username.like(f"{SIM_PREFIX}%"))
                 ).all()
             )
         for role in roles:
@@ -73,12 +72,13 @@ class City:
         key = (incident.kind, incident.code)
         if key in self.classes:
             return key
-        # a city without the class takes its first of the same major class, else any of the kind
-        same_major = sorted(
-            c for c in self.classes if c[0] == incident.kind and c[1][:2] == incident.code[:2]
-        )
-        same_kind = sorted(c for c in self.classes if c[0] == incident.kind)
-        return (same_major or same_kind or sorted(self.classes))[0]
+        if key not in self.stand_ins:
+            # a city without the class takes its first of the same major class, else of the kind
+            kind, code = key
+            same_major = sorted(c for c in self.classes if c[0] == kind and c[1][:2] == code[:2])
+            same_kind = sorted(c for c in self.classes if c[0] == kind)
+            self.stand_ins[key] = (same_major or same_kind or sorted(self.classes))[0]
+        return self.stand_ins[key]
 
     def channel_of(self, incident: "Incident") -> dict[str, Any]:
         """`simulation.channels` names a channel by its code, or by its kind (the first of it)."""

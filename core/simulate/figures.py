@@ -58,7 +58,12 @@ def figures(engine: "Engine", start: datetime, end: datetime, period: str | None
             for row in connection.execute(
                 select(EVENT.c.case_id, EVENT.c.transition, CASE.c.workflow)
                 .join(CASE, CASE.c.id == EVENT.c.case_id)
-                .where(CASE.c.reported_at >= start, CASE.c.reported_at < end, CASE.c.state_kind == "closed")
+                .where(
+                    CASE.c.reported_at >= start,
+                    CASE.c.reported_at < end,
+                    CASE.c.state_kind == "closed",
+                    EVENT.c.transition.in_({code for _, code in endings}),
+                )
             )
             if (row.workflow, row.transition) in endings
         }

@@ -58,8 +58,9 @@ class Track:
     channel: tuple[str, str]  # code and kind: a step may be for some channels only
     workflow: str
     state: str
-    steps: int = 0
+    steps: int = 0  # tries, refused ones included: MAX_STEPS ends a case that goes round
     kept: set[str] = field(default_factory=set)  # transitions that keep the state, fired once each
+    refused: set[str] = field(default_factory=set)  # refused in the current state: not tried again
 
 
 @dataclass
@@ -86,7 +87,12 @@ class Simulation:
         self.steps: dict[str, dict[str, Any]] = spec.get("steps", {})
         self.capacity: dict[str, float] = spec.get("capacity", {})
         self.calendar = engine.deadlines.calendar(None)
-        self.unit_kind = {u["code"]: u.get("kind") for u in engine.profile.get("units", [])}
+        units = engine.profile.get("units", [])
+        self.unit_kind = {u["code"]: u.get("kind") for u in units}
+        # a case no rule routed goes to the centre (the first unit of that kind, else the first)
+        self.centre = next(
+            (u["code"] for u in units if u.get("kind") == "centre"), units[0]["code"] if units else None
+        )
         self.unit_roles = {r["code"] for r in engine.roles.values() if r.get("scope") == "unit_subtree"}
         working = [code for code, unit in engine.time_units.items() if unit.get("working")]
         self.extension_unit = "work_day" if "work_day" in working else (working or list(engine.time_units))[0]
@@ -164,12 +170,12 @@ class Simulation:
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _choices(self, track: Track, exclude: set[str]) -> list[tuple[str, dict[str, Any]]]:
+    def _choices(self, track: Track) -> list[tuple[str, dict[str, Any]]]:
         workflow = self.engine.workflows[track.workflow]
         out = []
         for transition in workflow.available(track.state):
             step = self.steps.get(transition.code)
-            if not step or step["weight"] <= 0 or transition.code in exclude:
+            if not step or step["weight"] <= 0 or transition.code in track.refused:
                 continue
             if transition.target is None and transition.code in track.kept:
                 continue
@@ -178,10 +184,10 @@ class Simulation:
             out.append((transition.code, step))
         return out
 
-    def _next(self, track: Track, now: datetime, exclude: set[str] = frozenset()) -> None:
+    def _next(self, track: Track, now: datetime) -> None:
         if track.steps >= MAX_STEPS:
             return
-        choices = self._choices(track, exclude)
+        choices = self._choices(track)
         if not choices:
             return
         code, step = track.rng.choices(choices, [s["weight"] for _, s in choices])[0]
@@ -194,8 +200,8 @@ class Simulation:
             self.free_at[unit] = self.calendar.add(start, WORKING_DAY_MIN / capacity)
         self._schedule(track, self.calendar.add(start, wait), code)
 
-    def _fire(self, track: Track, code: str, now: datetime, exclude: set[str] | None = None) -> None:
-        exclude = set(exclude or ())
+    def _fire(self, track: Track, code: str, now: datetime) -> None:
+        track.steps += 1
         workflow = self.engine.workflows[track.workflow]
         transition = workflow.transitions[code]
         role = sorted(transition.roles)[0]
@@ -208,15 +214,13 @@ class Simulation:
             )
         except TransitionError as exc:
             self.tally.refused[f"{code}:{exc.code}"] += 1
-            if exc.code in REFUSED:  # try something else now
-                exclude.add(code)
-                self._next(track, now, exclude)
+            if exc.code in REFUSED:  # try something else
+                track.refused.add(code)
             else:  # the case moved under us (a sweep's escalation, say): look again
-                track.state = self._case(track.case_id)["state"]
-                self._next(track, now)
+                self._moved(track, self._case(track.case_id)["state"])
+            self._next(track, now)
             return
-        track.steps += 1
-        track.state = case["state"]
+        self._moved(track, case["state"])
         if transition.target is None:
             track.kept.add(code)
         self.tally.fired[code] += 1
@@ -225,11 +229,16 @@ class Simulation:
             self.tally.mechanisms[mechanism] += 1
         self._next(track, now)
 
+    @staticmethod
+    def _moved(track: Track, state: str) -> None:
+        if state != track.state:
+            track.state, track.refused = state, set()
+
     def _fill(self, track: Track, transition) -> tuple[dict[str, Any], str | None]:
         """The fields a transition requires, as the person firing it would give them."""
         payload: dict[str, Any] = {}
         if "units" in transition.fields:
-            payload["units"] = self._units(track.case_id, "responsible")[:1] or [self._centre()]
+            payload["units"] = self._units(track.case_id, "responsible")[:1] or [self.centre]
         if "category" in transition.fields:
             case = self._case(track.case_id)
             payload.update(category=case["class_code"], kind=case["kind"])
@@ -262,6 +271,3 @@ class Simulation:
     def _handling_unit(self, case_id: int) -> str | None:
         units = self._units(case_id, "handling") or self._units(case_id, "responsible")
         return units[0] if units else None
-
-    def _centre(self) -> str:
-        return next(iter(self.engine.unit_codes))

@@ -1,15 +1,13 @@
 """禅城's mechanisms end to end (seed 004). Each test is named after the mechanism it proves."""
 
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import shapely
 
-from gridcase.core.cases import Actor, Engine
-from gridcase.core.clock import ManualClock
-from gridcase.core.evidence import EvidenceStore, Upload
+from gridcase.core.cases import Actor
+from gridcase.core.evidence import Upload
 from gridcase.core.profile import load_validated
 from gridcase.plugins.builtin.classify import classify_case
 
@@ -20,14 +18,8 @@ CENTRE = Actor.of("operator", "dispatcher")
 
 
 @pytest.fixture
-def chancheng(db_url, tmp_path):
-    engine = Engine.open(
-        "chancheng", db_url, clock=ManualClock(datetime(2026, 10, 13, 1, 0, tzinfo=UTC)),
-        evidence=EvidenceStore(tmp_path / "evidence"),
-    )  # fmt: skip
-    engine.load_reference_data()
-    yield engine
-    engine.db.dispose()
+def chancheng(city_engine):
+    return city_engine("chancheng")
 
 
 def micro_grid_centre(engine, n: int = 0) -> list[float]:

@@ -1,26 +1,16 @@
 """和平 on a fresh database of each backend, at a fixed moment."""
 
-from datetime import UTC, datetime
-
 import pytest
 import shapely
 
-from gridcase.core.cases import Actor, Engine
-from gridcase.core.clock import ManualClock
-from gridcase.core.evidence import EvidenceStore
+from gridcase.core.cases import Actor
 
 CENTRE = Actor.of("operator", "shift_leader", "dispatcher", "leader")
 
 
 @pytest.fixture
-def heping(db_url, tmp_path):
-    engine = Engine.open(
-        "heping", db_url, clock=ManualClock(datetime(2026, 10, 13, 1, 0, tzinfo=UTC)),
-        evidence=EvidenceStore(tmp_path / "evidence"),
-    )  # fmt: skip
-    engine.load_reference_data()
-    yield engine
-    engine.db.dispose()
+def heping(city_engine):
+    return city_engine("heping")
 
 
 def point_in_street(engine, street: int) -> list[float]:
