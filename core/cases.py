@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pluggy
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy import Engine as SAEngine
 
 from . import components as component_registry
@@ -22,6 +22,7 @@ from . import grids as grid_registry
 from . import setting_changes, taxonomy_changes
 from .clock import Clock, SystemClock
 from .db.engine import make_engine, read
+from .db.fastinsert import FastInsert
 from .db.models import Case, CaseEvent, CaseUnit, Evidence, Report
 from .db.models import Clock as ClockRow
 from .errors import GridcaseError
@@ -31,8 +32,8 @@ from .gridindex import GridIndex
 from .intake import intake as _intake
 from .plugins import collect
 from .profile import Profile, load_validated
+from .sla import digests, sweep
 from .sla import overrides as calendar_overrides
-from .sla import sweep
 from .sla.clocks import Clocks
 from .sla.deadlines import Deadlines
 from .subtasks import create_subtasks
@@ -44,6 +45,8 @@ from .workflow import Workflow, workflows
 CASE, CASE_EVENT, CASE_UNIT, CLOCK, EVIDENCE, REPORT = (
     t.__table__ for t in (Case, CaseEvent, CaseUnit, ClockRow, Evidence, Report)
 )
+
+INSERT_EVIDENCE = FastInsert(EVIDENCE)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class Engine:
         self.time_units = {u["code"]: u for u in self.profile.get("time_limits", {}).get("units", [])}
         self.roles = {r["code"]: r for r in self.profile.get("roles", [])}
         self.unit_codes = {u["code"] for u in self.profile.get("units", [])}
+        self.unit_parents = {u["code"]: u["parent"] for u in self.profile.get("units", []) if u.get("parent")}
+        self._subtrees: dict[str, frozenset[str]] = {}
         self.guards = {g["name"]: g["check"] for g in collect(self.pm, "register_guards")}
         self.tz = ZoneInfo(
             self.profile.get("time_limits", {}).get("calendar", {}).get("timezone", "Asia/Shanghai")
@@ -161,12 +166,22 @@ class Engine:
     def load_reference_data(self) -> dict[str, int]:
         """Units from the profile, and its grids and components when it carries them."""
         counts = {"units": sync_units(self.db, self.profile, self.clock.now())}
+        self._subtrees.clear()
         features = self.profile.get("grids", {}).get("features")
         if features:
             counts["grids"] = grid_registry.import_features(
                 self.db, self.profile["grids"], self.profile, replace=True
             )
             self.__dict__.pop("grids", None)
+        components = self.profile.get("components")
+        if components:  # a few named ones (bulk data is imported): those already stored are kept
+            rows = (
+                (n, {**{k: str(v) for k, v in c.items() if k != "location"}, "class_code": c["class"],
+                     "lon": c["location"][0], "lat": c["location"][1]})
+                for n, c in enumerate(components, 1)
+            )  # fmt: skip
+            counts["components"] = component_registry.import_rows(self.db, rows, self.profile).imported
+            self.components.forget()
         return counts
 
     @cached_property
@@ -255,6 +270,14 @@ class Engine:
         state kind and version). Raises TransitionError."""
         return fire(self, case_id, code, actor, payload, reason, list(uploads), expected_version, brief)
 
+    def subtree(self, connection: Connection, unit: str) -> frozenset[str]:
+        """The unit and every unit below it. The tree is the profile's, synced at start-up, so it
+        is read once per unit: every department transition asks."""
+        found = self._subtrees.get(unit)
+        if found is None:
+            found = self._subtrees[unit] = frozenset(subtree(connection, unit))
+        return found
+
     def check_scope(
         self, connection: Connection, case: dict, actor: Actor, transition, handling: list
     ) -> None:
@@ -263,7 +286,7 @@ class Engine:
         if any(r.get("scope") in ("all", None) for r in allowed):
             return
         if any(r.get("scope") == "unit_subtree" for r in allowed):
-            if actor.unit and {h["unit"] for h in handling} & subtree(connection, actor.unit):
+            if actor.unit and {h["unit"] for h in handling} & self.subtree(connection, actor.unit):
                 return
             raise GridcaseError(
                 "forbidden", f"case {case['number']} is not dispatched to {actor.unit} or below it"
@@ -288,18 +311,14 @@ class Engine:
     ) -> None:
         for upload, meta in zip(uploads, stored, strict=True):
             self.evidence.put(upload)
-            connection.execute(
-                insert(EVIDENCE).values(
-                    case_id=case_id,
-                    event_id=event_id,
-                    kind=meta.kind,
-                    sha256=meta.sha256,
-                    content_type=meta.content_type,
-                    size=meta.size,
-                    filename=meta.filename,
-                    added_at=now,
-                )  # fmt: skip
-            )
+            INSERT_EVIDENCE(
+                connection,
+                {
+                    "case_id": case_id, "event_id": event_id, "kind": meta.kind, "sha256": meta.sha256,
+                    "content_type": meta.content_type, "size": meta.size, "filename": meta.filename,
+                    "added_at": now,
+                },
+            )  # fmt: skip
 
     def record_action(
         self, connection: Connection, case_id: int, action: str, actor: Actor, payload, now, **values: Any
@@ -326,7 +345,8 @@ class Engine:
     def sweep(self, now: datetime | None = None) -> dict[str, Any]:
         """Fire the due time-limit events, then deliver the due notifications."""
         fired = sweep.sweep(self, now)
-        return {"fired": fired, "delivered": sweep.deliver(self, self.senders(), now)}
+        digested = digests.send_due(self, now or self.clock.now())
+        return {"fired": fired, "digests": digested, "delivered": sweep.deliver(self, self.senders(), now)}
 
     def after_event(self, case_id: int, event: dict[str, Any]) -> None:
         if self.pm.hook.after_transition.get_hookimpls():  # pluggy's call costs even with no plugin

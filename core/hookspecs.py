@@ -47,8 +47,11 @@ def register_guards() -> list[dict[str, Any]]:
     Return a list of ``{"name": str, "check": callable}``. A workflow transition lists guard
     names under ``guards:``; validation fails on a name no plugin registered.
     ``check(context)`` receives a mapping with at least ``case`` (a mapping of the case's
-    facts), ``transition``, ``actor``, ``payload`` and ``profile`` (the merged profile), and
-    returns None to allow or a reason string to refuse.
+    facts), ``transition``, ``actor``, ``payload``, ``profile`` (the merged profile), ``now``
+    and ``clocks`` (a function returning the case's running clocks: ``stage``, ``deadline``,
+    ``status``; it reads them only when called) and ``subtasks`` (likewise, the case's sub-tasks
+    with ``number``, ``state`` and ``state_kind``), and returns None to allow or a reason string
+    to refuse.
     """
 
 

@@ -10,18 +10,19 @@ import zlib
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy import Connection, bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from .db.engine import write
 from .db.fastinsert import FastInsert
-from .db.models import Case, CaseUnit, Report
+from .db.models import Case, CaseUnit, Outbox, Report
 from .durations import Duration
 from .errors import GridcaseError
 from .events import append, event_row
 from .evidence import Upload
 from .geo import CoordinateError, to_wgs84
 from .gridindex import metres_scale
+from .notify import OUT_OF_GRID, outbox_row
 from .numbering import case_number, number_fields
 from .units import add_case_units
 
@@ -32,6 +33,7 @@ CASE, CASE_UNIT, REPORT = (t.__table__ for t in (Case, CaseUnit, Report))
 
 # Built once: the inserts go straight to the driver (core/db/fastinsert.py) and the queries are
 # constant statements with parameters, which skips SQLAlchemy's per-call construction work.
+OUTBOX = Outbox.__table__
 INSERT_CASE = FastInsert(CASE, returning_id=True)
 INSERT_REPORT = FastInsert(REPORT)
 BY_KEY = (
@@ -201,6 +203,7 @@ def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
                 f"({r['lon']:.6f}, {r['lat']:.6f}) is outside every grid of this city",
                 {"point": [r["lon"], r["lat"]]},
             )
+        out_of_grid = _out_of_grid(engine, actor, located)
         component = engine.find_component(connection, r)
         duplicate = find_duplicate(connection, engine, r, now)
         report_row = {
@@ -221,14 +224,48 @@ def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
                 connection, duplicate["id"], "duplicate_report", actor, payload, now,
                 report_count=CASE.c.report_count + 1,
             )  # fmt: skip
-            return {
+            result = {
                 "case_id": duplicate["id"],
                 "number": duplicate["number"],
                 "duplicate": True,
                 "replay": False,
                 "event": event,
             }
-        return _new_case(engine, connection, r, actor, now, located, component, report_row, uploads, stored)
+        else:
+            result = _new_case(
+                engine, connection, r, actor, now, located, component, report_row, uploads, stored
+            )
+        if out_of_grid:
+            _alert_out_of_grid(connection, engine, out_of_grid, actor, located, result, now)
+        return result
+
+
+def _out_of_grid(engine: "Engine", actor: "Actor", located: dict[str, Any]) -> dict[str, Any] | None:
+    """越界: the rule to apply when a grid-scoped reporter reports outside their grids."""
+    rule = engine.profile.get("intake", {}).get("out_of_grid")
+    if not rule or not actor.grids or set(actor.grids) & set(located["grids"]):
+        return None
+    if rule["action"] == "refuse":
+        raise GridcaseError(
+            "out_of_grid",
+            f"grid {located['grid']} is outside your responsibility grids ({', '.join(sorted(actor.grids))})",
+            {"grid": located["grid"]},
+        )
+    return rule
+
+
+def _alert_out_of_grid(connection, engine: "Engine", rule, actor: "Actor", located, result, now) -> None:
+    reporter = actor.username or f"监督员{actor.id}"
+    text = OUT_OF_GRID.format(reporter=reporter, number=result["number"], grid=located["grid"])
+    channel = rule.get("channel") or engine.profile.get("notifications", {}).get("channel", "log")
+    payload = {"reporter": actor.id, "grid": located["grid"], "grids": sorted(actor.grids)}
+    connection.execute(
+        insert(OUTBOX),
+        [
+            outbox_row(now, channel, f"role:{role}", result["case_id"], "out_of_grid", text, payload)
+            for role in rule.get("notify", ["shift_leader"])
+        ],
+    )
 
 
 def _new_case(engine: "Engine", connection, r, actor, now, located, component, report_row, uploads, stored):

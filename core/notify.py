@@ -16,6 +16,15 @@ TEMPLATES = {
     "notify": "【时限通知】案件{number}（{category}）{stage}阶段期限{deadline}。",
 }
 TEMPLATE_FIELDS = ("number", "category", "stage", "deadline", "unit")
+OUT_OF_GRID = "【越界提醒】{reporter}在责任网格外上报：案件{number}，网格{grid}。"
+
+
+def outbox_row(now, channel: str, recipient: str, case_id: int, event: str, text: str, payload: dict) -> dict:
+    """One notice for the outbox, due at once."""
+    return {
+        "created_at": now, "channel": channel, "recipient": recipient, "case_id": case_id, "event": event,
+        "text": text, "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now,
+    }  # fmt: skip
 
 
 class Sender(Protocol):

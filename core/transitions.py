@@ -13,23 +13,26 @@ these units), `category` with `kind` and `standard` (classify, re-route; a class
 answer). Other fields are kept in the event's payload.
 """
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
 from .db.engine import write
-from .db.models import Case, CaseUnit
+from .db.models import Case, CaseEvent, CaseUnit
+from .db.models import Clock as ClockRow
 from .durations import Duration
 from .errors import GridcaseError
 from .events import append, event_row
 from .evidence import Upload
-from .units import add_case_units, release_case_units, subtree
+from .subtasks import add_subtasks
+from .units import add_case_units, release_case_units
 from .workflow import TransitionError
 
 if TYPE_CHECKING:
     from .cases import Actor, Engine
 
-CASE, CASE_UNIT = (t.__table__ for t in (Case, CaseUnit))
+CASE, CASE_UNIT, CASE_EVENT, CLOCK = (t.__table__ for t in (Case, CaseUnit, CaseEvent, ClockRow))
 # built once: building and keying a statement costs more than running it on SQLite
 SELECT_CASE = select(CASE).where(CASE.c.id == bindparam("case"))
 ACTIVE_UNITS = select(CASE_UNIT).where(
@@ -39,6 +42,21 @@ MAIN_RESPONSIBLE = (
     select(CASE_UNIT.c.unit)
     .where(CASE_UNIT.c.case_id == bindparam("case"), CASE_UNIT.c.role == "responsible", CASE_UNIT.c.active)
     .order_by(CASE_UNIT.c.share.desc(), CASE_UNIT.c.id)
+    .limit(1)
+)
+RUNNING_CLOCKS = select(CLOCK.c.stage, CLOCK.c.deadline, CLOCK.c.status).where(
+    CLOCK.c.case_id == bindparam("case"), CLOCK.c.status == "running"
+)
+SUBTASKS = select(CASE.c.id, CASE.c.number, CASE.c.state, CASE.c.state_kind).where(
+    CASE.c.parent_id == bindparam("case")
+)
+FIRED_BY = (
+    select(CASE_EVENT.c.transition)
+    .where(
+        CASE_EVENT.c.case_id == bindparam("case"),
+        CASE_EVENT.c.actor_id == bindparam("actor"),
+        CASE_EVENT.c.transition.in_(bindparam("codes", expanding=True)),
+    )
     .limit(1)
 )
 
@@ -71,6 +89,7 @@ def fire(
         workflow = engine.workflows[case["workflow"]]
         transition = workflow.get(code)
         workflow.check(transition, case["state"], actor.roles)
+        _check_separation(connection, workflow, case, code, actor)
         handling = _active_units(connection, case_id, "handling")
         engine.check_scope(connection, dict(case), actor, transition, handling)
         missing = transition.missing(payload, reason, [u.kind for u in uploads])
@@ -83,6 +102,9 @@ def fire(
             "actor": actor.as_dict(),
             "payload": payload,
             "profile": engine.profile,
+            "now": now,
+            "clocks": lambda: _rows(connection, RUNNING_CLOCKS, case_id),
+            "subtasks": lambda: _rows(connection, SUBTASKS, case_id),
         }
         for name in transition.guards:
             refusal = engine.guards[name](context)
@@ -112,11 +134,11 @@ def fire(
         if workflow.kind_of(target) == "closed" and case["state_kind"] == "open":
             values["closed_at"] = now
         done = connection.execute(
-            update(CASE).where(CASE.c.id == case_id, CASE.c.version == case["version"]).values(**values)
+            _update_case(tuple(sorted(values))), {**values, "case_": case_id, "version_": case["version"]}
         )
         if done.rowcount != 1:
             raise TransitionError("conflict", f"case {case['number']} was changed by someone else; reload it")
-        _apply_units(connection, case_id, changes, now)
+        _apply_units(connection, case_id, changes, handling, now)
         responsible = _responsible_unit(connection, case_id, changes)
         deadlines = _move_clocks(
             engine, connection, {**case, **values}, transition, payload, changes, handling, now,
@@ -128,6 +150,9 @@ def fire(
         )  # fmt: skip
         event_id = append(connection, event)
         engine.attach(connection, case_id, event_id, uploads, stored, now)
+        if dict(transition.sets).get("joint_order"):  # 联合执法: one order, a sub-task per unit
+            add_subtasks(engine, connection, {**case, **values}, payload["units"], actor, reason or "", now)
+            values["version"] += 1  # the parent's subtasks_created event
         parent = case["parent_id"]
         if parent is not None and values["state_kind"] == "closed" and case["state_kind"] == "open":
             parent_event = engine.record_action(
@@ -153,6 +178,37 @@ def fire(
     return engine.case(case_id)
 
 
+@functools.cache
+def _update_case(columns: tuple[str, ...]):
+    """The case's UPDATE for one set of columns, guarded by its version; built once per set."""
+    return (
+        update(CASE)
+        .where(CASE.c.id == bindparam("case_"), CASE.c.version == bindparam("version_"))
+        .values({name: bindparam(name) for name in columns})
+    )
+
+
+def _rows(connection: Connection, query, case_id: int) -> list[dict[str, Any]]:
+    return [dict(r) for r in connection.execute(query, {"case": case_id}).mappings()]
+
+
+def _check_separation(connection, workflow, case, code: str, actor: "Actor") -> None:
+    """监管分离: whoever acted on one side of a case may not act on the other side of it."""
+    apart = workflow.kept_apart(code)
+    if not apart or actor.id is None:
+        return
+    fired = connection.execute(
+        FIRED_BY, {"case": case["id"], "actor": actor.id, "codes": sorted(apart)}
+    ).scalar()
+    if fired is not None:
+        raise TransitionError(
+            "forbidden",
+            f"duties are kept apart on this case (监管分离): you fired {fired!r} on case {case['number']}, "
+            f"so someone else must fire {code!r}",
+            {"fired": fired},
+        )
+
+
 def _move_clocks(
     engine, connection, case, transition, payload, changes, handling, now, actor, responsible
 ) -> list[dict[str, Any]]:
@@ -166,12 +222,28 @@ def _move_clocks(
     else:
         unit = max(handling, key=lambda h: h["depth"])["unit"] if handling else None
         owner = _top(handling)
-    effects = clocks.stop(connection, case_id, transition.stops, now, by=transition.code, actor_id=actor.id)
-    effects += clocks.pause(connection, case_id, transition.pauses, now)
-    effects += clocks.resume(connection, case_id, transition.resumes, now)
+    # the common shape (named stages stopped and started, nothing paused) takes one statement
+    simple = not (transition.pauses or transition.resumes or "*" in transition.stops + transition.starts)
+    if simple and transition.starts:
+        clocks.stop_and_supersede(
+            connection,
+            case_id,
+            list(transition.stops),
+            list(transition.starts),
+            now,
+            transition.code,
+            actor.id,
+        )
+        effects = []
+    else:
+        effects = clocks.stop(
+            connection, case_id, transition.stops, now, by=transition.code, actor_id=actor.id
+        )
+        effects += clocks.pause(connection, case_id, transition.pauses, now)
+        effects += clocks.resume(connection, case_id, transition.resumes, now)
     effects += clocks.start(
         connection, case_id, transition.starts, now, case, handling_unit=unit,
-        owner=owner or responsible, by=transition.code, actor_id=actor.id,
+        owner=owner or responsible, by=transition.code, actor_id=actor.id, ended=simple,
     )  # fmt: skip
     if transition.extends and payload.get("amount"):
         effects += clocks.extend(connection, case_id, transition.extends, Duration.parse(payload["amount"]))
@@ -197,7 +269,7 @@ def _active_units(connection: Connection, case_id: int, role: str) -> list[dict[
 def _field_changes(engine, connection, case, transition, actor, payload, handling) -> dict[str, Any]:
     """Validate the fields the engine gives meaning to, and say what they change."""
     changes: dict[str, Any] = {"case": {}, "handling": None, "depth": 1, "responsible": None}
-    if "units" in payload:
+    if "units" in payload and not dict(transition.sets).get("joint_order"):
         units = payload["units"]
         if isinstance(units, str):
             units = [units]
@@ -206,9 +278,11 @@ def _field_changes(engine, connection, case, transition, actor, payload, handlin
         unknown = [u for u in units if u not in engine.unit_codes]
         if unknown:
             raise TransitionError("invalid_field", f"unknown units: {', '.join(unknown)}", {"field": "units"})
-        actor_units = [h for h in handling if actor.unit and h["unit"] in subtree(connection, actor.unit)]
+        actor_units = [
+            h for h in handling if actor.unit and h["unit"] in engine.subtree(connection, actor.unit)
+        ]
         if actor_units:  # a handling unit passes the case down its own hierarchy (二级 → 三级 → 四级)
-            mine = subtree(connection, actor.unit) - {actor.unit}
+            mine = engine.subtree(connection, actor.unit) - {actor.unit}
             outside = [u for u in units if u not in mine]
             if outside:
                 raise TransitionError(
@@ -221,6 +295,14 @@ def _field_changes(engine, connection, case, transition, actor, payload, handlin
         changes["handling"] = units
     if dict(transition.sets).get("release_units"):
         changes["handling"] = []
+    if dict(transition.sets).get("raise_units"):  # 小事不出网格、一般事不出片区、大事不出街道
+        deepest = max(handling, key=lambda h: h["depth"])["unit"] if handling else None
+        above = engine.unit_parents.get(deepest) if deepest else None
+        if above is None:
+            raise TransitionError(
+                "invalid_field", f"there is no unit above {deepest or 'an undispatched case'}"
+            )
+        changes["handling"] = [above]  # dispatched afresh: the unit below lets go
     category = payload.get("category")
     info = None
     if category is not None:
@@ -268,10 +350,10 @@ def _field_changes(engine, connection, case, transition, actor, payload, handlin
     return changes
 
 
-def _apply_units(connection: Connection, case_id: int, changes: dict[str, Any], now) -> None:
+def _apply_units(connection: Connection, case_id: int, changes: dict[str, Any], handling: list, now) -> None:
     handlers = changes["handling"]
     if handlers is not None:
-        if changes["depth"] <= 1:  # dispatched afresh (a deeper level keeps the levels above it)
+        if handling and changes["depth"] <= 1:  # afresh (a deeper level keeps the levels above it)
             release_case_units(connection, case_id, "handling")
         if handlers:
             units = [{"unit": u, "share": 1.0 / len(handlers)} for u in handlers]

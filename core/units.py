@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .db.engine import write
@@ -174,8 +174,15 @@ def add_case_units(
     )
 
 
+RELEASE_CASE_UNITS = (
+    update(CASE_UNIT)
+    .where(
+        CASE_UNIT.c.case_id == bindparam("case_"), CASE_UNIT.c.role == bindparam("role_"), CASE_UNIT.c.active
+    )
+    .values(active=False)
+)
+
+
 def release_case_units(connection: Connection, case_id: int, role: str) -> None:
     """Those units no longer hold the case (rows stay, inactive, for the history)."""
-    connection.execute(
-        update(CASE_UNIT).where(CASE_UNIT.c.case_id == case_id, CASE_UNIT.c.role == role).values(active=False)
-    )
+    connection.execute(RELEASE_CASE_UNITS, {"case_": case_id, "role_": role})

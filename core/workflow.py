@@ -39,7 +39,7 @@ class Transition:
     pauses: tuple[str, ...] = ()
     resumes: tuple[str, ...] = ()
     extends: tuple[str, ...] = ()
-    sets: tuple[tuple[str, bool], ...] = ()  # case flags: verified, urgent, release_units
+    sets: tuple[tuple[str, bool], ...] = ()  # case flags: verified, urgent, release_units, raise_units
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> "Transition":
@@ -76,6 +76,7 @@ class Workflow:
     starts: tuple[str, ...]
     states: dict[str, State]
     transitions: dict[str, Transition]
+    separate: tuple[frozenset[str], ...] = ()  # duties one person may not combine on a case
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> "Workflow":
@@ -86,7 +87,14 @@ class Workflow:
             starts=tuple(spec.get("starts", ())),
             states={s["code"]: State(s["code"], label_zh(s.get("name")), s["kind"]) for s in spec["states"]},
             transitions={t["code"]: Transition.from_spec(t) for t in spec.get("transitions", [])},
+            separate=tuple(frozenset(group) for group in spec.get("separate", ())),
         )
+
+    def kept_apart(self, code: str) -> frozenset[str]:
+        """The transitions a person who fires `code` on a case must not also have fired on it."""
+        if not any(code in group for group in self.separate):
+            return frozenset()
+        return frozenset().union(*(group for group in self.separate if code not in group))
 
     def get(self, code: str) -> Transition:
         try:

@@ -144,3 +144,21 @@ def test_workflow_doc_has_the_diagram_generated_from_the_standard_profile():
     diagram = workflows(profile.plain())["standard"].mermaid()
     text = (REPO / "docs" / "workflow.md").read_text(encoding="utf-8")
     assert f"```mermaid\n{diagram}```" in text
+
+
+CITATION = re.compile(r"`(\w+)/profile\.yaml` (\d+)–(\d+) \((\d+) lines?, `([^`]+)`\)")
+PLUGIN_LINES = re.compile(r"`(plugins/[\w/]+\.py)` \((\d+) lines")
+
+
+def test_the_cities_table_cites_real_lines():
+    """docs/cities.md: each cited range holds the key it names, and each count is right."""
+    text = (REPO / "docs" / "cities.md").read_text(encoding="utf-8")
+    citations = CITATION.findall(text)
+    assert len(citations) >= 25
+    for city, first, last, count, key in citations:
+        lines = (REPO / "city_profiles" / city / "profile.yaml").read_text(encoding="utf-8").splitlines()
+        first, last = int(first), int(last)
+        assert int(count) == last - first + 1, (city, first, last)
+        assert key in "\n".join(lines[first - 1 : last]), f"{city}/profile.yaml {first}–{last} lacks {key!r}"
+    for path, count in PLUGIN_LINES.findall(text):
+        assert len((REPO / path).read_text(encoding="utf-8").splitlines()) == int(count), path

@@ -36,10 +36,11 @@ class FastInsert:
         return prepared
 
     def _values(self, processors: list[Any], row: dict[str, Any]) -> tuple:
-        return tuple(
-            p(row.get(c)) if p is not None and row.get(c) is not None else row.get(c)
-            for c, p in zip(self.columns, processors, strict=True)
-        )
+        values = [row.get(c) for c in self.columns]
+        for i, p in enumerate(processors):
+            if p is not None and values[i] is not None:
+                values[i] = p(values[i])
+        return tuple(values)
 
     def __call__(self, connection: Connection, row: dict[str, Any]) -> int | None:
         sql, processors = self._prepare(connection)

@@ -227,6 +227,9 @@ class CrossChecker:
                     self.refs(tpath + ["guards"], transition.get("guards"), self.guards, "guard")
                 for key in ("starts", "stops", "pauses", "resumes", "extends"):
                     self.refs(tpath + [key], transition.get(key), self.stages, "stage", allow=("*",))
+            transitions = _codes(machine.get("transitions"))
+            for g, group in _enumerate(machine.get("separate")):
+                self.refs(path + ["separate", g], group, transitions, "transition")
 
     def check_time_limits(self) -> None:
         limits = _dict(self.data.get("time_limits"))
@@ -254,6 +257,10 @@ class CrossChecker:
         for e, rung in _enumerate(limits.get("escalation")):
             self.duration(["time_limits", "escalation", e, "after"], rung.get("after"))
             self.refs(["time_limits", "escalation", e, "stages"], rung.get("stages"), self.stages, "stage")
+            self.refs(
+                ["time_limits", "escalation", e, "notify"], rung.get("notify"), self.roles | NOTICE_TARGETS,
+                "notice target",
+            )  # fmt: skip
         from ..notify import TEMPLATE_FIELDS
 
         for action, template in _dict(_dict(self.data.get("notifications")).get("templates")).items():
@@ -304,6 +311,9 @@ def _compile(pattern: Any) -> re.Pattern | None:
         return re.compile(pattern) if isinstance(pattern, str) else None
     except re.error:
         return None  # the schema's regex format check reports it
+
+
+NOTICE_TARGETS = {"handler", "unit", "unit_leader", "centre"}  # besides role codes
 
 
 def cross_check(profile: Profile, guards: set[str] | None = None) -> list[Issue]:

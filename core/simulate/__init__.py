@@ -126,6 +126,8 @@ def simulate(
                 "fired": dict(sorted(tally.fired.items())),
                 "refused": dict(sorted(tally.refused.items())),
                 "mechanisms": dict(sorted(tally.mechanisms.items())),
+                "notices": dict(sorted(tally.notices.items())),
+                "classified": dict(sorted(tally.classified.items())),
                 "sweeps": tally.sweeps,
             },
             "figures": figures(engine, period.start, period.end, period.label),

@@ -1,6 +1,7 @@
 """One city's reading of an incident: which of its grids, classes and channels it falls on, and
 who in its model acts on the case."""
 
+import random
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,6 +21,9 @@ PERSON = Person.__table__
 SIM_PREFIX = "sim_"  # the simulated staff's usernames: sim_operator, sim_dispatcher, ...
 
 
+WORDS_SALT = 0x5EED  # the words of a report are drawn apart from its case's later steps
+
+
 class City:
     def __init__(self, engine: "Engine") -> None:
         self.engine = engine
@@ -34,6 +38,7 @@ class City:
             self.channels.setdefault(channel["kind"], channel)
         self.fallback_channel = self.channels.get("patrol") or channels[0]
         self.classes = set(engine.classes)
+        self.free_text = set(engine.profile.get("simulation", {}).get("free_text", []))
         self.stand_ins: dict[tuple[str, str], tuple[str, str]] = {}
         self.staff = self._staff()
 
@@ -89,6 +94,14 @@ class City:
         channel = self.channel_of(incident)
         kind, code = self.class_of(incident)
         report = {"channel": channel["code"], "category": code, "kind": kind, "point": self.point(incident)}
+        words = self.engine.classes[(kind, code)]["minor"].get("aliases")
+        if channel["code"] in self.free_text and words:  # 一门式: the citizen says what they see
+            word = random.Random(incident.fate ^ WORDS_SALT).choice(words)
+            report = {
+                "channel": report["channel"],
+                "description": f"{word}，请尽快处理",
+                "point": report["point"],
+            }
         role = (channel.get("roles") or ["operator"])[0]
         return report, self.actor(role)
 

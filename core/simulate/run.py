@@ -5,7 +5,8 @@ is scheduled. The step is drawn, by the profile's `simulation.steps` weights, am
 transitions its workflow allows from the case's state, and waits a log-uniform number of
 working minutes on the centre's calendar. Handling also queues behind the unit's earlier work
 (`simulation.capacity`, cases a working day), which is where the late cases come from. The
-time-limit sweep runs every simulated hour, as `gridcase serve` runs it.
+time-limit sweep runs every simulated hour, as `gridcase serve` runs it, and each hour's work
+is committed as one transaction.
 
 Every draw for a case comes from its incident's `fate`, so a model that sends the case down
 the same path makes the same choices on it.
@@ -21,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
 
+from ..db.engine import batch, read
 from ..db.models import Case, CaseUnit
 from ..errors import GridcaseError
 from ..evidence import Upload
+from ..hookspecs import hookimpl
 from ..workflow import TransitionError
 from .city import City
 from .workload import Incident, log_uniform
@@ -61,6 +64,10 @@ class Track:
     steps: int = 0  # tries, refused ones included: MAX_STEPS ends a case that goes round
     kept: set[str] = field(default_factory=set)  # transitions that keep the state, fired once each
     refused: set[str] = field(default_factory=set)  # refused in the current state: not tried again
+    # the units as the simulator set them (read from the case once): a lookup per step cost a
+    # tenth of the run
+    responsible: str | None = None
+    handler: str | None = None
 
 
 @dataclass
@@ -72,7 +79,31 @@ class Tally:
     fired: Counter = field(default_factory=Counter)
     refused: Counter = field(default_factory=Counter)
     mechanisms: Counter = field(default_factory=Counter)
+    notices: Counter = field(default_factory=Counter)  # by channel: log, sms, webhook …
+    classified: Counter = field(default_factory=Counter)  # free-text reports: right or wrong class
     sweeps: int = 0
+
+
+class Handsets:
+    """A simulated city's notices reach simulated people: each channel's sender counts them.
+    Registered last, so it stands in for the real senders (an SMS gateway the city has not
+    configured here, a webhook nobody listens to)."""
+
+    def __init__(self, channels: set[str], tally: Tally) -> None:
+        self.channels, self.tally = channels, tally
+
+    @hookimpl
+    def register_senders(self) -> list[Any]:
+        return [_Handset(channel, self.tally.notices) for channel in sorted(self.channels)]
+
+
+@dataclass
+class _Handset:
+    channel: str
+    received: Counter
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.received[self.channel] += 1
 
 
 class Simulation:
@@ -96,40 +127,53 @@ class Simulation:
         self.unit_roles = {r["code"] for r in engine.roles.values() if r.get("scope") == "unit_subtree"}
         working = [code for code, unit in engine.time_units.items() if unit.get("working")]
         self.extension_unit = "work_day" if "work_day" in working else (working or list(engine.time_units))[0]
-        # the simulator's own lookups share one connection (ending each read so the next sees
-        # every commit): a connection per lookup cost a tenth of the run
-        self.reader = engine.db.connect()
         self.free_at: dict[str, datetime] = {}
         self.queue: list[tuple[datetime, int, int, str]] = []
         self.tracks: dict[int, Track] = {}
         self.tally = Tally()
         self._seq = 0
+        notifications = engine.profile.get("notifications", {})
+        channels = {notifications.get("channel", "log")}
+        channels |= {
+            r["channel"]
+            for r in engine.profile.get("time_limits", {}).get("escalation", [])
+            if "channel" in r
+        }
+        channels |= {d["channel"] for d in notifications.get("digests", []) if "channel" in d}
+        channels |= {engine.profile.get("intake", {}).get("out_of_grid", {}).get("channel", "log")}
+        engine.pm.register(Handsets(channels, self.tally), name="gridcase.simulate.handsets")
 
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self, stream: list[Incident]) -> Tally:
+        self._arrivals = iter(stream)
+        self._incident = next(self._arrivals, None)
         sweep_at = self.start
-        arrivals = iter(stream)
-        incident = next(arrivals, None)
-        while True:
-            step_at = self.queue[0][0] if self.queue else None
-            arrival_at = incident.at if incident else None
-            now = min(t for t in (step_at, arrival_at, self.end) if t is not None)
-            while sweep_at <= now:
+        while sweep_at <= self.end:
+            # an hour's work is one transaction: the loop is the only writer, and a commit
+            # for each of its operations cost a fifth of the run
+            with batch(self.engine.db):
                 self._sweep(sweep_at)
                 sweep_at += timedelta(hours=1)
-            if now >= self.end:
-                break
+                self._until(min(sweep_at, self.end))
+        self.engine.clock.set(self.end)
+        return self.tally
+
+    def _until(self, bound: datetime) -> None:
+        """Play the arrivals and steps due before `bound`, in time order."""
+        while True:
+            step_at = self.queue[0][0] if self.queue else None
+            arrival_at = self._incident.at if self._incident else None
+            now = min((t for t in (step_at, arrival_at) if t is not None), default=bound)
+            if now >= bound:
+                return
             self.engine.clock.set(now)
             if arrival_at == now:
-                self._report(incident)
-                incident = next(arrivals, None)
+                self._report(self._incident)
+                self._incident = next(self._arrivals, None)
             else:
                 _, _, case_id, code = heapq.heappop(self.queue)
                 self._fire(self.tracks[case_id], code, now)
-        self.engine.clock.set(self.end)
-        self.reader.close()
-        return self.tally
 
     def _sweep(self, at: datetime) -> None:
         self.engine.clock.set(at)
@@ -158,12 +202,16 @@ class Simulation:
             return
         self.tally.cases += 1
         case = self._case(result["case_id"])
+        if "category" not in report:  # 一门式: did the classifier find the incident's class?
+            meant = self.city.class_of(incident)
+            self.tally.classified["right" if (case["kind"], case["class_code"]) == meant else "wrong"] += 1
         track = Track(
             result["case_id"],
             random.Random(incident.fate),
             (report["channel"], self.city.engine.channels[report["channel"]]["kind"]),
             case["workflow"],
             case["state"],
+            responsible=next(iter(self._units(result["case_id"], "responsible")), None),
         )
         self.tracks[track.case_id] = track
         self._next(track, incident.at)
@@ -194,7 +242,7 @@ class Simulation:
         wait = log_uniform(track.rng, *step.get("minutes", (5, 60)))
         start = now
         if code == "handle":  # the unit works through its cases in turn
-            unit = self._handling_unit(track.case_id)
+            unit = self._handling_unit(track)
             capacity = self.capacity.get(self.unit_kind.get(unit), self.capacity.get("default", 60))
             start = max(now, self.free_at.get(unit, now))
             self.free_at[unit] = self.calendar.add(start, WORKING_DAY_MIN / capacity)
@@ -205,7 +253,7 @@ class Simulation:
         workflow = self.engine.workflows[track.workflow]
         transition = workflow.transitions[code]
         role = sorted(transition.roles)[0]
-        unit = self._handling_unit(track.case_id) if role in self.unit_roles else None
+        unit = self._handling_unit(track) if role in self.unit_roles else None
         payload, reason = self._fill(track, transition)
         uploads = [PHOTO] * len(transition.evidence)
         try:
@@ -221,6 +269,15 @@ class Simulation:
             self._next(track, now)
             return
         self._moved(track, case["state"])
+        sets = dict(transition.sets)
+        if sets.get("raise_units"):  # the engine chose the unit above
+            track.handler = next(iter(self._units(track.case_id, "handling")), None)
+        elif "units" in payload and not sets.get("joint_order"):
+            track.handler = payload["units"][0]
+        elif sets.get("release_units"):
+            track.handler = None
+        if "category" in payload:  # filing may re-route
+            track.responsible = next(iter(self._units(track.case_id, "responsible")), track.responsible)
         if transition.target is None:
             track.kept.add(code)
         self.tally.fired[code] += 1
@@ -238,7 +295,7 @@ class Simulation:
         """The fields a transition requires, as the person firing it would give them."""
         payload: dict[str, Any] = {}
         if "units" in transition.fields:
-            payload["units"] = self._units(track.case_id, "responsible")[:1] or [self.centre]
+            payload["units"] = [track.responsible or self.centre]
         if "category" in transition.fields:
             case = self._case(track.case_id)
             payload.update(category=case["class_code"], kind=case["kind"])
@@ -257,17 +314,12 @@ class Simulation:
         return payload, reason
 
     def _case(self, case_id: int) -> dict[str, Any]:
-        try:
-            return self.reader.execute(SELECT_CASE, {"case": case_id}).mappings().one()
-        finally:
-            self.reader.rollback()
+        with read(self.engine.db) as connection:  # the hour's batch: it sees the hour's writes
+            return connection.execute(SELECT_CASE, {"case": case_id}).mappings().one()
 
     def _units(self, case_id: int, role: str) -> list[str]:
-        try:
-            return list(self.reader.execute(ACTIVE_UNITS, {"case": case_id, "role": role}).scalars())
-        finally:
-            self.reader.rollback()
+        with read(self.engine.db) as connection:
+            return list(connection.execute(ACTIVE_UNITS, {"case": case_id, "role": role}).scalars())
 
-    def _handling_unit(self, case_id: int) -> str | None:
-        units = self._units(case_id, "handling") or self._units(case_id, "responsible")
-        return units[0] if units else None
+    def _handling_unit(self, track: Track) -> str | None:
+        return track.handler or track.responsible

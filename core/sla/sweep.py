@@ -10,6 +10,7 @@ Delivery claims outbox rows with a lease; a sender that fails leaves the row for
 exponential back-off, and after MAX_ATTEMPTS it is marked failed with the reason.
 """
 
+import functools
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -18,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
 from ..db.engine import write
+from ..db.fastinsert import FastInsert
 from ..db.models import Case, CaseUnit, Clock, Outbox, Timer, UTCDateTime
 from ..durations import Duration
-from ..notify import TEMPLATES
+from ..notify import TEMPLATES, outbox_row
 from ..taxonomy import label_zh
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from .deadlines import Deadlines
 
 TIMER, OUTBOX, CASE, CASE_UNIT, CLOCK = (t.__table__ for t in (Timer, Outbox, Case, CaseUnit, Clock))
+INSERT_TIMERS = FastInsert(TIMER)
 CANCEL = delete(TIMER).where(
     TIMER.c.clock_id.in_(bindparam("clocks", expanding=True)), TIMER.c.status == "pending"
 )
@@ -72,8 +75,8 @@ def schedule(
             working = deadlines.units[after.unit]["working"]
             due = calendar.add(due, minutes) if working else due + timedelta(minutes=minutes)
         rows.append({"kind": "escalation", "rung": rung["code"], "due_at": due})
-    connection.execute(
-        insert(TIMER),
+    INSERT_TIMERS.many(
+        connection,
         [{**row, "clock_id": clock["id"], "case_id": clock["case_id"], "status": "pending"} for row in rows],
     )
 
@@ -150,18 +153,15 @@ def _notify(connection: Connection, engine: "Engine", fired: list[dict[str, Any]
         }
         for recipient in _recipients(rung.get("notify", []), units.get(case["id"], {})):
             rows.append(
-                {
-                    "created_at": now,
-                    "channel": settings.get("channel", "log"),
-                    "recipient": recipient,
-                    "case_id": case["id"],
-                    "event": f"{rung['action']}:{rung['code']}",
-                    "text": templates[rung["action"]].format(**fields, unit=recipient),
-                    "payload": {"timer": timer["id"], "stage": clock["stage"], "rung": rung["code"]},
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                }  # fmt: skip
+                outbox_row(
+                    now,
+                    rung.get("channel") or settings.get("channel", "log"),
+                    recipient,
+                    case["id"],
+                    f"{rung['action']}:{rung['code']}",
+                    templates[rung["action"]].format(**fields, unit=recipient),
+                    {"timer": timer["id"], "stage": clock["stage"], "rung": rung["code"]},
+                )  # fmt: skip
             )
     if rows:
         connection.execute(insert(OUTBOX), rows)
@@ -179,6 +179,13 @@ def _recipients(targets: list[str], units: dict[str, list[str]]) -> list[str]:
         else:  # dispatcher, centre: roles of the centre
             out.append(f"role:{target}")
     return list(dict.fromkeys(out))
+
+
+@functools.cache
+def _mark(columns: tuple[str, ...]):
+    """The UPDATE recording one delivery outcome (built once per outcome: a busy sweep delivers
+    hundreds of notices)."""
+    return update(OUTBOX).where(OUTBOX.c.id == bindparam("id_")).values({c: bindparam(c) for c in columns})
 
 
 def deliver(
@@ -218,6 +225,6 @@ def deliver(
                 )
             log.warning("notification %s to %s: %s", message["id"], message["recipient"], error)
         with write(engine.db) as connection:
-            connection.execute(update(OUTBOX).where(OUTBOX.c.id == message["id"]).values(**values))
+            connection.execute(_mark(tuple(sorted(values))), {**values, "id_": message["id"]})
         counts[outcome] += 1
     return counts

@@ -48,8 +48,22 @@ def _commanded(profile: dict[str, Any], case: dict[str, Any], line: str, name: s
     return None
 
 
+# grid code → properties, per profile's grid list: building it took a fortieth of a simulated
+# month's time. Keyed by the list's id and checked by identity, a few profiles at a time.
+_GRID_UNITS: dict[int, tuple[list, dict[str, dict]]] = {}
+
+
 def _grid_units(profile: dict[str, Any]) -> dict[str, dict]:
-    return {f["properties"]["code"]: f["properties"] for f in profile.get("grids", {}).get("features", [])}
+    features = profile.get("grids", {}).get("features", [])
+    cached = _GRID_UNITS.get(id(features))
+    if cached is None or cached[0] is not features:
+        if len(_GRID_UNITS) >= 8:
+            _GRID_UNITS.clear()
+        cached = _GRID_UNITS[id(features)] = (
+            features,
+            {f["properties"]["code"]: f["properties"] for f in features},
+        )
+    return cached[1]
 
 
 @hookimpl

@@ -1,6 +1,7 @@
 """A bundled city on a fresh database of each backend, at a fixed moment (Tuesday 2026-10-13
 09:00 CST)."""
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -26,3 +27,25 @@ def city_engine(db_url, tmp_path):
     yield open_city
     for engine in opened:
         engine.db.dispose()
+
+
+@pytest.fixture
+def switch_off():
+    """Turn a mechanism off in a running engine, for the tests that show the mechanism is what
+    makes the difference: `switch_off(engine, "standard", separate=())` changes the workflow,
+    `switch_off(engine, "yimen", "raise", sets=())` one transition, and
+    `switch_off(engine, "standard", "take_over")` removes a transition."""
+
+    def off(engine, workflow: str, transition: str | None = None, **fields) -> None:
+        machine = engine.workflows[workflow]
+        if transition is None:
+            engine.workflows[workflow] = dataclasses.replace(machine, **fields)
+            return
+        transitions = dict(machine.transitions)
+        if fields:
+            transitions[transition] = dataclasses.replace(transitions[transition], **fields)
+        else:
+            del transitions[transition]
+        engine.workflows[workflow] = dataclasses.replace(machine, transitions=transitions)
+
+    return off

@@ -13,22 +13,26 @@ from gridcase.core.simulate.compare import common_stream, compare_models
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 START = date(2026, 10, 13)
+MODELS = ["heping", "taizhou", "xuzhou", "yichang", "chancheng"]
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     folder = tmp_path_factory.mktemp("comparison")
-    return folder, compare_models(["heping", "chancheng"], 2, 11, START, folder, reports_per_day=60)
+    return folder, compare_models(MODELS, 2, 11, START, folder, reports_per_day=60)
 
 
 def test_every_model_gets_the_same_incidents(report):
     folder, data = report
     stream = common_stream(2, 11, START, 60)
     assert data["incidents"] == len(stream)
-    assert [m["tally"]["reports"] for m in data["models"]] == [len(stream), len(stream)]
+    assert [m["tally"]["reports"] for m in data["models"]] == [len(stream)] * len(MODELS)
     assert json.loads((folder / "comparison.json").read_text(encoding="utf-8")) == data
-    heping, chancheng = data["models"]
-    # the same month, two models: each one's own mechanisms show, and only there
+    heping, taizhou, xuzhou, _, chancheng = data["models"]
+    # the same month, five models: each one's own mechanisms show, and only there
+    assert xuzhou["tally"]["mechanisms"]["谁处置谁核查"] > 0
+    assert not [m for m in (heping, taizhou, chancheng) if "谁处置谁核查" in m["tally"]["mechanisms"]]
+    assert taizhou["tally"]["mechanisms"]["小问题不走大循环"] > 0
     assert heping["figures"]["routing"].get("command", 0) > 0 and "即办" not in heping["tally"]["mechanisms"]
     assert chancheng["tally"]["mechanisms"]["即办"] > 0 and "command" not in chancheng["figures"]["routing"]
     assert chancheng["figures"]["on_the_spot_rate"] > heping["figures"]["on_the_spot_rate"]
@@ -61,7 +65,7 @@ def test_the_report_renders_its_charts_in_a_real_browser(report, tmp_path):
         assert not errors
         assert page.locator(".chart canvas").count() == 4
         rows = page.locator("#figures tbody tr")
-        assert rows.count() == 2 and "chancheng" in rows.nth(1).inner_text()
+        assert rows.count() == len(MODELS) and "chancheng" in rows.nth(4).inner_text()
         for target in [tmp_path] + (
             [Path(os.environ["GRIDCASE_SCREENSHOTS"])] if os.environ.get("GRIDCASE_SCREENSHOTS") else []
         ):

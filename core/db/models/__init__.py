@@ -1,7 +1,7 @@
 """The tables, by area. Cases hold current state and denormalised facts for fast queries; the
 `case_event` rows are the truth and are append-only. Import tables from here."""
 
-from .cases import Case, CaseEvent, CaseUnit, Clock, Counter, Evidence, Outbox, Report, Timer
+from .cases import Case, CaseEvent, CaseUnit, Clock, Counter, DigestRun, Evidence, Outbox, Report, Timer
 from .people import ApiToken, LoginAttempt, Person, Responsibility, Unit, UnitClassChange, UnitCommand
 from .places import Component, Grid
 from .records import AssessmentSnapshot, CalendarOverride, LedgerEntry, SettingChange, TaxonomyChange
@@ -9,7 +9,7 @@ from .types import UTCDateTime
 
 __all__ = [
     "ApiToken", "AssessmentSnapshot", "CalendarOverride", "Case", "CaseEvent", "CaseUnit", "Clock",
-    "Component", "Counter", "Evidence", "Grid", "LedgerEntry", "LoginAttempt", "Outbox", "Person",
-    "Report", "Responsibility", "SettingChange", "TaxonomyChange", "Timer", "Unit", "UnitClassChange",
-    "UnitCommand", "UTCDateTime",
+    "Component", "Counter", "DigestRun", "Evidence", "Grid", "LedgerEntry", "LoginAttempt", "Outbox",
+    "Person", "Report", "Responsibility", "SettingChange", "TaxonomyChange", "Timer", "Unit",
+    "UnitClassChange", "UnitCommand", "UTCDateTime",
 ]  # fmt: skip

@@ -6,7 +6,7 @@ DELETE, see migrations/versions/0001_initial.py).
 No `from __future__ import annotations` here: SQLModel reads the annotations at class creation.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -165,9 +165,12 @@ class Timer(SQLModel, table=True):
     """
 
     __tablename__ = "timer"
-    __table_args__ = (Index("ix_timer_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_timer_due", "status", "due_at"),
+        Index("ix_timer_clock", "clock_id", "status"),
+    )
     id: int | None = Field(default=None, primary_key=True)
-    clock_id: int = Field(foreign_key="clock.id", index=True)
+    clock_id: int = Field(foreign_key="clock.id")
     case_id: int = Field(foreign_key="case.id")
     kind: str = Field(max_length=16)  # yellow | red | escalation
     rung: str | None = Field(default=None, max_length=64)
@@ -195,3 +198,16 @@ class Outbox(SQLModel, table=True):
     next_attempt_at: datetime = _ts()
     last_error: str | None = None
     sent_at: datetime | None = _ts(default=None)
+
+
+class DigestRun(SQLModel, table=True):
+    """A daily digest sent for one day (和平's 17:30 SMS): the unique row is the claim, so each
+    goes out once whatever the number of sweepers."""
+
+    __tablename__ = "digest_run"
+    __table_args__ = (UniqueConstraint("code", "day", name="uq_digest_run_code_day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64)
+    day: date
+    sent_at: datetime = _ts()
+    notices: int

@@ -139,3 +139,107 @@ def test_jiban_share_of_a_simulated_day_is_over_30_percent(tmp_path):
     figures = result["figures"]
     assert figures["on_the_spot_rate"] > 0.3
     assert result["tally"]["mechanisms"]["即办"] == figures["on_the_spot"]
+    # 一门式 reports came as words only, and the classifier found their classes
+    classified = result["tally"]["classified"]
+    assert sum(classified.values()) > 20 and classified.get("right", 0) / sum(classified.values()) >= 0.9
+
+
+def unclassed_patrol(chancheng, n: int) -> int:
+    """A grid worker's report of a class no department answers for: the territory does."""
+    report = {
+        "channel": "patrol",
+        "category": "0106",
+        "kind": "event",
+        "point": micro_grid_centre(chancheng, n),
+    }
+    return chancheng.intake(report, Actor.of("supervisor"))["case_id"]
+
+
+def test_tiered_escalation_grid_to_area_to_street(chancheng):
+    """小事不出网格、一般事不出片区、大事不出街道: what the village cannot settle goes up to its area,
+    and from the area to the town; the unit below lets go of the case each time."""
+    from gridcase.core.errors import GridcaseError
+
+    case_id = unclassed_patrol(chancheng, 0)
+    village = [u["unit"] for u in chancheng.case(case_id)["units"] if u["role"] == "responsible"][0]
+    area = chancheng.unit_parents[village]
+    town = chancheng.unit_parents[area]
+    assert (village, area, town) == ("village001", "area01", "town1")
+    chancheng.transition(case_id, "dispatch", CENTRE, {"units": [village]})
+    chancheng.transition(
+        case_id, "raise", Actor.of("department", unit=village), reason="涉及多个村居，需片区协调"
+    )
+    case = chancheng.transition(case_id, "raise", Actor.of("department", unit=area), reason="需街道统筹")
+    assert [u["unit"] for u in case["units"] if u["role"] == "handling" and u["active"]] == [town]
+    handle = [c for c in case["clocks"] if c["stage"] == "handle" and c["status"] == "running"]
+    assert [c["owner"] for c in handle] == [town]
+    with pytest.raises(GridcaseError, match="not dispatched to village001"):
+        chancheng.transition(case_id, "handle", Actor.of("department", unit=village), uploads=PHOTO)
+    assert (
+        chancheng.transition(case_id, "handle", Actor.of("department", unit=town), uploads=PHOTO)["state"]
+        == "pending_close"
+    )
+
+
+def test_tiered_escalation_stops_at_the_top(chancheng):
+    case_id = unclassed_patrol(chancheng, 1)
+    chancheng.transition(case_id, "dispatch", CENTRE, {"units": ["chancheng"]})
+    from gridcase.core.workflow import TransitionError
+
+    with pytest.raises(TransitionError, match="no unit above chancheng"):
+        chancheng.transition(case_id, "raise", Actor.of("department", unit="chancheng"), reason="x")
+
+
+def test_tiered_escalation_switched_off_the_village_keeps_the_case(chancheng, switch_off):
+    switch_off(chancheng, "yimen", "raise", sets=())
+    case_id = unclassed_patrol(chancheng, 0)
+    chancheng.transition(case_id, "dispatch", CENTRE, {"units": ["village001"]})
+    case = chancheng.transition(
+        case_id, "raise", Actor.of("department", unit="village001"), reason="需片区协调"
+    )
+    assert [u["unit"] for u in case["units"] if u["role"] == "handling" and u["active"]] == ["village001"]
+
+
+def joint_request(chancheng) -> int:
+    report = {
+        "channel": "yimen",
+        "category": "0504",
+        "kind": "event",
+        "point": micro_grid_centre(chancheng, 9),
+    }
+    return chancheng.intake(report, Actor.of("citizen"))["case_id"]
+
+
+def test_joint_enforcement_one_order_becomes_tasks_to_several_departments(chancheng):
+    """联合执法: one approved request becomes simultaneous orders to three departments; each
+    feeds its result back, and the request closes only when all have."""
+    from gridcase.core.workflow import TransitionError
+
+    case_id = joint_request(chancheng)
+    units = ["enforcement", "market", "police"]
+    case = chancheng.transition(case_id, "joint_order", CENTRE, {"units": units}, reason="占道经营联合整治")
+    assert case["state"] == "joint"
+    tasks = case["subtasks"]
+    assert [t["number"] for t in tasks] == [f"{case['number']}-{n}" for n in (1, 2, 3)]
+    assert not [u for u in case["units"] if u["role"] == "handling"]  # the request itself is not dispatched
+    for task, unit in zip(tasks, units, strict=True):
+        department = Actor.of("department", unit=unit)
+        assert chancheng.case(task["id"])["state"] == "handling"
+        chancheng.transition(task["id"], "handle", department, uploads=PHOTO)
+        if unit != "police":
+            chancheng.transition(task["id"], "close", CENTRE)
+    with pytest.raises(TransitionError, match=f"sub-tasks still open: {case['number']}-3"):
+        chancheng.transition(case_id, "close_joint", CENTRE)
+    chancheng.transition(tasks[2]["id"], "close", CENTRE)
+    closed = chancheng.transition(case_id, "close_joint", CENTRE)
+    assert closed["state"] == "closed"
+    fed_back = [e["payload"]["subtask"] for e in closed["events"] if e["transition"] == "subtask_closed"]
+    assert fed_back == [t["id"] for t in tasks]
+
+
+def test_joint_enforcement_switched_off_no_tasks_are_made(chancheng, switch_off):
+    switch_off(chancheng, "yimen", "joint_order", sets=())
+    case = chancheng.transition(
+        joint_request(chancheng), "joint_order", CENTRE, {"units": ["enforcement", "market"]}, reason="x"
+    )
+    assert case["subtasks"] == []

@@ -2,6 +2,8 @@
 
 import copy
 
+import pytest
+
 from gridcase.core.assess.assessor import Assessor
 
 from .conftest import CENTRE, point_in_street
@@ -150,17 +152,89 @@ def test_minsheng110_every_call_gets_a_reply_within_8_hours_from_the_first_conta
     assert not [c for c in heping.case(patrol)["clocks"] if c["stage"] == "reply"]
 
 
-def test_the_generated_units_and_grids_are_current():
-    import json
-    from pathlib import Path
+def overdue_at_the_station(heping, street: int) -> tuple[int, str]:
+    """A case dispatched to the street's sanitation station, signed for and left undone."""
+    from gridcase.core.cases import Actor
 
-    import yaml
+    case_id = report(heping, street)
+    heping.transition(case_id, "accept", CENTRE)
+    heping.transition(case_id, "file", CENTRE, payload={"category": "0102", "kind": "event"})
+    station = f"street{street:02d}_sanitation"
+    heping.transition(case_id, "dispatch", CENTRE, payload={"units": [station]})
+    heping.transition(case_id, "sign", Actor.of("department", unit=station))
+    return case_id, station
 
-    from gridcase.city_profiles.heping import generate
 
-    folder = Path(generate.__file__).parent
-    assert yaml.safe_load((folder / "units.yaml").read_text(encoding="utf-8")) == generate.units()
-    assert json.loads((folder / "grids.geojson").read_text(encoding="utf-8")) == json.loads(
-        json.dumps(generate.grids())
+def test_daizhengzhi_an_overdue_case_is_taken_over_and_the_owner_pays(heping):
+    """代整治: while the station still has time the centre cannot take the case away; once its
+    handling is overdue, the community fixes it, and the takeover is charged to the station
+    (¥1,000 in the takeover ledger), not to the community that did the work."""
+    from gridcase.core.errors import GridcaseError
+
+    case_id, station = overdue_at_the_station(heping, 4)
+    fix = {"units": ["community031"], "cost": "¥800"}
+    with pytest.raises(GridcaseError, match="not overdue") as refused:
+        heping.transition(case_id, "take_over", CENTRE, payload=fix, reason="社区代为清理")
+    assert refused.value.code == "guard_refused"
+    heping.clock.advance(days=3)
+    case = heping.transition(case_id, "take_over", CENTRE, payload=fix, reason="社区代为清理")
+    assert [u["unit"] for u in case["units"] if u["role"] == "handling" and u["active"]] == ["community031"]
+    assert case["events"][-1]["unit"] == station and case["events"][-1]["payload"]["cost"] == "¥800"
+    result = {o["code"]: o for o in Assessor(heping).assess("2026-10")["objects"]}
+    assert result[station]["deductions"].get("takeover") == 1
+    assert result[station]["ledgers"]["takeover"] == 1000
+    assert result["community031"]["deductions"].get("takeover", 0) == 0
+
+
+def test_daizhengzhi_switched_off_no_one_can_take_an_overdue_case(heping, switch_off):
+    switch_off(heping, "standard", "take_over")
+    case_id, _ = overdue_at_the_station(heping, 4)
+    heping.clock.advance(days=3)
+    from gridcase.core.workflow import TransitionError
+
+    with pytest.raises(TransitionError, match="no transition 'take_over'"):
+        heping.transition(
+            case_id, "take_over", CENTRE, payload={"units": ["community031"], "cost": "¥800"}, reason="x"
+        )
+
+
+def digests(heping) -> list[dict]:
+    from sqlalchemy import select
+
+    from gridcase.core.db.engine import read
+    from gridcase.core.db.models import Outbox
+
+    with read(heping.db) as connection:
+        rows = connection.execute(select(Outbox.__table__).where(Outbox.__table__.c.event.like("digest:%")))
+        return [dict(r) for r in rows.mappings()]
+
+
+def test_daily_digest_at_1730_once_per_unit(heping):
+    """The 17:30 SMS: each street office and bureau gets its day's figures once, at 17:30 local
+    time, however many sweeps follow."""
+    from datetime import timedelta
+
+    report(heping, 2)
+    report(heping, 2, point=point_in_street(heping, 2))  # the same problem again: a duplicate, not new
+    heping.sweep(heping.clock.advance(hours=8))  # 17:00
+    assert digests(heping) == []
+    heping.sweep(heping.clock.advance(minutes=31))  # 17:31
+    sent = {r["recipient"]: r for r in digests(heping)}
+    assert len(sent) == 13 + 5 and {r["channel"] for r in sent.values()} == {"sms"}
+    assert sent["unit:street02"]["payload"]["new"] == 1 and sent["unit:street03"]["payload"]["new"] == 0
+    assert sent["unit:sanitation_bureau"]["payload"]["new"] == 1  # 一事双责: the bureau answers too
+    assert (
+        sent["unit:street02"]["text"]
+        == "【每日通报】南市场街道办事处 2026-10-13：新增1件，办结0件，超期未处置0件。"
     )
-    assert yaml.safe_load((folder / "taxonomy.yaml").read_text(encoding="utf-8")) == generate.taxonomy()
+    heping.sweep(heping.clock.advance(minutes=30))
+    assert len(digests(heping)) == 18
+    heping.sweep(heping.clock.now() + timedelta(days=1))  # the next day's goes out once more
+    assert len(digests(heping)) == 36
+
+
+def test_daily_digest_switched_off_sends_nothing(heping):
+    heping.profile["notifications"]["digests"] = []
+    report(heping, 2)
+    heping.sweep(heping.clock.advance(hours=9))
+    assert digests(heping) == []

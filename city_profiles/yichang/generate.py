@@ -1,0 +1,134 @@
+"""Writes units.yaml, grids.geojson and taxonomy.yaml of the 宜昌 (Yichang) profile.
+
+    python -m gridcase.city_profiles.yichang.generate
+
+The structure is the seed's (shared seeds/003): three centres sharing one intake (supervision
+and command, social-conflict resolution, emergency); 三环运转, with the city bureau's 14 base
+units as ring 1, the district handling centres as ring 2 and the city management committee's 48
+member units as ring 3; 33 communities and 1,100-odd grids, one supervisor each; and a 24-hour
+emergency team of 500. The seed names few units: the others are placeholders marked （占位）.
+The taxonomy adds the two case types the standard lacks, social conflicts and emergencies,
+with placeholder-free names of the usual kinds; each class names its case type (workflow).
+"""
+
+from pathlib import Path
+
+from gridcase.city_profiles.generated import assign_units, write
+from gridcase.core.grids import lattice
+
+HERE = Path(__file__).parent
+DIVISION = "420500"  # 宜昌市, GB/T 2260
+BBOX = (111.22, 30.64, 111.38, 30.78)
+DISTRICTS = [
+    ("xiling", "西陵区"),
+    ("wujiagang", "伍家岗区"),
+    ("dianjun", "点军区"),
+    ("xiaoting", "猇亭区"),
+    ("yiling", "夷陵区"),
+]
+COMMUNITIES = [12, 9, 4, 3, 5]  # 33
+GRIDS_PER_COMMUNITY = 34  # 1,122 grids
+BASE_UNITS = 14
+MEMBER_UNITS = 48
+CONFLICTS = [
+    "邻里纠纷",
+    "物业纠纷",
+    "劳资纠纷",
+    "征地拆迁纠纷",
+    "婚姻家庭纠纷",
+    "消费纠纷",
+    "医患纠纷",
+    "群体性诉求",
+]
+EMERGENCIES = ["道路塌陷", "供水管道爆裂", "燃气泄漏", "城市内涝", "树木倒伏", "户外广告牌坠落", "冰雪灾害"]
+
+
+def units() -> list[dict]:
+    out: list[dict] = [
+        {"code": "yichang", "name": "宜昌市", "kind": "district"},
+        {"code": "centre", "name": "宜昌市城市管理监督指挥中心", "kind": "centre", "parent": "yichang"},
+        {"code": "conflict_centre", "name": "社会矛盾调处中心", "kind": "centre", "parent": "yichang"},
+        {"code": "emergency_centre", "name": "城市管理应急指挥中心", "kind": "centre", "parent": "yichang"},
+        {"code": "emergency_team", "name": "24小时应急队伍（500人）", "kind": "task_force",
+         "parent": "emergency_centre", "calendar": "round_the_clock"},
+        {"code": "bureau", "name": "宜昌市城市管理局", "kind": "department", "parent": "yichang"},
+    ]  # fmt: skip
+    out += [
+        {
+            "code": f"base{n:02d}",
+            "name": f"局属基层单位{n:02d}（占位）",
+            "kind": "base_unit",
+            "parent": "bureau",
+        }
+        for n in range(1, BASE_UNITS + 1)
+    ]
+    out += [
+        {"code": code, "name": f"{name}城管处置中心", "kind": "district", "parent": "yichang"}
+        for code, name in DISTRICTS
+    ]
+    out += [
+        {
+            "code": f"member{n:02d}",
+            "name": f"城管委成员单位{n:02d}（占位）",
+            "kind": "department",
+            "parent": "yichang",
+        }
+        for n in range(1, MEMBER_UNITS + 1)
+    ]
+    n = 0
+    for (district, name), count in zip(DISTRICTS, COMMUNITIES, strict=True):
+        for _ in range(count):
+            n += 1
+            out.append(
+                {
+                    "code": f"community{n:02d}",
+                    "name": f"{name}社区{n:02d}（占位）",
+                    "kind": "community",
+                    "parent": district,
+                }
+            )
+    return out
+
+
+def taxonomy() -> dict:
+    conflicts = [
+        {"code": f"06{m:02d}", "name": name, "workflow": "conflict"} for m, name in enumerate(CONFLICTS, 1)
+    ]
+    emergencies = [
+        {"code": f"07{m:02d}", "name": name, "workflow": "emergency", "unit": "emergency_team"}
+        for m, name in enumerate(EMERGENCIES, 1)
+    ]
+    return {
+        "editions": [
+            {
+                "code": "cjt214",
+                "event": [
+                    {"code": "06", "name": "社会矛盾", "minors": conflicts},
+                    {"code": "07", "name": "突发事件", "minors": emergencies},
+                ],
+            }
+        ]
+    }
+
+
+def grids() -> dict:
+    doc = lattice(
+        BBOX, DIVISION, ["district", "street", "community", "unit_grid"],
+        [len(DISTRICTS), COMMUNITIES, GRIDS_PER_COMMUNITY], [3, 3, 3],
+    )  # fmt: skip
+    return assign_units(
+        doc,
+        {
+            "district": ["yichang"],
+            "street": [code for code, _ in DISTRICTS],
+            "community": [f"community{n:02d}" for n in range(1, sum(COMMUNITIES) + 1)],
+        },
+    )
+
+
+def main() -> None:
+    write(HERE, units(), grids(), taxonomy())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Daily digests: each unit's results of the day, sent at a set local time (和平's 17:30 SMS).
+
+The profile's `notifications.digests` lists them. Each has a local time `at`, the `unit_kinds`
+whose units get one, an optional `channel` and `template` (fields `{unit}`, `{date}`, `{new}`,
+`{closed}`, `{overdue}`). The sweep sends a day's digest once its time has passed. The first
+sweeper to insert the (code, day) row of `digest_run` sends it, in the same transaction as the
+notices; the others find the row and skip, so it goes out once however many workers sweep.
+
+The figures count a unit as the responsible unit (新增, 办结 that day) and as the owner of a
+running handling clock past its deadline (超期未处置 at the moment of sending).
+"""
+
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, func, insert, select
+
+from ..db.engine import write
+from ..db.models import Case, CaseUnit, Clock, DigestRun, Outbox
+from ..notify import outbox_row
+from ..taxonomy import label_zh
+
+if TYPE_CHECKING:
+    from ..cases import Engine
+
+CASE, CASE_UNIT, CLOCK, DIGEST_RUN, OUTBOX = (t.__table__ for t in (Case, CaseUnit, Clock, DigestRun, Outbox))
+TEMPLATE = "【每日通报】{unit} {date}：新增{new}件，办结{closed}件，超期未处置{overdue}件。"
+
+
+def send_due(engine: "Engine", now: datetime) -> int:
+    """Send the digests whose time has passed today and that have not gone out; the notices made."""
+    settings = engine.profile.get("notifications", {})
+    local = now.astimezone(engine.tz)
+    made = 0
+    for digest in settings.get("digests", []):
+        hour, minute = (int(part) for part in digest["at"].split(":"))
+        if (local.hour, local.minute) < (hour, minute):
+            continue
+        with write(engine.db) as connection:
+            claimed = connection.execute(
+                select(DIGEST_RUN.c.id).where(
+                    DIGEST_RUN.c.code == digest["code"], DIGEST_RUN.c.day == local.date()
+                )
+            ).first()
+            if claimed:
+                continue
+            rows = _notices(connection, engine, digest, settings, local, now)
+            # the unique (code, day) row is the claim: a second sweeper's insert fails and its
+            # transaction, notices included, rolls back
+            connection.execute(
+                insert(DIGEST_RUN).values(
+                    code=digest["code"], day=local.date(), sent_at=now, notices=len(rows)
+                )
+            )
+            if rows:
+                connection.execute(insert(OUTBOX), rows)
+        made += len(rows)
+    return made
+
+
+def _notices(connection: Connection, engine: "Engine", digest, settings, local: datetime, now) -> list[dict]:
+    kinds = set(digest["unit_kinds"])
+    units = {u["code"]: u for u in engine.profile.get("units", []) if u.get("kind") in kinds}
+    start = datetime.combine(local.date(), time(), local.tzinfo)
+    day = (start, start + timedelta(days=1))
+    responsible = (
+        (CASE_UNIT.c.case_id == CASE.c.id) & (CASE_UNIT.c.role == "responsible") & CASE_UNIT.c.active
+    )
+    new = _by_unit(connection, CASE.c.reported_at, responsible, day, units)
+    closed = _by_unit(connection, CASE.c.closed_at, responsible, day, units)
+    overdue = dict(
+        connection.execute(
+            select(CLOCK.c.owner, func.count())
+            .where(CLOCK.c.status == "running", CLOCK.c.stage == "handle", CLOCK.c.deadline < now)
+            .where(CLOCK.c.owner.in_(units))
+            .group_by(CLOCK.c.owner)
+        ).all()
+    )
+    channel = digest.get("channel") or settings.get("channel", "log")
+    template = digest.get("template", TEMPLATE)
+    rows = []
+    for code, unit in units.items():
+        figures = {"new": new.get(code, 0), "closed": closed.get(code, 0), "overdue": overdue.get(code, 0)}
+        text = template.format(
+            unit=label_zh(unit.get("name")) or code, date=local.date().isoformat(), **figures
+        )
+        payload = {"digest": digest["code"], "day": local.date().isoformat(), **figures}
+        rows.append(outbox_row(now, channel, f"unit:{code}", None, f"digest:{digest['code']}", text, payload))
+    return rows
+
+
+def _by_unit(connection: Connection, moment, responsible, day, units) -> dict[str, int]:
+    query = (
+        select(CASE_UNIT.c.unit, func.count(func.distinct(CASE.c.id)))
+        .where(responsible, moment >= day[0], moment < day[1], CASE_UNIT.c.unit.in_(units))
+        .group_by(CASE_UNIT.c.unit)
+    )
+    return dict(connection.execute(query).all())
