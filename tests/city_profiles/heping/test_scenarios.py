@@ -5,8 +5,11 @@ import copy
 import pytest
 
 from gridcase.core.assess.assessor import Assessor
+from gridcase.core.evidence import Upload
 
 from .conftest import CENTRE, point_in_street
+
+PHOTO = [Upload("现场.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64))]
 
 GARBAGE = {"channel": "leader", "category": "0102", "kind": "event"}  # 暴露垃圾: the sanitation line
 
@@ -50,20 +53,52 @@ def test_wusuo_jinjie_switched_off_falls_back_to_the_territory(heping):
 
 
 def test_yishi_shuangze_the_deduction_splits_70_30(heping):
-    """一事双责: a media exposure costs 2 points, 1.4 to the street office and 0.6 to the bureau,
-    and the money follows the points (¥1,000 a point)."""
+    """一事双责: a media exposure costs 10 points (¥10,000 at ¥1,000 a point), 7 to the street
+    office and 3 to the bureau, and the money follows the points."""
     case_id = report(heping, 2)
     heping.transition(case_id, "accept", CENTRE)
     heping.transition(case_id, "file", CENTRE, payload={"category": "0102", "kind": "event"})
     heping.transition(case_id, "expose", CENTRE, reason="晚报曝光：南市场暴露垃圾")
     result = {o["code"]: o for o in Assessor(heping).assess("2026-10")["objects"]}
-    assert result["street02"]["deductions"] == {"media": 1.4}
-    assert result["sanitation_bureau"]["deductions"] == {"media": 0.6}
+    assert result["street02"]["deductions"] == {"media": 7}
+    assert result["sanitation_bureau"]["deductions"] == {"media": 3}
     assert (result["street02"]["ledgers"]["fines"], result["sanitation_bureau"]["ledgers"]["fines"]) == (
-        1400,
-        600,
+        7000,
+        3000,
     )
     assert result["street03"]["deducted"] == 0
+
+
+def test_three_sixty_assessment_of_streets_and_bureaus_from_seven_inputs(heping):
+    """360°: a street office and a bureau are scored on platform cases, cadre cases, 一事双责,
+    mutual inspection, supervision, media exposure and 代整治; findings lower the inputs they
+    belong to, and a station keeps the standard department composite."""
+    from gridcase.core.cases import Actor
+
+    case_id = report(heping, 2)
+    heping.transition(case_id, "accept", CENTRE)
+    heping.transition(case_id, "file", CENTRE, payload={"category": "0102", "kind": "event"})
+    heping.transition(case_id, "dispatch", CENTRE, payload={"units": ["street02"]})  # 五所进街
+    heping.transition(case_id, "sign", Actor.of("department", unit="street02"))
+    heping.transition(case_id, "supervise", CENTRE, reason="区领导督办")
+    heping.transition(case_id, "inspect", CENTRE, reason="互查：垃圾未清")
+    heping.transition(case_id, "expose", CENTRE, reason="晚报曝光")
+    heping.transition(case_id, "handle", Actor.of("department", unit="street02"), uploads=PHOTO)
+    result = {o["code"]: o for o in Assessor(heping).assess("2026-10")["objects"]}
+    street, idle = result["street02"]["composite"], result["street05"]["composite"]
+    assert (
+        street["code"] == "three_sixty" and result["sanitation_bureau"]["composite"]["code"] == "three_sixty"
+    )
+    assert [t["code"] for t in street["terms"]] == [
+        "platform", "cadre", "shared", "inspection", "supervision", "media", "takeover",
+    ]  # fmt: skip
+    terms = {t["code"]: t for t in street["terms"]}
+    idle_terms = {t["code"]: t for t in idle["terms"]}
+    for finding in ("inspection", "supervision", "media"):
+        assert (terms[finding]["value"], terms[finding]["score"]) == (1, 80), finding
+        assert idle_terms[finding]["score"] == 100
+    assert terms["takeover"]["score"] == 100 and terms["cadre"]["score"] is None  # no cadre cases here
+    assert result["street02_sanitation"]["composite"]["code"] == "department"
 
 
 def test_the_city_has_the_seeds_structure(heping):
