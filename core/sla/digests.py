@@ -14,6 +14,7 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from ..db.engine import write
 from ..db.models import Case, CaseUnit, Clock, DigestRun, Outbox
@@ -36,26 +37,33 @@ def send_due(engine: "Engine", now: datetime) -> int:
         hour, minute = (int(part) for part in digest["at"].split(":"))
         if (local.hour, local.minute) < (hour, minute):
             continue
-        with write(engine.db) as connection:
-            claimed = connection.execute(
-                select(DIGEST_RUN.c.id).where(
-                    DIGEST_RUN.c.code == digest["code"], DIGEST_RUN.c.day == local.date()
-                )
-            ).first()
-            if claimed:
-                continue
-            rows = _notices(connection, engine, digest, settings, local, now)
-            # the unique (code, day) row is the claim: a second sweeper's insert fails and its
-            # transaction, notices included, rolls back
-            connection.execute(
-                insert(DIGEST_RUN).values(
-                    code=digest["code"], day=local.date(), sent_at=now, notices=len(rows)
-                )
-            )
-            if rows:
-                connection.execute(insert(OUTBOX), rows)
+        try:
+            rows = _send(engine, digest, settings, local, now)
+        except IntegrityError:  # another sweeper claimed the day between our look and our insert
+            continue
         made += len(rows)
     return made
+
+
+def _send(engine: "Engine", digest, settings, local: datetime, now: datetime) -> list[dict]:
+    """Claim the day's digest and queue its notices in one transaction; none if it was claimed."""
+    with write(engine.db) as connection:
+        claimed = connection.execute(
+            select(DIGEST_RUN.c.id).where(
+                DIGEST_RUN.c.code == digest["code"], DIGEST_RUN.c.day == local.date()
+            )
+        ).first()
+        if claimed:
+            return []
+        rows = _notices(connection, engine, digest, settings, local, now)
+        # the unique (code, day) row is the claim: a second sweeper's insert fails and its
+        # transaction, notices included, rolls back
+        connection.execute(
+            insert(DIGEST_RUN).values(code=digest["code"], day=local.date(), sent_at=now, notices=len(rows))
+        )
+        if rows:
+            connection.execute(insert(OUTBOX), rows)
+    return rows
 
 
 def _notices(connection: Connection, engine: "Engine", digest, settings, local: datetime, now) -> list[dict]:
