@@ -49,6 +49,17 @@ CASE, CASE_EVENT, CASE_UNIT, CLOCK, EVIDENCE, REPORT = (
 INSERT_EVIDENCE = FastInsert(EVIDENCE)
 
 
+def _component_row(component: dict[str, Any]) -> dict[str, Any]:
+    """A profile's component as an import row: text values (an explicit null is left out)."""
+    row = {k: str(v) for k, v in component.items() if k != "location" and v is not None}
+    return {
+        **row,
+        "class_code": component["class"],
+        "lon": component["location"][0],
+        "lat": component["location"][1],
+    }
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who acts: a person's id, roles and unit (grids for grid-scoped roles)."""
@@ -175,11 +186,7 @@ class Engine:
             self.__dict__.pop("grids", None)
         components = self.profile.get("components")
         if components:  # a few named ones (bulk data is imported): those already stored are kept
-            rows = (
-                (n, {**{k: str(v) for k, v in c.items() if k != "location"}, "class_code": c["class"],
-                     "lon": c["location"][0], "lat": c["location"][1]})
-                for n, c in enumerate(components, 1)
-            )  # fmt: skip
+            rows = ((n, _component_row(c)) for n, c in enumerate(components, 1))
             counts["components"] = component_registry.import_rows(self.db, rows, self.profile).imported
             self.components.forget()
         return counts

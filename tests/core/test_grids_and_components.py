@@ -210,3 +210,18 @@ def test_a_database_that_was_never_migrated_is_a_message(cli, tmp_path):
     assert (
         result.err.startswith("error: database: no such table: grid") and "gridcase db upgrade" in result.err
     )
+
+
+def test_a_profile_component_with_an_explicit_null_is_stored_without_it():
+    from gridcase.core.cases import _component_row
+
+    row = _component_row(
+        {"code": "32030200100305001", "class": "0305", "owner_unit": None, "location": [117.18, 34.26]}
+    )
+    assert row == {
+        "code": "32030200100305001",
+        "class": "0305",
+        "class_code": "0305",
+        "lon": 117.18,
+        "lat": 34.26,
+    }
