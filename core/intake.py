@@ -22,7 +22,7 @@ from .events import append, event_row
 from .evidence import Upload
 from .geo import CoordinateError, to_wgs84
 from .gridindex import metres_scale
-from .notify import OUT_OF_GRID, outbox_row
+from .notify import OUT_OF_GRID, notice_channel, outbox_row
 from .numbering import case_number, number_fields
 from .units import add_case_units
 
@@ -257,7 +257,7 @@ def _out_of_grid(engine: "Engine", actor: "Actor", located: dict[str, Any]) -> d
 def _alert_out_of_grid(connection, engine: "Engine", rule, actor: "Actor", located, result, now) -> None:
     reporter = actor.username or f"监督员{actor.id}"
     text = OUT_OF_GRID.format(reporter=reporter, number=result["number"], grid=located["grid"])
-    channel = rule.get("channel") or engine.profile.get("notifications", {}).get("channel", "log")
+    channel = notice_channel(engine.profile, rule)
     payload = {"reporter": actor.id, "grid": located["grid"], "grids": sorted(actor.grids)}
     connection.execute(
         insert(OUTBOX),

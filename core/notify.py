@@ -19,6 +19,22 @@ TEMPLATE_FIELDS = ("number", "category", "stage", "deadline", "unit")
 OUT_OF_GRID = "【越界提醒】{reporter}在责任网格外上报：案件{number}，网格{grid}。"
 
 
+def notice_channel(profile: dict[str, Any], rule: dict[str, Any] | None = None) -> str:
+    """The sender a notice goes through: its rule's own `channel` (an escalation rung, a digest,
+    the out-of-grid alert), else `notifications.channel`, else `log`."""
+    return (rule or {}).get("channel") or profile.get("notifications", {}).get("channel", "log")
+
+
+def notice_channels(profile: dict[str, Any]) -> set[str]:
+    """Every sender the profile's notices may go through."""
+    rules = [
+        *profile.get("time_limits", {}).get("escalation", []),
+        *profile.get("notifications", {}).get("digests", []),
+        profile.get("intake", {}).get("out_of_grid") or {},
+    ]
+    return {notice_channel(profile)} | {notice_channel(profile, rule) for rule in rules}
+
+
 def outbox_row(now, channel: str, recipient: str, case_id: int, event: str, text: str, payload: dict) -> dict:
     """One notice for the outbox, due at once."""
     return {

@@ -13,7 +13,7 @@ The seed names the districts but not every platform: the others are placeholders
 
 from pathlib import Path
 
-from gridcase.city_profiles.generated import assign_units, write
+from gridcase.city_profiles.generated import assign_units, numbered_units, write
 from gridcase.core.grids import lattice
 
 HERE = Path(__file__).parent
@@ -51,18 +51,8 @@ def units() -> list[dict]:
     out += [
         {"code": code, "name": name, "kind": "department", "parent": "taizhou"} for code, name in departments
     ]
-    n = 0
-    for (district, name), streets in zip(DISTRICTS, STREETS, strict=True):
-        for _ in range(streets):
-            n += 1
-            out.append(
-                {
-                    "code": f"street{n:02d}",
-                    "name": f"{name}街道{n:02d}（占位）",
-                    "kind": "street",
-                    "parent": district,
-                }
-            )
+    districts = [(code, name, count) for (code, name), count in zip(DISTRICTS, STREETS, strict=True)]
+    out += numbered_units("street", "street{n:02d}", "{parent}街道{n:02d}（占位）", districts)
     out += [
         {
             "code": f"community{c}",

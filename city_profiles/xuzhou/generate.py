@@ -11,7 +11,7 @@ others are placeholders. The grids are rectangles over the city (placeholders fo
 
 from pathlib import Path
 
-from gridcase.city_profiles.generated import assign_units, write
+from gridcase.city_profiles.generated import assign_units, numbered_units, write
 from gridcase.core.grids import lattice
 
 HERE = Path(__file__).parent
@@ -50,14 +50,9 @@ def units() -> list[dict]:
         {"code": "centre", "name": "徐州市数字化城市管理监督指挥中心", "kind": "centre", "parent": "xuzhou"},
     ]
     out += [{"code": code, "name": name, "kind": "district", "parent": "xuzhou"} for code, name in DISTRICTS]
-    n = 0
-    for (district, name), streets in zip(DISTRICTS, STREETS, strict=True):
-        for _ in range(streets):
-            n += 1
-            out.append(
-                {"code": f"street{n:02d}", "name": f"{name}街道{n:02d}（占位）", "kind": "street",
-                 "parent": district, "class": STREET_CLASSES[(n - 1) % len(STREET_CLASSES)]}
-            )  # fmt: skip
+    districts = [(code, name, count) for (code, name), count in zip(DISTRICTS, STREETS, strict=True)]
+    streets = numbered_units("street", "street{n:02d}", "{parent}街道{n:02d}（占位）", districts)
+    out += [{**street, "class": STREET_CLASSES[i % len(STREET_CLASSES)]} for i, street in enumerate(streets)]
     named = dict(NAMED_DEPARTMENTS)
     codes = list(named) + [f"dept{d:02d}" for d in range(len(named) + 1, DEPARTMENTS + 1)]
     for d, code in enumerate(codes):

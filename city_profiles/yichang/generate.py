@@ -13,7 +13,7 @@ with placeholder-free names of the usual kinds; each class names its case type (
 
 from pathlib import Path
 
-from gridcase.city_profiles.generated import assign_units, write
+from gridcase.city_profiles.generated import assign_units, numbered_units, write
 from gridcase.core.grids import lattice
 
 HERE = Path(__file__).parent
@@ -53,40 +53,18 @@ def units() -> list[dict]:
          "parent": "emergency_centre", "calendar": "round_the_clock"},
         {"code": "bureau", "name": "宜昌市城市管理局", "kind": "department", "parent": "yichang"},
     ]  # fmt: skip
-    out += [
-        {
-            "code": f"base{n:02d}",
-            "name": f"局属基层单位{n:02d}（占位）",
-            "kind": "base_unit",
-            "parent": "bureau",
-        }
-        for n in range(1, BASE_UNITS + 1)
-    ]
+    out += numbered_units(
+        "base_unit", "base{n:02d}", "局属基层单位{n:02d}（占位）", [("bureau", "", BASE_UNITS)]
+    )
     out += [
         {"code": code, "name": f"{name}城管处置中心", "kind": "district", "parent": "yichang"}
         for code, name in DISTRICTS
     ]
-    out += [
-        {
-            "code": f"member{n:02d}",
-            "name": f"城管委成员单位{n:02d}（占位）",
-            "kind": "department",
-            "parent": "yichang",
-        }
-        for n in range(1, MEMBER_UNITS + 1)
-    ]
-    n = 0
-    for (district, name), count in zip(DISTRICTS, COMMUNITIES, strict=True):
-        for _ in range(count):
-            n += 1
-            out.append(
-                {
-                    "code": f"community{n:02d}",
-                    "name": f"{name}社区{n:02d}（占位）",
-                    "kind": "community",
-                    "parent": district,
-                }
-            )
+    out += numbered_units(
+        "department", "member{n:02d}", "城管委成员单位{n:02d}（占位）", [("yichang", "", MEMBER_UNITS)]
+    )
+    districts = [(code, name, count) for (code, name), count in zip(DISTRICTS, COMMUNITIES, strict=True)]
+    out += numbered_units("community", "community{n:02d}", "{parent}社区{n:02d}（占位）", districts)
     return out
 
 

@@ -27,6 +27,7 @@ from ..db.models import Case, CaseUnit
 from ..errors import GridcaseError
 from ..evidence import Upload
 from ..hookspecs import hookimpl
+from ..notify import notice_channels
 from ..workflow import TransitionError
 from .city import City
 from .workload import Incident, log_uniform
@@ -132,15 +133,7 @@ class Simulation:
         self.tracks: dict[int, Track] = {}
         self.tally = Tally()
         self._seq = 0
-        notifications = engine.profile.get("notifications", {})
-        channels = {notifications.get("channel", "log")}
-        channels |= {
-            r["channel"]
-            for r in engine.profile.get("time_limits", {}).get("escalation", [])
-            if "channel" in r
-        }
-        channels |= {d["channel"] for d in notifications.get("digests", []) if "channel" in d}
-        channels |= {engine.profile.get("intake", {}).get("out_of_grid", {}).get("channel", "log")}
+        channels = notice_channels(engine.profile)
         engine.pm.register(Handsets(channels, self.tally), name="gridcase.simulate.handsets")
 
     # -- the loop ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..db.engine import write
 from ..db.models import Case, CaseUnit, Clock, DigestRun, Outbox
-from ..notify import outbox_row
+from ..notify import notice_channel, outbox_row
 from ..taxonomy import label_zh
 
 if TYPE_CHECKING:
@@ -30,22 +30,21 @@ TEMPLATE = "【每日通报】{unit} {date}：新增{new}件，办结{closed}件
 
 def send_due(engine: "Engine", now: datetime) -> int:
     """Send the digests whose time has passed today and that have not gone out; the notices made."""
-    settings = engine.profile.get("notifications", {})
     local = now.astimezone(engine.tz)
     made = 0
-    for digest in settings.get("digests", []):
+    for digest in engine.profile.get("notifications", {}).get("digests", []):
         hour, minute = (int(part) for part in digest["at"].split(":"))
         if (local.hour, local.minute) < (hour, minute):
             continue
         try:
-            rows = _send(engine, digest, settings, local, now)
+            rows = _send(engine, digest, local, now)
         except IntegrityError:  # another sweeper claimed the day between our look and our insert
             continue
         made += len(rows)
     return made
 
 
-def _send(engine: "Engine", digest, settings, local: datetime, now: datetime) -> list[dict]:
+def _send(engine: "Engine", digest, local: datetime, now: datetime) -> list[dict]:
     """Claim the day's digest and queue its notices in one transaction; none if it was claimed."""
     with write(engine.db) as connection:
         claimed = connection.execute(
@@ -55,7 +54,7 @@ def _send(engine: "Engine", digest, settings, local: datetime, now: datetime) ->
         ).first()
         if claimed:
             return []
-        rows = _notices(connection, engine, digest, settings, local, now)
+        rows = _notices(connection, engine, digest, local, now)
         # the unique (code, day) row is the claim: a second sweeper's insert fails and its
         # transaction, notices included, rolls back
         connection.execute(
@@ -66,7 +65,7 @@ def _send(engine: "Engine", digest, settings, local: datetime, now: datetime) ->
     return rows
 
 
-def _notices(connection: Connection, engine: "Engine", digest, settings, local: datetime, now) -> list[dict]:
+def _notices(connection: Connection, engine: "Engine", digest, local: datetime, now) -> list[dict]:
     kinds = set(digest["unit_kinds"])
     units = {u["code"]: u for u in engine.profile.get("units", []) if u.get("kind") in kinds}
     start = datetime.combine(local.date(), time(), local.tzinfo)
@@ -84,7 +83,7 @@ def _notices(connection: Connection, engine: "Engine", digest, settings, local: 
             .group_by(CLOCK.c.owner)
         ).all()
     )
-    channel = digest.get("channel") or settings.get("channel", "log")
+    channel = notice_channel(engine.profile, digest)
     template = digest.get("template", TEMPLATE)
     rows = []
     for code, unit in units.items():

@@ -22,7 +22,7 @@ from ..db.engine import write
 from ..db.fastinsert import FastInsert
 from ..db.models import Case, CaseUnit, Clock, Outbox, Timer, UTCDateTime
 from ..durations import Duration
-from ..notify import TEMPLATES, outbox_row
+from ..notify import TEMPLATES, notice_channel, outbox_row
 from ..taxonomy import label_zh
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def _notify(connection: Connection, engine: "Engine", fired: list[dict[str, Any]
             rows.append(
                 outbox_row(
                     now,
-                    rung.get("channel") or settings.get("channel", "log"),
+                    notice_channel(engine.profile, rung),
                     recipient,
                     case["id"],
                     f"{rung['action']}:{rung['code']}",

@@ -2,11 +2,11 @@
 
 import pytest
 import shapely
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gridcase.core.cases import Actor
 from gridcase.core.db.engine import read
-from gridcase.core.db.models import Outbox
+from gridcase.core.db.models import Case, Outbox
 from gridcase.core.errors import GridcaseError
 from gridcase.core.evidence import Upload
 from gridcase.core.units import add_person
@@ -199,3 +199,22 @@ def test_yuejie_switched_off_no_alert(taizhou):
         supervisor,
     )
     assert not [r for r in outbox(taizhou) if r["event"] == "out_of_grid"]
+
+
+def test_yuejie_refused_when_the_city_refuses_out_of_grid_reports(taizhou):
+    """`out_of_grid: {action: refuse}`: the report is turned away with a clear error and nothing
+    is written."""
+    taizhou.profile["intake"]["out_of_grid"] = {"action": "refuse"}
+    grids = [
+        f["properties"]["code"]
+        for f in taizhou.profile["grids"]["features"]
+        if f["properties"]["level"] == "unit_grid"
+    ]
+    supervisor = Actor(None, frozenset({"supervisor"}), grids=frozenset(grids[:12]))
+    report = {"channel": "patrol", "category": "0102", "kind": "event", "point": point_in_street(taizhou, 5)}
+    with pytest.raises(GridcaseError, match="outside your responsibility grids") as refused:
+        taizhou.intake(report, supervisor)
+    assert refused.value.code == "out_of_grid"
+    with read(taizhou.db) as connection:
+        assert connection.execute(select(func.count()).select_from(Case.__table__)).scalar_one() == 0
+    assert outbox(taizhou) == []

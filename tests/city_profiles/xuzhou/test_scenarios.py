@@ -122,27 +122,19 @@ def test_units_are_ranked_within_their_class(xuzhou):
     assert classes["street01"] == "A" and classes["municipal"] == "I" and classes["sanitation"] == "II"
 
 
+def furniture_case(engine, category: str, point: list[float]) -> dict:
+    report = {"channel": "patrol", "category": category, "kind": "component", "point": point}
+    return engine.case(engine.intake(report, SUPERVISOR)["case_id"])
+
+
 def test_city_furniture_goes_to_its_owner_or_maintainer(xuzhou):
     """Component-owner routing: a damaged litter bin next to 彭城广场's bin 1 goes to the bin's
     maintainer, a broken railing to the railing's owner, whatever the territory."""
-    bin_report = {
-        "channel": "patrol",
-        "category": "0305",
-        "kind": "component",
-        "point": [117.18521, 34.26121],
-    }
-    bin_case = xuzhou.case(xuzhou.intake(bin_report, SUPERVISOR)["case_id"])
+    bin_case = furniture_case(xuzhou, "0305", [117.18521, 34.26121])
     assert (bin_case["component"], bin_case["routing_rule"]) == ("32030200100305001", "component")
     assert [u["unit"] for u in bin_case["units"] if u["role"] == "responsible"] == ["dept11"]
-    rail_report = {
-        "channel": "patrol",
-        "category": "0211",
-        "kind": "component",
-        "point": [117.19031, 34.25841],
-    }
-    rail_case = xuzhou.case(xuzhou.intake(rail_report, SUPERVISOR)["case_id"])
+    rail_case = furniture_case(xuzhou, "0211", [117.19031, 34.25841])
     assert [u["unit"] for u in rail_case["units"] if u["role"] == "responsible"] == ["traffic_police"]
     # far from any registered bin: the territory answers, as the standard says
-    far = {"channel": "patrol", "category": "0305", "kind": "component", "point": unit_grid_point(xuzhou, 3)}
-    far_case = xuzhou.case(xuzhou.intake(far, SUPERVISOR)["case_id"])
+    far_case = furniture_case(xuzhou, "0305", unit_grid_point(xuzhou, 3))
     assert far_case["component"] is None and far_case["routing_rule"] == "territorial"
