@@ -18,6 +18,7 @@ simulated month's time.
 """
 
 import fcntl
+import itertools
 import os
 import threading
 import weakref
@@ -121,12 +122,35 @@ def batch(engine: Engine) -> Iterator[Connection]:
             _batched.reset(token)
 
 
+_savepoints = itertools.count()
+
+
+@contextmanager
+def _savepoint(connection: Connection) -> Iterator[None]:
+    """A savepoint straight through the driver. SQLAlchemy's `begin_nested` cost a batched write
+    about 90 µs of its own bookkeeping, an eighth of a simulated month; the batch's connection
+    is one plain transaction that nothing else nests into, so the bookkeeping bought nothing."""
+    name = f"gridcase_{next(_savepoints)}"
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            raise
+        finally:
+            cursor.execute(f"RELEASE SAVEPOINT {name}")
+    finally:
+        cursor.close()
+
+
 @contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
     """A write transaction: committed when the block ends, rolled back on any exception."""
     batched = _in_batch(engine)
     if batched is not None:
-        with batched.begin_nested():
+        with _savepoint(batched):
             yield batched
         return
     found = _writers.get(engine)
