@@ -20,6 +20,7 @@ from sqlalchemy import Engine as SAEngine
 from . import components as component_registry
 from . import grids as grid_registry
 from . import setting_changes, taxonomy_changes
+from .assess import scheduled
 from .clock import Clock, SystemClock
 from .db.engine import make_engine, read
 from .db.fastinsert import FastInsert
@@ -350,10 +351,17 @@ class Engine:
         return {sender.channel: sender for sender in collect(self.pm, "register_senders")}
 
     def sweep(self, now: datetime | None = None) -> dict[str, Any]:
-        """Fire the due time-limit events, then deliver the due notifications."""
+        """Fire the due time-limit events, send the due digests and bulletins, then deliver the
+        due notifications."""
         fired = sweep.sweep(self, now)
         digested = digests.send_due(self, now or self.clock.now())
-        return {"fired": fired, "digests": digested, "delivered": sweep.deliver(self, self.senders(), now)}
+        bulletins = scheduled.publish_due(self, now or self.clock.now())
+        return {
+            "fired": fired,
+            "digests": digested,
+            "bulletins": bulletins,
+            "delivered": sweep.deliver(self, self.senders(), now),
+        }
 
     def after_event(self, case_id: int, event: dict[str, Any]) -> None:
         if self.pm.hook.after_transition.get_hookimpls():  # pluggy's call costs even with no plugin

@@ -68,6 +68,12 @@ def user_add(
         list[str] | None, typer.Option("--grid", help="A responsibility grid (repeatable)")
     ] = None,
     name: Annotated[str | None, typer.Option(help="Display name [default: the username]")] = None,
+    attribute: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attribute", help="KEY=VALUE that assessment reads, e.g. performance_pay=1800 (repeatable)"
+        ),
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin")
     ] = False,
@@ -80,13 +86,36 @@ def user_add(
 
     data, url = _context(profile, db)
     check_person(data, role, unit)
+    attributes = _attributes(attribute or [])
     password = sys.stdin.readline().rstrip("\n") if password_stdin else generate_password()
     with _database(url) as engine:
-        add_person(engine, username, name or username, role, unit=unit, grids=grid or ())
+        add_person(
+            engine,
+            username,
+            name or username,
+            role,
+            unit=unit,
+            grids=grid or (),
+            attributes=attributes or None,
+        )
         set_password(engine, username, password)
     typer.echo(f"added {username} ({', '.join(role)})")
     if not password_stdin:
         typer.echo(f"password (shown once): {password}")
+
+
+def _attributes(items: list[str]) -> dict[str, float | str]:
+    """`performance_pay=1800` → {"performance_pay": 1800.0}; a value that is not a number stays text."""
+    out: dict[str, float | str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--attribute")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
 
 
 @token_app.command("create")

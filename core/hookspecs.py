@@ -49,9 +49,10 @@ def register_guards() -> list[dict[str, Any]]:
     ``check(context)`` receives a mapping with at least ``case`` (a mapping of the case's
     facts), ``transition``, ``actor``, ``payload``, ``profile`` (the merged profile), ``now``
     and ``clocks`` (a function returning the case's running clocks: ``stage``, ``deadline``,
-    ``status``; it reads them only when called) and ``subtasks`` (likewise, the case's sub-tasks
-    with ``number``, ``state`` and ``state_kind``), and returns None to allow or a reason string
-    to refuse.
+    ``status``; it reads them only when called), ``subtasks`` (likewise, the case's sub-tasks
+    with ``number``, ``state`` and ``state_kind``) and ``events`` (likewise, the transitions the
+    case has been through, oldest first: ``transition``, ``at``, ``unit``, ``actor_id``), and
+    returns None to allow or a reason string to refuse.
     """
 
 

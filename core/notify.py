@@ -21,7 +21,7 @@ OUT_OF_GRID = "【越界提醒】{reporter}在责任网格外上报：案件{num
 
 def notice_channel(profile: dict[str, Any], rule: dict[str, Any] | None = None) -> str:
     """The sender a notice goes through: its rule's own `channel` (an escalation rung, a digest,
-    the out-of-grid alert), else `notifications.channel`, else `log`."""
+    a bulletin, the out-of-grid alert), else `notifications.channel`, else `log`."""
     return (rule or {}).get("channel") or profile.get("notifications", {}).get("channel", "log")
 
 
@@ -30,6 +30,7 @@ def notice_channels(profile: dict[str, Any]) -> set[str]:
     rules = [
         *profile.get("time_limits", {}).get("escalation", []),
         *profile.get("notifications", {}).get("digests", []),
+        *profile.get("notifications", {}).get("bulletins", []),
         profile.get("intake", {}).get("out_of_grid") or {},
     ]
     return {notice_channel(profile)} | {notice_channel(profile, rule) for rule in rules}

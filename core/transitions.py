@@ -50,6 +50,11 @@ RUNNING_CLOCKS = select(CLOCK.c.stage, CLOCK.c.deadline, CLOCK.c.status).where(
 SUBTASKS = select(CASE.c.id, CASE.c.number, CASE.c.state, CASE.c.state_kind).where(
     CASE.c.parent_id == bindparam("case")
 )
+CASE_EVENTS = (
+    select(CASE_EVENT.c.transition, CASE_EVENT.c.at, CASE_EVENT.c.unit, CASE_EVENT.c.actor_id)
+    .where(CASE_EVENT.c.case_id == bindparam("case"))
+    .order_by(CASE_EVENT.c.id)
+)
 FIRED_BY = (
     select(CASE_EVENT.c.transition)
     .where(
@@ -105,6 +110,7 @@ def fire(
             "now": now,
             "clocks": lambda: _rows(connection, RUNNING_CLOCKS, case_id),
             "subtasks": lambda: _rows(connection, SUBTASKS, case_id),
+            "events": lambda: _rows(connection, CASE_EVENTS, case_id),
         }
         for name in transition.guards:
             refusal = engine.guards[name](context)

@@ -8,12 +8,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from .db.engine import write
 from .db.fastinsert import FastInsert
-from .db.models import CaseUnit, Person, Responsibility, Unit, UnitClassChange, UnitCommand
+from .db.models import CaseUnit, Grid, Person, Responsibility, Unit, UnitClassChange, UnitCommand
 from .errors import GridcaseError
 from .taxonomy import label_zh
 
-UNIT, COMMAND, PERSON, RESPONSIBILITY, CASE_UNIT, CLASS_CHANGE = (
-    t.__table__ for t in (Unit, UnitCommand, Person, Responsibility, CaseUnit, UnitClassChange)
+UNIT, COMMAND, PERSON, RESPONSIBILITY, CASE_UNIT, CLASS_CHANGE, GRID = (
+    t.__table__ for t in (Unit, UnitCommand, Person, Responsibility, CaseUnit, UnitClassChange, Grid)
 )
 
 
@@ -98,13 +98,21 @@ def _record_class(connection: Connection, unit: str, unit_class: str | None, sin
 
 
 def add_person(
-    engine: Engine, username: str, name: str, roles: list[str], unit: str | None = None, grids: list[str] = ()
+    engine: Engine,
+    username: str,
+    name: str,
+    roles: list[str],
+    unit: str | None = None,
+    grids: list[str] = (),
+    attributes: dict[str, Any] | None = None,
 ) -> int:
     with write(engine) as connection:
         if connection.execute(select(PERSON.c.id).where(PERSON.c.username == username)).first():
             raise GridcaseError("conflict", f"a person named {username!r} already exists")
         person_id = connection.execute(
-            insert(PERSON).values(username=username, name=name, unit=unit, roles=list(roles), active=True)
+            insert(PERSON).values(
+                username=username, name=name, unit=unit, roles=list(roles), active=True, attributes=attributes
+            )
         ).inserted_primary_key[0]
         if grids:
             connection.execute(insert(RESPONSIBILITY), [{"person_id": person_id, "grid": g} for g in grids])
@@ -186,3 +194,23 @@ RELEASE_CASE_UNITS = (
 def release_case_units(connection: Connection, case_id: int, role: str) -> None:
     """Those units no longer hold the case (rows stay, inactive, for the history)."""
     connection.execute(RELEASE_CASE_UNITS, {"case_": case_id, "role_": role})
+
+
+class GridPeople:
+    """The active people responsible for a grid or for any grid above it (责任网格), read once:
+    the supervisors a task-timeout alert reaches, the workers a problem in the grid costs a point."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.paths = dict(connection.execute(select(GRID.c.code, GRID.c.path)).all())
+        self.people: dict[str, list[int]] = {}
+        for person_id, grid in connection.execute(
+            select(RESPONSIBILITY.c.person_id, RESPONSIBILITY.c.grid)
+            .join(PERSON, PERSON.c.id == RESPONSIBILITY.c.person_id)
+            .where(PERSON.c.active)
+            .order_by(RESPONSIBILITY.c.person_id)
+        ):
+            self.people.setdefault(grid, []).append(person_id)
+
+    def of(self, grid: str | None) -> list[int]:
+        chain = (self.paths.get(grid) or "").strip("/").split("/") if grid else []
+        return list(dict.fromkeys(p for g in chain for p in self.people.get(g, ())))

@@ -1,4 +1,5 @@
-"""Assessment of a period: counts in SQL, then values, composites, deductions, ledgers and ranks.
+"""Assessment of a period: counts in SQL, then values, composites, deductions, ledgers, ranks
+and awards.
 
     assessor = Assessor(engine)
     result = assessor.assess("2026-10", by="unit")
@@ -19,6 +20,7 @@ from ..db.models import CaseUnit, Grid, Person, Unit, UnitClassChange
 from ..errors import GridcaseError
 from ..plugins import collect
 from ..taxonomy import label_zh
+from .awards import award, award_ledgers
 from .deductions import charge
 from .explain import reason
 from .facts import OBJECTS, Count, FactSQL, key_columns, params, run_counts
@@ -107,17 +109,21 @@ class Assessor:
                 }
             )
         self._adjust(results, period)
+        caps = {o["object"]: o.get("attributes") or {} for o in objects}
         for result in results:
             score = result["composite"]["score"] if result["composite"] else None
             extra = sum(a["points"] for a in result["adjustments"])
             result["final"] = None if score is None else round(score - result["deducted"] + extra, 4)
             result["grade"] = self.scoring.grade(result["final"])
-            result["ledgers"] = self._ledgers(result["deductions"])
+            result["ledgers"] = self._ledgers(result["deductions"], caps[result["object"]])
         wanted = {
             o["object"]
             for o in objects
             if (not classes or o.get("class") in classes) and (not level or o.get("level") == level)
         }
+        # awards go to the top of the whole ranking, whatever this call's filters show
+        self.scoring.rank(results)
+        award(self.assessment.get("awards", []), results, {o["object"]: o.get("unit_kind") for o in objects})
         results = [r for r in results if r["object"] in wanted]
         rankings = self.scoring.rank(results)
         return {
@@ -133,7 +139,8 @@ class Assessor:
             "ledgers": [
                 {"code": g["code"], "name": label_zh(g["name"]), "currency": g.get("currency")}
                 for g in self.assessment.get("ledgers", [])
-            ],
+            ]
+            + award_ledgers(self.assessment.get("awards", [])),
             "totals": self.scoring.values(totals, by),
             "objects": results,
             "rankings": rankings,
@@ -147,12 +154,17 @@ class Assessor:
             if value
         }
 
-    def _ledgers(self, points: dict[str, float]) -> dict[str, float]:
+    def _ledgers(self, points: dict[str, float], attributes: dict[str, Any]) -> dict[str, float]:
+        """Each ledger's amount: points times its rate, within its cap and within the object's own
+        cap attribute (和平: no worker loses more than their performance pay)."""
         out = {}
         for ledger in self.assessment.get("ledgers", []):
             charged = sum(v for k, v in points.items() if k in ledger.get("deductions", points))
-            amount = charged * ledger["per_point"]
-            out[ledger["code"]] = round(min(amount, ledger.get("cap", amount)), 2)
+            amount = min(charged * ledger["per_point"], ledger.get("cap", float("inf")))
+            own_cap = attributes.get(ledger.get("cap_attribute"))
+            if isinstance(own_cap, (int, float)):
+                amount = min(amount, own_cap)
+            out[ledger["code"]] = round(amount, 2)
         return out
 
     def _adjust(self, results: list[dict[str, Any]], period: Period) -> None:
@@ -206,7 +218,10 @@ class Assessor:
             ]
         if kind == "person":
             rows = connection.execute(select(PERSON).order_by(PERSON.c.id))
-            return [_entry((r.id,), r.name, None, roles=r.roles, unit=r.unit) for r in rows]
+            return [
+                _entry((r.id,), r.name, None, roles=r.roles, unit=r.unit, attributes=r.attributes or {})
+                for r in rows
+            ]
         if kind == "channel":
             channels = self.engine.profile.get("channels", [])
             return [_entry((c["code"],), label_zh(c["name"]), c["kind"]) for c in channels]

@@ -1,5 +1,5 @@
 """Profile checks of the assessment section that JSON Schema cannot express: references between
-facts, indicators, bands, composites, deductions and ledgers, and formulas that parse and do not
+facts, indicators, bands, composites, deductions, ledgers and awards, and formulas that parse and do not
 refer to each other in a circle."""
 
 from typing import TYPE_CHECKING
@@ -32,11 +32,33 @@ def check_assessment(checker: "CrossChecker") -> None:
             )
         else:
             checker.ref(path, rule.get("indicator"), indicators, "indicator")
+        objects = next(
+            (
+                i.get("objects")
+                for _, i in entries(assessment.get("indicators"))
+                if i.get("code") == rule.get("indicator")
+            ),
+            None,
+        )
+        if rule.get("split") == "grid_people" and objects is not None and "grid" not in listed(objects):
+            checker.error(
+                path, f"split grid_people charges a grid's people: {rule['indicator']!r} must count by grid"
+            )
     deductions = codes(assessment.get("deductions"))
     for g, ledger in entries(assessment.get("ledgers")):
         checker.refs(
             ["assessment", "ledgers", g, "deductions"], ledger.get("deductions"), deductions, "deduction"
         )
+    composites = codes(assessment.get("composites"))
+    for a, spec in entries(assessment.get("awards")):
+        path = ["assessment", "awards", a]
+        checker.ref(path + ["composite"], spec.get("composite"), composites, "composite")
+        checker.refs(path + ["barred_by"], spec.get("barred_by"), indicators, "indicator")
+        if spec.get("code") in codes(assessment.get("ledgers")):
+            checker.error(
+                path + ["code"],
+                "an award's code names its own ledger column: it must differ from the ledgers'",
+            )
     ranking = mapping(assessment.get("ranking"))
     checker.ref(["assessment", "ranking", "sample"], ranking.get("sample"), indicators, "indicator")
     mins = [
@@ -57,6 +79,7 @@ def _check_facts(checker: "CrossChecker", assessment: dict, transitions: set) ->
         checker.ref(path + ["clock"], fact.get("clock"), checker.stages, "stage")
         checker.refs(path + ["event"], fact.get("event"), transitions, "transition")
         checker.refs(path + ["by"], fact.get("by"), transitions, "transition")
+        checker.refs(path + ["unless"], fact.get("unless"), transitions, "transition")
         if source == "clock" and ("measure" not in fact or "by" not in fact):
             checker.error(
                 path, "a clock fact names its `measure` and the transitions that complete the stage (`by`)"
@@ -65,6 +88,8 @@ def _check_facts(checker: "CrossChecker", assessment: dict, transitions: set) ->
             checker.error(path, "a valid-report fact names the transitions that make a report valid (`by`)")
         if source != "event" and "distinct" in fact:
             checker.error(path + ["distinct"], "only event facts count distinct cases")
+        if source != "event" and "unless" in fact:
+            checker.error(path + ["unless"], "only event facts can be answered by a later transition")
         if source != "clock":
             for key in ("measure", "due", "attempts", "extended_on_time"):
                 if key in fact:

@@ -2,7 +2,9 @@
 
 A unit's share of a case comes from routing (the responsible units and their shares, 和平's 70/30
 一事双责); the `split_case_consequences` hook may replace it. A rule with `split: owner` charges
-the unit the case counts against instead (the handling unit, say).
+the unit the case counts against instead (the handling unit, say). A rule with `split:
+grid_people` charges every person responsible for the case's grid the rule's full points (和平:
+each worker of a problem's grid loses a point); its indicator counts by grid.
 """
 
 from collections import defaultdict
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, and_, select
 
 from ..db.models import CaseUnit
+from ..units import GridPeople
 from .explain import reason
 from .facts import key_columns, params
 from .periods import Period
@@ -38,19 +41,34 @@ def charge(
     points: dict[tuple, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     cases: list[dict[str, Any]] = []
     counts = {c.code: c for c in assessor.counts}
+    people: GridPeople | None = None
     for rule in assessor.assessment.get("deductions", []):
         count = counts[rule["indicator"]]
-        if not assessor.scoring.applies(count.code, kind) or key_columns(count.source, kind) is None:
+        # grid_people: the indicator counts a grid's cases, and they are charged to its people
+        counted_by = "grid" if rule.get("split") == "grid_people" else kind
+        if rule.get("split") == "grid_people" and kind != "person":
             continue
-        width = len(key_columns(count.source, kind))
-        for row, responsible in _rows_with_shares(assessor, connection, count, kind, period, now):
+        if (
+            not assessor.scoring.applies(count.code, counted_by)
+            or key_columns(count.source, counted_by) is None
+        ):
+            continue
+        if counted_by != kind and people is None:
+            people = GridPeople(connection)
+        width = len(key_columns(count.source, counted_by))
+        for row, responsible in _rows_with_shares(assessor, connection, count, counted_by, period, now):
             owner = tuple(row[f"k{i}"] for i in range(width))
             why = (
                 reason(count.fact, row, assessor.names, assessor.engine.tz, min(period.end, now))
                 if reasons
                 else None
             )
-            for key, share in _split(assessor, rule, row, owner, responsible):
+            split = (
+                [((p,), 1.0) for p in people.of(owner[0])]
+                if counted_by != kind
+                else _split(assessor, rule, row, owner, responsible)
+            )
+            for key, share in split:
                 amount = rule["points"] * float(row["weight"]) * share
                 points[key][rule["code"]] += amount
                 cases.append(

@@ -7,7 +7,8 @@ A fact (assessment.facts in the profile) counts one of:
   `on_time` (done by the deadline: pauses and approved extensions have already moved it),
   `late`, `overdue_open` (past the deadline and still open at the period's end) or `started`.
   Which runs are due is the `due` rule; `attempts: last` ignores runs a later run replaced.
-- `event`s: transitions that happened in the period, each or once per case (`distinct`).
+- `event`s: transitions that happened in the period, each or once per case (`distinct`), and
+  with `unless` only those no later transition of the listed ones answered by the cutoff.
 - `report`s received in the period, all or only `valid` ones (not a duplicate, and the case went
   through a transition in `by`).
 
@@ -221,6 +222,18 @@ class FactSQL:
             own = and_(population, self.clock_measure(fact))
         elif source == "event":
             own = and_(EVENT.c.transition.in_(fact["event"]), EVENT.c.at >= START, EVENT.c.at < END)
+            if fact.get("unless"):
+                # still outstanding: nothing put it right by the cutoff (和平's 代整治 owner who
+                # has not paid for the takeover)
+                own = and_(
+                    own,
+                    ~exists().where(
+                        EARLIER_EVENT.c.case_id == EVENT.c.case_id,
+                        EARLIER_EVENT.c.transition.in_(fact["unless"]),
+                        EARLIER_EVENT.c.at >= EVENT.c.at,
+                        EARLIER_EVENT.c.at <= CUTOFF,
+                    ),
+                )
         else:
             own = and_(REPORT.c.received_at >= START, REPORT.c.received_at < END)
             if fact["report"] == "valid":

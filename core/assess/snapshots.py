@@ -9,7 +9,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..db.engine import read, write
@@ -39,45 +39,50 @@ def digest(result: dict[str, Any]) -> str:
 
 
 def publish(engine: Any, result: dict[str, Any], by: str | None = None) -> dict[str, Any]:
-    period, scope = result["period"]["label"], scope_of(result)
     now = engine.clock.now()
     try:
         with write(engine.db) as connection:
-            previous = (
-                connection.execute(
-                    select(SNAPSHOT)
-                    .where(SNAPSHOT.c.period == period, SNAPSHOT.c.scope == scope)
-                    .order_by(SNAPSHOT.c.version.desc())
-                    .limit(1)
-                )
-                .mappings()
-                .first()
-            )
-            version = previous["version"] + 1 if previous else 1
-            snapshot_id = connection.execute(
-                insert(SNAPSHOT).values(
-                    period=period,
-                    scope=scope,
-                    version=version,
-                    published_at=now,
-                    published_by=by,
-                    digest=digest(result),
-                    content=json.loads(json.dumps(result, default=str)),
-                )
-            ).inserted_primary_key[0]
-            posted = _post_ledgers(connection, result, period, f"snapshot:{snapshot_id}", now)
+            return publish_in(connection, result, by, now)
     except IntegrityError:
+        period, scope = result["period"]["label"], scope_of(result)
         raise GridcaseError(
             "conflict", f"{period} ({scope}) was published by someone else just now; publish again"
         ) from None
-    changes = diff(previous["content"], result) if previous else []
+
+
+def publish_in(connection: Connection, result: dict[str, Any], by: str | None, now) -> dict[str, Any]:
+    """Publish inside the caller's transaction (a scheduled bulletin claims its run in the same one)."""
+    period, scope = result["period"]["label"], scope_of(result)
+    previous = (
+        connection.execute(
+            select(SNAPSHOT)
+            .where(SNAPSHOT.c.period == period, SNAPSHOT.c.scope == scope)
+            .order_by(SNAPSHOT.c.version.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    version = previous["version"] + 1 if previous else 1
+    snapshot_id = connection.execute(
+        insert(SNAPSHOT).values(
+            period=period,
+            scope=scope,
+            version=version,
+            published_at=now,
+            published_by=by,
+            digest=digest(result),
+            content=json.loads(json.dumps(result, default=str)),
+        )
+    ).inserted_primary_key[0]
+    posted = _post_ledgers(connection, result, period, f"snapshot:{snapshot_id}", now)
     return {
         "id": snapshot_id,
         "period": period,
         "scope": scope,
         "version": version,
         "digest": digest(result),
-        "changes": changes,
+        "changes": diff(previous["content"], result) if previous else [],
         "ledger_entries": posted,
     }
 
@@ -92,10 +97,16 @@ def _post_ledgers(connection, result, period: str, source: str, now) -> int:
             .group_by(LEDGER.c.ledger, LEDGER.c.object)
         )
     }
+    awards = {g["code"]: g["name"] for g in result["ledgers"] if g.get("award")}
     rows = []
     for obj in result["objects"]:
         for ledger, amount in obj["ledgers"].items():
             delta = round(amount - posted.get((ledger, obj["object"]), 0), 2)
+            why = (
+                f"{period} {awards[ledger]}"
+                if ledger in awards
+                else f"{period} 考核扣分 {obj['deducted']:g} 分"
+            )
             if delta:
                 rows.append(
                     {
@@ -107,8 +118,7 @@ def _post_ledgers(connection, result, period: str, source: str, now) -> int:
                         "period": period,
                         "source": source,
                         "at": now,
-                        "reason": f"{period} 考核扣分 {obj['deducted']:g} 分"
-                        + ("（更正）" if (ledger, obj["object"]) in posted else ""),
+                        "reason": why + ("（更正）" if (ledger, obj["object"]) in posted else ""),
                     }
                 )
     if rows:

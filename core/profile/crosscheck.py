@@ -261,6 +261,8 @@ class CrossChecker:
                 ["time_limits", "escalation", e, "notify"], rung.get("notify"), self.roles | NOTICE_TARGETS,
                 "notice target",
             )  # fmt: skip
+        for b, bulletin in _enumerate(_dict(self.data.get("notifications")).get("bulletins")):
+            self.refs(["notifications", "bulletins", b, "notify"], bulletin.get("notify"), self.roles, "role")
         from ..notify import TEMPLATE_FIELDS
 
         for action, template in _dict(_dict(self.data.get("notifications")).get("templates")).items():
@@ -313,7 +315,7 @@ def _compile(pattern: Any) -> re.Pattern | None:
         return None  # the schema's regex format check reports it
 
 
-NOTICE_TARGETS = {"handler", "unit", "unit_leader", "centre"}  # besides role codes
+NOTICE_TARGETS = {"handler", "unit", "unit_leader", "centre", "grid_people"}  # besides role codes
 
 
 def cross_check(profile: Profile, guards: set[str] | None = None) -> list[Issue]:

@@ -24,6 +24,7 @@ from ..db.models import Case, CaseUnit, Clock, Outbox, Timer, UTCDateTime
 from ..durations import Duration
 from ..notify import TEMPLATES, notice_channel, outbox_row
 from ..taxonomy import label_zh
+from ..units import GridPeople
 
 if TYPE_CHECKING:
     from ..cases import Engine
@@ -122,7 +123,9 @@ def _notify(connection: Connection, engine: "Engine", fired: list[dict[str, Any]
     cases = {
         r["id"]: r
         for r in connection.execute(
-            select(CASE.c.id, CASE.c.number, CASE.c.kind, CASE.c.class_code).where(CASE.c.id.in_(case_ids))
+            select(CASE.c.id, CASE.c.number, CASE.c.kind, CASE.c.class_code, CASE.c.grid).where(
+                CASE.c.id.in_(case_ids)
+            )
         ).mappings()
     }
     clocks = {
@@ -141,6 +144,12 @@ def _notify(connection: Connection, engine: "Engine", fired: list[dict[str, Any]
     settings = engine.profile.get("notifications", {})
     templates = {**TEMPLATES, **settings.get("templates", {})}
     stages = {s["code"]: label_zh(s["name"]) for s in engine.profile["workflow"]["stages"]}
+    # the supervisors of a case's grid (泰州's task-timeout alert), read only when a rung wants them
+    people = (
+        GridPeople(connection)
+        if any("grid_people" in rungs[t["rung"]].get("notify", []) for t in escalations)
+        else None
+    )
     rows = []
     for timer in escalations:
         rung, case, clock = rungs[timer["rung"]], cases[timer["case_id"]], clocks[timer["clock_id"]]
@@ -151,7 +160,8 @@ def _notify(connection: Connection, engine: "Engine", fired: list[dict[str, Any]
             "stage": stages.get(clock["stage"], clock["stage"]),
             "deadline": clock["deadline"].astimezone(engine.tz).strftime("%Y-%m-%d %H:%M"),
         }
-        for recipient in _recipients(rung.get("notify", []), units.get(case["id"], {})):
+        grid_people = people.of(case["grid"]) if people else []
+        for recipient in _recipients(rung.get("notify", []), units.get(case["id"], {}), grid_people):
             rows.append(
                 outbox_row(
                     now,
@@ -167,10 +177,12 @@ def _notify(connection: Connection, engine: "Engine", fired: list[dict[str, Any]
         connection.execute(insert(OUTBOX), rows)
 
 
-def _recipients(targets: list[str], units: dict[str, list[str]]) -> list[str]:
+def _recipients(targets: list[str], units: dict[str, list[str]], grid_people: list[int]) -> list[str]:
     out: list[str] = []
     for target in targets:
-        if target == "handler":
+        if target == "grid_people":
+            out += [f"person:{p}" for p in grid_people]
+        elif target == "handler":
             out += [f"unit:{u}" for u in units.get("handling", [])[-1:]]
         elif target == "unit":
             out += [f"unit:{u}" for u in units.get("responsible", [])]

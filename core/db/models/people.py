@@ -40,6 +40,8 @@ class Person(SQLModel, table=True):
     name: str
     unit: str | None = Field(default=None, foreign_key="unit.code", index=True, max_length=64)
     roles: list = _json(nullable=False)
+    # what assessment reads about the person, e.g. {"performance_pay": 1800} (a ledger's cap)
+    attributes: dict | None = _json(nullable=True)
     active: bool = True
     password_hash: str | None = Field(default=None, max_length=256)  # argon2; None: cannot log in
 

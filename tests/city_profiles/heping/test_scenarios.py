@@ -273,3 +273,100 @@ def test_daily_digest_switched_off_sends_nothing(heping):
     report(heping, 2)
     heping.sweep(heping.clock.advance(hours=9))
     assert digests(heping) == []
+
+
+def _handled_in_street(heping, street: int, findings: bool) -> None:
+    """A case of the street's own, handled on time; with `findings`, an inspection and a
+    supervision against it (two findings that lower its 360° score)."""
+    from gridcase.core.cases import Actor
+
+    case_id = report(heping, street)
+    heping.transition(case_id, "accept", CENTRE)
+    heping.transition(case_id, "file", CENTRE, payload={"category": "0102", "kind": "event"})
+    unit = f"street{street:02d}"
+    heping.transition(case_id, "dispatch", CENTRE, payload={"units": [unit]})
+    heping.transition(case_id, "sign", Actor.of("department", unit=unit))
+    if findings:
+        heping.transition(case_id, "inspect", CENTRE, reason="互查：垃圾未清")
+        heping.transition(case_id, "supervise", CENTRE, reason="区领导督办")
+    heping.transition(case_id, "handle", Actor.of("department", unit=unit), uploads=PHOTO)
+
+
+def _awarded(heping) -> tuple[list[str], dict]:
+    assessor = Assessor(heping)
+    assessor.scoring.min_sample = 0  # a test city of a few cases: rank every unit that has a score
+    result = {o["code"]: o for o in assessor.assess("2026-10")["objects"]}
+    streets = sorted(c for c, o in result.items() if o["awards"] and c.startswith("street"))
+    return streets, result
+
+
+def test_monthly_awards_go_to_the_top_6_and_never_to_an_owner_who_neither_fixes_nor_pays(heping):
+    """Awards: ¥40,000 to each of the top 6 streets (and top 6 bureaus) of the 360° ranking. A
+    street that let a case run overdue, had it taken over (代整治) and has not paid for that is
+    barred, however well it scores, and the next street moves up; once it pays, it is back."""
+    from gridcase.core.cases import Actor
+
+    for street in (1, 2, 4, 5, 6, 7, 8):
+        _handled_in_street(heping, street, findings=True)
+    _handled_in_street(heping, 3, findings=False)  # the best score of all
+    owed = report(heping, 3, category="0104")  # another class: not a duplicate of the first
+    heping.transition(owed, "accept", CENTRE)
+    heping.transition(owed, "file", CENTRE, payload={"category": "0104", "kind": "event"})
+    heping.transition(owed, "dispatch", CENTRE, payload={"units": ["street03"]})
+    heping.transition(owed, "sign", Actor.of("department", unit="street03"))
+    with pytest.raises(Exception, match="not taken over"):
+        heping.transition(owed, "pay_takeover", CENTRE, payload={"payment": "¥1,000"})
+    heping.clock.advance(days=3)
+    heping.transition(
+        owed,
+        "take_over",
+        CENTRE,
+        payload={"units": ["community017"], "cost": "¥1,000"},
+        reason="社区代为清理",
+    )
+
+    streets, result = _awarded(heping)
+    assert result["street03"]["rank"] == 1  # it scores best …
+    assert streets == [
+        "street01",
+        "street02",
+        "street04",
+        "street05",
+        "street06",
+        "street07",
+    ]  # … and gets nothing
+    assert result["street03"]["barred"] == [{"award": "monthly_award", "because": {"takeover_unpaid": 1}}]
+    assert result["street07"]["ledgers"]["monthly_award"] == 40000
+    assert result["street03"]["ledgers"]["monthly_award"] == 0
+    assert len([o for o in result.values() if o["awards"] and o["code"].endswith("_bureau")]) <= 6
+
+    heping.transition(owed, "pay_takeover", CENTRE, payload={"payment": "¥1,000"})
+    with pytest.raises(Exception, match="already been paid"):
+        heping.transition(owed, "pay_takeover", CENTRE, payload={"payment": "¥1,000"})
+    streets, result = _awarded(heping)
+    assert streets == ["street01", "street02", "street03", "street04", "street05", "street06"]
+    assert result["street03"]["barred"] == [] and result["street07"]["ledgers"]["monthly_award"] == 0
+
+
+def test_grid_workers_lose_3_yuan_a_problem_capped_at_their_performance_pay(heping):
+    """Each worker responsible for a problem's grid, or for a grid above it, loses a point (¥3)
+    per problem filed there, and never more than their performance pay; a worker of another
+    grid loses nothing."""
+    from gridcase.core.units import add_person
+
+    grid = heping.grids.locate(*point_in_street(heping, 2))["grids"]  # unit grid, community, street …
+    unit_grid, community_grid = grid[0], grid[1]
+    other = heping.grids.locate(*point_in_street(heping, 5))["grids"][0]
+    low = add_person(heping.db, "w_low", "网格员甲", ["supervisor"], grids=[unit_grid],
+                     attributes={"performance_pay": 5})  # fmt: skip
+    above = add_person(heping.db, "w_above", "网格员乙", ["supervisor"], grids=[community_grid],
+                       attributes={"performance_pay": 1000})  # fmt: skip
+    elsewhere = add_person(heping.db, "w_other", "网格员丙", ["supervisor"], grids=[other])
+    for category in ("0102", "0103", "0104"):  # three problems (one class each, so none is a duplicate)
+        case_id = report(heping, 2, category=category)
+        heping.transition(case_id, "accept", CENTRE)
+        heping.transition(case_id, "file", CENTRE, payload={"category": category, "kind": "event"})
+    result = {int(o["code"]): o for o in Assessor(heping).assess("2026-10", by="person")["objects"]}
+    assert result[low]["deductions"] == {"grid_workers": 3} and result[low]["ledgers"]["worker_pay"] == 5
+    assert result[above]["deductions"] == {"grid_workers": 3} and result[above]["ledgers"]["worker_pay"] == 9
+    assert result[elsewhere]["deductions"] == {} and result[elsewhere]["ledgers"]["worker_pay"] == 0

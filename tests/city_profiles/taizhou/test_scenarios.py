@@ -140,6 +140,52 @@ def test_overdue_filing_sends_an_sms_alert(taizhou):
     assert not [r for r in rows if r["case_id"] == on_time]
 
 
+def _verification_sent(taizhou, supervisor_grids: int) -> tuple[int, int, int]:
+    """A hotline report in the first street, sent to the supervisor of its grids for verification;
+    another supervisor patrols elsewhere. Returns the case and both supervisors."""
+    grids = [
+        f["properties"]["code"]
+        for f in taizhou.profile["grids"]["features"]
+        if f["properties"]["level"] == "unit_grid"
+    ]
+    ours = add_person(taizhou.db, "sup_qian", "监督员钱", ["supervisor"], grids=grids[:supervisor_grids])
+    theirs = add_person(taizhou.db, "sup_sun", "监督员孙", ["supervisor"], grids=grids[60:72])
+    report = {
+        "channel": "hotline_88012319",
+        "category": "0102",
+        "kind": "event",
+        "point": point_in_street(taizhou, 0),
+    }
+    case_id = taizhou.intake(report, Actor.of("operator"))["case_id"]
+    taizhou.transition(case_id, "send_verify", SUPERVISION)
+    return case_id, ours, theirs
+
+
+def test_task_timeout_alerts_the_supervisor_who_let_the_task_run_over(taizhou):
+    """监督员任务超时提醒: a verification task not done within its 30 minutes turns red; the
+    supervisor responsible for the case's grid is told, and the shift leaders, and no one else."""
+    case_id, ours, theirs = _verification_sent(taizhou, 12)
+    taizhou.clock.advance(minutes=20)
+    taizhou.sweep(taizhou.clock.now())
+    assert not [r for r in outbox(taizhou) if r["event"].endswith(":task_timeout")]  # still in time
+    taizhou.clock.advance(minutes=15)
+    taizhou.sweep(taizhou.clock.now())
+    alerts = [r for r in outbox(taizhou) if r["event"].endswith(":task_timeout")]
+    assert sorted(r["recipient"] for r in alerts) == [f"person:{ours}", "role:shift_leader"]
+    assert all(r["case_id"] == case_id and "核实" in r["text"] for r in alerts)
+    assert f"person:{theirs}" not in {r["recipient"] for r in outbox(taizhou)}
+
+
+def test_task_timeout_switched_off_no_alert(taizhou):
+    taizhou.profile["time_limits"]["escalation"] = [
+        r for r in taizhou.profile["time_limits"]["escalation"] if r["code"] != "task_timeout"
+    ]
+    _verification_sent(taizhou, 12)
+    taizhou.clock.advance(minutes=35)
+    taizhou.sweep(taizhou.clock.now())
+    assert not [r for r in outbox(taizhou) if r["event"].endswith(":task_timeout")]
+
+
 def test_repair_team_is_paid_only_after_the_centre_confirms(taizhou):
     """Contracted repair teams: the centre dispatches to a team chosen by tender, and records the
     payment only once the case is checked and closed."""
@@ -218,3 +264,42 @@ def test_yuejie_refused_when_the_city_refuses_out_of_grid_reports(taizhou):
     with read(taizhou.db) as connection:
         assert connection.execute(select(func.count()).select_from(Case.__table__)).scalar_one() == 0
     assert outbox(taizhou) == []
+
+
+def _snapshots(engine) -> list[dict]:
+    from gridcase.core.db.models import AssessmentSnapshot
+
+    with read(engine.db) as connection:
+        return [dict(r) for r in connection.execute(select(AssessmentSnapshot.__table__)).mappings()]
+
+
+def test_mid_month_bulletin_publishes_last_months_ranking_on_the_15th(taizhou):
+    """月度通报: on the 15th at 09:00 the first sweep publishes October's assessment, the leaders
+    get the top and bottom of the ranking and each department its own rank, by SMS, once
+    however many sweeps follow; before the 15th nothing is published."""
+    taizhou.profile["assessment"]["ranking"]["min_sample"] = 0  # a few cases: rank every unit with a score
+    for n, unit in enumerate(("hailing", "sanitation", "water")):
+        handled(taizhou, filed(taizhou, n), COMMAND, unit)
+    taizhou.clock.advance(days=32)  # 14 November, 09:00
+    taizhou.sweep(taizhou.clock.now())
+    assert _snapshots(taizhou) == []
+    taizhou.clock.advance(days=1, minutes=5)  # 15 November, 09:05
+    taizhou.sweep(taizhou.clock.now())
+    taizhou.sweep(taizhou.clock.now())
+    (snapshot,) = _snapshots(taizhou)
+    assert (snapshot["period"], snapshot["published_by"]) == ("2026-10", "schedule:mid_month")
+    notices = [r for r in outbox(taizhou) if r["event"] == "bulletin:mid_month"]
+    assert all(r["channel"] == "sms" for r in notices)
+    (summary,) = [r for r in notices if r["recipient"] == "role:leader"]
+    assert "2026-10" in summary["text"] and "前三名" in summary["text"]
+    ranked = {r["recipient"]: r["text"] for r in notices if r["recipient"].startswith("unit:")}
+    assert {"unit:sanitation", "unit:water"} <= set(ranked)
+    assert "排名第" in ranked["unit:sanitation"]
+
+
+def test_mid_month_bulletin_switched_off_nothing_is_published(taizhou):
+    taizhou.profile["notifications"]["bulletins"] = []
+    handled(taizhou, filed(taizhou, 0), COMMAND, "sanitation")
+    taizhou.clock.advance(days=33, minutes=5)
+    taizhou.sweep(taizhou.clock.now())
+    assert _snapshots(taizhou) == [] and not [r for r in outbox(taizhou) if r["event"].startswith("bulletin")]

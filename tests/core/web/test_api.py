@@ -183,6 +183,18 @@ def test_user_and_token_commands_make_a_working_token(world, cli, db_url):
     me = world.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
     assert (me["username"], me["unit"]) == ("wang", "water")
     assert cli("user", "add", "li", "--role", "mayor", *base).err.startswith("error: unknown role mayor")
+    paid = cli("user", "add", "zhao", "--role", "supervisor", "--attribute", "performance_pay=1800", *base)
+    assert paid.code == 0
+    bad = cli("user", "add", "qian", "--role", "supervisor", "--attribute", "performance_pay", *base)
+    assert bad.code != 0 and "is not KEY=VALUE" in bad.err + bad.out
+    from sqlalchemy import select
+
+    from gridcase.core.db.models import Person
+
+    person = Person.__table__
+    with world.engine.db.connect() as connection:
+        stored = dict(connection.execute(select(person.c.username, person.c.attributes)).all())
+    assert stored["zhao"] == {"performance_pay": 1800} and "qian" not in stored
     assert cli("token", "revoke", token[:10], *base).code == 0
     assert world.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
