@@ -5,7 +5,7 @@ import os
 import secrets
 import socket
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -71,7 +71,9 @@ def user_add(
     attribute: Annotated[
         list[str] | None,
         typer.Option(
-            "--attribute", help="KEY=VALUE that assessment reads, e.g. performance_pay=1800 (repeatable)"
+            "--attribute",
+            help="KEY=VALUE that assessment and routing read, e.g. performance_pay=1800 or "
+            "classes=event:0501,event:0504 (repeatable)",
         ),
     ] = None,
     password_stdin: Annotated[
@@ -104,9 +106,9 @@ def user_add(
         typer.echo(f"password (shown once): {password}")
 
 
-def _attributes(items: list[str]) -> dict[str, float | str]:
-    """`performance_pay=1800` → {"performance_pay": 1800.0}; a value that is not a number stays text."""
-    out: dict[str, float | str] = {}
+def _attributes(items: list[str]) -> dict[str, Any]:
+    """`performance_pay=1800` → 1800.0; `classes=event:0501,event:0504` → a list; else text."""
+    out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
@@ -114,7 +116,7 @@ def _attributes(items: list[str]) -> dict[str, float | str]:
         try:
             out[key.strip()] = float(value)
         except ValueError:
-            out[key.strip()] = value
+            out[key.strip()] = [v.strip() for v in value.split(",") if v.strip()] if "," in value else value
     return out
 
 

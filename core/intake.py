@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .db.engine import write
 from .db.fastinsert import FastInsert
-from .db.models import Case, CaseUnit, Outbox, Report
+from .db.models import Case, CaseUnit, Outbox, Person, Report
 from .durations import Duration
 from .errors import GridcaseError
 from .events import append, event_row
@@ -24,6 +24,7 @@ from .geo import CoordinateError, to_wgs84
 from .gridindex import metres_scale
 from .notify import OUT_OF_GRID, notice_channel, outbox_row
 from .numbering import case_number, number_fields
+from .taxonomy import label_zh
 from .units import add_case_units
 
 if TYPE_CHECKING:
@@ -33,7 +34,12 @@ CASE, CASE_UNIT, REPORT = (t.__table__ for t in (Case, CaseUnit, Report))
 
 # Built once: the inserts go straight to the driver (core/db/fastinsert.py) and the queries are
 # constant statements with parameters, which skips SQLAlchemy's per-call construction work.
-OUTBOX = Outbox.__table__
+OUTBOX, PERSON = Outbox.__table__, Person.__table__
+PEOPLE_OF_UNIT = (
+    select(PERSON.c.id, PERSON.c.name, PERSON.c.attributes)
+    .where(PERSON.c.unit == bindparam("unit"), PERSON.c.active)
+    .order_by(PERSON.c.id)
+)
 INSERT_CASE = FastInsert(CASE, returning_id=True)
 INSERT_REPORT = FastInsert(REPORT)
 BY_KEY = (
@@ -286,6 +292,15 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
         info["kind"], info["major"]["code"], r["category"], local, r["channel"], engine.division_code
     )
     number = case_number(connection, engine.profile["codes"]["case_number"], fields)
+    owner = max(routing["units"], key=lambda u: u.get("share", 1.0))["unit"] if routing else None
+    assignee = (
+        named_person(connection, owner, f"{info['kind']}:{r['category']}")
+        if owner and engine.profile.get("routing", {}).get("named_person")
+        else None
+    )
+    explanation = routing["explanation"] if routing else "没有匹配的责任单位，需人工派遣"
+    if assignee:
+        explanation += f"；责任人：{assignee['name']}"
     case_id = INSERT_CASE(
         connection,
         dict(
@@ -309,10 +324,11 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
             area_class=located.get("area_class"),
             component=component["code"] if component else None,
             reporter_id=actor.id,
+            assignee_id=assignee["id"] if assignee else None,
             verified=False,
             report_count=1,
             routing_rule=routing["rule"] if routing else None,
-            routing_explanation=routing["explanation"] if routing else "没有匹配的责任单位，需人工派遣",
+            routing_explanation=explanation,
             taxonomy_version=engine.taxonomy_version,
             reported_at=now,
             updated_at=now,
@@ -329,7 +345,6 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
         "standard": r.get("standard"), "area_class": located.get("area_class"), "urgent": r["urgent"],
         "taxonomy_version": engine.taxonomy_version,
     }  # fmt: skip
-    owner = max(routing["units"], key=lambda u: u.get("share", 1.0))["unit"] if routing else None
     deadlines = engine.clocks.start(connection, case_id, workflow.starts, now, facts, fresh=True, owner=owner)
     channel = engine.channels[r["channel"]]
     if channel.get("starts"):  # 民生110: the reply clock, owned by the unit first contacted (首问负责)
@@ -347,4 +362,19 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
     )
     event_id = append(connection, event)
     engine.attach(connection, case_id, event_id, uploads, stored, now)
+    if assignee:  # the task reaches the named person at once (秒级推送)
+        message = f"【指派】案件{number}（{label_zh(info['minor'].get('name'))}）由您负责"
+        notice = outbox_row(
+            now, notice_channel(engine.profile), f"person:{assignee['id']}", case_id, "assigned", message,
+            {"unit": owner},
+        )  # fmt: skip
+        connection.execute(insert(OUTBOX), notice)
     return {"case_id": case_id, "number": number, "duplicate": False, "replay": False, "event": event}
+
+
+def named_person(connection: Connection, unit: str, key: str) -> dict[str, Any] | None:
+    """The first active person of `unit` whose `classes` attribute lists `key` ("event:0501")."""
+    for person in connection.execute(PEOPLE_OF_UNIT, {"unit": unit}).mappings():
+        if key in ((person["attributes"] or {}).get("classes") or ()):
+            return dict(person)
+    return None

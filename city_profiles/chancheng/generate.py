@@ -8,11 +8,14 @@ district's 154 km²; the centre, the four towns, their areas and villages, and t
 departments of the 一门式 item list. The grids are rectangles over Chancheng's real extent
 (placeholders for the surveyed ones). The seed gives the item list's size (17 major, 133 minor
 classes, about 1,367 items) but not its entries: the taxonomy here keeps the standard classes
-and names the department answering for each, with the words citizens use for them, which is
-what the 一门式 classifier reads.
+the list's words name, each with the department answering for it and the words citizens use
+for it (what the 一门式 classifier reads), removes the standard's others, and adds placeholder
+classes marked （占位）, each with a department, up to the seed's 17 and 133.
 """
 
 from pathlib import Path
+
+import yaml
 
 from gridcase.city_profiles.generated import assign_units, write
 from gridcase.core.grids import lattice
@@ -24,6 +27,7 @@ TOWNS = ["祖庙街道", "石湾镇街道", "张槎街道", "南庄镇"]
 AREAS = [5, 4, 4, 3]  # 16 areas (片区)
 VILLAGES_PER_AREA = 6  # 96 villages and residential communities (村居)
 MICRO_GRIDS = 921
+MAJORS, MINORS = 17, 133  # the item list of the 18 departments (事项清单)
 DEPARTMENTS = [  # code, name
     ("enforcement", "城市管理和综合执法局"),
     ("market", "市场监督管理局"),
@@ -58,6 +62,7 @@ ITEMS = {
     ("event", "01", "0103"): ("environment", ["建筑垃圾", "渣土", "余泥"]),
     ("event", "01", "0104"): ("environment", ["路面脏", "道路很脏", "没人扫", "油污"]),
     ("event", "01", "0105"): ("environment", ["河涌", "水面漂浮", "水浮莲"]),
+    ("event", "01", "0106"): (None, ["绿地脏乱", "草地垃圾"]),  # no department: the territory answers
     ("event", "01", "0107"): ("police", ["僵尸车", "废弃车", "报废车"]),
     ("event", "01", "0110"): ("housing", ["路面坑洼", "坑洞", "路面破", "路烂"]),
     ("event", "03", "0301"): ("ecology", ["施工噪音", "夜间施工", "半夜施工"]),
@@ -122,20 +127,48 @@ def units() -> list[dict]:
 
 
 def taxonomy() -> dict:
-    component, event = {}, {}
-    for (kind, major, minor), (unit, words) in ITEMS.items():
-        (component if kind == "component" else event).setdefault(major, []).append(
-            {"code": minor, "unit": unit, "aliases": words}
-        )
-    return {
-        "editions": [
-            {
-                "code": "cjt214",
-                "component": [{"code": m, "minors": minors} for m, minors in component.items()],
-                "event": [{"code": m, "minors": minors} for m, minors in event.items()],
-            }
-        ]
-    }
+    """The 一门式 item list of 17 major and 133 minor classes over the standard's CJ/T 214 edition:
+    the standard classes the item list names keep their rows and gain their department and
+    words; the rest of the standard's are removed; placeholder classes, each with a department,
+    make up the seed's counts."""
+    standard = yaml.safe_load((HERE.parent / "standard" / "taxonomy.yaml").read_text(encoding="utf-8"))
+    edition = next(e for e in standard["editions"] if e["code"] == "cjt214")
+    out: dict[str, list] = {"component": [], "event": []}
+    for kind in out:
+        for major in edition[kind]:
+            minors = []
+            for minor in major["minors"]:
+                item = ITEMS.get((kind, major["code"], minor["code"]))
+                minors.append(
+                    {"code": minor["code"], **({"unit": item[0]} if item[0] else {}), "aliases": item[1]}
+                    if item
+                    else {"code": minor["code"], "$remove": True}
+                )
+            kept = any("$remove" not in m for m in minors)
+            out[kind].append(
+                {"code": major["code"], "minors": minors}
+                if kept
+                else {"code": major["code"], "$remove": True}
+            )
+    kept_majors = sum(1 for kind in out for m in out[kind] if "$remove" not in m)
+    new_majors, new_minors = MAJORS - kept_majors, MINORS - len(ITEMS)
+    first = max(int(m["code"]) for m in edition["event"]) + 1
+    # departments the named classes leave without items come first, so all 18 answer for some
+    named = {unit for unit, _ in ITEMS.values() if unit}
+    departments = [c for c, _ in DEPARTMENTS if c not in named] + [c for c, _ in DEPARTMENTS if c in named]
+    n = 0
+    for i in range(new_majors):
+        major = f"{first + i:02d}"
+        count = new_minors // new_majors + (1 if i < new_minors % new_majors else 0)
+        minors = []
+        for m in range(1, count + 1):
+            minors.append(
+                {"code": f"{major}{m:02d}", "name": f"禅城事项 {major}-{m:02d}（占位）",
+                 "unit": departments[n % len(departments)]}
+            )  # fmt: skip
+            n += 1
+        out["event"].append({"code": major, "name": f"禅城事项大类 {major}（占位）", "minors": minors})
+    return {"editions": [{"code": "cjt214", **out}]}
 
 
 def grids() -> dict:

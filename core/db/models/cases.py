@@ -38,6 +38,8 @@ class Case(SQLModel, table=True):
     area_class: str | None = Field(default=None, max_length=16)
     component: str | None = Field(default=None, index=True, max_length=32)
     reporter_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    # the person who answers for the case in its responsible unit (禅城's 指定具体责任人)
+    assignee_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     verified: bool = False
     report_count: int = 1
     routing_rule: str | None = Field(default=None, max_length=64)

@@ -59,6 +59,19 @@ def test_the_city_has_the_seeds_five_level_grid_and_units():
     assert 5 < 921 / area_km2 < 7
 
 
+def test_the_item_list_has_17_major_and_133_minor_classes_over_the_18_departments():
+    """事项清单: 18 departments' items in 17 major and 133 minor classes, each class naming the
+    department that answers for it (or the territory, for a village's own matters)."""
+    from gridcase.core.taxonomy import active_minors
+
+    profile = load_validated("chancheng")[0].plain()
+    classes = list(active_minors(profile))
+    assert len(classes) == 133 and len({(kind, code[:2]) for kind, code, _ in classes}) == 17
+    departments = {u["code"] for u in profile["units"] if u["kind"] == "department"}
+    answering = Counter(minor.get("unit") for _, _, minor in classes)
+    assert set(answering) - {None} == departments and answering[None] == 1
+
+
 def test_yimenshi_classifier_accuracy_on_the_labelled_set():
     """一门式: the item list's words find the class of free text. Accuracy on the kept set."""
     profile = load_validated("chancheng")[0].plain()
@@ -88,6 +101,53 @@ def test_yimenshi_free_text_is_classified_and_routed_to_the_department(chancheng
     assert case["state"] == "handling"
     case = chancheng.transition(case_id, "handle", Actor.of("department", unit="enforcement"), uploads=PHOTO)
     assert chancheng.transition(case_id, "close", CENTRE)["state"] == "closed"
+
+
+def _vending_report(chancheng) -> int:
+    report = {
+        "channel": "yimen",
+        "description": "地铁站出口好多小贩摆摊",
+        "point": micro_grid_centre(chancheng),
+    }
+    return chancheng.intake(report, Actor.of("citizen"))["case_id"]
+
+
+def test_yimenshi_the_task_reaches_the_named_person_of_the_department(chancheng):
+    """指定具体责任人: the item list's class names the department, and the department's person
+    named for that class answers for the case and is sent the task at once; a colleague named
+    for other classes is not."""
+    from gridcase.core.units import add_person
+
+    add_person(chancheng.db, "zf_li", "执法局李", ["department"], unit="enforcement",
+               attributes={"classes": ["event:0504"]})  # fmt: skip
+    named = add_person(chancheng.db, "zf_zhang", "执法局张", ["department"], unit="enforcement",
+                       attributes={"classes": ["event:0501", "event:0510"]})  # fmt: skip
+    case = chancheng.case(_vending_report(chancheng))
+    assert case["assignee_id"] == named and "责任人：执法局张" in case["routing_explanation"]
+    (notice,) = [r for r in outbox(chancheng) if r["event"] == "assigned"]
+    assert (notice["recipient"], notice["case_id"]) == (f"person:{named}", case["id"])
+    assert case["number"] in notice["text"]
+
+
+def test_yimenshi_named_person_switched_off_only_the_department(chancheng):
+    from gridcase.core.units import add_person
+
+    chancheng.profile["routing"]["named_person"] = False
+    add_person(chancheng.db, "zf_zhang", "执法局张", ["department"], unit="enforcement",
+               attributes={"classes": ["event:0501"]})  # fmt: skip
+    case = chancheng.case(_vending_report(chancheng))
+    assert case["assignee_id"] is None and "责任人" not in case["routing_explanation"]
+    assert not [r for r in outbox(chancheng) if r["event"] == "assigned"]
+
+
+def outbox(engine) -> list[dict]:
+    from sqlalchemy import select
+
+    from gridcase.core.db.engine import read
+    from gridcase.core.db.models import Outbox
+
+    with read(engine.db) as connection:
+        return [dict(r) for r in connection.execute(select(Outbox.__table__)).mappings()]
 
 
 def test_yimenshi_switched_off_the_text_alone_cannot_be_filed(chancheng):
