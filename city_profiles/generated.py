@@ -48,8 +48,15 @@ def assign_units(grids: dict[str, Any], units_by_level: dict[str, Iterable[str]]
     return grids
 
 
-def write(folder: Path, units: list[dict], grids: dict[str, Any], taxonomy: dict | None = None) -> None:
+def write(
+    folder: Path,
+    units: list[dict],
+    grids: dict[str, Any],
+    taxonomy: dict | None = None,
+    checklists: list[dict] | None = None,
+) -> None:
     (folder / "units.yaml").write_text(HEADER + yaml.safe_dump(units, **DUMP), encoding="utf-8")
     (folder / "grids.geojson").write_text(to_json(grids), encoding="utf-8")
-    if taxonomy is not None:
-        (folder / "taxonomy.yaml").write_text(HEADER + yaml.safe_dump(taxonomy, **DUMP), encoding="utf-8")
+    for name, data in (("taxonomy", taxonomy), ("checklists", checklists)):
+        if data is not None:
+            (folder / f"{name}.yaml").write_text(HEADER + yaml.safe_dump(data, **DUMP), encoding="utf-8")

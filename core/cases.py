@@ -96,6 +96,12 @@ class Engine:
         self.profile: dict[str, Any] = self.profile_obj.plain()
         self.workflows: dict[str, Workflow] = workflows(self.profile)
         self.channels = {c["code"]: c for c in self.profile.get("channels", [])}
+        # a patrol checklist's items by code, each with the checklist's code and channels
+        self.checklist_items = {
+            item["code"]: {**item, "checklist": checklist["code"], "channels": checklist.get("channels")}
+            for checklist in self.profile.get("checklists", [])
+            for item in checklist["items"]
+        }
         self.time_units = {u["code"]: u for u in self.profile.get("time_limits", {}).get("units", [])}
         self.roles = {r["code"]: r for r in self.profile.get("roles", [])}
         self.unit_codes = {u["code"] for u in self.profile.get("units", [])}

@@ -85,13 +85,15 @@ def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> di
         lon, lat = to_wgs84(point[0], point[1], report.get("crs") or "wgs84")
     except CoordinateError as exc:
         raise _invalid(str(exc), field="point") from None
-    for key in ("description", "address", "category", "kind", "component", "standard"):
+    for key in ("description", "address", "category", "kind", "component", "standard", "item"):
         if report.get(key) is not None and not isinstance(report[key], str):
             raise _invalid(f"{key} must be text", field=key)
     if len(report.get("description") or "") > 5000 or len(report.get("address") or "") > 500:
         raise _invalid("description (5000) or address (500) is too long")
     category, kind = report.get("category"), report.get("kind")
     explanation = None
+    if report.get("item"):  # a patrol checklist's item names its class (禅城's 334 items)
+        category, kind = _checklist_class(engine, report, channel["code"])
     if not category:
         found = engine.pm.hook.classify_case(report=report, profile=engine.profile)
         if not found:
@@ -112,6 +114,23 @@ def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> di
         "info": info,
         "urgent": bool(report.get("urgent")),
     }
+
+
+def _checklist_class(engine: "Engine", report: dict[str, Any], channel: str) -> tuple[str, str]:
+    item = engine.checklist_items.get(report["item"])
+    if item is None:
+        raise _invalid(f"no checklist item {report['item']!r}", field="item")
+    if item["channels"] and channel not in item["channels"]:
+        raise _invalid(
+            f"checklist {item['checklist']!r} takes reports from {', '.join(item['channels'])} only",
+            field="item",
+        )
+    given = (report.get("category") or item["class"], report.get("kind") or item["kind"])
+    if given != (item["class"], item["kind"]):
+        raise _invalid(
+            f"item {item['code']!r} is {item['kind']} {item['class']}, not {' '.join(given)}", field="item"
+        )
+    return item["class"], item["kind"]
 
 
 def _dedupe_rule(engine: "Engine", info: dict[str, Any]) -> tuple[float, timedelta]:
@@ -340,6 +359,8 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
     payload = {"channel": r["channel"], "grid": located["grid"]}
     if r.get("classified"):
         payload["classified"] = r["classified"]
+    if r.get("item"):
+        payload["item"] = r["item"]
     facts = {
         "class_code": r["category"], "major_code": info["major"]["code"], "kind": info["kind"],
         "standard": r.get("standard"), "area_class": located.get("area_class"), "urgent": r["urgent"],

@@ -28,6 +28,7 @@ AREAS = [5, 4, 4, 3]  # 16 areas (片区)
 VILLAGES_PER_AREA = 6  # 96 villages and residential communities (村居)
 MICRO_GRIDS = 921
 MAJORS, MINORS = 17, 133  # the item list of the 18 departments (事项清单)
+CHECKLIST_ITEMS = 334  # what grid workers patrol for (334个事项清单)
 DEPARTMENTS = [  # code, name
     ("enforcement", "城市管理和综合执法局"),
     ("market", "市场监督管理局"),
@@ -171,6 +172,42 @@ def taxonomy() -> dict:
     return {"editions": [{"code": "cjt214", **out}]}
 
 
+def checklists() -> list[dict]:
+    """The grid workers' patrol checklist: 334 items, two or three for each class of the item
+    list. A class the list's words name gets items named after the class and those words; the
+    placeholder classes get placeholder items."""
+    names = {
+        (kind, minor["code"]): minor["name"]
+        for kind in ("component", "event")
+        for major in yaml.safe_load((HERE.parent / "standard" / "taxonomy.yaml").read_text(encoding="utf-8"))[
+            "editions"
+        ][0][kind]
+        for minor in major["minors"]
+    }
+    classes = [
+        (kind, minor["code"], minor)
+        for kind, majors in taxonomy()["editions"][0].items()
+        if kind in ("component", "event")
+        for major in majors
+        if "$remove" not in major
+        for minor in major["minors"]
+        if "$remove" not in minor
+    ]
+    per_class, extra = divmod(CHECKLIST_ITEMS, len(classes))
+    items = []
+    for c, (kind, code, minor) in enumerate(classes):
+        words = minor.get("aliases", [])
+        base = (minor.get("name") or names[kind, code]).removesuffix("（占位）")
+        for j in range(per_class + (1 if c < extra else 0)):
+            n = len(items) + 1
+            name = f"{names[kind, code]}：{words[j]}" if j < len(words) else f"{base} 巡查项{j + 1}（占位）"
+            items.append({"code": f"P{n:03d}", "name": name, "kind": kind, "class": code})
+    return [
+        {"code": "patrol", "name": {"zh": "网格巡查事项清单", "en": "Grid patrol checklist"},
+         "channels": ["patrol"], "items": items}
+    ]  # fmt: skip
+
+
 def grids() -> dict:
     doc = lattice(
         BBOX, DIVISION, ["district", "street", "area", "village", "micro_grid"],
@@ -188,7 +225,7 @@ def grids() -> dict:
 
 
 def main() -> None:
-    write(HERE, units(), grids(), taxonomy())
+    write(HERE, units(), grids(), taxonomy(), checklists())
 
 
 if __name__ == "__main__":

@@ -71,6 +71,7 @@ class CrossChecker:
             self.check_time_limits,
             self.check_assessment,
             self.check_channels,
+            self.check_checklists,
         ):
             check()
         return self.issues
@@ -288,6 +289,33 @@ class CrossChecker:
             self.ref(["channels", i, "workflow"], channel.get("workflow"), self.workflows, "workflow")
             self.refs(["channels", i, "starts"], channel.get("starts"), self.stages, "stage")
             self.ref(["channels", i, "first_contact"], channel.get("first_contact"), self.units, "unit")
+
+    def check_checklists(self) -> None:
+        taxonomy = _dict(self.data.get("taxonomy"))
+        classes = {
+            (kind, minor.get("code"))
+            for _, edition in _enumerate(taxonomy.get("editions"))
+            if edition.get("code") == taxonomy.get("edition")
+            for kind in ("component", "event")
+            for _, major in _enumerate(edition.get(kind))
+            for _, minor in _enumerate(major.get("minors"))
+        }
+        channels, seen = _codes(self.data.get("channels")), {}
+        for c, checklist in _enumerate(self.data.get("checklists")):
+            self.refs(["checklists", c, "channels"], checklist.get("channels"), channels, "channel")
+            for i, item in _enumerate(checklist.get("items")):
+                path = ["checklists", c, "items", i]
+                if item.get("class") is not None and (item.get("kind"), item.get("class")) not in classes:
+                    self.error(
+                        path + ["class"],
+                        f"no {item.get('kind')} minor class {item.get('class')!r} in the active taxonomy",
+                    )
+                if item.get("code") in seen:
+                    self.error(
+                        path + ["code"],
+                        f"item {item.get('code')!r} is also in checklist {seen[item['code']]!r}",
+                    )
+                seen.setdefault(item.get("code"), checklist.get("code"))
 
     def check_codes(self) -> None:
         fmt = _dict(self.data.get("codes")).get("case_number")

@@ -21,6 +21,7 @@ SECTION_FILES = {
     "channels": "channels.yaml",
     "roles": "roles.yaml",
     "simulation": "simulation.yaml",
+    "checklists": "checklists.yaml",
 }
 # Identity keys belong to one profile and are never inherited.
 OWN_KEYS = ("name", "extends")

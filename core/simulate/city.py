@@ -39,6 +39,11 @@ class City:
         self.fallback_channel = self.channels.get("patrol") or channels[0]
         self.classes = set(engine.classes)
         self.free_text = set(engine.profile.get("simulation", {}).get("free_text", []))
+        # a patrol checklist's first item of each class: grid workers report what the list names
+        self.items: dict[tuple[str | None, str, str], str] = {}
+        for code, item in engine.checklist_items.items():
+            for channel in item["channels"] or [None]:
+                self.items.setdefault((channel, item["kind"], item["class"]), code)
         self.stand_ins: dict[tuple[str, str], tuple[str, str]] = {}
         self.staff = self._staff()
 
@@ -94,6 +99,9 @@ class City:
         channel = self.channel_of(incident)
         kind, code = self.class_of(incident)
         report = {"channel": channel["code"], "category": code, "kind": kind, "point": self.point(incident)}
+        item = self.items.get((channel["code"], kind, code)) or self.items.get((None, kind, code))
+        if item:
+            report = {"channel": channel["code"], "item": item, "point": report["point"]}
         words = self.engine.classes[(kind, code)]["minor"].get("aliases")
         if channel["code"] in self.free_text and words:  # 一门式: the citizen says what they see
             word = random.Random(incident.fate ^ WORDS_SALT).choice(words)

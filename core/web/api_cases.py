@@ -69,6 +69,7 @@ REPORT_SCHEMA = {
         "point": {"type": "array", "items": NUMBER, "minItems": 2, "maxItems": 2},
         "crs": {"enum": ["wgs84", "cgcs2000", "gcj02", "bd09"]},
         "category": STRING,
+        "item": STRING,
         "kind": {"enum": ["component", "event"]},
         "standard": STRING,
         "description": STRING,

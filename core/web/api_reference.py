@@ -23,7 +23,11 @@ CASE, CASE_UNIT, CLOCK, UNIT = (t.__table__ for t in (Case, CaseUnit, Clock, Uni
 # -- reference data -------------------------------------------------------------------
 
 
-@endpoint("GET", "/taxonomy", "The active taxonomy: 部件 and 事件 classes with their names and rules")
+@endpoint(
+    "GET",
+    "/taxonomy",
+    "The active taxonomy: 部件 and 事件 classes with their names and rules, and patrol checklists",
+)
 async def taxonomy(request: Request) -> Response:
     await require(request)
     engine = _engine(request)
@@ -38,7 +42,14 @@ async def taxonomy(request: Request) -> Response:
         }
         for info in active_classes(engine.profile)
     ]
-    return ok({"edition": engine.profile.get("taxonomy", {}).get("edition"), "classes": classes})
+    return ok(
+        {
+            "edition": engine.profile.get("taxonomy", {}).get("edition"),
+            "classes": classes,
+            # what a patrol handset offers instead of classes (禅城's 334 items)
+            "checklists": engine.profile.get("checklists", []),
+        }
+    )
 
 
 @endpoint("GET", "/units", "Units with their kinds, classes and place in the hierarchy")

@@ -18,8 +18,12 @@ def test_the_generated_files_are_current(city):
     assert json.loads((folder / "grids.geojson").read_text(encoding="utf-8")) == json.loads(
         json.dumps(generate.grids())
     )
-    if hasattr(generate, "taxonomy"):
-        assert yaml.safe_load((folder / "taxonomy.yaml").read_text(encoding="utf-8")) == generate.taxonomy()
+    for name in ("taxonomy", "checklists"):
+        if hasattr(generate, name):
+            assert (
+                yaml.safe_load((folder / f"{name}.yaml").read_text(encoding="utf-8"))
+                == getattr(generate, name)()
+            )
 
 
 def test_a_city_from_gridcase_init_with_no_plugin_runs_the_standard_loop(cli, tmp_path, db_url):

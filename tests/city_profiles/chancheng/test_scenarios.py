@@ -204,6 +204,46 @@ def test_jiban_share_of_a_simulated_day_is_over_30_percent(tmp_path):
     assert sum(classified.values()) > 20 and classified.get("right", 0) / sum(classified.values()) >= 0.9
 
 
+def test_patrol_checklist_334_items_a_grid_worker_reports_by_item(chancheng):
+    """334个事项清单: grid workers patrol a checklist of 334 items; a report names the item it
+    found, and is filed in that item's class and goes to its department. An item that is not
+    on the list, or on the list of another channel, is refused with a clear error."""
+    from gridcase.core.errors import GridcaseError
+
+    (checklist,) = chancheng.profile["checklists"]
+    assert len(checklist["items"]) == 334 and checklist["channels"] == ["patrol"]
+    vending = next(i for i in checklist["items"] if i["name"] == "无照经营游商：流动商贩")
+    worker = Actor.of("supervisor")
+    case_id = chancheng.intake(
+        {"channel": "patrol", "item": vending["code"], "point": micro_grid_centre(chancheng, 7)}, worker
+    )["case_id"]
+    case = chancheng.case(case_id)
+    assert (case["kind"], case["class_code"]) == ("event", "0501")
+    assert {u["unit"] for u in case["units"] if u["role"] == "responsible"} == {"enforcement"}
+    assert case["events"][0]["payload"]["item"] == vending["code"]
+    for report, problem in (
+        ({"channel": "patrol", "item": "P999"}, "no checklist item 'P999'"),
+        ({"channel": "yimen", "item": vending["code"]}, "takes reports from patrol only"),
+        ({"channel": "patrol", "item": vending["code"], "category": "0102"}, "is event 0501, not 0102"),
+    ):
+        with pytest.raises(GridcaseError, match=problem) as refused:
+            chancheng.intake(
+                {**report, "point": micro_grid_centre(chancheng, 8)}, Actor.of("supervisor", "operator")
+            )
+        assert refused.value.code == "invalid_report"
+
+
+def test_patrol_checklist_switched_off_an_item_means_nothing(chancheng):
+    from gridcase.core.errors import GridcaseError
+
+    chancheng.checklist_items = {}
+    with pytest.raises(GridcaseError, match="no checklist item"):
+        chancheng.intake(
+            {"channel": "patrol", "item": "P001", "point": micro_grid_centre(chancheng, 7)},
+            Actor.of("supervisor"),
+        )
+
+
 def unclassed_patrol(chancheng, n: int) -> int:
     """A grid worker's report of a class no department answers for: the territory does."""
     report = {
