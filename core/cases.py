@@ -107,6 +107,7 @@ class Engine:
         self.unit_codes = {u["code"] for u in self.profile.get("units", [])}
         self.unit_parents = {u["code"]: u["parent"] for u in self.profile.get("units", []) if u.get("parent")}
         self._subtrees: dict[str, frozenset[str]] = {}
+        self._tenancy()
         self.guards = {g["name"]: g["check"] for g in collect(self.pm, "register_guards")}
         self.tz = ZoneInfo(
             self.profile.get("time_limits", {}).get("calendar", {}).get("timezone", "Asia/Shanghai")
@@ -138,6 +139,31 @@ class Engine:
         return cls(profile, pm, make_engine(database_url), **kwargs)
 
     # -- reference data ---------------------------------------------------------------
+
+    def _tenancy(self) -> None:
+        """Multi-level tenancy (徐州's county platforms): each unit under a unit of a `tenancy`
+        kind belongs to that tenant, whose territory is the grids assigned to it."""
+        kinds = set(self.profile.get("tenancy", {}).get("unit_kinds", []))
+        tenant_kind = {u["code"] for u in self.profile.get("units", []) if u.get("kind") in kinds}
+        self.tenants: dict[str, str] = {}
+        for code in self.unit_codes:
+            unit: str | None = code
+            while unit is not None and unit not in tenant_kind:
+                unit = self.unit_parents.get(unit)
+            if unit is not None:
+                self.tenants[code] = unit
+        self.territories: dict[str, list[str]] = {tenant: [] for tenant in tenant_kind}
+        for feature in (self.profile.get("grids") or {}).get("features", []):
+            if feature["properties"].get("unit") in self.territories:
+                self.territories[feature["properties"]["unit"]].append(feature["properties"]["code"])
+
+    def tenant_of(self, actor: "Actor") -> str | None:
+        """The tenant platform an actor works for (None: the city's own people)."""
+        return self.tenants.get(actor.unit) if actor.unit else None
+
+    def in_territory(self, case: dict[str, Any], tenant: str) -> bool:
+        path = case.get("grid_path") or ""
+        return any(f"/{grid}/" in path for grid in self.territories.get(tenant, ()))
 
     def refresh_calendars(self) -> None:
         """Take up the administrators' working-day overrides (the server does before each sweep)."""
@@ -295,7 +321,11 @@ class Engine:
     def check_scope(
         self, connection: Connection, case: dict, actor: Actor, transition, handling: list
     ) -> None:
-        """Unit- and grid-scoped roles act only on their own cases (the rest is the API's job)."""
+        """Unit- and grid-scoped roles act only on their own cases (the rest is the API's job),
+        and a tenant platform's people only on cases in its territory."""
+        tenant = self.tenant_of(actor)
+        if tenant and not self.in_territory(case, tenant):
+            raise GridcaseError("forbidden", f"case {case['number']} is outside the territory of {tenant}")
         allowed = [self.roles.get(r, {}) for r in actor.roles & transition.roles]
         if any(r.get("scope") in ("all", None) for r in allowed):
             return

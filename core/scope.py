@@ -5,13 +5,16 @@
 - `grids`: cases in the person's responsibility grids;
 - `own`: the person's own reports; of other cases only the public fields.
 
+The people of a tenant platform (徐州's county platforms, `tenancy`) see, within that, only the
+cases in its territory.
+
 Acting on a case is the workflow's and `Engine.check_scope`'s business; this module decides
 what is read.
 """
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Connection, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, select, true
 
 from .db.models import Case, CaseUnit, Report, Unit
 
@@ -45,6 +48,14 @@ def scopes(engine: "Engine", actor: "Actor") -> set[str]:
 
 def case_filter(engine: "Engine", actor: "Actor") -> ColumnElement:
     """A WHERE on the case table selecting the cases the actor sees in full."""
+    tenant = engine.tenant_of(actor)
+    if tenant:  # a tenant platform's people see only its territory, whatever their roles
+        territory = [CASE.c.grid_path.contains(f"/{grid}/") for grid in engine.territories[tenant]]
+        return and_(or_(*territory) if territory else false(), _by_roles(engine, actor))
+    return _by_roles(engine, actor)
+
+
+def _by_roles(engine: "Engine", actor: "Actor") -> ColumnElement:
     granted = scopes(engine, actor)
     if "all" in granted:
         return true()

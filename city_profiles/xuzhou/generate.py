@@ -3,10 +3,12 @@
     python -m gridcase.city_profiles.xuzhou.generate
 
 The structure is the seed's (shared seeds/002): 7 districts, 54 street offices in classes A–E,
-41 departments in 3 classes, and 955 km² gridded. The taxonomy grows the standard's 6/85
-component and 5/54 event classes to the seed's 7/90 and 6/81; the seed gives the counts, not
-the names, so the new classes are placeholders marked （占位）. Names of districts are real; the
-others are placeholders. The grids are rectangles over the city (placeholders for the survey).
+41 departments in 3 classes, and 955 km² gridded; and the five county platforms that feed the
+city's (丰县, 沛县, 睢宁县, 新沂市, 邳州市), each with placeholder towns and grids around its
+seat. The taxonomy grows the standard's 6/85 component and 5/54 event classes to the seed's 7/90
+and 6/81; the seed gives the counts, not the names, so the new classes are placeholders marked
+（占位）. Names of districts and counties are real; the others are placeholders. The grids are
+rectangles over the city (placeholders for the survey).
 """
 
 from pathlib import Path
@@ -22,6 +24,16 @@ DISTRICTS = [
     ("tongshan", "铜山区"), ("economic", "经济技术开发区"), ("xincheng", "新城区"),
 ]  # fmt: skip
 STREETS = [9, 8, 6, 9, 12, 5, 5]  # 54 street offices
+# city-county integration: the county platforms (县级平台), each over its own territory, feed the
+# city's; code, name, GB/T 2260 code and the bbox its placeholder grids cover
+COUNTIES = [
+    ("fengxian", "丰县", "320321", (116.50, 34.60, 116.70, 34.76)),
+    ("peixian", "沛县", "320322", (116.85, 34.65, 117.05, 34.80)),
+    ("suining", "睢宁县", "320324", (117.85, 33.83, 118.05, 33.98)),
+    ("xinyi", "新沂市", "320381", (118.25, 34.30, 118.45, 34.44)),
+    ("pizhou", "邳州市", "320382", (117.86, 34.26, 118.06, 34.40)),
+]
+COUNTY_TOWNS = 4  # placeholder towns per county, each with 4 communities of 4 unit grids
 STREET_CLASSES = "ABCDE"
 DEPARTMENTS = 41
 DEPARTMENT_CLASSES = ["I", "II", "III"]
@@ -53,6 +65,12 @@ def units() -> list[dict]:
     districts = [(code, name, count) for (code, name), count in zip(DISTRICTS, STREETS, strict=True)]
     streets = numbered_units("street", "street{n:02d}", "{parent}街道{n:02d}（占位）", districts)
     out += [{**street, "class": STREET_CLASSES[i % len(STREET_CLASSES)]} for i, street in enumerate(streets)]
+    for code, name, _, _ in COUNTIES:
+        out.append({"code": code, "name": f"{name}数字城管平台", "kind": "county", "parent": "xuzhou"})
+        out += [
+            {"code": f"{code}_town{t}", "name": f"{name}第{t}镇（占位）", "kind": "street", "parent": code}
+            for t in range(1, COUNTY_TOWNS + 1)
+        ]
     named = dict(NAMED_DEPARTMENTS)
     codes = list(named) + [f"dept{d:02d}" for d in range(len(named) + 1, DEPARTMENTS + 1)]
     for d, code in enumerate(codes):
@@ -94,7 +112,14 @@ def grids() -> dict:
         BBOX, DIVISION, ["district", "street", "community", "unit_grid"], [sum(STREETS), 4, 4], [3, 3, 3]
     )
     streets = [f"street{s:02d}" for s in range(1, sum(STREETS) + 1)]
-    return assign_units(doc, {"district": ["xuzhou"], "street": streets})
+    assign_units(doc, {"district": ["xuzhou"], "street": streets})
+    for code, _, division, bbox in COUNTIES:
+        county = lattice(
+            bbox, division, ["district", "street", "community", "unit_grid"], [COUNTY_TOWNS, 4, 4], [3, 3, 3]
+        )
+        towns = [f"{code}_town{t}" for t in range(1, COUNTY_TOWNS + 1)]
+        doc["features"] += assign_units(county, {"district": [code], "street": towns})["features"]
+    return doc
 
 
 def main() -> None:

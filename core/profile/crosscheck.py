@@ -164,6 +164,9 @@ class CrossChecker:
                 self.error(path + ["commands"], "a unit cannot command itself")
             if isinstance(unit.get("parent"), str):
                 parents[unit.get("code")] = unit["parent"]
+        self.refs(
+            ["tenancy", "unit_kinds"], _dict(self.data.get("tenancy")).get("unit_kinds"), kinds, "unit kind"
+        )
         reported: set[str] = set()
         for i, unit in _enumerate(self.data.get("units")):
             code, trail = unit.get("code"), []

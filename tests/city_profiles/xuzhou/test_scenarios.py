@@ -57,9 +57,10 @@ def one_drawn_and_one_not(engine) -> tuple[int, int]:
 
 def test_the_city_has_the_seeds_structure(xuzhou):
     units = xuzhou.profile["units"]
-    streets = [u for u in units if u.get("kind") == "street"]
+    counties = {u["code"] for u in units if u.get("kind") == "county"}
+    streets = [u for u in units if u.get("kind") == "street" and u["parent"] not in counties]
     departments = [u for u in units if u.get("kind") == "department"]
-    assert len([u for u in units if u.get("kind") == "district"]) == 1 + 7
+    assert len([u for u in units if u.get("kind") == "district"]) == 1 + 7 and len(counties) == 5
     assert len(streets) == 54 and {u["class"] for u in streets} == set("ABCDE")
     assert len(departments) == 41 and {u["class"] for u in departments} == {"I", "II", "III"}
     edition = xuzhou.profile["taxonomy"]["editions"][0]
@@ -138,3 +139,66 @@ def test_city_furniture_goes_to_its_owner_or_maintainer(xuzhou):
     # far from any registered bin: the territory answers, as the standard says
     far_case = furniture_case(xuzhou, "0305", unit_grid_point(xuzhou, 3))
     assert far_case["component"] is None and far_case["routing_rule"] == "territorial"
+
+
+def county_point(engine, division: str) -> list[float]:
+    """The centre of the first unit grid of a county's territory (its grid codes start with its
+    GB/T 2260 code)."""
+    feature = next(
+        f for f in engine.profile["grids"]["features"]
+        if f["properties"]["level"] == "unit_grid" and f["properties"]["code"].startswith(division)
+    )  # fmt: skip
+    centre = shapely.geometry.shape(feature["geometry"]).centroid
+    return [round(centre.x, 6), round(centre.y, 6)]
+
+
+FENGXIAN = Actor.of("operator", "shift_leader", "dispatcher", unit="fengxian")
+PEIXIAN = Actor.of("operator", "shift_leader", "dispatcher", unit="peixian")
+
+
+def county_case(engine, division: str = "320321") -> int:
+    report = {
+        "channel": "patrol",
+        "category": "0102",
+        "kind": "event",
+        "point": county_point(engine, division),
+    }
+    return engine.intake(report, SUPERVISOR)["case_id"]
+
+
+def test_county_platforms_feed_the_city(xuzhou):
+    """市县一体化: 丰县 runs its own platform in the city's deployment. Its people handle the cases
+    of its territory with its own units; 沛县's people can neither see nor touch them; the city's
+    centre sees them all, and 丰县's work counts in the city's assessment."""
+    from gridcase.core import scope
+    from gridcase.core.db.engine import read
+    from gridcase.core.errors import GridcaseError
+
+    case_id = county_case(xuzhou)
+    with pytest.raises(GridcaseError, match="outside the territory of peixian") as refused:
+        xuzhou.transition(case_id, "accept", PEIXIAN)
+    assert refused.value.code == "forbidden"
+    xuzhou.transition(case_id, "accept", FENGXIAN)
+    xuzhou.transition(case_id, "file", FENGXIAN, {"category": "0102", "kind": "event"})
+    with pytest.raises(TransitionError, match="sanitation is not on the fengxian platform"):
+        xuzhou.transition(case_id, "dispatch", FENGXIAN, {"units": ["sanitation"]})  # a city department
+    xuzhou.transition(case_id, "dispatch", FENGXIAN, {"units": ["fengxian_town1"]})
+    town = Actor.of("department", unit="fengxian_town1")
+    xuzhou.transition(case_id, "sign", town)
+    xuzhou.transition(case_id, "handle", town, uploads=PHOTO)
+    city_case = self_checked(xuzhou, 0)  # a case of the city's own territory
+    with read(xuzhou.db) as connection:
+        seen = {
+            who: (scope.view_of(xuzhou, connection, actor, case_id), scope.view_of(xuzhou, connection, actor, city_case))
+            for who, actor in (("fengxian", FENGXIAN), ("peixian", PEIXIAN), ("city", CENTRE))
+        }  # fmt: skip
+    assert seen == {"fengxian": ("full", None), "peixian": (None, None), "city": ("full", "full")}
+    result = {o["code"]: o for o in Assessor(xuzhou).assess("2026-10")["objects"]}
+    assert result["fengxian"]["values"]["handled"] == 1 and result["xuzhou"]["values"]["handled"] == 2
+
+
+def test_county_platforms_switched_off_anyone_anywhere(xuzhou):
+    xuzhou.profile["tenancy"] = {"unit_kinds": []}
+    xuzhou._tenancy()
+    case_id = county_case(xuzhou)
+    assert xuzhou.transition(case_id, "accept", PEIXIAN)["state"] != "reported"
