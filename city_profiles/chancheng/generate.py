@@ -15,9 +15,7 @@ classes marked （占位）, each with a department, up to the seed's 17 and 133
 
 from pathlib import Path
 
-import yaml
-
-from gridcase.city_profiles.generated import assign_units, write
+from gridcase.city_profiles.generated import assign_units, keep_only, standard_edition, write
 from gridcase.core.grids import lattice
 
 HERE = Path(__file__).parent
@@ -132,25 +130,10 @@ def taxonomy() -> dict:
     the standard classes the item list names keep their rows and gain their department and
     words; the rest of the standard's are removed; placeholder classes, each with a department,
     make up the seed's counts."""
-    standard = yaml.safe_load((HERE.parent / "standard" / "taxonomy.yaml").read_text(encoding="utf-8"))
-    edition = next(e for e in standard["editions"] if e["code"] == "cjt214")
-    out: dict[str, list] = {"component": [], "event": []}
-    for kind in out:
-        for major in edition[kind]:
-            minors = []
-            for minor in major["minors"]:
-                item = ITEMS.get((kind, major["code"], minor["code"]))
-                minors.append(
-                    {"code": minor["code"], **({"unit": item[0]} if item[0] else {}), "aliases": item[1]}
-                    if item
-                    else {"code": minor["code"], "$remove": True}
-                )
-            kept = any("$remove" not in m for m in minors)
-            out[kind].append(
-                {"code": major["code"], "minors": minors}
-                if kept
-                else {"code": major["code"], "$remove": True}
-            )
+    edition = standard_edition()
+    out = keep_only(
+        {key: {**({"unit": unit} if unit else {}), "aliases": words} for key, (unit, words) in ITEMS.items()}
+    )
     kept_majors = sum(1 for kind in out for m in out[kind] if "$remove" not in m)
     new_majors, new_minors = MAJORS - kept_majors, MINORS - len(ITEMS)
     first = max(int(m["code"]) for m in edition["event"]) + 1
@@ -179,9 +162,7 @@ def checklists() -> list[dict]:
     names = {
         (kind, minor["code"]): minor["name"]
         for kind in ("component", "event")
-        for major in yaml.safe_load((HERE.parent / "standard" / "taxonomy.yaml").read_text(encoding="utf-8"))[
-            "editions"
-        ][0][kind]
+        for major in standard_edition()[kind]
         for minor in major["minors"]
     }
     classes = [

@@ -7,13 +7,15 @@ and command, social-conflict resolution, emergency); 三环运转, with the city
 units as ring 1, the district handling centres as ring 2 and the city management committee's 48
 member units as ring 3; 33 communities and 1,100-odd grids, one supervisor each; and a 24-hour
 emergency team of 500. The seed names few units: the others are placeholders marked （占位）.
-The taxonomy adds the two case types the standard lacks, social conflicts and emergencies,
-with placeholder-free names of the usual kinds; each class names its case type (workflow).
+The taxonomy keeps the survey's 5/33 component and 5/45 event classes of the standard (which
+ones the seed does not say: see SURVEY) and adds the two case types the standard lacks, social
+conflicts and emergencies, with names of the usual kinds; each class names its case type
+(workflow).
 """
 
 from pathlib import Path
 
-from gridcase.city_profiles.generated import assign_units, numbered_units, write
+from gridcase.city_profiles.generated import assign_units, keep_only, numbered_units, standard_edition, write
 from gridcase.core.grids import lattice
 
 HERE = Path(__file__).parent
@@ -30,6 +32,11 @@ COMMUNITIES = [12, 9, 4, 3, 5]  # 33
 GRIDS_PER_COMMUNITY = 34  # 1,122 grids
 BASE_UNITS = 14
 MEMBER_UNITS = 48
+# the survey of the city-managed area (普查): 5 major and 33 minor component classes (11,393
+# components) and 5 major and 45 minor event classes, classified against the national standard.
+# The seed gives the counts, not the classes: the first of each of the standard's major classes
+# stand in, as many of each as below.
+SURVEY = {"component": [12, 8, 6, 4, 3], "event": [16, 5, 4, 8, 12]}
 CONFLICTS = [
     "邻里纠纷",
     "物业纠纷",
@@ -76,17 +83,17 @@ def taxonomy() -> dict:
         {"code": f"07{m:02d}", "name": name, "workflow": "emergency", "unit": "emergency_team"}
         for m, name in enumerate(EMERGENCIES, 1)
     ]
-    return {
-        "editions": [
-            {
-                "code": "cjt214",
-                "event": [
-                    {"code": "06", "name": "社会矛盾", "minors": conflicts},
-                    {"code": "07", "name": "突发事件", "minors": emergencies},
-                ],
-            }
-        ]
-    }
+    edition = standard_edition()
+    kept = {}
+    for kind, keep in SURVEY.items():
+        for major, count in zip(edition[kind], keep, strict=False):
+            kept.update({(kind, major["code"], minor["code"]): {} for minor in major["minors"][:count]})
+    out = keep_only(kept)
+    out["event"] += [
+        {"code": "06", "name": "社会矛盾", "minors": conflicts},
+        {"code": "07", "name": "突发事件", "minors": emergencies},
+    ]
+    return {"editions": [{"code": "cjt214", **out}]}
 
 
 def grids() -> dict:

@@ -52,6 +52,19 @@ def test_the_city_has_the_seeds_structure_and_three_rings(yichang):
     assert len(grids) > 1100
 
 
+def test_the_survey_classes_5_33_components_and_5_45_events_beside_the_two_new_case_types(yichang):
+    """The survey (普查) classified the city-managed area's components in 5 major and 33 minor
+    classes and its events in 5 and 45; social conflicts and emergencies are case types of their own."""
+    from collections import Counter
+
+    surveyed = [key for key, info in yichang.classes.items() if "workflow" not in info["minor"]]
+    for kind, majors, minors in (("component", 5, 33), ("event", 5, 45)):
+        codes = [code for k, code in surveyed if k == kind]
+        assert (len({code[:2] for code in codes}), len(codes)) == (majors, minors)
+    types = Counter(info["minor"].get("workflow") for info in yichang.classes.values())
+    assert (types["conflict"], types["emergency"]) == (8, 7)
+
+
 def test_sanxin_heyi_one_intake_three_case_types(yichang):
     """三心合一: three calls on the one hotline become a city-management case, a social-conflict
     case and an emergency, each in its own workflow."""
