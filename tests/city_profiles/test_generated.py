@@ -26,6 +26,12 @@ def test_the_generated_files_are_current(city):
             )
 
 
+@pytest.mark.parametrize("city", CITIES)
+def test_gridcase_profile_validate_passes_for_each_city(cli, city):
+    result = cli("profile", "validate", city)
+    assert result.code == 0 and result.out.startswith(f"ok: {city}")
+
+
 def test_a_city_from_gridcase_init_with_no_plugin_runs_the_standard_loop(cli, tmp_path, db_url):
     """A new city is a profile alone: `gridcase init`, its plugin dropped, grids and units as data,
     and a report goes round the whole closed loop."""

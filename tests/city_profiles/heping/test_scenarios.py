@@ -5,6 +5,7 @@ import copy
 import pytest
 
 from gridcase.core.assess.assessor import Assessor
+from gridcase.core.errors import GridcaseError
 from gridcase.core.evidence import Upload
 
 from .conftest import CENTRE, point_in_street
@@ -300,10 +301,9 @@ def _awarded(heping) -> tuple[list[str], dict]:
     return streets, result
 
 
-def test_monthly_awards_go_to_the_top_6_and_never_to_an_owner_who_neither_fixes_nor_pays(heping):
-    """Awards: ¥40,000 to each of the top 6 streets (and top 6 bureaus) of the 360° ranking. A
-    street that let a case run overdue, had it taken over (代整治) and has not paid for that is
-    barred, however well it scores, and the next street moves up; once it pays, it is back."""
+def _street03_best_but_unpaid(heping) -> int:
+    """Eight streets with a case each, 03 the best of them, and a case of 03's that ran overdue
+    and was taken over (代整治) and not paid for; returns that case."""
     from gridcase.core.cases import Actor
 
     for street in (1, 2, 4, 5, 6, 7, 8):
@@ -314,7 +314,7 @@ def test_monthly_awards_go_to_the_top_6_and_never_to_an_owner_who_neither_fixes_
     heping.transition(owed, "file", CENTRE, payload={"category": "0104", "kind": "event"})
     heping.transition(owed, "dispatch", CENTRE, payload={"units": ["street03"]})
     heping.transition(owed, "sign", Actor.of("department", unit="street03"))
-    with pytest.raises(Exception, match="not taken over"):
+    with pytest.raises(GridcaseError, match="not taken over"):
         heping.transition(owed, "pay_takeover", CENTRE, payload={"payment": "¥1,000"})
     heping.clock.advance(days=3)
     heping.transition(
@@ -324,28 +324,37 @@ def test_monthly_awards_go_to_the_top_6_and_never_to_an_owner_who_neither_fixes_
         payload={"units": ["community017"], "cost": "¥1,000"},
         reason="社区代为清理",
     )
+    return owed
+
+
+def test_monthly_awards_go_to_the_top_6_and_never_to_an_owner_who_neither_fixes_nor_pays(heping):
+    """Awards: ¥40,000 to each of the top 6 streets (and top 6 bureaus) of the 360° ranking. A
+    street that let a case run overdue, had it taken over (代整治) and has not paid for that is
+    barred, however well it scores, and the next street moves up; once it pays, it is back."""
+    owed = _street03_best_but_unpaid(heping)
 
     streets, result = _awarded(heping)
-    assert result["street03"]["rank"] == 1  # it scores best …
-    assert streets == [
-        "street01",
-        "street02",
-        "street04",
-        "street05",
-        "street06",
-        "street07",
-    ]  # … and gets nothing
+    assert result["street03"]["rank"] == 1  # it scores best, and gets nothing: 07 moves up
+    assert streets == ["street01", "street02", "street04", "street05", "street06", "street07"]
     assert result["street03"]["barred"] == [{"award": "monthly_award", "because": {"takeover_unpaid": 1}}]
     assert result["street07"]["ledgers"]["monthly_award"] == 40000
     assert result["street03"]["ledgers"]["monthly_award"] == 0
     assert len([o for o in result.values() if o["awards"] and o["code"].endswith("_bureau")]) <= 6
 
     heping.transition(owed, "pay_takeover", CENTRE, payload={"payment": "¥1,000"})
-    with pytest.raises(Exception, match="already been paid"):
+    with pytest.raises(GridcaseError, match="already been paid"):
         heping.transition(owed, "pay_takeover", CENTRE, payload={"payment": "¥1,000"})
     streets, result = _awarded(heping)
     assert streets == ["street01", "street02", "street03", "street04", "street05", "street06"]
     assert result["street03"]["barred"] == [] and result["street07"]["ledgers"]["monthly_award"] == 0
+
+
+def test_monthly_awards_switched_off_the_bar_an_unpaying_owner_is_rewarded(heping):
+    """Without `barred_by`, the street that neither fixed nor paid takes the first award."""
+    heping.profile["assessment"]["awards"][0]["barred_by"] = []
+    _street03_best_but_unpaid(heping)
+    streets, result = _awarded(heping)
+    assert "street03" in streets and result["street03"]["barred"] == []
 
 
 def test_grid_workers_lose_3_yuan_a_problem_capped_at_their_performance_pay(heping):
@@ -370,3 +379,19 @@ def test_grid_workers_lose_3_yuan_a_problem_capped_at_their_performance_pay(hepi
     assert result[low]["deductions"] == {"grid_workers": 3} and result[low]["ledgers"]["worker_pay"] == 5
     assert result[above]["deductions"] == {"grid_workers": 3} and result[above]["ledgers"]["worker_pay"] == 9
     assert result[elsewhere]["deductions"] == {} and result[elsewhere]["ledgers"]["worker_pay"] == 0
+
+
+def test_grid_workers_deduction_switched_off_no_worker_pays(heping):
+    from gridcase.core.units import add_person
+
+    heping.profile["assessment"]["deductions"] = [
+        d for d in heping.profile["assessment"]["deductions"] if d["code"] != "grid_workers"
+    ]
+    grid = heping.grids.locate(*point_in_street(heping, 2))["grids"][0]
+    worker = add_person(heping.db, "w_low", "网格员甲", ["supervisor"], grids=[grid],
+                        attributes={"performance_pay": 5})  # fmt: skip
+    case_id = report(heping, 2)
+    heping.transition(case_id, "accept", CENTRE)
+    heping.transition(case_id, "file", CENTRE, payload={"category": "0102", "kind": "event"})
+    result = {int(o["code"]): o for o in Assessor(heping).assess("2026-10", by="person")["objects"]}
+    assert result[worker]["deductions"] == {} and result[worker]["ledgers"]["worker_pay"] == 0
