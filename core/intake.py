@@ -396,6 +396,7 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
 def named_person(connection: Connection, unit: str, key: str) -> dict[str, Any] | None:
     """The first active person of `unit` whose `classes` attribute lists `key` ("event:0501")."""
     for person in connection.execute(PEOPLE_OF_UNIT, {"unit": unit}).mappings():
-        if key in ((person["attributes"] or {}).get("classes") or ()):
+        classes = (person["attributes"] or {}).get("classes") or []
+        if key in ([classes] if isinstance(classes, str) else classes):  # one class may come as text
             return dict(person)
     return None
