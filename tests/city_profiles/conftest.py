@@ -49,3 +49,15 @@ def switch_off():
         engine.workflows[workflow] = dataclasses.replace(machine, transitions=transitions)
 
     return off
+
+
+def unit_grid_centre(engine, prefix: str) -> list[float]:
+    """The centre of the first unit grid whose code starts with `prefix` (a street's, a county's)."""
+    import shapely
+
+    feature = next(
+        f for f in engine.profile["grids"]["features"]
+        if f["properties"]["level"] == "unit_grid" and f["properties"]["code"].startswith(prefix)
+    )  # fmt: skip
+    centre = shapely.geometry.shape(feature["geometry"]).centroid
+    return [round(centre.x, 6), round(centre.y, 6)]

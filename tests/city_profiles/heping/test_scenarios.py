@@ -190,15 +190,20 @@ def test_minsheng110_every_call_gets_a_reply_within_8_hours_from_the_first_conta
 
 def overdue_at_the_station(heping, street: int) -> tuple[int, str]:
     """A case dispatched to the street's sanitation station, signed for and left undone."""
+    station = f"street{street:02d}_sanitation"
+    return signed_for(heping, street, station), station
+
+
+def signed_for(heping, street: int, unit: str, category: str = "0102") -> int:
+    """A report in the street, accepted, filed, dispatched to `unit` and signed for there."""
     from gridcase.core.cases import Actor
 
-    case_id = report(heping, street)
+    case_id = report(heping, street, category=category)
     heping.transition(case_id, "accept", CENTRE)
-    heping.transition(case_id, "file", CENTRE, payload={"category": "0102", "kind": "event"})
-    station = f"street{street:02d}_sanitation"
-    heping.transition(case_id, "dispatch", CENTRE, payload={"units": [station]})
-    heping.transition(case_id, "sign", Actor.of("department", unit=station))
-    return case_id, station
+    heping.transition(case_id, "file", CENTRE, payload={"category": category, "kind": "event"})
+    heping.transition(case_id, "dispatch", CENTRE, payload={"units": [unit]})
+    heping.transition(case_id, "sign", Actor.of("department", unit=unit))
+    return case_id
 
 
 def test_daizhengzhi_an_overdue_case_is_taken_over_and_the_owner_pays(heping):
@@ -281,12 +286,8 @@ def _handled_in_street(heping, street: int, findings: bool) -> None:
     supervision against it (two findings that lower its 360° score)."""
     from gridcase.core.cases import Actor
 
-    case_id = report(heping, street)
-    heping.transition(case_id, "accept", CENTRE)
-    heping.transition(case_id, "file", CENTRE, payload={"category": "0102", "kind": "event"})
     unit = f"street{street:02d}"
-    heping.transition(case_id, "dispatch", CENTRE, payload={"units": [unit]})
-    heping.transition(case_id, "sign", Actor.of("department", unit=unit))
+    case_id = signed_for(heping, street, unit)
     if findings:
         heping.transition(case_id, "inspect", CENTRE, reason="互查：垃圾未清")
         heping.transition(case_id, "supervise", CENTRE, reason="区领导督办")
@@ -304,16 +305,10 @@ def _awarded(heping) -> tuple[list[str], dict]:
 def _street03_best_but_unpaid(heping) -> int:
     """Eight streets with a case each, 03 the best of them, and a case of 03's that ran overdue
     and was taken over (代整治) and not paid for; returns that case."""
-    from gridcase.core.cases import Actor
-
     for street in (1, 2, 4, 5, 6, 7, 8):
         _handled_in_street(heping, street, findings=True)
     _handled_in_street(heping, 3, findings=False)  # the best score of all
-    owed = report(heping, 3, category="0104")  # another class: not a duplicate of the first
-    heping.transition(owed, "accept", CENTRE)
-    heping.transition(owed, "file", CENTRE, payload={"category": "0104", "kind": "event"})
-    heping.transition(owed, "dispatch", CENTRE, payload={"units": ["street03"]})
-    heping.transition(owed, "sign", Actor.of("department", unit="street03"))
+    owed = signed_for(heping, 3, "street03", category="0104")  # another class: not a duplicate
     with pytest.raises(GridcaseError, match="not taken over"):
         heping.transition(owed, "pay_takeover", CENTRE, payload={"payment": "¥1,000"})
     heping.clock.advance(days=3)

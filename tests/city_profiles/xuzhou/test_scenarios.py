@@ -9,6 +9,8 @@ from gridcase.core.evidence import Upload
 from gridcase.core.workflow import TransitionError
 from gridcase.plugins.xuzhou import drawn
 
+from ..conftest import unit_grid_centre
+
 PHOTO = [Upload("现场.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64))]
 CENTRE = Actor.of("operator", "shift_leader", "dispatcher")
 SUPERVISOR = Actor.of("supervisor")
@@ -142,14 +144,8 @@ def test_city_furniture_goes_to_its_owner_or_maintainer(xuzhou):
 
 
 def county_point(engine, division: str) -> list[float]:
-    """The centre of the first unit grid of a county's territory (its grid codes start with its
-    GB/T 2260 code)."""
-    feature = next(
-        f for f in engine.profile["grids"]["features"]
-        if f["properties"]["level"] == "unit_grid" and f["properties"]["code"].startswith(division)
-    )  # fmt: skip
-    centre = shapely.geometry.shape(feature["geometry"]).centroid
-    return [round(centre.x, 6), round(centre.y, 6)]
+    """A point in a county's territory (its grid codes start with its GB/T 2260 code)."""
+    return unit_grid_centre(engine, division)
 
 
 FENGXIAN = Actor.of("operator", "shift_leader", "dispatcher", unit="fengxian")
