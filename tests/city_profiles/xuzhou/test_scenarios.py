@@ -191,6 +191,16 @@ def test_county_platforms_feed_the_city(xuzhou):
     assert seen == {"fengxian": ("full", None), "peixian": (None, None), "city": ("full", "full")}
     result = {o["code"]: o for o in Assessor(xuzhou).assess("2026-10")["objects"]}
     assert result["fengxian"]["values"]["handled"] == 1 and result["xuzhou"]["values"]["handled"] == 2
+    # nor does a county's platform take in reports from another's territory
+    other = {
+        "channel": "hotline_12319",
+        "category": "0102",
+        "kind": "event",
+        "point": county_point(xuzhou, "320322"),
+    }
+    with pytest.raises(GridcaseError, match="outside the territory of fengxian"):
+        xuzhou.intake(other, FENGXIAN)
+    assert xuzhou.intake(other, PEIXIAN)["case_id"]
 
 
 def test_county_platforms_switched_off_anyone_anywhere(xuzhou):
