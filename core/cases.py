@@ -17,9 +17,9 @@ import pluggy
 from sqlalchemy import Connection, select, update
 from sqlalchemy import Engine as SAEngine
 
+from . import checklists, setting_changes, taxonomy_changes
 from . import components as component_registry
 from . import grids as grid_registry
-from . import setting_changes, taxonomy_changes
 from .assess import scheduled
 from .clock import Clock, SystemClock
 from .db.engine import make_engine, read
@@ -39,6 +39,7 @@ from .sla.clocks import Clocks
 from .sla.deadlines import Deadlines
 from .subtasks import create_subtasks
 from .taxonomy import active_classes, forget_classes, label_zh
+from .tenancy import Tenancy
 from .transitions import fire
 from .units import subtree, sync_units
 from .workflow import Workflow, workflows
@@ -48,17 +49,6 @@ CASE, CASE_EVENT, CASE_UNIT, CLOCK, EVIDENCE, REPORT = (
 )
 
 INSERT_EVIDENCE = FastInsert(EVIDENCE)
-
-
-def _component_row(component: dict[str, Any]) -> dict[str, Any]:
-    """A profile's component as an import row: text values (an explicit null is left out)."""
-    row = {k: str(v) for k, v in component.items() if k != "location" and v is not None}
-    return {
-        **row,
-        "class_code": component["class"],
-        "lon": component["location"][0],
-        "lat": component["location"][1],
-    }
 
 
 @dataclass(frozen=True)
@@ -96,18 +86,13 @@ class Engine:
         self.profile: dict[str, Any] = self.profile_obj.plain()
         self.workflows: dict[str, Workflow] = workflows(self.profile)
         self.channels = {c["code"]: c for c in self.profile.get("channels", [])}
-        # a patrol checklist's items by code, each with the checklist's code and channels
-        self.checklist_items = {
-            item["code"]: {**item, "checklist": checklist["code"], "channels": checklist.get("channels")}
-            for checklist in self.profile.get("checklists", [])
-            for item in checklist["items"]
-        }
+        self.checklist_items = checklists.index(self.profile)
         self.time_units = {u["code"]: u for u in self.profile.get("time_limits", {}).get("units", [])}
         self.roles = {r["code"]: r for r in self.profile.get("roles", [])}
         self.unit_codes = {u["code"] for u in self.profile.get("units", [])}
         self.unit_parents = {u["code"]: u["parent"] for u in self.profile.get("units", []) if u.get("parent")}
         self._subtrees: dict[str, frozenset[str]] = {}
-        self._tenancy()
+        self.tenancy = Tenancy(self.profile, self.unit_parents)
         self.guards = {g["name"]: g["check"] for g in collect(self.pm, "register_guards")}
         self.tz = ZoneInfo(
             self.profile.get("time_limits", {}).get("calendar", {}).get("timezone", "Asia/Shanghai")
@@ -139,31 +124,6 @@ class Engine:
         return cls(profile, pm, make_engine(database_url), **kwargs)
 
     # -- reference data ---------------------------------------------------------------
-
-    def _tenancy(self) -> None:
-        """Multi-level tenancy (徐州's county platforms): each unit under a unit of a `tenancy`
-        kind belongs to that tenant, whose territory is the grids assigned to it."""
-        kinds = set(self.profile.get("tenancy", {}).get("unit_kinds", []))
-        tenant_kind = {u["code"] for u in self.profile.get("units", []) if u.get("kind") in kinds}
-        self.tenants: dict[str, str] = {}
-        for code in self.unit_codes:
-            unit: str | None = code
-            while unit is not None and unit not in tenant_kind:
-                unit = self.unit_parents.get(unit)
-            if unit is not None:
-                self.tenants[code] = unit
-        self.territories: dict[str, list[str]] = {tenant: [] for tenant in tenant_kind}
-        for feature in (self.profile.get("grids") or {}).get("features", []):
-            if feature["properties"].get("unit") in self.territories:
-                self.territories[feature["properties"]["unit"]].append(feature["properties"]["code"])
-
-    def tenant_of(self, actor: "Actor") -> str | None:
-        """The tenant platform an actor works for (None: the city's own people)."""
-        return self.tenants.get(actor.unit) if actor.unit else None
-
-    def in_territory(self, case: dict[str, Any], tenant: str) -> bool:
-        path = case.get("grid_path") or ""
-        return any(f"/{grid}/" in path for grid in self.territories.get(tenant, ()))
 
     def refresh_calendars(self) -> None:
         """Take up the administrators' working-day overrides (the server does before each sweep)."""
@@ -219,7 +179,7 @@ class Engine:
             self.__dict__.pop("grids", None)
         components = self.profile.get("components")
         if components:  # a few named ones (bulk data is imported): those already stored are kept
-            rows = ((n, _component_row(c)) for n, c in enumerate(components, 1))
+            rows = ((n, component_registry.profile_row(c)) for n, c in enumerate(components, 1))
             counts["components"] = component_registry.import_rows(self.db, rows, self.profile).imported
             self.components.forget()
         return counts
@@ -323,8 +283,8 @@ class Engine:
     ) -> None:
         """Unit- and grid-scoped roles act only on their own cases (the rest is the API's job),
         and a tenant platform's people only on cases in its territory."""
-        tenant = self.tenant_of(actor)
-        if tenant and not self.in_territory(case, tenant):
+        tenant = self.tenancy.of(actor)
+        if tenant and not self.tenancy.holds(tenant, case.get("grid_path")):
             raise GridcaseError("forbidden", f"case {case['number']} is outside the territory of {tenant}")
         allowed = [self.roles.get(r, {}) for r in actor.roles & transition.roles]
         if any(r.get("scope") in ("all", None) for r in allowed):

@@ -293,3 +293,14 @@ def get(engine: Engine, code: str) -> dict[str, Any] | None:
     with read(engine) as connection:
         row = connection.execute(BY_CODE, {"code": code}).mappings().first()
     return dict(row) if row else None
+
+
+def profile_row(component: dict[str, Any]) -> dict[str, Any]:
+    """A profile's component as an import row: text values (an explicit null is left out)."""
+    row = {k: str(v) for k, v in component.items() if k != "location" and v is not None}
+    return {
+        **row,
+        "class_code": component["class"],
+        "lon": component["location"][0],
+        "lat": component["location"][1],
+    }

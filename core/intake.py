@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
+from .checklists import item_class
 from .db.engine import write
 from .db.fastinsert import FastInsert
 from .db.models import Case, CaseUnit, Outbox, Person, Report
@@ -93,7 +94,7 @@ def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> di
     category, kind = report.get("category"), report.get("kind")
     explanation = None
     if report.get("item"):  # a patrol checklist's item names its class (禅城's 334 items)
-        category, kind = _checklist_class(engine, report, channel["code"])
+        category, kind = item_class(engine.checklist_items, report, channel["code"])
     if not category:
         found = engine.pm.hook.classify_case(report=report, profile=engine.profile)
         if not found:
@@ -114,23 +115,6 @@ def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> di
         "info": info,
         "urgent": bool(report.get("urgent")),
     }
-
-
-def _checklist_class(engine: "Engine", report: dict[str, Any], channel: str) -> tuple[str, str]:
-    item = engine.checklist_items.get(report["item"])
-    if item is None:
-        raise _invalid(f"no checklist item {report['item']!r}", field="item")
-    if item["channels"] and channel not in item["channels"]:
-        raise _invalid(
-            f"checklist {item['checklist']!r} takes reports from {', '.join(item['channels'])} only",
-            field="item",
-        )
-    given = (report.get("category") or item["class"], report.get("kind") or item["kind"])
-    if given != (item["class"], item["kind"]):
-        raise _invalid(
-            f"item {item['code']!r} is {item['kind']} {item['class']}, not {' '.join(given)}", field="item"
-        )
-    return item["class"], item["kind"]
 
 
 def _dedupe_rule(engine: "Engine", info: dict[str, Any]) -> tuple[float, timedelta]:
@@ -228,8 +212,8 @@ def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
                 f"({r['lon']:.6f}, {r['lat']:.6f}) is outside every grid of this city",
                 {"point": [r["lon"], r["lat"]]},
             )
-        tenant = engine.tenant_of(actor)
-        if tenant and not set(located["grids"]) & set(engine.territories[tenant]):
+        tenant = engine.tenancy.of(actor)
+        if tenant and not set(located["grids"]) & set(engine.tenancy.territories[tenant]):
             raise GridcaseError(
                 "forbidden",
                 f"grid {located['grid']} is outside the territory of {tenant}",

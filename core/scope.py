@@ -48,9 +48,9 @@ def scopes(engine: "Engine", actor: "Actor") -> set[str]:
 
 def case_filter(engine: "Engine", actor: "Actor") -> ColumnElement:
     """A WHERE on the case table selecting the cases the actor sees in full."""
-    tenant = engine.tenant_of(actor)
+    tenant = engine.tenancy.of(actor)
     if tenant:  # a tenant platform's people see only its territory, whatever their roles
-        territory = [CASE.c.grid_path.contains(f"/{grid}/") for grid in engine.territories[tenant]]
+        territory = [CASE.c.grid_path.contains(f"/{grid}/") for grid in engine.tenancy.territories[tenant]]
         return and_(or_(*territory) if territory else false(), _by_roles(engine, actor))
     return _by_roles(engine, actor)
 

@@ -284,8 +284,8 @@ def _field_changes(engine, connection, case, transition, actor, payload, handlin
         unknown = [u for u in units if u not in engine.unit_codes]
         if unknown:
             raise TransitionError("invalid_field", f"unknown units: {', '.join(unknown)}", {"field": "units"})
-        tenant = engine.tenant_of(actor)
-        foreign = [u for u in units if tenant and engine.tenants.get(u) != tenant]
+        tenant = engine.tenancy.of(actor)
+        foreign = [u for u in units if tenant and engine.tenancy.tenants.get(u) != tenant]
         if foreign:
             raise TransitionError(
                 "invalid_field", f"{', '.join(foreign)} is not on the {tenant} platform", {"field": "units"}

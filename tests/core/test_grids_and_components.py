@@ -213,9 +213,9 @@ def test_a_database_that_was_never_migrated_is_a_message(cli, tmp_path):
 
 
 def test_a_profile_component_with_an_explicit_null_is_stored_without_it():
-    from gridcase.core.cases import _component_row
+    from gridcase.core.components import profile_row
 
-    row = _component_row(
+    row = profile_row(
         {"code": "32030200100305001", "class": "0305", "owner_unit": None, "location": [117.18, 34.26]}
     )
     assert row == {

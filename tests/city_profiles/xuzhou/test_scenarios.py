@@ -204,7 +204,8 @@ def test_county_platforms_feed_the_city(xuzhou):
 
 
 def test_county_platforms_switched_off_anyone_anywhere(xuzhou):
-    xuzhou.profile["tenancy"] = {"unit_kinds": []}
-    xuzhou._tenancy()
+    from gridcase.core.tenancy import Tenancy
+
+    xuzhou.tenancy = Tenancy({**xuzhou.profile, "tenancy": {"unit_kinds": []}}, xuzhou.unit_parents)
     case_id = county_case(xuzhou)
     assert xuzhou.transition(case_id, "accept", PEIXIAN)["state"] != "reported"

@@ -1,0 +1,37 @@
+"""Multi-level tenancy (徐州's county platforms in the city's deployment).
+
+The profile's `tenancy.unit_kinds` names the kinds of unit that run their own platform. Every
+unit at or below such a unit belongs to it (its tenant), and the tenant's territory is the grids
+assigned to it. The people of a tenant see, report and act only on cases in its territory and
+dispatch only to its units, whatever their roles; the city's own people are untouched.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .cases import Actor
+
+
+class Tenancy:
+    def __init__(self, profile: dict[str, Any], parents: dict[str, str]) -> None:
+        kinds = set(profile.get("tenancy", {}).get("unit_kinds", []))
+        roots = {u["code"] for u in profile.get("units", []) if u.get("kind") in kinds}
+        self.tenants: dict[str, str] = {}
+        for unit in (u["code"] for u in profile.get("units", [])):
+            found: str | None = unit
+            while found is not None and found not in roots:
+                found = parents.get(found)
+            if found is not None:
+                self.tenants[unit] = found
+        self.territories: dict[str, list[str]] = {root: [] for root in roots}
+        for feature in (profile.get("grids") or {}).get("features", []):
+            if feature["properties"].get("unit") in self.territories:
+                self.territories[feature["properties"]["unit"]].append(feature["properties"]["code"])
+
+    def of(self, actor: "Actor") -> str | None:
+        """The tenant an actor works for (None: the city's own people)."""
+        return self.tenants.get(actor.unit) if actor.unit else None
+
+    def holds(self, tenant: str, grid_path: str | None) -> bool:
+        """Whether a case at `grid_path` ("/root/…/grid/") lies in the tenant's territory."""
+        return any(f"/{grid}/" in (grid_path or "") for grid in self.territories.get(tenant, ()))
