@@ -283,9 +283,8 @@ class Engine:
     ) -> None:
         """Unit- and grid-scoped roles act only on their own cases (the rest is the API's job),
         and a tenant platform's people only on cases in its territory."""
-        tenant = self.tenancy.of(actor)
-        if tenant and not self.tenancy.holds(tenant, case.get("grid_path")):
-            raise GridcaseError("forbidden", f"case {case['number']} is outside the territory of {tenant}")
+        grids = (case.get("grid_path") or "").strip("/").split("/")
+        self.tenancy.require(actor, grids, f"case {case['number']}")
         allowed = [self.roles.get(r, {}) for r in actor.roles & transition.roles]
         if any(r.get("scope") in ("all", None) for r in allowed):
             return

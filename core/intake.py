@@ -212,13 +212,7 @@ def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
                 f"({r['lon']:.6f}, {r['lat']:.6f}) is outside every grid of this city",
                 {"point": [r["lon"], r["lat"]]},
             )
-        tenant = engine.tenancy.of(actor)
-        if tenant and not set(located["grids"]) & set(engine.tenancy.territories[tenant]):
-            raise GridcaseError(
-                "forbidden",
-                f"grid {located['grid']} is outside the territory of {tenant}",
-                {"grid": located["grid"]},
-            )
+        engine.tenancy.require(actor, located["grids"], f"grid {located['grid']}")
         out_of_grid = _out_of_grid(engine, actor, located)
         component = engine.find_component(connection, r)
         duplicate = find_duplicate(connection, engine, r, now)

@@ -6,7 +6,10 @@ assigned to it. The people of a tenant see, report and act only on cases in its 
 dispatch only to its units, whatever their roles; the city's own people are untouched.
 """
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+
+from .errors import GridcaseError
 
 if TYPE_CHECKING:
     from .cases import Actor
@@ -32,6 +35,9 @@ class Tenancy:
         """The tenant an actor works for (None: the city's own people)."""
         return self.tenants.get(actor.unit) if actor.unit else None
 
-    def holds(self, tenant: str, grid_path: str | None) -> bool:
-        """Whether a case at `grid_path` ("/root/…/grid/") lies in the tenant's territory."""
-        return any(f"/{grid}/" in (grid_path or "") for grid in self.territories.get(tenant, ()))
+    def require(self, actor: "Actor", grids: Iterable[str], what: str) -> None:
+        """Refuse (403) an actor of a tenant something located in `grids` (a case's or a report's
+        chain of grids) outside its territory; the city's own people pass."""
+        tenant = self.of(actor)
+        if tenant and not set(grids) & set(self.territories[tenant]):
+            raise GridcaseError("forbidden", f"{what} is outside the territory of {tenant}")

@@ -4,20 +4,19 @@ publishes its ranking mid-month, on the 15th), with notices of it.
 The profile's `notifications.bulletins` lists them. The first sweep after the `day` and local time
 `at` assesses the previous month `by` its objects, publishes it as a snapshot (ledgers posted),
 and queues notices: to each role in `notify` the top and bottom of each ranking, and to each unit
-of `unit_kinds` its own rank and score. The month's run is claimed by inserting its
-`digest_run` row (`bulletin:<code>`, the publication day) in the same transaction as the
-snapshot and the notices, so it goes out once however many workers sweep.
+of `unit_kinds` its own rank and score. The month's run (`bulletin:<code>`, the
+publication day) is claimed in the same transaction as the snapshot and the notices
+(`scheduled_runs`), so it goes out once however many workers sweep.
 """
 
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..db.engine import read, write
-from ..db.models import DigestRun, Outbox
 from ..notify import notice_channel, outbox_row
+from ..scheduled_runs import claimed, reached, record
 from ..taxonomy import label_zh
 from .assessor import Assessor
 from .snapshots import publish_in
@@ -25,7 +24,6 @@ from .snapshots import publish_in
 if TYPE_CHECKING:
     from ..cases import Engine
 
-DIGEST_RUN, OUTBOX = DigestRun.__table__, Outbox.__table__
 SUMMARY = "【{name}】{period}考核结果已发布（第{version}版）。{rankings}"
 OWN = "【{name}】{unit} {period}：排名第{rank}名，最终得分{final}。"
 
@@ -35,27 +33,24 @@ def publish_due(engine: "Engine", now: datetime) -> int:
     local = now.astimezone(engine.tz)
     made = 0
     for bulletin in engine.profile.get("notifications", {}).get("bulletins", []):
-        hour, minute = (int(part) for part in bulletin["at"].split(":"))
-        if (local.day, local.hour, local.minute) < (bulletin["day"], hour, minute):
+        if local.day < bulletin["day"] or (
+            local.day == bulletin["day"] and not reached(local, bulletin["at"])
+        ):
             continue
         run = f"bulletin:{bulletin['code']}", local.date().replace(day=bulletin["day"])
         with read(engine.db) as connection:
-            if _claimed(connection, run):
+            if claimed(connection, *run):
                 continue
         # assessed before the write transaction: a month of a large city takes seconds, and
         # intake must not wait behind it
         result = Assessor(engine).assess(previous_month(local.date()), by=bulletin.get("by", "unit"), now=now)
         try:
             with write(engine.db) as connection:
-                if _claimed(connection, run):
+                if claimed(connection, *run):
                     continue
                 published = publish_in(connection, result, f"schedule:{bulletin['code']}", now)
                 rows = _notices(engine, bulletin, result, published, now)
-                connection.execute(
-                    insert(DIGEST_RUN).values(code=run[0], day=run[1], sent_at=now, notices=len(rows))
-                )
-                if rows:
-                    connection.execute(insert(OUTBOX), rows)
+                record(connection, *run, now, rows)
         except IntegrityError:  # another sweeper claimed the month between our look and our insert
             continue
         made += len(rows)
@@ -64,11 +59,6 @@ def publish_due(engine: "Engine", now: datetime) -> int:
 
 def previous_month(day: date) -> str:
     return f"{day.year - 1}-12" if day.month == 1 else f"{day.year}-{day.month - 1:02d}"
-
-
-def _claimed(connection, run: tuple[str, date]) -> bool:
-    found = select(DIGEST_RUN.c.id).where(DIGEST_RUN.c.code == run[0], DIGEST_RUN.c.day == run[1])
-    return connection.execute(found).first() is not None
 
 
 def _notices(engine: "Engine", bulletin, result, published, now) -> list[dict[str, Any]]:

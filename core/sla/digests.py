@@ -2,9 +2,8 @@
 
 The profile's `notifications.digests` lists them. Each has a local time `at`, the `unit_kinds`
 whose units get one, an optional `channel` and `template` (fields `{unit}`, `{date}`, `{new}`,
-`{closed}`, `{overdue}`). The sweep sends a day's digest once its time has passed. The first
-sweeper to insert the (code, day) row of `digest_run` sends it, in the same transaction as the
-notices; the others find the row and skip, so it goes out once however many workers sweep.
+`{closed}`, `{overdue}`). The sweep sends a day's digest once its time has passed, once however
+many workers sweep (`scheduled_runs`).
 
 The figures count a unit as the responsible unit (新增, 办结 that day) and as the owner of a
 running handling clock past its deadline (超期未处置 at the moment of sending).
@@ -13,18 +12,19 @@ running handling clock past its deadline (超期未处置 at the moment of sendi
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..db.engine import write
-from ..db.models import Case, CaseUnit, Clock, DigestRun, Outbox
+from ..db.models import Case, CaseUnit, Clock
 from ..notify import notice_channel, outbox_row
+from ..scheduled_runs import claimed, reached, record
 from ..taxonomy import label_zh
 
 if TYPE_CHECKING:
     from ..cases import Engine
 
-CASE, CASE_UNIT, CLOCK, DIGEST_RUN, OUTBOX = (t.__table__ for t in (Case, CaseUnit, Clock, DigestRun, Outbox))
+CASE, CASE_UNIT, CLOCK = (t.__table__ for t in (Case, CaseUnit, Clock))
 TEMPLATE = "【每日通报】{unit} {date}：新增{new}件，办结{closed}件，超期未处置{overdue}件。"
 
 
@@ -33,8 +33,7 @@ def send_due(engine: "Engine", now: datetime) -> int:
     local = now.astimezone(engine.tz)
     made = 0
     for digest in engine.profile.get("notifications", {}).get("digests", []):
-        hour, minute = (int(part) for part in digest["at"].split(":"))
-        if (local.hour, local.minute) < (hour, minute):
+        if not reached(local, digest["at"]):
             continue
         try:
             rows = _send(engine, digest, local, now)
@@ -47,21 +46,10 @@ def send_due(engine: "Engine", now: datetime) -> int:
 def _send(engine: "Engine", digest, local: datetime, now: datetime) -> list[dict]:
     """Claim the day's digest and queue its notices in one transaction; none if it was claimed."""
     with write(engine.db) as connection:
-        claimed = connection.execute(
-            select(DIGEST_RUN.c.id).where(
-                DIGEST_RUN.c.code == digest["code"], DIGEST_RUN.c.day == local.date()
-            )
-        ).first()
-        if claimed:
+        if claimed(connection, digest["code"], local.date()):
             return []
         rows = _notices(connection, engine, digest, local, now)
-        # the unique (code, day) row is the claim: a second sweeper's insert fails and its
-        # transaction, notices included, rolls back
-        connection.execute(
-            insert(DIGEST_RUN).values(code=digest["code"], day=local.date(), sent_at=now, notices=len(rows))
-        )
-        if rows:
-            connection.execute(insert(OUTBOX), rows)
+        record(connection, digest["code"], local.date(), now, rows)
     return rows
 
 
