@@ -6,7 +6,7 @@ when one closes, the parent gets a `subtask_closed` event (core/transitions.py).
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from .db.engine import write
 from .db.models import Case
@@ -46,8 +46,10 @@ def add_subtasks(
     workflow = engine.workflows[parent["workflow"]]
     dispatch = workflow.transitions.get("dispatch")
     state = dispatch.target if dispatch and dispatch.target else workflow.initial
+    # a second order under the same parent numbers on from the first's sub-tasks
+    before = connection.execute(select(func.count()).where(CASE.c.parent_id == parent_id)).scalar_one()
     children = []
-    for n, unit in enumerate(units, start=1):
+    for n, unit in enumerate(units, start=before + 1):
         child = connection.execute(
             insert(CASE).values(
                 **{k: parent[k] for k in INHERITED},

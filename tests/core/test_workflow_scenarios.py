@@ -308,6 +308,9 @@ def test_joint_order_subtasks_feed_back_to_the_parent(engine):
     assert [e["transition"] for e in parent_case["events"]][-2:] == ["subtasks_created", "subtask_closed"]
     assert parent_case["events"][-1]["payload"]["subtask"] == children[0]
     assert [s["id"] for s in parent_case["subtasks"]] == children
+    # a second order under the same parent numbers on instead of colliding with the first's
+    (again,) = engine.create_subtasks(parent, ["police"], dispatcher, "复查")
+    assert engine.case(again)["number"] == engine.case(parent)["number"] + "-3"
 
 
 def test_illegal_forbidden_and_stale_transitions_are_clear_errors(engine):
