@@ -5,24 +5,22 @@ category, evidence), so a bad report writes nothing. The rest happens in one tra
 idempotency, grid, component, duplicate, routing, number, case, report, first event, clocks.
 """
 
-import math
-import zlib
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, insert, select, text
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from .checklists import item_class
-from .db.engine import write
+from .db.engine import query, write
 from .db.fastinsert import FastInsert
+from .db.fastquery import FastQuery
 from .db.models import Case, CaseUnit, Outbox, Person, Report
-from .durations import Duration
+from .db.raw import pipelined
+from .dedupe import find_duplicate
 from .errors import GridcaseError
 from .events import append, event_row
 from .evidence import Upload
 from .geo import CoordinateError, to_wgs84
-from .gridindex import metres_scale
 from .notify import OUT_OF_GRID, notice_channel, outbox_row
 from .numbering import case_number, number_fields
 from .taxonomy import label_zh
@@ -43,24 +41,10 @@ PEOPLE_OF_UNIT = (
 )
 INSERT_CASE = FastInsert(CASE, returning_id=True)
 INSERT_REPORT = FastInsert(REPORT)
-BY_KEY = (
+BY_KEY = FastQuery(
     select(REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number)
     .join(CASE, CASE.c.id == REPORT.c.case_id)
     .where(REPORT.c.idempotency_key == bindparam("key"))
-)
-ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
-NEARBY_OPEN = (
-    select(CASE.c.id, CASE.c.number, CASE.c.lon, CASE.c.lat, CASE.c.version, CASE.c.state)
-    .where(
-        CASE.c.class_code == bindparam("class_code"),
-        CASE.c.kind == bindparam("kind"),
-        CASE.c.state_kind == "open",
-        CASE.c.reported_at >= bindparam("since"),
-        CASE.c.lon.between(bindparam("lon0"), bindparam("lon1")),
-        CASE.c.lat.between(bindparam("lat0"), bindparam("lat1")),
-        CASE.c.parent_id.is_(None),
-    )
-    .order_by(CASE.c.reported_at)
 )
 
 
@@ -117,45 +101,6 @@ def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> di
     }
 
 
-def _dedupe_rule(engine: "Engine", info: dict[str, Any]) -> tuple[float, timedelta]:
-    """(radius in metres, time window) for a class: its own rule over the profile's."""
-    key = (info["kind"], info["minor"]["code"])
-    rule = engine.dedupe_rules.get(key)
-    if rule is None:
-        spec = {**engine.profile.get("intake", {}).get("dedupe", {}), **info["minor"].get("dedupe", {})}
-        window = Duration.parse(spec.get("window")) or Duration(0, "minute")
-        unit = engine.time_units.get(window.unit, {"minutes": 1})
-        rule = engine.dedupe_rules[key] = (
-            float(spec.get("radius_m", 0)),
-            timedelta(minutes=window.value * unit["minutes"]),
-        )
-    return rule
-
-
-def find_duplicate(connection: Connection, engine: "Engine", r: dict[str, Any], now) -> dict[str, Any] | None:
-    radius, window = _dedupe_rule(engine, r["info"])
-    if radius <= 0 or window <= timedelta(0):
-        return None
-    sx, sy = metres_scale(r["lat"])
-    dlon, dlat = radius / sx, radius / sy
-    candidates = connection.execute(
-        NEARBY_OPEN,
-        {
-            "class_code": r["category"],
-            "kind": r["info"]["kind"],
-            "since": now - window,
-            "lon0": r["lon"] - dlon,
-            "lon1": r["lon"] + dlon,
-            "lat0": r["lat"] - dlat,
-            "lat1": r["lat"] + dlat,
-        },
-    )
-    for row in candidates:
-        if math.hypot((row.lon - r["lon"]) * sx, (row.lat - r["lat"]) * sy) <= radius:
-            return row._asdict()
-    return None
-
-
 def intake(
     engine: "Engine",
     report: dict[str, Any],
@@ -185,24 +130,22 @@ def intake(
 
 
 def replay(engine: "Engine", key: str) -> dict[str, Any] | None:
-    with engine.db.connect() as connection:
-        row = connection.execute(BY_KEY, {"key": key}).first()
-    return None if row is None else {"case_id": row[0], "number": row[2], "duplicate": row[1], "replay": True}
+    with query(engine.db) as connection:
+        return _answered(connection, key)
+
+
+def _answered(connection: Connection, key: str) -> dict[str, Any] | None:
+    """The answer an earlier request with this idempotency key was given, if there was one."""
+    with pipelined(connection):  # on PostgreSQL, BEGIN goes out with it
+        found = BY_KEY(connection, {"key": key})
+    return {**found[0], "replay": True} if found else None
 
 
 def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
     now = engine.clock.now()
     with write(engine.db) as connection:
-        if key is not None:
-            found = connection.execute(BY_KEY, {"key": key}).first()
-            if found:
-                return {"case_id": found[0], "number": found[2], "duplicate": found[1], "replay": True}
-        if connection.dialect.name == "postgresql":
-            # two reports of one problem at the same moment must not both miss each other: reports
-            # of a class queue here (SQLite's write transactions are serial already)
-            connection.execute(
-                ADVISORY_LOCK, {"key": zlib.crc32(f"{r['info']['kind']}:{r['category']}".encode())}
-            )
+        if key is not None and (found := _answered(connection, key)):
+            return found
         located = engine.pm.hook.locate_case(
             report={"point": [r["lon"], r["lat"]]}, profile=engine.profile, grids=engine.grids
         )
@@ -338,9 +281,6 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
             updated_at=now,
         ),
     )
-    if routing:
-        add_case_units(connection, case_id, "responsible", routing["units"], now)
-    INSERT_REPORT(connection, {**report_row, "case_id": case_id, "duplicate": False})
     payload = {"channel": r["channel"], "grid": located["grid"]}
     if r.get("classified"):
         payload["classified"] = r["classified"]
@@ -351,22 +291,23 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
         "standard": r.get("standard"), "area_class": located.get("area_class"), "urgent": r["urgent"],
         "taxonomy_version": engine.taxonomy_version,
     }  # fmt: skip
-    deadlines = engine.clocks.start(connection, case_id, workflow.starts, now, facts, fresh=True, owner=owner)
     channel = engine.channels[r["channel"]]
-    if channel.get("starts"):  # 民生110: the reply clock, owned by the unit first contacted (首问负责)
-        deadlines += engine.clocks.start(
-            connection,
-            case_id,
-            channel["starts"],
-            now,
-            facts,
-            fresh=True,
-            owner=channel.get("first_contact", owner),
+    with pipelined(connection):  # the case's rows go out together, not one round trip each
+        if routing:
+            add_case_units(connection, case_id, "responsible", routing["units"], now)
+        INSERT_REPORT(connection, {**report_row, "case_id": case_id, "duplicate": False})
+        deadlines = engine.clocks.start(
+            connection, case_id, workflow.starts, now, facts, fresh=True, owner=owner
         )
-    event = event_row(
-        case_id, 1, "report", None, workflow.initial, actor, now, payload, deadlines=deadlines, unit=owner
-    )
-    event_id = append(connection, event)
+        if channel.get("starts"):  # 民生110: the reply clock, owned by the unit first contacted (首问负责)
+            deadlines += engine.clocks.start(
+                connection, case_id, channel["starts"], now, facts, fresh=True,
+                owner=channel.get("first_contact", owner),
+            )  # fmt: skip
+        event = event_row(
+            case_id, 1, "report", None, workflow.initial, actor, now, payload, deadlines=deadlines, unit=owner
+        )
+        event_id = append(connection, event)
     engine.attach(connection, case_id, event_id, uploads, stored, now)
     if assignee:  # the task reaches the named person at once (秒级推送)
         message = f"【指派】案件{number}（{label_zh(info['minor'].get('name'))}）由您负责"

@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from .db.raw import raw_cursor
+
 _CLAIM_SQL = (
     "INSERT INTO counter (key, value) VALUES (:key, 1) "
     "ON CONFLICT (key) DO UPDATE SET value = counter.value + 1 RETURNING value"
@@ -19,13 +21,10 @@ _CLAIM_SQL = (
 
 def claim(connection: Connection, key: str) -> int:
     """The next value of a counter (straight through the driver: this runs on every intake)."""
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(_CLAIM_SQL.replace(":key", mark), (key,))
+    sql = _CLAIM_SQL.replace(":key", "?" if connection.dialect.paramstyle == "qmark" else "%s")
+    with raw_cursor(connection, sql) as cursor:
+        cursor.execute(sql, (key,))
         return cursor.fetchone()[0]
-    finally:
-        cursor.close()
 
 
 @lru_cache(maxsize=64)

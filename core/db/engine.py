@@ -5,6 +5,12 @@ off so that SQLAlchemy decides when transactions begin: write transactions begin
 (they take the write lock at once, so a read-then-write never fails half-way with
 SQLITE_BUSY_SNAPSHOT), reads begin DEFERRED and never block each other.
 
+On PostgreSQL a pooled connection is pinged before use only when it has sat idle a while
+(`PING_AFTER_IDLE`): a ping on every checkout was a round trip on every request. A connection
+that dies in use (the server restarted) fails its request, which the API answers 503, and
+SQLAlchemy then replaces every connection of the pool. Single-statement lookups run in
+autocommit (`query`), since BEGIN and COMMIT are round trips of their own.
+
 SQLite writers queue on a lock before they ask for the database's: a thread lock within the
 process and, for a database file, an flock on `<file>.writer-lock` between processes (workers,
 the CLI). SQLite's own busy handler sleeps and polls (up to 100 ms a time) and is not fair, so
@@ -21,6 +27,7 @@ import fcntl
 import itertools
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +37,9 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
+
+from .raw import raw_cursor
 
 BEGIN_MODE = "gridcase_sqlite_begin"
 # savepoints (a batch's writes) journal to memory, not to a temporary file
@@ -40,6 +50,7 @@ PRAGMAS = (
     "busy_timeout=60000",
     "temp_store=MEMORY",
 )
+PING_AFTER_IDLE = 10.0  # seconds
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -68,7 +79,25 @@ def make_engine(url: str, **kwargs) -> Engine:
             )
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, record, _proxy) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"a pooled connection is gone: {exc}") from exc  # the pool reconnects
 
 
 class WriterLock:
@@ -131,8 +160,7 @@ def _savepoint(connection: Connection) -> Iterator[None]:
     about 90 µs of its own bookkeeping, an eighth of a simulated month; the batch's connection
     is one plain transaction that nothing else nests into, so the bookkeeping bought nothing."""
     name = f"gridcase_{next(_savepoints)}"
-    cursor = connection.connection.cursor()
-    try:
+    with raw_cursor(connection) as cursor:
         cursor.execute(f"SAVEPOINT {name}")
         try:
             yield
@@ -141,8 +169,6 @@ def _savepoint(connection: Connection) -> Iterator[None]:
             raise
         finally:
             cursor.execute(f"RELEASE SAVEPOINT {name}")
-    finally:
-        cursor.close()
 
 
 @contextmanager
@@ -177,6 +203,24 @@ def read(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as connection:
         with connection.begin():
             yield connection
+
+
+_autocommit: "weakref.WeakKeyDictionary[Engine, Engine]" = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def query(engine: Engine) -> Iterator[Connection]:
+    """A connection for one statement that needs no transaction around it, such as a lookup by
+    key: in autocommit on PostgreSQL, one round trip instead of three."""
+    if is_sqlite(engine) or _in_batch(engine) is not None:
+        with read(engine) as connection:
+            yield connection
+        return
+    autocommit = _autocommit.get(engine)
+    if autocommit is None:
+        autocommit = _autocommit[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with autocommit.connect() as connection:
+        yield connection
 
 
 def alembic_config(url: str):

@@ -7,7 +7,7 @@ leaks nothing.
 
 import logging
 
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -55,7 +55,7 @@ def error_response(
 ) -> JSONResponse:
     status = status or status_of(code)
     headers = {}
-    if status == 429 and details and "retry_after" in details:
+    if status in (429, 503) and details and "retry_after" in details:
         headers["Retry-After"] = str(details["retry_after"])
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="gridcase"'
@@ -83,6 +83,19 @@ async def on_data_error(request: Request, exc: DataError) -> JSONResponse:
     )
 
 
+async def on_database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+    """The database did not answer: its connection was lost (a restart: the pool reconnects for
+    the next request), or it gave up on a lock. The client may try again; an intake retried with
+    the same Idempotency-Key is never made twice."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+    return error_response(
+        "unavailable",
+        "the database did not answer; try again shortly (with the same Idempotency-Key)",
+        {"retry_after": 1},
+        status=503,
+    )
+
+
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response("internal", "something went wrong on our side; it has been logged", status=500)
@@ -92,5 +105,6 @@ HANDLERS = {
     GridcaseError: on_gridcase_error,
     HTTPException: on_http_error,
     DataError: on_data_error,
+    OperationalError: on_database_unavailable,
     Exception: on_unexpected,
 }

@@ -16,36 +16,34 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from ..accounts import grids_of, log_in, person_by_id, person_by_token
+from ..accounts import log_in, person_by_id, person_by_token
 from ..cases import Actor
-from ..db.engine import read
+from ..db.engine import query
 from ..errors import GridcaseError
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 UNSET = object()
 
 
-def _actor(person: dict, grids: frozenset[str]) -> Actor:
+def _actor(person: dict) -> Actor:
     return Actor(
         id=person["id"],
         roles=frozenset(person["roles"]),
         unit=person["unit"],
-        grids=grids,
+        grids=person["grids"],
         username=person["username"],
     )
 
 
 def _lookup(engine, token: str | None, person_id) -> tuple[Actor | None, str | None]:
-    with read(engine.db) as connection:
+    with query(engine.db) as connection:
         if token is not None:
             person, how = person_by_token(connection, token), "token"
             if person is None:
                 raise GridcaseError("unauthorized", "the token is not valid (revoked, mistyped or expired)")
         else:
             person, how = person_by_id(connection, person_id), "session"
-        if person is None:
-            return None, None
-        return _actor(person, grids_of(connection, person["id"])), how
+    return (None, None) if person is None else (_actor(person), how)
 
 
 async def identify(request: Request, api_key: str | None = None) -> Actor | None:

@@ -31,6 +31,7 @@ ERROR_STATUSES = {
     "415": "Unsupported content type",
     "422": "Understood but invalid",
     "429": "Too many requests",
+    "503": "The database did not answer; try again (an intake with the same Idempotency-Key)",
 }
 
 

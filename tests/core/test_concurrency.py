@@ -1,10 +1,14 @@
 """Concurrent writers, in separate processes, on each database."""
 
+import math
 import multiprocessing
+
+import pytest
 
 from gridcase.core.cases import Actor, Engine
 from gridcase.core.errors import GridcaseError
 from gridcase.core.evidence import EvidenceStore
+from gridcase.core.gridindex import metres_scale
 
 from ..conftest import TESTCITY
 
@@ -40,7 +44,7 @@ def _intake_many(db_url, evidence, worker, barrier, results):
     engine.db.dispose()
 
 
-def _report_once(db_url, evidence, worker, barrier, results):
+def _report_once(db_url, evidence, worker, spots, barrier, results):
     engine = Engine.open(TESTCITY, db_url, evidence=EvidenceStore(evidence))
     supervisor = Actor.of("supervisor")
     # warm up (imports, indexes, connections) so that the racing intakes start together
@@ -54,10 +58,10 @@ def _report_once(db_url, evidence, worker, barrier, results):
         supervisor,
     )
     case_ids = []
-    for spot in range(5):
+    for lon in spots:
         report = {
             "channel": "patrol",
-            "point": [120.61 + 0.003 * spot + 0.00005 * worker, 31.337],
+            "point": [lon + 0.00005 * worker, 31.337],
             "category": "0101",
             "kind": "component",
         }
@@ -73,7 +77,12 @@ def _run(target, argsets):
     procs = [ctx.Process(target=target, args=(*args, barrier, results)) for args in argsets]
     for p in procs:
         p.start()
-    outcomes = [results.get(timeout=120) for _ in procs]
+    try:
+        outcomes = [results.get(timeout=120) for _ in procs]
+    except BaseException:  # a worker that failed leaves the others waiting at the barrier
+        for p in procs:
+            p.terminate()
+        raise
     for p in procs:
         p.join(timeout=60)
         assert p.exitcode == 0
@@ -102,10 +111,47 @@ def test_concurrent_intake_gives_unique_case_numbers(engine, tmp_path):
     assert sorted(int(n[-5:]) for n in numbers) == list(range(1, 101))
 
 
-def test_simultaneous_reports_of_one_problem_make_one_case(engine, tmp_path):
+# the four reporters stand 5 m apart; on PostgreSQL they lock cells of a 120 m lattice (dedupe.py)
+CELL = 4 * 30 / metres_scale(0)[1]
+ACROSS_AN_EDGE = [(math.ceil(120.61 / CELL) + n) * CELL - 0.00007 for n in range(3)]
+
+
+@pytest.mark.parametrize(
+    "spots", [[120.61 + 0.003 * n for n in range(5)], ACROSS_AN_EDGE], ids=["spots", "edges"]
+)
+def test_simultaneous_reports_of_one_problem_make_one_case(engine, tmp_path, spots):
     url = engine.db.url.render_as_string(hide_password=False)
-    per_worker = _run(_report_once, [(url, tmp_path / "ev", w) for w in range(4)])
-    for spot in range(5):
+    per_worker = _run(_report_once, [(url, tmp_path / "ev", w, spots) for w in range(4)])
+    for spot in range(len(spots)):
         case_ids = {ids[spot] for ids in per_worker}
         assert len(case_ids) == 1, f"spot {spot}: {len(case_ids)} cases for one problem"
         assert engine.case(case_ids.pop())["report_count"] == 4
+
+
+def _same_key(db_url, evidence, worker, barrier, results):
+    engine = Engine.open(TESTCITY, db_url, evidence=EvidenceStore(evidence))
+    supervisor = Actor.of("supervisor")
+    engine.intake({"channel": "patrol", "point": [120.601 + 0.002 * worker, 31.301], "category": "0102",
+                   "kind": "event"}, supervisor)  # fmt: skip
+    outcomes = []
+    for n in range(5):
+        barrier.wait()  # a handset's retry racing its first try
+        report = {
+            "channel": "patrol",
+            "point": [120.61 + 0.003 * n, 31.337],
+            "category": "0101",
+            "kind": "component",
+        }
+        outcomes.append(engine.intake(report, supervisor, idempotency_key=f"handset-7-{n}"))
+    results.put([(o["case_id"], o["replay"]) for o in outcomes])
+    engine.db.dispose()
+
+
+def test_simultaneous_retries_with_one_idempotency_key_make_one_case_and_one_report(engine, tmp_path):
+    url = engine.db.url.render_as_string(hide_password=False)
+    per_worker = _run(_same_key, [(url, tmp_path / "ev", w) for w in range(3)])
+    for n in range(5):
+        answers = [outcomes[n] for outcomes in per_worker]
+        assert len({case_id for case_id, _ in answers}) == 1
+        assert sorted(replay for _, replay in answers) == [False, True, True]
+        assert engine.case(answers[0][0])["report_count"] == 1

@@ -1,0 +1,53 @@
+"""Statements straight through the DB-API driver, for the hot paths (fastinsert, fastquery, the
+case-number counter, the dedupe locks, batch savepoints).
+
+`raw_cursor` makes their failures read as SQLAlchemy's would: a driver error becomes the same
+`sqlalchemy.exc` class (IntegrityError, OperationalError …), and a lost connection is
+invalidated, so the pool replaces it and the API answers 503, exactly as for statements that
+went through SQLAlchemy.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+
+
+@contextmanager
+def _translated(connection: Connection, statement: str | None) -> Iterator[None]:
+    dialect = connection.dialect
+    try:
+        yield
+    except dialect.loaded_dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, connection.connection.dbapi_connection, None)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            statement, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost
+        ) from exc
+
+
+@contextmanager
+def raw_cursor(connection: Connection, statement: str | None = None) -> Iterator[Any]:
+    """A DB-API cursor of the connection's transaction, closed after, its errors SQLAlchemy's."""
+    with _translated(connection, statement):
+        cursor = connection.connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+
+@contextmanager
+def pipelined(connection: Connection) -> Iterator[None]:
+    """Statements sent together: on PostgreSQL through psycopg's pipeline mode, one round trip for
+    the lot instead of one each, the first read of a result waiting for all before it. Only raw
+    statements (`raw_cursor`) may run inside: SQLAlchemy reads a statement's result the moment
+    it runs it. An error of any of them is raised when the pipeline syncs."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    with _translated(connection, None), connection.connection.driver_connection.pipeline():
+        yield

@@ -1,0 +1,50 @@
+"""Statements straight through the driver fail as SQLAlchemy's would: the same exception
+classes, and a lost connection is invalidated so the pool replaces it."""
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from gridcase.core.db.engine import read, write
+from gridcase.core.db.raw import pipelined, raw_cursor
+
+CLAIM = "INSERT INTO counter (key, value) VALUES ({0}, 1)"
+
+
+def _mark(connection) -> str:
+    return "?" if connection.dialect.paramstyle == "qmark" else "%s"
+
+
+def test_a_driver_error_is_sqlalchemys_and_undoes_the_transaction(engine):
+    with pytest.raises(IntegrityError):
+        with write(engine.db) as connection, raw_cursor(connection) as cursor:
+            sql = CLAIM.format(_mark(connection))
+            cursor.execute(sql, ("raw-test",))
+            cursor.execute(sql, ("raw-test",))
+    with read(engine.db) as connection:
+        assert connection.execute(text("SELECT count(*) FROM counter WHERE key = 'raw-test'")).scalar() == 0
+
+
+def test_an_error_in_a_pipeline_is_raised_when_it_syncs(engine):
+    with pytest.raises(IntegrityError):
+        with write(engine.db) as connection, pipelined(connection), raw_cursor(connection) as cursor:
+            sql = CLAIM.format(_mark(connection))
+            cursor.execute(sql, ("piped",))
+            cursor.execute(sql, ("piped",))
+
+
+def test_a_connection_lost_under_a_raw_statement_is_replaced(engine):
+    if engine.db.dialect.name != "postgresql":
+        pytest.skip("SQLite has no connection to lose")
+    admin = create_engine(engine.db.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with pytest.raises(OperationalError) as lost:
+        with write(engine.db) as connection, raw_cursor(connection) as cursor:
+            pid = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+            with admin.connect() as other:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            cursor.execute("SELECT 1")
+    admin.dispose()
+    assert lost.value.connection_invalidated
+    with read(engine.db) as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
