@@ -28,9 +28,11 @@ MAX_FAILURES, FAILURE_WINDOW = 5, timedelta(minutes=15)
 MIN_PASSWORD = 10
 
 # built once: every authenticated request runs one of these, and the person's responsibility
-# grids ride along (codes joined by ","), so that knowing who asks is a single statement
+# grids ride along, so that knowing who asks is a single statement. A profile's grid-code
+# pattern could allow a comma, so the codes are joined by the ASCII unit separator.
+GRID_SEPARATOR = "\x1f"
 _GRIDS = (
-    select(func.aggregate_strings(RESPONSIBILITY.c.grid, ","))
+    select(func.aggregate_strings(RESPONSIBILITY.c.grid, GRID_SEPARATOR))
     .where(RESPONSIBILITY.c.person_id == PERSON.c.id)
     .scalar_subquery()
     .label("grids")
@@ -107,7 +109,7 @@ def person_by_id(connection: Connection, person_id: Any) -> dict[str, Any] | Non
 def _person(row) -> dict[str, Any] | None:
     if row is None:
         return None
-    return {**row, "grids": frozenset(row["grids"].split(",")) if row["grids"] else frozenset()}
+    return {**row, "grids": frozenset(row["grids"].split(GRID_SEPARATOR)) if row["grids"] else frozenset()}
 
 
 def log_in(db: Engine, username: str, password: str, address: str | None, now: datetime) -> int:
