@@ -3,7 +3,6 @@
 
 import os
 import secrets
-import socket
 import sys
 from typing import Annotated, Any
 
@@ -51,11 +50,13 @@ def serve_command(
         return
     from uvicorn.supervisors import Multiprocess
 
-    sock = config.bind_socket()
-    # uvicorn's shared socket has protocol 0, so asyncio never sets TCP_NODELAY on the
-    # connections it accepts, and every keep-alive response waits ~40 ms for a delayed ACK;
-    # on Linux the option set here is inherited by each accepted connection
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    from .web.listener import worker_socket
+
+    try:
+        sock = worker_socket(config)
+    except OSError as exc:
+        typer.echo(f"gridcase: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
     Multiprocess(config, sockets=[sock]).run()
 
 
