@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pluggy
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy import Engine as SAEngine
 
 from . import checklists, setting_changes, taxonomy_changes
@@ -27,7 +27,6 @@ from .db.fastinsert import FastInsert
 from .db.models import Case, CaseEvent, CaseUnit, Evidence, Report
 from .db.models import Clock as ClockRow
 from .errors import GridcaseError
-from .events import append, event_row
 from .evidence import DEFAULT_MAX_BYTES, EvidenceStore, Stored, Upload
 from .gridindex import GridIndex
 from .intake import intake as _intake
@@ -322,24 +321,6 @@ class Engine:
                     "added_at": now,
                 },
             )  # fmt: skip
-
-    def record_action(
-        self, connection: Connection, case_id: int, action: str, actor: Actor, payload, now, **values: Any
-    ) -> dict:
-        """An event that keeps the state (a duplicate report, a sub-task's result).
-
-        The version is bumped and read back in one statement, so concurrent recorders queue
-        on the row instead of both taking the same event number.
-        """
-        row = connection.execute(
-            update(CASE)
-            .where(CASE.c.id == case_id)
-            .values(version=CASE.c.version + 1, updated_at=now, **values)
-            .returning(CASE.c.version, CASE.c.state)
-        ).first()
-        event = event_row(case_id, row.version, action, row.state, row.state, actor, now, payload)
-        append(connection, event)
-        return event
 
     def senders(self) -> dict[str, Any]:
         """The sender of each channel; a later plugin's replaces an earlier one's."""

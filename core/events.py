@@ -3,16 +3,28 @@
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, update
 
 from .db.fastinsert import FastInsert
-from .db.models import CaseEvent
+from .db.fastquery import FastQuery
+from .db.models import Case, CaseEvent
 
 if TYPE_CHECKING:
     from .cases import Actor
 
 CASE_EVENT = CaseEvent.__table__
 INSERT_EVENT = FastInsert(CASE_EVENT, returning_id=True)
+CASE = Case.__table__
+BUMP_VERSION = FastQuery(  # every duplicate report runs it: built once
+    update(CASE)
+    .where(CASE.c.id == bindparam("case_id"))
+    .values(
+        version=CASE.c.version + 1,
+        updated_at=bindparam("now"),
+        report_count=CASE.c.report_count + bindparam("reports"),
+    )
+    .returning(CASE.c.version, CASE.c.state)
+)
 
 
 def event_row(
@@ -47,3 +59,18 @@ def event_row(
 def append(connection: Connection, event: dict[str, Any]) -> int:
     """Append an event; the id is what evidence attaches to."""
     return INSERT_EVENT(connection, event)
+
+
+def record_action(
+    connection: Connection, case_id: int, action: str, actor: "Actor", payload, now, reports: int = 0
+) -> dict[str, Any]:
+    """An event that keeps the state (a duplicate report, a sub-task's result); `reports` is
+    added to the case's report count.
+
+    The version is bumped and read back in one statement, so concurrent recorders queue
+    on the row instead of both taking the same event number.
+    """
+    (row,) = BUMP_VERSION(connection, {"case_id": case_id, "now": now, "reports": reports})
+    event = event_row(case_id, row["version"], action, row["state"], row["state"], actor, now, payload)
+    append(connection, event)
+    return event

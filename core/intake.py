@@ -18,7 +18,7 @@ from .db.models import Case, CaseUnit, Outbox, Person, Report
 from .db.raw import pipelined
 from .dedupe import find_duplicate
 from .errors import GridcaseError
-from .events import append, event_row
+from .events import append, event_row, record_action
 from .evidence import Upload
 from .geo import CoordinateError, to_wgs84
 from .notify import OUT_OF_GRID, notice_channel, outbox_row
@@ -170,13 +170,11 @@ def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
             "received_at": now,
         }
         if duplicate is not None:
-            INSERT_REPORT(connection, {**report_row, "case_id": duplicate["id"], "duplicate": True})
             point = [r["lon"], r["lat"]]
             payload = {"channel": r["channel"], "point": point, "description": r["description"]}
-            event = engine.record_action(
-                connection, duplicate["id"], "duplicate_report", actor, payload, now,
-                report_count=CASE.c.report_count + 1,
-            )  # fmt: skip
+            with pipelined(connection):  # the report goes out with the version bump
+                INSERT_REPORT(connection, {**report_row, "case_id": duplicate["id"], "duplicate": True})
+                event = record_action(connection, duplicate["id"], "duplicate_report", actor, payload, now, 1)
             result = {
                 "case_id": duplicate["id"],
                 "number": duplicate["number"],

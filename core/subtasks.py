@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select
 from .db.engine import write
 from .db.models import Case
 from .errors import GridcaseError
-from .events import append, event_row
+from .events import append, event_row, record_action
 from .units import add_case_units
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def add_subtasks(
             event_row(child, 1, "subtask", None, state, actor, now, payload, deadlines=deadlines, unit=unit),
         )
         children.append(child)
-    engine.record_action(
+    record_action(
         connection, parent_id, "subtasks_created", actor, {"subtasks": children, "units": units}, now
     )
     return children

@@ -23,7 +23,7 @@ from .db.models import Case, CaseEvent, CaseUnit
 from .db.models import Clock as ClockRow
 from .durations import Duration
 from .errors import GridcaseError
-from .events import append, event_row
+from .events import append, event_row, record_action
 from .evidence import Upload
 from .subtasks import add_subtasks
 from .units import add_case_units, release_case_units
@@ -161,7 +161,7 @@ def fire(
             values["version"] += 1  # the parent's subtasks_created event
         parent = case["parent_id"]
         if parent is not None and values["state_kind"] == "closed" and case["state_kind"] == "open":
-            parent_event = engine.record_action(
+            parent_event = record_action(
                 connection,
                 parent,
                 "subtask_closed",

@@ -1,15 +1,17 @@
 """Constant queries on the intake hot path, straight through the DB-API cursor.
 
-The companion of `fastinsert.py`: a query built once with SQLAlchemy is compiled once per
-dialect, and runs with the columns' own type processors on its parameters and results, so it
-answers exactly what `connection.execute(query)` would, without SQLAlchemy's per-call execution
-context (about 60 µs a statement here). Being raw DB-API, it may also run inside
-`db.raw.pipelined`, which lets a lock and the query after it share one round trip.
+The companion of `fastinsert.py`: a query (or an UPDATE … RETURNING) built once with
+SQLAlchemy is compiled once per dialect, and runs with the columns' own type processors on its
+parameters and results, so it answers exactly what `connection.execute(query)` would, without
+SQLAlchemy's per-call execution context (about 60 µs a statement here). Being raw DB-API, it may
+also run inside `db.raw.pipelined`, which lets a lock and the query after it share one round
+trip.
 """
 
 from typing import Any
 
-from sqlalchemy import Connection, Select
+from sqlalchemy import Connection
+from sqlalchemy.sql.selectable import ReturnsRows
 
 from .raw import raw_cursor
 
@@ -18,7 +20,7 @@ class _Compiled:
     """A query compiled for one dialect, with its parameters' processors; the results' processors
     need the driver's type codes, so they are made on the first execution."""
 
-    def __init__(self, statement: Select, dialect) -> None:
+    def __init__(self, statement: ReturnsRows, dialect) -> None:
         self.statement, self.dialect = statement, dialect
         self.compiled = statement.compile(dialect=dialect)
         self.params = {
@@ -40,15 +42,15 @@ class _Compiled:
         if self.results is None:
             self.results = [
                 c.type.dialect_impl(self.dialect).result_processor(self.dialect, d[1])
-                for c, d in zip(self.statement.selected_columns, description, strict=True)
+                for c, d in zip(self.statement.exported_columns, description, strict=True)
             ]
         return self.results
 
 
 class FastQuery:
-    def __init__(self, statement: Select) -> None:
+    def __init__(self, statement: ReturnsRows) -> None:
         self.statement = statement
-        self.names = tuple(c.name for c in statement.selected_columns)
+        self.names = tuple(c.name for c in statement.exported_columns)
         self._compiled: dict[str, _Compiled] = {}
 
     def __call__(self, connection: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
