@@ -18,6 +18,7 @@ under 400 reports a second).
 
 import math
 import zlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from .db.fastquery import FastQuery
 from .db.models import Case
-from .db.raw import pipelined, raw_cursor
+from .db.raw import raw_cursor
 from .durations import Duration
 from .gridindex import metres_scale
 
@@ -87,33 +88,38 @@ def lock_keys(kind: str, code: str, box: tuple[float, float, float, float], radi
     )
 
 
-def find_duplicate(
+def search_duplicate(
     connection: Connection, engine: "Engine", r: dict[str, Any], now: datetime
-) -> dict[str, Any] | None:
-    """The open case the normalised report `r` repeats, or None. Call it inside the intake's write
-    transaction: on PostgreSQL it first locks the report's neighbourhood until that commits."""
+) -> Callable[[], dict[str, Any] | None]:
+    """Send the search for the open case the normalised report `r` repeats; calling the answer
+    reads it (the case, or None). Run it inside the intake's write transaction: on PostgreSQL it
+    first locks the report's neighbourhood until that commits. Inside `pipelined`, the lock, the
+    search and whatever else was sent before the answer is read share one round trip."""
     radius, window = dedupe_rule(engine, r["info"])
     if radius <= 0 or window <= timedelta(0):
-        return None
+        return lambda: None
     lon0, lon1, lat0, lat1 = box = search_box(r["lon"], r["lat"], radius)
-    with pipelined(connection):  # the lock and the query after it: one round trip
-        if connection.dialect.name == "postgresql":
-            with raw_cursor(connection, LOCK_CELLS) as cursor:
-                cursor.execute(LOCK_CELLS, (lock_keys(r["info"]["kind"], r["category"], box, radius),))
-        candidates = NEARBY_OPEN(
-            connection,
-            {
-                "class_code": r["category"],
-                "kind": r["info"]["kind"],
-                "since": now - window,
-                "lon0": lon0,
-                "lon1": lon1,
-                "lat0": lat0,
-                "lat1": lat1,
-            },
-        )
-    sx, sy = metres_scale(r["lat"])
-    for row in candidates:
-        if math.hypot((row["lon"] - r["lon"]) * sx, (row["lat"] - r["lat"]) * sy) <= radius:
-            return row
-    return None
+    if connection.dialect.name == "postgresql":
+        with raw_cursor(connection, LOCK_CELLS) as cursor:
+            cursor.execute(LOCK_CELLS, (lock_keys(r["info"]["kind"], r["category"], box, radius),))
+    candidates = NEARBY_OPEN.send(
+        connection,
+        {
+            "class_code": r["category"],
+            "kind": r["info"]["kind"],
+            "since": now - window,
+            "lon0": lon0,
+            "lon1": lon1,
+            "lat0": lat0,
+            "lat1": lat1,
+        },
+    )
+
+    def nearest() -> dict[str, Any] | None:
+        sx, sy = metres_scale(r["lat"])
+        for row in candidates():
+            if math.hypot((row["lon"] - r["lon"]) * sx, (row["lat"] - r["lat"]) * sy) <= radius:
+                return row
+        return None
+
+    return nearest

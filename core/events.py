@@ -1,5 +1,6 @@
 """Case events: the one shape of every appended `case_event` row."""
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -61,16 +62,28 @@ def append(connection: Connection, event: dict[str, Any]) -> int:
     return INSERT_EVENT(connection, event)
 
 
+def send_event(connection: Connection, event: dict[str, Any]) -> Callable[[], int]:
+    """Append an event inside `pipelined`; call the answer for its id after the block."""
+    return INSERT_EVENT.send(connection, event)
+
+
+def bump(connection: Connection, case_id: int, now, reports: int = 0) -> Callable[[], dict[str, Any]]:
+    """Send the case's version bump (and `reports` more reports); the answer reads the new
+    version and the state (see `db.raw.Sent`)."""
+    rows = BUMP_VERSION.send(connection, {"case_id": case_id, "now": now, "reports": reports})
+    return lambda: rows()[0]
+
+
 def record_action(
-    connection: Connection, case_id: int, action: str, actor: "Actor", payload, now, reports: int = 0
+    connection: Connection, case_id: int, action: str, actor: "Actor", payload, now, bumped=None
 ) -> dict[str, Any]:
-    """An event that keeps the state (a duplicate report, a sub-task's result); `reports` is
-    added to the case's report count.
+    """An event that keeps the state (a duplicate report, a sub-task's result), after the version
+    bump `bumped` sent earlier, or one sent now.
 
     The version is bumped and read back in one statement, so concurrent recorders queue
     on the row instead of both taking the same event number.
     """
-    (row,) = BUMP_VERSION(connection, {"case_id": case_id, "now": now, "reports": reports})
+    row = (bumped or bump(connection, case_id, now))()
     event = event_row(case_id, row["version"], action, row["state"], row["state"], actor, now, payload)
     append(connection, event)
     return event

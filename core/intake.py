@@ -16,9 +16,9 @@ from .db.fastinsert import FastInsert
 from .db.fastquery import FastQuery
 from .db.models import Case, CaseUnit, Outbox, Person, Report
 from .db.raw import pipelined
-from .dedupe import find_duplicate
+from .dedupe import search_duplicate
 from .errors import GridcaseError
-from .events import append, event_row, record_action
+from .events import bump, event_row, record_action, send_event
 from .evidence import Upload
 from .geo import CoordinateError, to_wgs84
 from .notify import OUT_OF_GRID, notice_channel, outbox_row
@@ -130,35 +130,34 @@ def intake(
 
 
 def replay(engine: "Engine", key: str) -> dict[str, Any] | None:
-    with query(engine.db) as connection:
-        return _answered(connection, key)
-
-
-def _answered(connection: Connection, key: str) -> dict[str, Any] | None:
     """The answer an earlier request with this idempotency key was given, if there was one."""
-    with pipelined(connection):  # on PostgreSQL, BEGIN goes out with it
+    with query(engine.db) as connection:
         found = BY_KEY(connection, {"key": key})
     return {**found[0], "replay": True} if found else None
 
 
 def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
     now = engine.clock.now()
-    with write(engine.db) as connection:
-        if key is not None and (found := _answered(connection, key)):
-            return found
-        located = engine.pm.hook.locate_case(
-            report={"point": [r["lon"], r["lat"]]}, profile=engine.profile, grids=engine.grids
+    located = engine.pm.hook.locate_case(
+        report={"point": [r["lon"], r["lat"]]}, profile=engine.profile, grids=engine.grids
+    )
+    if located is None:
+        raise GridcaseError(
+            "out_of_area",
+            f"({r['lon']:.6f}, {r['lat']:.6f}) is outside every grid of this city",
+            {"point": [r["lon"], r["lat"]]},
         )
-        if located is None:
-            raise GridcaseError(
-                "out_of_area",
-                f"({r['lon']:.6f}, {r['lat']:.6f}) is outside every grid of this city",
-                {"point": [r["lon"], r["lat"]]},
-            )
-        engine.tenancy.require(actor, located["grids"], f"grid {located['grid']}")
-        out_of_grid = _out_of_grid(engine, actor, located)
+    engine.tenancy.require(actor, located["grids"], f"grid {located['grid']}")
+    out_of_grid = _out_of_grid(engine, actor, located)
+    with write(engine.db) as connection:
         component = engine.find_component(connection, r)
-        duplicate = find_duplicate(connection, engine, r, now)
+        # on PostgreSQL the key's earlier answer and the dedupe lock and search go out together
+        with pipelined(connection):  # read after it syncs: a read inside would cost a round trip
+            earlier = BY_KEY.send(connection, {"key": key}) if key is not None else None
+            duplicate_of = search_duplicate(connection, engine, r, now)
+        if earlier is not None and (found := earlier()):
+            return {**found[0], "replay": True}
+        duplicate = duplicate_of()
         report_row = {
             "channel": r["channel"],
             "reporter_id": actor.id,
@@ -173,8 +172,11 @@ def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
             point = [r["lon"], r["lat"]]
             payload = {"channel": r["channel"], "point": point, "description": r["description"]}
             with pipelined(connection):  # the report goes out with the version bump
-                INSERT_REPORT(connection, {**report_row, "case_id": duplicate["id"], "duplicate": True})
-                event = record_action(connection, duplicate["id"], "duplicate_report", actor, payload, now, 1)
+                INSERT_REPORT.send(connection, {**report_row, "case_id": duplicate["id"], "duplicate": True})
+                bumped = bump(connection, duplicate["id"], now, reports=1)
+            event = record_action(
+                connection, duplicate["id"], "duplicate_report", actor, payload, now, bumped
+            )
             result = {
                 "case_id": duplicate["id"],
                 "number": duplicate["number"],
@@ -305,8 +307,8 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
         event = event_row(
             case_id, 1, "report", None, workflow.initial, actor, now, payload, deadlines=deadlines, unit=owner
         )
-        event_id = append(connection, event)
-    engine.attach(connection, case_id, event_id, uploads, stored, now)
+        event_id = send_event(connection, event)
+    engine.attach(connection, case_id, event_id(), uploads, stored, now)
     if assignee:  # the task reaches the named person at once (秒级推送)
         message = f"【指派】案件{number}（{label_zh(info['minor'].get('name'))}）由您负责"
         notice = outbox_row(

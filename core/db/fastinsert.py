@@ -6,11 +6,12 @@ the SQL once per dialect and converts values with the columns' own SQLAlchemy ty
 (UTC timestamps, JSON, booleans), so rows are stored exactly as `insert(table)` would store them.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from .raw import raw_cursor
+from .raw import Sent, raw_cursor
 
 
 class FastInsert:
@@ -45,10 +46,15 @@ class FastInsert:
         return tuple(values)
 
     def __call__(self, connection: Connection, row: dict[str, Any]) -> int | None:
+        return self.send(connection, row)()
+
+    def send(self, connection: Connection, row: dict[str, Any]) -> Callable[[], int | None]:
+        """Insert now; the answer reads the new id (see `raw.Sent`)."""
         sql, processors = self._prepare(connection)
-        with raw_cursor(connection, sql) as cursor:
-            cursor.execute(sql, self._values(processors, row))
-            return cursor.fetchone()[0] if self.returning_id else None
+        sent = Sent(connection, sql, self._values(processors, row))
+        if not self.returning_id:
+            return sent.read(lambda cursor: lambda: None)
+        return lambda: sent.read(lambda cursor: cursor.fetchone()[0])
 
     def many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
         if len(rows) == 1:  # psycopg runs executemany as a pipeline, which costs a lone row ~0.2 ms

@@ -8,12 +8,13 @@ also run inside `db.raw.pipelined`, which lets a lock and the query after it sha
 trip.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.sql.selectable import ReturnsRows
 
-from .raw import raw_cursor
+from .raw import Sent
 
 
 class _Compiled:
@@ -55,18 +56,25 @@ class FastQuery:
 
     def __call__(self, connection: Connection, params: dict[str, Any]) -> list[dict[str, Any]]:
         """The rows, each a dict of the selected columns' names."""
+        return self.send(connection, params)()
+
+    def send(self, connection: Connection, params: dict[str, Any]) -> Callable[[], list[dict[str, Any]]]:
+        """Run the query now; the answer reads its rows (see `raw.Sent`)."""
         dialect = connection.dialect
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
-        with raw_cursor(connection, compiled.compiled.string) as cursor:
-            cursor.execute(compiled.compiled.string, compiled.arguments(params))
-            rows = cursor.fetchall()
-            processors = compiled.result_processors(cursor.description)
-        return [
-            {
-                name: value if process is None else process(value)
-                for name, process, value in zip(self.names, processors, row, strict=True)
-            }
-            for row in rows
-        ]
+        sent = Sent(connection, compiled.compiled.string, compiled.arguments(params))
+
+        def rows() -> list[dict[str, Any]]:
+            fetched, description = sent.read(lambda cursor: (cursor.fetchall(), cursor.description))
+            processors = compiled.result_processors(description)
+            return [
+                {
+                    name: value if process is None else process(value)
+                    for name, process, value in zip(self.names, processors, row, strict=True)
+                }
+                for row in fetched
+            ]
+
+        return rows

@@ -7,16 +7,17 @@ invalidated, so the pool replaces it and the API answers 503, exactly as for sta
 went through SQLAlchemy.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 
 @contextmanager
-def _translated(connection: Connection, statement: str | None) -> Iterator[None]:
+def translated(connection: Connection, statement: str | None) -> Iterator[None]:
+    """Driver errors inside the block as SQLAlchemy's, a lost connection invalidated."""
     dialect = connection.dialect
     try:
         yield
@@ -32,12 +33,39 @@ def _translated(connection: Connection, statement: str | None) -> Iterator[None]
 @contextmanager
 def raw_cursor(connection: Connection, statement: str | None = None) -> Iterator[Any]:
     """A DB-API cursor of the connection's transaction, closed after, its errors SQLAlchemy's."""
-    with _translated(connection, statement):
+    with translated(connection, statement):
         cursor = connection.connection.cursor()
         try:
             yield cursor
         finally:
             cursor.close()
+
+
+T = TypeVar("T")
+
+
+class Sent:
+    """A statement run on a cursor of its own, its result read later: inside `pipelined`, read
+    after the block, which syncs once for everything sent in it (a read inside the block costs
+    a round trip of its own)."""
+
+    def __init__(self, connection: Connection, sql: str, params: Any) -> None:
+        self.connection, self.sql = connection, sql
+        with translated(connection, sql):
+            self.cursor = connection.connection.cursor()
+            try:
+                self.cursor.execute(sql, params)
+            except BaseException:
+                self.cursor.close()
+                raise
+
+    def read(self, how: Callable[[Any], T]) -> T:
+        """`how(cursor)`, once; the cursor is closed after."""
+        try:
+            with translated(self.connection, self.sql):
+                return how(self.cursor)
+        finally:
+            self.cursor.close()
 
 
 @contextmanager
@@ -49,5 +77,5 @@ def pipelined(connection: Connection) -> Iterator[None]:
     if connection.dialect.name != "postgresql":
         yield
         return
-    with _translated(connection, None), connection.connection.driver_connection.pipeline():
+    with translated(connection, None), connection.connection.driver_connection.pipeline():
         yield
