@@ -3,15 +3,18 @@ types: UTC timestamps, booleans, floats), on each database, and also inside a pi
 
 from datetime import timedelta
 
-from sqlalchemy import bindparam, select
+import pytest
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 
 from gridcase.core.cases import Actor
-from gridcase.core.db.engine import read
+from gridcase.core.db.engine import read, write
+from gridcase.core.db.fastinsert import FastInsert
 from gridcase.core.db.fastquery import FastQuery
-from gridcase.core.db.models import Case
+from gridcase.core.db.models import Case, Report
 from gridcase.core.db.raw import pipelined
 
-CASE = Case.__table__
+CASE, REPORT = Case.__table__, Report.__table__
 QUERY = (
     select(CASE.c.id, CASE.c.number, CASE.c.reported_at, CASE.c.urgent, CASE.c.lon, CASE.c.description)
     .where(
@@ -42,3 +45,23 @@ def test_fast_query_answers_what_sqlalchemy_answers(engine):
         assert fast(connection, {"since": since, "kind": "event"}) == []
     assert [row["urgent"] for row in expected] == [False, True]  # the two newest, booleans as booleans
     assert all(row["reported_at"].tzinfo is not None for row in expected)
+
+
+def test_sent_statements_are_read_after_their_pipeline_syncs_and_fail_as_sqlalchemy_errors(engine):
+    engine.intake({"channel": "patrol", "point": [120.601, 31.337], "category": "0101", "kind": "component"},
+                  Actor.of("supervisor"), [], "taken")  # fmt: skip
+    since = engine.clock.now() - timedelta(minutes=5)
+    fast = FastQuery(QUERY)
+    with read(engine.db) as connection:
+        with pipelined(connection):  # on PostgreSQL both go out before either is read
+            components = fast.send(connection, {"since": since, "kind": "component"})
+            events = fast.send(connection, {"since": since, "kind": "event"})
+        found = components()
+        assert events() == [] and len(found) == 1
+    report = {"case_id": found[0]["id"], "channel": "patrol", "idempotency_key": "taken",
+              "lon": 120.6, "lat": 31.3, "crs": "wgs84", "received_at": engine.clock.now(), "duplicate": True}  # fmt: skip
+    with pytest.raises(IntegrityError), write(engine.db) as connection:
+        with pipelined(connection):
+            FastInsert(REPORT).send(connection, report)
+    with read(engine.db) as connection:  # nothing was half-written
+        assert connection.execute(select(func.count()).select_from(REPORT)).scalar() == 1
