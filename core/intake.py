@@ -1,8 +1,10 @@
 """Intake: a report from any channel becomes a case (or joins the open case it duplicates).
 
 Everything that can be checked without the database is checked first (channel, location,
-category, evidence), so a bad report writes nothing. The rest happens in one transaction:
-idempotency, grid, component, duplicate, routing, number, case, report, first event, clocks.
+category, evidence, grid, tenancy), so a bad report writes nothing and holds no lock. The rest
+happens in one transaction: component, idempotency, duplicate, routing, number, case, report,
+first event, clocks. A retry with an idempotency key passes the same checks as its first try,
+so it is answered with that try's case.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -151,8 +153,8 @@ def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
     out_of_grid = _out_of_grid(engine, actor, located)
     with write(engine.db) as connection:
         component = engine.find_component(connection, r)
-        # on PostgreSQL the key's earlier answer and the dedupe lock and search go out together
-        with pipelined(connection):  # read after it syncs: a read inside would cost a round trip
+        # the key's earlier answer with the dedupe lock and search: one round trip, read after it
+        with pipelined(connection):
             earlier = BY_KEY.send(connection, {"key": key}) if key is not None else None
             duplicate_of = search_duplicate(connection, engine, r, now)
         if earlier is not None and (found := earlier()):

@@ -53,7 +53,8 @@ class FastInsert:
         sql, processors = self._prepare(connection)
         sent = Sent(connection, sql, self._values(processors, row))
         if not self.returning_id:
-            return sent.read(lambda cursor: lambda: None)
+            sent.read(lambda cursor: None)  # nothing to read: the cursor closes now
+            return lambda: None
         return lambda: sent.read(lambda cursor: cursor.fetchone()[0])
 
     def many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:

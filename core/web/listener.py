@@ -2,8 +2,8 @@
 
 uvicorn binds one socket and every worker accepts from it. Whichever worker wakes first accepts
 every connection waiting in the queue, so a client that opens its keep-alive pool at once (wrk,
-a hotline integration) lands wholly on one worker while the others idle: with two workers the
-benchmark found all 16 connections on one. On Linux each worker instead gets a socket of its own
+a hotline integration) lands mostly on one worker while the others idle: with two workers the
+benchmark's 16 connections split 16/0, 1/15 and 4/12. On Linux each worker instead gets a socket of its own
 in one SO_REUSEPORT group, and the kernel spreads new connections over the group.
 
 The parent's socket is only bound, never listened on: it holds the port without taking
