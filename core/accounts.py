@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from .db.engine import write
+from .db.fastquery import FastQuery
 from .db.models import ApiToken, LoginAttempt, Person, Responsibility
 from .errors import GridcaseError
 
@@ -37,12 +38,13 @@ _GRIDS = (
     .scalar_subquery()
     .label("grids")
 )
-PERSON_BY_TOKEN = (
+# every API request runs one of these: constant statements straight through the driver
+PERSON_BY_TOKEN = FastQuery(
     select(PERSON, _GRIDS)
     .join(TOKEN, TOKEN.c.person_id == PERSON.c.id)
     .where(TOKEN.c.token_hash == bindparam("hash"), TOKEN.c.revoked_at.is_(None), PERSON.c.active)
 )
-PERSON_BY_ID = select(PERSON, _GRIDS).where(PERSON.c.id == bindparam("id"), PERSON.c.active)
+PERSON_BY_ID = FastQuery(select(PERSON, _GRIDS).where(PERSON.c.id == bindparam("id"), PERSON.c.active))
 
 
 def hash_password(password: str) -> str:
@@ -96,19 +98,20 @@ def person_by_token(connection: Connection, token: str) -> dict[str, Any] | None
     """The active person a live token belongs to, with their responsibility `grids`, or None."""
     if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
-    return _person(connection.execute(PERSON_BY_TOKEN, {"hash": token_hash(token)}).mappings().first())
+    return _person(PERSON_BY_TOKEN(connection, {"hash": token_hash(token)}))
 
 
 def person_by_id(connection: Connection, person_id: Any) -> dict[str, Any] | None:
     """The active person with this id, with their responsibility `grids`, or None."""
     if not isinstance(person_id, int):
         return None
-    return _person(connection.execute(PERSON_BY_ID, {"id": person_id}).mappings().first())
+    return _person(PERSON_BY_ID(connection, {"id": person_id}))
 
 
-def _person(row) -> dict[str, Any] | None:
-    if row is None:
+def _person(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if not rows:
         return None
+    row = rows[0]
     return {**row, "grids": frozenset(row["grids"].split(GRID_SEPARATOR)) if row["grids"] else frozenset()}
 
 

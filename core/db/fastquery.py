@@ -24,6 +24,16 @@ class _Compiled:
     def __init__(self, statement: ReturnsRows, dialect) -> None:
         self.statement, self.dialect = statement, dialect
         self.compiled = statement.compile(dialect=dialect)
+        text = self.compiled
+        if self.compiled.literal_execute_params:
+            # a literal parameter (aggregate_strings' separator) belongs in the constant text;
+            # rendering it wants a value for every parameter, so placeholders stand in
+            literal = self.compiled.literal_execute_params
+            placeholders = {name: None for name, bind in self.compiled.binds.items() if bind not in literal}
+            text = statement.params(placeholders).compile(
+                dialect=dialect, compile_kwargs={"render_postcompile": True}
+            )
+        self.sql, self.positions = text.string, text.positiontup
         self.params = {
             name: process
             for name, bind in self.compiled.binds.items()
@@ -36,8 +46,7 @@ class _Compiled:
         for name, process in self.params.items():
             if values[name] is not None:
                 values[name] = process(values[name])
-        positions = self.compiled.positiontup
-        return tuple(values[n] for n in positions) if positions else values
+        return tuple(values[n] for n in self.positions) if self.positions else values
 
     def result_processors(self, description) -> list:
         if self.results is None:
@@ -64,7 +73,7 @@ class FastQuery:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
-        sent = Sent(connection, compiled.compiled.string, compiled.arguments(params))
+        sent = Sent(connection, compiled.sql, compiled.arguments(params))
 
         def rows() -> list[dict[str, Any]]:
             fetched, description = sent.read(lambda cursor: (cursor.fetchall(), cursor.description))
