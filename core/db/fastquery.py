@@ -48,11 +48,11 @@ class _Compiled:
                 values[name] = process(values[name])
         return tuple(values[n] for n in self.positions) if self.positions else values
 
-    def result_processors(self, description) -> list:
-        if self.results is None:
+    def result_processors(self, cursor) -> list:
+        if self.results is None:  # psycopg builds the description afresh on every read of it
             self.results = [
                 c.type.dialect_impl(self.dialect).result_processor(self.dialect, d[1])
-                for c, d in zip(self.statement.exported_columns, description, strict=True)
+                for c, d in zip(self.statement.exported_columns, cursor.description, strict=True)
             ]
         return self.results
 
@@ -76,8 +76,9 @@ class FastQuery:
         sent = Sent(connection, compiled.sql, compiled.arguments(params))
 
         def rows() -> list[dict[str, Any]]:
-            fetched, description = sent.read(lambda cursor: (cursor.fetchall(), cursor.description))
-            processors = compiled.result_processors(description)
+            fetched, processors = sent.read(
+                lambda cursor: (cursor.fetchall(), compiled.result_processors(cursor))
+            )
             return [
                 {
                     name: value if process is None else process(value)
