@@ -9,7 +9,7 @@ so it is answered with that try's case.
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from .checklists import item_class
@@ -24,7 +24,7 @@ from .events import bump, event_row, record_action, send_event
 from .evidence import Upload
 from .geo import CoordinateError, to_wgs84
 from .notify import OUT_OF_GRID, notice_channel, outbox_row
-from .numbering import case_number, number_fields
+from .numbering import NumberedInsert, case_number, composed, number_fields
 from .taxonomy import label_zh
 from .units import add_case_units
 
@@ -42,6 +42,8 @@ PEOPLE_OF_UNIT = (
     .order_by(PERSON.c.id)
 )
 INSERT_CASE = FastInsert(CASE, returning_id=True)
+INSERT_NUMBERED_CASE = NumberedInsert(FastInsert(CASE))
+NEXT_CASE_ID = FastQuery(select(func.nextval(func.pg_get_serial_sequence('"case"', "id")).label("id")))
 INSERT_REPORT = FastInsert(REPORT)
 BY_KEY = FastQuery(
     select(REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number)
@@ -157,9 +159,12 @@ def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
         with pipelined(connection):
             earlier = BY_KEY.send(connection, {"key": key}) if key is not None else None
             duplicate_of = search_duplicate(connection, engine, r, now)
+            # a new case's id, so its number can be claimed with its other rows (numbering.py)
+            reserved = NEXT_CASE_ID.send(connection, {}) if connection.dialect.name == "postgresql" else None
         if earlier is not None and (found := earlier()):
             return {**found[0], "replay": True}
         duplicate = duplicate_of()
+        case_id = reserved()[0]["id"] if reserved is not None else None
         report_row = {
             "channel": r["channel"],
             "reporter_id": actor.id,
@@ -188,7 +193,7 @@ def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
             }
         else:
             result = _new_case(
-                engine, connection, r, actor, now, located, component, report_row, uploads, stored
+                engine, connection, r, actor, now, located, component, report_row, uploads, stored, case_id
             )
         if out_of_grid:
             _alert_out_of_grid(connection, engine, out_of_grid, actor, located, result, now)
@@ -223,7 +228,9 @@ def _alert_out_of_grid(connection, engine: "Engine", rule, actor: "Actor", locat
     )
 
 
-def _new_case(engine: "Engine", connection, r, actor, now, located, component, report_row, uploads, stored):
+def _new_case(
+    engine: "Engine", connection, r, actor, now, located, component, report_row, uploads, stored, case_id
+):
     info = r["info"]
     workflow = engine.workflow_for(r)
     routing = engine.pm.hook.route_case(
@@ -240,7 +247,8 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
     fields = number_fields(
         info["kind"], info["major"]["code"], r["category"], local, r["channel"], engine.division_code
     )
-    number = case_number(connection, engine.profile["codes"]["case_number"], fields)
+    fmt = engine.profile["codes"]["case_number"]
+    late = composed(fmt, fields) if case_id is not None else None
     owner = max(routing["units"], key=lambda u: u.get("share", 1.0))["unit"] if routing else None
     assignee = (
         named_person(connection, owner, f"{info['kind']}:{r['category']}")
@@ -250,39 +258,38 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
     explanation = routing["explanation"] if routing else "没有匹配的责任单位，需人工派遣"
     if assignee:
         explanation += f"；责任人：{assignee['name']}"
-    case_id = INSERT_CASE(
-        connection,
-        dict(
-            number=number,
-            workflow=workflow.code,
-            state=workflow.initial,
-            state_kind=workflow.kind_of(workflow.initial),
-            version=1,
-            kind=info["kind"],
-            class_code=r["category"],
-            major_code=info["major"]["code"],
-            standard=r.get("standard"),
-            urgent=r["urgent"],
-            channel=r["channel"],
-            description=r.get("description"),
-            address=r.get("address"),
-            lon=r["lon"],
-            lat=r["lat"],
-            grid=located["grid"],
-            grid_path="/" + "/".join(reversed(located["grids"])) + "/",
-            area_class=located.get("area_class"),
-            component=component["code"] if component else None,
-            reporter_id=actor.id,
-            assignee_id=assignee["id"] if assignee else None,
-            verified=False,
-            report_count=1,
-            routing_rule=routing["rule"] if routing else None,
-            routing_explanation=explanation,
-            taxonomy_version=engine.taxonomy_version,
-            reported_at=now,
-            updated_at=now,
-        ),
+    case_row = dict(
+        workflow=workflow.code,
+        state=workflow.initial,
+        state_kind=workflow.kind_of(workflow.initial),
+        version=1,
+        kind=info["kind"],
+        class_code=r["category"],
+        major_code=info["major"]["code"],
+        standard=r.get("standard"),
+        urgent=r["urgent"],
+        channel=r["channel"],
+        description=r.get("description"),
+        address=r.get("address"),
+        lon=r["lon"],
+        lat=r["lat"],
+        grid=located["grid"],
+        grid_path="/" + "/".join(reversed(located["grids"])) + "/",
+        area_class=located.get("area_class"),
+        component=component["code"] if component else None,
+        reporter_id=actor.id,
+        assignee_id=assignee["id"] if assignee else None,
+        verified=False,
+        report_count=1,
+        routing_rule=routing["rule"] if routing else None,
+        routing_explanation=explanation,
+        taxonomy_version=engine.taxonomy_version,
+        reported_at=now,
+        updated_at=now,
     )
+    if late is None:  # SQLite, or a format the database cannot build: the number first
+        number = case_number(connection, fmt, fields)
+        case_id = INSERT_CASE(connection, {**case_row, "number": number})
     payload = {"channel": r["channel"], "grid": located["grid"]}
     if r.get("classified"):
         payload["classified"] = r["classified"]
@@ -295,6 +302,8 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
     }  # fmt: skip
     channel = engine.channels[r["channel"]]
     with pipelined(connection):  # the case's rows go out together, not one round trip each
+        if late is not None:
+            numbered = INSERT_NUMBERED_CASE.send(connection, case_row, case_id, late)
         if routing:
             add_case_units(connection, case_id, "responsible", routing["units"], now)
         INSERT_REPORT(connection, {**report_row, "case_id": case_id, "duplicate": False})
@@ -310,6 +319,8 @@ def _new_case(engine: "Engine", connection, r, actor, now, located, component, r
             case_id, 1, "report", None, workflow.initial, actor, now, payload, deadlines=deadlines, unit=owner
         )
         event_id = send_event(connection, event)
+    if late is not None:
+        number = numbered()
     engine.attach(connection, case_id, event_id(), uploads, stored, now)
     if assignee:  # the task reaches the named person at once (秒级推送)
         message = f"【指派】案件{number}（{label_zh(info['minor'].get('name'))}）由您负责"

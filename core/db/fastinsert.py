@@ -38,6 +38,10 @@ class FastInsert:
             prepared = self._prepared[dialect.name] = (sql, processors)
         return prepared
 
+    def values(self, connection: Connection, row: dict[str, Any]) -> tuple:
+        """The row's values in column order, as the driver takes them."""
+        return self._values(self._prepare(connection)[1], row)
+
     def _values(self, processors: list[Any], row: dict[str, Any]) -> tuple:
         values = [row.get(c) for c in self.columns]
         for i, p in enumerate(processors):

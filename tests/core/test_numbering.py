@@ -1,0 +1,52 @@
+"""Case numbers: the profile's format, counted per everything in it but {seq}, built in Python on
+SQLite and, on PostgreSQL, by the database inside the case's own INSERT (numbering.py). Both
+ways give the same number for every format."""
+
+import pytest
+
+from gridcase.core.cases import Actor
+from gridcase.core.db.engine import write
+from gridcase.core.db.models import Counter
+from gridcase.core.numbering import Composed, composed
+
+supervisor = Actor.of("supervisor")
+FIELDS = {"kind": "C", "year": 2026, "month": 10, "day": 13, "major": "01", "minor": "0101", "channel": "app",
+          "district": "320508"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "fmt, parts",
+    [
+        ("{kind}{year}{month:02d}{day:02d}{seq:05d}", Composed("case:C20261013", "C20261013", 5, "0", "")),
+        ("{year}-{seq:4d}/{kind}", Composed("case:2026-/C", "2026-", 4, " ", "/C")),
+        ("{district}{seq}", Composed("case:320508", "320508", 0, " ", "")),
+        ("{seq:x}", None),  # hexadecimal: Python builds it
+        ("{seq}-{seq}", None),
+        ("{kind}{year}", None),
+    ],
+)
+def test_a_number_splits_into_what_the_database_can_build(fmt, parts):
+    assert composed(fmt, FIELDS) == parts
+
+
+@pytest.mark.parametrize(
+    "fmt, first, after_99999",
+    [
+        ("{kind}{year}{month:02d}{day:02d}{seq:05d}", "C2026101300001", "C20261013100000"),
+        ("{year}-{seq:4d}/{kind}", "2026-   1/C", "2026-100000/C"),
+        ("{kind}{seq:x}", "C1", "C186a0"),
+    ],
+)
+def test_every_format_numbers_alike_on_each_database(engine, fmt, first, after_99999):
+    engine.profile["codes"]["case_number"] = fmt
+    report = {"channel": "patrol", "category": "0101", "kind": "component"}
+    assert engine.intake({**report, "point": [120.601, 31.337]}, supervisor)["number"] == first
+    key = "case:" + fmt.replace("{seq:05d}", "").replace("{seq:4d}", "").replace("{seq:x}", "")
+    key = key.format(kind="C", year=2026, month=10, day=13)
+    with write(engine.db) as connection:  # the day's 99,999th case came in meanwhile
+        connection.execute(
+            Counter.__table__.update().where(Counter.__table__.c.key == key).values(value=99999)
+        )
+    case = engine.intake({**report, "point": [120.63, 31.337]}, supervisor)
+    assert case["number"] == after_99999
+    assert engine.case(case["case_id"])["number"] == after_99999
