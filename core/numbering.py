@@ -46,9 +46,14 @@ def _scope_format(fmt: str) -> str:
     )
 
 
+def _counter_key(fmt: str, fields: dict[str, Any]) -> str:
+    """The counter is per everything in the format except {seq}."""
+    return "case:" + _scope_format(fmt).format(**fields)
+
+
 def case_number(connection: Connection, fmt: str, fields: dict[str, Any]) -> str:
-    """Format a new case number; the counter is per everything in the format except {seq}."""
-    return fmt.format(**fields, seq=claim(connection, "case:" + _scope_format(fmt).format(**fields)))
+    """Format a new case number, claiming the next value of its counter."""
+    return fmt.format(**fields, seq=claim(connection, _counter_key(fmt, fields)))
 
 
 def number_fields(
@@ -97,7 +102,7 @@ def composed(fmt: str, fields: dict[str, Any]) -> Composed | None:
 
     before, seq, after = parts[: seqs[0]], parts[seqs[0]], parts[seqs[0] + 1 :]
     return Composed(
-        key="case:" + _scope_format(fmt).format(**fields),
+        key=_counter_key(fmt, fields),
         prefix=text(before) + seq[0],
         width=int(integer.group(2) or 0),
         pad="0" if integer.group(1) else " ",
