@@ -2,8 +2,8 @@
 case-number counter, the dedupe locks, batch savepoints).
 
 `raw_cursor` makes their failures read as SQLAlchemy's would: a driver error becomes the same
-`sqlalchemy.exc` class (IntegrityError, OperationalError …), and a lost connection is
-invalidated, so the pool replaces it and the API answers 503, exactly as for statements that
+`sqlalchemy.exc` class (IntegrityError, OperationalError …), and a lost connection invalidates
+the pool, so it replaces its connections and the API answers 503, exactly as for statements that
 went through SQLAlchemy.
 """
 
@@ -24,6 +24,9 @@ def translated(connection: Connection, statement: str | None) -> Iterator[None]:
     except dialect.loaded_dbapi.Error as exc:
         lost = dialect.is_disconnect(exc, connection.connection.dbapi_connection, None)
         if lost:
+            # as SQLAlchemy does for its own statements: a lost connection means the server
+            # went away, so every connection the pool made before now is stale, not just this one
+            connection.engine.pool._invalidate(connection.connection, exc)
             connection.invalidate(exc)
         raise DBAPIError.instance(
             statement, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost
