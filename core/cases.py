@@ -29,6 +29,7 @@ from .db.models import Clock as ClockRow
 from .errors import GridcaseError
 from .evidence import DEFAULT_MAX_BYTES, EvidenceStore, Stored, Upload
 from .gridindex import GridIndex
+from .intake import Submission, intake_many
 from .intake import intake as _intake
 from .plugins import collect
 from .profile import Profile, load_validated
@@ -253,6 +254,15 @@ class Engine:
         result = _intake(self, report, actor, list(uploads), idempotency_key)
         result.pop("event", None)
         return result
+
+    def intake_many(self, submissions: list[Submission]) -> list[dict[str, Any] | Exception]:
+        """File several reports in one transaction (what the server does with the reports that
+        arrive together): each one's answer as `intake` gives it, or the exception it raises."""
+        outcomes = intake_many(self, submissions)
+        for outcome in outcomes:
+            if isinstance(outcome, dict):
+                outcome.pop("event", None)
+        return outcomes
 
     def transition(
         self,

@@ -45,7 +45,7 @@ NEARBY_OPEN = FastQuery(
         CASE.c.lat.between(bindparam("lat0"), bindparam("lat1")),
         CASE.c.parent_id.is_(None),
     )
-    .order_by(CASE.c.reported_at)
+    .order_by(CASE.c.reported_at, CASE.c.id)  # the oldest, and of cases reported together the first
 )
 # one statement however many cells; the keys come sorted, and unnest keeps their order, so
 # every intake takes its locks in the same order and two never wait on each other in a circle
@@ -88,20 +88,35 @@ def lock_keys(kind: str, code: str, box: tuple[float, float, float, float], radi
     )
 
 
+def cells(engine: "Engine", r: dict[str, Any]) -> list[int]:
+    """The lock keys of the normalised report `r`'s neighbourhood (none when its class does not
+    dedupe)."""
+    radius, window = dedupe_rule(engine, r["info"])
+    if radius <= 0 or window <= timedelta(0):
+        return []
+    return lock_keys(r["info"]["kind"], r["category"], search_box(r["lon"], r["lat"], radius), radius)
+
+
+def lock_cells(connection: Connection, keys: list[int]) -> None:
+    """Lock the cells until the transaction ends (PostgreSQL; SQLite's writers are serial). One
+    statement for all of a batch's cells, in sorted order, so that no two batches wait on each
+    other in a circle."""
+    if keys and connection.dialect.name == "postgresql":
+        with raw_cursor(connection, LOCK_CELLS) as cursor:
+            cursor.execute(LOCK_CELLS, (sorted(keys),))
+
+
 def search_duplicate(
     connection: Connection, engine: "Engine", r: dict[str, Any], now: datetime
 ) -> Callable[[], dict[str, Any] | None]:
     """Send the search for the open case the normalised report `r` repeats; calling the answer
-    reads it (the case, or None). Run it inside the intake's write transaction: on PostgreSQL it
-    first locks the report's neighbourhood until that commits. Inside `pipelined`, the lock, the
-    search and whatever else was sent before the answer is read share one round trip."""
+    reads it (the case, or None). Run it inside the intake's write transaction after locking
+    the report's `cells`; inside `pipelined`, the lock, the search and whatever else was sent
+    before the answer is read share one round trip."""
     radius, window = dedupe_rule(engine, r["info"])
     if radius <= 0 or window <= timedelta(0):
         return lambda: None
-    lon0, lon1, lat0, lat1 = box = search_box(r["lon"], r["lat"], radius)
-    if connection.dialect.name == "postgresql":
-        with raw_cursor(connection, LOCK_CELLS) as cursor:
-            cursor.execute(LOCK_CELLS, (lock_keys(r["info"]["kind"], r["category"], box, radius),))
+    lon0, lon1, lat0, lat1 = search_box(r["lon"], r["lat"], radius)
     candidates = NEARBY_OPEN.send(
         connection,
         {
@@ -114,12 +129,11 @@ def search_duplicate(
             "lat1": lat1,
         },
     )
+    return lambda: next((row for row in candidates() if within(engine, r, row)), None)
 
-    def nearest() -> dict[str, Any] | None:
-        sx, sy = metres_scale(r["lat"])
-        for row in candidates():
-            if math.hypot((row["lon"] - r["lon"]) * sx, (row["lat"] - r["lat"]) * sy) <= radius:
-                return row
-        return None
 
-    return nearest
+def within(engine: "Engine", r: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether `other` (a case or a report, with lon and lat) lies within `r`'s dedupe radius."""
+    radius = dedupe_rule(engine, r["info"])[0]
+    sx, sy = metres_scale(r["lat"])
+    return math.hypot((other["lon"] - r["lon"]) * sx, (other["lat"] - r["lat"]) * sy) <= radius

@@ -20,7 +20,7 @@ BUMP_VERSION = FastQuery(  # every duplicate report runs it: built once
     update(CASE)
     .where(CASE.c.id == bindparam("case_id"))
     .values(
-        version=CASE.c.version + 1,
+        version=CASE.c.version + bindparam("events"),
         updated_at=bindparam("now"),
         report_count=CASE.c.report_count + bindparam("reports"),
     )
@@ -67,10 +67,14 @@ def send_event(connection: Connection, event: dict[str, Any]) -> Callable[[], in
     return INSERT_EVENT.send(connection, event)
 
 
-def bump(connection: Connection, case_id: int, now, reports: int = 0) -> Callable[[], dict[str, Any]]:
-    """Send the case's version bump (and `reports` more reports); the answer reads the new
-    version and the state (see `db.raw.Sent`)."""
-    rows = BUMP_VERSION.send(connection, {"case_id": case_id, "now": now, "reports": reports})
+def bump(
+    connection: Connection, case_id: int, now, reports: int = 0, events: int = 1
+) -> Callable[[], dict[str, Any]]:
+    """Send the case's version bump for `events` new events (and `reports` more reports); the
+    answer reads the new version, the last event's, and the state (see `db.raw.Sent`)."""
+    rows = BUMP_VERSION.send(
+        connection, {"case_id": case_id, "now": now, "reports": reports, "events": events}
+    )
     return lambda: rows()[0]
 
 

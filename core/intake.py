@@ -1,55 +1,43 @@
-"""Intake: a report from any channel becomes a case (or joins the open case it duplicates).
+"""Intake: reports from any channel become cases (or join the open case each one repeats).
 
-Everything that can be checked without the database is checked first (channel, location,
-category, evidence, grid, tenancy), so a bad report writes nothing and holds no lock. The rest
-happens in one transaction: component, idempotency, duplicate, routing, number, case, report,
-first event, clocks. A retry with an idempotency key passes the same checks as its first try,
-so it is answered with that try's case.
+Reports are taken in batches. The server gathers the reports that arrive while a batch is being
+written (`web/coalesce.py`), and `intake_many` writes them together; a single report is a batch
+of one. Everything that can be checked without the database is checked first (channel,
+location, category, evidence, grid, tenancy), so a bad report writes nothing, holds no lock and
+fails alone. The rest of the batch is written in one transaction (`intake_write.py`): one BEGIN,
+one COMMIT and a few round trips for the lot instead of for each report, which is what a
+PostgreSQL intake spent most of its time on.
+
+When that transaction fails, nothing of it stays, and a batch of several is written again one
+report at a time, so that one report's failure (its idempotency key raced by another worker,
+text the database refuses) is its own. A retry with an idempotency key passes the same checks
+as its first try, so it is answered with that try's case.
 """
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from .checklists import item_class
 from .db.engine import query, write
-from .db.fastinsert import FastInsert
-from .db.fastquery import FastQuery
-from .db.models import Case, CaseUnit, Outbox, Person, Report
-from .db.raw import pipelined
-from .dedupe import search_duplicate
 from .errors import GridcaseError
-from .events import bump, event_row, record_action, send_event
-from .evidence import Upload
+from .evidence import Stored, Upload
 from .geo import CoordinateError, to_wgs84
-from .notify import OUT_OF_GRID, notice_channel, outbox_row
-from .numbering import NumberedInsert, case_number, composed, number_fields
-from .taxonomy import label_zh
-from .units import add_case_units
+from .intake_write import BY_KEY, Checked, write_batch
 
 if TYPE_CHECKING:
     from .cases import Actor, Engine
 
-CASE, CASE_UNIT, REPORT = (t.__table__ for t in (Case, CaseUnit, Report))
 
-# Built once: the inserts go straight to the driver (core/db/fastinsert.py) and the queries are
-# constant statements with parameters, which skips SQLAlchemy's per-call construction work.
-OUTBOX, PERSON = Outbox.__table__, Person.__table__
-PEOPLE_OF_UNIT = (
-    select(PERSON.c.id, PERSON.c.name, PERSON.c.attributes)
-    .where(PERSON.c.unit == bindparam("unit"), PERSON.c.active)
-    .order_by(PERSON.c.id)
-)
-INSERT_CASE = FastInsert(CASE, returning_id=True)
-INSERT_NUMBERED_CASE = NumberedInsert(FastInsert(CASE))
-NEXT_CASE_ID = FastQuery(select(func.nextval(func.pg_get_serial_sequence('"case"', "id")).label("id")))
-INSERT_REPORT = FastInsert(REPORT)
-BY_KEY = FastQuery(
-    select(REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number)
-    .join(CASE, CASE.c.id == REPORT.c.case_id)
-    .where(REPORT.c.idempotency_key == bindparam("key"))
-)
+@dataclass(frozen=True)
+class Submission:
+    """A report as a client sent it: the fields, who sent it, its files and idempotency key."""
+
+    report: Any
+    actor: "Actor"
+    uploads: tuple[Upload, ...] = ()
+    key: str | None = None
 
 
 def _invalid(message: str, **details: Any) -> GridcaseError:
@@ -105,43 +93,14 @@ def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> di
     }
 
 
-def intake(
-    engine: "Engine",
-    report: dict[str, Any],
-    actor: "Actor",
-    uploads: list[Upload] = (),
-    idempotency_key: str | None = None,
-) -> dict[str, Any]:
-    r = check_report(engine, report, actor)
-    stored = [engine.evidence.check(u) for u in uploads]
-    if idempotency_key is not None and not (
-        isinstance(idempotency_key, str) and 0 < len(idempotency_key) <= 200
-    ):
+def check(engine: "Engine", submission: Submission) -> Checked:
+    """Every check that needs no database, in the order a client would fix them."""
+    actor = submission.actor
+    r = check_report(engine, submission.report, actor)
+    stored: list[Stored] = [engine.evidence.check(u) for u in submission.uploads]
+    key = submission.key
+    if key is not None and not (isinstance(key, str) and 0 < len(key) <= 200):
         raise _invalid("an idempotency key is 1 to 200 characters", field="idempotency_key")
-    try:
-        result = _intake(engine, r, actor, uploads, stored, idempotency_key)
-    except IntegrityError:
-        if idempotency_key is None:
-            raise
-        # the same key won a race in another transaction: answer as that request did
-        result = replay(engine, idempotency_key)
-        if result is None:
-            raise
-        return result
-    if not result.get("replay"):
-        engine.after_event(result["case_id"], result["event"])
-    return result
-
-
-def replay(engine: "Engine", key: str) -> dict[str, Any] | None:
-    """The answer an earlier request with this idempotency key was given, if there was one."""
-    with query(engine.db) as connection:
-        found = BY_KEY(connection, {"key": key})
-    return {**found[0], "replay": True} if found else None
-
-
-def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
-    now = engine.clock.now()
     located = engine.pm.hook.locate_case(
         report={"point": [r["lon"], r["lat"]]}, profile=engine.profile, grids=engine.grids
     )
@@ -152,52 +111,9 @@ def _intake(engine: "Engine", r, actor, uploads, stored, key) -> dict[str, Any]:
             {"point": [r["lon"], r["lat"]]},
         )
     engine.tenancy.require(actor, located["grids"], f"grid {located['grid']}")
-    out_of_grid = _out_of_grid(engine, actor, located)
-    with write(engine.db) as connection:
-        component = engine.find_component(connection, r)
-        # the key's earlier answer with the dedupe lock and search: one round trip, read after it
-        with pipelined(connection):
-            earlier = BY_KEY.send(connection, {"key": key}) if key is not None else None
-            duplicate_of = search_duplicate(connection, engine, r, now)
-            # a new case's id, so its number can be claimed with its other rows (numbering.py)
-            reserved = NEXT_CASE_ID.send(connection, {}) if connection.dialect.name == "postgresql" else None
-        if earlier is not None and (found := earlier()):
-            return {**found[0], "replay": True}
-        duplicate = duplicate_of()
-        case_id = reserved()[0]["id"] if reserved is not None else None
-        report_row = {
-            "channel": r["channel"],
-            "reporter_id": actor.id,
-            "idempotency_key": key,
-            "description": r.get("description"),
-            "lon": r["lon"],
-            "lat": r["lat"],
-            "crs": r["crs"],
-            "received_at": now,
-        }
-        if duplicate is not None:
-            point = [r["lon"], r["lat"]]
-            payload = {"channel": r["channel"], "point": point, "description": r["description"]}
-            with pipelined(connection):  # the report goes out with the version bump
-                INSERT_REPORT.send(connection, {**report_row, "case_id": duplicate["id"], "duplicate": True})
-                bumped = bump(connection, duplicate["id"], now, reports=1)
-            event = record_action(
-                connection, duplicate["id"], "duplicate_report", actor, payload, now, bumped
-            )
-            result = {
-                "case_id": duplicate["id"],
-                "number": duplicate["number"],
-                "duplicate": True,
-                "replay": False,
-                "event": event,
-            }
-        else:
-            result = _new_case(
-                engine, connection, r, actor, now, located, component, report_row, uploads, stored, case_id
-            )
-        if out_of_grid:
-            _alert_out_of_grid(connection, engine, out_of_grid, actor, located, result, now)
-        return result
+    return Checked(
+        r, actor, list(submission.uploads), stored, key, located, _out_of_grid(engine, actor, located)
+    )
 
 
 def _out_of_grid(engine: "Engine", actor: "Actor", located: dict[str, Any]) -> dict[str, Any] | None:
@@ -214,128 +130,68 @@ def _out_of_grid(engine: "Engine", actor: "Actor", located: dict[str, Any]) -> d
     return rule
 
 
-def _alert_out_of_grid(connection, engine: "Engine", rule, actor: "Actor", located, result, now) -> None:
-    reporter = actor.username or f"监督员{actor.id}"
-    text = OUT_OF_GRID.format(reporter=reporter, number=result["number"], grid=located["grid"])
-    channel = notice_channel(engine.profile, rule)
-    payload = {"reporter": actor.id, "grid": located["grid"], "grids": sorted(actor.grids)}
-    connection.execute(
-        insert(OUTBOX),
-        [
-            outbox_row(now, channel, f"role:{role}", result["case_id"], "out_of_grid", text, payload)
-            for role in rule.get("notify", ["shift_leader"])
-        ],
-    )
+def intake(
+    engine: "Engine",
+    report: dict[str, Any],
+    actor: "Actor",
+    uploads: list[Upload] = (),
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """One report: {case_id, number, duplicate, replay, event}, or the error it raises."""
+    (outcome,) = intake_many(engine, [Submission(report, actor, tuple(uploads), idempotency_key)])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
-def _new_case(
-    engine: "Engine", connection, r, actor, now, located, component, report_row, uploads, stored, case_id
-):
-    info = r["info"]
-    workflow = engine.workflow_for(r)
-    routing = engine.pm.hook.route_case(
-        case={
-            "class": r["category"],
-            "kind": info["kind"],  # 0101 is a component class and an event class
-            "grid": located["grid"],
-            "grids": located["grids"],
-            "component": component,
-        },
-        profile=engine.profile,
-    )
-    local = now.astimezone(engine.tz)
-    fields = number_fields(
-        info["kind"], info["major"]["code"], r["category"], local, r["channel"], engine.division_code
-    )
-    fmt = engine.profile["codes"]["case_number"]
-    late = composed(fmt, fields) if case_id is not None else None
-    owner = max(routing["units"], key=lambda u: u.get("share", 1.0))["unit"] if routing else None
-    assignee = (
-        named_person(connection, owner, f"{info['kind']}:{r['category']}")
-        if owner and engine.profile.get("routing", {}).get("named_person")
-        else None
-    )
-    explanation = routing["explanation"] if routing else "没有匹配的责任单位，需人工派遣"
-    if assignee:
-        explanation += f"；责任人：{assignee['name']}"
-    case_row = dict(
-        workflow=workflow.code,
-        state=workflow.initial,
-        state_kind=workflow.kind_of(workflow.initial),
-        version=1,
-        kind=info["kind"],
-        class_code=r["category"],
-        major_code=info["major"]["code"],
-        standard=r.get("standard"),
-        urgent=r["urgent"],
-        channel=r["channel"],
-        description=r.get("description"),
-        address=r.get("address"),
-        lon=r["lon"],
-        lat=r["lat"],
-        grid=located["grid"],
-        grid_path="/" + "/".join(reversed(located["grids"])) + "/",
-        area_class=located.get("area_class"),
-        component=component["code"] if component else None,
-        reporter_id=actor.id,
-        assignee_id=assignee["id"] if assignee else None,
-        verified=False,
-        report_count=1,
-        routing_rule=routing["rule"] if routing else None,
-        routing_explanation=explanation,
-        taxonomy_version=engine.taxonomy_version,
-        reported_at=now,
-        updated_at=now,
-    )
-    if late is None:  # SQLite, or a format the database cannot build: the number first
-        number = case_number(connection, fmt, fields)
-        case_id = INSERT_CASE(connection, {**case_row, "number": number})
-    payload = {"channel": r["channel"], "grid": located["grid"]}
-    if r.get("classified"):
-        payload["classified"] = r["classified"]
-    if r.get("item"):
-        payload["item"] = r["item"]
-    facts = {
-        "class_code": r["category"], "major_code": info["major"]["code"], "kind": info["kind"],
-        "standard": r.get("standard"), "area_class": located.get("area_class"), "urgent": r["urgent"],
-        "taxonomy_version": engine.taxonomy_version,
-    }  # fmt: skip
-    channel = engine.channels[r["channel"]]
-    with pipelined(connection):  # the case's rows go out together, not one round trip each
-        if late is not None:
-            numbered = INSERT_NUMBERED_CASE.send(connection, case_row, case_id, late)
-        if routing:
-            add_case_units(connection, case_id, "responsible", routing["units"], now)
-        INSERT_REPORT(connection, {**report_row, "case_id": case_id, "duplicate": False})
-        deadlines = engine.clocks.start(
-            connection, case_id, workflow.starts, now, facts, fresh=True, owner=owner
-        )
-        if channel.get("starts"):  # 民生110: the reply clock, owned by the unit first contacted (首问负责)
-            deadlines += engine.clocks.start(
-                connection, case_id, channel["starts"], now, facts, fresh=True,
-                owner=channel.get("first_contact", owner),
-            )  # fmt: skip
-        event = event_row(
-            case_id, 1, "report", None, workflow.initial, actor, now, payload, deadlines=deadlines, unit=owner
-        )
-        event_id = send_event(connection, event)
-    if late is not None:
-        number = numbered()
-    engine.attach(connection, case_id, event_id(), uploads, stored, now)
-    if assignee:  # the task reaches the named person at once (秒级推送)
-        message = f"【指派】案件{number}（{label_zh(info['minor'].get('name'))}）由您负责"
-        notice = outbox_row(
-            now, notice_channel(engine.profile), f"person:{assignee['id']}", case_id, "assigned", message,
-            {"unit": owner},
-        )  # fmt: skip
-        connection.execute(insert(OUTBOX), notice)
-    return {"case_id": case_id, "number": number, "duplicate": False, "replay": False, "event": event}
+def intake_many(engine: "Engine", submissions: list[Submission]) -> list[dict[str, Any] | Exception]:
+    """Each submission's answer, in order: what `intake` returns for it, or the exception it
+    would raise. The after-transition hooks run once the reports are committed."""
+    outcomes: list[dict[str, Any] | Exception | None] = [None] * len(submissions)
+    checked: dict[int, Checked] = {}
+    for i, submission in enumerate(submissions):
+        try:
+            checked[i] = check(engine, submission)
+        except GridcaseError as exc:
+            outcomes[i] = exc
+    if len(checked) > 1:
+        try:
+            outcomes_of = dict(zip(checked, _write(engine, list(checked.values())), strict=True))
+        except Exception as exc:
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                outcomes_of = dict.fromkeys(checked, exc)  # the database went away: all fail alike
+            else:  # perhaps one report's fault: each on its own
+                outcomes_of = {i: _write_alone(engine, c) for i, c in checked.items()}
+    else:
+        outcomes_of = {i: _write_alone(engine, c) for i, c in checked.items()}
+    for i, outcome in outcomes_of.items():
+        outcomes[i] = outcome
+        if isinstance(outcome, dict) and not outcome["replay"]:
+            try:
+                engine.after_event(outcome["case_id"], outcome["event"])
+            except Exception as exc:  # a plugin's failure is its report's, not the batch's
+                outcomes[i] = exc
+    return outcomes
 
 
-def named_person(connection: Connection, unit: str, key: str) -> dict[str, Any] | None:
-    """The first active person of `unit` whose `classes` attribute lists `key` ("event:0501")."""
-    for person in connection.execute(PEOPLE_OF_UNIT, {"unit": unit}).mappings():
-        classes = (person["attributes"] or {}).get("classes") or []
-        if key in ([classes] if isinstance(classes, str) else classes):  # one class may come as text
-            return dict(person)
-    return None
+def _write(engine: "Engine", checked: list[Checked]) -> list[dict[str, Any] | Exception]:
+    with write(engine.db) as connection:
+        return write_batch(engine, connection, checked, engine.clock.now())
+
+
+def _write_alone(engine: "Engine", c: Checked) -> dict[str, Any] | Exception:
+    try:
+        return _write(engine, [c])[0]
+    except IntegrityError as exc:
+        # the same key won a race in another transaction: answer as that request did
+        found = replay(engine, c.key) if c.key is not None else None
+        return exc if found is None else found
+    except Exception as exc:
+        return exc
+
+
+def replay(engine: "Engine", key: str) -> dict[str, Any] | None:
+    """The answer an earlier request with this idempotency key was given, if there was one."""
+    with query(engine.db) as connection:
+        found = BY_KEY(connection, {"key": key})
+    return {**found[0], "replay": True} if found else None

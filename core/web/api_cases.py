@@ -19,6 +19,7 @@ from ..db.engine import read
 from ..db.models import Case, CaseUnit, Clock, Unit
 from ..errors import GridcaseError
 from ..evidence import Upload
+from ..intake import Submission
 from ..units import subtree
 from .endpoints import INTEGER, MAX_ID, NUMBER, STRING, _engine, _int, endpoint, ok
 from .identity import RateLimit, json_body, login, logout, require
@@ -127,7 +128,7 @@ async def create_case(request: Request) -> Response:
         INTAKE_LIMIT.check(f"person:{actor.id}")  # citizens' apps; the centre's integrations are not limited
     report, uploads = await _form_or_json(request)
     key = request.headers.get("idempotency-key")
-    result = await run_in_threadpool(engine.intake, report, actor, uploads, key)
+    result = await request.app.state.intake(Submission(report, actor, tuple(uploads), key))
     return ok(result, 200 if result.get("replay") else 201)
 
 

@@ -1,0 +1,422 @@
+"""Writing a batch of checked reports in one transaction (see intake.py).
+
+On PostgreSQL each step below is one round trip whatever the batch's size:
+
+1. **Look**: every report's idempotency key; the dedupe locks of the whole batch, in one
+   statement with the keys sorted; the open cases near each report; an id for each case the
+   batch may make.
+2. **Decide**, in Python: each report is a replay (its key was seen before, or earlier in the
+   batch), a duplicate of an open case, a duplicate of a case made earlier in the same batch, or
+   a new case.
+3. **Write**: the version bumps of the open cases repeated, by id; their reports; then the new
+   cases by counter key, each with its number claimed inside its INSERT (numbering.py), its
+   report, units, clocks and first event, and the reports and events of the batch's duplicates
+   of it.
+4. **Events of duplicates of open cases**, which need the version their bump returned, with the
+   notices, which need the numbers.
+
+Every transaction takes its locks in one order (dedupe cells, then case rows by id, then
+case-number counters by key), so two batches never wait on each other in a circle.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, bindparam, func, select
+
+from .db.fastinsert import FastInsert
+from .db.fastquery import FastQuery
+from .db.models import Case, Outbox, Person, Report
+from .db.raw import pipelined
+from .dedupe import cells, dedupe_rule, lock_cells, search_duplicate, within
+from .errors import GridcaseError
+from .events import bump, event_row, send_event
+from .evidence import Stored, Upload
+from .notify import OUT_OF_GRID, notice_channel, outbox_row
+from .numbering import Composed, NumberedInsert, case_number, composed, number_fields
+from .taxonomy import label_zh
+from .units import add_case_units
+
+if TYPE_CHECKING:
+    from .cases import Actor, Engine
+
+CASE, REPORT, OUTBOX, PERSON = (t.__table__ for t in (Case, Report, Outbox, Person))
+
+# Built once: the inserts go straight to the driver (core/db/fastinsert.py) and the queries are
+# constant statements with parameters, which skips SQLAlchemy's per-call construction work.
+INSERT_CASE = FastInsert(CASE, returning_id=True)
+INSERT_NUMBERED_CASE = NumberedInsert(FastInsert(CASE))
+INSERT_REPORT = FastInsert(REPORT)
+INSERT_OUTBOX = FastInsert(OUTBOX)
+NEXT_CASE_IDS = FastQuery(
+    select(func.nextval(func.pg_get_serial_sequence('"case"', "id")).label("id")).select_from(
+        func.generate_series(1, bindparam("n"))
+    )
+)
+BY_KEY = FastQuery(
+    select(REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number)
+    .join(CASE, CASE.c.id == REPORT.c.case_id)
+    .where(REPORT.c.idempotency_key == bindparam("key"))
+)
+PEOPLE_OF_UNIT = (
+    select(PERSON.c.id, PERSON.c.name, PERSON.c.attributes)
+    .where(PERSON.c.unit == bindparam("unit"), PERSON.c.active)
+    .order_by(PERSON.c.id)
+)
+NO_ROUTE = "没有匹配的责任单位，需人工派遣"
+
+
+@dataclass(eq=False)
+class Checked:
+    """A report that passed every check made without the database (intake.check)."""
+
+    r: dict[str, Any]  # the normalised report (intake.check_report)
+    actor: "Actor"
+    uploads: list[Upload]
+    stored: list[Stored]
+    key: str | None
+    located: dict[str, Any]
+    out_of_grid: dict[str, Any] | None  # the 越界 rule to apply, if any
+
+
+@dataclass(eq=False)
+class _NewCase:
+    """What a new case will be, decided before anything of it is written."""
+
+    row: dict[str, Any]
+    case_id: int | None  # reserved (PostgreSQL), else given by the INSERT
+    fields: dict[str, Any]  # the case number's
+    late: Composed | None  # the number as the database builds it, claimed inside the INSERT
+    routing: dict[str, Any] | None
+    owner: str | None
+    assignee: dict[str, Any] | None
+    counter: str  # the key of the counter its number comes from: the order of the writes
+
+
+@dataclass(eq=False)
+class _Entry:
+    """One report's way through the batch's transaction."""
+
+    c: Checked
+    outcome: dict[str, Any] | Exception | None = None
+    component: dict[str, Any] | None = None
+    earlier: Callable[[], list[dict[str, Any]]] | None = None  # the answer its key had before
+    nearby: Callable[[], dict[str, Any] | None] | None = None  # the open case it repeats
+    same_as: "_Entry | None" = None  # an earlier report of the batch with the same key
+    repeats: dict[str, Any] | None = None  # the open case it duplicates
+    joins: "_Entry | None" = None  # the batch's new case it duplicates
+    joined: list["_Entry"] = field(default_factory=list)  # the batch's duplicates of its new case
+    new: _NewCase | None = None
+    case_id: int | None = None
+    number: str | None = None
+    event: dict[str, Any] | None = None
+    event_id: Callable[[], int] | None = None
+
+
+def write_batch(
+    engine: "Engine", connection: Connection, checked: list[Checked], now: datetime
+) -> list[dict[str, Any] | Exception]:
+    """Each report's answer, in order ({case_id, number, duplicate, replay, event} or the
+    GridcaseError of the report alone); committed when the caller's transaction is."""
+    entries = [_Entry(c) for c in checked]
+    live = []
+    for e in entries:  # a component named by its code is looked up first, one statement each
+        try:
+            e.component = engine.find_component(connection, e.c.r)
+            live.append(e)
+        except GridcaseError as exc:
+            e.outcome = exc
+    reserved = _look(engine, connection, live, now)
+    news, repeats = _decide(engine, live)
+    for e in news:
+        e.new = _plan(engine, connection, e, now, reserved.pop() if reserved else None)
+    bumped = _write(engine, connection, news, repeats, now) if news or repeats else {}
+    notices = [row for e in live if e.case_id is not None for row in _notices(engine, e, now)]
+    if repeats or notices:  # step 4 (see the module's notes)
+        with pipelined(connection):
+            for case_id, group in repeats.items():
+                row = bumped[case_id]()
+                for seq, e in enumerate(group, start=row["version"] - len(group) + 1):
+                    e.event = _duplicate_event(e, seq, row["state"], now)
+                    e.event_id = send_event(connection, e.event)
+            for notice in notices:
+                INSERT_OUTBOX.send(connection, notice)
+    for e in live:
+        if e.event is not None:
+            event_id = e.event_id()
+            if e.c.uploads:
+                engine.attach(connection, e.case_id, event_id, e.c.uploads, e.c.stored, now)
+    return [_answer(e) for e in entries]
+
+
+def _write(
+    engine: "Engine",
+    connection: Connection,
+    news: list[_Entry],
+    repeats: dict[int, list[_Entry]],
+    now: datetime,
+) -> dict[int, Callable[[], dict[str, Any]]]:
+    """Step 3 (see the module's notes); returns the answers of the open cases' version bumps."""
+    with pipelined(connection):
+        bumped = {
+            case_id: bump(connection, case_id, now, reports=len(group), events=len(group))
+            for case_id, group in sorted(repeats.items())
+        }
+        for case_id, group in repeats.items():
+            for e in group:
+                e.case_id, e.number = case_id, e.repeats["number"]
+                INSERT_REPORT.send(connection, _report_row(e, now, duplicate=True))
+        numbers = [
+            (e, _send_new_case(engine, connection, e, now)) for e in sorted(news, key=lambda e: e.new.counter)
+        ]
+    for e, number in numbers:
+        e.number = number()
+        for j in e.joined:
+            j.number = e.number
+    return bumped
+
+
+def _look(engine: "Engine", connection: Connection, live: list[_Entry], now: datetime) -> list[int]:
+    """Send step 1 for every report (see the module's notes); returns the reserved case ids."""
+    with pipelined(connection):
+        lock_cells(connection, sorted({key for e in live for key in cells(engine, e.c.r)}))
+        for e in live:
+            e.earlier = BY_KEY.send(connection, {"key": e.c.key}) if e.c.key is not None else None
+            e.nearby = search_duplicate(connection, engine, e.c.r, now)
+        postgresql = connection.dialect.name == "postgresql"
+        ids = NEXT_CASE_IDS.send(connection, {"n": len(live)}) if postgresql and live else None
+    return sorted((row["id"] for row in ids()), reverse=True) if ids is not None else []
+
+
+def _decide(engine: "Engine", live: list[_Entry]) -> tuple[list[_Entry], dict[int, list[_Entry]]]:
+    """Step 2: the new cases, and the reports repeating each open case (by its id)."""
+    first_with_key: dict[str, _Entry] = {}
+    news: list[_Entry] = []
+    repeats: dict[int, list[_Entry]] = {}
+    for e in live:
+        earlier = e.earlier() if e.earlier is not None else None
+        open_case = e.nearby()
+        if e.c.key is not None:
+            if e.c.key in first_with_key:  # a retry that arrived with its first try
+                e.same_as = first_with_key[e.c.key]
+                continue
+            first_with_key[e.c.key] = e
+            if earlier:
+                e.outcome = {**earlier[0], "replay": True}
+                continue
+        if open_case is not None:
+            e.repeats = open_case
+            repeats.setdefault(open_case["id"], []).append(e)
+        elif host := next((n for n in news if _repeats(engine, e, n)), None):
+            e.joins = host
+            host.joined.append(e)
+        else:
+            news.append(e)
+    return news, repeats
+
+
+def _repeats(engine: "Engine", e: _Entry, new: _Entry) -> bool:
+    """Whether report `e` repeats the case `new`, made earlier in the same batch: the rule of
+    the open cases in the database (dedupe.py), for a case reported this moment."""
+    r, other = e.c.r, new.c.r
+    if (r["category"], r["info"]["kind"]) != (other["category"], other["info"]["kind"]):
+        return False
+    radius, window = dedupe_rule(engine, r["info"])
+    workflow = engine.workflow_for(other)
+    return (
+        radius > 0
+        and window.total_seconds() > 0
+        and workflow.kind_of(workflow.initial) == "open"
+        and within(engine, r, other)
+    )
+
+
+def _plan(
+    engine: "Engine", connection: Connection, e: _Entry, now: datetime, case_id: int | None
+) -> _NewCase:
+    r, located, info = e.c.r, e.c.located, e.c.r["info"]
+    workflow = engine.workflow_for(r)
+    routing = engine.pm.hook.route_case(
+        case={
+            "class": r["category"],
+            "kind": info["kind"],  # 0101 is a component class and an event class
+            "grid": located["grid"],
+            "grids": located["grids"],
+            "component": e.component,
+        },
+        profile=engine.profile,
+    )
+    owner = max(routing["units"], key=lambda u: u.get("share", 1.0))["unit"] if routing else None
+    assignee = (
+        named_person(connection, owner, f"{info['kind']}:{r['category']}")
+        if owner and engine.profile.get("routing", {}).get("named_person")
+        else None
+    )
+    explanation = routing["explanation"] if routing else NO_ROUTE
+    if assignee:
+        explanation += f"；责任人：{assignee['name']}"
+    fields = number_fields(
+        info["kind"], info["major"]["code"], r["category"], now.astimezone(engine.tz), r["channel"],
+        engine.division_code,
+    )  # fmt: skip
+    fmt = engine.profile["codes"]["case_number"]
+    late = composed(fmt, fields) if case_id is not None else None
+    reports = 1 + len(e.joined)  # the batch's duplicates of it are counted as they are on a bump
+    row = dict(
+        workflow=workflow.code,
+        state=workflow.initial,
+        state_kind=workflow.kind_of(workflow.initial),
+        version=reports,
+        kind=info["kind"],
+        class_code=r["category"],
+        major_code=info["major"]["code"],
+        standard=r.get("standard"),
+        urgent=r["urgent"],
+        channel=r["channel"],
+        description=r.get("description"),
+        address=r.get("address"),
+        lon=r["lon"],
+        lat=r["lat"],
+        grid=located["grid"],
+        grid_path="/" + "/".join(reversed(located["grids"])) + "/",
+        area_class=located.get("area_class"),
+        component=e.component["code"] if e.component else None,
+        reporter_id=e.c.actor.id,
+        assignee_id=assignee["id"] if assignee else None,
+        verified=False,
+        report_count=reports,
+        routing_rule=routing["rule"] if routing else None,
+        routing_explanation=explanation,
+        taxonomy_version=engine.taxonomy_version,
+        reported_at=now,
+        updated_at=now,
+    )
+    counter = late.key if late is not None else ""
+    return _NewCase(row, case_id, fields, late, routing, owner, assignee, counter)
+
+
+def _send_new_case(engine: "Engine", connection: Connection, e: _Entry, now: datetime) -> Callable[[], str]:
+    """Send a new case's rows (inside the write step's pipeline); the answer reads its number."""
+    new, r = e.new, e.c.r
+    if new.late is not None:
+        e.case_id = new.case_id
+        number = INSERT_NUMBERED_CASE.send(connection, new.row, new.case_id, new.late)
+    else:  # SQLite, or a format the database cannot build: the number first
+        claimed = case_number(connection, engine.profile["codes"]["case_number"], new.fields)
+        e.case_id = INSERT_CASE(connection, {**new.row, "number": claimed})
+        number = lambda: claimed  # noqa: E731
+    case_id, info, workflow = e.case_id, r["info"], engine.workflow_for(r)
+    if new.routing:
+        add_case_units(connection, case_id, "responsible", new.routing["units"], now)
+    INSERT_REPORT.send(connection, _report_row(e, now, duplicate=False))
+    facts = {
+        "class_code": r["category"], "major_code": info["major"]["code"], "kind": info["kind"],
+        "standard": r.get("standard"), "area_class": e.c.located.get("area_class"), "urgent": r["urgent"],
+        "taxonomy_version": engine.taxonomy_version,
+    }  # fmt: skip
+    deadlines = engine.clocks.start(
+        connection, case_id, workflow.starts, now, facts, fresh=True, owner=new.owner
+    )
+    channel = engine.channels[r["channel"]]
+    if channel.get("starts"):  # 民生110: the reply clock, owned by the unit first contacted (首问负责)
+        deadlines += engine.clocks.start(
+            connection, case_id, channel["starts"], now, facts, fresh=True,
+            owner=channel.get("first_contact", new.owner),
+        )  # fmt: skip
+    payload = {"channel": r["channel"], "grid": e.c.located["grid"]}
+    if r.get("classified"):
+        payload["classified"] = r["classified"]
+    if r.get("item"):
+        payload["item"] = r["item"]
+    e.event = event_row(
+        case_id, 1, "report", None, workflow.initial, e.c.actor, now, payload, deadlines=deadlines,
+        unit=new.owner,
+    )  # fmt: skip
+    e.event_id = send_event(connection, e.event)
+    for seq, j in enumerate(e.joined, start=2):
+        j.case_id = case_id
+        INSERT_REPORT.send(connection, _report_row(j, now, duplicate=True))
+        j.event = _duplicate_event(j, seq, workflow.initial, now)
+        j.event_id = send_event(connection, j.event)
+    return number
+
+
+def _report_row(e: _Entry, now: datetime, duplicate: bool) -> dict[str, Any]:
+    r = e.c.r
+    return {
+        "case_id": e.case_id,
+        "duplicate": duplicate,
+        "channel": r["channel"],
+        "reporter_id": e.c.actor.id,
+        "idempotency_key": e.c.key,
+        "description": r.get("description"),
+        "lon": r["lon"],
+        "lat": r["lat"],
+        "crs": r["crs"],
+        "received_at": now,
+    }
+
+
+def _duplicate_event(e: _Entry, seq: int, state: str, now: datetime) -> dict[str, Any]:
+    """The event of a report that repeats an open case: it keeps the case's state."""
+    r = e.c.r
+    payload = {"channel": r["channel"], "point": [r["lon"], r["lat"]], "description": r["description"]}
+    return event_row(e.case_id, seq, "duplicate_report", state, state, e.c.actor, now, payload)
+
+
+def _notices(engine: "Engine", e: _Entry, now: datetime) -> list[dict[str, Any]]:
+    """The outbox rows of a report's notices: the named person's task (秒级推送) and the 越界
+    alert, made once the case's number is known."""
+    rows = []
+    if e.new is not None and e.new.assignee:
+        info = e.c.r["info"]
+        message = f"【指派】案件{e.number}（{label_zh(info['minor'].get('name'))}）由您负责"
+        recipient = f"person:{e.new.assignee['id']}"
+        channel = notice_channel(engine.profile)
+        rows.append(
+            outbox_row(now, channel, recipient, e.case_id, "assigned", message, {"unit": e.new.owner})
+        )
+    if rule := e.c.out_of_grid:
+        actor, grid = e.c.actor, e.c.located["grid"]
+        reporter = actor.username or f"监督员{actor.id}"
+        text = OUT_OF_GRID.format(reporter=reporter, number=e.number, grid=grid)
+        payload = {"reporter": actor.id, "grid": grid, "grids": sorted(actor.grids)}
+        channel = notice_channel(engine.profile, rule)
+        rows += [
+            outbox_row(now, channel, f"role:{role}", e.case_id, "out_of_grid", text, payload)
+            for role in rule.get("notify", ["shift_leader"])
+        ]
+    return rows
+
+
+def _answer(e: _Entry) -> dict[str, Any] | Exception:
+    if e.same_as is not None:
+        first = _answer(e.same_as)
+        if isinstance(first, Exception):
+            return first
+        return {
+            "case_id": first["case_id"],
+            "number": first["number"],
+            "duplicate": first["duplicate"],
+            "replay": True,
+        }
+    if e.outcome is not None:
+        return e.outcome
+    return {
+        "case_id": e.case_id,
+        "number": e.number,
+        "duplicate": e.new is None,
+        "replay": False,
+        "event": e.event,
+    }
+
+
+def named_person(connection: Connection, unit: str, key: str) -> dict[str, Any] | None:
+    """The first active person of `unit` whose `classes` attribute lists `key` ("event:0501")."""
+    for person in connection.execute(PEOPLE_OF_UNIT, {"unit": unit}).mappings():
+        classes = (person["attributes"] or {}).get("classes") or []
+        if key in ([classes] if isinstance(classes, str) else classes):  # one class may come as text
+            return dict(person)
+    return None
