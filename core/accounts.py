@@ -8,6 +8,7 @@ entropy, so they get argon2id.
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -96,16 +97,28 @@ def revoke_token(db: Engine, prefix: str, now: datetime) -> int:
 
 def person_by_token(connection: Connection, token: str) -> dict[str, Any] | None:
     """The active person a live token belongs to, with their responsibility `grids`, or None."""
-    if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
-        return None
-    return _person(PERSON_BY_TOKEN(connection, {"hash": token_hash(token)}))
+    return send_person(connection, token, None)()
 
 
 def person_by_id(connection: Connection, person_id: Any) -> dict[str, Any] | None:
     """The active person with this id, with their responsibility `grids`, or None."""
-    if not isinstance(person_id, int):
-        return None
-    return _person(PERSON_BY_ID(connection, {"id": person_id}))
+    return send_person(connection, None, person_id)()
+
+
+def send_person(
+    connection: Connection, token: str | None, person_id: Any
+) -> Callable[[], dict[str, Any] | None]:
+    """Send the lookup of the person of `token`, else of `person_id`; the answer reads it (see
+    `db.raw.Sent`), so that inside `pipelined` the lookups of many requests share a round trip."""
+    if token is not None:
+        if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+            return lambda: None
+        rows = PERSON_BY_TOKEN.send(connection, {"hash": token_hash(token)})
+    elif isinstance(person_id, int):
+        rows = PERSON_BY_ID.send(connection, {"id": person_id})
+    else:
+        return lambda: None
+    return lambda: _person(rows())
 
 
 def _person(rows: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ import json
 import logging
 import secrets
 import time
+from functools import partial
 from typing import Any
 
 import anyio.to_thread
@@ -33,6 +34,7 @@ from ..settings import Settings
 from . import api, open311
 from .coalesce import Coalescer
 from .errors import HANDLERS
+from .identity import lookup_many
 
 access_log = logging.getLogger("gridcase.access")
 log = logging.getLogger("gridcase.web")
@@ -169,6 +171,8 @@ def create_app(
     # reports that arrive together are written together (group commit, see web/coalesce.py); one
     # batch at a time per worker: two made smaller batches and fewer intakes a second (measured)
     app.state.intake = Coalescer(engine.intake_many) if engine is not None else None
+    # and so is who asks: one statement's round trip for the requests that arrive together
+    app.state.identities = Coalescer(partial(lookup_many, engine)) if engine is not None else None
     app.state.plugin_manager = pm
     app.state.profile = profile or (engine.profile if engine is not None else {})
     app.state.admin_pages = admin_pages(pm) if pm is not None else []

@@ -11,14 +11,16 @@ import secrets
 import threading
 import time
 from collections import deque
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from ..accounts import log_in, person_by_id, person_by_token
+from ..accounts import log_in, send_person
 from ..cases import Actor
 from ..db.engine import query
+from ..db.raw import pipelined
 from ..errors import GridcaseError
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -36,14 +38,32 @@ def _actor(person: dict) -> Actor:
 
 
 def _lookup(engine, token: str | None, person_id) -> tuple[Actor | None, str | None]:
-    with query(engine.db) as connection:
-        if token is not None:
-            person, how = person_by_token(connection, token), "token"
-            if person is None:
-                raise GridcaseError("unauthorized", "the token is not valid (revoked, mistyped or expired)")
+    (found,) = lookup_many(engine, [(token, person_id)])
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
+def lookup_many(
+    engine, asks: list[tuple[str | None, Any]]
+) -> list[tuple[Actor | None, str | None] | Exception]:
+    """Who each (token, session person id) is: (actor, "token" or "session"), (None, None) for a
+    session whose person is gone, or the error of a token that is not valid. One round trip for
+    all: the server gathers the lookups of the requests that arrive together (web/coalesce.py)."""
+    with query(engine.db) as connection, pipelined(connection):
+        answers = [send_person(connection, token, person_id) for token, person_id in asks]
+    found: list[tuple[Actor | None, str | None] | Exception] = []
+    for (token, _), answer in zip(asks, answers, strict=True):
+        person = answer()
+        if token is not None and person is None:
+            found.append(
+                GridcaseError("unauthorized", "the token is not valid (revoked, mistyped or expired)")
+            )
         else:
-            person, how = person_by_id(connection, person_id), "session"
-    return (None, None) if person is None else (_actor(person), how)
+            found.append(
+                (None, None) if person is None else (_actor(person), "token" if token else "session")
+            )
+    return found
 
 
 async def identify(request: Request, api_key: str | None = None) -> Actor | None:
@@ -63,7 +83,7 @@ async def identify(request: Request, api_key: str | None = None) -> Actor | None
     person_id = request.session.get("person_id") if token is None and "session" in request.scope else None
     actor, how = (None, None)
     if token is not None or person_id is not None:
-        actor, how = await run_in_threadpool(_lookup, request.app.state.engine, token, person_id)
+        actor, how = await request.app.state.identities((token, person_id))
     if how == "session" and request.method not in SAFE_METHODS:
         sent = request.headers.get("x-csrf-token")
         if not sent or not secrets.compare_digest(sent, request.session.get("csrf", "")):
