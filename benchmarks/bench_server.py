@@ -53,6 +53,13 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
+def _server_log():
+    """Where the server's own log goes: GRIDCASE_BENCH_SERVER_LOG names a file, to look into a
+    run's errors; by default nowhere, so that writing it costs the server nothing."""
+    path = os.environ.get("GRIDCASE_BENCH_SERVER_LOG")
+    return open(path, "w") if path else subprocess.DEVNULL  # noqa: SIM115 (the server holds it)
+
+
 class Server:
     def __init__(self, db_url: str, tmp: Path) -> None:
         self.port = _port()
@@ -60,7 +67,7 @@ class Server:
         self.process = subprocess.Popen(
             [GRIDCASE, "serve", "--profile", str(TESTCITY), "--db", db_url, "--port", str(self.port),
              "--workers", os.environ.get("BENCH_WORKERS", "2")],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env, stdout=subprocess.DEVNULL, stderr=_server_log(),
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -62,11 +62,6 @@ def append(connection: Connection, event: dict[str, Any]) -> int:
     return INSERT_EVENT(connection, event)
 
 
-def send_event(connection: Connection, event: dict[str, Any]) -> Callable[[], int]:
-    """Append an event inside `pipelined`; call the answer for its id after the block."""
-    return INSERT_EVENT.send(connection, event)
-
-
 def bump(
     connection: Connection, case_id: int, now, reports: int = 0, events: int = 1
 ) -> Callable[[], dict[str, Any]]:

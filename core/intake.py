@@ -14,6 +14,7 @@ text the database refuses) is its own. A retry with an idempotency key passes th
 as its first try, so it is answered with that try's case.
 """
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,8 @@ from .intake_write import BY_KEY, Checked, write_batch
 
 if TYPE_CHECKING:
     from .cases import Actor, Engine
+
+log = logging.getLogger("gridcase.intake")
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ def intake_many(engine: "Engine", submissions: list[Submission]) -> list[dict[st
             if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 outcomes_of = dict.fromkeys(checked, exc)  # the database went away: all fail alike
             else:  # perhaps one report's fault: each on its own
+                log.warning("a batch of %d reports failed (%s); writing each alone", len(checked), exc)
                 outcomes_of = {i: _write_alone(engine, c) for i, c in checked.items()}
     else:
         outcomes_of = {i: _write_alone(engine, c) for i, c in checked.items()}

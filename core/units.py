@@ -165,21 +165,25 @@ def add_case_units(
     depth: int = 0,
 ) -> None:
     """Give units a part in a case: `units` are {"unit", "share"} (responsible) or handlers."""
-    INSERT_CASE_UNIT.many(
-        connection,
-        [
-            {
-                "case_id": case_id,
-                "unit": u["unit"],
-                "role": role,
-                "share": u.get("share", 1.0),
-                "depth": depth,
-                "active": True,
-                "since": now,
-            }
-            for u in units
-        ],
-    )
+    INSERT_CASE_UNIT.many(connection, case_unit_rows(case_id, role, units, now, depth))
+
+
+def case_unit_rows(
+    case_id: int, role: str, units: list[dict[str, Any]], now: datetime, depth: int = 0
+) -> list[dict[str, Any]]:
+    """The rows `add_case_units` inserts, for a caller that inserts many cases' at once."""
+    return [
+        {
+            "case_id": case_id,
+            "unit": u["unit"],
+            "role": role,
+            "share": u.get("share", 1.0),
+            "depth": depth,
+            "active": True,
+            "since": now,
+        }
+        for u in units
+    ]
 
 
 RELEASE_CASE_UNITS = (

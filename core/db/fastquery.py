@@ -58,8 +58,11 @@ class _Compiled:
 
 
 class FastQuery:
-    def __init__(self, statement: ReturnsRows) -> None:
-        self.statement = statement
+    def __init__(self, statement: ReturnsRows, prepare: bool = True) -> None:
+        """`prepare=False` plans the query afresh each time (PostgreSQL), for one whose best plan
+        depends on its parameters' values: a prepared statement turns to a generic plan after
+        five runs, which for `= ANY(:list)` can be a scan of the whole table."""
+        self.statement, self.prepare = statement, prepare
         self.names = tuple(c.name for c in statement.exported_columns)
         self._compiled: dict[str, _Compiled] = {}
 
@@ -73,7 +76,7 @@ class FastQuery:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
-        sent = Sent(connection, compiled.sql, compiled.arguments(params))
+        sent = Sent(connection, compiled.sql, compiled.arguments(params), self.prepare)
 
         def rows() -> list[dict[str, Any]]:
             fetched, processors = sent.read(

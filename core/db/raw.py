@@ -52,12 +52,25 @@ class Sent:
     after the block, which syncs once for everything sent in it (a read inside the block costs
     a round trip of its own)."""
 
-    def __init__(self, connection: Connection, sql: str, params: Any) -> None:
+    def __init__(
+        self, connection: Connection, sql: str, params: Any, prepare: bool = True, native: bool = False
+    ) -> None:
+        """`prepare=False` and `native` are psycopg's: a statement not prepared, and one written
+        with PostgreSQL's own placeholders ($1 …), which psycopg sends as they are instead of
+        parsing the text for its own (a cost that grows with the text, uncached past 4 kB)."""
         self.connection, self.sql = connection, sql
         with translated(connection, sql):
-            self.cursor = connection.connection.cursor()
+            if native:
+                from psycopg import RawCursor
+
+                self.cursor = RawCursor(connection.connection.driver_connection)
+            else:
+                self.cursor = connection.connection.cursor()
             try:
-                self.cursor.execute(sql, params)
+                if prepare:
+                    self.cursor.execute(sql, params)
+                else:
+                    self.cursor.execute(sql, params, prepare=False)
             except BaseException:
                 self.cursor.close()
                 raise

@@ -130,8 +130,25 @@ class Clocks:
                 connection, SUPERSEDE, case_id, named, ("running", "paused", "stopped"),
                 at=now, by=by, actor=actor_id,
             )  # fmt: skip
+        rows, changes = self.plan(case_id, named, now, case, handling_unit, owner)
+        self.insert(connection, rows)
+        return changes
+
+    def plan(
+        self,
+        case_id: int,
+        stages: Iterable[str],
+        now: datetime,
+        case: dict[str, Any],
+        handling_unit: str | None = None,
+        owner: str | None = None,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The rows of new clocks for `stages` and their deadline changes, nothing written: for
+        `insert`, which takes many cases' rows at once (the intake of a batch)."""
         rows, changes = [], []
-        for stage in named:
+        for stage in stages:
+            if stage == "*":
+                continue
             due = self.deadlines.compute(stage, case, now, handling_unit)
             row = {
                 "case_id": case_id, "stage": stage, "status": "running", "started_at": now,
@@ -146,14 +163,17 @@ class Clocks:
                     {"stage": stage, "why": "start", "deadline": _iso(due.deadline), "rule": due.rule}
                 )
             rows.append(row)
+        return rows, changes
+
+    def insert(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        """Insert clock rows from `plan`."""
         if any(row["deadline"] and self.deadlines.watched(row["stage"]) for row in rows):
-            # watched clocks get their timers: lights and escalation rungs
-            for row in rows:
-                clock = {**row, "id": FAST_INSERT_CLOCK_ID(connection, row)}
-                sweep.schedule(connection, self.deadlines, clock, fresh=True)
+            # watched clocks get their timers (lights and escalation rungs), which need their ids
+            ids = FAST_INSERT_CLOCK_ID.send_many(connection, rows)()
+            for row, clock_id in zip(rows, ids, strict=True):
+                sweep.schedule(connection, self.deadlines, {**row, "id": clock_id}, fresh=True)
         else:
             FAST_INSERT_CLOCK.many(connection, rows)
-        return changes
 
     def _select(self, case_id: int, stages: Iterable[str], statuses: tuple[str, ...]):
         every, named = _stages(stages)

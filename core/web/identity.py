@@ -50,11 +50,13 @@ def lookup_many(
     """Who each (token, session person id) is: (actor, "token" or "session"), (None, None) for a
     session whose person is gone, or the error of a token that is not valid. One round trip for
     all: the server gathers the lookups of the requests that arrive together (web/coalesce.py)."""
+    distinct = list(dict.fromkeys(asks))  # an integration's requests all carry its one token
     with query(engine.db) as connection, pipelined(connection):
-        answers = [send_person(connection, token, person_id) for token, person_id in asks]
+        sent = [send_person(connection, token, person_id) for token, person_id in distinct]
+    people = {ask: answer() for ask, answer in zip(distinct, sent, strict=True)}
     found: list[tuple[Actor | None, str | None] | Exception] = []
-    for (token, _), answer in zip(asks, answers, strict=True):
-        person = answer()
+    for token, person_id in asks:
+        person = people[token, person_id]
         if token is not None and person is None:
             found.append(
                 GridcaseError("unauthorized", "the token is not valid (revoked, mistyped or expired)")

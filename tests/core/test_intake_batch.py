@@ -275,9 +275,14 @@ def test_a_batch_waits_for_postgresql_as_often_as_a_single_report(engine):
             [Submission(cover(metres_east(NEAR, n % 3)), supervisor, key=f"dup{n}") for n in range(4)]
             + [Submission(cover([120.602 + 0.002 * n, 31.303]), supervisor, key=f"new{n}") for n in range(4)]
         )
-        trips_for_eight = trips.since(mark)
+        trips_for_eight, statements_for_eight = trips.since(mark), trips.statements(mark)
     assert [o["duplicate"] for o in out] == [True] * 4 + [False] * 4
     assert {o["case_id"] for o in out[:4]} == {open_case["case_id"]}
     # BEGIN; the keys, locks, searches and ids; the bump, the new cases and every report; the
     # duplicates' events; COMMIT: as many as one duplicate report alone, less its identity
     assert trips_for_eight == 5
+    # and each table is written once for the batch: what grows with it is one search per report
+    # and one INSERT per new case (its number is claimed inside it); BEGIN, the dedupe locks,
+    # the keys, the ids, the bump, the units, reports, clocks and events, the duplicates' events
+    # and COMMIT are one statement each
+    assert statements_for_eight == 8 + 4 + 11

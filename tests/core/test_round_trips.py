@@ -45,14 +45,31 @@ class RoundTrips:
             pgconn.trace(file.fileno())
         return [file.seek(0, os.SEEK_END) for _, file in self.traced]
 
-    def since(self, mark: list[int]) -> int:
+    def _messages(self, mark: list[int]) -> list[list[tuple[str, str]]]:
+        """Each connection's (side, message type) since `mark`: F from the client, B from the server."""
         self.mark()
-        trips = 0
+        sent = []
         for (_, file), start in zip(self.traced, mark + [0] * len(self.traced), strict=False):
             file.seek(start)
-            sides = [line.split("\t")[1] for line in file.read().decode("utf-8", "replace").splitlines()]
+            lines = file.read().decode("utf-8", "replace").splitlines()
+            # a statement's text may run over several lines; its message's line holds the fields
+            fields = [line.split("\t") for line in lines]
+            sent.append([(f[1], f[3]) for f in fields if len(f) >= 4])
+        return sent
+
+    def since(self, mark: list[int]) -> int:
+        """Round trips since `mark`."""
+        trips = 0
+        for messages in self._messages(mark):
+            sides = [side for side, _ in messages]
             trips += sum(1 for i, side in enumerate(sides) if side == "B" and i > 0 and sides[i - 1] == "F")
         return trips
+
+    def statements(self, mark: list[int]) -> int:
+        """Statements run since `mark` (each a Bind, or a simple Query such as BEGIN)."""
+        return sum(
+            m in (("F", "Bind"), ("F", "Query")) for messages in self._messages(mark) for m in messages
+        )
 
 
 def test_an_authenticated_postgresql_intake_keeps_its_round_trips_down(engine):

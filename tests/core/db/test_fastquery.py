@@ -65,3 +65,44 @@ def test_sent_statements_are_read_after_their_pipeline_syncs_and_fail_as_sqlalch
             FastInsert(REPORT).send(connection, report)
     with read(engine.db) as connection:  # nothing was half-written
         assert connection.execute(select(func.count()).select_from(REPORT)).scalar() == 1
+
+
+def test_many_rows_go_in_as_one_statement_with_their_ids_in_order(engine):
+    """FastInsert.send_many: the ids line up with the rows, even past the protocol's 65,535
+    parameters (several statements), and the rows are stored as SQLAlchemy stores them."""
+    case = engine.intake({"channel": "patrol", "point": [120.601, 31.337], "category": "0101",
+                          "kind": "component"}, Actor.of("supervisor"))  # fmt: skip
+    insert = FastInsert(REPORT, returning_id=True)
+    at = engine.clock.now()
+    count = insert.most + 7  # one statement full, and a second one
+    rows = [{"case_id": case["case_id"], "channel": "patrol", "idempotency_key": f"k{n}", "lon": 120.6 + n / 1e6,
+             "lat": 31.3, "crs": "wgs84", "received_at": at, "duplicate": n % 2 == 0} for n in range(count)]  # fmt: skip
+    with write(engine.db) as connection:
+        with pipelined(connection):
+            ids = insert.send_many(connection, rows)
+        got = ids()
+        assert FastInsert(REPORT).send_many(connection, [])() == []
+    assert len(got) == count == len(set(got))
+    with read(engine.db) as connection:
+        stored = {
+            row.id: row
+            for row in connection.execute(select(REPORT).where(REPORT.c.idempotency_key.is_not(None)))
+        }
+    assert [stored[i].idempotency_key for i in got] == [f"k{n}" for n in range(count)]
+    assert [stored[i].duplicate for i in got[:3]] == [True, False, True]
+    assert stored[got[-1]].received_at == at and stored[got[-1]].lon == pytest.approx(
+        120.6 + (count - 1) / 1e6
+    )
+
+
+def test_a_bad_row_among_many_writes_none_of_them(engine):
+    case = engine.intake({"channel": "patrol", "point": [120.601, 31.337], "category": "0101",
+                          "kind": "component"}, Actor.of("supervisor"), [], "taken")  # fmt: skip
+    row = {"case_id": case["case_id"], "channel": "patrol", "lon": 120.6, "lat": 31.3, "crs": "wgs84",
+           "received_at": engine.clock.now(), "duplicate": True}  # fmt: skip
+    with pytest.raises(IntegrityError), write(engine.db) as connection:
+        FastInsert(REPORT).many(
+            connection, [{**row, "idempotency_key": k} for k in ("fresh", "taken", "new")]
+        )
+    with read(engine.db) as connection:
+        assert connection.execute(select(func.count()).select_from(REPORT)).scalar() == 1
