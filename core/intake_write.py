@@ -2,16 +2,16 @@
 
 On PostgreSQL each step below is one round trip whatever the batch's size:
 
-1. **Look**: every report's idempotency key; the dedupe locks of the whole batch, in one
-   statement with the keys sorted; the open cases near each report; an id for each case the
-   batch may make.
+1. **Look**: the batch's idempotency keys, in one query; the dedupe locks of the whole batch,
+   in one statement with the keys sorted; the open cases near each report; an id for each case
+   the batch may make.
 2. **Decide**, in Python: each report is a replay (its key was seen before, or earlier in the
    batch), a duplicate of an open case, a duplicate of a case made earlier in the same batch, or
    a new case.
-3. **Write**: the version bumps of the open cases repeated, by id; their reports; then the new
-   cases by counter key, each with its number claimed inside its INSERT (numbering.py), its
-   report, units, clocks and first event, and the reports and events of the batch's duplicates
-   of it.
+3. **Write**: the version bumps of the open cases repeated, by id; then the new cases by counter
+   key, each with its number claimed inside its INSERT (numbering.py); then, one multi-row
+   INSERT a table, the batch's units, reports, clocks and events (the new cases' first events,
+   and those of the batch's duplicates of them).
 4. **Events of duplicates of open cases**, which need the version their bump returned, with the
    notices, which need the numbers.
 
@@ -22,7 +22,7 @@ case-number counters by key), so two batches never wait on each other in a circl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ARRAY, Connection, String, any_, bindparam, func, select
@@ -195,24 +195,28 @@ def _write(
 def _look(engine: "Engine", connection: Connection, live: list[_Entry], now: datetime) -> list[int]:
     """Send step 1 for every report (see the module's notes); returns the reserved case ids."""
     postgresql = connection.dialect.name == "postgresql"
-    keys = [e.c.key for e in live if e.c.key is not None]
     with pipelined(connection):
         lock_cells(connection, sorted({key for e in live for key in cells(engine, e.c.r)}))
-        answered = cache(BY_KEYS.send(connection, {"keys": keys})) if postgresql and keys else None
+        answered = _send_answered(connection, {e.c.key for e in live if e.c.key is not None})
         for e in live:
-            if e.c.key is not None:
-                e.earlier = (
-                    (lambda key=e.c.key: [_without_key(row) for row in answered() if row["key"] == key])
-                    if answered is not None
-                    else BY_KEY.send(connection, {"key": e.c.key})
-                )
+            e.earlier = partial(answered, e.c.key) if e.c.key is not None else None
             e.nearby = search_duplicate(connection, engine, e.c.r, now)
         ids = NEXT_CASE_IDS.send(connection, {"n": len(live)}) if postgresql and live else None
     return sorted((row["id"] for row in ids()), reverse=True) if ids is not None else []
 
 
-def _without_key(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in row.items() if name != "key"}
+def _send_answered(connection: Connection, keys: set[str]) -> Callable[[str], list[dict[str, Any]]]:
+    """Send the lookup of what earlier requests with these idempotency keys were answered; the
+    answer gives a key's (no row for a key not seen before)."""
+    if connection.dialect.name != "postgresql":  # in-process: a query a key costs nothing
+        sent = {key: cache(BY_KEY.send(connection, {"key": key})) for key in keys}
+        return lambda key: sent[key]()
+    if not keys:
+        return lambda key: []
+    rows = cache(BY_KEYS.send(connection, {"keys": sorted(keys)}))
+    return lambda key: [
+        {name: value for name, value in row.items() if name != "key"} for row in rows() if row["key"] == key
+    ]
 
 
 def _decide(engine: "Engine", live: list[_Entry]) -> tuple[list[_Entry], dict[int, list[_Entry]]]:
