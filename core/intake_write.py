@@ -29,21 +29,20 @@ from sqlalchemy import ARRAY, Connection, String, any_, bindparam, func, select
 
 from .db.fastinsert import FastInsert
 from .db.fastquery import FastQuery
-from .db.models import Case, Outbox, Person, Report
+from .db.models import Case, Outbox, Report
 from .db.raw import pipelined
 from .dedupe import cells, dedupe_rule, lock_cells, search_duplicate, within
 from .errors import GridcaseError
 from .events import INSERT_EVENT, bump, event_row
 from .evidence import Stored, Upload
-from .notify import OUT_OF_GRID, notice_channel, outbox_row
-from .numbering import Composed, NumberedInsert, case_number, composed, number_fields
-from .taxonomy import label_zh
+from .intake_plan import NewCase, case_notices, plan_case
+from .numbering import NumberedInsert, case_number
 from .units import INSERT_CASE_UNIT, case_unit_rows
 
 if TYPE_CHECKING:
     from .cases import Actor, Engine
 
-CASE, REPORT, OUTBOX, PERSON = (t.__table__ for t in (Case, Report, Outbox, Person))
+CASE, REPORT, OUTBOX = (t.__table__ for t in (Case, Report, Outbox))
 
 # Built once: the inserts go straight to the driver (core/db/fastinsert.py) and the queries are
 # constant statements with parameters, which skips SQLAlchemy's per-call construction work.
@@ -66,12 +65,6 @@ BY_KEYS = FastQuery(  # PostgreSQL: a batch's keys in one statement
     ),
     prepare=False,  # measured: its generic plan made PostgreSQL's time per intake triple in a minute
 )
-PEOPLE_OF_UNIT = (
-    select(PERSON.c.id, PERSON.c.name, PERSON.c.attributes)
-    .where(PERSON.c.unit == bindparam("unit"), PERSON.c.active)
-    .order_by(PERSON.c.id)
-)
-NO_ROUTE = "没有匹配的责任单位，需人工派遣"
 
 
 @dataclass(eq=False)
@@ -88,20 +81,6 @@ class Checked:
 
 
 @dataclass(eq=False)
-class _NewCase:
-    """What a new case will be, decided before anything of it is written."""
-
-    row: dict[str, Any]
-    case_id: int | None  # reserved (PostgreSQL), else given by the INSERT
-    fields: dict[str, Any]  # the case number's
-    late: Composed | None  # the number as the database builds it, claimed inside the INSERT
-    routing: dict[str, Any] | None
-    owner: str | None
-    assignee: dict[str, Any] | None
-    counter: str  # the key of the counter its number comes from: the order of the writes
-
-
-@dataclass(eq=False)
 class _Entry:
     """One report's way through the batch's transaction."""
 
@@ -114,7 +93,7 @@ class _Entry:
     repeats: dict[str, Any] | None = None  # the open case it duplicates
     joins: "_Entry | None" = None  # the batch's new case it duplicates
     joined: list["_Entry"] = field(default_factory=list)  # the batch's duplicates of its new case
-    new: _NewCase | None = None
+    new: NewCase | None = None
     case_id: int | None = None
     number: str | None = None
     event: dict[str, Any] | None = None
@@ -137,9 +116,15 @@ def write_batch(
     reserved = _look(engine, connection, live, now)
     news, repeats = _decide(engine, live)
     for e in news:
-        e.new = _plan(engine, connection, e, now, reserved.pop() if reserved else None)
+        case_id = reserved.pop() if reserved else None
+        e.new = plan_case(engine, connection, e.c, e.component, 1 + len(e.joined), now, case_id)
     bumped = _write(engine, connection, news, repeats, now) if news or repeats else {}
-    notices = [row for e in live if e.case_id is not None for row in _notices(engine, e, now)]
+    notices = [
+        row
+        for e in live
+        if e.case_id is not None
+        for row in case_notices(engine, e.c, e.new, e.case_id, e.number, now)
+    ]
     if repeats or notices:  # step 4 (see the module's notes)
         with pipelined(connection):
             events = []
@@ -262,70 +247,6 @@ def _repeats(engine: "Engine", e: _Entry, new: _Entry) -> bool:
     )
 
 
-def _plan(
-    engine: "Engine", connection: Connection, e: _Entry, now: datetime, case_id: int | None
-) -> _NewCase:
-    r, located, info = e.c.r, e.c.located, e.c.r["info"]
-    workflow = engine.workflow_for(r)
-    routing = engine.pm.hook.route_case(
-        case={
-            "class": r["category"],
-            "kind": info["kind"],  # 0101 is a component class and an event class
-            "grid": located["grid"],
-            "grids": located["grids"],
-            "component": e.component,
-        },
-        profile=engine.profile,
-    )
-    owner = max(routing["units"], key=lambda u: u.get("share", 1.0))["unit"] if routing else None
-    assignee = (
-        named_person(connection, owner, f"{info['kind']}:{r['category']}")
-        if owner and engine.profile.get("routing", {}).get("named_person")
-        else None
-    )
-    explanation = routing["explanation"] if routing else NO_ROUTE
-    if assignee:
-        explanation += f"；责任人：{assignee['name']}"
-    fields = number_fields(
-        info["kind"], info["major"]["code"], r["category"], now.astimezone(engine.tz), r["channel"],
-        engine.division_code,
-    )  # fmt: skip
-    fmt = engine.profile["codes"]["case_number"]
-    late = composed(fmt, fields) if case_id is not None else None
-    reports = 1 + len(e.joined)  # the batch's duplicates of it are counted as they are on a bump
-    row = dict(
-        workflow=workflow.code,
-        state=workflow.initial,
-        state_kind=workflow.kind_of(workflow.initial),
-        version=reports,
-        kind=info["kind"],
-        class_code=r["category"],
-        major_code=info["major"]["code"],
-        standard=r.get("standard"),
-        urgent=r["urgent"],
-        channel=r["channel"],
-        description=r.get("description"),
-        address=r.get("address"),
-        lon=r["lon"],
-        lat=r["lat"],
-        grid=located["grid"],
-        grid_path="/" + "/".join(reversed(located["grids"])) + "/",
-        area_class=located.get("area_class"),
-        component=e.component["code"] if e.component else None,
-        reporter_id=e.c.actor.id,
-        assignee_id=assignee["id"] if assignee else None,
-        verified=False,
-        report_count=reports,
-        routing_rule=routing["rule"] if routing else None,
-        routing_explanation=explanation,
-        taxonomy_version=engine.taxonomy_version,
-        reported_at=now,
-        updated_at=now,
-    )
-    counter = late.key if late is not None else ""
-    return _NewCase(row, case_id, fields, late, routing, owner, assignee, counter)
-
-
 def _send_new_case(
     engine: "Engine", connection: Connection, e: _Entry, now: datetime, rows: "_Rows"
 ) -> Callable[[], str]:
@@ -414,31 +335,6 @@ def _duplicate_event(e: _Entry, seq: int, state: str, now: datetime) -> dict[str
     return event_row(e.case_id, seq, "duplicate_report", state, state, e.c.actor, now, payload)
 
 
-def _notices(engine: "Engine", e: _Entry, now: datetime) -> list[dict[str, Any]]:
-    """The outbox rows of a report's notices: the named person's task (秒级推送) and the 越界
-    alert, made once the case's number is known."""
-    rows = []
-    if e.new is not None and e.new.assignee:
-        info = e.c.r["info"]
-        message = f"【指派】案件{e.number}（{label_zh(info['minor'].get('name'))}）由您负责"
-        recipient = f"person:{e.new.assignee['id']}"
-        channel = notice_channel(engine.profile)
-        rows.append(
-            outbox_row(now, channel, recipient, e.case_id, "assigned", message, {"unit": e.new.owner})
-        )
-    if rule := e.c.out_of_grid:
-        actor, grid = e.c.actor, e.c.located["grid"]
-        reporter = actor.username or f"监督员{actor.id}"
-        text = OUT_OF_GRID.format(reporter=reporter, number=e.number, grid=grid)
-        payload = {"reporter": actor.id, "grid": grid, "grids": sorted(actor.grids)}
-        channel = notice_channel(engine.profile, rule)
-        rows += [
-            outbox_row(now, channel, f"role:{role}", e.case_id, "out_of_grid", text, payload)
-            for role in rule.get("notify", ["shift_leader"])
-        ]
-    return rows
-
-
 def _answer(e: _Entry) -> dict[str, Any] | Exception:
     if e.same_as is not None:
         first = _answer(e.same_as)
@@ -459,12 +355,3 @@ def _answer(e: _Entry) -> dict[str, Any] | Exception:
         "replay": False,
         "event": e.event,
     }
-
-
-def named_person(connection: Connection, unit: str, key: str) -> dict[str, Any] | None:
-    """The first active person of `unit` whose `classes` attribute lists `key` ("event:0501")."""
-    for person in connection.execute(PEOPLE_OF_UNIT, {"unit": unit}).mappings():
-        classes = (person["attributes"] or {}).get("classes") or []
-        if key in ([classes] if isinstance(classes, str) else classes):  # one class may come as text
-            return dict(person)
-    return None
