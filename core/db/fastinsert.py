@@ -7,8 +7,8 @@ booleans), so rows are stored exactly as `insert(table)` would store them.
 
 Many rows go in as one statement on PostgreSQL (`many`, `send_many`): a batch of intakes writes
 each table once instead of once a case, and every statement costs the worker a send to the
-server and psycopg's own work, pipelined or not (measured: about a third of a worker's time went
-to sending statements before the intake's rows were gathered this way).
+server and psycopg's own work, pipelined or not (sampled under load: about a third of a worker's
+time went to running statements before the intake's rows were gathered this way).
 """
 
 from collections.abc import Callable
