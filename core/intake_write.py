@@ -48,14 +48,14 @@ CASE, REPORT, OUTBOX = (t.__table__ for t in (Case, Report, Outbox))
 # constant statements with parameters, which skips SQLAlchemy's per-call construction work.
 INSERT_CASE = FastInsert(CASE, returning_id=True)
 INSERT_NUMBERED_CASE = NumberedInsert(FastInsert(CASE))
-INSERT_REPORT = FastInsert(REPORT)
+INSERT_REPORT = FastInsert(REPORT, returning_id=True)  # a report's id is its Open311 token
 INSERT_OUTBOX = FastInsert(OUTBOX)
 NEXT_CASE_IDS = FastQuery(
     select(func.nextval(func.pg_get_serial_sequence('"case"', "id")).label("id")).select_from(
         func.generate_series(1, bindparam("n"))
     )
 )
-_ANSWERED = select(REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number).join(
+_ANSWERED = select(REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number, REPORT.c.id.label("report_id")).join(
     CASE, CASE.c.id == REPORT.c.case_id
 )
 BY_KEY = FastQuery(_ANSWERED.where(REPORT.c.idempotency_key == bindparam("key")))
@@ -98,6 +98,7 @@ class _Entry:
     number: str | None = None
     event: dict[str, Any] | None = None
     event_id: Callable[[], int] | None = None
+    report_id: int | None = None
 
 
 def write_batch(
@@ -160,16 +161,18 @@ def _write(
         for case_id, group in repeats.items():
             for e in group:
                 e.case_id, e.number = case_id, e.repeats["number"]
-                rows.reports.append(_report_row(e, now, duplicate=True))
+                rows.reports.append(e)
         numbers = [
             (e, _send_new_case(engine, connection, e, now, rows))
             for e in sorted(news, key=lambda e: e.new.counter)
         ]
         # each table once for the whole batch, after the cases its rows belong to
         INSERT_CASE_UNIT.many(connection, rows.units)
-        INSERT_REPORT.many(connection, rows.reports)
+        report_ids = INSERT_REPORT.send_many(connection, [_report_row(e, now) for e in rows.reports])
         engine.clocks.insert(connection, rows.clocks)
         _send_events(connection, rows.events)
+    for e, report_id in zip(rows.reports, report_ids(), strict=True):
+        e.report_id = report_id
     for e, number in numbers:
         e.number = number()
         for j in e.joined:
@@ -263,7 +266,7 @@ def _send_new_case(
     case_id, info, workflow = e.case_id, r["info"], engine.workflow_for(r)
     if new.routing:
         rows.units += case_unit_rows(case_id, "responsible", new.routing["units"], now)
-    rows.reports.append(_report_row(e, now, duplicate=False))
+    rows.reports.append(e)
     facts = {
         "class_code": r["category"], "major_code": info["major"]["code"], "kind": info["kind"],
         "standard": r.get("standard"), "area_class": e.c.located.get("area_class"), "urgent": r["urgent"],
@@ -289,7 +292,7 @@ def _send_new_case(
     rows.events.append(e)
     for seq, j in enumerate(e.joined, start=2):
         j.case_id = case_id
-        rows.reports.append(_report_row(j, now, duplicate=True))
+        rows.reports.append(j)
         j.event = _duplicate_event(j, seq, workflow.initial, now)
         rows.events.append(j)
     return number
@@ -300,7 +303,7 @@ class _Rows:
     """The rows of the batch's new cases and duplicates, gathered to be inserted a table at once."""
 
     units: list[dict[str, Any]] = field(default_factory=list)
-    reports: list[dict[str, Any]] = field(default_factory=list)
+    reports: list[_Entry] = field(default_factory=list)  # the entries whose report to insert
     clocks: list[dict[str, Any]] = field(default_factory=list)
     events: list[_Entry] = field(default_factory=list)  # the entries whose `event` to insert
 
@@ -312,11 +315,12 @@ def _send_events(connection: Connection, entries: list[_Entry]) -> None:
         e.event_id = lambda i=i: ids()[i]
 
 
-def _report_row(e: _Entry, now: datetime, duplicate: bool) -> dict[str, Any]:
+def _report_row(e: _Entry, now: datetime) -> dict[str, Any]:
+    """Report `e`'s row: a duplicate unless its entry made a new case."""
     r = e.c.r
     return {
         "case_id": e.case_id,
-        "duplicate": duplicate,
+        "duplicate": e.new is None,
         "channel": r["channel"],
         "reporter_id": e.c.actor.id,
         "idempotency_key": e.c.key,
@@ -344,6 +348,7 @@ def _answer(e: _Entry) -> dict[str, Any] | Exception:
             "case_id": first["case_id"],
             "number": first["number"],
             "duplicate": first["duplicate"],
+            "report_id": first["report_id"],
             "replay": True,
         }
     if e.outcome is not None:
@@ -352,6 +357,7 @@ def _answer(e: _Entry) -> dict[str, Any] | Exception:
         "case_id": e.case_id,
         "number": e.number,
         "duplicate": e.new is None,
+        "report_id": e.report_id,
         "replay": False,
         "event": e.event,
     }

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from ..db.engine import read
 from ..db.models import Case, CaseUnit, Clock, Report, Unit
 from ..errors import GridcaseError
+from ..intake import Submission
 from ..taxonomy import active_classes, label_zh
 from .identity import RateLimit, identify
 
@@ -274,7 +275,8 @@ def token(engine, value: str) -> tuple[str, Any]:
     return "service_requests", [{"service_request_id": row.number, "token": value}]
 
 
-def create(engine, actor, form: dict[str, str]) -> tuple[str, Any]:
+def report_of(engine, form: dict[str, str]) -> dict[str, Any]:
+    """The intake report a POSTed service request makes, or Open311Error saying what is missing."""
     if not form.get("service_code"):
         raise Open311Error(400, "service_code is required")
     info = _class_of(engine, form["service_code"])
@@ -289,7 +291,7 @@ def create(engine, actor, form: dict[str, str]) -> tuple[str, Any]:
     attributes = {
         key[len("attribute[") : -1]: value for key, value in form.items() if key.startswith("attribute[")
     }
-    report = {
+    return {
         "channel": "open311",
         "point": [lon, lat],
         "category": info["minor"]["code"],
@@ -298,19 +300,15 @@ def create(engine, actor, form: dict[str, str]) -> tuple[str, Any]:
         "address": form.get("address_string"),
         "standard": attributes.get("standard") or None,
     }
-    result = engine.intake(report, actor)
-    with read(engine.db) as connection:
-        report_id = connection.execute(
-            select(REPORT.c.id)
-            .where(REPORT.c.case_id == result["case_id"])
-            .order_by(REPORT.c.id.desc())
-            .limit(1)
-        ).scalar()
+
+
+def created(result: dict[str, Any]) -> tuple[str, Any]:
+    """The answer to a POSTed request: its case's number, and its own report as the token."""
     notice = "与已有案件合并" if result.get("duplicate") else None
     return "service_requests", [
         {
             "service_request_id": result["number"],
-            "token": f"t{report_id}",
+            "token": f"t{result['report_id']}",
             "service_notice": notice,
             "account_id": None,
         }
@@ -370,7 +368,9 @@ async def _answer(request: Request, parts: list[str], fmt: str) -> Response:
         if actor is None or not actor.roles & {"citizen", "system"}:
             raise Open311Error(403, "a valid api_key of a citizen or system account is required")
         POST_LIMIT.check(f"person:{actor.id}")
-        root, data = await run_in_threadpool(create, engine, actor, q)
+        # written with the JSON API's reports that arrive together (group commit, web/coalesce.py)
+        result = await request.app.state.intake(Submission(report_of(engine, q), actor))
+        root, data = created(result)
         return _render(data, root, fmt, 201)
     if head == "discovery" and not rest:
         root, data = discovery(engine, request)

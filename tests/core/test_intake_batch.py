@@ -167,6 +167,7 @@ def test_an_idempotency_key_raced_by_another_transaction_is_answered_with_the_wi
         "case_id": winner["case_id"],
         "number": winner["number"],
         "duplicate": False,
+        "report_id": winner["report_id"],
         "replay": True,
     }
     assert out[1]["replay"] is False and out[1]["number"] != winner["number"]
@@ -286,3 +287,22 @@ def test_a_batch_waits_for_postgresql_as_often_as_a_single_report(engine):
     # the keys, the ids, the bump, the units, reports, clocks and events, the duplicates' events
     # and COMMIT are one statement each
     assert statements_for_eight == 8 + 4 + 11
+
+
+def test_each_report_of_a_batch_is_answered_with_its_own_report(engine):
+    """Open311 hands a report's id out as its token: two reports of one problem sent together
+    join one case, and each is answered with its own report, a replay with its first try's."""
+    spot = [120.611, 31.321]
+    first, second, retry = engine.intake_many(
+        [
+            Submission(cover(spot, description="first"), supervisor, key="a"),
+            Submission(cover(metres_east(spot, 2), description="second"), supervisor, key="b"),
+            Submission(cover(spot, description="first"), supervisor, key="a"),
+        ]
+    )
+    assert first["case_id"] == second["case_id"] and second["duplicate"] and retry["replay"]
+    assert first["report_id"] != second["report_id"] and retry["report_id"] == first["report_id"]
+    with engine.db.connect() as connection:
+        described = dict(connection.execute(select(Report.id, Report.description)).all())
+    assert described[first["report_id"]] == "first" and described[second["report_id"]] == "second"
+    assert engine.intake(cover(spot), supervisor, idempotency_key="b")["report_id"] == second["report_id"]

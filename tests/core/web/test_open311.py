@@ -81,6 +81,11 @@ def test_posting_a_request_then_reading_it_back_by_id_and_by_token(world):
     assert root.find("request/service_request_id").text == number
     posted_xml = xml(post(world, fmt="xml", long=STREET1[0] + 0.02))
     assert posted_xml.find("request/service_request_id").text
+    (again,) = post(world, description="同一处占道经营").json()  # joins the first request's case
+    assert again["service_request_id"] == number and again["token"] != token
+    assert again["service_notice"] and world.client.get(f"{BASE}/tokens/{again['token']}.json").json() == [
+        {"service_request_id": number, "token": again["token"]}
+    ]
 
 
 def test_listing_requests_with_filters(world):
