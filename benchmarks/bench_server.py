@@ -7,6 +7,7 @@ costs the machine about ten times wrk's CPU per request and so understates the s
 and detail read 1M cases generated inside the database, 4 requests in flight from the client.
 
 GRIDCASE_BENCH_SCALE (default 1) scales the intake's duration, the number of reads and of cases.
+GRIDCASE_BENCH_SERVER_LOG names a file for the server's own log (its warnings and errors).
 """
 
 import asyncio
