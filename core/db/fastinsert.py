@@ -39,11 +39,11 @@ class FastInsert:
             prepared = self._prepared[dialect.name] = (sql, processors)
         return prepared
 
-    def _sql(self, connection: Connection, rows: int) -> str:
+    def _sql(self, connection: Connection, rows: int, returning: bool = True) -> str:
         mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
         one = f"({', '.join([mark] * len(self.columns))})"
         sql = self._prepare(connection)[0] + ", ".join([one] * rows)
-        return sql + " RETURNING id" if self.returning_id else sql
+        return sql + " RETURNING id" if self.returning_id and returning else sql
 
     @cache  # noqa: B019 (the inserts are module constants, made once)
     def _native_sql(self, rows: int) -> str:
@@ -88,13 +88,8 @@ class FastInsert:
         if not rows:
             return list
         processors = self._prepare(connection)[1]
-        if connection.dialect.name != "postgresql":  # in-process: a statement each costs nothing
-            if self.returning_id:
-                ids = [self.send(connection, row)() for row in rows]
-                return lambda: ids
-            with raw_cursor(connection, self._sql(connection, 1)) as cursor:
-                cursor.executemany(self._sql(connection, 1), [self._values(processors, r) for r in rows])
-            return list
+        if connection.dialect.name != "postgresql":
+            return self._sqlite_many(connection, rows, processors)
         sents = []
         for at in range(0, len(rows), self.most):  # within the protocol's 65,535 parameters
             chunk = rows[at : at + self.most]
@@ -108,6 +103,24 @@ class FastInsert:
         # PostgreSQL returns an INSERT … VALUES's rows in the order of its VALUES (Django's
         # bulk_create relies on the same), so the ids line up with `rows`
         return lambda: [row[0] for sent in sents for row in sent.read(lambda cursor: cursor.fetchall())]
+
+    def _sqlite_many(
+        self, connection: Connection, rows: list[dict[str, Any]], processors: list[Any]
+    ) -> Callable[[], list[int]]:
+        """SQLite: one INSERT for every 32,766 parameters. SQLite leaves RETURNING's order open,
+        but numbers a statement's new rows one after another in the order of its VALUES (an
+        INTEGER PRIMARY KEY takes the largest so far plus one, and a writer is alone), so the
+        last row's id gives every row's."""
+        ids: list[int] = []
+        most = 32_766 // len(self.columns)
+        for at in range(0, len(rows), most):
+            chunk = rows[at : at + most]
+            sql = self._sql(connection, len(chunk), returning=False)
+            with raw_cursor(connection, sql) as cursor:
+                cursor.execute(sql, [v for row in chunk for v in self._values(processors, row)])
+                last = cursor.lastrowid
+            ids += range(last - len(chunk) + 1, last + 1)
+        return lambda: ids if self.returning_id else []
 
     @property
     def most(self) -> int:
