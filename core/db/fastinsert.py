@@ -5,7 +5,7 @@ itself; intake writes about eight rows per case. FastInsert prepares the SQL onc
 and converts values with the columns' own SQLAlchemy type processors (UTC timestamps, JSON,
 booleans), so rows are stored exactly as `insert(table)` would store them.
 
-Many rows go in as one statement on PostgreSQL (`many`, `send_many`): a batch of intakes writes
+Many rows go in as one statement (`many`, `send_many`): a batch of intakes writes
 each table once instead of once a case, and every statement costs the worker a send to the
 server and psycopg's own work, pipelined or not (sampled under load: about a third of a worker's
 time went to running statements before the intake's rows were gathered this way).

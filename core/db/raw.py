@@ -55,9 +55,10 @@ class Sent:
     def __init__(
         self, connection: Connection, sql: str, params: Any, prepare: bool = True, native: bool = False
     ) -> None:
-        """`prepare=False` and `native` are psycopg's: a statement not prepared, and one written
-        with PostgreSQL's own placeholders ($1 …), which psycopg sends as they are instead of
-        parsing the text for its own (a cost that grows with the text, uncached past 4 kB)."""
+        """`prepare=False` and `native` are psycopg's, and `prepare` means nothing elsewhere: a
+        statement not prepared, and one written with PostgreSQL's own placeholders ($1 …), which
+        psycopg sends as they are instead of parsing the text for its own (a cost that grows with
+        the text, uncached past 4 kB)."""
         self.connection, self.sql = connection, sql
         with translated(connection, sql):
             if native:
@@ -67,7 +68,7 @@ class Sent:
             else:
                 self.cursor = connection.connection.cursor()
             try:
-                if prepare:
+                if prepare or connection.dialect.name != "postgresql":
                     self.cursor.execute(sql, params)
                 else:
                     self.cursor.execute(sql, params, prepare=False)

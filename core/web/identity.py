@@ -37,13 +37,6 @@ def _actor(person: dict) -> Actor:
     )
 
 
-def _lookup(engine, token: str | None, person_id) -> tuple[Actor | None, str | None]:
-    (found,) = lookup_many(engine, [(token, person_id)])
-    if isinstance(found, Exception):
-        raise found
-    return found
-
-
 def lookup_many(
     engine, asks: list[tuple[str | None, Any]]
 ) -> list[tuple[Actor | None, str | None] | Exception]:

@@ -10,7 +10,7 @@ from sqlalchemy import event
 
 from gridcase.core.accounts import create_token
 from gridcase.core.units import add_person
-from gridcase.core.web.identity import _lookup
+from gridcase.core.web.identity import lookup_many
 
 REPORT = {"channel": "hotline_12345", "category": "0101", "kind": "component", "point": [120.61, 31.337]}
 
@@ -79,13 +79,13 @@ def test_an_authenticated_postgresql_intake_keeps_its_round_trips_down(engine):
     token = create_token(engine.db, "hotline", "test", engine.clock.now())
     with RoundTrips(engine) as trips:
         for warm in range(12):  # psycopg prepares a statement on its fifth run
-            actor, _ = _lookup(engine, token, None)
+            ((actor, _),) = lookup_many(engine, [(token, None)])
             engine.intake({**REPORT, "point": [120.601 + 0.003 * warm, 31.331]}, actor, [], f"warm-{warm}")
         counts = {}
         for name, point, key in [("new", [120.62, 31.338], "new"), ("duplicate", [120.62, 31.338], "dup"),
                                  ("replay", [120.62, 31.338], "dup")]:  # fmt: skip
             mark = trips.mark()
-            actor, _ = _lookup(engine, token, None)
+            ((actor, _),) = lookup_many(engine, [(token, None)])
             result = engine.intake({**REPORT, "point": point}, actor, [], key)
             counts[name] = trips.since(mark)
             assert result["duplicate"] == (name != "new") and result["replay"] == (name == "replay")

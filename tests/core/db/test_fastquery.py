@@ -40,6 +40,8 @@ def test_fast_query_answers_what_sqlalchemy_answers(engine):
             dict(row) for row in connection.execute(QUERY, {"since": since, "kind": "component"}).mappings()
         ]
         assert fast(connection, {"since": since, "kind": "component"}) == expected
+        unprepared = FastQuery(QUERY, prepare=False)  # psycopg's option; SQLite has nothing to skip
+        assert unprepared(connection, {"since": since, "kind": "component"}) == expected
         with pipelined(connection):
             assert fast(connection, {"since": since, "kind": "component"}) == expected
         assert fast(connection, {"since": since, "kind": "event"}) == []
