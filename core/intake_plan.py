@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from .db.models import Person
 from .notify import OUT_OF_GRID, notice_channel, outbox_row
-from .numbering import Composed, composed, number_fields
+from .numbering import Composed, composed, counter_key, number_fields
 from .taxonomy import label_zh
 
 if TYPE_CHECKING:
@@ -107,8 +107,7 @@ def plan_case(
         reported_at=now,
         updated_at=now,
     )
-    counter = late.key if late is not None else ""
-    return NewCase(row, case_id, fields, late, routing, owner, assignee, counter)
+    return NewCase(row, case_id, fields, late, routing, owner, assignee, counter_key(fmt, fields))
 
 
 def case_notices(

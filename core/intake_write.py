@@ -3,13 +3,14 @@
 On PostgreSQL each step below is one round trip whatever the batch's size:
 
 1. **Look**: the batch's idempotency keys, in one query; the dedupe locks of the whole batch,
-   in one statement with the keys sorted; the open cases near each report; an id for each case
-   the batch may make.
+   in one statement with the keys sorted; the open cases near each report, in one search; an
+   id for each case the batch may make.
 2. **Decide**, in Python: each report is a replay (its key was seen before, or earlier in the
    batch), a duplicate of an open case, a duplicate of a case made earlier in the same batch, or
    a new case.
-3. **Write**: the version bumps of the open cases repeated, by id; then the new cases by counter
-   key, each with its number claimed inside its INSERT (numbering.py); then, one multi-row
+3. **Write**: the version bumps of the open cases repeated, by id; then the new cases, one
+   INSERT a counter key in the keys' order, their numbers claimed inside it (numbering.py);
+   then, one multi-row
    INSERT a table, the batch's units, reports, clocks and events (the new cases' first events,
    and those of the batch's duplicates of them).
 4. **Events of duplicates of open cases**, which need the version their bump returned, with the
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, partial
+from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ARRAY, Connection, String, any_, bindparam, func, select
@@ -31,7 +33,7 @@ from .db.fastinsert import FastInsert
 from .db.fastquery import FastQuery
 from .db.models import Case, Outbox, Report
 from .db.raw import pipelined
-from .dedupe import cells, dedupe_rule, lock_cells, search_duplicate, within
+from .dedupe import cells, dedupe_rule, lock_cells, search_duplicates, within
 from .errors import GridcaseError
 from .events import INSERT_EVENT, bump, event_row
 from .evidence import Stored, Upload
@@ -47,7 +49,7 @@ CASE, REPORT, OUTBOX = (t.__table__ for t in (Case, Report, Outbox))
 # Built once: the inserts go straight to the driver (core/db/fastinsert.py) and the queries are
 # constant statements with parameters, which skips SQLAlchemy's per-call construction work.
 INSERT_CASE = FastInsert(CASE, returning_id=True)
-INSERT_NUMBERED_CASE = NumberedInsert(FastInsert(CASE))
+INSERT_NUMBERED_CASES = NumberedInsert(FastInsert(CASE))
 INSERT_REPORT = FastInsert(REPORT, returning_id=True)  # a report's id is its Open311 token
 INSERT_OUTBOX = FastInsert(OUTBOX)
 NEXT_CASE_IDS = FastQuery(
@@ -162,10 +164,9 @@ def _write(
             for e in group:
                 e.case_id, e.number = case_id, e.repeats["number"]
                 rows.reports.append(e)
-        numbers = [
-            (e, _send_new_case(engine, connection, e, now, rows))
-            for e in sorted(news, key=lambda e: e.new.counter)
-        ]
+        numbers = _send_new_cases(engine, connection, news)
+        for e in news:
+            _gather_case_rows(engine, e, now, rows)
         # each table once for the whole batch, after the cases its rows belong to
         INSERT_CASE_UNIT.many(connection, rows.units)
         report_ids = INSERT_REPORT.send_many(connection, [_report_row(e, now) for e in rows.reports])
@@ -173,8 +174,8 @@ def _write(
         _send_events(connection, rows.events)
     for e, report_id in zip(rows.reports, report_ids(), strict=True):
         e.report_id = report_id
-    for e, number in numbers:
-        e.number = number()
+    for e in news:
+        e.number = numbers(e)
         for j in e.joined:
             j.number = e.number
     return bumped
@@ -186,9 +187,10 @@ def _look(engine: "Engine", connection: Connection, live: list[_Entry], now: dat
     with pipelined(connection):
         lock_cells(connection, sorted({key for e in live for key in cells(engine, e.c.r)}))
         answered = _send_answered(connection, {e.c.key for e in live if e.c.key is not None})
-        for e in live:
+        nearby = cache(search_duplicates(connection, engine, [e.c.r for e in live], now))  # read once
+        for i, e in enumerate(live):
             e.earlier = partial(answered, e.c.key) if e.c.key is not None else None
-            e.nearby = search_duplicate(connection, engine, e.c.r, now)
+            e.nearby = lambda i=i: nearby()[i]
         ids = NEXT_CASE_IDS.send(connection, {"n": len(live)}) if postgresql and live else None
     return sorted((row["id"] for row in ids()), reverse=True) if ids is not None else []
 
@@ -250,19 +252,31 @@ def _repeats(engine: "Engine", e: _Entry, new: _Entry) -> bool:
     )
 
 
-def _send_new_case(
-    engine: "Engine", connection: Connection, e: _Entry, now: datetime, rows: "_Rows"
-) -> Callable[[], str]:
-    """Send a new case's row (inside the write step's pipeline) and add the rows that belong to
-    it to `rows`; the answer reads its number."""
+def _send_new_cases(engine: "Engine", connection: Connection, news: list[_Entry]) -> Callable[[_Entry], str]:
+    """Send the batch's new cases (inside the write step's pipeline), in the order of their
+    counters' keys; the answer reads an entry's number. Each sets its entry's `case_id`."""
+    sent: list[Callable[[], dict[int, str]]] = []
+    claimed: dict[int, str] = {}  # numbers claimed before their cases' INSERTs
+    for _, group in groupby(sorted(news, key=lambda e: e.new.counter), key=lambda e: e.new.counter):
+        group = list(group)
+        late = [e for e in group if e.new.late is not None]
+        if late:  # one INSERT for the lot, its numbers claimed inside it (numbering.py)
+            rows = [(e.new.case_id, e.new.row) for e in late]
+            sent.append(INSERT_NUMBERED_CASES.send_many(connection, rows, late[0].new.late))
+        for e in group:
+            if e.new.late is not None:
+                e.case_id = e.new.case_id
+            else:  # SQLite, or a format the database cannot build: the number first
+                number = case_number(connection, engine.profile["codes"]["case_number"], e.new.fields)
+                e.case_id = INSERT_CASE(connection, {**e.new.row, "number": number})
+                claimed[e.case_id] = number
+    numbers = cache(lambda: {**claimed, **{i: n for read in sent for i, n in read().items()}})
+    return lambda e: numbers()[e.case_id]
+
+
+def _gather_case_rows(engine: "Engine", e: _Entry, now: datetime, rows: "_Rows") -> None:
+    """Add the rows that belong to new case `e` (and to its duplicates in the batch) to `rows`."""
     new, r = e.new, e.c.r
-    if new.late is not None:
-        e.case_id = new.case_id
-        number = INSERT_NUMBERED_CASE.send(connection, new.row, new.case_id, new.late)
-    else:  # SQLite, or a format the database cannot build: the number first
-        claimed = case_number(connection, engine.profile["codes"]["case_number"], new.fields)
-        e.case_id = INSERT_CASE(connection, {**new.row, "number": claimed})
-        number = lambda: claimed  # noqa: E731
     case_id, info, workflow = e.case_id, r["info"], engine.workflow_for(r)
     if new.routing:
         rows.units += case_unit_rows(case_id, "responsible", new.routing["units"], now)
@@ -295,7 +309,6 @@ def _send_new_case(
         rows.reports.append(j)
         j.event = _duplicate_event(j, seq, workflow.initial, now)
         rows.events.append(j)
-    return number
 
 
 @dataclass

@@ -6,8 +6,9 @@ which both SQLite and PostgreSQL serialise per key: no read-then-write race, and
 The claim locks the counter's row until the transaction ends, and every case of a day (with the
 usual formats) draws from one counter, so on PostgreSQL the lock's hold time caps new cases a
 second: sampled under load, 44% of intake connections were waiting on it. `NumberedInsert`
-claims the number inside the case's own INSERT, sent with the case's other rows in one
-pipeline, so the lock is taken a moment before the commit instead of four round trips ahead.
+claims the numbers inside the cases' own INSERT (one for a batch's cases of one counter), sent
+with their other rows in one pipeline, so the lock is taken a moment before the commit instead
+of four round trips ahead.
 """
 
 import re
@@ -15,7 +16,7 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import Connection
@@ -46,14 +47,14 @@ def _scope_format(fmt: str) -> str:
     )
 
 
-def _counter_key(fmt: str, fields: dict[str, Any]) -> str:
+def counter_key(fmt: str, fields: dict[str, Any]) -> str:
     """The counter is per everything in the format except {seq}."""
     return "case:" + _scope_format(fmt).format(**fields)
 
 
 def case_number(connection: Connection, fmt: str, fields: dict[str, Any]) -> str:
     """Format a new case number, claiming the next value of its counter."""
-    return fmt.format(**fields, seq=claim(connection, _counter_key(fmt, fields)))
+    return fmt.format(**fields, seq=claim(connection, counter_key(fmt, fields)))
 
 
 def number_fields(
@@ -102,7 +103,7 @@ def composed(fmt: str, fields: dict[str, Any]) -> Composed | None:
 
     before, seq, after = parts[: seqs[0]], parts[seqs[0]], parts[seqs[0] + 1 :]
     return Composed(
-        key=_counter_key(fmt, fields),
+        key=counter_key(fmt, fields),
         prefix=text(before) + seq[0],
         width=int(integer.group(2) or 0),
         pad="0" if integer.group(1) else " ",
@@ -111,32 +112,58 @@ def composed(fmt: str, fields: dict[str, Any]) -> Composed | None:
 
 
 class NumberedInsert:
-    """A row inserted with the next number of a counter, claimed in the same statement
-    (PostgreSQL): `WITH claimed AS (INSERT INTO counter …) INSERT INTO t (…) VALUES (…)`."""
+    """Rows inserted with the next numbers of one counter, claimed in the same statement
+    (PostgreSQL): `WITH claimed AS (INSERT INTO counter …) INSERT INTO t (…) VALUES (…), …`."""
 
     def __init__(self, insert: FastInsert, column: str = "number") -> None:
         self.insert, self.column = insert, column
-        self.sql: str | None = None
 
-    def send(
-        self, connection: Connection, row: dict[str, Any], row_id: int, number: Composed
-    ) -> Callable[[], str]:
-        """Insert `row` as `row_id`; the answer reads its number (see `db.raw.Sent`)."""
-        columns, values = self.insert.columns, self.insert.values(connection, row)
-        at = columns.index(self.column)
-        if self.sql is None:
-            quote = connection.dialect.identifier_preparer.quote
-            marks = ["%s"] * len(columns)
-            # lpad cuts a longer value short; Python's format widens the field instead
-            marks[at] = (
-                "(SELECT %s || lpad(value::text, greatest(%s, length(value::text)), %s) || %s FROM claimed)"
-            )
-            self.sql = (
-                "WITH claimed AS (" + _CLAIM_SQL.replace(":key", "%s") + ") "
-                f"INSERT INTO {quote(self.insert.table.name)} (id, {', '.join(quote(c) for c in columns)}) "
-                f"VALUES (%s, {', '.join(marks)}) RETURNING {quote(self.column)}"
-            )
-        composed_at = (number.prefix, number.width, number.pad, number.suffix)
-        params = (number.key, row_id, *values[:at], *composed_at, *values[at + 1 :])
-        sent = Sent(connection, self.sql, params)
-        return lambda: sent.read(lambda cursor: cursor.fetchone()[0])
+    def send_many(
+        self, connection: Connection, rows: list[tuple[int, dict[str, Any]]], number: Composed
+    ) -> Callable[[], dict[int, str]]:
+        """Insert each (id, row) with the counter's next numbers, in order; the answer reads each
+        id's number (see `db.raw.Sent`)."""
+        at = self.insert.columns.index(self.column)
+        sents = []
+        for start in range(0, len(rows), self._most):  # within the protocol's 65,535 parameters
+            chunk = rows[start : start + self._most]
+            params: list[Any] = [number.key, len(chunk), number.prefix, number.width, number.pad]
+            params.append(number.suffix)  # and so _SHARED
+            for row_id, row in chunk:
+                values = self.insert.values(connection, row)
+                params += (row_id, *values[:at], *values[at + 1 :])
+            # its text varies with its rows: prepared, each size would be a statement of its own
+            sents.append(Sent(connection, self._sql(len(chunk)), params, prepare=False, native=True))
+        return lambda: dict(row for sent in sents for row in sent.read(lambda cursor: cursor.fetchall()))
+
+    @property
+    def _most(self) -> int:
+        return (65_535 - len(_SHARED)) // len(self.insert.columns)
+
+    @cache  # noqa: B019 (the inserts are module constants, made once)
+    def _sql(self, rows: int) -> str:
+        """The INSERT of `rows` rows with PostgreSQL's own placeholders: the shared ones first
+        (_SHARED), then each row's id and values, its number made from the claimed value."""
+        columns = self.insert.columns
+        at, width = columns.index(self.column), len(columns)  # a row's id and its columns but the number
+
+        def number(k: int) -> str:
+            # the counter now holds the last of the claimed values; lpad cuts a longer value
+            # short, where Python's format widens the field instead
+            seq = f"(value - $2 + {k})::text"
+            return f"(SELECT $3 || lpad({seq}, greatest($4, length({seq})), $5) || $6 FROM claimed)"
+
+        def row(r: int) -> str:
+            marks = [f"${len(_SHARED) + r * width + j + 1}" for j in range(width)]
+            return "(" + ", ".join([*marks[: at + 1], number(r + 1), *marks[at + 1 :]]) + ")"
+
+        names = ", ".join(f'"{c}"' for c in ("id", *columns))
+        values = ", ".join(row(r) for r in range(rows))
+        return (
+            "WITH claimed AS (INSERT INTO counter (key, value) VALUES ($1, $2) "
+            "ON CONFLICT (key) DO UPDATE SET value = counter.value + $2 RETURNING value) "
+            f'INSERT INTO "{self.insert.table.name}" ({names}) VALUES {values} RETURNING id, "{self.column}"'
+        )
+
+
+_SHARED = ("key", "count", "prefix", "width", "pad", "suffix")  # NumberedInsert's first parameters

@@ -7,7 +7,8 @@ import pytest
 from gridcase.core.cases import Actor
 from gridcase.core.db.engine import write
 from gridcase.core.db.models import Counter
-from gridcase.core.numbering import Composed, composed
+from gridcase.core.intake import Submission
+from gridcase.core.numbering import Composed, NumberedInsert, composed
 
 supervisor = Actor.of("supervisor")
 FIELDS = {"kind": "C", "year": 2026, "month": 10, "day": 13, "major": "01", "minor": "0101", "channel": "app",
@@ -50,3 +51,31 @@ def test_every_format_numbers_alike_on_each_database(engine, fmt, first, after_9
     case = engine.intake({**report, "point": [120.63, 31.337]}, supervisor)
     assert case["number"] == after_99999
     assert engine.case(case["case_id"])["number"] == after_99999
+
+
+@pytest.mark.parametrize("chunk", [None, 2], ids=["one-insert", "chunks-of-two"])
+def test_a_batch_numbers_its_new_cases_in_order_from_each_counter(engine, monkeypatch, chunk):
+    """A batch's new cases of one counter are numbered in the batch's order, and two counters
+    count apart; on PostgreSQL all of a counter's cases go in one INSERT (or, past the protocol's
+    parameters, one a chunk), claiming their numbers at once."""
+    if chunk is not None:
+        monkeypatch.setattr(NumberedInsert, "_most", chunk)
+    engine.profile["codes"]["case_number"] = "{kind}{minor}-{seq:03d}"
+    engine.intake({"channel": "patrol", "category": "0101", "kind": "component", "point": [120.601, 31.301]},
+                  supervisor)  # fmt: skip
+    batch = [
+        Submission(
+            {
+                "channel": "patrol",
+                "category": category,
+                "kind": "component",
+                "point": [120.605 + 0.004 * n, 31.31],
+            },
+            supervisor,
+        )  # fmt: skip
+        for n, category in enumerate(["0101", "0103", "0101", "0103", "0101"])
+    ]
+    numbers = [outcome["number"] for outcome in engine.intake_many(batch)]
+    assert numbers == ["C0101-002", "C0103-001", "C0101-003", "C0103-002", "C0101-004"]
+    later = {"channel": "patrol", "category": "0101", "kind": "component", "point": [120.63, 31.33]}
+    assert engine.case(engine.intake(later, supervisor)["case_id"])["number"] == "C0101-005"
