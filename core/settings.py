@@ -12,7 +12,7 @@ from pathlib import Path
 SETTINGS_FILE = "gridcase.toml"
 SETTINGS_ENV = "GRIDCASE_SETTINGS"
 DEFAULT_DATABASE_URL = "sqlite:///gridcase.db"
-KNOWN = {"profile", "database_url", "secret_key", "sweep_seconds", "threads"}
+KNOWN = {"profile", "database_url", "secret_key", "sweep_seconds", "threads", "identity_seconds"}
 
 
 class SettingsError(Exception):
@@ -29,6 +29,9 @@ class Settings:
     sweep_seconds: float = 30.0  # how often `gridcase serve` sweeps time limits (0: never)
     # threads per worker for database work; None: 2 on SQLite, 4 on PostgreSQL (see operations.md)
     threads: int | None = None
+    # how long a worker remembers who a token or session is (0: never); a revoked token, or a
+    # person deactivated or moved, takes this long to reach every worker (see operations.md)
+    identity_seconds: float = 1.0
 
     def worker_threads(self) -> int:
         if self.threads is not None:
@@ -66,11 +69,8 @@ def load_settings(start: Path | None = None) -> Settings:
         url = values.get("database_url")
         if isinstance(url, str) and url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
             values["database_url"] = "sqlite:///" + str(path.parent / url.removeprefix("sqlite:///"))
-    sweep = os.environ.get("GRIDCASE_SWEEP_SECONDS") or values.get("sweep_seconds", 30)
-    try:
-        sweep = float(sweep)
-    except (TypeError, ValueError):
-        raise SettingsError(f"sweep_seconds must be a number of seconds, not {sweep!r}") from None
+    sweep = _seconds(values, "sweep_seconds", 30)
+    identity = _seconds(values, "identity_seconds", 1)
     threads = os.environ.get("GRIDCASE_THREADS") or values.get("threads")
     if threads is not None:
         threads = int(threads) if str(threads).isdigit() else 0
@@ -85,4 +85,18 @@ def load_settings(start: Path | None = None) -> Settings:
         secret_key=os.environ.get("GRIDCASE_SECRET_KEY") or values.get("secret_key"),
         sweep_seconds=sweep,
         threads=threads,
+        identity_seconds=identity,
     )
+
+
+def _seconds(values: dict, name: str, default: float) -> float:
+    """A duration setting: its environment variable (GRIDCASE_ and the name in capitals), else
+    the settings file's value, else `default`."""
+    value = os.environ.get("GRIDCASE_" + name.upper()) or values.get(name, default)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be a number of seconds, not {value!r}") from None
+    if not 0 <= seconds < float("inf"):
+        raise SettingsError(f"{name} must be 0 or more seconds, not {value!r}")
+    return seconds

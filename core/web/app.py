@@ -34,7 +34,7 @@ from ..settings import Settings
 from . import api, open311
 from .coalesce import Coalescer
 from .errors import HANDLERS
-from .identity import lookup_many
+from .identity import Recent, lookup_many
 
 access_log = logging.getLogger("gridcase.access")
 log = logging.getLogger("gridcase.web")
@@ -173,6 +173,8 @@ def create_app(
     app.state.intake = Coalescer(engine.intake_many) if engine is not None else None
     # and so is who asks: one statement's round trip for the requests that arrive together
     app.state.identities = Coalescer(partial(lookup_many, engine)) if engine is not None else None
+    # and a worker remembers them for a moment (identity_seconds; none without settings, as in tests)
+    app.state.recent_identities = Recent(settings.identity_seconds if settings else 0)
     app.state.plugin_manager = pm
     app.state.profile = profile or (engine.profile if engine is not None else {})
     app.state.admin_pages = admin_pages(pm) if pm is not None else []

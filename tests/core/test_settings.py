@@ -43,3 +43,16 @@ def test_bad_thread_count_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SettingsError, match="threads must be a whole number from 1 to 256"):
         load_settings()
+
+
+def test_durations_come_from_the_environment_or_the_file_and_bad_ones_are_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert (load_settings().sweep_seconds, load_settings().identity_seconds) == (30, 1)
+    (tmp_path / "gridcase.toml").write_text("[gridcase]\nidentity_seconds = 0\nsweep_seconds = 5\n")
+    assert (load_settings().sweep_seconds, load_settings().identity_seconds) == (5, 0)
+    monkeypatch.setenv("GRIDCASE_IDENTITY_SECONDS", "2.5")
+    assert load_settings().identity_seconds == 2.5
+    for bad in ("-1", "soon", "inf", "nan"):
+        monkeypatch.setenv("GRIDCASE_IDENTITY_SECONDS", bad)
+        with pytest.raises(SettingsError, match=r"identity_seconds must be (0 or more|a number of) seconds"):
+            load_settings()

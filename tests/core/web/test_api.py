@@ -199,6 +199,30 @@ def test_user_and_token_commands_make_a_working_token(world, cli, db_url):
     assert world.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
+def test_a_worker_remembers_who_asked_for_identity_seconds_and_no_longer(world):
+    """Requests with a token the worker saw a moment ago skip the database; a revoked token is
+    refused once that moment has passed, and one that was refused is not remembered."""
+    import time as clock
+
+    from starlette.testclient import TestClient
+
+    from gridcase.core.accounts import create_token, revoke_token
+    from gridcase.core.settings import Settings
+    from gridcase.core.web.app import create_app
+
+    app = create_app(Settings(sweep_seconds=0, identity_seconds=0.5), engine=world.engine)
+    with TestClient(app) as client:
+        token = create_token(world.engine.db, "water", "phone", world.engine.clock.now())
+        me = {"Authorization": f"Bearer {token}"}
+        assert [client.get("/api/v1/me", headers=me).status_code for _ in range(3)] == [200] * 3
+        assert app.state.identities.calls == 1  # the first request looked it up; the others knew
+        revoke_token(world.engine.db, token[:10], world.engine.clock.now())
+        assert client.get("/api/v1/me", headers=me).status_code == 200  # the price, for a moment
+        clock.sleep(0.6)
+        assert [client.get("/api/v1/me", headers=me).status_code for _ in range(2)] == [401, 401]
+        assert app.state.identities.calls == 3  # each refusal was looked up again
+
+
 def test_each_request_is_one_json_access_log_line(world, caplog):
     import logging
 
