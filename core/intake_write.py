@@ -10,9 +10,8 @@ On PostgreSQL each step below is one round trip whatever the batch's size:
    a new case.
 3. **Write**: the version bumps of the open cases repeated, by id; then the new cases, one
    INSERT a counter key in the keys' order, their numbers claimed inside it (numbering.py);
-   then, one multi-row
-   INSERT a table, the batch's units, reports, clocks and events (the new cases' first events,
-   and those of the batch's duplicates of them).
+   then, one multi-row INSERT a table, the batch's units, reports, clocks and events (the new
+   cases' first events, and those of the batch's duplicates of them).
 4. **Events of duplicates of open cases**, which need the version their bump returned, with the
    notices, which need the numbers.
 

@@ -123,12 +123,11 @@ class NumberedInsert:
     ) -> Callable[[], dict[int, str]]:
         """Insert each (id, row) with the counter's next numbers, in order; the answer reads each
         id's number (see `db.raw.Sent`)."""
-        at = self.insert.columns.index(self.column)
+        at, n = self.insert.columns.index(self.column), number
         sents = []
         for start in range(0, len(rows), self._most):  # within the protocol's 65,535 parameters
             chunk = rows[start : start + self._most]
-            params: list[Any] = [number.key, len(chunk), number.prefix, number.width, number.pad]
-            params.append(number.suffix)  # and so _SHARED
+            params: list[Any] = [n.key, len(chunk), n.prefix, n.width, n.pad, n.suffix]  # _SHARED
             for row_id, row in chunk:
                 values = self.insert.values(connection, row)
                 params += (row_id, *values[:at], *values[at + 1 :])
