@@ -4,12 +4,15 @@ apart should not queue behind each other."""
 
 import math
 import random
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gridcase.core.dedupe import lock_keys, search_box
+from gridcase.core.cases import Actor
+from gridcase.core.db.raw import raw_cursor
+from gridcase.core.dedupe import NEARBY_PG, _nearby_sqlite, lock_keys, search_box
 from gridcase.core.gridindex import metres_scale
+from gridcase.core.intake import Submission
 
 
 def _keys(lon, lat, radius, code="0101"):
@@ -50,11 +53,6 @@ def test_a_report_takes_at_most_four_locks_and_far_ones_take_others():
 def _plan(engine, reports) -> str:
     """The database's plan of the search for `reports`' duplicates, as text; on PostgreSQL the
     generic plan, which a prepared statement turns to after five runs."""
-    from datetime import datetime, timedelta
-
-    from gridcase.core.db.raw import raw_cursor
-    from gridcase.core.dedupe import NEARBY_PG, _nearby_sqlite
-
     since = datetime.now(UTC) - timedelta(days=1)
     asks = [(i, "0101", "component", since, lon - 1e-3, lon + 1e-3, lat - 1e-3, lat + 1e-3)
             for i, (lon, lat) in enumerate(reports)]  # fmt: skip
@@ -77,9 +75,6 @@ def test_the_search_looks_each_report_up_in_the_dedupe_index_of_a_new_table(engi
     """A new deployment's case table was last measured empty: the batch's search must still look
     each report up in ix_case_dedupe, not scan every open case (measured: 20 ms a batch
     against 0.1 when PostgreSQL's planner was left to choose)."""
-    from gridcase.core.cases import Actor
-    from gridcase.core.intake import Submission
-
     rng = random.Random(3)
     points = [
         [round(rng.uniform(120.601, 120.639), 6), round(rng.uniform(31.301, 31.339), 6)] for _ in range(300)

@@ -53,6 +53,10 @@ def test_every_format_numbers_alike_on_each_database(engine, fmt, first, after_9
     assert engine.case(case["case_id"])["number"] == after_99999
 
 
+def patrol(category, point):
+    return {"channel": "patrol", "category": category, "kind": "component", "point": point}
+
+
 @pytest.mark.parametrize("chunk", [None, 2], ids=["one-insert", "chunks-of-two"])
 def test_a_batch_numbers_its_new_cases_in_order_from_each_counter(engine, monkeypatch, chunk):
     """A batch's new cases of one counter are numbered in the batch's order, and two counters
@@ -61,21 +65,10 @@ def test_a_batch_numbers_its_new_cases_in_order_from_each_counter(engine, monkey
     if chunk is not None:
         monkeypatch.setattr(NumberedInsert, "_most", chunk)
     engine.profile["codes"]["case_number"] = "{kind}{minor}-{seq:03d}"
-    engine.intake({"channel": "patrol", "category": "0101", "kind": "component", "point": [120.601, 31.301]},
-                  supervisor)  # fmt: skip
-    batch = [
-        Submission(
-            {
-                "channel": "patrol",
-                "category": category,
-                "kind": "component",
-                "point": [120.605 + 0.004 * n, 31.31],
-            },
-            supervisor,
-        )  # fmt: skip
-        for n, category in enumerate(["0101", "0103", "0101", "0103", "0101"])
-    ]
+    engine.intake(patrol("0101", [120.601, 31.301]), supervisor)
+    classes = ["0101", "0103", "0101", "0103", "0101"]
+    batch = [Submission(patrol(c, [120.605 + 0.004 * n, 31.31]), supervisor) for n, c in enumerate(classes)]
     numbers = [outcome["number"] for outcome in engine.intake_many(batch)]
     assert numbers == ["C0101-002", "C0103-001", "C0101-003", "C0103-002", "C0101-004"]
-    later = {"channel": "patrol", "category": "0101", "kind": "component", "point": [120.63, 31.33]}
-    assert engine.case(engine.intake(later, supervisor)["case_id"])["number"] == "C0101-005"
+    later = engine.intake(patrol("0101", [120.63, 31.33]), supervisor)
+    assert engine.case(later["case_id"])["number"] == "C0101-005"
