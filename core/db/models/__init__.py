@@ -4,11 +4,14 @@
 from .cases import Case, CaseEvent, CaseUnit, Clock, Counter, DigestRun, Evidence, Outbox, Report, Timer
 from .people import ApiToken, LoginAttempt, Person, Responsibility, Unit, UnitClassChange, UnitCommand
 from .places import Component, Grid
-from .records import AssessmentSnapshot, CalendarOverride, LedgerEntry, SettingChange, TaxonomyChange
+from .records import (
+    AssessmentSnapshot, CalendarOverride, CalendarYear, LedgerEntry, SettingChange, TaxonomyChange,
+)  # fmt: skip
 from .types import UTCDateTime
 
 __all__ = [
-    "ApiToken", "AssessmentSnapshot", "CalendarOverride", "Case", "CaseEvent", "CaseUnit", "Clock",
+    "ApiToken", "AssessmentSnapshot", "CalendarOverride", "CalendarYear", "Case", "CaseEvent", "CaseUnit",
+    "Clock",
     "Component", "Counter", "DigestRun", "Evidence", "Grid", "LedgerEntry", "LoginAttempt", "Outbox",
     "Person", "Report", "Responsibility", "SettingChange", "TaxonomyChange", "Timer", "Unit",
     "UnitClassChange", "UnitCommand", "UTCDateTime",

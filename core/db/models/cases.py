@@ -149,6 +149,12 @@ class Clock(SQLModel, table=True):
     stopped_by: str | None = Field(default=None, max_length=64)
     superseded: bool = False
     extended: int = 0
+    # a deadline past the published holiday schedule (core/sla/calendar.py): from when it is
+    # provisional, and the working minutes of the deadline and the yellow light counted past
+    # that moment, which a recompute counts again on the year's real schedule
+    provisional_from: datetime | None = _ts(default=None, index=True)
+    provisional_minutes: float | None = None
+    provisional_yellow_minutes: float | None = None
 
 
 class Counter(SQLModel, table=True):

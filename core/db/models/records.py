@@ -59,6 +59,19 @@ class CalendarOverride(SQLModel, table=True):
     changed_at: datetime = _ts()
 
 
+class CalendarYear(SQLModel, table=True):
+    """A year an administrator confirmed for a calendar: its holidays and 调休 days are entered
+    as overrides, so its deadlines are no longer provisional (years the `holidays` package
+    publishes need no row)."""
+
+    __tablename__ = "calendar_year"
+    calendar: str = Field(primary_key=True, max_length=64)
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    reason: str | None = None
+    changed_by: str | None = Field(default=None, max_length=128)
+    changed_at: datetime = _ts()
+
+
 class TaxonomyChange(SQLModel, table=True):
     """An administrator's edit of a minor class, on top of the profile (append-only).
 

@@ -13,4 +13,4 @@ def test_migrations_match_the_models(db_url):
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
     engine.dispose()
-    assert current_revision(db_url) == "0013"
+    assert current_revision(db_url) == "0014"
