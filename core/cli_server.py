@@ -1,14 +1,15 @@
-"""`gridcase serve`, and the people and tokens that may use it: `gridcase user add`,
-`gridcase token create|revoke`."""
+"""`gridcase serve`, and the people and tokens that may use it: `gridcase user add|list|set|passwd`,
+`gridcase import people`, `gridcase token create|revoke`."""
 
 import os
 import secrets
 import sys
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from .cli_data import DbOption, ProfileOption, _context, _database
+from .cli_data import DbOption, ProfileOption, _context, _database, import_app
 
 user_app = typer.Typer(help="People who may log in.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (also Open311 api_keys).", no_args_is_help=True)
@@ -60,65 +61,177 @@ def serve_command(
     Multiprocess(config, sockets=[sock]).run()
 
 
+AttributeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--attribute",
+        help="KEY=VALUE that assessment and routing read, e.g. performance_pay=1800 or "
+        "classes=event:0501,event:0504; KEY= removes it (repeatable)",
+    ),
+]
+PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")]
+
+
 @user_app.command("add")
 def user_add(
     username: str,
-    role: Annotated[list[str], typer.Option("--role", help="A role from the profile (repeatable)")],
+    role: Annotated[
+        list[str], typer.Option("--role", help="A role from the profile, by code or name (repeatable)")
+    ],
     unit: Annotated[str | None, typer.Option(help="The person's unit")] = None,
     grid: Annotated[
         list[str] | None, typer.Option("--grid", help="A responsibility grid (repeatable)")
     ] = None,
     name: Annotated[str | None, typer.Option(help="Display name [default: the username]")] = None,
-    attribute: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--attribute",
-            help="KEY=VALUE that assessment and routing read, e.g. performance_pay=1800 or "
-            "classes=event:0501,event:0504 (repeatable)",
-        ),
-    ] = None,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from stdin")
-    ] = False,
+    attribute: AttributeOption = None,
+    password_stdin: PasswordStdin = False,
     profile: ProfileOption = None,
     db: DbOption = None,
 ) -> None:
-    """Add a person. The password comes from stdin, or is generated and printed once."""
-    from .accounts import generate_password, set_password
-    from .units import add_person, check_person
+    """Add a person, all or nothing. The password comes from stdin, or is generated and printed once."""
+    from .accounts import generate_password
+    from .people import PersonData, add, parse_attributes
 
     data, url = _context(profile, db)
-    check_person(data, role, unit)
-    attributes = _attributes(attribute or [])
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else generate_password()
+    person = PersonData(
+        username, name or username, role, unit, grid or [], parse_attributes(attribute or []) or None
+    )
+    password = _stdin_password() if password_stdin else generate_password()
     with _database(url) as engine:
-        add_person(
-            engine,
-            username,
-            name or username,
-            role,
-            unit=unit,
-            grids=grid or (),
-            attributes=attributes or None,
-        )
-        set_password(engine, username, password)
+        add(engine, data, person, password)
     typer.echo(f"added {username} ({', '.join(role)})")
     if not password_stdin:
         typer.echo(f"password (shown once): {password}")
 
 
-def _attributes(items: list[str]) -> dict[str, Any]:
-    """`performance_pay=1800` → 1800.0; `classes=event:0501,event:0504` → a list; else text."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--attribute")
-        try:
-            out[key.strip()] = float(value)
-        except ValueError:
-            out[key.strip()] = [v.strip() for v in value.split(",") if v.strip()] if "," in value else value
-    return out
+def _stdin_password() -> str:
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@user_app.command("list")
+def user_list(profile: ProfileOption = None, db: DbOption = None) -> None:
+    """List the people: roles, unit, responsibility grids, whether active and able to log in."""
+    from .people import listing
+
+    _, url = _context(profile, db)
+    with _database(url) as engine:
+        people = listing(engine)
+    rows = [("USERNAME", "NAME", "ROLES", "UNIT", "GRIDS", "ACTIVE", "PASSWORD")] + [
+        (
+            p["username"],
+            p["name"],
+            ",".join(p["roles"]),
+            p["unit"] or "-",
+            _few(p["grids"]),
+            "yes" if p["active"] else "no",
+            "yes" if p["has_password"] else "no",
+        )
+        for p in people
+    ]
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo(
+            "  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def _few(grids: list[str], shown: int = 3) -> str:
+    """A worker of a big city may patrol dozens of grids; a table row shows the first few."""
+    if not grids:
+        return "-"
+    more = f",+{len(grids) - shown}" if len(grids) > shown else ""
+    return ",".join(grids[:shown]) + more
+
+
+def _width(text: str) -> int:
+    """Columns a terminal gives the text: a Chinese character takes two."""
+    from unicodedata import east_asian_width
+
+    return sum(2 if east_asian_width(c) in "WF" else 1 for c in text)
+
+
+@user_app.command("set")
+def user_set(
+    username: str,
+    role: Annotated[list[str] | None, typer.Option("--role", help="Replace the roles (repeatable)")] = None,
+    unit: Annotated[str | None, typer.Option(help="Move the person to this unit")] = None,
+    no_unit: Annotated[bool, typer.Option("--no-unit", help="Take the person out of any unit")] = False,
+    grid: Annotated[
+        list[str] | None, typer.Option("--grid", help="Replace the responsibility grids (repeatable)")
+    ] = None,
+    no_grids: Annotated[bool, typer.Option("--no-grids", help="Remove every responsibility grid")] = False,
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    attribute: AttributeOption = None,
+    active: Annotated[
+        bool | None, typer.Option("--active/--inactive", help="Allow or stop the person's logins and tokens")
+    ] = None,
+    profile: ProfileOption = None,
+    db: DbOption = None,
+) -> None:
+    """Change a person: only what is given changes, all of it or nothing."""
+    from .errors import GridcaseError
+    from .people import KEEP, change, parse_attributes
+
+    if (unit and no_unit) or (grid and no_grids):
+        raise GridcaseError("invalid", "give --unit or --no-unit, --grid or --no-grids, not both")
+    data, url = _context(profile, db)
+    # `KEY=` removes the attribute
+    attributes = {k: None if v == "" else v for k, v in parse_attributes(attribute or []).items()}
+    with _database(url) as engine:
+        change(
+            engine,
+            data,
+            username,
+            name=name,
+            roles=role or None,
+            unit=None if no_unit else unit if unit else KEEP,
+            grids=[] if no_grids else grid or None,
+            attributes=attributes,
+            active=active,
+        )
+    typer.echo(f"changed {username}")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    username: str,
+    password_stdin: PasswordStdin = False,
+    profile: ProfileOption = None,
+    db: DbOption = None,
+) -> None:
+    """Set a person's password: asked for twice, or read from stdin for scripts."""
+    from .accounts import set_password
+
+    _, url = _context(profile, db)
+    if password_stdin:
+        password = _stdin_password()
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with _database(url) as engine:
+        set_password(engine, username, password)
+    typer.echo(f"password of {username} changed")
+
+
+def import_people(file: Path, profile: ProfileOption = None, db: DbOption = None) -> None:
+    """Import people from a CSV or .xlsx roster; bad rows are listed by line and the good ones kept."""
+    from .people import import_file
+
+    data, url = _context(profile, db)
+    with _database(url) as engine:
+        report = import_file(engine, data, file)
+    for problem in report.problems:
+        typer.echo(f"{file}:{problem}", err=True)
+    typer.echo(
+        f"imported {report.imported} people ({report.created} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged), rejected {report.rejected}"
+    )
+    if report.without_password:
+        typer.echo(
+            f"{report.without_password} of them have no password and cannot log in until "
+            "`gridcase user passwd NAME`"
+        )
+    if report.rejected:
+        raise typer.Exit(1)
 
 
 @token_app.command("create")
@@ -162,3 +275,4 @@ def add_to(app: typer.Typer) -> None:
     app.command("serve")(serve_command)
     app.add_typer(user_app, name="user")
     app.add_typer(token_app, name="token")
+    import_app.command("people")(import_people)
