@@ -10,14 +10,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gridcase.core import setting_changes
-from gridcase.core.accounts import generate_password, set_password
+from gridcase.core import people, setting_changes
+from gridcase.core.accounts import generate_password
 from gridcase.core.cases import Actor
 from gridcase.core.db.engine import read
 from gridcase.core.db.models import Person, Responsibility, Unit
 from gridcase.core.errors import GridcaseError
+from gridcase.core.people import PersonData
 from gridcase.core.sla import overrides as calendar_overrides
-from gridcase.core.units import add_person, check_person, set_unit_class, update_person
+from gridcase.core.units import check_person, set_unit_class, update_person
 
 from .render import page
 from .views import ADMIN, WEIGHTS, WORKFLOW, ui
@@ -87,11 +88,8 @@ async def add_person_page(request: Request, actor: Actor) -> Response:
     check_person(engine.profile, roles, unit)
     password = generate_password()
 
-    def run() -> None:
-        add_person(engine.db, username, form.get("name") or username, roles, unit=unit)
-        set_password(engine.db, username, password)
-
-    await run_in_threadpool(run)
+    person = PersonData(username, form.get("name") or username, roles, unit)
+    await run_in_threadpool(people.add, engine.db, engine.profile, person, password)
     context = {**await run_in_threadpool(_units_page, engine), "added": username, "password": password}
     return page(request, "config_units.html", context, block="added")
 
