@@ -126,8 +126,14 @@ class Engine:
     # -- reference data ---------------------------------------------------------------
 
     def refresh_calendars(self) -> None:
-        """Take up the administrators' working-day overrides (the server does before each sweep)."""
-        self.deadlines.apply_overrides(calendar_overrides.load(self.db))
+        """Take up the administrators' working-day overrides and confirmed years (the server
+        does before each sweep)."""
+        overrides, years = calendar_overrides.load(self.db), calendar_overrides.load_years(self.db)
+        self.deadlines.apply_overrides(overrides, years)
+
+    def recompute_deadlines(self, connection: Connection, now: datetime) -> int:
+        """Provisional deadlines counted again on today's calendars (the sweep runs it)."""
+        return self.clocks.recompute(connection, now, SYSTEM)
 
     def _index_classes(self) -> None:
         self.classes = {(i["kind"], i["minor"]["code"]): i for i in active_classes(self.profile)}

@@ -25,16 +25,22 @@ class CalendarError(GridcaseError):
         super().__init__("calendar", message)
 
 
+@dataclass(frozen=True)
+class HolidayYear:
+    off: frozenset[date]
+    makeup: frozenset[date]
+    published: bool  # False: 调休 not published, only the statutory days are known
+
+
 @lru_cache(maxsize=256)
-def _china_year(year: int) -> tuple[frozenset[date], frozenset[date]] | None:
-    """(days off, make-up workdays) of a year, or None when 调休 has not been published for it."""
+def _china_year(year: int) -> HolidayYear:
     import holidays
 
     calendar = holidays.country_holidays("CN", years=year)
     makeup = frozenset(d for d in getattr(calendar, "weekend_workdays", ()) if d.year == year)
     off = frozenset(d for d in calendar if d.year == year)
     substituted = any("substituted" in name.lower() for name in calendar.values())
-    return (off, makeup) if makeup or substituted else None
+    return HolidayYear(off, makeup, bool(makeup or substituted))
 
 
 def _minutes(text: str) -> int:
@@ -50,12 +56,12 @@ class WorkingCalendar:
     holidays: str = "cn"
     continuous: bool = False
     overrides: dict[date, bool] = field(default_factory=dict)
+    confirmed_years: frozenset[int] = frozenset()  # entered by hand, beside the package's
 
     def __post_init__(self) -> None:
         self.tz = ZoneInfo(self.timezone)
         self.day_minutes = sum(b - a for a, b in self.periods)
         self._days: dict[date, bool] = {}
-        self._override_years = {d.year for d in self.overrides}
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any], base: "WorkingCalendar | None" = None) -> "WorkingCalendar":
@@ -73,11 +79,45 @@ class WorkingCalendar:
             holidays=spec.get("holidays", base.holidays),
             continuous=spec.get("continuous", base.continuous),
             overrides=overrides,
+            confirmed_years=base.confirmed_years | frozenset(spec.get("confirmed_years", ())),
         )
 
-    def with_overrides(self, extra: dict[date, bool]) -> "WorkingCalendar":
-        """This calendar with `extra` overrides on top (an administrator's, from the database)."""
-        return replace(self, overrides={**self.overrides, **extra}) if extra else self
+    def with_overrides(
+        self, extra: dict[date, bool], years: frozenset[int] = frozenset()
+    ) -> "WorkingCalendar":
+        """This calendar with an administrator's overrides and confirmed years on top."""
+        if not extra and not years:
+            return self
+        return replace(
+            self, overrides={**self.overrides, **extra}, confirmed_years=self.confirmed_years | years
+        )
+
+    # -- which years are known --------------------------------------------------------
+
+    def confirmed(self, year: int) -> bool:
+        """Whether the year's working days are final: a year's 调休 published in the package, or
+        confirmed by hand; a calendar without holiday data has nothing to wait for."""
+        if self.continuous or self.holidays != "cn" or year in self.confirmed_years:
+            return True
+        return _china_year(year).published
+
+    def last_confirmed_day(self, today: date) -> date:
+        """The last day before the first unconfirmed year from `today` on."""
+        year = today.year
+        while self.confirmed(year) and year < today.year + 10:
+            year += 1
+        return date(year, 1, 1) - timedelta(days=1)
+
+    def provisional_from(self, start: datetime, end: datetime) -> datetime | None:
+        """The moment from which the working time of `start` to `end` is counted on days not yet
+        confirmed, or None when every day of it is final."""
+        if self.continuous or end <= start:
+            return None
+        first, last = self._local(start)[0].year, self._local(end)[0].year
+        for year in range(first, last + 1):
+            if not self.confirmed(year):
+                return max(start, datetime.combine(date(year, 1, 1), time(), self.tz))
+        return None
 
     # -- days -------------------------------------------------------------------------
 
@@ -92,18 +132,10 @@ class WorkingCalendar:
             return self.overrides[day]
         if self.holidays == "cn":
             year = _china_year(day.year)
-            if year is None:
-                if day.year not in self._override_years:
-                    raise CalendarError(
-                        f"no holiday data for {day.year} (调休 not published in the holidays package); "
-                        f"add overrides for {day.year} to the calendar, or update gridcase"
-                    )
-            else:
-                off, makeup = year
-                if day in makeup:
-                    return True
-                if day in off:
-                    return False
+            if day in year.makeup:
+                return True
+            if day in year.off:
+                return False
         return day.isoweekday() in self.workdays
 
     # -- arithmetic -------------------------------------------------------------------
@@ -178,15 +210,22 @@ class WorkingCalendar:
 
 
 def calendars_from_profile(
-    profile: dict[str, Any], extra: dict[str, dict[date, bool]] | None = None
+    profile: dict[str, Any],
+    extra: dict[str, dict[date, bool]] | None = None,
+    years: dict[str, frozenset[int]] | None = None,
 ) -> tuple[WorkingCalendar, dict[str, WorkingCalendar]]:
     """The default calendar and the named ones (each built over the default); `extra` are the
-    database's overrides by calendar code, "" for the default (which the named ones inherit)."""
-    extra = extra or {}
+    database's overrides and `years` its confirmed years, by calendar code, "" for the default
+    (which the named ones inherit)."""
+    extra, years = extra or {}, years or {}
     limits = profile.get("time_limits", {})
-    default = WorkingCalendar.from_spec(limits.get("calendar", {})).with_overrides(extra.get("", {}))
+    default = WorkingCalendar.from_spec(limits.get("calendar", {})).with_overrides(
+        extra.get("", {}), years.get("", frozenset())
+    )
     named = {
-        spec["code"]: WorkingCalendar.from_spec(spec, default).with_overrides(extra.get(spec["code"], {}))
+        spec["code"]: WorkingCalendar.from_spec(spec, default).with_overrides(
+            extra.get(spec["code"], {}), years.get(spec["code"], frozenset())
+        )
         for spec in limits.get("calendars", [])
     }
     return default, named

@@ -8,7 +8,7 @@ deadline changes it made, which the caller records in the event's `effects`.
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy import case as when
@@ -16,16 +16,31 @@ from sqlalchemy import case as when
 from ..db.fastinsert import FastInsert
 from ..db.models import Clock
 from ..durations import Duration
+from ..events import append, bump, event_row
 from . import sweep
-from .deadlines import Deadlines
+from .deadlines import NOT_PROVISIONAL, Deadlines, provisional_columns
+
+if TYPE_CHECKING:
+    from ..cases import Actor
 
 CLOCK = Clock.__table__
 FAST_INSERT_CLOCK = FastInsert(CLOCK)
 FAST_INSERT_CLOCK_ID = FastInsert(CLOCK, returning_id=True)
 # every row of one insert has the same keys (executemany)
 NO_DEADLINE = dict.fromkeys(
-    ("deadline", "yellow_at", "rule", "unit", "amount", "calendar", "actor_id", "stopped_by")
+    (
+        "deadline",
+        "yellow_at",
+        "rule",
+        "unit",
+        "amount",
+        "calendar",
+        "actor_id",
+        "stopped_by",
+        *NOT_PROVISIONAL,
+    )
 )
+OPEN = ("running", "paused")
 
 
 class _Change:
@@ -62,6 +77,11 @@ SUPERSEDE = _Change(
 def _stages(stages: Iterable[str]) -> tuple[bool, list[str]]:
     stages = list(stages)
     return "*" in stages, [s for s in stages if s != "*"]
+
+
+def _moved(calendar, since: datetime, moment: datetime, minutes: float) -> bool:
+    """Whether `minutes` of working time from `since` no longer end at `moment`."""
+    return abs(calendar.between(since, moment) - minutes) > 1e-6
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -159,9 +179,11 @@ class Clocks:
                     deadline=due.deadline, yellow_at=due.yellow_at, rule=due.rule,
                     unit=due.unit, amount=due.amount, calendar=due.calendar,
                 )  # fmt: skip
-                changes.append(
-                    {"stage": stage, "why": "start", "deadline": _iso(due.deadline), "rule": due.rule}
-                )
+                change = {"stage": stage, "why": "start", "deadline": _iso(due.deadline), "rule": due.rule}
+                if due.provisional is not None:
+                    row.update(due.provisional.columns())
+                    change["provisional"] = True
+                changes.append(change)
             rows.append(row)
         return rows, changes
 
@@ -242,12 +264,14 @@ class Clocks:
                     values["yellow_at"] = calendar.add(
                         now, calendar.between(clock["paused_at"], clock["yellow_at"])
                     )
+                values.update(provisional_columns(calendar, now, values["deadline"], values.get("yellow_at")))
                 changes.append(
                     {
                         "stage": clock["stage"],
                         "why": "resume",
                         "was": _iso(clock["deadline"]),
                         "deadline": _iso(values["deadline"]),
+                        **({"provisional": True} if values["provisional_from"] else {}),
                     }
                 )
             connection.execute(update(CLOCK).where(CLOCK.c.id == clock["id"]).values(**values))
@@ -255,31 +279,90 @@ class Clocks:
         return changes
 
     def extend(self, connection: Connection, case_id: int, stages: Iterable[str], amount: Duration) -> list:
-        """Move deadlines by an approved extension, counted in the extension's own unit."""
+        """Move deadlines by an approved extension, counted in the extension's own unit.
+
+        The yellow light moves too, keeping its rule over the longer limit: the same time before
+        the deadline (`yellow_remaining`), or the same fraction of the whole (`yellow_at`).
+        """
         changes = []
         if not list(stages):
             return changes
         unit = self.deadlines.units.get(amount.unit)
-        for clock in (
-            connection.execute(self._select(case_id, stages, ("running", "paused"))).mappings().all()
-        ):
+        for clock in connection.execute(self._select(case_id, stages, OPEN)).mappings().all():
             if clock["deadline"] is None or unit is None:
                 continue
             calendar = self.deadlines.clock_calendar(amount.unit, clock["calendar"])
-            deadline = calendar.add(clock["deadline"], amount.value * unit["minutes"])
+            minutes = amount.value * unit["minutes"]
+            values: dict[str, Any] = {"deadline": calendar.add(clock["deadline"], minutes)}
+            if clock["yellow_at"] is not None:
+                share = 1.0 if self.deadlines.yellow_remaining else self.deadlines.yellow_fraction
+                values["yellow_at"] = calendar.add(clock["yellow_at"], minutes * share)
+            own = self.deadlines.clock_calendar(clock["unit"], clock["calendar"])
+            since = clock["provisional_from"] or clock["deadline"]
+            values.update(provisional_columns(own, since, values["deadline"], values.get("yellow_at")))
             connection.execute(
-                update(CLOCK)
-                .where(CLOCK.c.id == clock["id"])
-                .values(deadline=deadline, extended=CLOCK.c.extended + 1)
+                update(CLOCK).where(CLOCK.c.id == clock["id"]).values(**values, extended=CLOCK.c.extended + 1)
             )
-            sweep.schedule(connection, self.deadlines, {**clock, "deadline": deadline})
+            sweep.schedule(connection, self.deadlines, {**clock, **values})
             changes.append(
                 {
                     "stage": clock["stage"],
                     "why": "extend",
                     "by": str(amount),
                     "was": _iso(clock["deadline"]),
-                    "deadline": _iso(deadline),
+                    "deadline": _iso(values["deadline"]),
+                    **({"provisional": True} if values["provisional_from"] else {}),
                 }
             )
         return changes
+
+    def recompute(self, connection: Connection, now: datetime, actor: "Actor") -> int:
+        """Count provisional deadlines of open clocks again on the calendars as they are now (a
+        year's 调休 published, an administrator's overrides or confirmed year); each case whose
+        clocks changed records a `recompute_deadlines` event. Returns the clocks changed.
+
+        Only working time from `provisional_from` on is counted again, so a deadline moves only
+        when the days past that moment changed.
+        """
+        query = select(CLOCK).where(CLOCK.c.provisional_from.is_not(None), CLOCK.c.status.in_(OPEN))
+        by_case: dict[int, list[dict[str, Any]]] = {}
+        for clock in connection.execute(query.order_by(CLOCK.c.case_id, CLOCK.c.id)).mappings().all():
+            calendar = self.deadlines.clock_calendar(clock["unit"], clock["calendar"])
+            since = clock["provisional_from"]
+            values: dict[str, Any] = {}
+            if _moved(calendar, since, clock["deadline"], clock["provisional_minutes"]):
+                values["deadline"] = calendar.add(since, clock["provisional_minutes"])
+            yellow_minutes = clock["provisional_yellow_minutes"]
+            if yellow_minutes is not None and _moved(calendar, since, clock["yellow_at"], yellow_minutes):
+                values["yellow_at"] = calendar.add(since, yellow_minutes)
+            moved = {**clock, **values}
+            values.update(provisional_columns(calendar, since, moved["deadline"], moved["yellow_at"]))
+            if all(values[k] == clock[k] for k in values):
+                continue
+            connection.execute(update(CLOCK).where(CLOCK.c.id == clock["id"]).values(**values))
+            sweep.schedule(connection, self.deadlines, {**clock, **values})
+            by_case.setdefault(clock["case_id"], []).append(
+                {
+                    "stage": clock["stage"],
+                    "why": "recompute",
+                    "was": _iso(clock["deadline"]),
+                    "deadline": _iso(values.get("deadline", clock["deadline"])),
+                    **({"provisional": True} if values["provisional_from"] else {}),
+                }
+            )
+        for case_id, changes in by_case.items():
+            row = bump(connection, case_id, now)()
+            state = row["state"]
+            event = event_row(
+                case_id,
+                row["version"],
+                "recompute_deadlines",
+                state,
+                state,
+                actor,
+                now,
+                {},
+                deadlines=changes,
+            )
+            append(connection, event)
+        return sum(len(c) for c in by_case.values())

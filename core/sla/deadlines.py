@@ -34,6 +34,42 @@ class Limit:
 
 
 @dataclass(frozen=True)
+class Provisional:
+    """A deadline counted on days not confirmed yet: from when, and the working minutes of the
+    deadline and of its yellow light (None: before `since`) counted from that moment."""
+
+    since: datetime
+    minutes: float
+    yellow_minutes: float | None
+
+    @classmethod
+    def of(cls, calendar: WorkingCalendar, start: datetime, deadline: datetime, yellow: datetime | None):
+        since = calendar.provisional_from(start, deadline)
+        if since is None:
+            return None
+        yellow_minutes = calendar.between(since, yellow) if yellow is not None and yellow > since else None
+        return cls(since, calendar.between(since, deadline), yellow_minutes)
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "provisional_from": self.since,
+            "provisional_minutes": self.minutes,
+            "provisional_yellow_minutes": self.yellow_minutes,
+        }
+
+
+NOT_PROVISIONAL = {"provisional_from": None, "provisional_minutes": None, "provisional_yellow_minutes": None}
+
+
+def provisional_columns(
+    calendar: WorkingCalendar, start: datetime, deadline: datetime, yellow: datetime | None
+) -> dict[str, Any]:
+    """A clock's provisional columns for a deadline counted from `start` on `calendar`."""
+    found = Provisional.of(calendar, start, deadline, yellow)
+    return found.columns() if found else dict(NOT_PROVISIONAL)
+
+
+@dataclass(frozen=True)
 class Deadline:
     deadline: datetime
     yellow_at: datetime
@@ -41,6 +77,7 @@ class Deadline:
     unit: str
     amount: float
     calendar: str | None
+    provisional: Provisional | None = None
 
 
 class Deadlines:
@@ -73,9 +110,10 @@ class Deadlines:
         self.rules = rules
         self._limits.clear()
 
-    def apply_overrides(self, extra: dict[str, dict]) -> None:
-        """Rebuild the calendars with the database's overrides (deadlines already stored keep)."""
-        self.default_calendar, self.calendars = calendars_from_profile(self.profile, extra)
+    def apply_overrides(self, extra: dict[str, dict], years: dict[str, frozenset[int]] | None = None) -> None:
+        """Rebuild the calendars with the database's overrides and confirmed years (deadlines
+        already stored keep, but for provisional ones, which `Clocks.recompute` takes up)."""
+        self.default_calendar, self.calendars = calendars_from_profile(self.profile, extra, years)
 
     def standards(self, version: int = 0) -> dict[tuple[str, str, str], dict[str, Any]]:
         """(kind, class, condition) → 立案条件 row, in the taxonomy a case came in under."""
@@ -177,6 +215,7 @@ class Deadlines:
             unit=limit.duration.unit,
             amount=limit.duration.value,
             calendar=calendar_code,
+            provisional=Provisional.of(calendar, start, deadline, yellow),
         )
 
     def elapsed(self, clock: dict[str, Any], now: datetime) -> float | None:

@@ -2,7 +2,9 @@
 make-up working day (调休) without a release; they sit on top of the profile's overrides.
 
 Deadlines are computed when a clock starts, so an override changes only clocks started after
-it. Each engine reloads the overrides when it starts and before each background sweep.
+it, except provisional ones (past the published schedule), which the sweep recomputes. An
+administrator who entered a year's holidays and 调休 days confirms the year, which ends its
+deadlines' provisional state. Each engine reloads both when it starts and before each sweep.
 """
 
 from datetime import date, datetime
@@ -11,10 +13,10 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, insert, select
 
 from ..db.engine import read, write
-from ..db.models import CalendarOverride
+from ..db.models import CalendarOverride, CalendarYear
 from ..errors import GridcaseError
 
-OVERRIDE = CalendarOverride.__table__
+OVERRIDE, YEAR = CalendarOverride.__table__, CalendarYear.__table__
 DEFAULT = ""  # the profile's default calendar
 
 
@@ -25,6 +27,37 @@ def load(db: Engine) -> dict[str, dict[date, bool]]:
         for row in connection.execute(select(OVERRIDE.c.calendar, OVERRIDE.c.day, OVERRIDE.c.working)):
             out.setdefault(row.calendar, {})[row.day] = row.working
     return out
+
+
+def load_years(db: Engine) -> dict[str, frozenset[int]]:
+    """{calendar code: the years an administrator confirmed}."""
+    out: dict[str, set[int]] = {}
+    with read(db) as connection:
+        for row in connection.execute(select(YEAR.c.calendar, YEAR.c.year)):
+            out.setdefault(row.calendar, set()).add(row.year)
+    return {code: frozenset(years) for code, years in out.items()}
+
+
+def confirm_year(
+    db: Engine,
+    year: int,
+    now: datetime,
+    calendar: str = DEFAULT,
+    reason: str | None = None,
+    by: str | None = None,
+) -> None:
+    with write(db) as connection:
+        connection.execute(delete(YEAR).where(and_(YEAR.c.calendar == calendar, YEAR.c.year == year)))
+        connection.execute(
+            insert(YEAR).values(calendar=calendar, year=year, reason=reason, changed_by=by, changed_at=now)
+        )
+
+
+def unconfirm_year(db: Engine, year: int, calendar: str = DEFAULT) -> None:
+    with write(db) as connection:
+        done = connection.execute(delete(YEAR).where(and_(YEAR.c.calendar == calendar, YEAR.c.year == year)))
+    if done.rowcount == 0:
+        raise GridcaseError("not_found", f"{year} is not confirmed in {calendar or 'the default calendar'}")
 
 
 def set_override(

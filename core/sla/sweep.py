@@ -92,6 +92,10 @@ def sweep(engine: "Engine", now: datetime | None = None, limit: int = 10_000) ->
     now = now or engine.clock.now()
     worker = uuid.uuid4().hex[:12]
     with write(engine.db) as connection:
+        # first, so timers of deadlines that moved are claimed as they are now
+        recomputed = engine.recompute_deadlines(connection, now)
+        if recomputed:
+            log.info("recomputed %d provisional deadlines", recomputed)
         claim = _claim(
             connection.dialect.name,
             TIMER,

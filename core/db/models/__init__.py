@@ -5,7 +5,12 @@ from .cases import Case, CaseEvent, CaseUnit, Clock, Counter, DigestRun, Evidenc
 from .people import ApiToken, LoginAttempt, Person, Responsibility, Unit, UnitClassChange, UnitCommand
 from .places import Component, Grid
 from .records import (
-    AssessmentSnapshot, CalendarOverride, CalendarYear, LedgerEntry, SettingChange, TaxonomyChange,
+    AssessmentSnapshot,
+    CalendarOverride,
+    CalendarYear,
+    LedgerEntry,
+    SettingChange,
+    TaxonomyChange,
 )  # fmt: skip
 from .types import UTCDateTime
 

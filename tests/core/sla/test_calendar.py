@@ -94,12 +94,30 @@ def test_overrides_beat_the_holiday_data():
     assert not calendar.is_working_day(date(2026, 10, 12)) and calendar.is_working_day(date(2026, 10, 11))
 
 
-def test_a_year_without_holiday_data_is_refused_unless_overridden():
-    with pytest.raises(CalendarError) as info:
-        CAL.add(at("2027-03-01T09:00"), 60)
-    assert "no holiday data for 2027" in info.value.message
-    declared = WorkingCalendar.from_spec({"overrides": [{"date": "2027-01-01", "working": False}]})
-    assert declared.add(at("2027-03-01T09:00"), 60) == at("2027-03-01T10:00")
+def test_a_year_without_published_tiaoxiu_counts_on_its_statutory_days_and_is_provisional():
+    # 2027's 调休 is not in the package: its statutory days still count, by the weekday rule
+    assert not CAL.confirmed(2027) and CAL.confirmed(2026)
+    start = at("2026-12-25T09:00")
+    deadline = CAL.add(start, 5 * 480)  # 5 working days: New Year's Day does not count
+    assert deadline == at("2027-01-04T09:00")
+    assert CAL.provisional_from(start, deadline) == at("2027-01-01T00:00")
+    assert CAL.provisional_from(start, at("2026-12-31T18:00")) is None
+    assert not CAL.is_working_day(date(2027, 2, 8))  # Spring Festival
+
+
+def test_one_override_changes_one_day_on_top_of_the_package_days():
+    one = WorkingCalendar.from_spec({"overrides": [{"date": "2027-01-01", "working": True}]})
+    assert one.is_working_day(date(2027, 1, 1))
+    assert not one.is_working_day(date(2027, 2, 8))  # the rest of 2027's statutory days stay
+    assert not one.is_working_day(date(2027, 1, 2))
+
+
+def test_a_confirmed_year_is_final_and_the_last_confirmed_day_follows():
+    assert CAL.last_confirmed_day(date(2026, 12, 5)) == date(2026, 12, 31)
+    confirmed = WorkingCalendar.from_spec({"confirmed_years": [2027]})
+    assert confirmed.last_confirmed_day(date(2026, 12, 5)) == date(2027, 12, 31)
+    assert confirmed.provisional_from(at("2026-12-25T09:00"), at("2027-01-04T09:00")) is None
+    assert WorkingCalendar(holidays="none").confirmed(2040)
 
 
 def test_naive_datetimes_are_refused():

@@ -4,8 +4,6 @@ night, 挂账 in the middle of a stage, approved and denied extensions, a 24h un
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from gridcase.core.cases import Actor
 from gridcase.core.evidence import Upload
 from gridcase.core.sla.deadlines import Deadlines
@@ -101,6 +99,10 @@ def test_an_approved_extension_moves_the_deadline_and_a_denied_one_does_not(engi
     )
     case = engine.transition(case["id"], "approve_extension", dispatcher, payload={"amount": "1 work_day"})
     assert clock(case, "handle")["deadline"] == at("2026-10-14T15:00")
+    # the yellow light keeps its 80 % of the longer limit (12 working hours: 9.6 h in), so the
+    # case is green again until then
+    assert clock(case, "handle")["yellow_at"] == at("2026-10-14T10:36")
+    assert engine.deadlines.light(clock(case, "handle"), at("2026-10-13T16:00")) == "green"
     assert case["events"][-1]["effects"]["deadlines"] == [
         {
             "stage": "handle",
@@ -222,17 +224,56 @@ def test_an_administrators_day_off_moves_only_deadlines_started_after_it(engine)
     assert clock(engine.case(before["id"]), "handle")["deadline"] == at("2026-10-15T09:00")  # unchanged
 
 
-def test_a_year_without_holiday_data_works_once_an_administrator_gives_overrides(engine):
+def test_a_deadline_past_the_published_schedule_is_provisional_until_the_year_is_confirmed(engine):
     from datetime import date
 
-    from gridcase.core.sla.calendar import CalendarError
+    from gridcase.core.sla.overrides import confirm_year, set_override
+
+    # two working days from Wednesday 30 December: 2027's 调休 is not published, so New Year's
+    # Day counts as the statutory holiday and the deadline is provisional
+    case = dispatched_case(engine, "loose", "2026-12-30T09:00")
+    handle = clock(case, "handle")
+    assert handle["deadline"] == at("2027-01-04T09:00")
+    assert handle["provisional_from"] == at("2027-01-01T00:00")
+    assert case["events"][-1]["effects"]["deadlines"][-1]["provisional"] is True
+    # the year's schedule arrives as an administrator's overrides: 4 January is a day off too
+    set_override(engine.db, date(2027, 1, 4), False, engine.clock.now(), reason="元旦调休")
+    confirm_year(engine.db, 2027, engine.clock.now(), reason="国办发明电〔2026〕号", by="admin")
+    engine.refresh_calendars()
+    engine.sweep()
+    case = engine.case(case["id"])
+    handle = clock(case, "handle")
+    assert handle["deadline"] == at("2027-01-05T09:00") and handle["provisional_from"] is None
+    event = case["events"][-1]
+    assert event["transition"] == "recompute_deadlines"
+    assert event["effects"]["deadlines"] == [  # the whole-case clock (5 working days) moves too
+        {
+            "stage": stage,
+            "why": "recompute",
+            "was": f"2027-01-0{was}T01:00:00+00:00",
+            "deadline": f"2027-01-0{now}T01:00:00+00:00",
+        }
+        for stage, was, now in (("case", 7, 8), ("handle", 4, 5))
+    ]
+    engine.sweep()  # nothing more to recompute, nothing recorded twice
+    assert len(engine.case(case["id"])["events"]) == len(case["events"])
+
+
+def test_a_provisional_deadline_keeps_until_its_days_change(engine):
+    from datetime import date
+
     from gridcase.core.sla.overrides import set_override
 
-    with pytest.raises(CalendarError, match="no holiday data for 2035"):
-        engine.deadlines.default_calendar.add(at("2035-03-01T09:00"), 60)
-    set_override(engine.db, date(2035, 1, 1), False, engine.clock.now(), reason="元旦")
+    case = dispatched_case(engine, "loose", "2026-12-30T09:00")
+    events = len(case["events"])
+    # an override on a day the deadline does not cross changes nothing
+    set_override(engine.db, date(2027, 3, 1), False, engine.clock.now())
     engine.refresh_calendars()
-    assert engine.deadlines.default_calendar.add(at("2035-03-01T09:00"), 60) == at("2035-03-01T10:00")
+    engine.sweep()
+    case = engine.case(case["id"])
+    assert clock(case, "handle")["deadline"] == at("2027-01-04T09:00")
+    assert clock(case, "handle")["provisional_from"] == at("2027-01-01T00:00")
+    assert len(case["events"]) == events
 
 
 def test_the_calendar_commands(cli, db_url):
