@@ -154,28 +154,29 @@ def demo_command(
     from .profile import load_validated
     from .simulate import fresh_sqlite, simulate
 
-    folder.mkdir(parents=True, exist_ok=True)
-    url = fresh_sqlite(folder / f"{city}.db")
-    result = _with_progress(
-        False,
-        city,
-        lambda progress: simulate(
-            city, url, days, seed, _start(None, days), reports_per_day, progress=progress,
-            evidence=folder / "evidence",
-        ),
-    )  # fmt: skip
-    typer.echo(summary(result))
-    logins = demo.add_logins(url, load_validated(city)[0].plain())
-    typer.echo(
-        f"\ngridcase demo: {city} at http://127.0.0.1:{port}/ui/  (API: /api/v1/, Open311: /open311/v2/)"
-    )
-    typer.echo("log in as:")
-    for login in logins:
-        unit = f"  unit {login['unit']}" if login["unit"] else ""
-        typer.echo(f"  {login['username']:<22} {login['password']:<22} {login['role']}{unit}")
-    if serve:
-        os.environ["GRIDCASE_EVIDENCE_DIR"] = str((folder / "evidence").resolve())
-        serve_command(port=port, profile=city, db=url)
+    with demo.claim(folder, port if serve else None):
+        url = fresh_sqlite(folder / f"{city}.db")
+        result = _with_progress(
+            False,
+            city,
+            lambda progress: simulate(
+                city, url, days, seed, _start(None, days), reports_per_day, progress=progress,
+                evidence=folder / "evidence",
+            ),
+        )  # fmt: skip
+        typer.echo(summary(result))
+        logins = demo.add_logins(url, load_validated(city)[0].plain())
+        typer.echo(
+            f"\ngridcase demo: {city} at http://127.0.0.1:{port}/ui/  (API: /api/v1/, Open311: /open311/v2/)"
+        )
+        typer.echo("log in as:")
+        for login in logins:
+            unit = f"  unit {login['unit']}" if login["unit"] else ""
+            grids = f"  grids {','.join(login['grids'])}" if login["grids"] else ""
+            typer.echo(f"  {login['username']:<22} {login['password']:<22} {login['role']}{unit}{grids}")
+        if serve:
+            os.environ["GRIDCASE_EVIDENCE_DIR"] = str((folder / "evidence").resolve())
+            serve_command(port=port, profile=city, db=url)
 
 
 def add_to(app: typer.Typer) -> None:

@@ -1,6 +1,7 @@
 """People who use the admin UI, logged in through its own login form."""
 
 import re
+import shutil
 from dataclasses import dataclass, field
 
 import pytest
@@ -24,6 +25,7 @@ PEOPLE = {
     "citizen": (["citizen"], None, []),
 }
 JPEG = b"\xff\xd8\xff\xe0" + bytes(2000)
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def add_people(engine) -> dict[str, int]:
@@ -75,3 +77,14 @@ def ui(engine):
     desk.engine = engine
     desk.app = app
     return desk
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium, headless (Playwright cannot download its own browser here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()

@@ -8,7 +8,6 @@ GRIDCASE_SCREENSHOTS to a folder to keep them; the README links the ones in docs
 import base64
 import os
 import re
-import shutil
 import socket
 import threading
 import time
@@ -25,9 +24,8 @@ from gridcase.core.evidence import EvidenceStore
 from gridcase.core.web.app import create_app
 
 from ..conftest import TESTCITY
-from .conftest import PASSWORD, STREET1, add_people
+from .conftest import CHROMIUM, PASSWORD, STREET1, add_people
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="no Chromium here: `apt-get install chromium` (.ci/run does)"
 )
@@ -62,16 +60,6 @@ def served(tmp_path):
     engine.db.dispose()
 
 
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-
-
 class Shots:
     def __init__(self, tmp_path: Path) -> None:
         self.folders = [tmp_path / "screens"] + (
@@ -85,11 +73,11 @@ class Shots:
             page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
-def log_in(browser, base: str, name: str):
+def log_in(browser, base: str, name: str, password: str = PASSWORD):
     page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="zh-CN")
     page.goto(f"{base}/ui/login")
     page.get_by_label("用户名").fill(name)
-    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
     page.wait_for_url("**/ui/queue")
     return page
