@@ -215,7 +215,8 @@ class ImportReport:
 def import_file(engine: Engine, profile: dict[str, Any], path: Path) -> ImportReport:
     """Create or update the people of a CSV or .xlsx roster, one person a row. A bad row is
     listed by line and skipped; every good row is kept. A column the file lacks is left as it is
-    on people who exist; an empty cell clears the field. Passwords are never imported."""
+    on people who exist; an empty unit, grids or attributes cell clears it. Passwords are never
+    imported."""
     header, rows = read_table(path)
     fields = _fields(path, header)
     report = ImportReport()

@@ -50,9 +50,12 @@ def _csv_rows(path: Path) -> Iterator[Row]:
             f"{path} is neither UTF-8 nor GBK text; in Excel, save it as 'CSV UTF-8 (逗号分隔)'",
         )
     reader = csv.reader(io.StringIO(text, newline=""))
-    for cells in reader:
-        if any(c.strip() for c in cells):
-            yield reader.line_num, cells
+    try:
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                yield reader.line_num, cells
+    except csv.Error as exc:
+        raise GridcaseError("invalid_file", f"{path}:{reader.line_num}: {exc}") from None
 
 
 def _xlsx_rows(path: Path) -> Iterator[Row]:

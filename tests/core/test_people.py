@@ -2,6 +2,7 @@
 person is added, changed or imported wholly or not at all, and every refusal names what is wrong."""
 
 import io
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -13,15 +14,16 @@ from gridcase.core.db.engine import make_engine, read
 from gridcase.core.db.models import Person, Responsibility
 from gridcase.core.errors import GridcaseError
 
-from ..conftest import TESTCITY
+from ..conftest import REPO, TESTCITY
 
 PERSON, RESPONSIBILITY = Person.__table__, Responsibility.__table__
 NOW = datetime(2026, 10, 13, 1, 0, tzinfo=UTC)
-ROSTER = """\
-姓名,登录名,角色,单位,网格,属性
-周监督,zhou,监督员,,"320508001001,320508001002",performance_pay=1800
-吴处置,wu,department,water,,
-"""
+# docs/profiles.md's example roster, so that what the docs show is what is tested
+ROSTER = re.search(
+    r"<!-- example: people -->\n```csv\n(.*?)```",
+    (REPO / "docs" / "profiles.md").read_text(encoding="utf-8"),
+    re.S,
+).group(1)
 
 
 @pytest.fixture
