@@ -92,7 +92,7 @@ class Engine:
         self.unit_codes = {u["code"] for u in self.profile.get("units", [])}
         self.unit_parents = {u["code"]: u["parent"] for u in self.profile.get("units", []) if u.get("parent")}
         self._subtrees: dict[str, frozenset[str]] = {}
-        self.tenancy = Tenancy(self.profile, self.unit_parents)
+        self.tenancy = Tenancy(self.profile, self.unit_parents, lambda: self.grids)
         self.guards = {g["name"]: g["check"] for g in collect(self.pm, "register_guards")}
         self.tz = ZoneInfo(
             self.profile.get("time_limits", {}).get("calendar", {}).get("timezone", "Asia/Shanghai")
@@ -186,7 +186,9 @@ class Engine:
         components = self.profile.get("components")
         if components:  # a few named ones (bulk data is imported): those already stored are kept
             rows = ((n, component_registry.profile_row(c)) for n, c in enumerate(components, 1))
-            counts["components"] = component_registry.import_rows(self.db, rows, self.profile).imported
+            # the profile's author chose these codes (a city's local structure): lenient
+            imported = component_registry.import_rows(self.db, rows, self.profile, lenient=True)
+            counts["components"] = imported.imported
             self.components.forget()
         return counts
 

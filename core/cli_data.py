@@ -63,36 +63,63 @@ def db_upgrade(profile: ProfileOption = None, db: DbOption = None) -> None:
     typer.echo(f"database at head; loaded {loaded}")
 
 
+LenientOption = Annotated[
+    bool,
+    typer.Option("--lenient", help="Codes that break the standards' structure are warnings (legacy data)"),
+]
+
+
 @import_app.command("grids")
 def import_grids(
     file: Path,
-    replace: Annotated[bool, typer.Option("--replace", help="Replace every grid instead of adding")] = False,
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="The file is every grid: change and remove the stored ones to match"),
+    ] = False,
+    reassign: Annotated[
+        str | None,
+        typer.Option(
+            help="With --replace: move the cases, components and people of removed grids to 'parent' "
+            "(each one's nearest remaining ancestor) or to one grid CODE"
+        ),
+    ] = None,
+    lenient: LenientOption = False,
     profile: ProfileOption = None,
     db: DbOption = None,
 ) -> None:
     """Import grids from a GeoJSON FeatureCollection: all of them, or none if any is wrong."""
     data, url = _context(profile, db)
     with _database(url) as engine:
-        count = grids.import_file(engine, file, data, replace=replace)
-    typer.echo(f"imported {count} grids")
+        result = grids.import_file(engine, file, data, replace=replace, lenient=lenient, reassign=reassign)
+    for warning in result.warnings:
+        typer.echo(warning, err=True)
+    typer.echo(result.summary())
 
 
 @import_app.command("components")
-def import_components(file: Path, profile: ProfileOption = None, db: DbOption = None) -> None:
+def import_components(
+    file: Path,
+    lenient: LenientOption = False,
+    encoding: Annotated[
+        str | None, typer.Option(help="The CSV's encoding [default: UTF-8 (with or without BOM), else GBK]")
+    ] = None,
+    profile: ProfileOption = None,
+    db: DbOption = None,
+) -> None:
     """Import components from CSV or GeoJSON; bad rows are listed and the good ones kept."""
     data, url = _context(profile, db)
     if not file.is_file():
         raise GridcaseError("not_found", f"no file {file}")
     with _database(url) as engine:
         try:
-            report = components.import_file(engine, file, data)
+            report = components.import_file(engine, file, data, lenient=lenient, encoding=encoding)
         except ValueError as exc:
             raise GridcaseError("invalid_file", str(exc)) from None
     for problem in report.problems:
         typer.echo(f"{file}:{problem}", err=True)
-    if report.rejected > len(report.problems):
-        typer.echo(f"… and {report.rejected - len(report.problems)} more rejected rows", err=True)
-    typer.echo(f"imported {report.imported} components, rejected {report.rejected}")
+    if report.rejected > report.listed:
+        typer.echo(f"… and {report.rejected - report.listed} more rejected rows", err=True)
+    typer.echo(report.summary())
     if report.rejected:
         raise typer.Exit(1)
 

@@ -57,18 +57,21 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, *, foreign_keys: bool = True, **kwargs) -> Engine:
+    """An engine for `url`. `foreign_keys=False` is for migrations only (see migrations/env.py):
+    SQLite cannot switch its foreign-key check off inside a transaction."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
+        pragmas = PRAGMAS if foreign_keys else (*PRAGMAS, "foreign_keys=OFF")
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection, _record) -> None:
             dbapi_connection.isolation_level = None  # SQLAlchemy, not pysqlite, begins transactions
             cursor = dbapi_connection.cursor()
-            for pragma in PRAGMAS:
+            for pragma in pragmas:
                 cursor.execute(f"PRAGMA {pragma}")
             cursor.close()
 
@@ -126,6 +129,11 @@ class WriterLock:
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
         finally:
             self.thread_lock.release()
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 _writers: "weakref.WeakKeyDictionary[Engine, tuple[Engine, WriterLock | None]]" = weakref.WeakKeyDictionary()
@@ -232,11 +240,59 @@ def alembic_config(url: str):
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` to `revision` (the CLI's `gridcase db upgrade`)."""
-    from alembic import command
+@contextmanager
+def migrating(url: str, *, commit: bool = True) -> Iterator[Connection]:
+    """One write transaction for the migrations and whatever follows them (the reconciliation of
+    units and grids), committed only when all of it worked, and only if `commit` (a dry run is
+    rolled back). On SQLite the connection has no foreign-key check, since a table rebuild needs
+    it off (see migrations/env.py), so every key is checked before the commit instead."""
+    engine = make_engine(url, foreign_keys=False)
+    lock = WriterLock(engine.url.database if is_sqlite(engine) else None)
+    try:
+        with lock, engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"}).connect() as connection:
+            with connection.begin() as transaction:
+                yield connection
+                if is_sqlite(engine):
+                    check_foreign_keys(connection)
+                if not commit:
+                    transaction.rollback()
+    finally:
+        lock.close()
+        engine.dispose()
 
-    command.upgrade(alembic_config(url), revision)
+
+def check_foreign_keys(connection: Connection) -> None:
+    """Refuse to go on when a SQLite row points at a row that does not exist."""
+    from ..errors import GridcaseError
+
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        shown = "; ".join(
+            f"{table} row {rowid} points at a missing {parent}" for table, rowid, parent, _ in broken[:5]
+        )
+        raise GridcaseError(
+            "integrity",
+            f"the upgrade would leave {len(broken)} references to rows that do not exist ({shown}); "
+            "nothing was changed",
+        )
+
+
+def upgrade(url: str, revision: str = "head", connection: Connection | None = None) -> list[str]:
+    """Bring the database at `url` to `revision`, in one transaction: `connection`'s (see
+    `migrating`), or one of its own. Returns the migrations applied, oldest first."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    if connection is None:
+        with migrating(url) as connection:
+            return upgrade(url, revision, connection)
+    config = alembic_config(url)
+    config.attributes["connection"] = connection
+    current = MigrationContext.configure(connection).get_current_revision()
+    pending = [s.revision for s in ScriptDirectory.from_config(config).iterate_revisions(revision, current)]
+    command.upgrade(config, revision)
+    return pending[::-1]
 
 
 def current_revision(url: str) -> str | None:
