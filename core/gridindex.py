@@ -102,6 +102,10 @@ class GridIndex:
             code = self.parents.get(code)
         return out
 
+    def units_of(self, codes: Iterable[str]) -> dict[str, str | None]:
+        """The territorial unit of each grid (routing's 属地兜底 reads these, not the profile)."""
+        return {code: self.units.get(code) for code in codes}
+
     def locate(self, lon: float, lat: float) -> dict[str, Any] | None:
         """The deepest grid holding the point, with its chain of parents; None outside every grid."""
         key = (math.floor((lon - self.origin[0]) / self.cell), math.floor((lat - self.origin[1]) / self.cell))

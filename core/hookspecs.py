@@ -141,7 +141,8 @@ def locate_case(report: dict[str, Any], profile: dict[str, Any], grids: Any) -> 
 def route_case(case: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any] | None:
     """Decide the responsible units of a case.
 
-    ``case`` has ``class`` and ``kind`` and may have ``grid``, ``grids``, ``component`` (a mapping with
+    ``case`` has ``class`` and ``kind`` and may have ``grid``, ``grids``, ``grid_units`` (each of
+    ``grids`` → its territorial unit, from the deployment's grid table), ``component`` (a mapping with
     ``owner_unit``/``maintainer_unit``/``supervisor_unit``). Return ``{"units": [{"unit": code,
     "share": fraction}], "rule": name, "explanation": str}`` with shares adding up to 1, or
     None to let the next plugin decide. firstresult.

@@ -59,6 +59,7 @@ def plan_case(
             "kind": info["kind"],  # 0101 is a component class and an event class
             "grid": located["grid"],
             "grids": located["grids"],
+            "grid_units": engine.grids.units_of(located["grids"]),
             "component": component,
         },
         profile=engine.profile,

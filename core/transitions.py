@@ -326,7 +326,13 @@ def _field_changes(engine, connection, case, transition, actor, payload, handlin
         if (info["kind"], category) != (case["kind"], case["class_code"]):
             grids = engine.grids.chain(case["grid"]) if case["grid"] else []
             routing = engine.pm.hook.route_case(
-                case={"class": category, "kind": info["kind"], "grid": case["grid"], "grids": grids},
+                case={
+                    "class": category,
+                    "kind": info["kind"],
+                    "grid": case["grid"],
+                    "grids": grids,
+                    "grid_units": engine.grids.units_of(grids),
+                },
                 profile=engine.profile,
             )
             if routing:

@@ -22,9 +22,9 @@ COMPONENT_UNITS = (
 def _commanded(profile: dict[str, Any], case: dict[str, Any], line: str, name: str) -> dict[str, Any] | None:
     """The territory's commanding unit for a station of `line`, nearest grid first."""
     units = {u["code"]: u for u in profile.get("units", [])}
-    grids = _grid_units(profile)
+    grids = _grid_units(case, profile)
     for code in case.get("grids") or ([case["grid"]] if case.get("grid") else []):
-        commander = units.get(grids.get(code, {}).get("unit") or "")
+        commander = units.get(grids.get(code) or "")
         if commander is None:
             continue
         station = next(
@@ -48,12 +48,16 @@ def _commanded(profile: dict[str, Any], case: dict[str, Any], line: str, name: s
     return None
 
 
-# grid code → properties, per profile's grid list: building it took a fortieth of a simulated
-# month's time. Keyed by the list's id and checked by identity, a few profiles at a time.
-_GRID_UNITS: dict[int, tuple[list, dict[str, dict]]] = {}
+# grid code → unit, per profile's grid list: building it took a fortieth of a simulated month's
+# time. Keyed by the list's id and checked by identity, a few profiles at a time.
+_GRID_UNITS: dict[int, tuple[list, dict[str, str | None]]] = {}
 
 
-def _grid_units(profile: dict[str, Any]) -> dict[str, dict]:
+def _grid_units(case: dict[str, Any], profile: dict[str, Any]) -> dict[str, str | None]:
+    """The territorial unit of each grid: the deployment's grid table, as the engine hands it over
+    in `grid_units`; the profile's own grids only for a case routed without a deployment."""
+    if "grid_units" in case:
+        return case["grid_units"]
     features = profile.get("grids", {}).get("features", [])
     cached = _GRID_UNITS.get(id(features))
     if cached is None or cached[0] is not features:
@@ -61,7 +65,7 @@ def _grid_units(profile: dict[str, Any]) -> dict[str, dict]:
             _GRID_UNITS.clear()
         cached = _GRID_UNITS[id(features)] = (
             features,
-            {f["properties"]["code"]: f["properties"] for f in features},
+            {f["properties"]["code"]: f["properties"].get("unit") for f in features},
         )
     return cached[1]
 
@@ -98,9 +102,9 @@ def route_case(case: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any] 
             "rule": "class",
             "explanation": f"小类 {name} 的责任单位为 {minor['unit']}",
         }
-    grids = _grid_units(profile)
+    grids = _grid_units(case, profile)
     for code in case.get("grids") or ([case["grid"]] if case.get("grid") else []):
-        unit = grids.get(code, {}).get("unit")
+        unit = grids.get(code)
         if unit:
             return {
                 "units": [{"unit": unit, "share": 1.0}],

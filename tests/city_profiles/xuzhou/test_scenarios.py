@@ -206,6 +206,8 @@ def test_county_platforms_feed_the_city(xuzhou):
 def test_county_platforms_switched_off_anyone_anywhere(xuzhou):
     from gridcase.core.tenancy import Tenancy
 
-    xuzhou.tenancy = Tenancy({**xuzhou.profile, "tenancy": {"unit_kinds": []}}, xuzhou.unit_parents)
+    xuzhou.tenancy = Tenancy(
+        {**xuzhou.profile, "tenancy": {"unit_kinds": []}}, xuzhou.unit_parents, lambda: xuzhou.grids
+    )
     case_id = county_case(xuzhou)
     assert xuzhou.transition(case_id, "accept", PEIXIAN)["state"] != "reported"
