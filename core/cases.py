@@ -33,6 +33,7 @@ from .intake import Submission, intake_many
 from .intake import intake as _intake
 from .plugins import collect
 from .profile import Profile, load_validated
+from .reconcile import reconcile
 from .sla import digests, sweep
 from .sla import overrides as calendar_overrides
 from .sla.clocks import Clocks
@@ -41,7 +42,7 @@ from .subtasks import create_subtasks
 from .taxonomy import active_classes, forget_classes, label_zh
 from .tenancy import Tenancy
 from .transitions import fire
-from .units import subtree, sync_units
+from .units import subtree
 from .workflow import Workflow, workflows
 
 CASE, CASE_EVENT, CASE_UNIT, CLOCK, EVIDENCE, REPORT = (
@@ -174,15 +175,14 @@ class Engine:
         )
 
     def load_reference_data(self) -> dict[str, int]:
-        """Units from the profile, and its grids and components when it carries them."""
-        counts = {"units": sync_units(self.db, self.profile, self.clock.now())}
+        """Units and grids made to match the profile's in place (see reconcile.py), and its
+        components when it carries them."""
+        planned = reconcile(self.db, self.profile, self.clock.now())
+        counts = {"units": planned.units}
         self._subtrees.clear()
-        features = self.profile.get("grids", {}).get("features")
-        if features:
-            counts["grids"] = grid_registry.import_features(
-                self.db, self.profile["grids"], self.profile, replace=True
-            )
-            self.__dict__.pop("grids", None)
+        if planned.grids:
+            counts["grids"] = planned.grids
+        self.__dict__.pop("grids", None)
         components = self.profile.get("components")
         if components:  # a few named ones (bulk data is imported): those already stored are kept
             rows = ((n, component_registry.profile_row(c)) for n, c in enumerate(components, 1))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 import yaml
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from . import __version__, cli_assess, cli_calendar, cli_data, cli_server, cli_simulate
 from .errors import GridcaseError, GridImportError
@@ -219,10 +219,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except SQLAlchemyError as exc:
         detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        typer.echo(
-            f"error: database: {detail} (is the database reachable, and has `gridcase db upgrade` run?)",
-            err=True,
+        # a refused write reached the database, so it is neither unreachable nor unmigrated
+        hint = (
+            ""
+            if isinstance(exc, IntegrityError)
+            else " (is the database reachable, and has `gridcase db upgrade` run?)"
         )
+        typer.echo(f"error: database: {detail}{hint}", err=True)
         return 1
     except GridImportError as exc:
         for problem in exc.problems:

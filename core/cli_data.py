@@ -7,17 +7,17 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlalchemy import Engine
 
-from . import components, grids
-from .db.engine import make_engine, read, upgrade
+from . import components, grids, reconcile
+from .db.engine import make_engine, migrating, read, upgrade
 from .errors import GridcaseError
 from .profile import load_validated
-from .units import sync_units
 from .workflow import workflows
 
 ProfileOption = Annotated[
@@ -52,15 +52,28 @@ def _context(profile: str | None, db: str | None):
 
 
 @db_app.command("upgrade")
-def db_upgrade(profile: ProfileOption = None, db: DbOption = None) -> None:
-    """Apply the migrations, then load the profile's units (and grids, when it has them)."""
+def db_upgrade(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what the upgrade would change, and change nothing")
+    ] = False,
+    profile: ProfileOption = None,
+    db: DbOption = None,
+) -> None:
+    """Apply the migrations, then make the units and grids match the profile's, in place and in
+    one transaction: what cases, people or history point at is deactivated, never deleted, and
+    imported grids are never written over."""
     data, url = _context(profile, db)
-    upgrade(url)
-    with _database(url) as engine:
-        loaded = f"{sync_units(engine, data)} units"
-        if data.get("grids", {}).get("features"):
-            loaded += f", {grids.import_features(engine, data['grids'], data, replace=True)} grids"
-    typer.echo(f"database at head; loaded {loaded}")
+    with migrating(url, commit=not dry_run) as connection:
+        migrations = upgrade(url, connection=connection)
+        planned = reconcile.plan(connection, data)
+        if not dry_run:
+            reconcile.apply(connection, planned, datetime.now(UTC))
+    would = "would apply" if dry_run else "applied"
+    typer.echo(f"migrations: {would} {', '.join(migrations)}" if migrations else "migrations: none pending")
+    for line in planned.lines():
+        typer.echo(f"  {line}")
+    done = "dry run, nothing written: would change" if dry_run else "database at head; changed"
+    typer.echo(f"{done} {planned.summary()}")
 
 
 LenientOption = Annotated[

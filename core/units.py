@@ -1,6 +1,7 @@
-"""Units and people in the database, from the profile (units) and from administrators (people)."""
+"""Units and people in the database, from the profile (units, see reconcile.py) and from
+administrators (people)."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, select, update
@@ -53,31 +54,13 @@ def unit_rows(profile: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["path"].count("/"))
 
 
-def sync_units(engine: Engine, profile: dict[str, Any], now: datetime | None = None) -> int:
-    """Make the unit table match the profile (a removed unit stays, so history keeps its name).
-
-    A unit whose class is new or changed gets a class history row from `now`, so assessment
-    ranks a past period with the classes units had then.
-    """
-    rows = unit_rows(profile)
-    now = now or datetime.now(UTC)
-    commands = [
+def command_rows(profile: dict[str, Any]) -> list[dict[str, str]]:
+    """The profile's command relations: a street office commands the stations in its territory."""
+    return [
         {"commander": u["code"], "commanded": c}
         for u in profile.get("units", [])
         for c in u.get("commands", [])
     ]
-    with write(engine) as connection:
-        known = dict(connection.execute(select(UNIT.c.code, UNIT.c.unit_class)).all())
-        # parents first, so the foreign key holds at every step
-        for row in rows:
-            upsert(connection, UNIT, [row], "code")
-        changed = [r for r in rows if r["code"] not in known or known[r["code"]] != r["unit_class"]]
-        for row in changed:
-            _record_class(connection, row["code"], row["unit_class"], now)
-        connection.execute(delete(COMMAND))
-        if commands:
-            connection.execute(insert(COMMAND), commands)
-    return len(rows)
 
 
 def set_unit_class(engine: Engine, unit: str, unit_class: str | None, since: datetime) -> None:
@@ -88,10 +71,12 @@ def set_unit_class(engine: Engine, unit: str, unit_class: str | None, since: dat
             != 1
         ):
             raise GridcaseError("not_found", f"no unit {unit!r}")
-        _record_class(connection, unit, unit_class, since)
+        record_class(connection, unit, unit_class, since)
 
 
-def _record_class(connection: Connection, unit: str, unit_class: str | None, since: datetime) -> None:
+def record_class(connection: Connection, unit: str, unit_class: str | None, since: datetime) -> None:
+    """The unit's class from `since` on, so assessment ranks a past period with the classes
+    units had then."""
     same_moment = and_(CLASS_CHANGE.c.unit == unit, CLASS_CHANGE.c.since == since)
     connection.execute(delete(CLASS_CHANGE).where(same_moment))
     connection.execute(insert(CLASS_CHANGE).values(unit=unit, since=since, unit_class=unit_class))

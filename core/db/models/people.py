@@ -5,7 +5,7 @@ No `from __future__ import annotations` here: SQLModel reads the annotations at 
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, true
 from sqlmodel import Field, SQLModel
 
 from .types import _json, _ts
@@ -23,6 +23,8 @@ class Unit(SQLModel, table=True):
     calendar: str | None = Field(default=None, max_length=64)
     # "/centre/street1/station1/": a unit's subtree is a prefix query
     path: str = Field(index=True, max_length=1024)
+    # a unit the profile dropped stays, with its name, for the cases and history that point at it
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
 
 
 class UnitCommand(SQLModel, table=True):

@@ -5,7 +5,7 @@ No `from __future__ import annotations` here: SQLModel reads the annotations at 
 
 from datetime import date
 
-from sqlalchemy import LargeBinary
+from sqlalchemy import LargeBinary, true
 from sqlmodel import Field, SQLModel
 
 
@@ -24,6 +24,12 @@ class Grid(SQLModel, table=True):
     miny: float
     maxx: float
     maxy: float
+    # a grid the profile dropped stays for the cases and people that point at it, but no report
+    # is located in it any more
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
+    # "profile" (written by `gridcase db upgrade`) or "import" (`gridcase import grids`, whatever
+    # path inserts it); None for grids stored before gridcase kept this (see core/reconcile.py)
+    origin: str | None = Field(default="import", max_length=16, sa_column_kwargs={"server_default": "import"})
 
 
 class Component(SQLModel, table=True):
