@@ -7,23 +7,23 @@ under 1% at the size of a city.
 
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import shapely
-from shapely.geometry import box, mapping, shape
-from sqlalchemy import Connection, Engine, delete, insert, select
+from shapely.geometry import box, mapping
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from .db.engine import read, write
-from .db.models import Grid
-from .errors import GridImportError
+from .db.models import Case, Component, Grid, Responsibility
+from .errors import GridcaseError, GridImportError
+from .geojson import FeatureStream
+from .grid_check import OVERLAP_TOLERANCE_M2, Checked, GridChecker, check_items
 from .gridindex import GridIndex, area_m2
-from .profile.located import ParseError, mark_at, parse_file
-from .profile.merge import pointer
+from .profile.located import Mark, ParseError, mark_at
 
 GRID = Grid.__table__
-OVERLAP_TOLERANCE_M2 = 1.0  # shared edges of adjacent grids have zero area; this absorbs float noise
 
 
 def load_index(engine: Engine, level_order: list[str]) -> GridIndex:
@@ -37,145 +37,158 @@ def load_index(engine: Engine, level_order: list[str]) -> GridIndex:
         return GridIndex.build(rows, level_order)
 
 
-def _row(props: dict[str, Any], geometry: shapely.Geometry, path: str) -> dict[str, Any]:
-    minx, miny, maxx, maxy = geometry.bounds
-    name = props.get("name")
-    return {
-        "code": props["code"],
-        "name": name.get("zh") if isinstance(name, dict) else name,
-        "level": props["level"],
-        "parent": props.get("parent"),
-        "unit": props.get("unit"),
-        "area_class": props.get("area_class"),
-        "region_class": props.get("region_class"),
-        "path": path,
-        "geometry": shapely.to_wkb(geometry),
-        "minx": minx,
-        "miny": miny,
-        "maxx": maxx,
-        "maxy": maxy,
-    }
-
-
 def check_features(
-    doc: Any, profile: dict[str, Any], existing: dict[str, str] | None = None
+    doc: Any, profile: dict[str, Any], existing: dict[str, str] | None = None, *, lenient: bool = False
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Rows ready to insert, and every problem as `file:line:col: /pointer: message`."""
-    from .profile.crosscheck import _compile
-
-    problems: list[str] = []
-
-    def problem(path: list, message: str) -> None:
-        problems.append(f"{mark_at(doc, path)}: {pointer(path)}: {message}")
-
+    """Rows ready to insert, and every problem as `file:line:col: /pointer: message`, for a parsed
+    document (a profile's grids); files are read as a stream by `import_file`."""
     if (
         not isinstance(doc, dict)
         or doc.get("type") != "FeatureCollection"
         or not isinstance(doc.get("features"), list)
     ):
-        problem([], "expected a GeoJSON FeatureCollection with a features list")
-        return [], problems
-    levels = [lvl["code"] for lvl in profile.get("grid_levels", [])]
-    patterns = {lvl["code"]: _compile(lvl.get("pattern")) for lvl in profile.get("grid_levels", [])}
-    default_pattern = _compile(profile.get("codes", {}).get("grid"))
-    units = {u["code"] for u in profile.get("units", [])}
-    parsed: list[tuple[int, dict, shapely.Geometry]] = []
-    seen: dict[str, int] = {}
-    for i, feature in enumerate(doc["features"]):
-        base = ["features", i]
-        props = feature.get("properties") if isinstance(feature, dict) else None
-        if not isinstance(props, dict):
-            problem(base, "a feature needs properties with code and level")
-            continue
-        code, level = props.get("code"), props.get("level")
-        if not isinstance(code, str) or not code:
-            problem(base + ["properties"], "missing grid code (properties.code, as text)")
-            continue
-        if level not in levels:
-            problem(
-                base + ["properties", "level"],
-                f"unknown grid level {level!r}; the profile has {', '.join(levels)}",
+        return [], [f"{mark_at(doc, [])}: /: expected a GeoJSON FeatureCollection with a features list"]
+    checker = check_items(
+        enumerate(doc["features"]),
+        profile,
+        lambda i, path: mark_at(doc, ["features", i, *path]),
+        existing=existing,
+        lenient=lenient,
+    )
+    checked = checker.finish(doc.get("crs"), mark_at(doc, ["crs"]))
+    return checked.rows, checked.problems
+
+
+@dataclass
+class GridImport:
+    """What an import did. `total` counts the grids of the file."""
+
+    total: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    reassigned: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if not (self.added or self.updated or self.removed):
+            return f"nothing changed: {self.unchanged} grids as in the file"
+        parts = [f"imported {self.added} grids"]
+        parts += [f"{what} {n}" for what, n in (("updated", self.updated), ("removed", self.removed)) if n]
+        parts += [f"{self.unchanged} unchanged"] if self.unchanged else []
+        moved = ", ".join(f"{n} {what}" for what, n in self.reassigned.items() if n)
+        return ", ".join(parts) + (f"; moved to the remaining grids: {moved}" if moved else "")
+
+
+FIELDS = ("name", "level", "parent", "unit", "area_class", "region_class", "path", "geometry")
+# what points at a grid, and how to say how many
+REFERRERS = (
+    ("cases", Case.__table__, "case", "cases"),
+    ("components", Component.__table__, "component", "components"),
+    ("people", Responsibility.__table__, "person's grids", "people's grids"),
+)
+
+
+def _differs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return [k for k in FIELDS if (bytes(old[k]) if k == "geometry" else old[k]) != new[k]]
+
+
+def store(
+    engine: Engine,
+    checked: Checked,
+    *,
+    replace: bool = False,
+    reassign: str | None = None,
+) -> GridImport:
+    """Store checked grids in one transaction: new grids are added and, with `replace`, changed
+    ones updated in place and those missing from the file removed, once whatever points at them
+    is reassigned (`reassign`: "parent", or a grid's code)."""
+    if checked.problems:
+        raise GridImportError(checked.problems)
+    with write(engine) as connection:
+        stored = {r["code"]: dict(r) for r in connection.execute(select(GRID)).mappings()}
+        result = GridImport(total=len(checked.rows), warnings=checked.warnings)
+        added, changed = [], []
+        for row in checked.rows:
+            old = stored.get(row["code"])
+            if old is None:
+                added.append(row)
+            elif _differs(old, row):
+                changed.append((row, _differs(old, row)))
+            else:
+                result.unchanged += 1
+        if changed and not replace:
+            raise GridImportError(
+                [
+                    f"grid {row['code']!r} already exists with another {', '.join(what)} "
+                    "(import with --replace to change it)"
+                    for row, what in changed[:20]
+                ]
             )
-            continue
-        pattern = patterns.get(level) or default_pattern
-        if pattern is not None and not pattern.search(code):
-            problem(
-                base + ["properties", "code"],
-                f"grid code {code!r} does not match the pattern {pattern.pattern}",
-            )
-        if code in seen:
-            problem(
-                base + ["properties", "code"], f"duplicate grid code {code!r} (also feature {seen[code]})"
-            )
-            continue
-        seen[code] = i
-        if props.get("unit") is not None and props["unit"] not in units:
-            problem(base + ["properties", "unit"], f"unknown unit {props['unit']!r}")
-        try:
-            geometry = shape(feature.get("geometry"))
-        except Exception as exc:  # shapely raises several types for malformed coordinates
-            problem(base + ["geometry"], f"not a valid GeoJSON geometry: {exc}")
-            continue
-        if geometry.geom_type not in ("Polygon", "MultiPolygon"):
-            problem(
-                base + ["geometry", "type"],
-                f"a grid must be a Polygon or MultiPolygon, not {geometry.geom_type}",
-            )
-            continue
-        if not geometry.is_valid:
-            problem(base + ["geometry"], f"invalid polygon: {shapely.is_valid_reason(geometry)}")
-            continue
-        parsed.append((i, props, geometry))
-    known = set(seen) | set(existing or {})
-    for i, props, _ in parsed:
-        if props.get("parent") is not None and props["parent"] not in known:
-            problem(["features", i, "properties", "parent"], f"unknown parent grid {props['parent']!r}")
-    problems += [f"{mark_at(doc, ['features', a, 'geometry'])}: {msg}" for a, msg in _overlaps(parsed, doc)]
-    if problems:
-        return [], problems
-    paths = _paths({p["code"]: p.get("parent") for _, p, _ in parsed}, existing or {})
-    return [_row(props, geometry, paths[props["code"]]) for _, props, geometry in parsed], []
+        kept = {row["code"]: row for row in checked.rows}
+        removed = (
+            sorted(set(stored) - set(kept), key=lambda c: -stored[c]["path"].count("/")) if replace else []
+        )
+        added = _insert_order(added)  # parents first: grid.parent is a foreign key
+        for start in range(0, len(added), 1000):
+            connection.execute(insert(GRID), added[start : start + 1000])
+        for row in _insert_order([r for r, _ in changed]):
+            connection.execute(update(GRID).where(GRID.c.code == row["code"]).values(row))
+        result.reassigned = _reassign(connection, removed, stored, kept, reassign)
+        _follow_paths(connection, [row for row, what in changed if "path" in what])
+        for code in removed:  # deepest first: children before their parents
+            connection.execute(delete(GRID).where(GRID.c.code == code))
+        result.added, result.updated, result.removed = len(added), len(changed), len(removed)
+    return result
 
 
-def _overlaps(parsed: list[tuple[int, dict, shapely.Geometry]], doc: Any) -> list[tuple[int, str]]:
-    """Same-level grids must not overlap (shared edges are fine)."""
-    out = []
-    by_level: dict[str, list[tuple[int, dict, shapely.Geometry]]] = {}
-    for item in parsed:
-        by_level.setdefault(item[1]["level"], []).append(item)
-    for items in by_level.values():
-        geoms = np.array([g for _, _, g in items], dtype=object)
-        tree = shapely.STRtree(geoms)
-        left, right = tree.query(geoms, predicate="intersects")
-        for a, b in zip(left, right, strict=True):
-            if a < b:
-                shared = area_m2(shapely.intersection(geoms[a], geoms[b]))
-                if shared > OVERLAP_TOLERANCE_M2:
-                    (ia, pa, _), (_, pb, _) = items[a], items[b]
-                    out.append(
-                        (
-                            ia,
-                            f"{pointer(['features', ia])}: grid {pa['code']!r} overlaps {pb['code']!r} "
-                            f"by {shared:.0f} m²",
-                        )
-                    )
-    return out
+def _stored_paths(engine: Engine, replace: bool) -> dict[str, str]:
+    """The paths a file's grids may hang below: none when the file replaces every grid."""
+    if replace:
+        return {}
+    with read(engine) as connection:
+        return dict(connection.execute(select(GRID.c.code, GRID.c.path)).all())
 
 
-def _paths(parents: dict[str, str | None], existing: dict[str, str]) -> dict[str, str]:
-    paths = dict(existing)
+def import_features(engine: Engine, doc: Any, profile: dict[str, Any], *, replace: bool = False) -> int:
+    """A parsed document's grids (a profile's): all of them, or none if any is wrong."""
+    rows, problems = check_features(doc, profile, _stored_paths(engine, replace))
+    return store(engine, Checked(rows, problems), replace=replace).total
 
-    def path(code: str, trail: tuple = ()) -> str:
-        if code in paths:
-            return paths[code]
-        parent = parents.get(code)
-        if parent is None or parent in trail:
-            paths[code] = f"/{code}/"
-        else:
-            paths[code] = path(parent, trail + (code,)) + f"{code}/"
-        return paths[code]
 
-    return {code: path(code) for code in parents}
+def check_file(
+    path: Path, profile: dict[str, Any], existing: dict[str, str], *, lenient: bool = False
+) -> Checked:
+    """A GeoJSON file's grids, read feature by feature, checked against the profile."""
+    stream = FeatureStream(path)
+    marks: list[Mark] = []
+    checker = GridChecker(profile, lambda i, _: marks[i], existing=existing, lenient=lenient)
+    try:
+        for i, (mark, feature) in enumerate(stream):
+            marks.append(mark)
+            checker.add(i, feature)
+    except ParseError as exc:
+        raise GridImportError([f"{mark}: {message}" for mark, message in exc.problems]) from None
+    if stream.members.get("type") != "FeatureCollection" or "features" not in stream.members:
+        raise GridImportError([f"{path}:1:1: /: expected a GeoJSON FeatureCollection with a features list"])
+    return checker.finish(stream.members.get("crs"), f"{path}:1:1")
+
+
+def import_file(
+    engine: Engine,
+    path: Path,
+    profile: dict[str, Any],
+    *,
+    replace: bool = False,
+    lenient: bool = False,
+    reassign: str | None = None,
+) -> GridImport:
+    """A GeoJSON file's grids: all of them, or none if any is wrong."""
+    if not path.is_file():
+        raise GridImportError([f"{path}: no such file"])
+    checked = check_file(path, profile, _stored_paths(engine, replace), lenient=lenient)
+    return store(engine, checked, replace=replace, reassign=reassign)
 
 
 def _insert_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -183,31 +196,81 @@ def _insert_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["path"].count("/"))
 
 
-def import_features(engine: Engine, doc: Any, profile: dict[str, Any], *, replace: bool = False) -> int:
-    """Validate everything, then insert in one transaction: all grids or none."""
-    with write(engine) as connection:
-        existing = {} if replace else dict(connection.execute(select(GRID.c.code, GRID.c.path)).all())
-        rows, problems = check_features(doc, profile, existing)
-        if problems:
-            raise GridImportError(problems)
-        clash = sorted(set(existing) & {r["code"] for r in rows})
-        if clash:
+def _reassign(
+    connection: Connection,
+    removed: list[str],
+    stored: dict[str, dict[str, Any]],
+    kept: dict[str, dict[str, Any]],
+    reassign: str | None,
+) -> dict[str, int]:
+    """Move what points at removed grids to the grids that stay; refuse when not told where."""
+    counts = {what: _referred(connection, table, removed) for what, table, _, _ in REFERRERS}
+    referred = sorted({code for found in counts.values() for code in found})
+    if not referred:
+        return {}
+    if reassign is None:
+        problems = []
+        for code in referred[:20]:
+            said = [
+                f"{counts[what][code]} {one if counts[what][code] == 1 else many}"
+                for what, _, one, many in REFERRERS
+                if counts[what].get(code)
+            ]
+            listed = ", ".join(said[:-1]) + (" and " if len(said) > 1 else "") + said[-1]
+            problems.append(f"grid {code} would be removed, but {listed} point at it")
+        problems.append(
+            "say where they go: --reassign parent (each to its nearest remaining ancestor) "
+            "or --reassign CODE (all to that grid)"
+        )
+        raise GridImportError(problems)
+    moved = {what: 0 for what, _, _, _ in REFERRERS}
+    for code in referred:
+        target = reassign if reassign != "parent" else _remaining_ancestor(code, stored, kept)
+        if target not in kept:
             raise GridImportError(
-                [f"grid {c!r} already exists (import with --replace to reload)" for c in clash[:20]]
-            )
-        if replace:
-            connection.execute(delete(GRID))
-        for chunk_start in range(0, len(rows), 1000):
-            connection.execute(insert(GRID), _insert_order(rows)[chunk_start : chunk_start + 1000])
-    return len(rows)
+                [f"grid {code}: cannot move what points at it to {target or 'a remaining ancestor'!r}, "
+                 "which is not in the file; give --reassign a grid code of the file"]
+            )  # fmt: skip
+        for what in moved:
+            moved[what] += counts[what].get(code, 0)
+        _move(connection, code, target, kept[target]["path"])
+    return moved
 
 
-def import_file(engine: Engine, path: Path, profile: dict[str, Any], *, replace: bool = False) -> int:
-    try:
-        doc = parse_file(path)
-    except ParseError as exc:
-        raise GridImportError([f"{mark}: {message}" for mark, message in exc.problems]) from None
-    return import_features(engine, doc, profile, replace=replace)
+def _referred(connection: Connection, table: Any, codes: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(codes), 500):
+        query = (
+            select(table.c.grid, func.count())
+            .where(table.c.grid.in_(codes[start : start + 500]))
+            .group_by(table.c.grid)
+        )
+        found.update(dict(connection.execute(query).all()))
+    return found
+
+
+def _remaining_ancestor(code: str, stored: dict[str, dict[str, Any]], kept: dict[str, Any]) -> str | None:
+    parent = stored[code]["parent"]
+    while parent is not None and parent not in kept:
+        parent = stored.get(parent, {}).get("parent")
+    return parent
+
+
+def _move(connection: Connection, code: str, target: str, path: str) -> None:
+    case, component, duty = Case.__table__, Component.__table__, Responsibility.__table__
+    connection.execute(update(case).where(case.c.grid == code).values(grid=target, grid_path=path))
+    connection.execute(update(component).where(component.c.grid == code).values(grid=target))
+    # a person responsible for both grids keeps one row
+    both = select(duty.c.person_id).where(duty.c.grid == target).scalar_subquery()
+    connection.execute(delete(duty).where(duty.c.grid == code, duty.c.person_id.in_(both)))
+    connection.execute(update(duty).where(duty.c.grid == code).values(grid=target))
+
+
+def _follow_paths(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Cases keep their grid's path (scope queries read it): follow grids that moved."""
+    case = Case.__table__
+    for row in rows:
+        connection.execute(update(case).where(case.c.grid == row["code"]).values(grid_path=row["path"]))
 
 
 def export(connection: Connection, level: str | None = None) -> dict[str, Any]:
@@ -230,7 +293,15 @@ def export(connection: Connection, level: str | None = None) -> dict[str, Any]:
 
 
 def coverage(connection: Connection, level: str) -> dict[str, Any]:
-    """Gaps and overlaps of the grids of `level` inside each parent, in square metres."""
+    """Gaps and overlaps of the grids of `level` inside each parent, in square metres; each gap
+    with its geometry, so a map shows where it is."""
+    levels = dict(connection.execute(select(GRID.c.level, func.count()).group_by(GRID.c.level)).all())
+    if not levels.get(level):
+        have = ", ".join(f"{lvl} {n}" for lvl, n in sorted(levels.items())) or "no grids at all"
+        raise GridcaseError(
+            "not_found",
+            f"no grids of level {level!r} to check; the database has {have} (gridcase import grids FILE)",
+        )
     rows = (
         connection.execute(select(GRID.c.code, GRID.c.parent, GRID.c.level, GRID.c.geometry)).mappings().all()
     )
@@ -244,9 +315,10 @@ def coverage(connection: Connection, level: str) -> dict[str, Any]:
         parts = [geoms[c] for c in codes]
         union = shapely.union_all(parts)
         if parent in geoms:
-            missing = area_m2(shapely.difference(geoms[parent], union))
+            gap = shapely.difference(geoms[parent], union)
+            missing = area_m2(gap)
             if missing > OVERLAP_TOLERANCE_M2:
-                gaps.append({"parent": parent, "area_m2": round(missing, 1)})
+                gaps.append({"parent": parent, "area_m2": round(missing, 1), "geometry": mapping(gap)})
         excess = sum(area_m2(p) for p in parts) - area_m2(union)
         if excess > OVERLAP_TOLERANCE_M2:
             overlaps.append({"parent": parent, "area_m2": round(excess, 1)})
