@@ -94,16 +94,17 @@ async def add_person_page(request: Request, actor: Actor) -> Response:
     return page(request, "config_units.html", context, block="added")
 
 
-def _calendar(engine) -> list[dict[str, Any]]:
-    return calendar_overrides.listed(engine.db)
+def _calendar(engine) -> dict[str, Any]:
+    """The overrides block: the overrides, and how far ahead each calendar is confirmed."""
+    return {
+        "limits": engine.profile.get("time_limits", {}),
+        "overrides": calendar_overrides.listed(engine.db),
+        "readiness": engine.deadlines.readiness(engine.clock.now()),
+    }
 
 
 def _limits_page(engine) -> dict[str, Any]:
-    return {
-        "limits": engine.profile.get("time_limits", {}),
-        "overrides": _calendar(engine),
-        "history": _settings_history(engine, "rule"),
-    }
+    return {**_calendar(engine), "history": _settings_history(engine, "rule")}
 
 
 def _settings_history(engine, kind: str) -> list[dict[str, Any]]:
@@ -199,14 +200,24 @@ async def revert_setting(request: Request, actor: Actor) -> Response:
 
 @ui(ADMIN)
 async def calendar_day(request: Request, actor: Actor) -> Response:
-    """Add or remove a working-day override (调休, an extra holiday); clocks started later use it."""
+    """Add or remove a working-day override (调休, an extra holiday), or confirm a year whose days
+    are entered; clocks started later use it, and provisional deadlines are counted again."""
     engine = request.app.state.engine
     form = dict((await request.form(max_fields=10)).items())
+    calendar = form.get("calendar", "")
+    if form.get("action") == "confirm":
+        year = form.get("year", "")
+        if not (year.isdigit() and 2000 <= int(year) <= 2200):
+            raise GridcaseError("invalid_request", "年份格式为 YYYY", {"field": "year"})
+        await run_in_threadpool(
+            calendar_overrides.confirm_year, engine.db, int(year), engine.clock.now(), calendar,
+            form.get("reason") or None, actor.username,
+        )  # fmt: skip
+        return await _calendar_block(request, engine)
     try:
         day = date.fromisoformat(form.get("day", ""))
     except ValueError:
         raise GridcaseError("invalid_request", "日期格式为 YYYY-MM-DD", {"field": "day"}) from None
-    calendar = form.get("calendar", "")
     if form.get("action") == "remove":
         await run_in_threadpool(calendar_overrides.remove_override, engine.db, day, calendar)
     else:
@@ -214,12 +225,14 @@ async def calendar_day(request: Request, actor: Actor) -> Response:
             calendar_overrides.set_override, engine.db, day, form.get("working") == "yes", engine.clock.now(),
             calendar, form.get("reason") or None, actor.username,
         )  # fmt: skip
+    return await _calendar_block(request, engine)
+
+
+async def _calendar_block(request: Request, engine) -> Response:
+    # the next sweep counts provisional deadlines again on the changed calendar
     await run_in_threadpool(engine.refresh_calendars)
-    overrides = await run_in_threadpool(_calendar, engine)
-    limits = engine.profile.get("time_limits", {})
-    return page(
-        request, "config_time_limits.html", {"limits": limits, "overrides": overrides}, block="overrides"
-    )
+    context = await run_in_threadpool(_calendar, engine)
+    return page(request, "config_time_limits.html", context, block="overrides")
 
 
 @ui(WEIGHTS)

@@ -69,6 +69,14 @@ def label(value: Any, language: str) -> str:
     return "" if value is None else str(value)
 
 
+def _calendar_warnings(request: Request) -> list[Any]:
+    """Calendars near their last confirmed day, for the signed-in staff's banner."""
+    engine = getattr(request.app.state, "engine", None)
+    if engine is None or getattr(request.state, "actor", None) is None:
+        return []
+    return [item for item in engine.deadlines.readiness(engine.clock.now()) if item.warning]
+
+
 def page(
     request: Request, template: str, context: dict[str, Any], block: str | None = None, status: int = 200
 ) -> HTMLResponse:
@@ -82,6 +90,7 @@ def page(
         "actor": getattr(request.state, "actor", None),
         "csrf": request.session.get("csrf", "") if "session" in request.scope else "",
         "nav": getattr(request.state, "nav", []),
+        "calendar_warnings": _calendar_warnings(request),
         **context,
     }
     if block and request.headers.get("hx-request"):

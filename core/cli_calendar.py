@@ -1,16 +1,36 @@
-"""`gridcase calendar`: the administrators' working-day overrides (days off, 调休 working days)."""
+"""`gridcase calendar`: the administrators' working-day overrides (days off, 调休 working days),
+the years they confirmed, and how far ahead the working days are final."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .cli_data import DbOption, ProfileOption, _context, _database
+from .db.engine import read, write
+
+if TYPE_CHECKING:
+    from .cases import Engine
 
 calendar_app = typer.Typer(
     help="Working-day overrides: days off and make-up working days.", no_args_is_help=True
 )
 CalendarOption = Annotated[str, typer.Option("--calendar", help="A named calendar [default: the profile's]")]
+
+
+@contextmanager
+def _engine(profile: str | None, db: str | None) -> "Iterator[Engine]":
+    from .cases import Engine
+    from .cli import deployment, profile_ref
+
+    settings = deployment(profile, db)
+    engine = Engine.open(profile_ref(settings.profile), settings.database_url)
+    try:
+        yield engine
+    finally:
+        engine.db.dispose()
 
 
 def _day(text: str) -> date:
@@ -66,6 +86,81 @@ def calendar_unset(
     with _database(url) as engine:
         remove_override(engine, _day(day), calendar)
     typer.echo(f"{day}: override removed")
+
+
+def _year(text: str) -> int:
+    from .errors import GridcaseError
+
+    if not (text.isdigit() and 2000 <= int(text) <= 2200):
+        raise GridcaseError("invalid_date", f"{text!r} is not a year like 2027")
+    return int(text)
+
+
+@calendar_app.command("confirm")
+def calendar_confirm(
+    year: Annotated[str, typer.Argument(help="YYYY")],
+    reason: Annotated[str | None, typer.Option(help="Why, e.g. the State Council notice")] = None,
+    by: Annotated[str | None, typer.Option(help="Who decided")] = None,
+    calendar: CalendarOption = "",
+    profile: ProfileOption = None,
+    db: DbOption = None,
+) -> None:
+    """Declare a year's days off and 调休 working days entered (as overrides): its deadlines are
+    no longer provisional. The next sweep (or `calendar recompute`) counts them again."""
+    from .sla.overrides import confirm_year
+
+    data, url = _context(profile, db)
+    _known(data, calendar)
+    number = _year(year)
+    with _database(url) as engine:
+        confirm_year(engine, number, datetime.now(UTC), calendar, reason, by)
+    typer.echo(f"{number}: confirmed in {calendar or 'the default calendar'}")
+
+
+@calendar_app.command("unconfirm")
+def calendar_unconfirm(
+    year: Annotated[str, typer.Argument(help="YYYY")],
+    calendar: CalendarOption = "",
+    profile: ProfileOption = None,
+    db: DbOption = None,
+) -> None:
+    """Take back a year's confirmation: deadlines started from now on reaching it are provisional."""
+    from .sla.overrides import unconfirm_year
+
+    _, url = _context(profile, db)
+    number = _year(year)
+    with _database(url) as engine:
+        unconfirm_year(engine, number, calendar)
+    typer.echo(f"{number}: no longer confirmed in {calendar or 'the default calendar'}")
+
+
+@calendar_app.command("check")
+def calendar_check(profile: ProfileOption = None, db: DbOption = None) -> None:
+    """How far ahead each calendar's working days are confirmed, and the provisional deadlines
+    of open cases; exits 1 when a calendar is within its warning days (monitoring can use it)."""
+    from .sla.clocks import provisional_count
+
+    with _engine(profile, db) as engine:
+        found = engine.deadlines.readiness(engine.clock.now())
+        with read(engine.db) as connection:
+            provisional = provisional_count(connection)
+    for item in found:
+        line = f"{item.calendar or 'default':<16} confirmed through {item.last_confirmed}"
+        typer.echo(f"{line} ({item.days_left} days)" + ("  WARNING" if item.warning else ""))
+    typer.echo(f"{provisional} open deadlines are provisional")
+    warnings = [item for item in found if item.warning]
+    for item in warnings:
+        typer.echo(f"warning: {item.message()}", err=True)
+    if warnings:
+        raise typer.Exit(1)
+
+
+@calendar_app.command("recompute")
+def calendar_recompute(profile: ProfileOption = None, db: DbOption = None) -> None:
+    """Count provisional deadlines again now (the sweep does it too), recording each change."""
+    with _engine(profile, db) as engine, write(engine.db) as connection:
+        changed = engine.recompute_deadlines(connection, engine.clock.now())
+    typer.echo(f"recomputed {changed} provisional deadlines")
 
 
 @calendar_app.command("list")

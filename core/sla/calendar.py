@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from ..errors import GridcaseError
 
 DEFAULT_PERIODS = (("08:00", "12:00"), ("14:00", "18:00"))
+DEFAULT_WARN_DAYS = 60  # warn this many days before the last confirmed day
 
 
 class CalendarError(GridcaseError):
@@ -57,6 +58,7 @@ class WorkingCalendar:
     continuous: bool = False
     overrides: dict[date, bool] = field(default_factory=dict)
     confirmed_years: frozenset[int] = frozenset()  # entered by hand, beside the package's
+    warn_days: int = DEFAULT_WARN_DAYS
 
     def __post_init__(self) -> None:
         self.tz = ZoneInfo(self.timezone)
@@ -80,6 +82,7 @@ class WorkingCalendar:
             continuous=spec.get("continuous", base.continuous),
             overrides=overrides,
             confirmed_years=base.confirmed_years | frozenset(spec.get("confirmed_years", ())),
+            warn_days=spec.get("warn_days", base.warn_days),
         )
 
     def with_overrides(
@@ -97,12 +100,16 @@ class WorkingCalendar:
     def confirmed(self, year: int) -> bool:
         """Whether the year's working days are final: a year's 调休 published in the package, or
         confirmed by hand; a calendar without holiday data has nothing to wait for."""
-        if self.continuous or self.holidays != "cn" or year in self.confirmed_years:
+        if not self.waits_for_holidays or year in self.confirmed_years:
             return True
         return _china_year(year).published
 
+    @property
+    def waits_for_holidays(self) -> bool:
+        return not self.continuous and self.holidays == "cn"
+
     def last_confirmed_day(self, today: date) -> date:
-        """The last day before the first unconfirmed year from `today` on."""
+        """The last day before the first unconfirmed year from `today` on (at most ten years on)."""
         year = today.year
         while self.confirmed(year) and year < today.year + 10:
             year += 1
@@ -207,6 +214,41 @@ class WorkingCalendar:
         return self.continuous or (
             self.is_working_day(day) and any(a <= minute <= b for a, b in self.periods)
         )
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """How far ahead a calendar's working days are final."""
+
+    calendar: str  # "" for the default
+    last_confirmed: date
+    days_left: int
+    warn_days: int
+
+    @property
+    def warning(self) -> bool:
+        return self.days_left <= self.warn_days
+
+    def message(self) -> str:
+        name = self.calendar or "the default calendar"
+        year = self.last_confirmed.year + 1
+        return (
+            f"{name}: working days are confirmed through {self.last_confirmed} ({self.days_left} days); "
+            f"deadlines reaching {year} are provisional until its 调休 is published "
+            f"(upgrade the holidays package) or entered "
+            f"(gridcase calendar set …, then gridcase calendar confirm {year})"
+        )
+
+
+def readiness(default: WorkingCalendar, named: dict[str, WorkingCalendar], today: date) -> list[Readiness]:
+    """The last confirmed day of each calendar that follows published holidays, the default first."""
+    out = []
+    for code, calendar in {"": default, **named}.items():
+        if not calendar.waits_for_holidays:
+            continue  # every day of it is known
+        last = calendar.last_confirmed_day(today)
+        out.append(Readiness(code, last, (last - today).days, calendar.warn_days))
+    return out
 
 
 def calendars_from_profile(

@@ -116,6 +116,12 @@ STOP_AND_SUPERSEDE = (
 )
 
 
+def provisional_count(connection: Connection) -> int:
+    """Open clocks whose deadline is provisional."""
+    query = select(func.count()).where(CLOCK.c.provisional_from.is_not(None), CLOCK.c.status.in_(OPEN))
+    return connection.execute(query).scalar_one()
+
+
 class Clocks:
     def __init__(self, deadlines: Deadlines) -> None:
         self.deadlines = deadlines

@@ -21,7 +21,7 @@ from typing import Any
 import pluggy
 
 from ..durations import Duration
-from .calendar import WorkingCalendar, calendars_from_profile
+from .calendar import Readiness, WorkingCalendar, calendars_from_profile, readiness
 
 MATCH_KEYS = ("class", "condition", "area_class", "urgent", "kind")
 CONTINUOUS = WorkingCalendar(continuous=True)
@@ -114,6 +114,12 @@ class Deadlines:
         """Rebuild the calendars with the database's overrides and confirmed years (deadlines
         already stored keep, but for provisional ones, which `Clocks.recompute` takes up)."""
         self.default_calendar, self.calendars = calendars_from_profile(self.profile, extra, years)
+
+    def readiness(self, now: datetime) -> list[Readiness]:
+        """How far ahead each calendar's working days are final (today in the default's zone)."""
+        return readiness(
+            self.default_calendar, self.calendars, now.astimezone(self.default_calendar.tz).date()
+        )
 
     def standards(self, version: int = 0) -> dict[tuple[str, str, str], dict[str, Any]]:
         """(kind, class, condition) → 立案条件 row, in the taxonomy a case came in under."""

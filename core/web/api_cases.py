@@ -255,6 +255,7 @@ def case_detail(engine, actor: Actor, case_id: int) -> dict[str, Any]:
     now = engine.clock.now()
     for clock in case_row["clocks"]:
         clock["light"] = engine.deadlines.light(clock, now)
+        clock["provisional"] = clock["provisional_from"] is not None  # past the published holidays
     workflow = engine.workflows[case_row["workflow"]]
     case_row["allowed_transitions"] = [
         {

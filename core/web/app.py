@@ -45,7 +45,8 @@ async def health(request: Request) -> JSONResponse:
 
 
 async def ready(request: Request) -> JSONResponse:
-    """Ready when the database answers and is migrated."""
+    """Ready when the database answers and is migrated; says how far ahead each calendar's
+    working days are confirmed, with a warning near the end."""
     engine = getattr(request.app.state, "engine", None)
     if engine is None:
         return JSONResponse({"status": "ok"})
@@ -59,7 +60,18 @@ async def ready(request: Request) -> JSONResponse:
     except Exception as exc:  # any database failure means: not ready
         detail = str(exc).splitlines()[0]
         return JSONResponse({"status": "unavailable", "reason": detail}, status_code=503)
-    return JSONResponse({"status": "ready", "revision": revision})
+    calendars = [
+        {
+            "calendar": item.calendar,
+            "last_confirmed": item.last_confirmed.isoformat(),
+            "days_left": item.days_left,
+            "warning": item.message() if item.warning else None,
+        }
+        for item in engine.deadlines.readiness(engine.clock.now())
+    ]
+    # a calendar near its last confirmed day is a warning, not unreadiness: intake goes on,
+    # its deadlines provisional
+    return JSONResponse({"status": "ready", "revision": revision, "calendars": calendars})
 
 
 def admin_pages(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
