@@ -16,10 +16,13 @@ def test_staff_are_warned_and_an_administrator_confirms_the_year(ui):
     page = admin.get("/ui/config/time-limits").text
     assert "还剩 11 天" in page and "确认该年" in page
     done = admin.post(
-        "/ui/config/calendar", data={"action": "confirm", "year": "2027", "calendar": "", "reason": "国办通知"}
+        "/ui/config/calendar",
+        data={"action": "confirm", "year": "2027", "calendar": "", "reason": "国办通知"},
     )
     assert done.status_code == 200 and "工作日已确认到 2027-12-31" in done.text
     assert BANNER not in department.get("/ui/queue").text
     refused = admin.post("/ui/config/calendar", data={"action": "confirm", "year": "明年"})
     assert refused.status_code == 422 and "年份格式为 YYYY" in refused.text
-    assert department.post("/ui/config/calendar", data={"action": "confirm", "year": "2028"}).status_code == 403
+    assert (
+        department.post("/ui/config/calendar", data={"action": "confirm", "year": "2028"}).status_code == 403
+    )
