@@ -162,3 +162,26 @@ def test_the_cities_table_cites_real_lines():
         assert key in "\n".join(lines[first - 1 : last]), f"{city}/profile.yaml {first}–{last} lacks {key!r}"
     for path, count in PLUGIN_LINES.findall(text):
         assert len((REPO / path).read_text(encoding="utf-8").splitlines()) == int(count), path
+
+
+def test_the_upgrade_example_is_what_the_upgrade_prints(cli, tmp_path):
+    """docs/operations.md: the dry run of a live city's upgrade, made as the text says."""
+    import shutil
+
+    (example,) = _examples((REPO / "docs" / "operations.md").read_text(encoding="utf-8"), "upgrade")
+    command, expected = example.split("\n", 1)
+    city, url = (
+        shutil.copytree(REPO / "tests" / "profiles" / "testcity", tmp_path / "city"),
+        f"sqlite:///{tmp_path}/db",
+    )
+    where = ("--profile", city, "--db", url)
+    assert cli("db", "upgrade", *where).code == 0
+    assert cli("user", "add", "lead", "--role", "supervisor", "--grid", "320508002002001", *where).code == 0
+    profile = (city / "profile.yaml").read_text(encoding="utf-8")
+    profile = profile.replace("{code: street1, name: 一街道,", "{code: street1, name: 一街道办事处,")
+    (city / "profile.yaml").write_text(re.sub(r".*code: police.*\n", "", profile), encoding="utf-8")
+    grids = json.loads((city / "grids.geojson").read_text(encoding="utf-8"))
+    grids["features"] = [f for f in grids["features"] if f["properties"]["code"] != "320508002002001"]
+    (city / "grids.geojson").write_text(json.dumps(grids), encoding="utf-8")
+    done = cli(*command.removeprefix("$ gridcase ").split(), *where)
+    assert (done.code, done.out) == (0, expected)
