@@ -50,7 +50,12 @@ def write_file(path: Path, features: int = FEATURES) -> None:
     tools write it."""
     side = int(features**0.5) + 1
     x0, y0 = 114.90, 25.80
-    district = [[x0, y0], [x0 + side * SIDE, y0], [x0 + side * SIDE, y0 + side * SIDE], [x0, y0 + side * SIDE]]
+    district = [
+        [x0, y0],
+        [x0 + side * SIDE, y0],
+        [x0 + side * SIDE, y0 + side * SIDE],
+        [x0, y0 + side * SIDE],
+    ]
     out = [
         {
             "type": "Feature",

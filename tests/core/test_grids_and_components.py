@@ -1,6 +1,8 @@
 """Grids and components: import, export, coverage, lookups, and bad files with exact errors."""
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 import shapely
@@ -223,3 +225,16 @@ def test_a_profile_component_with_an_explicit_null_is_stored_without_it():
         "lon": 117.18,
         "lat": 34.26,
     }
+
+
+def test_the_documented_component_file_imports(engine, tmp_path, cli):
+    """docs/profiles.md's example, Chinese headers and all, as Excel on a Chinese Windows saves it."""
+    docs = (Path(__file__).parents[2] / "docs" / "profiles.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"<!-- example: components -->\n```csv\n(.*?)```", docs, flags=re.S)
+    path = tmp_path / "components.csv"
+    path.write_bytes(example.encode("gbk"))
+    result = cli("import", "components", path, "--profile", TESTCITY, "--db", str(engine.db.url))
+    assert (result.code, result.out, result.err) == (0, "imported 2 components, rejected 0\n", "")
+    assert (
+        components.get(engine.db, "3205080101000002")["grid"] == engine.grids.locate(120.612, 31.337)["grid"]
+    )
