@@ -14,7 +14,7 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy import case as when
 
 from ..db.fastinsert import FastInsert
-from ..db.models import Clock
+from ..db.models import Clock, UTCDateTime
 from ..durations import Duration
 from ..events import append, bump, event_row
 from . import sweep
@@ -60,7 +60,9 @@ class _Change:
         )
 
 
-AT, BY, ACTOR = bindparam("at"), bindparam("by"), bindparam("actor")
+# typed, since `at` also goes through COALESCE, where no column lends it the UTC type: untyped,
+# the driver stored a local time with its offset, which SQLite compares as text
+AT, BY, ACTOR = bindparam("at", type_=UTCDateTime()), bindparam("by"), bindparam("actor")
 STOP = _Change(status="stopped", stopped_at=AT, stopped_by=BY, actor_id=ACTOR)
 PAUSE = _Change(status="paused", paused_at=AT)
 # a stage started again ends its earlier runs, keeping how they ended when they had
