@@ -129,12 +129,8 @@ def test_the_upgrade_rewrites_local_times_stored_before_in_utc(tmp_path):
         connection.execute(text("UPDATE alembic_version SET version_num = '0015'"))
     upgrade(url)
     with engine.connect() as connection:
-        rows = connection.execute(
-            text("SELECT stopped_at, started_at FROM clock WHERE id IN (1, 2) ORDER BY id")
-        )
-        assert [tuple(r) for r in rows][0][0] == "2026-10-12 00:14:15.130219"
-        assert connection.execute(text("SELECT started_at FROM clock WHERE id = 2")).scalar() == (
-            "2026-10-12 00:10:00.000000"
-        )
+        stopped = connection.execute(text("SELECT stopped_at FROM clock WHERE id = 1")).scalar()
+        started = connection.execute(text("SELECT started_at FROM clock WHERE id = 2")).scalar()
+    assert (stopped, started) == ("2026-10-12 00:14:15.130219", "2026-10-12 00:10:00.000000")
     engine.dispose()
     assert stored_forms(url) == {}
