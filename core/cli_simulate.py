@@ -30,6 +30,10 @@ def simulate_command(
     ] = Path("simulation-report"),
     as_json: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--continue", help="Add the days to a database whose cases all came before --start"),
+    ] = False,
     profile: ProfileOption = None,
     db: DbOption = None,
 ) -> None:
@@ -60,7 +64,11 @@ def simulate_command(
     url = db or (settings.database_url if settings.source else None) or DEFAULT_DB
     ref = profile_ref(profile)
     result = _with_progress(
-        quiet, ref, lambda progress: simulate(ref, url, days, seed, first, reports_per_day, progress=progress)
+        quiet,
+        ref,
+        lambda progress: simulate(
+            ref, url, days, seed, first, reports_per_day, progress=progress, resume=resume
+        ),
     )
     typer.echo(summary(result))
     typer.echo(f"database: {url} (gridcase serve --profile {ref} --db {url})")

@@ -51,21 +51,40 @@ def workload_of(engine: Engine, reports_per_day: int | None = None) -> Workload:
     return Workload.of(engine.profile, sorted(engine.classes)).scaled(reports_per_day)
 
 
-def open_city(profile: str, database_url: str, start: date, days: int, evidence: Path | None = None):
-    """A migrated, empty database with the profile's units and grids, on a clock at the start
-    of the period; returns the engine and the period."""
+def open_city(
+    profile: str,
+    database_url: str,
+    start: date,
+    days: int,
+    evidence: Path | None = None,
+    resume: bool = False,
+):
+    """A migrated database with the profile's units and grids, on a clock at the start of the
+    period; returns the engine and the period. The database must hold no case, or with
+    `resume` none reported from the period's start on (a city's next fortnight)."""
     loaded, pm = load_validated(profile)
     period = period_of(start, days, timezone_of(loaded.plain()))
     upgrade(database_url)
     db = make_engine(database_url)
     with read(db) as connection:
-        existing = connection.execute(select(func.count()).select_from(Case.__table__)).scalar_one()
-    if existing:
+        existing, last = connection.execute(
+            select(func.count(), func.max(Case.__table__.c.reported_at))
+        ).one()
+    where = make_url(database_url).render_as_string(hide_password=True)
+    if existing and not resume:
         db.dispose()
         raise GridcaseError(
             "conflict",
-            f"the database already holds {existing} cases; simulate into a new one "
-            f"({make_url(database_url).render_as_string(hide_password=True)})",
+            f"the database already holds {existing} cases; simulate into a new one ({where}), "
+            f"or add days after them with --continue",
+        )
+    if existing and last >= period.start:
+        db.dispose()
+        local = last.astimezone(ZoneInfo(timezone_of(loaded.plain())))
+        raise GridcaseError(
+            "conflict",
+            f"the database's last case was reported at {local:%Y-%m-%d %H:%M}; "
+            f"continue from {local.date() + timedelta(days=1)} or later",
         )
     engine = Engine(
         loaded,
@@ -103,11 +122,13 @@ def simulate(
     stream: list[Incident] | None = None,
     progress: Callable[[int], None] | None = None,
     evidence: Path | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Run `days` days from `start`; `stream` replays a given workload instead of the profile's."""
+    """Run `days` days from `start`; `stream` replays a given workload instead of the profile's;
+    `resume` adds them to a database whose cases all came before `start`."""
     if days < 1:
         raise GridcaseError("invalid", "--days must be at least 1")
-    engine, period = open_city(profile, database_url, start, days, evidence)
+    engine, period = open_city(profile, database_url, start, days, evidence, resume)
     try:
         if stream is None:
             stream = incidents(workload_of(engine, reports_per_day), start, days, seed)

@@ -105,6 +105,27 @@ def test_a_database_that_already_holds_cases_is_refused(tmp_path):
     db.dispose()
 
 
+def test_continue_adds_days_after_the_cases_a_database_holds(tmp_path):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    first = _run(url, tmp_path=tmp_path)
+    with pytest.raises(
+        GridcaseError, match="last case was reported at 2026-10-14 .*continue from 2026-10-15"
+    ):
+        simulate(
+            "heping", url, days=2, seed=6, start=START, reports_per_day=60, evidence=tmp_path, resume=True
+        )
+    later = START + timedelta(days=3)
+    more = simulate(
+        "heping", url, days=2, seed=6, start=later, reports_per_day=60, evidence=tmp_path, resume=True
+    )
+    db = make_engine(url)
+    with read(db) as connection:
+        total = connection.execute(select(func.count()).select_from(Case.__table__)).scalar()
+        numbers = connection.execute(select(func.count(func.distinct(Case.__table__.c.number)))).scalar()
+    db.dispose()
+    assert total == first["tally"]["cases"] + more["tally"]["cases"] == numbers  # numbered on
+
+
 def test_the_cli_prints_the_periods_figures(cli, tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     result = cli(
