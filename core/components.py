@@ -91,6 +91,8 @@ class ImportReport:
             self.problems.append(f"line {line}: warning: {message}")
 
     def summary(self) -> str:
+        if not (self.imported or self.updated or self.rejected):
+            return f"nothing changed: {self.unchanged} components as in the file"
         parts = [f"imported {self.imported} components"]
         parts += [f"updated {self.updated}"] if self.updated else []
         parts += [f"{self.unchanged} unchanged"] if self.unchanged else []
@@ -251,7 +253,7 @@ def _csv_rows(path: Path, encoding: str | None, notes: list[str]) -> Iterator[tu
                     yield reader.line_num, dict(zip(keys, row, strict=False))
     except UnicodeDecodeError:
         raise ValueError(
-            f"{path}: after line {reader.line_num} the text is not {encoding}; in Excel save it as "
+            f"{path}: after line {max(reader.line_num, 1)} the text is not {encoding}; in Excel save it as "
             "'CSV UTF-8 (逗号分隔)', or give its encoding with --encoding (e.g. gbk)"
         ) from None
     except LookupError:

@@ -24,6 +24,7 @@ OVERLAP_TOLERANCE_M2 = 1.0  # shared edges of adjacent grids have zero area; thi
 BATCH = 2000
 SHRINK_DEGREES = 1e-7  # about a centimetre
 POLYGONAL = ("Polygon", "MultiPolygon")
+SEQUENCES = (list, tuple)  # JSON gives lists; shapely's mapping(), as lattice() uses, tuples
 
 Where = Callable[[int, list], Any]  # (feature index, path inside the feature) -> its mark
 
@@ -43,17 +44,17 @@ def _compile(pattern: str | None):
 
 def _rings(geometry: Any) -> list[list] | str:
     """The rings of a Polygon or MultiPolygon as given (polygon by polygon), or what is wrong."""
-    if not isinstance(geometry, dict) or not isinstance(geometry.get("coordinates"), list):
+    if not isinstance(geometry, dict) or not isinstance(geometry.get("coordinates"), SEQUENCES):
         return "not a valid GeoJSON geometry: it needs a type and coordinates"
     kind = geometry.get("type")
     if kind not in POLYGONAL:
         return f"a grid must be a Polygon or MultiPolygon, not {kind}"
     polygons = geometry["coordinates"] if kind == "MultiPolygon" else [geometry["coordinates"]]
     for polygon in polygons:
-        if not isinstance(polygon, list) or not polygon:
+        if not isinstance(polygon, SEQUENCES) or not polygon:
             return "not a valid GeoJSON geometry: a polygon needs at least one ring"
         for ring in polygon:
-            if not isinstance(ring, list) or len(ring) < 4:
+            if not isinstance(ring, SEQUENCES) or len(ring) < 4:
                 return "not a valid GeoJSON geometry: a ring needs at least 4 positions"
             if ring[0] != ring[-1]:
                 return f"the ring is not closed: it starts at {ring[0]} and ends at {ring[-1]}"
