@@ -89,31 +89,81 @@ def _mark(file: str, node: yaml.Node) -> Mark:
     return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _build(node: yaml.Node, file: str, loader: yaml.SafeLoader, problems: list) -> Any:
-    if isinstance(node, yaml.MappingNode):
+MAX_BYTES = 64 * 1024 * 1024  # a profile file larger than this is a mistake (grids stream in)
+MAX_DEPTH = 64  # profiles nest a few levels; deeper is hostile or broken
+
+
+class _TooBig(Exception):
+    """Raised out of `_Builder` with the message to report at `mark`."""
+
+    def __init__(self, mark: Mark, message: str) -> None:
+        self.mark, self.message = mark, message
+
+
+class _Builder:
+    """Builds the located tree from the composed nodes, within bounds.
+
+    Aliases make YAML a graph: an anchor that contains itself never ends, and a few lines of
+    nested aliases ("billion laughs") expand to billions of values. So a document may build no
+    more values than it has characters (each value is written at least once, except through an
+    alias), nor nest deeper than MAX_DEPTH, nor hold an alias inside its own anchor.
+    """
+
+    def __init__(self, file: str, text_length: int) -> None:
+        self.file = file
+        self.budget = max(text_length, 10_000)
+        self.open: set[int] = set()  # the nodes being built, for cycles
+        self.problems: list[tuple[Mark, str]] = []
+        self.loader = _Loader("")
+
+    def build(self, node: yaml.Node, depth: int = 0) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise _TooBig(
+                _mark(self.file, node), "aliases expand to more values than the file has characters"
+            )
+        if depth > MAX_DEPTH:
+            raise _TooBig(_mark(self.file, node), f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            if id(node) in self.open:
+                raise _TooBig(_mark(self.file, node), "an alias refers to the anchor it is inside of")
+            self.open.add(id(node))
+            try:
+                return (
+                    self._mapping(node, depth)
+                    if isinstance(node, yaml.MappingNode)
+                    else self._sequence(node, depth)
+                )
+            finally:
+                self.open.discard(id(node))
+        return self.loader.construct_object(node)
+
+    def _mapping(self, node: yaml.MappingNode, depth: int) -> "LocatedDict":
         out = LocatedDict()
-        out.mark = _mark(file, node)
+        out.mark = _mark(self.file, node)
         for key_node, value_node in node.value:
-            key = _build(key_node, file, loader, problems)
+            key = self.build(key_node, depth + 1)
             if not isinstance(key, (str, int, float, bool)) or key is None:
-                problems.append((_mark(file, key_node), "mapping keys must be plain scalars"))
+                self.problems.append((_mark(self.file, key_node), "mapping keys must be plain scalars"))
                 continue
             if key in out:
                 first = out.marks[key][0]
-                problems.append(
-                    (_mark(file, key_node), f"duplicate key {key!r} (first defined at line {first.line})")
+                self.problems.append(
+                    (
+                        _mark(self.file, key_node),
+                        f"duplicate key {key!r} (first defined at line {first.line})",
+                    )
                 )
                 continue
-            out[key] = _build(value_node, file, loader, problems)
-            out.marks[key] = (_mark(file, key_node), _mark(file, value_node))
+            out[key] = self.build(value_node, depth + 1)
+            out.marks[key] = (_mark(self.file, key_node), _mark(self.file, value_node))
         return out
-    if isinstance(node, yaml.SequenceNode):
-        items = [_build(item, file, loader, problems) for item in node.value]
-        out_list = LocatedList(items)
-        out_list.mark = _mark(file, node)
-        out_list.marks = [_mark(file, item) for item in node.value]
-        return out_list
-    return loader.construct_object(node)
+
+    def _sequence(self, node: yaml.SequenceNode, depth: int) -> "LocatedList":
+        out = LocatedList([self.build(item, depth + 1) for item in node.value])
+        out.mark = _mark(self.file, node)
+        out.marks = [_mark(self.file, item) for item in node.value]
+        return out
 
 
 def parse_text(text: str, file: str) -> Any:
@@ -132,20 +182,30 @@ def parse_text(text: str, file: str) -> Any:
         loader.dispose()
     if node is None:
         return None
-    problems: list[tuple[Mark, str]] = []
+    builder = _Builder(file, len(text))
     try:
-        data = _build(node, file, _Loader(""), problems)
+        data = builder.build(node)
+    except _TooBig as exc:
+        raise ParseError([(exc.mark, exc.message)]) from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         raise ParseError([(Mark(file, mark.line + 1, mark.column + 1), str(exc.problem))]) from None
-    if problems:
-        raise ParseError(problems)
+    if builder.problems:
+        raise ParseError(builder.problems)
     return data
 
 
 def parse_file(path: Path, display: str | None = None) -> Any:
     """Parse a file; `display` is the name used in marks (defaults to the path as given)."""
     name = display or str(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ParseError([(Mark(name, 1, 1), f"cannot read: {exc.strerror}")]) from None
+    if size > MAX_BYTES:
+        raise ParseError(
+            [(Mark(name, 1, 1), f"{size:,} bytes is more than a profile file may hold ({MAX_BYTES:,})")]
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

@@ -36,3 +36,13 @@ def test_syntax_error_has_a_position():
 def test_json_parses_with_positions():
     data = parse_text('{"type": "FeatureCollection",\n "features": [{"id": 1}]}', "g.geojson")
     assert mark_at(data, ["features", 0, "id"]) == Mark("g.geojson", 2, 22)
+
+
+def test_a_file_larger_than_a_profile_may_be_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from gridcase.core.profile import located
+
+    path = tmp_path / "grids.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    monkeypatch.setattr(located, "MAX_BYTES", 16)
+    with pytest.raises(located.ParseError, match="45 bytes is more than a profile file may hold"):
+        located.parse_file(path)
