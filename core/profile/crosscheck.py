@@ -208,7 +208,8 @@ class CrossChecker:
             path = ["components", i]
             self._pattern(path + ["code"], item.get("code"), pattern, "component code")
             self.ref(path + ["class"], item.get("class"), component_classes, "component class")
-            self.ref(path + ["grid"], item.get("grid"), self.grid_codes, "grid")
+            if self.grid_codes:  # else the grids are imported: loading the component checks its grid
+                self.ref(path + ["grid"], item.get("grid"), self.grid_codes, "grid")
             for key in ("supervisor_unit", "owner_unit", "maintainer_unit"):
                 self.ref(path + [key], item.get(key), self.units, "unit")
 

@@ -355,3 +355,15 @@ def test_a_level_without_grids_is_a_message(city):
     result = city.run("grids", "coverage", "--level", "unit_grid")
     assert result.code == 1 and "Traceback" not in result.err
     assert "no grids of level 'unit_grid'" in result.err and "street 2" in result.err
+
+
+def test_a_profile_without_grids_may_name_imported_grids(tmp_path):
+    """Its components' grids are checked when they are loaded, against the database's grids."""
+    from gridcase.core.profile import load_validated
+
+    folder = tmp_path / "named"
+    folder.mkdir()
+    component = "components:\n  - {code: '3607020118000001', class: '0118', grid: '360702001001001', location: [114.91, 25.81]}\n"
+    (folder / "profile.yaml").write_text(PROFILE + component, encoding="utf-8")
+    profile, _ = load_validated(folder)
+    assert profile.plain()["components"][0]["grid"] == "360702001001001"
