@@ -12,7 +12,15 @@ from pathlib import Path
 SETTINGS_FILE = "gridcase.toml"
 SETTINGS_ENV = "GRIDCASE_SETTINGS"
 DEFAULT_DATABASE_URL = "sqlite:///gridcase.db"
-KNOWN = {"profile", "database_url", "secret_key", "sweep_seconds", "threads", "identity_seconds"}
+KNOWN = {
+    "profile",
+    "database_url",
+    "secret_key",
+    "sweep_seconds",
+    "threads",
+    "identity_seconds",
+    "notice_log",
+}
 
 
 class SettingsError(Exception):
@@ -32,6 +40,7 @@ class Settings:
     # how long a worker remembers who a token or session is (0: never); a revoked token, or a
     # person deactivated or moved, takes this long to reach every worker (see operations.md)
     identity_seconds: float = 1.0
+    notice_log: str = "-"  # where the `log` channel writes notices ("-": standard error)
 
     def worker_threads(self) -> int:
         if self.threads is not None:
@@ -86,7 +95,22 @@ def load_settings(start: Path | None = None) -> Settings:
         sweep_seconds=sweep,
         threads=threads,
         identity_seconds=identity,
+        notice_log=os.environ.get("GRIDCASE_NOTICE_LOG") or _beside(path, values.get("notice_log", "-")),
     )
+
+
+def _beside(settings_file: Path | None, value: object) -> str:
+    """A file named in the settings file, relative to that file ("-": standard error)."""
+    if not isinstance(value, str) or not value:
+        raise SettingsError(f'notice_log must be a file path or "-", not {value!r}')
+    if value == "-" or settings_file is None or os.path.isabs(value):
+        return value
+    return str(settings_file.parent / value)
+    if not isinstance(value, str):
+        raise SettingsError(f"a path must be text, not {value!r}")
+    if settings_file is not None and not os.path.isabs(value) and not os.environ.get("GRIDCASE_NOTICE_LOG"):
+        return str(settings_file.parent / value)
+    return value
 
 
 def _seconds(values: dict, name: str, default: float) -> float:

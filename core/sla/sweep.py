@@ -199,36 +199,58 @@ def _recipients(targets: list[str], units: dict[str, list[str]], grid_people: li
 
 @functools.cache
 def _mark(columns: tuple[str, ...]):
-    """The UPDATE recording one delivery outcome (built once per outcome: a busy sweep delivers
-    hundreds of notices)."""
-    return update(OUTBOX).where(OUTBOX.c.id == bindparam("id_")).values({c: bindparam(c) for c in columns})
+    """The UPDATE recording one delivery outcome by the claim that sent it (built once per
+    outcome: a busy sweep delivers hundreds of notices)."""
+    return (
+        update(OUTBOX)
+        .where(OUTBOX.c.id == bindparam("id_"), OUTBOX.c.attempts == bindparam("claim"))
+        .values({c: bindparam(c) for c in columns})
+    )
+
+
+_DUE_NOW = (
+    OUTBOX.c.status.in_(("pending", "sending")),
+    OUTBOX.c.next_attempt_at <= bindparam("now", type_=UTCDateTime()),
+)
+DUE = select(OUTBOX.c.id).where(*_DUE_NOW).order_by(OUTBOX.c.id).limit(bindparam("n"))
+CLAIM_ONE = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id == bindparam("id_"), *_DUE_NOW)
+    .values(status="sending", attempts=OUTBOX.c.attempts + 1, next_attempt_at=bindparam("lease"))
+    .returning(*OUTBOX.c)
+)
 
 
 def deliver(
     engine: "Engine", senders: dict[str, Any], now: datetime | None = None, limit: int = 500
 ) -> dict[str, int]:
-    """Send due outbox rows through the sender of their channel; returns counts by outcome."""
+    """Send due outbox rows through the sender of their channel; returns counts by outcome.
+
+    Each notice is claimed just before it is sent, under its own lease: a batch claimed at once
+    let a slow sender's last notices outlive the lease, and another sweep sent them again. Its
+    outcome is recorded only by the claim that sent it (`attempts` names the claim).
+    """
     now = now or engine.clock.now()
     with write(engine.db) as connection:
-        claim = _claim(
-            connection.dialect.name,
-            OUTBOX,
-            "status IN ('pending', 'sending') AND next_attempt_at <= :now",
-            "status = 'sending', attempts = attempts + 1, next_attempt_at = :lease",
-            ("now", "lease"),
-        )
-        batch = [
-            dict(r)
-            for r in connection.execute(claim, {"now": now, "lease": now + LEASE, "n": limit}).mappings()
-        ]
+        due = connection.execute(DUE, {"now": now, "n": limit}).scalars().all()
     counts = {"sent": 0, "retry": 0, "failed": 0}
-    for message in batch:
+    for notice_id in due:
+        at = max(now, engine.clock.now())  # a long batch claims later notices later
+        with write(engine.db) as connection:
+            message = (
+                connection.execute(CLAIM_ONE, {"id_": notice_id, "now": at, "lease": at + LEASE})
+                .mappings()
+                .first()
+            )
+        if message is None:
+            continue  # another sweep has it, or sent it
+        message = {**message, "idempotency_key": f"gridcase-outbox-{message['id']}"}
         sender = senders.get(message["channel"])
         try:
             if sender is None:
                 raise LookupError(f"no sender for channel {message['channel']!r}")
             sender.send(message)
-            outcome, values = "sent", {"status": "sent", "sent_at": now, "last_error": None}
+            outcome, values = "sent", {"status": "sent", "sent_at": at, "last_error": None}
         except Exception as exc:  # a sender's failure is recorded on the message, whatever it was
             error = f"{type(exc).__name__}: {exc}"[:1000]
             if message["attempts"] >= MAX_ATTEMPTS:
@@ -237,10 +259,12 @@ def deliver(
                 backoff = timedelta(minutes=2 ** message["attempts"])
                 outcome, values = (
                     "retry",
-                    {"status": "pending", "last_error": error, "next_attempt_at": now + backoff},
+                    {"status": "pending", "last_error": error, "next_attempt_at": at + backoff},
                 )
             log.warning("notification %s to %s: %s", message["id"], message["recipient"], error)
         with write(engine.db) as connection:
-            connection.execute(_mark(tuple(sorted(values))), {**values, "id_": message["id"]})
+            connection.execute(
+                _mark(tuple(sorted(values))), {**values, "id_": message["id"], "claim": message["attempts"]}
+            )
         counts[outcome] += 1
     return counts

@@ -2,8 +2,8 @@
 registering a sender for the channel `sms` (anything with `channel` and `send(message)`)."""
 
 import json
-import logging
 import os
+import sys
 import urllib.request
 from typing import Any
 
@@ -11,15 +11,39 @@ from gridcase.core.hookspecs import hookimpl
 
 
 class LogSender:
-    """Writes each notice to the `gridcase.notify` logger (the default channel)."""
+    """Writes each notice as a JSON line to the deployment's notice log: the file `notice_log`
+    names (settings, or GRIDCASE_NOTICE_LOG), or standard error when it names none or "-".
+
+    It was a logger nobody configured, so notices were marked sent and written nowhere. A
+    notice is sent once its line is written and flushed; a file that cannot be written raises,
+    and the outbox retries.
+    """
 
     channel = "log"
 
-    def __init__(self) -> None:
-        self.log = logging.getLogger("gridcase.notify")
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path
+
+    def target(self) -> str:
+        from gridcase.core.settings import load_settings
+
+        return self.path or load_settings().notice_log
 
     def send(self, message: dict[str, Any]) -> None:
-        self.log.info("%s → %s: %s", message["event"], message["recipient"], message["text"])
+        line = json.dumps(
+            {
+                "id": message["id"], "idempotency_key": message.get("idempotency_key"),
+                "event": message["event"], "recipient": message["recipient"], "case_id": message["case_id"],
+                "text": message["text"],
+            },
+            ensure_ascii=False,
+        )  # fmt: skip
+        target = self.target()
+        if target == "-":
+            print(line, file=sys.stderr, flush=True)
+            return
+        with open(target, "a", encoding="utf-8") as handle:  # appends whole lines: safe across workers
+            handle.write(line + "\n")
 
 
 class WebhookSender:
@@ -41,7 +65,7 @@ class WebhookSender:
             data=json.dumps(body, ensure_ascii=False, default=str).encode("utf-8"),
             headers={
                 "Content-Type": "application/json; charset=utf-8",
-                "Idempotency-Key": f"gridcase-outbox-{message['id']}",
+                "Idempotency-Key": message.get("idempotency_key") or f"gridcase-outbox-{message['id']}",
             },
             method="POST",
         )

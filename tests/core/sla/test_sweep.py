@@ -5,6 +5,7 @@ import http.server
 import json
 import multiprocessing
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -288,3 +289,65 @@ def test_four_sweepers_fire_twenty_thousand_timers_exactly_once(engine, tmp_path
             ).scalar_one()
             == 0
         )
+
+
+class SlowSender:
+    """A gateway slower than the lease over a batch: each notice takes 40 ms, twenty take 0.8 s."""
+
+    channel = "sms"
+
+    def __init__(self):
+        self.sent, self.lock = [], threading.Lock()
+
+    def send(self, message):
+        time.sleep(0.04)
+        with self.lock:
+            self.sent.append(message["id"])
+
+
+def test_two_sweeps_with_a_sender_slower_than_the_lease_send_each_notice_once(engine, monkeypatch):
+    from gridcase.core.clock import SystemClock
+
+    monkeypatch.setattr(sweep_module, "LEASE", timedelta(seconds=0.2))
+    engine.clock = SystemClock()  # leases run out in real time
+    for _ in range(20):
+        _queue_sms(engine)
+    with engine.db.begin() as connection:
+        connection.execute(OUTBOX.update().values(next_attempt_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    sender = SlowSender()
+
+    def sweep_later(delay):
+        time.sleep(delay)
+        sweep_module.deliver(engine, {"sms": sender})
+
+    threads = [threading.Thread(target=sweep_later, args=(delay,)) for delay in (0, 0.3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(sender.sent) == sorted(m["id"] for m in outbox(engine))  # each once
+    assert {m["status"] for m in outbox(engine)} == {"sent"}
+
+
+def test_the_log_channel_writes_each_notice_to_the_configured_file(engine, tmp_path, monkeypatch):
+    log_file = tmp_path / "notices.jsonl"
+    monkeypatch.setenv("GRIDCASE_NOTICE_LOG", str(log_file))
+    _queue_sms(engine)
+    with engine.db.begin() as connection:
+        connection.execute(OUTBOX.update().values(channel="log"))
+    assert sweep_module.deliver(engine, engine.senders(), engine.clock.now())["sent"] == 1
+    (line,) = log_file.read_text(encoding="utf-8").splitlines()
+    notice = json.loads(line)
+    assert (notice["text"], notice["recipient"]) == ("短信", "leader:water")
+    assert notice["idempotency_key"] == f"gridcase-outbox-{notice['id']}"
+    # a log that cannot be written is no delivery: the notice waits, with the reason
+    monkeypatch.setenv("GRIDCASE_NOTICE_LOG", str(tmp_path / "no-such-folder" / "notices.jsonl"))
+    _queue_sms(engine)
+    with engine.db.begin() as connection:
+        connection.execute(OUTBOX.update().where(OUTBOX.c.status == "pending").values(channel="log"))
+    assert sweep_module.deliver(engine, engine.senders(), engine.clock.now()) == {
+        "sent": 0,
+        "retry": 1,
+        "failed": 0,
+    }
+    assert "No such file or directory" in outbox(engine)[-1]["last_error"]
