@@ -263,7 +263,7 @@ def _map(engine, actor: Actor, q: dict[str, str]) -> dict[str, Any]:
             (code, name, shapely.from_wkb(geometry) if geometry else None)
             for code, name, geometry in connection.execute(
                 select(GRID.c.code, GRID.c.name, GRID.c.geometry)
-                .where(GRID.c.level == level)
+                .where(GRID.c.level == level, GRID.c.active)  # not those the profile dropped
                 .order_by(GRID.c.code)
             )
         ]

@@ -24,6 +24,7 @@ from .gridindex import GridIndex, area_m2
 from .profile.located import Mark, ParseError, mark_at
 
 GRID = Grid.__table__
+IMPORT = "import"  # a grid's origin: see reconcile.py, which never writes over these
 
 
 def load_index(engine: Engine, level_order: list[str]) -> GridIndex:
@@ -114,16 +115,18 @@ def store(
             old = stored.get(row["code"])
             if old is None:
                 added.append(row)
-            elif _differs(old, row):
-                changed.append((row, _differs(old, row)))
+            elif _differs(old, row) or not old["active"]:
+                # a grid the profile had dropped (deactivated) is in use again once imported
+                changed.append(({**row, "active": True, "origin": IMPORT}, _differs(old, row)))
             else:
                 result.unchanged += 1
-        if changed and not replace:
+        clashes = [(row, what) for row, what in changed if what]
+        if clashes and not replace:
             raise GridImportError(
                 [
                     f"grid {row['code']!r} already exists with another {', '.join(what)} "
                     "(import with --replace to change it)"
-                    for row, what in changed[:20]
+                    for row, what in clashes[:20]
                 ]
             )
         kept = {row["code"]: row for row in checked.rows}
@@ -295,7 +298,11 @@ def export(connection: Connection, level: str | None = None) -> dict[str, Any]:
 def coverage(connection: Connection, level: str) -> dict[str, Any]:
     """Gaps and overlaps of the grids of `level` inside each parent, in square metres; each gap
     with its geometry, so a map shows where it is."""
-    levels = dict(connection.execute(select(GRID.c.level, func.count()).group_by(GRID.c.level)).all())
+    levels = dict(
+        connection.execute(
+            select(GRID.c.level, func.count()).where(GRID.c.active).group_by(GRID.c.level)
+        ).all()
+    )
     if not levels.get(level):
         have = ", ".join(f"{lvl} {n}" for lvl, n in sorted(levels.items())) or "no grids at all"
         raise GridcaseError(
@@ -303,7 +310,11 @@ def coverage(connection: Connection, level: str) -> dict[str, Any]:
             f"no grids of level {level!r} to check; the database has {have} (gridcase import grids FILE)",
         )
     rows = (
-        connection.execute(select(GRID.c.code, GRID.c.parent, GRID.c.level, GRID.c.geometry)).mappings().all()
+        connection.execute(
+            select(GRID.c.code, GRID.c.parent, GRID.c.level, GRID.c.geometry).where(GRID.c.active)
+        )
+        .mappings()
+        .all()
     )
     geoms = {r["code"]: shapely.from_wkb(r["geometry"]) for r in rows}
     children: dict[str | None, list[str]] = {}

@@ -8,9 +8,11 @@ import zipfile
 
 import pytest
 import yaml
+from sqlalchemy import update
 from starlette.testclient import TestClient
 
 from gridcase.core.cases import Actor
+from gridcase.core.db.models import Grid
 from gridcase.core.profile.loader import load
 from gridcase.core.profile.validate import validate
 
@@ -287,6 +289,14 @@ def test_the_map_draws_grids_and_a_grid_lists_its_cases(ui):
     listed = zhang.get("/ui/map/grids/320508001001001", htmx=True).text
     assert f"/ui/cases/{case_id}" in listed
     assert f"/ui/cases/{case_id}" not in zhang.get("/ui/map/grids/320508002001001", htmx=True).text
+
+
+def test_the_map_draws_only_grids_in_use(ui):
+    grid = Grid.__table__
+    with ui.engine.db.begin() as connection:  # as `gridcase db upgrade` leaves a grid the profile dropped
+        connection.execute(update(grid).where(grid.c.code == "320508001001001").values(active=False))
+    page = ui("zhang").get("/ui/map").text
+    assert page.count('class="grid"') == 15 and "320508001001001" not in page
 
 
 def test_dashboard_counts_and_the_ranking_downloads(ui):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from gridcase.core import components
 from gridcase.core.cases import Actor, Engine
@@ -367,3 +367,17 @@ def test_a_profile_without_grids_may_name_imported_grids(tmp_path):
     (folder / "profile.yaml").write_text(PROFILE + component, encoding="utf-8")
     profile, _ = load_validated(folder)
     assert profile.plain()["components"][0]["grid"] == "360702001001001"
+
+
+def test_importing_a_grid_the_profile_dropped_brings_it_back_into_use(city, engine_of):
+    assert city.import_grids().code == 0
+    engine = engine_of(city)
+    with engine.db.begin() as connection:  # as `gridcase db upgrade` leaves a grid the profile dropped
+        connection.execute(
+            update(Grid.__table__).where(Grid.__table__.c.code == "360702002").values(active=False)
+        )
+    again = city.import_grids()
+    assert (again.code, again.out) == (0, "imported 0 grids, updated 1, 5 unchanged\n"), again.err
+    assert engine_of(city).grids.locate(*EAST)["grid"] == "360702002"
+    coverage = city.run("grids", "coverage", "--level", "street")
+    assert coverage.code == 0 and json.loads(coverage.out)["grids"] == 2
