@@ -5,7 +5,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,6 +13,23 @@ from .cli_data import DbOption, ProfileOption, _context, _database, import_app
 
 user_app = typer.Typer(help="People who may log in.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (also Open311 api_keys).", no_args_is_help=True)
+
+
+def _warn_of_unsent_notices(data: dict[str, Any], profile: str | None) -> None:
+    """Notices of a channel no plugin sends wait in the outbox, with that reason: say so now."""
+    from .cli import profile_ref
+    from .notify import notice_channels
+    from .plugins import collect
+    from .profile import load_validated
+
+    _, pm = load_validated(profile_ref(profile))
+    missing = notice_channels(data) - {sender.channel for sender in collect(pm, "register_senders")}
+    for channel in sorted(missing):
+        typer.echo(
+            f"warning: no plugin sends the {channel!r} channel the profile's notices use; they wait "
+            f"in the outbox, pending (gridcase sla outbox), until one does",
+            err=True,
+        )
 
 
 def serve_command(
@@ -29,8 +46,9 @@ def serve_command(
     from .db.engine import require_head
 
     settings = deployment(profile, db)
-    _context(profile, db)  # the profile must validate, and the database be migrated,
+    data, _ = _context(profile, db)  # the profile must validate, and the database be migrated,
     require_head(settings.database_url)  # before any worker starts
+    _warn_of_unsent_notices(data, profile)
     # every worker reads these; one secret for all, so a session cookie works on each of them
     os.environ["GRIDCASE_DATABASE_URL"] = settings.database_url
     if settings.profile:

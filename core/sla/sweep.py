@@ -7,7 +7,8 @@ serial), and the same transaction writes the notifications to the outbox, so a c
 nothing and a restart repeats nothing. `after_time_limit_event` hooks run after the commit.
 
 Delivery claims outbox rows with a lease; a sender that fails leaves the row for a retry with
-exponential back-off, and after MAX_ATTEMPTS it is marked failed with the reason.
+exponential back-off, and after MAX_ATTEMPTS it is marked failed with the reason. A notice whose
+channel has no sender stays pending with that reason until a plugin sends it.
 """
 
 import functools
@@ -37,6 +38,7 @@ CANCEL = delete(TIMER).where(
 )
 MAX_ATTEMPTS = 6
 LEASE = timedelta(minutes=5)
+NO_SENDER_WAIT = timedelta(hours=1)  # how often a notice no plugin sends is looked at again
 log = logging.getLogger("gridcase.sla")
 
 
@@ -253,7 +255,13 @@ def deliver(
             outcome, values = "sent", {"status": "sent", "sent_at": at, "last_error": None}
         except Exception as exc:  # a sender's failure is recorded on the message, whatever it was
             error = f"{type(exc).__name__}: {exc}"[:1000]
-            if message["attempts"] >= MAX_ATTEMPTS:
+            if sender is None:  # a configuration gap, not a failed delivery: wait for the sender
+                backoff = min(timedelta(minutes=2 ** message["attempts"]), NO_SENDER_WAIT)
+                outcome, values = (
+                    "retry",
+                    {"status": "pending", "last_error": error, "next_attempt_at": at + backoff},
+                )
+            elif message["attempts"] >= MAX_ATTEMPTS:
                 outcome, values = "failed", {"status": "failed", "last_error": error}
             else:
                 backoff = timedelta(minutes=2 ** message["attempts"])

@@ -166,10 +166,21 @@ def test_delivery_gives_up_with_the_reason(engine):
     _queue_sms(engine)
     now = engine.clock.now()
     for hours in range(sweep_module.MAX_ATTEMPTS):
-        sweep_module.deliver(engine, {}, now + timedelta(hours=100 * hours))
+        sweep_module.deliver(engine, {"sms": FlakyGateway(failures=1)}, now + timedelta(hours=100 * hours))
     message = outbox(engine)[0]
     assert (message["status"], message["attempts"]) == ("failed", sweep_module.MAX_ATTEMPTS)
+    assert message["last_error"] == "ConnectionError: gateway timeout"
+
+
+def test_a_notice_no_plugin_sends_stays_pending_with_the_reason(engine):
+    _queue_sms(engine)
+    now = engine.clock.now()
+    for hours in range(2 * sweep_module.MAX_ATTEMPTS):
+        sweep_module.deliver(engine, {}, now + timedelta(hours=hours))
+    message = outbox(engine)[0]
+    assert (message["status"], message["sent_at"]) == ("pending", None)
     assert message["last_error"] == "LookupError: no sender for channel 'sms'"
+    assert message["next_attempt_at"] <= now + timedelta(hours=2 * sweep_module.MAX_ATTEMPTS)
 
 
 def test_the_webhook_sender_posts_json(engine, monkeypatch):
@@ -351,3 +362,17 @@ def test_the_log_channel_writes_each_notice_to_the_configured_file(engine, tmp_p
         "failed": 0,
     }
     assert "No such file or directory" in outbox(engine)[-1]["last_error"]
+
+
+def test_serve_warns_of_a_channel_no_plugin_sends(capsys):
+    from gridcase.core.cli_server import _warn_of_unsent_notices
+    from gridcase.core.profile import load_validated
+
+    heping, _ = load_validated("heping")  # its 17:30 digest goes by SMS, a gateway it plugs in
+    _warn_of_unsent_notices(heping.plain(), "heping")
+    assert capsys.readouterr().err == (
+        "warning: no plugin sends the 'sms' channel the profile's notices use; they wait in the outbox, "
+        "pending (gridcase sla outbox), until one does\n"
+    )
+    _warn_of_unsent_notices(load_validated(TESTCITY)[0].plain(), str(TESTCITY))
+    assert capsys.readouterr().err == ""
