@@ -261,13 +261,17 @@ def _csv_rows(path: Path, encoding: str | None, notes: list[str]) -> Iterator[tu
 
 
 def _geojson_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Point features; their properties as text, as a CSV's cells would be (a code written as a
+    number included), so a malformed feature is a rejected row, not a crash."""
     try:
         for mark, feature in FeatureStream(path):
-            props = {
-                ALIASES.get(k.lower(), k.lower()): v for k, v in (feature.get("properties") or {}).items()
-            }
-            coordinates = (feature.get("geometry") or {}).get("coordinates") or [None, None]
-            yield mark.line, {**props, "lon": coordinates[0], "lat": coordinates[1]}
+            feature = feature if isinstance(feature, dict) else {}
+            props = feature.get("properties") if isinstance(feature.get("properties"), dict) else {}
+            geometry = feature.get("geometry") if isinstance(feature.get("geometry"), dict) else {}
+            point = geometry.get("coordinates")
+            lon, lat = point[:2] if isinstance(point, list) and len(point) >= 2 else (None, None)
+            row = {ALIASES.get(k.lower(), k.lower()): None if v is None else str(v) for k, v in props.items()}
+            yield mark.line, {**row, "lon": lon, "lat": lat}
     except ParseError as exc:
         raise ValueError("; ".join(f"{m}: {message}" for m, message in exc.problems)) from None
 

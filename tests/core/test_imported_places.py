@@ -381,3 +381,18 @@ def test_importing_a_grid_the_profile_dropped_brings_it_back_into_use(city, engi
     assert engine_of(city).grids.locate(*EAST)["grid"] == "360702002"
     coverage = city.run("grids", "coverage", "--level", "street")
     assert coverage.code == 0 and json.loads(coverage.out)["grids"] == 2
+
+
+def test_malformed_component_features_are_rejected_rows(city):
+    assert city.import_grids().code == 0
+    point = {"type": "Point", "coordinates": [114.91, 25.81]}
+    features = [
+        {"type": "Feature", "properties": {"ObjID": 3607020118000001, "BJLX": "0118"}, "geometry": point},
+        "not a feature",
+        {"type": "Feature", "properties": {"ObjID": "3607020118000002"}, "geometry": {"type": "LineString"}},
+    ]
+    path = city.write("c.geojson", collection(features))
+    result = city.run("import", "components", path)
+    assert result.code == 1 and "Traceback" not in result.err
+    assert result.out == "imported 1 components, rejected 2\n"
+    assert "missing component code" in result.err and "lon and lat must be numbers" in result.err
