@@ -205,7 +205,20 @@ def _startup_manager():
         return get_plugin_manager()
 
 
+def _configure_logs() -> None:
+    """gridcase's logs as the deployment's settings say; a bad settings file is the command's
+    own error to report, so it is passed over here."""
+    from . import logs
+
+    try:
+        settings = load_settings()
+    except SettingsError:
+        return
+    logs.configure(settings.log_level or "warning", settings.log_format)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _configure_logs()
     try:
         app = build_app(_startup_manager())
         app(args=argv, prog_name="gridcase", standalone_mode=True)

@@ -186,6 +186,7 @@ def sla_sweep(profile: ProfileOption = None, db: DbOption = None) -> None:
     """Fire every due time-limit event once and deliver due notifications (safe to run in parallel)."""
     from .cases import Engine
     from .cli import deployment, profile_ref
+    from .sla import sweep
 
     settings = deployment(profile, db)
     engine = Engine.open(profile_ref(settings.profile), settings.database_url)
@@ -193,10 +194,7 @@ def sla_sweep(profile: ProfileOption = None, db: DbOption = None) -> None:
         result = engine.sweep()
     finally:
         engine.db.dispose()
-    kinds: dict[str, int] = {}
-    for timer in result["fired"]:
-        kinds[timer["rung"] or timer["kind"]] = kinds.get(timer["rung"] or timer["kind"], 0) + 1
-    fired = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "nothing due"
+    fired = ", ".join(f"{k} {n}" for k, n in sweep.fired_counts(result["fired"]).items()) or "nothing due"
     delivered = ", ".join(f"{k} {n}" for k, n in result["delivered"].items())
     typer.echo(f"fired: {fired}; notifications: {delivered}")
 

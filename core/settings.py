@@ -9,6 +9,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .logs import FORMATS, LEVELS
+
 SETTINGS_FILE = "gridcase.toml"
 SETTINGS_ENV = "GRIDCASE_SETTINGS"
 DEFAULT_DATABASE_URL = "sqlite:///gridcase.db"
@@ -20,6 +22,8 @@ KNOWN = {
     "threads",
     "identity_seconds",
     "notice_log",
+    "log_level",
+    "log_format",
 }
 
 
@@ -41,6 +45,10 @@ class Settings:
     # person deactivated or moved, takes this long to reach every worker (see operations.md)
     identity_seconds: float = 1.0
     notice_log: str = "-"  # where the `log` channel writes notices ("-": standard error)
+    # gridcase's own logs on standard error (core/logs.py); no level: `serve` logs from info
+    # (a line a request), other commands from warning
+    log_level: str | None = None
+    log_format: str = "text"
 
     def worker_threads(self) -> int:
         if self.threads is not None:
@@ -96,7 +104,17 @@ def load_settings(start: Path | None = None) -> Settings:
         threads=threads,
         identity_seconds=identity,
         notice_log=os.environ.get("GRIDCASE_NOTICE_LOG") or _beside(path, values.get("notice_log", "-")),
+        log_level=_one_of(values, "log_level", LEVELS, None),
+        log_format=_one_of(values, "log_format", FORMATS, "text"),
     )
+
+
+def _one_of(values: dict, name: str, allowed: tuple[str, ...], default: str | None) -> str | None:
+    """A choice setting: its environment variable, else the settings file's value."""
+    value = os.environ.get("GRIDCASE_" + name.upper()) or values.get(name, default)
+    if value is not None and (not isinstance(value, str) or value.lower() not in allowed):
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value.lower() if value is not None else None
 
 
 def _beside(settings_file: Path | None, value: object) -> str:

@@ -14,6 +14,7 @@ channel has no sender stays pending with that reason until a plugin sends it.
 import functools
 import logging
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -110,12 +111,19 @@ def sweep(engine: "Engine", now: datetime | None = None, limit: int = 10_000) ->
         ]
         if fired:
             _notify(connection, engine, fired, now)
+    if fired:
+        log.info("fired %d time-limit events", len(fired), extra={"fields": fired_counts(fired)})
     for timer in fired:
         event = {"kind": timer["kind"], "rung": timer["rung"], "at": now}
         engine.pm.hook.after_time_limit_event(
             case={"id": timer["case_id"]}, clock={"id": timer["clock_id"]}, event=event
         )
     return fired
+
+
+def fired_counts(fired: list[dict[str, Any]]) -> dict[str, int]:
+    """How many timers fired, by escalation rung or light."""
+    return dict(sorted(Counter(timer["rung"] or timer["kind"] for timer in fired).items()))
 
 
 def _notify(connection: Connection, engine: "Engine", fired: list[dict[str, Any]], now: datetime) -> None:
@@ -275,4 +283,6 @@ def deliver(
                 _mark(tuple(sorted(values))), {**values, "id_": message["id"], "claim": message["attempts"]}
             )
         counts[outcome] += 1
+    if any(counts.values()):
+        log.info("delivered notices", extra={"fields": counts})
     return counts

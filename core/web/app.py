@@ -10,10 +10,11 @@ many workers (and machines) run.
 
 import asyncio
 import contextlib
-import json
 import logging
+import re
 import secrets
 import time
+import uuid
 from functools import partial
 from typing import Any
 
@@ -78,8 +79,13 @@ def admin_pages(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
     return collect(pm, "register_admin_pages")
 
 
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
 class AccessLog:
-    """One JSON line per request: method, path, status, duration, client, who."""
+    """One line per request on `gridcase.access`: time, method, path, status, duration, client,
+    who (person id and username) and the request id, which the answer carries in `X-Request-ID`
+    (a caller's own, when it sent a sane one, so its logs and ours meet)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -89,11 +95,16 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         start, status = time.perf_counter(), 500
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
 
         async def sending(message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
@@ -101,19 +112,17 @@ class AccessLog:
         finally:
             if access_log.isEnabledFor(logging.INFO):
                 actor = scope.get("state", {}).get("actor")
-                access_log.info(
-                    json.dumps(
-                        {
-                            "method": scope["method"],
-                            "path": scope["path"],
-                            "status": status,
-                            "ms": round((time.perf_counter() - start) * 1000, 2),
-                            "client": (scope.get("client") or ("", 0))[0],
-                            "person": getattr(actor, "id", None),
-                        },
-                        ensure_ascii=False,
-                    )
-                )
+                fields = {
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": round((time.perf_counter() - start) * 1000, 2),
+                    "client": (scope.get("client") or ("", 0))[0],
+                    "person": getattr(actor, "id", None),
+                    "username": getattr(actor, "username", None) or None,
+                    "request_id": request_id,
+                }
+                access_log.info("%s %s %s", scope["method"], scope["path"], status, extra={"fields": fields})
 
 
 async def _sweep_forever(engine, seconds: float) -> None:

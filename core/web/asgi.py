@@ -1,9 +1,13 @@
 """The ASGI entry point `gridcase serve` gives uvicorn: each worker builds its app from the
 deployment's settings (the environment `gridcase serve` prepared, then gridcase.toml)."""
 
+from .. import logs
 from ..settings import load_settings
 from .app import create_app
 
 
 def create():
-    return create_app(load_settings())
+    settings = load_settings()
+    # a server logs a line a request from info on, unless the settings say otherwise
+    logs.configure(settings.log_level or "info", settings.log_format)
+    return create_app(settings)

@@ -376,3 +376,18 @@ def test_serve_warns_of_a_channel_no_plugin_sends(capsys):
     )
     _warn_of_unsent_notices(load_validated(TESTCITY)[0].plain(), str(TESTCITY))
     assert capsys.readouterr().err == ""
+
+
+def test_the_sweep_logs_what_it_fired_and_delivered(engine, caplog):
+    import logging
+
+    dispatched(engine)
+    engine.clock.set(at("2026-10-13T15:30"))
+    with caplog.at_level(logging.INFO, logger="gridcase.sla"):
+        engine.sweep()
+    fired, delivered = [r for r in caplog.records if r.name == "gridcase.sla"]
+    assert (fired.getMessage(), fired.fields) == (
+        "fired 4 time-limit events",
+        {"red": 1, "remind": 1, "urge": 1, "yellow": 1},
+    )
+    assert delivered.fields == {"sent": 3, "retry": 0, "failed": 0}  # the urge goes to two
