@@ -9,7 +9,6 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,13 +26,14 @@ from .db.fastinsert import FastInsert
 from .db.models import Case, CaseEvent, CaseUnit, Evidence, Report
 from .db.models import Clock as ClockRow
 from .errors import GridcaseError
-from .evidence import DEFAULT_MAX_BYTES, EvidenceStore, Stored, Upload
+from .evidence import DEFAULT_MAX_BYTES, EvidenceStore, Stored, Upload, default_root
 from .gridindex import GridIndex
 from .intake import Submission, intake_many
 from .intake import intake as _intake
 from .plugins import collect
 from .profile import Profile, load_validated
 from .reconcile import reconcile
+from .retention import Retention, purge
 from .sla import digests, sweep
 from .sla import overrides as calendar_overrides
 from .sla.clocks import Clocks
@@ -108,9 +108,7 @@ class Engine:
         self._index_classes()
         if self.evidence is None:
             max_bytes = self.profile.get("intake", {}).get("evidence", {}).get("max_bytes", DEFAULT_MAX_BYTES)
-            self.evidence = EvidenceStore(
-                Path(os.environ.get("GRIDCASE_EVIDENCE_DIR", "evidence")), max_bytes
-            )
+            self.evidence = EvidenceStore(default_root(), max_bytes)
         self.deadlines = Deadlines(self.profile, self.pm, self.taxonomy_at)
         self.refresh_calendars()
         self.refresh_taxonomy()
@@ -344,9 +342,9 @@ class Engine:
         """The sender of each channel; a later plugin's replaces an earlier one's."""
         return {sender.channel: sender for sender in collect(self.pm, "register_senders")}
 
-    def sweep(self, now: datetime | None = None) -> dict[str, Any]:
-        """Fire the due time-limit events, send the due digests and bulletins, then deliver the
-        due notifications."""
+    def sweep(self, now: datetime | None = None, retention: Retention | None = None) -> dict[str, Any]:
+        """Fire the due time-limit events, send the due digests and bulletins, deliver the due
+        notifications, then purge what the retention windows no longer keep."""
         fired = sweep.sweep(self, now)
         digested = digests.send_due(self, now or self.clock.now())
         bulletins = scheduled.publish_due(self, now or self.clock.now())
@@ -355,6 +353,7 @@ class Engine:
             "digests": digested,
             "bulletins": bulletins,
             "delivered": sweep.deliver(self, self.senders(), now),
+            "purged": purge(self.db, now or self.clock.now(), retention or Retention()),
         }
 
     def after_event(self, case_id: int, event: dict[str, Any]) -> None:

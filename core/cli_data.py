@@ -186,12 +186,13 @@ def sla_sweep(profile: ProfileOption = None, db: DbOption = None) -> None:
     """Fire every due time-limit event once and deliver due notifications (safe to run in parallel)."""
     from .cases import Engine
     from .cli import deployment, profile_ref
+    from .retention import Retention
     from .sla import sweep
 
     settings = deployment(profile, db)
     engine = Engine.open(profile_ref(settings.profile), settings.database_url)
     try:
-        result = engine.sweep()
+        result = engine.sweep(retention=Retention.of(settings))
     finally:
         engine.db.dispose()
     fired = ", ".join(f"{k} {n}" for k, n in sweep.fired_counts(result["fired"]).items()) or "nothing due"

@@ -22,8 +22,14 @@ KNOWN = {
     "threads",
     "identity_seconds",
     "notice_log",
+    "backup_dir",
+    "backup_offsite_dir",
+    "backup_keep",
+    "backup_every_hours",
     "log_level",
     "log_format",
+    "keep_login_attempts_days",
+    "keep_notices_days",
 }
 
 
@@ -45,10 +51,19 @@ class Settings:
     # person deactivated or moved, takes this long to reach every worker (see operations.md)
     identity_seconds: float = 1.0
     notice_log: str = "-"  # where the `log` channel writes notices ("-": standard error)
+    # `gridcase backup --scheduled` (core/backup.py): the archives' folder, the off-site copy's,
+    # how many archives each keeps, and the hours from one archive to the next
+    backup_dir: str | None = None
+    backup_offsite_dir: str | None = None
+    backup_keep: int = 14
+    backup_every_hours: float = 24.0
     # gridcase's own logs on standard error (core/logs.py); no level: `serve` logs from info
     # (a line a request), other commands from warning
     log_level: str | None = None
     log_format: str = "text"
+    # how long the sweep keeps failed logins, and notices delivered or given up (core/retention.py)
+    keep_login_attempts_days: float = 30.0
+    keep_notices_days: float = 180.0
 
     def worker_threads(self) -> int:
         if self.threads is not None:
@@ -104,9 +119,20 @@ def load_settings(start: Path | None = None) -> Settings:
         threads=threads,
         identity_seconds=identity,
         notice_log=os.environ.get("GRIDCASE_NOTICE_LOG") or _beside(path, values.get("notice_log", "-")),
+        **_backup(path, values),
         log_level=_one_of(values, "log_level", LEVELS, None),
         log_format=_one_of(values, "log_format", FORMATS, "text"),
+        keep_login_attempts_days=_days(values, "keep_login_attempts_days", 30),
+        keep_notices_days=_days(values, "keep_notices_days", 180),
     )
+
+
+def _days(values: dict, name: str, default: float) -> float:
+    """A retention window in days: at least one, so a typo cannot purge what is still in use."""
+    days = _seconds(values, name, default, "days")
+    if days < 1:
+        raise SettingsError(f"{name} must be at least 1 day, not {days:g}")
+    return days
 
 
 def _one_of(values: dict, name: str, allowed: tuple[str, ...], default: str | None) -> str | None:
@@ -131,14 +157,37 @@ def _beside(settings_file: Path | None, value: object) -> str:
     return value
 
 
-def _seconds(values: dict, name: str, default: float) -> float:
+def _backup(settings_file: Path | None, values: dict) -> dict:
+    """The scheduled backup's settings; its folders relative to the settings file."""
+    found: dict = {}
+    for name in ("backup_dir", "backup_offsite_dir"):
+        value = os.environ.get("GRIDCASE_" + name.upper()) or values.get(name)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise SettingsError(f"{name} must be a folder path, not {value!r}")
+        if value and settings_file is not None and not os.path.isabs(value):
+            value = str(settings_file.parent / value)
+        found[name] = value
+    keep = os.environ.get("GRIDCASE_BACKUP_KEEP") or values.get("backup_keep", 14)
+    if not str(keep).isdigit() or int(keep) < 1:
+        raise SettingsError(f"backup_keep must be a whole number of archives, 1 or more, not {keep!r}")
+    hours = os.environ.get("GRIDCASE_BACKUP_EVERY_HOURS") or values.get("backup_every_hours", 24)
+    try:
+        hours = float(hours)
+    except (TypeError, ValueError):
+        hours = 0
+    if not 0 < hours < float("inf"):
+        raise SettingsError(f"backup_every_hours must be a number of hours above 0, not {hours!r}")
+    return {**found, "backup_keep": int(keep), "backup_every_hours": hours}
+
+
+def _seconds(values: dict, name: str, default: float, unit: str = "seconds") -> float:
     """A duration setting: its environment variable (GRIDCASE_ and the name in capitals), else
     the settings file's value, else `default`."""
     value = os.environ.get("GRIDCASE_" + name.upper()) or values.get(name, default)
     try:
-        seconds = float(value)
+        amount = float(value)
     except (TypeError, ValueError):
-        raise SettingsError(f"{name} must be a number of seconds, not {value!r}") from None
-    if not 0 <= seconds < float("inf"):
-        raise SettingsError(f"{name} must be 0 or more seconds, not {value!r}")
-    return seconds
+        raise SettingsError(f"{name} must be a number of {unit}, not {value!r}") from None
+    if not 0 <= amount < float("inf"):
+        raise SettingsError(f"{name} must be 0 or more {unit}, not {value!r}")
+    return amount

@@ -31,6 +31,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..plugins import collect
+from ..retention import Retention
 from ..settings import Settings
 from . import api, open311
 from .coalesce import Coalescer
@@ -125,14 +126,14 @@ class AccessLog:
                 access_log.info("%s %s %s", scope["method"], scope["path"], status, extra={"fields": fields})
 
 
-async def _sweep_forever(engine, seconds: float) -> None:
+async def _sweep_forever(engine, seconds: float, retention: Retention) -> None:
     while True:
         await asyncio.sleep(seconds)
         try:
             await run_in_threadpool(engine.refresh_calendars)
             await run_in_threadpool(engine.refresh_taxonomy)
             await run_in_threadpool(engine.refresh_settings)
-            await run_in_threadpool(engine.sweep)
+            await run_in_threadpool(engine.sweep, None, retention)
         except Exception:  # a bad sweep must not stop the next one
             log.exception("time-limit sweep failed; trying again in %s s", seconds)
 
@@ -160,7 +161,7 @@ def create_app(
             anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads()
         task = None
         if engine is not None and sweep_seconds > 0:
-            task = asyncio.create_task(_sweep_forever(engine, sweep_seconds))
+            task = asyncio.create_task(_sweep_forever(engine, sweep_seconds, Retention.of(settings)))
         try:
             yield
         finally:

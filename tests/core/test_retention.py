@@ -1,0 +1,75 @@
+"""Records kept for a while are purged by the sweep after their documented windows: failed
+logins, and notices delivered or given up. Pending notices and recent rows stay."""
+
+from datetime import timedelta
+
+from sqlalchemy import func, insert, select
+
+from gridcase.core.db.models import LoginAttempt, Outbox
+from gridcase.core.retention import Retention
+from gridcase.core.settings import SettingsError, load_settings
+
+LOGIN_ATTEMPT, OUTBOX = LoginAttempt.__table__, Outbox.__table__
+
+
+def _notice(at, status, channel="log"):
+    return {
+        "created_at": at, "channel": channel, "recipient": "unit:water", "case_id": None, "event": "urge:urge",
+        "text": "催办", "payload": {}, "status": status, "attempts": 1, "next_attempt_at": at,
+    }  # fmt: skip
+
+
+def test_the_sweep_purges_old_failed_logins_and_old_delivered_notices(engine):
+    now = engine.clock.now()
+    old, recent = now - timedelta(days=200), now - timedelta(days=2)
+    with engine.db.begin() as connection:
+        connection.execute(
+            insert(LOGIN_ATTEMPT),
+            [{"username": f"guess{i}", "address": "198.51.100.7", "at": old} for i in range(1000)]
+            + [{"username": "zhang", "address": "10.0.0.1", "at": recent}],
+        )
+        connection.execute(
+            insert(OUTBOX),
+            [
+                _notice(old, "sent"),
+                _notice(old, "failed"),
+                _notice(old, "pending", "sms"),
+                _notice(recent, "sent"),
+            ],
+        )
+    purged = engine.sweep(retention=Retention(login_attempts=timedelta(days=30), notices=timedelta(days=90)))
+    assert purged["purged"] == {"login_attempt": 1000, "outbox": 2}
+    with engine.db.connect() as connection:
+        assert connection.execute(select(LOGIN_ATTEMPT.c.username)).scalars().all() == ["zhang"]
+        kept = connection.execute(select(OUTBOX.c.status, OUTBOX.c.next_attempt_at)).all()
+    assert sorted(status for status, _ in kept) == [
+        "pending",
+        "sent",
+    ]  # an old pending one waits for its sender
+    assert engine.sweep()["purged"] == {"login_attempt": 0, "outbox": 0}
+
+
+def test_the_windows_come_from_the_settings_and_refuse_nonsense(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gridcase.toml").write_text("[gridcase]\nkeep_notices_days = 30\n", encoding="utf-8")
+    monkeypatch.setenv("GRIDCASE_KEEP_LOGIN_ATTEMPTS_DAYS", "7")
+    assert Retention.of(load_settings()) == Retention(timedelta(days=7), timedelta(days=30))
+    monkeypatch.setenv("GRIDCASE_KEEP_LOGIN_ATTEMPTS_DAYS", "0.1")
+    try:
+        load_settings()
+    except SettingsError as exc:
+        assert str(exc) == "keep_login_attempts_days must be at least 1 day, not 0.1"
+    else:
+        raise AssertionError("a window under a day was taken")
+
+
+def test_the_cli_sweep_purges_with_the_deployments_windows(engine, cli, monkeypatch):
+    with engine.db.begin() as connection:
+        connection.execute(
+            insert(LOGIN_ATTEMPT), [{"username": "x", "address": None, "at": engine.clock.now()}]
+        )
+    url = engine.db.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("GRIDCASE_KEEP_LOGIN_ATTEMPTS_DAYS", "1")  # the October attempt is older than that
+    assert cli("sla", "sweep", "--profile", "tests/profiles/testcity", "--db", url).code == 0
+    with engine.db.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(LOGIN_ATTEMPT)).scalar() == 0
