@@ -8,7 +8,7 @@ import typer
 import yaml
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from . import __version__, cli_assess, cli_calendar, cli_data, cli_server, cli_simulate
+from . import __version__, cli_assess, cli_backup, cli_calendar, cli_data, cli_server, cli_simulate
 from .errors import GridcaseError, GridImportError
 from .plugins import PluginLoadError, collect, describe, get_plugin_manager
 from .profile import ProfileError, list_profiles, load, load_validated
@@ -184,6 +184,7 @@ def build_app(pm=None) -> typer.Typer:
     cli_server.add_to(app)
     cli_calendar.add_to(app)
     cli_simulate.add_to(app)
+    cli_backup.add_to(app)
 
     @app.callback(invoke_without_command=True)
     def _root(version: Annotated[bool, typer.Option("--version", help="Show the version")] = False) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from .errors import GridcaseError
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+ROOT_ENV = "GRIDCASE_EVIDENCE_DIR"
 
 # (content type, kind, test on the first bytes)
 SIGNATURES: tuple[tuple[str, str, object], ...] = (
@@ -44,6 +45,11 @@ class Stored:
     content_type: str
     size: int
     filename: str
+
+
+def default_root() -> Path:
+    """Where the server keeps evidence (and backups look for it): GRIDCASE_EVIDENCE_DIR, else ./evidence."""
+    return Path(os.environ.get(ROOT_ENV, "evidence"))
 
 
 def safe_filename(name: str) -> str:
