@@ -273,3 +273,21 @@ def _graphs(specs: list[dict[str, Any]], request: Request) -> list[dict[str, Any
             {"code": spec["code"], "name": label(spec.get("name"), language), "nodes": nodes, "links": links}
         )
     return graphs
+
+
+@ui(ADMIN)
+async def outbox(request: Request, actor: Actor) -> Response:
+    """The notices: how many wait, were sent or failed, the newest with their last error, and
+    how long delivered ones are kept."""
+    from gridcase.core.notify import STATUSES, outbox_listing
+
+    engine = request.app.state.engine
+    status = request.query_params.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise GridcaseError(
+            "invalid_request", "状态只能是 pending、sending、sent 或 failed", {"field": "status"}
+        )
+    listing = await run_in_threadpool(outbox_listing, engine.db, status, 100)
+    retention = request.app.state.retention
+    context = {"listing": listing, "status": status, "tz": engine.tz, "keep_days": retention.notices.days}
+    return page(request, "config_outbox.html", context)

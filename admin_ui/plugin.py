@@ -44,6 +44,7 @@ def ui_routes() -> list[Route]:
         Route("/config/settings/{change_id}/revert", config_pages.revert_setting, methods=post),
         Route("/config/assessment", config_pages.assessment, methods=get),
         Route("/config/workflow", config_pages.workflow, methods=get),
+        Route("/config/outbox", config_pages.outbox, methods=get),
         Route("/map", dashboards.city_map, methods=get),
         Route("/map/grids/{grid}", dashboards.grid_cases, methods=get),
         Route("/dashboard", dashboards.dashboard, methods=get),

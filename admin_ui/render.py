@@ -21,6 +21,8 @@ from gridcase.core.profile_edits import describe as describe_change
 
 HERE = Path(__file__).parent
 LANGUAGES = {"zh": "中文", "en": "English"}
+# an outbox notice's status, as the pages name it (translated where shown)
+NOTICE_STATUSES = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败"}
 DEFAULT_LANGUAGE = "zh"
 
 
@@ -51,6 +53,7 @@ def _environment(language: str) -> Environment:
     env.install_gettext_translations(CATALOGUES[language], newstyle=True)
     env.globals["LANGUAGES"] = LANGUAGES
     env.globals["describe"] = describe_change
+    env.globals["STATUS_LABELS"] = NOTICE_STATUSES
     return env
 
 

@@ -40,6 +40,7 @@ NAV = (
     ("/ui/config/time-limits", N_("时限与日历"), ADMIN),
     ("/ui/config/assessment", N_("考核权重"), WEIGHTS),
     ("/ui/config/workflow", N_("流程图"), WORKFLOW),
+    ("/ui/config/outbox", N_("通知记录"), ADMIN),
 )
 
 

@@ -1,6 +1,7 @@
 """The `gridcase` command line (typer). User errors print as messages, never tracebacks."""
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -32,9 +33,7 @@ class UserError(Exception):
 def deployment(profile: str | None = None, db: str | None = None) -> Settings:
     """The deployment's settings with command-line options applied."""
     settings = load_settings()
-    return Settings(
-        profile=profile or settings.profile, database_url=db or settings.database_url, source=settings.source
-    )
+    return replace(settings, profile=profile or settings.profile, database_url=db or settings.database_url)
 
 
 def profile_ref(ref: str | None) -> str:

@@ -208,23 +208,23 @@ def sla_outbox(
     db: DbOption = None,
 ) -> None:
     """List notifications with their delivery status, attempts and last error."""
-    from sqlalchemy import select
+    from .cli import deployment
+    from .notify import STATUSES, outbox_listing
 
-    from .db.models import Outbox
-
+    if status and status not in STATUSES:
+        raise GridcaseError("invalid_request", f"--status is one of {', '.join(STATUSES)}, not {status!r}")
     _, url = _context(profile, db)
-    table = Outbox.__table__
-    query = select(table).order_by(table.c.id.desc()).limit(limit)
-    if status:
-        query = query.where(table.c.status == status)
-    with _database(url) as engine, read(engine) as connection:
-        rows = connection.execute(query).mappings().all()
-    for row in rows:
+    with _database(url) as engine:
+        listing = outbox_listing(engine, status, limit)
+    for row in listing["rows"]:
         error = f"  ({row['last_error']})" if row["last_error"] else ""
         head = (
             f"{row['id']:>6} {row['status']:<8} x{row['attempts']} {row['channel']:<8} {row['recipient']:<20}"
         )
         typer.echo(f"{head} {row['text']}{error}")
+    typer.echo(", ".join(f"{name} {n}" for name, n in listing["counts"].items()))
+    days = deployment(profile, db).keep_notices_days
+    typer.echo(f"notices sent or failed are kept {days:g} days (keep_notices_days); pending ones until sent")
 
 
 def add_to(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""Notification senders: the interface the outbox delivers through.
+"""Notification senders: the interface the outbox delivers through, and what the outbox holds.
 
 Built in (gridcase.plugins.builtin.senders): `log` and `webhook`. A city's SMS gateway is a
 plugin whose `register_senders` returns an `SmsSender` subclass implementing `send_sms`.
@@ -6,6 +6,14 @@ plugin whose `register_senders` returns an `SmsSender` subclass implementing `se
 
 from abc import ABC, abstractmethod
 from typing import Any, Protocol
+
+from sqlalchemy import Engine, func, select
+
+from .db.engine import read
+from .db.models import Outbox
+
+OUTBOX = Outbox.__table__
+STATUSES = ("pending", "sending", "sent", "failed")
 
 # Notice texts per escalation action; a profile overrides them under notifications.templates.
 TEMPLATES = {
@@ -42,6 +50,19 @@ def outbox_row(now, channel: str, recipient: str, case_id: int, event: str, text
         "created_at": now, "channel": channel, "recipient": recipient, "case_id": case_id, "event": event,
         "text": text, "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now,
     }  # fmt: skip
+
+
+def outbox_listing(db: Engine, status: str | None = None, limit: int = 50) -> dict[str, Any]:
+    """How many notices the outbox holds by status, and the newest `limit` (of `status`)."""
+    query = select(OUTBOX).order_by(OUTBOX.c.id.desc()).limit(limit)
+    if status:
+        query = query.where(OUTBOX.c.status == status)
+    with read(db) as connection:
+        counts = dict(
+            connection.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)).all()
+        )
+        rows = [dict(r) for r in connection.execute(query).mappings()]
+    return {"counts": {s: counts.get(s, 0) for s in STATUSES}, "rows": rows}
 
 
 class Sender(Protocol):

@@ -201,5 +201,6 @@ def create_app(
     app.state.profile = profile or (engine.profile if engine is not None else {})
     app.state.admin_pages = admin_pages(pm) if pm is not None else []
     app.state.assessor = None
+    app.state.retention = Retention.of(settings) if settings else Retention()
     app.state.ui_cache = {}  # the admin UI's short-lived results (rankings); cleared on its changes
     return app

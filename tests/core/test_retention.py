@@ -1,7 +1,7 @@
 """Records kept for a while are purged by the sweep after their documented windows: failed
 logins, and notices delivered or given up. Pending notices and recent rows stay."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select
 
@@ -64,12 +64,24 @@ def test_the_windows_come_from_the_settings_and_refuse_nonsense(tmp_path, monkey
 
 
 def test_the_cli_sweep_purges_with_the_deployments_windows(engine, cli, monkeypatch):
+    ten_days_ago = datetime.now(UTC) - timedelta(days=10)  # the command runs on the real clock
     with engine.db.begin() as connection:
-        connection.execute(
-            insert(LOGIN_ATTEMPT), [{"username": "x", "address": None, "at": engine.clock.now()}]
-        )
-    url = engine.db.url.render_as_string(hide_password=False)
-    monkeypatch.setenv("GRIDCASE_KEEP_LOGIN_ATTEMPTS_DAYS", "1")  # the October attempt is older than that
-    assert cli("sla", "sweep", "--profile", "tests/profiles/testcity", "--db", url).code == 0
-    with engine.db.connect() as connection:
-        assert connection.execute(select(func.count()).select_from(LOGIN_ATTEMPT)).scalar() == 0
+        connection.execute(insert(LOGIN_ATTEMPT), [{"username": "x", "address": None, "at": ten_days_ago}])
+    base = [
+        "--profile",
+        "tests/profiles/testcity",
+        "--db",
+        engine.db.url.render_as_string(hide_password=False),
+    ]
+
+    def attempts():
+        with engine.db.connect() as connection:
+            return connection.execute(select(func.count()).select_from(LOGIN_ATTEMPT)).scalar()
+
+    assert cli("sla", "sweep", *base).code == 0 and attempts() == 1  # kept 30 days by default
+    monkeypatch.setenv("GRIDCASE_KEEP_LOGIN_ATTEMPTS_DAYS", "7")
+    assert cli("sla", "sweep", *base).code == 0 and attempts() == 0
+    listed = cli("sla", "outbox", *base).out.splitlines()
+    assert (
+        listed[-1] == "notices sent or failed are kept 180 days (keep_notices_days); pending ones until sent"
+    )
