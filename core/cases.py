@@ -197,6 +197,14 @@ class Engine:
     def reload_grids(self) -> None:
         self.__dict__.pop("grids", None)
 
+    def refresh_grids(self) -> None:
+        """Take up grids imported or reconciled since they were loaded (the server does before
+        each sweep), when the grids' version moved: reading it is one small query."""
+        seen = grid_registry.version(self.db)
+        if seen != self.__dict__.get("_grids_version"):
+            self.reload_grids()
+            self._grids_version = seen
+
     def find_component(self, connection: Connection, r: dict[str, Any]) -> dict[str, Any] | None:
         """The report's component: the one it names, or the nearest of its class close enough."""
         code = r.get("component")

@@ -16,15 +16,28 @@ from shapely.geometry import box, mapping
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from .db.engine import read, write
-from .db.models import Case, Component, Grid, Responsibility
+from .db.models import Case, Component, Counter, Grid, Responsibility
 from .errors import GridcaseError, GridImportError
 from .geojson import FeatureStream
 from .grid_check import OVERLAP_TOLERANCE_M2, Checked, GridChecker, check_items
 from .gridindex import GridIndex, area_m2
+from .numbering import claim
 from .profile.located import Mark, ParseError, mark_at
 
-GRID = Grid.__table__
+GRID, COUNTER = Grid.__table__, Counter.__table__
 IMPORT = "import"  # a grid's origin: see reconcile.py, which never writes over these
+VERSION = "grids:version"  # a counter every write of grids moves, so servers reload theirs
+
+
+def mark_changed(connection: Connection) -> None:
+    """Record, in the writing transaction, that the grids changed."""
+    claim(connection, VERSION)
+
+
+def version(engine: Engine) -> int:
+    """How often the grids have changed: a server reloads its index when this moves."""
+    with read(engine) as connection:
+        return connection.execute(select(COUNTER.c.value).where(COUNTER.c.key == VERSION)).scalar() or 0
 
 
 def load_index(engine: Engine, level_order: list[str]) -> GridIndex:
@@ -143,6 +156,8 @@ def store(
         for code in removed:  # deepest first: children before their parents
             connection.execute(delete(GRID).where(GRID.c.code == code))
         result.added, result.updated, result.removed = len(added), len(changed), len(removed)
+        if added or changed or removed:
+            mark_changed(connection)
     return result
 
 

@@ -170,6 +170,8 @@ def apply(connection: Connection, planned: Plan, now: datetime) -> None:
         gone = [c.code for c in planned.changes if c.kind == kind and c.action == "deactivated"]
         if gone:
             connection.execute(update(table).where(table.c.code.in_(gone)).values(active=False))
+    if any(change.kind == "grid" for change in planned.changes):
+        grids.mark_changed(connection)
     if planned.commands is not None:
         connection.execute(delete(COMMAND))
         if planned.commands:

@@ -131,6 +131,7 @@ async def _sweep_forever(engine, seconds: float, retention: Retention) -> None:
         await asyncio.sleep(seconds)
         try:
             await run_in_threadpool(engine.refresh_calendars)
+            await run_in_threadpool(engine.refresh_grids)
             await run_in_threadpool(engine.refresh_taxonomy)
             await run_in_threadpool(engine.refresh_settings)
             await run_in_threadpool(engine.sweep, None, retention)

@@ -396,3 +396,18 @@ def test_malformed_component_features_are_rejected_rows(city):
     assert result.code == 1 and "Traceback" not in result.err
     assert result.out == "imported 1 components, rejected 2\n"
     assert "missing component code" in result.err and "lon and lat must be numbers" in result.err
+
+
+def test_a_running_engine_takes_up_grids_imported_after_it_started(city, engine_of):
+    engine = engine_of(city)  # a server's engine, started before the city's grids came in
+    engine.refresh_grids()
+    supervisor = Actor.of("supervisor")
+    report = {"channel": "patrol", "category": "0102", "kind": "event", "point": list(WEST_GRID)}
+    assert engine.grids.locate(*WEST_GRID) is None
+    assert city.import_grids().code == 0
+    engine.refresh_grids()  # what the server does before each sweep
+    case = engine.case(engine.intake(report, supervisor)["case_id"])
+    assert (case["grid"], case["routing_rule"]) == ("360702001001001", "territorial")
+    before = engine.grids
+    engine.refresh_grids()  # nothing changed: the index is kept, not read again
+    assert engine.grids is before
