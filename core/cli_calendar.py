@@ -138,16 +138,22 @@ def calendar_unconfirm(
 def calendar_check(profile: ProfileOption = None, db: DbOption = None) -> None:
     """How far ahead each calendar's working days are confirmed, and the provisional deadlines
     of open cases; exits 1 when a calendar is within its warning days (monitoring can use it)."""
-    from .sla.clocks import provisional_count
+    from .sla.clocks import provisional_deadlines
 
     with _engine(profile, db) as engine:
         found = engine.deadlines.readiness(engine.clock.now())
         with read(engine.db) as connection:
-            provisional = provisional_count(connection)
+            provisional, soonest = provisional_deadlines(connection)
+        zone = engine.tz
     for item in found:
         line = f"{item.calendar or 'default':<16} confirmed through {item.last_confirmed}"
         typer.echo(f"{line} ({item.days_left} days)" + ("  WARNING" if item.warning else ""))
     typer.echo(f"{provisional} open deadlines are provisional")
+    for clock in soonest:
+        due = clock["deadline"].astimezone(zone)
+        typer.echo(f"  {clock['number']:<20} {clock['stage']:<12} {due:%Y-%m-%d %H:%M} (暂定)")
+    if provisional > len(soonest):
+        typer.echo(f"  … and {provisional - len(soonest)} more")
     warnings = [item for item in found if item.warning]
     for item in warnings:
         typer.echo(f"warning: {item.message()}", err=True)

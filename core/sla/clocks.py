@@ -14,7 +14,7 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy import case as when
 
 from ..db.fastinsert import FastInsert
-from ..db.models import Clock, UTCDateTime
+from ..db.models import Case, Clock, UTCDateTime
 from ..durations import Duration
 from ..events import append, bump, event_row
 from . import sweep
@@ -23,7 +23,7 @@ from .deadlines import NOT_PROVISIONAL, Deadlines, provisional_columns
 if TYPE_CHECKING:
     from ..cases import Actor
 
-CLOCK = Clock.__table__
+CLOCK, CASE = Clock.__table__, Case.__table__
 FAST_INSERT_CLOCK = FastInsert(CLOCK)
 FAST_INSERT_CLOCK_ID = FastInsert(CLOCK, returning_id=True)
 # every row of one insert has the same keys (executemany)
@@ -118,10 +118,19 @@ STOP_AND_SUPERSEDE = (
 )
 
 
-def provisional_count(connection: Connection) -> int:
-    """Open clocks whose deadline is provisional."""
-    query = select(func.count()).where(CLOCK.c.provisional_from.is_not(None), CLOCK.c.status.in_(OPEN))
-    return connection.execute(query).scalar_one()
+def provisional_deadlines(connection: Connection, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
+    """How many open clocks have a provisional deadline, and the soonest `limit` of them with
+    their case numbers."""
+    where = (CLOCK.c.provisional_from.is_not(None), CLOCK.c.status.in_(OPEN))
+    count = connection.execute(select(func.count()).where(*where)).scalar_one()
+    query = (
+        select(CASE.c.number, CLOCK.c.stage, CLOCK.c.deadline)
+        .join(CASE, CASE.c.id == CLOCK.c.case_id)
+        .where(*where)
+        .order_by(CLOCK.c.deadline, CLOCK.c.id)
+        .limit(limit)
+    )
+    return count, [dict(r) for r in connection.execute(query).mappings()]
 
 
 class Clocks:

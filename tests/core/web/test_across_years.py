@@ -50,6 +50,9 @@ def test_a_case_filed_after_christmas_gets_a_provisional_deadline_then_a_final_o
     assert "gridcase calendar confirm 2027" in default["warning"]
 
     base = ["--profile", "tests/profiles/testcity", "--db", db_url]
+    number = world.get(f"/api/v1/cases/{case_id}", "operator").json()["number"]
+    checked = cli("calendar", "check", *base).out  # lists the open provisional deadlines, soonest first
+    assert f"  {number:<20} handle       2027-01-04 10:00 (暂定)" in checked
     assert cli("calendar", "set", "2027-01-04", "--off", "--reason", "元旦调休", *base).code == 0
     confirmed = cli("calendar", "confirm", "2027", "--reason", "国务院办公厅通知", "--by", "admin", *base)
     assert confirmed.out == "2027: confirmed in the default calendar\n"
