@@ -39,6 +39,12 @@ CASE, CASE_UNIT = Case.__table__, CaseUnit.__table__
 SELECT_CASE = select(CASE.c.workflow, CASE.c.state, CASE.c.class_code, CASE.c.kind).where(
     CASE.c.id == bindparam("case")
 )
+# the open cases a run inherits (`simulate --continue`): earlier days' work still in hand
+INHERITED = (
+    select(CASE.c.id, CASE.c.workflow, CASE.c.state, CASE.c.channel)
+    .where(CASE.c.state_kind == "open", CASE.c.parent_id.is_(None), CASE.c.reported_at < bindparam("start"))
+    .order_by(CASE.c.id)
+)
 ACTIVE_UNITS = (
     select(CASE_UNIT.c.unit)
     .where(
@@ -139,6 +145,7 @@ class Simulation:
     # -- the loop ----------------------------------------------------------------------------
 
     def run(self, stream: list[Incident]) -> Tally:
+        self._inherit()
         self._arrivals = iter(stream)
         self._incident = next(self._arrivals, None)
         sweep_at = self.start
@@ -176,6 +183,25 @@ class Simulation:
     def _schedule(self, track: Track, at: datetime, code: str) -> None:
         self._seq += 1
         heapq.heappush(self.queue, (at, self._seq, track.case_id, code))
+
+    def _inherit(self) -> None:
+        """Take up the open cases of earlier days (a database simulated into before): the city's
+        people go on working them from the first moment of the period, as they would."""
+        with read(self.engine.db) as connection:
+            inherited = connection.execute(INHERITED, {"start": self.start}).all()
+        for case_id, workflow, state, channel in inherited:
+            kind = self.engine.channels.get(channel, {}).get("kind", channel)
+            track = Track(
+                case_id,
+                random.Random(f"{case_id}@{self.start.isoformat()}"),
+                (channel, kind),
+                workflow,
+                state,
+                responsible=next(iter(self._units(case_id, "responsible")), None),
+                handler=next(iter(self._units(case_id, "handling")), None),
+            )
+            self.tracks[case_id] = track
+            self._next(track, self.start)
 
     # -- reports -----------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 on both databases, leaving a database the server opens."""
 
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from gridcase.core.cases import Engine
 from gridcase.core.db.engine import make_engine, read
-from gridcase.core.db.models import Case
+from gridcase.core.db.models import Case, CaseEvent
 from gridcase.core.errors import GridcaseError
 from gridcase.core.profile import load_validated
 from gridcase.core.simulate import simulate
@@ -122,8 +122,17 @@ def test_continue_adds_days_after_the_cases_a_database_holds(tmp_path):
     with read(db) as connection:
         total = connection.execute(select(func.count()).select_from(Case.__table__)).scalar()
         numbers = connection.execute(select(func.count(func.distinct(Case.__table__.c.number)))).scalar()
+        # the earlier days' open cases are worked on too, not left where they stood
+        begun = datetime.fromisoformat(more["figures"]["period"]["start"])
+        case, event = Case.__table__, CaseEvent.__table__
+        worked = connection.execute(
+            select(func.count(func.distinct(event.c.case_id)))
+            .join(case, case.c.id == event.c.case_id)
+            .where(case.c.reported_at < begun, event.c.at >= begun, event.c.actor_id.is_not(None))
+        ).scalar()
     db.dispose()
     assert total == first["tally"]["cases"] + more["tally"]["cases"] == numbers  # numbered on
+    assert worked > 0
 
 
 def test_the_cli_prints_the_periods_figures(cli, tmp_path):
