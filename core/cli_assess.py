@@ -1,12 +1,14 @@
 """`gridcase assess`: the period's bulletin (通报), its explanations, and publishing it."""
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from .cli_data import DbOption, ProfileOption
+from .clock import ManualClock
 
 OBJECTS_HELP = "unit, grid, person, channel or class"
 
@@ -32,6 +34,14 @@ def assess_command(
         bool, typer.Option("--publish", help="Publish the bulletin as a new immutable version")
     ] = False,
     publisher: Annotated[str | None, typer.Option(help="Who publishes (recorded with the version)")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Count a running period as of this moment, e.g. 2027-01-11T08:00+08:00 (a simulated "
+            "month ahead of today) [default: now]",
+        ),
+    ] = None,
     profile: ProfileOption = None,
     db: DbOption = None,
 ) -> None:
@@ -47,8 +57,11 @@ def assess_command(
         raise GridcaseError("invalid_format", f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "xlsx" and output is None:
         raise GridcaseError("invalid_format", "xlsx is binary: give --output FILE")
+    if as_of and publish:
+        raise GridcaseError("invalid_request", "a published bulletin counts as of now: drop --as-of")
     settings = deployment(profile, db)
-    engine = Engine.open(profile_ref(settings.profile), settings.database_url)
+    at = {"clock": ManualClock(_moment(as_of))} if as_of else {}
+    engine = Engine.open(profile_ref(settings.profile), settings.database_url, **at)
     try:
         assessor = Assessor(engine)
         if explain:
@@ -67,6 +80,21 @@ def assess_command(
             _report_published(published)
     finally:
         engine.db.dispose()
+
+
+def _moment(text: str) -> datetime:
+    from .errors import GridcaseError
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise GridcaseError(
+            "invalid_request",
+            f"--as-of {text!r} is not a moment with its offset, like 2027-01-11T08:00+08:00",
+        )
+    return moment
 
 
 def _report_published(published: dict) -> None:
