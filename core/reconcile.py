@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 from . import grids
 from .db.engine import read, write
 from .errors import GridImportError
-from .units import COMMAND, GRID, UNIT, command_rows, record_class, unit_rows, upsert
+from .units import COMMAND, GRID, PERSON, UNIT, command_rows, record_class, unit_rows, upsert
 
 PROFILE, IMPORT = "profile", "import"
 
@@ -117,6 +117,26 @@ def _plan_units(connection: Connection, profile: dict[str, Any], out: Plan) -> N
     for code, old in stored.items():
         if code not in wanted_codes and old["active"]:
             out.changes.append(Change("unit", "deactivated", code))
+            _note_people_of(connection, code, out)
+
+
+def _note_people_of(connection: Connection, unit: str, out: Plan) -> None:
+    """A deactivated unit's people keep their logins, and its queue: say who is left there."""
+    names = (
+        connection.execute(
+            select(PERSON.c.username)
+            .where(PERSON.c.unit == unit, PERSON.c.active)
+            .order_by(PERSON.c.username)
+        )
+        .scalars()
+        .all()
+    )
+    if names:
+        shown = ", ".join(names[:10]) + (" …" if len(names) > 10 else "")
+        out.notes.append(
+            f"unit {unit} is deactivated but {len(names)} people still belong to it ({shown}): "
+            f"move them with gridcase user set NAME --unit CODE, or --inactive"
+        )
 
 
 def _plan_grids(connection: Connection, profile: dict[str, Any], out: Plan) -> None:

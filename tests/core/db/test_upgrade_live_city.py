@@ -59,6 +59,7 @@ def live(cli, lakeside, db_url):
     run("db", "upgrade")
     run("simulate", "--days", 1, "--start", "2026-10-12", "--reports-per-day", 20)
     run("user", "add", "lead", "--role", "supervisor", "--grid", DOOMED)
+    run("user", "add", "liu", "--role", "department", "--unit", "water")
     engine = Engine.open(lakeside, db_url)
     try:
         report = {"channel": "patrol", "category": "0101", "kind": "component", "point": IN_DOOMED}
@@ -103,6 +104,7 @@ def test_an_upgrade_reconciles_units_and_grids_in_place(live, lakeside, db_url):
         assert "grids added (1): 320508003" in output
         assert f"grids updated (1): {NAMED} (name)" in output
         assert f"grids deactivated (1): {DOOMED}" in output
+        assert "unit water is deactivated but 1 people still belong to it (liu): move them with" in output
     assert "dry run, nothing written" in dry.out and "nothing written" not in done.out
 
     units = {u["code"]: u for u in rows(db_url, Unit)}
