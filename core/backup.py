@@ -142,7 +142,7 @@ def _sqlite_snapshot(url: URL, out: Path) -> dict[str, Any]:
     path = url.database
     if not path or path == ":memory:" or not Path(path).is_file():
         raise BackupError(f"no SQLite database at {path}")
-    source = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=60)
+    source = sqlite3.connect(path, timeout=60)
     copy = sqlite3.connect(out)
     try:
         source.backup(copy)  # every page in one step: one read snapshot, writers carry on (WAL)
@@ -216,7 +216,11 @@ def _add(tar: tarfile.TarFile, path: Path, name: str) -> dict[str, Any]:
     info = tar.gettarinfo(str(path), arcname=name)
     info.uid = info.gid = 0
     info.uname = info.gname = ""
-    with path.open("rb") as handle:
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise BackupError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with handle:
         hashing = _Hashing(handle)
         tar.addfile(info, hashing)
     return {"sha256": hashing.sha256.hexdigest(), "size": info.size}
@@ -363,6 +367,11 @@ def restore(archive: Path, database_url: str, evidence: Path, config: Path | Non
             f"the archive holds a {database['backend']} database; {url.render_as_string()} is "
             f"{url.get_backend_name()} (restore into a database of the same kind)"
         )
+    if (
+        database.get("file") not in ("database.sqlite", "database.pgdump")
+        or database["file"] not in manifest["files"]
+    ):
+        raise BackupError(f"{archive}: the manifest names no database file")
     _require_empty(url)
     config_names = [n for n in manifest["files"] if n.startswith("config/")]
     if config is not None:
@@ -370,6 +379,18 @@ def restore(archive: Path, database_url: str, evidence: Path, config: Path | Non
         clashes = [str(p) for p in clashes if p.exists()]
         if clashes:
             raise BackupError(f"{len(clashes)} settings and profile files exist already, e.g. {clashes[0]}")
+    try:
+        evidence_files = _unpack(archive, manifest, url, evidence, config)
+    except OSError as exc:
+        raise BackupError(f"cannot write {exc.filename or 'the restore'}: {exc.strerror or exc}") from None
+    _check_counts(url, database["tables"])
+    return Restored(manifest, evidence_files, len(config_names) if config is not None else 0)
+
+
+def _unpack(archive: Path, manifest: dict[str, Any], url: URL, evidence: Path, config: Path | None) -> int:
+    """The database, the evidence files and (into `config`) the settings and profile; returns
+    the number of evidence files."""
+    database = manifest["database"]
     with _open(archive) as (tar, _), tempfile.TemporaryDirectory(prefix="gridcase-restore-") as scratch:
         dump = Path(scratch) / database["file"]
         _extract(tar, database["file"], dump)
@@ -393,10 +414,10 @@ def restore(archive: Path, database_url: str, evidence: Path, config: Path | Non
                     _extract(tar, name, target)
                 evidence_files += 1
         if config is not None:
-            for name in config_names:
-                _extract(tar, name, config / name.removeprefix("config/"))
-    _check_counts(url, database["tables"])
-    return Restored(manifest, evidence_files, len(config_names) if config is not None else 0)
+            for name in manifest["files"]:
+                if name.startswith("config/"):
+                    _extract(tar, name, config / name.removeprefix("config/"))
+    return evidence_files
 
 
 def _require_empty(url: URL) -> None:

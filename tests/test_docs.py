@@ -185,3 +185,21 @@ def test_the_upgrade_example_is_what_the_upgrade_prints(cli, tmp_path):
     (city / "grids.geojson").write_text(json.dumps(grids), encoding="utf-8")
     done = cli(*command.removeprefix("$ gridcase ").split(), *where)
     assert (done.code, done.out) == (0, expected)
+
+
+def test_the_backup_settings_example_makes_and_copies_an_archive(cli, tmp_path, sqlite_template):
+    """docs/operations.md: the scheduled backup's settings, as written, with the off-site folder
+    moved into the test's own."""
+    import shutil
+
+    (example,) = _examples((REPO / "docs" / "operations.md").read_text(encoding="utf-8"), "backup-settings")
+    shutil.copy(sqlite_template, tmp_path / "gridcase.db")
+    testcity = REPO / "tests" / "profiles" / "testcity"
+    settings = example.replace("[gridcase]\n", f'[gridcase]\nprofile = "{testcity}"\n', 1)
+    settings = settings.replace("/mnt/dr-site/city", str(tmp_path / "dr-site"))
+    (tmp_path / "gridcase.toml").write_text(settings, encoding="utf-8")
+    done = cli("backup", "--scheduled", cwd=tmp_path)
+    assert done.code == 0, done.err
+    (archive,) = (tmp_path / "backups").glob("gridcase-*.tar")
+    assert (tmp_path / "dr-site" / archive.name).read_bytes() == archive.read_bytes()
+    assert cli("backup", "--scheduled", cwd=tmp_path).out.startswith("not due")

@@ -210,10 +210,11 @@ def test_a_backup_under_intake_restores_every_case_acknowledged_before_it(db_url
     for thread in threads:
         thread.start()
     try:
-        while len(acknowledged) < 40:
+        while len(acknowledged) < 40 and any(thread.is_alive() for thread in threads):
             time.sleep(0.01)
         with lock:
             before = dict(acknowledged)
+        assert before, "the server acknowledged nothing"
         done = subprocess.run(
             [GRIDCASE, "backup", str(tmp_path / "out"), "--profile", str(TESTCITY), "--db", db_url,
              "--evidence", str(tmp_path / "evidence")],
@@ -234,4 +235,6 @@ def test_a_backup_under_intake_restores_every_case_acknowledged_before_it(db_url
     restored = {case for (case,) in _rows(empty_url, 'SELECT id FROM "case"')}
     missing = {key: case for key, case in before.items() if case not in restored}
     assert not missing, f"acknowledged before the backup, not restored: {missing}"
-    print(f"{len(before)} acknowledged before the backup, {during} while it ran, {len(restored)} cases restored")
+    print(
+        f"{len(before)} acknowledged before the backup, {during} while it ran, {len(restored)} cases restored"
+    )
