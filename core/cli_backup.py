@@ -12,7 +12,9 @@ from .evidence import default_root
 
 EvidenceOption = Annotated[
     Path | None,
-    typer.Option("--evidence", help="The evidence folder [default: GRIDCASE_EVIDENCE_DIR or ./evidence]"),
+    typer.Option(
+        "--evidence", help="The evidence folder [default: the deployment's, see docs/operations.md]"
+    ),
 ]
 
 
@@ -31,7 +33,7 @@ def _source(profile: str | None, db: str | None, evidence: Path | None) -> backu
     bundled = bundled_dir().resolve()
     return backup.Source(
         settings.database_url,
-        evidence or default_root(),
+        evidence or default_root(settings.database_url, settings.source),
         settings.source,
         tuple(f for f in folders if not f.resolve().is_relative_to(bundled)),
     )
@@ -106,13 +108,15 @@ def restore_command(
     from .cli import deployment
     from .db.engine import head_revision
 
-    url = deployment(None, db).database_url
-    restored = backup.restore(archive, url, evidence or default_root(), config)
+    settings = deployment(None, db)
+    url = settings.database_url
+    evidence = evidence or default_root(url, settings.source)
+    restored = backup.restore(archive, url, evidence, config)
     database = restored.manifest["database"]
     typer.echo(
         f"restored {archive} into {make_url(url).render_as_string()}: "
         f"{database['tables'].get('case', 0)} cases, row counts as in the manifest; "
-        f"{restored.evidence_files} evidence files in {evidence or default_root()}"
+        f"{restored.evidence_files} evidence files in {evidence}"
     )
     if config is not None:
         typer.echo(f"settings and profile: {restored.config_files} files in {config}")

@@ -47,9 +47,23 @@ class Stored:
     filename: str
 
 
-def default_root() -> Path:
-    """Where the server keeps evidence (and backups look for it): GRIDCASE_EVIDENCE_DIR, else ./evidence."""
-    return Path(os.environ.get(ROOT_ENV, "evidence"))
+def default_root(database_url: str | None = None, settings_file: Path | None = None) -> Path:
+    """Where a deployment keeps its evidence: GRIDCASE_EVIDENCE_DIR; else `evidence/` beside
+    its gridcase.toml; else beside its SQLite database; else in the user's data folder. Never
+    the working directory, which is wherever a command happened to run (a test run once left a
+    photo in the repository that way)."""
+    if os.environ.get(ROOT_ENV):
+        return Path(os.environ[ROOT_ENV])
+    if settings_file is not None:
+        return settings_file.resolve().parent / "evidence"
+    if database_url is not None:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(database_url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            return Path(url.database).resolve().parent / "evidence"
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "gridcase" / "evidence"
 
 
 def safe_filename(name: str) -> str:

@@ -24,8 +24,9 @@ from ..clock import ManualClock
 from ..db.engine import make_engine, read, upgrade
 from ..db.models import Case
 from ..errors import GridcaseError
-from ..evidence import EvidenceStore
+from ..evidence import EvidenceStore, default_root
 from ..profile import load_validated
+from ..settings import settings_path
 from .figures import figures
 from .run import Simulation, Tally
 from .workload import Incident, Workload, incidents, timezone_of
@@ -91,7 +92,7 @@ def open_city(
         pm,
         db,
         clock=ManualClock(period.start),
-        evidence=EvidenceStore(evidence or _beside(database_url)),
+        evidence=EvidenceStore(evidence or default_root(database_url, settings_path())),
     )
     engine.load_reference_data()
     return engine, period
@@ -102,14 +103,6 @@ def fresh_sqlite(path: Path) -> str:
     for stale in path.parent.glob(path.name + "*"):
         stale.unlink()
     return f"sqlite:///{path.resolve()}"
-
-
-def _beside(database_url: str) -> Path:
-    """Evidence next to a SQLite file (where `make demo` serves it from), else ./evidence."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return Path(url.database).resolve().parent / "evidence"
-    return Path("evidence")
 
 
 def simulate(

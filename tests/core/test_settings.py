@@ -56,3 +56,18 @@ def test_durations_come_from_the_environment_or_the_file_and_bad_ones_are_refuse
         monkeypatch.setenv("GRIDCASE_IDENTITY_SECONDS", bad)
         with pytest.raises(SettingsError, match=r"identity_seconds must be (0 or more|a number of) seconds"):
             load_settings()
+
+
+def test_evidence_goes_to_the_deployments_folder_never_the_working_directory(tmp_path, monkeypatch):
+    from gridcase.core.evidence import default_root
+
+    monkeypatch.delenv("GRIDCASE_EVIDENCE_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    deployment = tmp_path / "city"
+    deployment.mkdir()
+    (deployment / "gridcase.toml").write_text("[gridcase]\n", encoding="utf-8")
+    assert default_root("sqlite:////srv/x.db", deployment / "gridcase.toml") == deployment / "evidence"
+    assert default_root(f"sqlite:///{tmp_path}/demo/c.db") == tmp_path / "demo" / "evidence"
+    assert default_root("postgresql+psycopg://db/city") == tmp_path / "data" / "gridcase" / "evidence"
+    monkeypatch.setenv("GRIDCASE_EVIDENCE_DIR", "/var/lib/city/evidence")
+    assert str(default_root("sqlite:///x.db")) == "/var/lib/city/evidence"
