@@ -28,6 +28,7 @@ from .db.models import Clock as ClockRow
 from .errors import GridcaseError
 from .evidence import DEFAULT_MAX_BYTES, EvidenceStore, Stored, Upload, default_root
 from .gridindex import GridIndex
+from .idempotency import Claim
 from .intake import Submission, intake_many
 from .intake import intake as _intake
 from .plugins import collect
@@ -288,10 +289,14 @@ class Engine:
         uploads: list[Upload] = (),
         expected_version: int | None = None,
         brief: bool = False,
+        claim: Claim | None = None,
     ) -> dict[str, Any]:
         """Fire a transition; returns the case as `case()` does (`brief`: only its id, state,
-        state kind and version). Raises TransitionError."""
-        return fire(self, case_id, code, actor, payload, reason, list(uploads), expected_version, brief)
+        state kind and version). Raises TransitionError. `claim` takes an idempotency key in the
+        transition's transaction (IntegrityError when another request took it first)."""
+        return fire(
+            self, case_id, code, actor, payload, reason, list(uploads), expected_version, brief, claim
+        )
 
     def subtree(self, connection: Connection, unit: str) -> frozenset[str]:
         """The unit and every unit below it. The tree is the profile's, synced at start-up, so it

@@ -25,7 +25,8 @@ from .db.engine import query, write
 from .errors import GridcaseError
 from .evidence import Stored, Upload
 from .geo import CoordinateError, to_wgs84
-from .intake_write import BY_KEY, Checked, write_batch
+from .idempotency import MAX_KEY, digest, scoped
+from .intake_write import BY_KEY, Checked, replayed, write_batch
 
 if TYPE_CHECKING:
     from .cases import Actor, Engine
@@ -101,9 +102,12 @@ def check(engine: "Engine", submission: Submission) -> Checked:
     actor = submission.actor
     r = check_report(engine, submission.report, actor)
     stored: list[Stored] = [engine.evidence.check(u) for u in submission.uploads]
-    key = submission.key
-    if key is not None and not (isinstance(key, str) and 0 < len(key) <= 200):
-        raise _invalid("an idempotency key is 1 to 200 characters", field="idempotency_key")
+    key, request = submission.key, None
+    if key is not None:
+        if not (isinstance(key, str) and 0 < len(key) <= MAX_KEY):
+            raise _invalid(f"an idempotency key is 1 to {MAX_KEY} characters", field="idempotency_key")
+        key = scoped(actor.id, key)
+        request = digest(submission.report, [(s.kind, s.sha256) for s in stored])
     located = engine.pm.hook.locate_case(
         report={"point": [r["lon"], r["lat"]]}, profile=engine.profile, grids=engine.grids
     )
@@ -114,9 +118,8 @@ def check(engine: "Engine", submission: Submission) -> Checked:
             {"point": [r["lon"], r["lat"]]},
         )
     engine.tenancy.require(actor, located["grids"], f"grid {located['grid']}")
-    return Checked(
-        r, actor, list(submission.uploads), stored, key, located, _out_of_grid(engine, actor, located)
-    )
+    out_of_grid = _out_of_grid(engine, actor, located)
+    return Checked(r, actor, list(submission.uploads), stored, key, request, located, out_of_grid)
 
 
 def _out_of_grid(engine: "Engine", actor: "Actor", located: dict[str, Any]) -> dict[str, Any] | None:
@@ -188,14 +191,15 @@ def _write_alone(engine: "Engine", c: Checked) -> dict[str, Any] | Exception:
         return _write(engine, [c])[0]
     except IntegrityError as exc:
         # the same key won a race in another transaction: answer as that request did
-        found = replay(engine, c.key) if c.key is not None else None
+        found = replay(engine, c) if c.key is not None else None
         return exc if found is None else found
     except Exception as exc:
         return exc
 
 
-def replay(engine: "Engine", key: str) -> dict[str, Any] | None:
-    """The answer an earlier request with this idempotency key was given, if there was one."""
+def replay(engine: "Engine", c: Checked) -> dict[str, Any] | GridcaseError | None:
+    """The answer an earlier request with report `c`'s idempotency key was given, if there was
+    one (the refusal, when that request was another)."""
     with query(engine.db) as connection:
-        found = BY_KEY(connection, {"key": key})
-    return {**found[0], "replay": True} if found else None
+        found = BY_KEY(connection, {"key": c.key})
+    return replayed(found[0], c) if found else None

@@ -36,6 +36,7 @@ from .dedupe import cells, dedupe_rule, lock_cells, search_duplicates, within
 from .errors import GridcaseError
 from .events import INSERT_EVENT, bump, event_row
 from .evidence import Stored, Upload
+from .idempotency import same_request
 from .intake_plan import NewCase, case_notices, plan_case
 from .numbering import NumberedInsert, case_number
 from .units import INSERT_CASE_UNIT, case_unit_rows
@@ -56,9 +57,9 @@ NEXT_CASE_IDS = FastQuery(
         func.generate_series(1, bindparam("n"))
     )
 )
-_ANSWERED = select(REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number, REPORT.c.id.label("report_id")).join(
-    CASE, CASE.c.id == REPORT.c.case_id
-)
+_ANSWERED = select(
+    REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number, REPORT.c.id.label("report_id"), REPORT.c.request_hash
+).join(CASE, CASE.c.id == REPORT.c.case_id)
 BY_KEY = FastQuery(_ANSWERED.where(REPORT.c.idempotency_key == bindparam("key")))
 BY_KEYS = FastQuery(  # PostgreSQL: a batch's keys in one statement
     _ANSWERED.add_columns(REPORT.c.idempotency_key.label("key")).where(
@@ -76,7 +77,8 @@ class Checked:
     actor: "Actor"
     uploads: list[Upload]
     stored: list[Stored]
-    key: str | None
+    key: str | None  # scoped to its caller (idempotency.scoped)
+    digest: str | None  # of the request the key came with (idempotency.digest)
     located: dict[str, Any]
     out_of_grid: dict[str, Any] | None  # the 越界 rule to apply, if any
 
@@ -217,12 +219,15 @@ def _decide(engine: "Engine", live: list[_Entry]) -> tuple[list[_Entry], dict[in
         earlier = e.earlier() if e.earlier is not None else None
         open_case = e.nearby()
         if e.c.key is not None:
-            if e.c.key in first_with_key:  # a retry that arrived with its first try
-                e.same_as = first_with_key[e.c.key]
+            if e.c.key in first_with_key:  # a retry that arrived with its first try, or not
+                first = first_with_key[e.c.key]
+                e.outcome = same_request(e.c.key, first.c.digest, e.c.digest)
+                if e.outcome is None:
+                    e.same_as = first
                 continue
             first_with_key[e.c.key] = e
             if earlier:
-                e.outcome = {**earlier[0], "replay": True}
+                e.outcome = replayed(earlier[0], e.c)
                 continue
         if open_case is not None:
             e.repeats = open_case
@@ -233,6 +238,15 @@ def _decide(engine: "Engine", live: list[_Entry]) -> tuple[list[_Entry], dict[in
         else:
             news.append(e)
     return news, repeats
+
+
+def replayed(earlier: dict[str, Any], c: Checked) -> dict[str, Any] | GridcaseError:
+    """Report `c`'s answer when its key was answered before (`earlier`, a row of BY_KEY): that
+    answer again, or the refusal when the key came with another request."""
+    refusal = same_request(c.key, earlier["request_hash"], c.digest)
+    if refusal is not None:
+        return refusal
+    return {**{k: v for k, v in earlier.items() if k != "request_hash"}, "replay": True}
 
 
 def _repeats(engine: "Engine", e: _Entry, new: _Entry) -> bool:
@@ -336,6 +350,7 @@ def _report_row(e: _Entry, now: datetime) -> dict[str, Any]:
         "channel": r["channel"],
         "reporter_id": e.c.actor.id,
         "idempotency_key": e.c.key,
+        "request_hash": e.c.digest,
         "description": r.get("description"),
         "lon": r["lon"],
         "lat": r["lat"],

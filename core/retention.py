@@ -1,7 +1,7 @@
 """How long records kept only for a while are kept: failed logins (for throttling, then as a
-trail) and notices already delivered or given up. The sweep purges what is older, a bounded
-batch at a time, so no table grows without end (1,000 failed logins with random names took two
-seconds to write, and nothing removed them)."""
+trail), notices already delivered or given up, and idempotency keys. The sweep purges what is
+older, a bounded batch at a time, so no table grows without end (1,000 failed logins with random
+names took two seconds to write, and nothing removed them)."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,6 +10,7 @@ from sqlalchemy import Engine, bindparam, delete, select
 
 from .db.engine import write
 from .db.models import LoginAttempt, Outbox, UTCDateTime
+from .idempotency import forget as forget_keys
 
 LOGIN_ATTEMPT, OUTBOX = LoginAttempt.__table__, Outbox.__table__
 CUTOFF = bindparam("cutoff", type_=UTCDateTime())
@@ -20,12 +21,14 @@ BATCH = 10_000  # rows a sweep purges from a table at most: a sweep stays short
 class Retention:
     login_attempts: timedelta = timedelta(days=30)
     notices: timedelta = timedelta(days=180)  # delivered or failed; pending ones are never purged
+    idempotency_keys: timedelta = timedelta(days=1)  # reports' and transitions' (core/idempotency.py)
 
     @classmethod
     def of(cls, settings) -> "Retention":
         return cls(
             login_attempts=timedelta(days=settings.keep_login_attempts_days),
             notices=timedelta(days=settings.keep_notices_days),
+            idempotency_keys=timedelta(days=settings.keep_idempotency_keys_days),
         )
 
 
@@ -47,4 +50,5 @@ def purge(db: Engine, now: datetime, retention: Retention) -> dict[str, int]:
                 PURGE_LOGIN_ATTEMPTS, {"cutoff": now - retention.login_attempts}
             ).rowcount,
             "outbox": connection.execute(PURGE_NOTICES, {"cutoff": now - retention.notices}).rowcount,
+            **forget_keys(connection, now - retention.idempotency_keys, BATCH),
         }

@@ -30,6 +30,7 @@ KNOWN = {
     "log_format",
     "keep_login_attempts_days",
     "keep_notices_days",
+    "keep_idempotency_keys_days",
 }
 
 
@@ -64,6 +65,8 @@ class Settings:
     # how long the sweep keeps failed logins, and notices delivered or given up (core/retention.py)
     keep_login_attempts_days: float = 30.0
     keep_notices_days: float = 180.0
+    # how long a request's idempotency key is honoured, at least (core/idempotency.py)
+    keep_idempotency_keys_days: float = 1.0
 
     def worker_threads(self) -> int:
         if self.threads is not None:
@@ -124,6 +127,7 @@ def load_settings(start: Path | None = None) -> Settings:
         log_format=_one_of(values, "log_format", FORMATS, "text"),
         keep_login_attempts_days=_days(values, "keep_login_attempts_days", 30),
         keep_notices_days=_days(values, "keep_notices_days", 180),
+        keep_idempotency_keys_days=_days(values, "keep_idempotency_keys_days", 1),
     )
 
 

@@ -31,6 +31,7 @@ from .workflow import TransitionError
 
 if TYPE_CHECKING:
     from .cases import Actor, Engine
+    from .idempotency import Claim
 
 CASE, CASE_UNIT, CASE_EVENT, CLOCK = (t.__table__ for t in (Case, CaseUnit, CaseEvent, ClockRow))
 # built once: building and keying a statement costs more than running it on SQLite
@@ -76,6 +77,7 @@ def fire(
     uploads: list[Upload] = (),
     expected_version: int | None = None,
     brief: bool = False,
+    claim: "Claim | None" = None,
 ) -> dict[str, Any]:
     payload = dict(payload or {})
     stored = [engine.evidence.check(u) for u in uploads]
@@ -156,6 +158,8 @@ def fire(
         )  # fmt: skip
         event_id = append(connection, event)
         engine.attach(connection, case_id, event_id, uploads, stored, now)
+        if claim is not None:  # the key is taken exactly when the transition commits
+            claim.take(connection, case_id, now)
         if dict(transition.sets).get("joint_order"):  # 联合执法: one order, a sub-task per unit
             add_subtasks(engine, connection, {**case, **values}, payload["units"], actor, reason or "", now)
             values["version"] += 1  # the parent's subtasks_created event

@@ -4,11 +4,13 @@ Handlers are async only to read the request; the engine's work runs in the threa
 """
 
 import base64
+import hashlib
 import json
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, exists, select
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,9 +21,11 @@ from ..db.engine import read
 from ..db.models import Case, CaseUnit, Clock, Unit
 from ..errors import GridcaseError
 from ..evidence import Upload
+from ..idempotency import MAX_KEY, Claim, answer_of, digest, record_answer, record_refusal, scoped
 from ..intake import Submission
 from ..units import subtree
-from .endpoints import INTEGER, MAX_ID, NUMBER, STRING, _engine, _int, endpoint, ok
+from .endpoints import INTEGER, MAX_ID, NUMBER, STRING, _engine, _int, dumps, endpoint, ok
+from .errors import error_response
 from .identity import RateLimit, json_body, login, logout, require
 
 CASE, CASE_UNIT, CLOCK, UNIT = (t.__table__ for t in (Case, CaseUnit, Clock, Unit))
@@ -287,9 +291,8 @@ TRANSITION_SCHEMA = {
 }
 
 
-def fire_for(
-    engine, actor: Actor, case_id: int, code: str, body: dict, uploads: list[Upload]
-) -> dict[str, Any]:
+def _transition_args(engine, actor: Actor, case_id: int, body: dict) -> dict[str, Any]:
+    """The caller's scope checked, and the body's fields as `engine.transition` takes them."""
     with read(engine.db) as connection:
         view = scope.view_of(engine, connection, actor, case_id)
     if view != "full":
@@ -301,17 +304,61 @@ def fire_for(
         raise GridcaseError("invalid_request", "payload is an object and reason is text")
     if version is not None and not isinstance(version, int):
         raise GridcaseError("invalid_request", "version is the case's version number")
-    engine.transition(
-        case_id, code, actor, payload=payload, reason=reason, uploads=uploads, expected_version=version
-    )
+    return {"payload": payload, "reason": reason, "expected_version": version}
+
+
+def fire_for(
+    engine, actor: Actor, case_id: int, code: str, body: dict, uploads: list[Upload]
+) -> dict[str, Any]:
+    engine.transition(case_id, code, actor, uploads=uploads, **_transition_args(engine, actor, case_id, body))
     return case_detail(engine, actor, case_id)
+
+
+def fire_once(
+    engine, actor: Actor, case_id: int, code: str, body: dict, uploads: list[Upload], key: str
+) -> tuple[int, str, bool]:
+    """A transition sent with an Idempotency-Key: (status, JSON body, whether it is a replay).
+    The answer of the key's first request when it has one, else the transition fired with the
+    key taken in its transaction, and its answer (the case, or the refusal) kept for retries.
+    A request refused before the transition runs (scope, a malformed body) keeps no answer."""
+    if not 0 < len(key) <= MAX_KEY:
+        raise GridcaseError("invalid_request", f"an idempotency key is 1 to {MAX_KEY} characters")
+    files = [(u.kind, hashlib.sha256(u.content).hexdigest()) for u in uploads]
+    claim = Claim(scoped(actor.id, key), digest({"case": case_id, "transition": code, **body}, files))
+    found = answer_of(engine.db, claim)
+    if found is None:
+        args = _transition_args(engine, actor, case_id, body)
+        try:
+            engine.transition(case_id, code, actor, uploads=uploads, claim=claim, **args)
+        except IntegrityError:  # another request with the key committed first: its answer
+            found = answer_of(engine.db, claim)
+            if found is None:
+                raise
+        except GridcaseError as exc:
+            refused = error_response(exc.code, exc.message, exc.details)
+            answer = refused.body.decode()
+            found = record_refusal(engine.db, claim, case_id, refused.status_code, answer, engine.clock.now())
+            if found is None:
+                return refused.status_code, answer, False
+        else:
+            answer = dumps(case_detail(engine, actor, case_id))
+            record_answer(engine.db, claim, answer)
+            return 200, answer, False
+    status, answer = found
+    if answer is None:  # committed, but its answer was never kept (the server stopped between)
+        answer = dumps(case_detail(engine, actor, case_id))
+    return status, answer, True
 
 
 @endpoint(
     "POST",
     "/cases/{case_id}/transitions/{code}",
-    "Fire a transition with its fields and evidence",
-    params=[("case_id", "path", INTEGER, True), ("code", "path", STRING, True)],
+    "Fire a transition with its fields and evidence; Idempotency-Key honoured",
+    params=[
+        ("case_id", "path", INTEGER, True),
+        ("code", "path", STRING, True),
+        ("Idempotency-Key", "header", STRING, False),
+    ],
     body=TRANSITION_SCHEMA,
 )
 async def fire_transition(request: Request) -> Response:
@@ -319,13 +366,12 @@ async def fire_transition(request: Request) -> Response:
     body, uploads = await _form_or_json(request)
     if "version" in body and isinstance(body["version"], str) and body["version"].isdigit():
         body["version"] = int(body["version"])
-    result = await run_in_threadpool(
-        fire_for,
-        _engine(request),
-        actor,
-        _int(request, "case_id"),
-        request.path_params["code"],
-        body,
-        uploads,
+    engine, case_id, code = _engine(request), _int(request, "case_id"), request.path_params["code"]
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return ok(await run_in_threadpool(fire_for, engine, actor, case_id, code, body, uploads))
+    status, answer, replay = await run_in_threadpool(
+        fire_once, engine, actor, case_id, code, body, uploads, key
     )
-    return ok(result)
+    headers = {"Idempotent-Replayed": "true"} if replay else {}
+    return Response(answer, status_code=status, media_type="application/json", headers=headers)

@@ -79,6 +79,10 @@ def _default(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
+def dumps(data: Any) -> str:
+    """The JSON text of an answer's body."""
+    return json.dumps(data, ensure_ascii=False, default=_default, separators=(",", ":"))
+
+
 def ok(data: Any, status: int = 200) -> Response:
-    body = json.dumps(data, ensure_ascii=False, default=_default, separators=(",", ":"))
-    return Response(body, status_code=status, media_type="application/json")
+    return Response(dumps(data), status_code=status, media_type="application/json")

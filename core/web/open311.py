@@ -4,7 +4,8 @@ Every resource answers as `.json` or `.xml` (the extension decides; without one,
 header, else JSON). Field names are the specification's. Services are the taxonomy's enabled
 minor classes (`c-0101` a 部件 class, `e-0101` an 事件 class); a request's status follows its
 workflow state's kind; `expected_datetime` is the deadline of the case's running clock. Posting
-needs an `api_key` (an API token of a citizen or system account). Errors are the
+needs an `api_key` (an API token of a citizen or system account), and honours an
+`Idempotency-Key` header scoped to that account (core/idempotency.py). Errors are the
 specification's list of `{code, description}`.
 """
 
@@ -37,6 +38,7 @@ STATUS_CODES = {
     "forbidden": 403,
     "not_found": 404,
     "rate_limited": 429,
+    "idempotency_key_reused": 422,
 }
 # the element each list's items get in XML
 ITEM = {
@@ -369,9 +371,10 @@ async def _answer(request: Request, parts: list[str], fmt: str) -> Response:
             raise Open311Error(403, "a valid api_key of a citizen or system account is required")
         POST_LIMIT.check(f"person:{actor.id}")
         # written with the JSON API's reports that arrive together (group commit, web/coalesce.py)
-        result = await request.app.state.intake(Submission(report_of(engine, q), actor))
+        key = request.headers.get("idempotency-key")
+        result = await request.app.state.intake(Submission(report_of(engine, q), actor, key=key))
         root, data = created(result)
-        return _render(data, root, fmt, 201)
+        return _render(data, root, fmt, 200 if result.get("replay") else 201)
     if head == "discovery" and not rest:
         root, data = discovery(engine, request)
     elif head == "services" and not rest:

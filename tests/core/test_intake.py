@@ -10,6 +10,8 @@ from gridcase.core.cases import Actor
 from gridcase.core.db.models import Case, CaseEvent, Evidence, Report
 from gridcase.core.errors import GridcaseError
 from gridcase.core.evidence import Upload
+from gridcase.core.intake import Submission
+from gridcase.core.units import add_person
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(100)
 POINT = [120.61, 31.337]
@@ -68,6 +70,26 @@ def test_the_same_idempotency_key_returns_the_same_case(engine):
     again = engine.intake(cover(), supervisor, idempotency_key="handset-42-0001")
     assert again == {**first, "replay": True}
     assert counts(engine)[:3] == (1, 1, 1)
+
+
+def test_keys_are_each_callers_own_and_bound_to_their_body_within_a_batch_too(engine):
+    a, b = (Actor.of("supervisor", id=add_person(engine.db, n, n, ["supervisor"])) for n in ("a", "b"))
+    far = [120.62, 31.338]
+    out = engine.intake_many(
+        [
+            Submission(cover(), a, key="k"),
+            Submission(cover(point=far), b, key="k"),  # another caller's key
+            Submission(cover(description="别的"), a, key="k"),  # the same caller's, another body
+            Submission(cover(), a, key="k"),  # a retry arriving with its first try
+        ]
+    )
+    assert [o["replay"] for o in (out[0], out[1], out[3])] == [False, False, True]
+    assert out[1]["case_id"] != out[0]["case_id"] and out[3]["case_id"] == out[0]["case_id"]
+    assert isinstance(out[2], GridcaseError) and out[2].code == "idempotency_key_reused"
+    with pytest.raises(GridcaseError, match="idempotency_key|Idempotency-Key"):
+        engine.intake(cover(point=far), a, idempotency_key="k")  # after the commit
+    assert engine.intake(cover(point=far), b, idempotency_key="k")["replay"] is True
+    assert counts(engine)[:2] == (2, 2)
 
 
 def test_a_nearby_report_of_the_same_class_joins_the_open_case(engine):

@@ -4,7 +4,7 @@ have been alone."""
 
 import shutil
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -139,12 +139,17 @@ def test_a_report_that_fails_in_the_transaction_fails_alone(engine):
     assert [c[:2] for c in cases] == [("C2026101300001", 2)] and len(reports) == 2
 
 
-def test_an_idempotency_key_raced_by_another_transaction_is_answered_with_the_winner(engine):
+@pytest.mark.parametrize("same_request", [True, False])
+def test_an_idempotency_key_raced_by_another_transaction_is_answered_with_the_winner(engine, same_request):
     """The key is free when the batch looks, and taken by another worker before it writes: the
-    batch's unique-key violation undoes it all, and each report is written again alone."""
+    batch's unique-key violation undoes it all, and each report is written again alone. A try of
+    the same request is answered with the winner's case; another request with the key, refused."""
     if engine.db.dialect.name != "postgresql":
         pytest.skip("SQLite's writers are serial: no other transaction can commit in between")
+    # no dedupe: the winner's same report would wait on the locks the batch holds on its cells
+    engine.dedupe_rules[("component", "0101")] = (0.0, timedelta(0))
     winner, raced = {}, threading.Event()
+    first = cover(NEAR) if same_request else cover([120.605, 31.31])
 
     class Racer:
         @hookimpl(tryfirst=True)
@@ -152,9 +157,7 @@ def test_an_idempotency_key_raced_by_another_transaction_is_answered_with_the_wi
             if not raced.is_set():  # the other worker's try of the same key commits now
                 raced.set()
                 other = threading.Thread(
-                    target=lambda: winner.update(
-                        engine.intake(cover([120.605, 31.31]), supervisor, [], "raced")
-                    )
+                    target=lambda: winner.update(engine.intake(first, supervisor, [], "raced"))
                 )
                 other.start()
                 other.join()
@@ -163,19 +166,22 @@ def test_an_idempotency_key_raced_by_another_transaction_is_answered_with_the_wi
     out = engine.intake_many(
         [Submission(cover(NEAR), supervisor, key="raced"), Submission(cover(FAR), supervisor, key="other")]
     )
-    assert out[0] == {
-        "case_id": winner["case_id"],
-        "number": winner["number"],
-        "duplicate": False,
-        "report_id": winner["report_id"],
-        "replay": True,
-    }
+    if same_request:
+        assert out[0] == {
+            "case_id": winner["case_id"],
+            "number": winner["number"],
+            "duplicate": False,
+            "report_id": winner["report_id"],
+            "replay": True,
+        }
+    else:
+        assert isinstance(out[0], GridcaseError) and out[0].code == "idempotency_key_reused"
     assert out[1]["replay"] is False and out[1]["number"] != winner["number"]
     with engine.db.connect() as connection:
         keys = connection.execute(
             select(Report.idempotency_key, func.count()).group_by(Report.idempotency_key)
         )
-        assert dict(keys.all()) == {"raced": 1, "other": 1}
+        assert dict(keys.all()) == {"-:raced": 1, "-:other": 1}  # stored with their caller in front
 
 
 def test_an_out_of_grid_report_alerts_whether_it_makes_a_case_or_repeats_one(engine):
@@ -304,4 +310,5 @@ def test_each_report_of_a_batch_is_answered_with_its_own_report(engine):
     with engine.db.connect() as connection:
         described = dict(connection.execute(select(Report.id, Report.description)).all())
     assert described[first["report_id"]] == "first" and described[second["report_id"]] == "second"
-    assert engine.intake(cover(spot), supervisor, idempotency_key="b")["report_id"] == second["report_id"]
+    again = engine.intake(cover(metres_east(spot, 2), description="second"), supervisor, idempotency_key="b")
+    assert again["report_id"] == second["report_id"]

@@ -1,7 +1,19 @@
 """The tables, by area. Cases hold current state and denormalised facts for fast queries; the
 `case_event` rows are the truth and are append-only. Import tables from here."""
 
-from .cases import Case, CaseEvent, CaseUnit, Clock, Counter, DigestRun, Evidence, Outbox, Report, Timer
+from .cases import (
+    Case,
+    CaseEvent,
+    CaseUnit,
+    Clock,
+    Counter,
+    DigestRun,
+    Evidence,
+    Outbox,
+    Report,
+    Timer,
+    TransitionKey,
+)
 from .people import ApiToken, LoginAttempt, Person, Responsibility, Unit, UnitClassChange, UnitCommand
 from .places import Component, Grid
 from .records import (
@@ -18,6 +30,6 @@ __all__ = [
     "ApiToken", "AssessmentSnapshot", "CalendarOverride", "CalendarYear", "Case", "CaseEvent", "CaseUnit",
     "Clock",
     "Component", "Counter", "DigestRun", "Evidence", "Grid", "LedgerEntry", "LoginAttempt", "Outbox",
-    "Person", "Report", "Responsibility", "SettingChange", "TaxonomyChange", "Timer", "Unit",
+    "Person", "Report", "Responsibility", "SettingChange", "TaxonomyChange", "Timer", "TransitionKey", "Unit",
     "UnitClassChange", "UnitCommand", "UTCDateTime",
 ]  # fmt: skip

@@ -8,7 +8,7 @@ No `from __future__ import annotations` here: SQLModel reads the annotations at 
 
 from datetime import date, datetime
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from .types import _json, _ts
@@ -92,17 +92,42 @@ class Report(SQLModel, table=True):
     """What came in through a channel. Duplicates link to the case they repeat."""
 
     __tablename__ = "report"
+    # the keys the sweep forgets, found without reading the reports that have none (idempotency.py)
+    __table_args__ = (
+        Index(
+            "ix_report_keyed_at",
+            "received_at",
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
     channel: str = Field(max_length=64)
     reporter_id: int | None = Field(default=None, foreign_key="person.id", index=True)
-    idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
+    # the client's key with its caller in front ("12:handset-1", "-:…" without a person), and the
+    # digest of the request it came with (core/idempotency.py); both cleared after the window
+    idempotency_key: str | None = Field(default=None, unique=True, max_length=255)
+    request_hash: str | None = Field(default=None, max_length=64)
     duplicate: bool = False
     description: str | None = None
     lon: float
     lat: float
     crs: str = Field(max_length=16)
     received_at: datetime = _ts(index=True)
+
+
+class TransitionKey(SQLModel, table=True):
+    """A transition's idempotency key (scoped as a report's) and the answer its request was given,
+    for its retries; forgotten after the window (core/idempotency.py)."""
+
+    __tablename__ = "transition_key"
+    key: str = Field(primary_key=True, max_length=255)
+    request_hash: str = Field(max_length=64)
+    case_id: int = Field(foreign_key="case.id")
+    status: int  # the HTTP status of the answer
+    answer: str | None = None  # its body; None until a committed transition's answer is recorded
+    created_at: datetime = _ts(index=True)
 
 
 class Evidence(SQLModel, table=True):

@@ -13,6 +13,7 @@ from gridcase.core.db.fastinsert import FastInsert
 from gridcase.core.db.fastquery import FastQuery
 from gridcase.core.db.models import Case, Report
 from gridcase.core.db.raw import pipelined
+from gridcase.core.idempotency import scoped
 
 CASE, REPORT = Case.__table__, Report.__table__
 QUERY = (
@@ -60,7 +61,7 @@ def test_sent_statements_are_read_after_their_pipeline_syncs_and_fail_as_sqlalch
             events = fast.send(connection, {"since": since, "kind": "event"})
         found = components()
         assert events() == [] and len(found) == 1
-    report = {"case_id": found[0]["id"], "channel": "patrol", "idempotency_key": "taken",
+    report = {"case_id": found[0]["id"], "channel": "patrol", "idempotency_key": scoped(None, "taken"),
               "lon": 120.6, "lat": 31.3, "crs": "wgs84", "received_at": engine.clock.now(), "duplicate": True}  # fmt: skip
     with pytest.raises(IntegrityError), write(engine.db) as connection:
         with pipelined(connection):
@@ -104,7 +105,7 @@ def test_a_bad_row_among_many_writes_none_of_them(engine):
            "received_at": engine.clock.now(), "duplicate": True}  # fmt: skip
     with pytest.raises(IntegrityError), write(engine.db) as connection:
         FastInsert(REPORT).many(
-            connection, [{**row, "idempotency_key": k} for k in ("fresh", "taken", "new")]
+            connection, [{**row, "idempotency_key": scoped(None, k)} for k in ("fresh", "taken", "new")]
         )
     with read(engine.db) as connection:
         assert connection.execute(select(func.count()).select_from(REPORT)).scalar() == 1

@@ -6,10 +6,19 @@ import sqlite3
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 from sqlmodel import SQLModel
 
+from gridcase.core.cases import Actor
 from gridcase.core.db import models  # noqa: F401  (registers the tables)
-from gridcase.core.db.engine import current_revision, head_revision, make_engine, upgrade
+from gridcase.core.db.engine import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    make_engine,
+    migrating,
+    upgrade,
+)
 from gridcase.core.errors import GridcaseError
 
 
@@ -34,3 +43,24 @@ def test_sqlite_refuses_to_commit_an_upgrade_that_leaves_a_broken_key(tmp_path):
     ):
         upgrade(f"sqlite:///{path}")
     assert current_revision(f"sqlite:///{path}") == "0012"
+
+
+def test_keys_stored_before_0017_become_their_reporters_and_still_replay(engine):
+    """A report's key from before keys were scoped is its reporter's afterwards ("-" without one);
+    no request digest was kept, so a retry of it is taken as the same request."""
+    from alembic import command
+
+    report = {"channel": "patrol", "point": [120.61, 31.337], "category": "0101", "kind": "component"}
+    first = engine.intake(report, Actor.of("supervisor"), idempotency_key="handset-1")
+    url = engine.db.url.render_as_string(hide_password=False)
+    engine.db.dispose()
+    with migrating(url) as connection:  # back to 0016, holding a key as 0016 stored it: bare
+        config = alembic_config(url)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0016")
+        connection.execute(text("UPDATE report SET idempotency_key = 'handset-1'"))
+    upgrade(url)
+    with engine.db.connect() as connection:
+        assert connection.execute(text("SELECT idempotency_key FROM report")).scalar() == "-:handset-1"
+    again = engine.intake({**report, "description": "?"}, Actor.of("supervisor"), idempotency_key="handset-1")
+    assert again == {**first, "replay": True}

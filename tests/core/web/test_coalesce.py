@@ -58,8 +58,8 @@ def test_a_batch_takes_at_most_its_limit_and_the_rest_follow():
 
 
 def test_concurrent_reports_over_http_are_written_in_fewer_transactions(world):
-    """Sixteen hotline reports at once: each gets its own answer (and the two retries of one
-    key, the same case), in fewer batches than reports."""
+    """Sixteen hotline reports at once: each gets its own answer (and the two tries of one
+    report with one key, the same case), in fewer batches than reports."""
     app = create_app(engine=world.engine)
     headers = {"Authorization": f"Bearer {world.tokens['operator']}"}
 
@@ -69,7 +69,7 @@ def test_concurrent_reports_over_http_are_written_in_fewer_transactions(world):
 
             async def report(n):
                 body = {"channel": "hotline_12345", "category": "0101", "kind": "component",
-                        "point": [120.601 + 0.002 * (n % 14), 31.303]}  # fmt: skip
+                        "point": [120.601 + 0.002 * (min(n, 14) % 14), 31.303]}  # fmt: skip
                 key = {"Idempotency-Key": f"hotline-{min(n, 14)}"}
                 return await client.post("/api/v1/cases", json=body, headers={**headers, **key})
 
@@ -81,10 +81,7 @@ def test_concurrent_reports_over_http_are_written_in_fewer_transactions(world):
     bodies = [r.json() for r in responses]
     assert len({b["number"] for b in bodies[:14]}) == 14
     first, retry = sorted(bodies[14:], key=lambda b: b["replay"])
-    assert retry == {**first, "replay": True} and first["number"] in {
-        bodies[0]["number"],
-        bodies[1]["number"],
-    }
+    assert retry == {**first, "replay": True} and first["number"] == bodies[0]["number"]  # its duplicate
     assert app.state.intake.calls == 16 and app.state.intake.runs < 16
 
 
