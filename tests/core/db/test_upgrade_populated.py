@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 from starlette.testclient import TestClient
 
+from gridcase.core import grids
 from gridcase.core.cli import main
 from gridcase.core.db import models  # noqa: F401  (registers the tables)
 from gridcase.core.db.engine import alembic_config, head_revision, is_sqlite, make_engine, upgrade
@@ -173,7 +174,10 @@ def test_a_populated_database_upgrades_with_every_row_kept_and_serves(revision, 
                 kept = [
                     dict(r) for r in connection.execute(select(old).order_by(*old.primary_key)).mappings()
                 ]
-                assert kept == [{k: r[k] for k in old.c.keys()} for r in rows[table.name]], table.name
+                before = [{k: r[k] for k in old.c.keys()} for r in rows[table.name]]
+                if table.name == "counter":  # the grids' version moves whenever grids are written
+                    kept, before = ([r for r in x if r["key"] != grids.VERSION] for x in (kept, before))
+                assert kept == before, table.name
     engine.dispose()
 
     token = cli("token", "create", "resident", "--profile", folder, "--db", url).out.strip()
