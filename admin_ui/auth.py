@@ -1,15 +1,15 @@
-"""Logging in and out of the UI, and choosing its language. The session cookie holds only the
-person's id and a CSRF token, which every page puts on its forms and its htmx requests."""
+"""Logging in and out of the UI, and choosing its language. The session cookie holds only a
+session's token (the session is held in the database) and a CSRF token, which every page puts
+on its forms and its htmx requests."""
 
 import secrets
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gridcase.core.accounts import log_in
 from gridcase.core.errors import GridcaseError
-from gridcase.core.web.identity import identify
+from gridcase.core.web.errors import status_of
+from gridcase.core.web.identity import begin_session, check_password, end_request_session, identify
 
 from .render import LANGUAGES, page
 from .views import error_page
@@ -31,21 +31,16 @@ async def login(request: Request) -> Response:
     sent = form.get("csrf_token", "")
     if not sent or not secrets.compare_digest(sent, request.session.get("csrf", "")):
         return error_page(request, GridcaseError("csrf", "页面已过期，请刷新后重新登录"))
-    engine = request.app.state.engine
-    address = request.client.host if request.client else None
     try:
-        person_id = await run_in_threadpool(
-            log_in, engine.db, form.get("username", ""), form.get("password", ""), address, engine.clock.now()
-        )
+        person_id = await check_password(request, form.get("username", ""), form.get("password", ""))
     except GridcaseError as exc:
         return page(
             request,
             "login.html",
             {"next": _next(request, form.get("next")), "failed": exc.message},
-            status=401,
+            status=status_of(exc.code),
         )
-    request.session.clear()  # a new session on login: no fixation
-    request.session.update({"person_id": person_id, "csrf": secrets.token_urlsafe(24)})
+    await begin_session(request, person_id)
     return RedirectResponse(_next(request, form.get("next")), status_code=303)
 
 
@@ -54,7 +49,7 @@ async def logout(request: Request) -> Response:
         await identify(request)  # a cookie logout needs the CSRF token like any change
     except GridcaseError as exc:
         return error_page(request, exc)
-    request.session.clear()
+    await end_request_session(request)
     return RedirectResponse("/ui/login", status_code=303)
 
 
@@ -62,7 +57,9 @@ async def language(request: Request) -> Response:
     chosen = request.path_params["language"]
     response = RedirectResponse(_next(request, request.query_params.get("next")), status_code=303)
     if chosen in LANGUAGES:
-        response.set_cookie("gridcase_lang", chosen, max_age=365 * 86400, samesite="lax")
+        response.set_cookie(
+            "gridcase_lang", chosen, max_age=365 * 86400, samesite="lax", secure=request.app.state.tls
+        )
     return response
 
 

@@ -146,6 +146,11 @@ def user_list(profile: ProfileOption = None, db: DbOption = None) -> None:
         )
         for p in people
     ]
+    _table(rows)
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    """Columns aligned, the first row the header."""
     widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         typer.echo(
@@ -228,6 +233,49 @@ def user_passwd(
     with _database(url) as engine:
         set_password(engine, username, password)
     typer.echo(f"password of {username} changed")
+
+
+@user_app.command("throttles")
+def user_throttles(profile: ProfileOption = None, db: DbOption = None) -> None:
+    """List the addresses (and names from them) whose failed logins delay their next try."""
+    from datetime import UTC, datetime
+
+    from .throttle import WINDOW, listing
+
+    _, url = _context(profile, db)
+    now = datetime.now(UTC)
+    with _database(url) as engine:
+        throttles = listing(engine, now)
+    if not throttles:
+        typer.echo(f"no throttles: no address has failed logins enough in the last {WINDOW} to wait")
+        return
+    rows = [("ADDRESS", "USERNAME", "FAILURES", "LAST (UTC)", "WAIT")] + [
+        (
+            t.address or "-",
+            t.username if t.username is not None else "(any)",
+            str(t.failures),
+            f"{t.last:%Y-%m-%d %H:%M:%S}",
+            f"{max(0, int((t.until - now).total_seconds()))} s",
+        )
+        for t in throttles
+    ]
+    _table(rows)
+
+
+@user_app.command("unthrottle")
+def user_unthrottle(
+    address: Annotated[str | None, typer.Option(help="Forget the failed logins from this address")] = None,
+    username: Annotated[str | None, typer.Option(help="Forget the failed logins of this name")] = None,
+    profile: ProfileOption = None,
+    db: DbOption = None,
+) -> None:
+    """Clear a throttle: forget the failed logins from an address, of a name, or both together."""
+    from .throttle import clear
+
+    _, url = _context(profile, db)
+    with _database(url) as engine:
+        cleared = clear(engine, address, username)
+    typer.echo(f"cleared {cleared} failed logins")
 
 
 def import_people(file: Path, profile: ProfileOption = None, db: DbOption = None) -> None:

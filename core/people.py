@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from .accounts import hash_password
+from .accounts import end_sessions_if_rights_changed, hash_password
 from .db.engine import read, write
 from .db.models import Grid, Person, Responsibility, Unit
 from .errors import GridcaseError
@@ -184,6 +184,7 @@ def change(
             _set_grids(connection, row["id"], [directory.grid(g) for g in dict.fromkeys(grids)])
         if values:
             connection.execute(update(PERSON).where(PERSON.c.id == row["id"]).values(**values))
+            end_sessions_if_rights_changed(connection, row["id"], row, values)
 
 
 def listing(engine: Engine) -> list[dict[str, Any]]:
@@ -246,11 +247,14 @@ def import_file(engine: Engine, profile: dict[str, Any], path: Path) -> ImportRe
             if _same(old, person):
                 report.unchanged += 1
                 continue
-            connection.execute(
-                update(PERSON)
-                .where(PERSON.c.id == old["id"])
-                .values(name=person.name, roles=person.roles, unit=person.unit, attributes=person.attributes)
-            )
+            values = {
+                "name": person.name,
+                "roles": person.roles,
+                "unit": person.unit,
+                "attributes": person.attributes,
+            }
+            connection.execute(update(PERSON).where(PERSON.c.id == old["id"]).values(**values))
+            end_sessions_if_rights_changed(connection, old["id"], old, values)
             _set_grids(connection, old["id"], person.grids)
             report.updated += 1
     return report

@@ -30,6 +30,9 @@ KNOWN = {
     "log_format",
     "keep_login_attempts_days",
     "keep_notices_days",
+    "tls",
+    "session_idle_minutes",
+    "session_hours",
     "keep_idempotency_keys_days",
 }
 
@@ -65,6 +68,11 @@ class Settings:
     # how long the sweep keeps failed logins, and notices delivered or given up (core/retention.py)
     keep_login_attempts_days: float = 30.0
     keep_notices_days: float = 180.0
+    # served over TLS (by the server or a proxy in front): Secure cookies, and HSTS (core/web/headers.py)
+    tls: bool = False
+    # a session ends this long after its last use, or after its login, whichever comes first
+    session_idle_minutes: float = 60.0
+    session_hours: float = 12.0
     # how long a request's idempotency key is honoured, at least (core/idempotency.py)
     keep_idempotency_keys_days: float = 1.0
 
@@ -127,8 +135,36 @@ def load_settings(start: Path | None = None) -> Settings:
         log_format=_one_of(values, "log_format", FORMATS, "text"),
         keep_login_attempts_days=_days(values, "keep_login_attempts_days", 30),
         keep_notices_days=_days(values, "keep_notices_days", 180),
+        tls=_flag(values, "tls"),
+        **_sessions(values),
         keep_idempotency_keys_days=_days(values, "keep_idempotency_keys_days", 1),
     )
+
+
+def _flag(values: dict, name: str) -> bool:
+    """A yes/no setting: its environment variable (1/0, true/false, yes/no), else the file's boolean."""
+    value = os.environ.get("GRIDCASE_" + name.upper()) or values.get(name, False)
+    if isinstance(value, str):
+        value = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}.get(
+            value.strip().lower(), value
+        )
+    if not isinstance(value, bool):
+        raise SettingsError(f"{name} must be true or false, not {value!r}")
+    return value
+
+
+def _sessions(values: dict) -> dict:
+    """The session lifetimes: the idle one at least 5 minutes (a session's use is noted to the
+    minute), and no longer than the absolute one."""
+    idle = _seconds(values, "session_idle_minutes", 60, "minutes")
+    hours = _seconds(values, "session_hours", 12, "hours")
+    if idle < 5:
+        raise SettingsError(f"session_idle_minutes must be at least 5, not {idle:g}")
+    if idle > hours * 60:
+        raise SettingsError(
+            f"session_idle_minutes ({idle:g}) must not be longer than session_hours ({hours:g} hours)"
+        )
+    return {"session_idle_minutes": idle, "session_hours": hours}
 
 
 def _days(values: dict, name: str, default: float) -> float:

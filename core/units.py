@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .accounts import end_sessions_if_rights_changed
 from .db.engine import write
 from .db.fastinsert import FastInsert
 from .db.models import CaseUnit, Grid, Person, Responsibility, Unit, UnitClassChange, UnitCommand
@@ -120,14 +121,14 @@ def check_person(profile: dict[str, Any], roles: list[str], unit: str | None) ->
 
 
 def update_person(engine: Engine, username: str, roles: list[str], unit: str | None, active: bool) -> None:
+    """Other roles or a deactivation end the person's sessions (see accounts.py)."""
     with write(engine) as connection:
-        done = connection.execute(
-            update(PERSON)
-            .where(PERSON.c.username == username)
-            .values(roles=list(roles), unit=unit, active=active)
-        )
-        if done.rowcount != 1:
+        before = connection.execute(select(PERSON).where(PERSON.c.username == username)).mappings().first()
+        if before is None:
             raise GridcaseError("not_found", f"no person {username!r}")
+        after = {"roles": list(roles), "unit": unit, "active": active}
+        connection.execute(update(PERSON).where(PERSON.c.id == before["id"]).values(**after))
+        end_sessions_if_rights_changed(connection, before["id"], before, after)
 
 
 def subtree(connection: Connection, unit: str) -> set[str]:

@@ -1,5 +1,6 @@
 """The Starlette app: health and readiness, the JSON API, plugin routes and admin pages, signed
-session cookies, JSON errors, structured access logs, and the time-limit sweep in the background.
+session cookies (for sessions held in the database), security headers, JSON errors, structured
+access logs, and the time-limit sweep in the background.
 
     app = create_app(settings)          # from the deployment's settings (what `gridcase serve` does)
     app = create_app(engine=engine)     # around an engine you already have (tests)
@@ -30,12 +31,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..accounts import Lifetimes
 from ..plugins import collect
 from ..retention import Retention
 from ..settings import Settings
 from . import api, open311
 from .coalesce import Coalescer
 from .errors import HANDLERS
+from .headers import SecurityHeaders
 from .identity import Recent, lookup_many
 
 access_log = logging.getLogger("gridcase.access")
@@ -178,15 +181,19 @@ def create_app(
         # admin pages first: the UI's own /ui mount would otherwise swallow their paths
         routes += [Route(page["path"], page["endpoint"]) for page in admin_pages(pm)]
         routes += collect(pm, "register_routes")
+    tls = settings.tls if settings else False
+    lifetimes = Lifetimes.of(settings) if settings else Lifetimes()
     middleware = [
         Middleware(AccessLog),
+        Middleware(SecurityHeaders, tls=tls),
         Middleware(
             SessionMiddleware,
             secret_key=secret,
             session_cookie="gridcase_session",
             same_site="lax",
-            https_only=False,
-            max_age=12 * 3600,
+            https_only=tls,  # Secure: never sent over plain HTTP, where it could be read off the wire
+            # the cookie outlives no session; the session itself ends in the database (accounts.py)
+            max_age=int(lifetimes.absolute.total_seconds()),
         ),
     ]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan)
@@ -195,9 +202,13 @@ def create_app(
     # batch at a time per worker: two made smaller batches and fewer intakes a second (measured)
     app.state.intake = Coalescer(engine.intake_many) if engine is not None else None
     # and so is who asks: one statement's round trip for the requests that arrive together
-    app.state.identities = Coalescer(partial(lookup_many, engine)) if engine is not None else None
-    # and a worker remembers them for a moment (identity_seconds; none without settings, as in tests)
+    app.state.identities = (
+        Coalescer(partial(lookup_many, engine, lifetimes=lifetimes)) if engine is not None else None
+    )
+    # and a worker remembers tokens for a moment (identity_seconds; none without settings, as in
+    # tests); never sessions, so that a session ended is refused at once
     app.state.recent_identities = Recent(settings.identity_seconds if settings else 0)
+    app.state.tls = tls  # the UI's own cookies are Secure too
     app.state.plugin_manager = pm
     app.state.profile = profile or (engine.profile if engine is not None else {})
     app.state.admin_pages = admin_pages(pm) if pm is not None else []

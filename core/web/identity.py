@@ -1,5 +1,6 @@
 """Who is asking: a bearer token (`Authorization: Bearer gc_…`, or Open311's `api_key`), or the
-UI's session cookie, which holds only the person's id and a CSRF token.
+UI's session cookie, which holds only a session's token (the session is held in the database,
+see accounts.py) and a CSRF token.
 
 Cookie-authenticated requests that change state must echo the CSRF token (header
 `X-CSRF-Token` or form field `csrf_token`); token-authenticated ones need not, since a browser
@@ -17,7 +18,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from ..accounts import log_in, send_person, token_hash
+from ..accounts import (
+    TOUCH,
+    Lifetimes,
+    end_session,
+    log_in,
+    send_person,
+    start_session,
+    token_hash,
+    touch_sessions,
+)
 from ..cases import Actor
 from ..db.engine import query
 from ..db.raw import pipelined
@@ -25,7 +35,7 @@ from ..errors import GridcaseError
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 UNSET = object()
-Ask = tuple[str | None, Any]  # (bearer token, session person id)
+Ask = tuple[str | None, Any]  # (bearer token, session token)
 Answer = tuple[Actor | None, str | None]  # (actor, "token" or "session")
 
 
@@ -39,17 +49,27 @@ def _actor(person: dict) -> Actor:
     )
 
 
-def lookup_many(engine, asks: list[Ask]) -> list[Answer | Exception]:
-    """Who each (token, session person id) is: (actor, "token" or "session"), (None, None) for a
-    session whose person is gone, or the error of a token that is not valid. One round trip for
-    all: the server gathers the lookups of the requests that arrive together (web/coalesce.py)."""
+def lookup_many(engine, asks: list[Ask], lifetimes: Lifetimes = Lifetimes()) -> list[Answer | Exception]:
+    """Who each (token, session) is: (actor, "token" or "session"), (None, None) for a session
+    that ended or whose person is gone, or the error of a token that is not valid. One round
+    trip for all: the server gathers the lookups of the requests that arrive together
+    (web/coalesce.py). Sessions last used over TOUCH ago are noted as used now."""
+    now = engine.clock.now()
+    bounds = lifetimes.bounds(now)
     distinct = list(dict.fromkeys(asks))  # an integration's requests all carry its one token
     with query(engine.db) as connection, pipelined(connection):
-        sent = [send_person(connection, token, person_id) for token, person_id in distinct]
+        sent = [send_person(connection, token, session, bounds) for token, session in distinct]
     people = {ask: answer() for ask, answer in zip(distinct, sent, strict=True)}
+    used = [
+        session
+        for (token, session), person in people.items()
+        if token is None and person is not None and person["session_seen_at"] <= now - TOUCH
+    ]
+    if used:
+        touch_sessions(engine.db, used, now)
     found: list[Answer | Exception] = []
-    for token, person_id in asks:
-        person = people[token, person_id]
+    for token, session in asks:
+        person = people[token, session]
         if token is not None and person is None:
             found.append(
                 GridcaseError("unauthorized", "the token is not valid (revoked, mistyped or expired)")
@@ -62,25 +82,27 @@ def lookup_many(engine, asks: list[Ask]) -> list[Answer | Exception]:
 
 
 class Recent:
-    """Who asked in the last `seconds`, in this worker: a token or session whose person was found
-    is known again without the database. An integration sends hundreds of requests a second
-    with one token, and looking it up took a thread, a pooled connection and a round trip for
-    each batch of them: measured with wrk on PostgreSQL, intake went from 693 to 890 reports a
-    second (medians of three, same window), and a worker's CPU a report from 1.47 ms to 1.13.
+    """Who asked with a token in the last `seconds`, in this worker: a token whose person was
+    found is known again without the database. An integration sends hundreds of requests a
+    second with one token, and looking it up took a thread, a pooled connection and a round trip
+    for each batch of them: measured with wrk on PostgreSQL, intake went from 693 to 890 reports
+    a second (medians of three, same window), and a worker's CPU a report from 1.47 ms to 1.13.
 
     The price is that a revoked token, or a person deactivated or given other roles, units or
     grids, is still honoured for up to `seconds` by a worker that saw them just before. What is
-    refused (a bad token, a session whose person is gone) is never kept, so a new token works
-    at once. Tokens are kept by their hash, as the database keeps them."""
+    refused (a bad token) is never kept, so a new token works at once. Tokens are kept by their
+    hash, as the database keeps them. Sessions are never kept: a session ended (logout,
+    deactivation, a new password) must end at once, and people at a desk ask far too seldom
+    for a lookup each to matter."""
 
     def __init__(self, seconds: float, most: int = 10_000) -> None:
         self.seconds, self.most = seconds, most
-        self.known: dict[Ask, tuple[Answer, float]] = {}
+        self.known: dict[str | None, tuple[Answer, float]] = {}
 
     @staticmethod
-    def _key(ask: Ask) -> Ask:
-        token, person_id = ask
-        return (token_hash(token) if isinstance(token, str) else token, person_id)
+    def _key(ask: Ask) -> str | None:
+        token, _ = ask
+        return token_hash(token) if isinstance(token, str) else None
 
     def get(self, ask: Ask) -> Answer | None:
         found = self.known.get(self._key(ask)) if self.seconds else None
@@ -90,7 +112,7 @@ class Recent:
         return answer if time.monotonic() < until else None
 
     def keep(self, ask: Ask, answer: Answer) -> None:
-        if not self.seconds or answer[0] is None:
+        if not self.seconds or answer[0] is None or self._key(ask) is None:
             return
         now = time.monotonic()
         if len(self.known) >= self.most:  # many callers at once: forget the stale, else all
@@ -114,10 +136,10 @@ async def identify(request: Request, api_key: str | None = None) -> Actor | None
         token = value.strip()
     elif api_key is not None:
         token = api_key
-    person_id = request.session.get("person_id") if token is None and "session" in request.scope else None
+    session = request.session.get("session") if token is None and "session" in request.scope else None
     actor, how = (None, None)
-    if token is not None or person_id is not None:
-        ask, recent = (token, person_id), request.app.state.recent_identities
+    if token is not None or session is not None:
+        ask, recent = (token, session), request.app.state.recent_identities
         answer = recent.get(ask)
         if answer is None:
             answer = await request.app.state.identities(ask)
@@ -144,17 +166,36 @@ async def login(request: Request) -> JSONResponse:
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise GridcaseError("invalid_request", "send username and password")
-    engine = request.app.state.engine
-    address = request.client.host if request.client else None
-    person_id = await run_in_threadpool(log_in, engine.db, username, password, address, engine.clock.now())
-    request.session.clear()
-    request.session.update({"person_id": person_id, "csrf": secrets.token_urlsafe(24)})
-    return JSONResponse({"person_id": person_id, "csrf_token": request.session["csrf"]})
+    person_id = await check_password(request, username, password)
+    return JSONResponse({"person_id": person_id, "csrf_token": await begin_session(request, person_id)})
 
 
 async def logout(request: Request) -> JSONResponse:
-    request.session.clear()
+    await end_request_session(request)
     return JSONResponse({"ok": True})
+
+
+async def check_password(request: Request, username: str, password: str) -> int:
+    """The person's id, or the error of a wrong or throttled login (see accounts.log_in)."""
+    engine = request.app.state.engine
+    address = request.client.host if request.client else None
+    return await run_in_threadpool(log_in, engine.db, username, password, address, engine.clock.now())
+
+
+async def begin_session(request: Request, person_id: int) -> str:
+    """A new session for the person, in place of the one the request came with (no fixation);
+    its CSRF token."""
+    engine = request.app.state.engine
+    await end_request_session(request)
+    session = await run_in_threadpool(start_session, engine.db, person_id, engine.clock.now())
+    request.session.update({"session": session, "csrf": secrets.token_urlsafe(24)})
+    return request.session["csrf"]
+
+
+async def end_request_session(request: Request) -> None:
+    """End the request's session, in the database: a copy of its cookie is worth nothing after."""
+    await run_in_threadpool(end_session, request.app.state.engine.db, request.session.get("session"))
+    request.session.clear()
 
 
 async def json_body(request: Request, limit: int = 1_000_000) -> dict:

@@ -73,8 +73,27 @@ class Shots:
             page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
+# what went wrong in any page: Content-Security-Policy violations (Chromium reports them on the
+# console) and uncaught script errors; a test ends with none
+TROUBLE: list[str] = []
+
+
+def watched(page):
+    page.on(
+        "console", lambda m: "Content Security Policy" in m.text and TROUBLE.append(f"{page.url}: {m.text}")
+    )
+    page.on("pageerror", lambda error: TROUBLE.append(f"{page.url}: {error}"))
+    return page
+
+
+@pytest.fixture(autouse=True)
+def trouble():
+    TROUBLE.clear()
+    yield TROUBLE
+
+
 def log_in(browser, base: str, name: str, password: str = PASSWORD):
-    page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="zh-CN")
+    page = watched(browser.new_page(viewport={"width": 1360, "height": 900}, locale="zh-CN"))
     page.goto(f"{base}/ui/login")
     page.get_by_label("用户名").fill(name)
     page.get_by_label("密码").fill(password)
@@ -179,6 +198,9 @@ def test_the_closed_loop_through_the_ui(served, browser, tmp_path):
     admin.goto(f"{base}/ui/config/workflow")
     admin.wait_for_function("() => document.querySelector('.chart canvas') !== null")
     shot(admin, "workflow")
+    admin.goto(f"{base}/ui/config/time-limits")
+    admin.goto(f"{base}/ui/config/units")
+    assert TROUBLE == [], "\n".join(TROUBLE)
 
 
 def test_script_typed_into_the_ui_stays_text(served, browser):
@@ -199,3 +221,4 @@ def test_script_typed_into_the_ui_stays_text(served, browser):
     assert desk.locator(".description").inner_text() == payload
     desk.goto(f"{base}/ui/queue")
     assert alerts == []
+    assert TROUBLE == [], "\n".join(TROUBLE)

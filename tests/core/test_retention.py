@@ -38,7 +38,8 @@ def test_the_sweep_purges_old_failed_logins_and_old_delivered_notices(engine):
             ],
         )
     purged = engine.sweep(retention=Retention(login_attempts=timedelta(days=30), notices=timedelta(days=90)))
-    assert purged["purged"] == {"login_attempt": 1000, "outbox": 2}
+    # what else the sweep purges (sessions, idempotency keys) is tested beside its own records
+    assert purged["purged"]["login_attempt"] == 1000 and purged["purged"]["outbox"] == 2
     with engine.db.connect() as connection:
         assert connection.execute(select(LOGIN_ATTEMPT.c.username)).scalars().all() == ["zhang"]
         kept = connection.execute(select(OUTBOX.c.status, OUTBOX.c.next_attempt_at)).all()
@@ -46,7 +47,7 @@ def test_the_sweep_purges_old_failed_logins_and_old_delivered_notices(engine):
         "pending",
         "sent",
     ]  # an old pending one waits for its sender
-    assert engine.sweep()["purged"] == {"login_attempt": 0, "outbox": 0}
+    assert not any(engine.sweep()["purged"].values())
 
 
 def test_the_windows_come_from_the_settings_and_refuse_nonsense(tmp_path, monkeypatch):

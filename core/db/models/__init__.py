@@ -14,7 +14,16 @@ from .cases import (
     Timer,
     TransitionKey,
 )
-from .people import ApiToken, LoginAttempt, Person, Responsibility, Unit, UnitClassChange, UnitCommand
+from .people import (
+    ApiToken,
+    LoginAttempt,
+    Person,
+    Responsibility,
+    Unit,
+    UnitClassChange,
+    UnitCommand,
+    WebSession,
+)
 from .places import Component, Grid
 from .records import (
     AssessmentSnapshot,
@@ -31,5 +40,5 @@ __all__ = [
     "Clock",
     "Component", "Counter", "DigestRun", "Evidence", "Grid", "LedgerEntry", "LoginAttempt", "Outbox",
     "Person", "Report", "Responsibility", "SettingChange", "TaxonomyChange", "Timer", "TransitionKey", "Unit",
-    "UnitClassChange", "UnitCommand", "UTCDateTime",
+    "UnitClassChange", "UnitCommand", "UTCDateTime", "WebSession",
 ]  # fmt: skip

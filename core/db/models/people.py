@@ -64,14 +64,30 @@ class ApiToken(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    """Failed logins, for throttling across every worker."""
+    """Failed logins, for throttling across every worker (core/throttle.py): by address, and by
+    address and name."""
 
     __tablename__ = "login_attempt"
-    __table_args__ = (Index("ix_login_attempt_who", "username", "at"),)
+    __table_args__ = (
+        Index("ix_login_attempt_who", "username", "at"),
+        Index("ix_login_attempt_address", "address", "at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=128)
     address: str | None = Field(default=None, max_length=64)
     at: datetime = _ts()
+
+
+class WebSession(SQLModel, table=True):
+    """A logged-in session (core/sessions.py). The cookie holds its token, the table only the
+    token's SHA-256, as for API tokens: a copied table opens no session. Ending a session is
+    deleting its row."""
+
+    __tablename__ = "web_session"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    created_at: datetime = _ts()
+    seen_at: datetime = _ts(index=True)  # last use, to the minute: the idle lifetime and the purge
 
 
 class Responsibility(SQLModel, table=True):
