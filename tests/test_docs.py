@@ -203,3 +203,32 @@ def test_the_backup_settings_example_makes_and_copies_an_archive(cli, tmp_path, 
     (archive,) = (tmp_path / "backups").glob("gridcase-*.tar")
     assert (tmp_path / "dr-site" / archive.name).read_bytes() == archive.read_bytes()
     assert cli("backup", "--scheduled", cwd=tmp_path).out.startswith("not due")
+
+
+def test_the_security_settings_example_gives_secure_cookies_hsts_and_its_lifetimes(
+    engine, tmp_path, monkeypatch
+):
+    """docs/operations.md: `tls` and the session lifetimes, as written, in a served app."""
+    from datetime import timedelta
+
+    from starlette.testclient import TestClient
+
+    from gridcase.core.accounts import Lifetimes, set_password
+    from gridcase.core.settings import load_settings
+    from gridcase.core.units import add_person
+    from gridcase.core.web.app import create_app
+
+    (example,) = _examples((REPO / "docs" / "operations.md").read_text(encoding="utf-8"), "security-settings")
+    (tmp_path / "gridcase.toml").write_text(example, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert Lifetimes.of(settings) == Lifetimes(idle=timedelta(minutes=30), absolute=timedelta(hours=10))
+    add_person(engine.db, "wang", "王", ["operator"])
+    set_password(engine.db, "wang", "wang-password")
+    client = TestClient(create_app(settings, engine=engine), base_url="https://city.example")
+    login = client.post("/api/v1/session", json={"username": "wang", "password": "wang-password"})
+    assert login.headers["strict-transport-security"] == "max-age=31536000"
+    cookie = login.headers["set-cookie"]
+    assert "secure" in cookie.lower() and "max-age=36000" in cookie.lower()
+    engine.clock.advance(minutes=31)
+    assert client.get("/api/v1/me").status_code == 401
