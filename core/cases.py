@@ -35,6 +35,7 @@ from .plugins import collect
 from .profile import Profile, load_validated
 from .reconcile import reconcile
 from .retention import Retention, purge
+from .settings import settings_path
 from .sla import digests, sweep
 from .sla import overrides as calendar_overrides
 from .sla.clocks import Clocks
@@ -109,7 +110,8 @@ class Engine:
         self._index_classes()
         if self.evidence is None:
             max_bytes = self.profile.get("intake", {}).get("evidence", {}).get("max_bytes", DEFAULT_MAX_BYTES)
-            self.evidence = EvidenceStore(default_root(), max_bytes)
+            root = default_root(self.db.url.render_as_string(hide_password=False), settings_path())
+            self.evidence = EvidenceStore(root, max_bytes)
         self.deadlines = Deadlines(self.profile, self.pm, self.taxonomy_at)
         self.refresh_calendars()
         self.refresh_taxonomy()

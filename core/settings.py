@@ -190,11 +190,6 @@ def _beside(settings_file: Path | None, value: object) -> str:
     if value == "-" or settings_file is None or os.path.isabs(value):
         return value
     return str(settings_file.parent / value)
-    if not isinstance(value, str):
-        raise SettingsError(f"a path must be text, not {value!r}")
-    if settings_file is not None and not os.path.isabs(value) and not os.environ.get("GRIDCASE_NOTICE_LOG"):
-        return str(settings_file.parent / value)
-    return value
 
 
 def _backup(settings_file: Path | None, values: dict) -> dict:
