@@ -38,6 +38,21 @@ def load_years(db: Engine) -> dict[str, frozenset[int]]:
     return {code: frozenset(years) for code, years in out.items()}
 
 
+def _put(db: Engine, table, key: dict[str, Any], values: dict[str, Any]) -> None:
+    """Replace the row of `key` (an administrator's decision, its latest word kept)."""
+    with write(db) as connection:
+        connection.execute(delete(table).where(and_(*(table.c[k] == v for k, v in key.items()))))
+        connection.execute(insert(table).values(**key, **values))
+
+
+def _drop(db: Engine, table, key: dict[str, Any]) -> bool:
+    with write(db) as connection:
+        return (
+            connection.execute(delete(table).where(and_(*(table.c[k] == v for k, v in key.items())))).rowcount
+            > 0
+        )
+
+
 def confirm_year(
     db: Engine,
     year: int,
@@ -46,17 +61,16 @@ def confirm_year(
     reason: str | None = None,
     by: str | None = None,
 ) -> None:
-    with write(db) as connection:
-        connection.execute(delete(YEAR).where(and_(YEAR.c.calendar == calendar, YEAR.c.year == year)))
-        connection.execute(
-            insert(YEAR).values(calendar=calendar, year=year, reason=reason, changed_by=by, changed_at=now)
-        )
+    _put(
+        db,
+        YEAR,
+        {"calendar": calendar, "year": year},
+        {"reason": reason, "changed_by": by, "changed_at": now},
+    )
 
 
 def unconfirm_year(db: Engine, year: int, calendar: str = DEFAULT) -> None:
-    with write(db) as connection:
-        done = connection.execute(delete(YEAR).where(and_(YEAR.c.calendar == calendar, YEAR.c.year == year)))
-    if done.rowcount == 0:
+    if not _drop(db, YEAR, {"calendar": calendar, "year": year}):
         raise GridcaseError("not_found", f"{year} is not confirmed in {calendar or 'the default calendar'}")
 
 
@@ -69,23 +83,12 @@ def set_override(
     reason: str | None = None,
     by: str | None = None,
 ) -> None:
-    with write(db) as connection:
-        connection.execute(
-            delete(OVERRIDE).where(and_(OVERRIDE.c.calendar == calendar, OVERRIDE.c.day == day))
-        )
-        connection.execute(
-            insert(OVERRIDE).values(
-                calendar=calendar, day=day, working=working, reason=reason, changed_by=by, changed_at=now
-            )
-        )
+    values = {"working": working, "reason": reason, "changed_by": by, "changed_at": now}
+    _put(db, OVERRIDE, {"calendar": calendar, "day": day}, values)
 
 
 def remove_override(db: Engine, day: date, calendar: str = DEFAULT) -> None:
-    with write(db) as connection:
-        done = connection.execute(
-            delete(OVERRIDE).where(and_(OVERRIDE.c.calendar == calendar, OVERRIDE.c.day == day))
-        )
-    if done.rowcount == 0:
+    if not _drop(db, OVERRIDE, {"calendar": calendar, "day": day}):
         raise GridcaseError("not_found", f"no override on {day} in {calendar or 'the default calendar'}")
 
 
