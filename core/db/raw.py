@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError
 
 
@@ -45,6 +45,20 @@ def raw_cursor(connection: Connection, statement: str | None = None) -> Iterator
 
 
 T = TypeVar("T")
+UNREAD = "gridcase_unread"  # the cursors of a connection's `Sent` statements not read yet
+
+
+def close_unread_on_checkin(engine: Engine) -> None:
+    """A connection goes back to the pool with none of its statements still running: a write
+    that failed before it read a `Sent` result (a value the driver could not encode, a refused
+    row) left that cursor open, and pysqlite keeps its statement running with it, so whoever got
+    the connection next could not commit ("SQL statements in progress") until the garbage
+    collector happened to close it: seconds under load, with most requests answered 503."""
+
+    @event.listens_for(engine, "checkin")
+    def _close_unread(_dbapi_connection, record) -> None:
+        for cursor in record.info.pop(UNREAD, ()):
+            cursor.close()
 
 
 class Sent:
@@ -75,6 +89,8 @@ class Sent:
             except BaseException:
                 self.cursor.close()
                 raise
+        self.unread = connection.connection.info.setdefault(UNREAD, set())
+        self.unread.add(self.cursor)
 
     def read(self, how: Callable[[Any], T]) -> T:
         """`how(cursor)`, once; the cursor is closed after."""
@@ -82,6 +98,7 @@ class Sent:
             with translated(self.connection, self.sql):
                 return how(self.cursor)
         finally:
+            self.unread.discard(self.cursor)
             self.cursor.close()
 
 

@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from gridcase.core.db.engine import read, write
-from gridcase.core.db.raw import pipelined, raw_cursor
+from gridcase.core.db.raw import Sent, pipelined, raw_cursor
 
 CLAIM = "INSERT INTO counter (key, value) VALUES ({0}, 1)"
 
@@ -48,3 +48,28 @@ def test_a_connection_lost_under_a_raw_statement_is_replaced(engine):
     assert lost.value.connection_invalidated
     with read(engine.db) as connection:
         assert connection.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_a_write_that_fails_before_reading_a_sent_result_breaks_no_pooled_connection(engine):
+    """A write failed (a lone surrogate the driver could not encode, in the report inserted after
+    an UPDATE … RETURNING sent for the same case) before the sent statement's result was read.
+    pysqlite kept that statement running with its cursor, so whoever got the connection next was
+    refused ("cannot commit transaction - SQL statements in progress"): 26 of 32 requests under
+    load, for as long as the cursor went uncollected. Every pooled connection must work after."""
+    bump = "INSERT INTO counter (key, value) VALUES ({0}, 1) ON CONFLICT (key) DO UPDATE SET value = 2 RETURNING value"
+    with pytest.raises(UnicodeEncodeError):
+        with write(engine.db) as connection:
+            sent = Sent(connection, bump.format(_mark(connection)), ("sent",))  # its result never read
+            with raw_cursor(connection) as cursor:
+                cursor.execute(CLAIM.format(_mark(connection)), ("x\ud800",))
+    assert sent  # still referenced (as a traceback keeps it) when the connection goes back
+    held = [engine.db.connect() for _ in range(3)]  # whichever the pool hands out
+    try:
+        for connection in held:
+            with connection.begin():
+                assert (
+                    connection.execute(text("SELECT count(*) FROM counter WHERE key = 'sent'")).scalar() == 0
+                )
+    finally:
+        for connection in held:
+            connection.close()
