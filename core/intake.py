@@ -24,14 +24,17 @@ from .checklists import item_class
 from .db.engine import query, write
 from .errors import GridcaseError
 from .evidence import Stored, Upload
-from .geo import CoordinateError, to_wgs84
+from .geo import CRS, CoordinateError, to_wgs84
 from .idempotency import MAX_KEY, digest, scoped
 from .intake_write import BY_KEY, Checked, replayed, write_batch
+from .text import check_text
 
 if TYPE_CHECKING:
     from .cases import Actor, Engine
 
 log = logging.getLogger("gridcase.intake")
+TEXT_FIELDS = ("channel", "crs", "description", "address", "category", "kind", "component", "standard")
+TEXT_FIELDS += ("item",)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,10 @@ def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> di
     """The normalised report, or GridcaseError saying what is wrong with it."""
     if not isinstance(report, dict):
         raise _invalid("a report is a mapping of fields")
+    for key in TEXT_FIELDS:  # before anything uses them: a number or a list for a code was a 500
+        if report.get(key) is not None and not isinstance(report[key], str):
+            raise _invalid(f"{key} must be text", field=key)
+        check_text(report.get(key), key)
     channel = engine.channels.get(report.get("channel"))
     if channel is None or channel.get("enabled") is False:
         raise GridcaseError("unknown_channel", f"no enabled channel {report.get('channel')!r}")
@@ -60,15 +67,21 @@ def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> di
             "forbidden", f"channel {channel['code']!r} takes reports from {', '.join(channel['roles'])} only"
         )
     point = report.get("point")
-    if not (isinstance(point, (list, tuple)) and len(point) == 2):
-        raise _invalid("point must be [longitude, latitude]", field="point")
+    # numbers, not their text: "120.6" is what a form sends, and a client that sends it in JSON
+    # has mixed up its fields (a string that only looked like a number was stored)
+    if not (
+        isinstance(point, (list, tuple))
+        and len(point) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in point)
+    ):
+        raise _invalid("point must be [longitude, latitude], two numbers", field="point")
+    crs = report.get("crs") or "wgs84"
+    if crs not in CRS:
+        raise _invalid(f"crs is one of {', '.join(CRS)}, not {crs!r}", field="crs")
     try:
-        lon, lat = to_wgs84(point[0], point[1], report.get("crs") or "wgs84")
+        lon, lat = to_wgs84(point[0], point[1], crs)
     except CoordinateError as exc:
         raise _invalid(str(exc), field="point") from None
-    for key in ("description", "address", "category", "kind", "component", "standard", "item"):
-        if report.get(key) is not None and not isinstance(report[key], str):
-            raise _invalid(f"{key} must be text", field=key)
     if len(report.get("description") or "") > 5000 or len(report.get("address") or "") > 500:
         raise _invalid("description (5000) or address (500) is too long")
     category, kind = report.get("category"), report.get("kind")
@@ -83,13 +96,17 @@ def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> di
             )
         category, kind, explanation = found["class"], found.get("kind"), found.get("explanation")
     info = engine.resolve_class(category, kind)
+    standard = report.get("standard")
+    if standard and standard not in {row["code"] for row in info["minor"].get("standards", [])}:
+        code = info["minor"]["code"]
+        raise _invalid(f"standard {standard!r} is not one of class {code}'s", field="standard")
     return {
         **report,
         "description": report.get("description"),
         "channel": channel["code"],
         "lon": lon,
         "lat": lat,
-        "crs": (report.get("crs") or "wgs84").lower(),
+        "crs": crs,
         "category": category,
         "classified": explanation,
         "info": info,

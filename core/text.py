@@ -22,7 +22,8 @@ from typing import Any
 from .errors import GridcaseError
 
 # C0 controls but tab, LF and CR; DEL and the C1 controls; surrogates; the two non-characters XML forbids
-ILLEGAL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff"
+# (as escapes, so that the pattern is plain ASCII wherever it is published: JSON, ECMA regexes)
+ILLEGAL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff"
 PATTERN = f"^[^{ILLEGAL}]*$"
 _illegal = re.compile(f"[{ILLEGAL}]")
 REPLACEMENT = "\ufffd"

@@ -39,7 +39,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
-from .raw import close_unread_on_checkin, raw_cursor
+from .raw import close_unread_on_rollback, raw_cursor
 
 BEGIN_MODE = "gridcase_sqlite_begin"
 # savepoints (a batch's writes) journal to memory, not to a temporary file
@@ -65,7 +65,7 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 60}, **kwargs)
-        close_unread_on_checkin(engine)
+        close_unread_on_rollback(engine)
         pragmas = PRAGMAS if foreign_keys else (*PRAGMAS, "foreign_keys=OFF")
 
         @event.listens_for(engine, "connect")
@@ -84,7 +84,7 @@ def make_engine(url: str, *, foreign_keys: bool = True, **kwargs) -> Engine:
 
         return engine
     engine = create_engine(url, **kwargs)
-    close_unread_on_checkin(engine)
+    close_unread_on_rollback(engine)
     _ping_when_idle(engine)
     return engine
 

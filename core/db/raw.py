@@ -48,16 +48,19 @@ T = TypeVar("T")
 UNREAD = "gridcase_unread"  # the cursors of a connection's `Sent` statements not read yet
 
 
-def close_unread_on_checkin(engine: Engine) -> None:
-    """A connection goes back to the pool with none of its statements still running: a write
-    that failed before it read a `Sent` result (a value the driver could not encode, a refused
-    row) left that cursor open, and pysqlite keeps its statement running with it, so whoever got
-    the connection next could not commit ("SQL statements in progress") until the garbage
-    collector happened to close it: seconds under load, with most requests answered 503."""
+def close_unread_on_rollback(engine: Engine) -> None:
+    """A transaction rolled back leaves none of its statements running: a write that failed
+    before it read a `Sent` result (a value the driver could not encode, a refused row) left
+    that cursor open, and pysqlite keeps its statement running with it, so whoever got the
+    connection from the pool next could not commit ("SQL statements in progress") until the
+    garbage collector happened to close it: seconds under load, with most requests answered
+    503. Only on rollback: a committed block's results may still be read after it (`pipelined`)."""
 
-    @event.listens_for(engine, "checkin")
-    def _close_unread(_dbapi_connection, record) -> None:
-        for cursor in record.info.pop(UNREAD, ()):
+    @event.listens_for(engine, "rollback")
+    def _close_unread(connection: Connection) -> None:
+        if connection.invalidated:
+            return
+        for cursor in connection.info.pop(UNREAD, ()):
             cursor.close()
 
 

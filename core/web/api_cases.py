@@ -5,7 +5,6 @@ Handlers are async only to read the request; the engine's work runs in the threa
 
 import base64
 import hashlib
-import json
 from datetime import datetime
 from typing import Any
 
@@ -21,16 +20,18 @@ from ..db.engine import read
 from ..db.models import Case, CaseUnit, Clock, Unit
 from ..errors import GridcaseError
 from ..evidence import Upload
+from ..geo import CRS
 from ..idempotency import MAX_KEY, Claim, answer_of, digest, record_answer, record_refusal, scoped
 from ..intake import Submission
 from ..units import subtree
-from .endpoints import INTEGER, MAX_ID, NUMBER, STRING, _engine, _int, dumps, endpoint, ok
+from .bodies import BOOLEAN, INTEGER, NUMBER, TEXT, Schema, obj, text, value
+from .endpoints import MAX_ID, _engine, _int, body_of, dumps, endpoint, ok
 from .errors import error_response
-from .identity import RateLimit, json_body, login, logout, require
+from .identity import RateLimit, login, logout, require
 
 CASE, CASE_UNIT, CLOCK, UNIT = (t.__table__ for t in (Case, CaseUnit, Clock, Unit))
 PAGE, MAX_PAGE = 50, 200
-MAX_FILES = 9
+KEY = {"type": "string", "minLength": 1, "maxLength": MAX_KEY}
 INTAKE_LIMIT = RateLimit(rate=120, per=60)  # a citizen's reports per minute, per process
 
 
@@ -41,16 +42,36 @@ endpoint(
     "/session",
     "Log in: a session cookie and the CSRF token to echo",
     public=True,
-    body={
-        "type": "object",
-        "required": ["username", "password"],
-        "properties": {"username": STRING, "password": STRING},
-    },
+    body=Schema(
+        obj(
+            {"username": text(maxLength=200), "password": text(maxLength=1000)},
+            required=("username", "password"),
+            additionalProperties=False,
+        )
+    ),
+    response=obj({"person_id": INTEGER, "csrf_token": TEXT}, required=("person_id", "csrf_token")),
 )(login)
-endpoint("DELETE", "/session", "Log out", public=True)(logout)
+endpoint("DELETE", "/session", "Log out", public=True, response=obj({"ok": BOOLEAN}, required=("ok",)))(
+    logout
+)
+NULLABLE_TEXT = {"type": ["string", "null"]}
 
 
-@endpoint("GET", "/me", "Who the caller is")
+@endpoint(
+    "GET",
+    "/me",
+    "Who the caller is",
+    response=obj(
+        {
+            "id": INTEGER,
+            "username": NULLABLE_TEXT,
+            "roles": {"type": "array", "items": {"type": "string"}},
+            "unit": NULLABLE_TEXT,
+            "grids": {"type": "array", "items": {"type": "string"}},
+        },
+        required=("id", "username", "roles", "unit", "grids"),
+    ),
+)
 async def me(request: Request) -> Response:
     actor = await require(request)
     return ok(
@@ -66,71 +87,54 @@ async def me(request: Request) -> Response:
 
 # -- cases ----------------------------------------------------------------------------
 
-REPORT_SCHEMA = {
+REPORT = Schema(
+    obj(
+        {
+            "channel": text(maxLength=64),
+            "point": {"type": "array", "items": NUMBER, "minItems": 2, "maxItems": 2},
+            "crs": {"enum": list(CRS)},
+            "category": text(maxLength=64),
+            "item": text(maxLength=64),
+            "kind": {"enum": ["component", "event"]},
+            "standard": text(maxLength=64),
+            "description": text(maxLength=5000),
+            "address": text(maxLength=500),
+            "component": text(maxLength=64),
+            "urgent": BOOLEAN,
+        },
+        required=("channel", "point"),
+        # a client's own extra fields are ignored, but their text follows the rule all the same
+        additionalProperties=value(2),
+    )
+)
+CREATED = {
     "type": "object",
-    "required": ["channel", "point"],
+    "required": ["case_id", "number", "duplicate", "replay"],
     "properties": {
-        "channel": STRING,
-        "point": {"type": "array", "items": NUMBER, "minItems": 2, "maxItems": 2},
-        "crs": {"enum": ["wgs84", "cgcs2000", "gcj02", "bd09"]},
-        "category": STRING,
-        "item": STRING,
-        "kind": {"enum": ["component", "event"]},
-        "standard": STRING,
-        "description": STRING,
-        "address": STRING,
-        "component": STRING,
-        "urgent": {"type": "boolean"},
+        "case_id": INTEGER,
+        "number": {"type": "string"},
+        "duplicate": BOOLEAN,
+        "replay": BOOLEAN,
+        "report_id": {"type": ["integer", "null"]},
     },
 }
-
-
-async def _form_or_json(request: Request) -> tuple[dict, list[Upload]]:
-    """JSON, or multipart with a `report`/`payload` JSON field and photo files."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "multipart/form-data":
-        return await json_body(request), []
-    engine = _engine(request)
-    try:
-        form = await request.form(max_files=MAX_FILES, max_fields=20, max_part_size=engine.evidence.max_bytes)
-    except Exception as exc:  # python-multipart and Starlette raise several kinds
-        raise GridcaseError("bad_request", f"the multipart body cannot be read: {exc}") from None
-    fields, uploads = {}, []
-    for name, value in form.multi_items():
-        if hasattr(value, "read"):
-            content = await value.read()
-            if len(content) > engine.evidence.max_bytes:
-                raise GridcaseError(
-                    "evidence_too_large", f"{value.filename!r} is over {engine.evidence.max_bytes} bytes"
-                )
-            uploads.append(
-                Upload(value.filename or "file", content, "photo" if name in ("photo", "photos") else name)
-            )
-        else:
-            fields[name] = value
-    raw = fields.pop("report", None) or fields.pop("payload", None) or "{}"
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise GridcaseError("bad_request", "the report field is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise GridcaseError("bad_request", "the report field must be a JSON object")
-    return {**fields, **data}, uploads
 
 
 @endpoint(
     "POST",
     "/cases",
     "Report a problem (JSON, or multipart with photos); Idempotency-Key honoured",
-    params=[("Idempotency-Key", "header", STRING, False)],
-    body=REPORT_SCHEMA,
+    params=[("Idempotency-Key", "header", KEY, False)],
+    body=REPORT,
+    multipart=True,
+    response=CREATED,
 )
 async def create_case(request: Request) -> Response:
     actor = await require(request)
     engine = _engine(request)
     if all(engine.roles.get(role, {}).get("group") == "public" for role in actor.roles):
         INTAKE_LIMIT.check(f"person:{actor.id}")  # citizens' apps; the centre's integrations are not limited
-    report, uploads = await _form_or_json(request)
+    report, uploads = await body_of(request)
     key = request.headers.get("idempotency-key")
     result = await request.app.state.intake(Submission(report, actor, tuple(uploads), key))
     return ok(result, 200 if result.get("replay") else 201)
@@ -174,16 +178,60 @@ SUMMARY = (
     CASE.c.updated_at,
     CASE.c.closed_at,
 )
+MOMENT = {"type": "string", "format": "date-time"}
+NULLABLE_MOMENT = {"type": ["string", "null"], "format": "date-time"}
+CASE_SUMMARY = obj(
+    {
+        "id": INTEGER,
+        "number": {"type": "string"},
+        "state": {"type": "string"},
+        "state_kind": {"type": "string"},
+        "kind": {"enum": ["component", "event"]},
+        "class_code": {"type": "string"},
+        "channel": {"type": "string"},
+        "grid": NULLABLE_TEXT,
+        "address": NULLABLE_TEXT,
+        "urgent": BOOLEAN,
+        "reported_at": MOMENT,
+        "updated_at": MOMENT,
+        "closed_at": NULLABLE_MOMENT,
+        "light": {"enum": ["green", "yellow", "red"]},
+    },
+    required=("id", "number", "state", "light"),
+)
+CASE_PAGE = obj(
+    {"items": {"type": "array", "items": CASE_SUMMARY}, "next": NULLABLE_TEXT}, required=("items", "next")
+)
+CASE_DETAIL = obj(
+    {
+        "id": INTEGER,
+        "number": {"type": "string"},
+        "state": {"type": "string"},
+        "version": INTEGER,
+        "description": NULLABLE_TEXT,
+        "clocks": {"type": "array", "items": {"type": "object"}},
+        "events": {"type": "array", "items": {"type": "object"}},
+        "evidence": {"type": "array", "items": {"type": "object"}},
+        "allowed_transitions": {
+            "type": "array",
+            "items": obj(
+                {"code": {"type": "string"}, "name": {"type": ["string", "null"]}},
+                required=("code", "fields", "evidence"),
+            ),
+        },
+    },
+    required=("number", "state"),  # a citizen's view of a case holds a few fields only
+)
 LIST_PARAMS = [
-    ("state", "query", STRING, False),
-    ("unit", "query", STRING, False),
-    ("grid", "query", STRING, False),
-    ("class", "query", STRING, False),
-    ("channel", "query", STRING, False),
+    ("state", "query", TEXT, False),
+    ("unit", "query", TEXT, False),
+    ("grid", "query", TEXT, False),
+    ("class", "query", TEXT, False),
+    ("channel", "query", TEXT, False),
     ("light", "query", {"enum": ["green", "yellow", "red"]}, False),
-    ("from", "query", STRING, False),
-    ("to", "query", STRING, False),
-    ("cursor", "query", STRING, False),
+    ("from", "query", TEXT, False),
+    ("to", "query", TEXT, False),
+    ("cursor", "query", TEXT, False),
     ("limit", "query", INTEGER, False),
 ]
 
@@ -242,7 +290,13 @@ def _moment(raw: str, name: str, engine) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=engine.tz)
 
 
-@endpoint("GET", "/cases", "Cases the caller may see, newest first, a page at a time", params=LIST_PARAMS)
+@endpoint(
+    "GET",
+    "/cases",
+    "Cases the caller may see, newest first, a page at a time",
+    params=LIST_PARAMS,
+    response=CASE_PAGE,
+)
 async def list_cases(request: Request) -> Response:
     actor = await require(request)
     return ok(await run_in_threadpool(case_page, _engine(request), actor, dict(request.query_params)))
@@ -279,16 +333,24 @@ def case_detail(engine, actor: Actor, case_id: int) -> dict[str, Any]:
     "/cases/{case_id}",
     "A case: timeline, units, clocks and lights, evidence, allowed transitions",
     params=[("case_id", "path", INTEGER, True)],
+    response=CASE_DETAIL,
 )
 async def get_case(request: Request) -> Response:
     actor = await require(request)
     return ok(await run_in_threadpool(case_detail, _engine(request), actor, _int(request, "case_id")))
 
 
-TRANSITION_SCHEMA = {
-    "type": "object",
-    "properties": {"payload": {"type": "object"}, "reason": STRING, "version": INTEGER},
-}
+TRANSITION = Schema(
+    obj(
+        {
+            "payload": {"type": ["object", "null"], "propertyNames": TEXT, "additionalProperties": value(2)},
+            "reason": {**text(maxLength=2000), "type": ["string", "null"]},
+            # a number, or its digits as a multipart form sends them
+            "version": {"anyOf": [INTEGER, {"type": "string", "pattern": "^[0-9]{1,9}$"}]},
+        },
+        additionalProperties=value(1),
+    )
+)
 
 
 def _transition_args(engine, actor: Actor, case_id: int, body: dict) -> dict[str, Any]:
@@ -356,15 +418,17 @@ def fire_once(
     "Fire a transition with its fields and evidence; Idempotency-Key honoured",
     params=[
         ("case_id", "path", INTEGER, True),
-        ("code", "path", STRING, True),
-        ("Idempotency-Key", "header", STRING, False),
+        ("code", "path", TEXT, True),
+        ("Idempotency-Key", "header", KEY, False),
     ],
-    body=TRANSITION_SCHEMA,
+    body=TRANSITION,
+    multipart=True,
+    response=CASE_DETAIL,
 )
 async def fire_transition(request: Request) -> Response:
     actor = await require(request)
-    body, uploads = await _form_or_json(request)
-    if "version" in body and isinstance(body["version"], str) and body["version"].isdigit():
+    body, uploads = await body_of(request)
+    if isinstance(body.get("version"), str):  # digits, from a multipart form (the schema said so)
         body["version"] = int(body["version"])
     engine, case_id, code = _engine(request), _int(request, "case_id"), request.path_params["code"]
     key = request.headers.get("idempotency-key")

@@ -14,10 +14,13 @@ from ..db.engine import read
 from ..db.models import Case, CaseUnit, Clock, Unit
 from ..errors import GridcaseError
 from ..taxonomy import active_classes
-from .endpoints import NUMBER, STRING, _engine, endpoint, ok
+from .bodies import BOOLEAN, NUMBER, TEXT, obj
+from .endpoints import _engine, endpoint, ok
 from .identity import require
 
 CASE, CASE_UNIT, CLOCK, UNIT = (t.__table__ for t in (Case, CaseUnit, Clock, Unit))
+OBJECT, STRING = {"type": "object"}, {"type": "string"}
+OBJECTS = {"type": "array", "items": OBJECT}
 
 
 # -- reference data -------------------------------------------------------------------
@@ -27,6 +30,26 @@ CASE, CASE_UNIT, CLOCK, UNIT = (t.__table__ for t in (Case, CaseUnit, Clock, Uni
     "GET",
     "/taxonomy",
     "The active taxonomy: 部件 and 事件 classes with their names and rules, and patrol checklists",
+    response=obj(
+        {
+            "edition": {"type": ["string", "integer", "null"]},
+            "classes": {
+                "type": "array",
+                "items": obj(
+                    {
+                        "kind": {"enum": ["component", "event"]},
+                        "major": STRING,
+                        "code": STRING,
+                        "standards": OBJECTS,
+                        "enabled": BOOLEAN,
+                    },
+                    required=("kind", "major", "code", "enabled"),
+                ),
+            },
+            "checklists": {"type": "array"},
+        },
+        required=("classes", "checklists"),
+    ),
 )
 async def taxonomy(request: Request) -> Response:
     await require(request)
@@ -52,7 +75,12 @@ async def taxonomy(request: Request) -> Response:
     )
 
 
-@endpoint("GET", "/units", "Units with their kinds, classes and place in the hierarchy")
+@endpoint(
+    "GET",
+    "/units",
+    "Units with their kinds, classes and place in the hierarchy",
+    response={"type": "array", "items": obj({"code": STRING, "name": STRING}, required=("code", "name"))},
+)
 async def units(request: Request) -> Response:
     await require(request)
 
@@ -63,7 +91,15 @@ async def units(request: Request) -> Response:
     return ok(await run_in_threadpool(load, _engine(request)))
 
 
-@endpoint("GET", "/grids", "Grids as a GeoJSON FeatureCollection", params=[("level", "query", STRING, False)])
+@endpoint(
+    "GET",
+    "/grids",
+    "Grids as a GeoJSON FeatureCollection",
+    params=[("level", "query", TEXT, False)],
+    response=obj(
+        {"type": {"const": "FeatureCollection"}, "features": OBJECTS}, required=("type", "features")
+    ),
+)
 async def grids(request: Request) -> Response:
     await require(request)
     engine, level = _engine(request), request.query_params.get("level")
@@ -80,11 +116,12 @@ async def grids(request: Request) -> Response:
     "/components/nearest",
     "The nearest registered component of a class",
     params=[
-        ("class", "query", STRING, True),
+        ("class", "query", TEXT, True),
         ("lon", "query", NUMBER, True),
         ("lat", "query", NUMBER, True),
         ("radius", "query", NUMBER, False),
     ],
+    response=obj({"code": STRING}, required=("code",)),
 )
 async def nearest_component(request: Request) -> Response:
     await require(request)
@@ -103,7 +140,13 @@ async def nearest_component(request: Request) -> Response:
     return ok(found)
 
 
-@endpoint("GET", "/components/{code}", "A component by its code", params=[("code", "path", STRING, True)])
+@endpoint(
+    "GET",
+    "/components/{code}",
+    "A component by its code",
+    params=[("code", "path", TEXT, True)],
+    response=obj({"code": STRING}, required=("code",)),
+)
 async def component(request: Request) -> Response:
     await require(request)
 
@@ -135,11 +178,12 @@ def _assessor(request: Request, actor: Actor) -> Assessor:
     "/assessment",
     "A period's assessment: indicators, composites, deductions and rankings",
     params=[
-        ("period", "query", STRING, True),
-        ("by", "query", STRING, False),
-        ("class", "query", STRING, False),
-        ("level", "query", STRING, False),
+        ("period", "query", TEXT, True),
+        ("by", "query", TEXT, False),
+        ("class", "query", TEXT, False),
+        ("level", "query", TEXT, False),
     ],
+    response=OBJECT,
 )
 async def assessment(request: Request) -> Response:
     assessor, q = _assessor(request, await require(request)), request.query_params
@@ -157,10 +201,11 @@ async def assessment(request: Request) -> Response:
     "/assessment/explain",
     "Why a number is what it is, down to the cases",
     params=[
-        ("period", "query", STRING, True),
-        ("object", "query", STRING, True),
-        ("indicator", "query", STRING, False),
+        ("period", "query", TEXT, True),
+        ("object", "query", TEXT, True),
+        ("indicator", "query", TEXT, False),
     ],
+    response=OBJECT,
 )
 async def explain(request: Request) -> Response:
     assessor, q = _assessor(request, await require(request)), request.query_params
@@ -169,7 +214,13 @@ async def explain(request: Request) -> Response:
     return ok(await run_in_threadpool(assessor.explain, q["period"], q["object"], q.get("indicator")))
 
 
-@endpoint("GET", "/openapi.json", "This document", public=True)
+@endpoint(
+    "GET",
+    "/openapi.json",
+    "This document",
+    public=True,
+    response=obj({"openapi": STRING}, required=("openapi",)),
+)
 async def openapi(request: Request) -> Response:
     from .openapi import document  # here: the document is built from this module's endpoints
 

@@ -13,6 +13,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import GridcaseError
+from ..text import check_text
+from .bodies import Schema, read_body
 
 PREFIX = "/api/v1"
 
@@ -24,37 +26,58 @@ class Endpoint:
     handler: Callable[[Request], Awaitable[Response]]
     summary: str
     params: list[tuple[str, str, dict, bool]] = field(default_factory=list)  # name, in, schema, required
-    body: dict | None = None
+    body: Schema | None = None  # the request body, read and checked before the handler runs
+    multipart: bool = False  # the body may also be multipart: form fields, a JSON field, photos
+    response: dict = field(default_factory=dict)  # the schema of a successful answer
     public: bool = False
 
 
 ENDPOINTS: list[Endpoint] = []
-STRING, INTEGER, NUMBER = {"type": "string"}, {"type": "integer"}, {"type": "number"}
 
 
-def endpoint(method: str, path: str, summary: str, params=(), body=None, public=False):
+def endpoint(
+    method: str,
+    path: str,
+    summary: str,
+    params=(),
+    body: Schema | None = None,
+    multipart: bool = False,
+    response: dict | None = None,
+    public: bool = False,
+):
     def register(handler):
-        ENDPOINTS.append(Endpoint(method, PREFIX + path, handler, summary, list(params), body, public))
+        ENDPOINTS.append(
+            Endpoint(
+                method, PREFIX + path, handler, summary, list(params), body, multipart, response or {}, public
+            )
+        )
         return handler
 
     return register
 
 
 def routes() -> list[Route]:
-    by_path: dict[str, dict[str, Callable]] = {}
+    by_path: dict[str, dict[str, Endpoint]] = {}
     for e in ENDPOINTS:
-        by_path.setdefault(e.path, {})[e.method] = e.handler
+        by_path.setdefault(e.path, {})[e.method] = e
 
-    def dispatch(handlers):
+    def dispatch(endpoints: dict[str, Endpoint]):
         async def endpoint(request: Request) -> Response:
-            values = [v for _, v in request.query_params.multi_items()] + list(request.path_params.values())
-            if any("\x00" in str(v) for v in values):  # PostgreSQL cannot store or compare NUL
-                raise GridcaseError("bad_request", "a query or path value holds a NUL character")
-            return await handlers[request.method](request)
+            for name, value in [*request.query_params.multi_items(), *request.path_params.items()]:
+                check_text(value, name)  # NUL, which PostgreSQL cannot compare, among them
+            request.state.endpoint = endpoints[request.method]
+            return await request.state.endpoint.handler(request)
 
         return endpoint
 
-    return [Route(path, dispatch(h), methods=list(h)) for path, h in by_path.items()]
+    return [Route(path, dispatch(e), methods=list(e)) for path, e in by_path.items()]
+
+
+async def body_of(request: Request) -> tuple[Any, list]:
+    """The request's body, checked against the schema its endpoint publishes, and its files.
+    Handlers call it once they know who asks (a stranger's body is never read)."""
+    e = request.state.endpoint
+    return await read_body(request, e.body, e.multipart)
 
 
 def _engine(request: Request):

@@ -17,6 +17,7 @@ from ..errors import GridcaseError
 log = logging.getLogger("gridcase.web")
 STATUS = {
     "bad_request": 400,
+    "invalid_text": 400,  # core/text.py: a character no field may hold
     "unauthorized": 401,
     "forbidden": 403,
     "csrf": 403,

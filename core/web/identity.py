@@ -7,7 +7,6 @@ Cookie-authenticated requests that change state must echo the CSRF token (header
 never sends a bearer token by itself.
 """
 
-import json
 import secrets
 import threading
 import time
@@ -32,6 +31,7 @@ from ..cases import Actor
 from ..db.engine import query
 from ..db.raw import pipelined
 from ..errors import GridcaseError
+from .endpoints import body_of
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 UNSET = object()
@@ -162,10 +162,8 @@ async def require(request: Request, api_key: str | None = None) -> Actor:
 
 async def login(request: Request) -> JSONResponse:
     """POST {"username", "password"}: a session cookie (ids only) and the CSRF token to echo."""
-    body = await json_body(request)
-    username, password = body.get("username"), body.get("password")
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise GridcaseError("invalid_request", "send username and password")
+    body, _ = await body_of(request)  # the schema says both are text
+    username, password = body["username"], body["password"]
     person_id = await check_password(request, username, password)
     return JSONResponse({"person_id": person_id, "csrf_token": await begin_session(request, person_id)})
 
@@ -196,30 +194,6 @@ async def end_request_session(request: Request) -> None:
     """End the request's session, in the database: a copy of its cookie is worth nothing after."""
     await run_in_threadpool(end_session, request.app.state.engine.db, request.session.get("session"))
     request.session.clear()
-
-
-async def json_body(request: Request, limit: int = 1_000_000) -> dict:
-    """The request's JSON object, or a 400/413/415 that says what is wrong."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/json":
-        raise GridcaseError("unsupported_media_type", f"send application/json, not {kind or 'nothing'}")
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
-        raise GridcaseError("too_large", f"the body is over {limit} bytes")
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise GridcaseError("too_large", f"the body is over {limit} bytes")
-    if b"\\u0000" in raw:  # no text anywhere may hold NUL (PostgreSQL cannot store it)
-        raise GridcaseError("bad_request", "the body holds a NUL character (\\u0000)")
-    try:
-        body = json.loads(bytes(raw) or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise GridcaseError("bad_request", f"the body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise GridcaseError("bad_request", "the body must be a JSON object")
-    return body
 
 
 class RateLimit:

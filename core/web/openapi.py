@@ -21,6 +21,14 @@ ERROR = {
         }
     },
 }
+# the same fields as the JSON body, as form fields or inside one JSON field, with photos
+MULTIPART = {
+    "type": "object",
+    "properties": {
+        "report": {"type": "string", "contentMediaType": "application/json"},
+        "photo": {"type": "string", "contentEncoding": "binary"},
+    },
+}
 ERROR_STATUSES = {
     "400": "Malformed request",
     "401": "Not authenticated",
@@ -38,6 +46,7 @@ ERROR_STATUSES = {
 def document(engine: Any = None) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for e in ENDPOINTS:
+        creates = e.method == "POST" and e.path.endswith("/cases")
         operation: dict[str, Any] = {
             "operationId": e.handler.__name__ if e.method != "DELETE" else f"{e.handler.__name__}_delete",
             "summary": e.summary,
@@ -46,25 +55,28 @@ def document(engine: Any = None) -> dict[str, Any]:
                 for name, where, schema, required in e.params
             ],
             "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": {}}}},
+                ("201" if creates else "200"): {
+                    "description": "Created" if creates else "OK",
+                    "content": {"application/json": {"schema": e.response}},
+                },
                 **{
                     code: {"description": text, "content": {"application/json": {"schema": ERROR}}}
                     for code, text in ERROR_STATUSES.items()
                 },
             },
         }
-        if e.method == "POST" and e.path.endswith("/cases"):
-            operation["responses"]["201"] = {"description": "Created"}
+        if creates:  # a retry with the key of a report already taken answers with its case
+            operation["responses"]["200"] = {
+                "description": "A retry: the case its Idempotency-Key made",
+                "content": {"application/json": {"schema": e.response}},
+            }
         if not e.public:
             operation["security"] = [{"bearer": []}, {"session": []}]
         if e.body is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": e.body},
-                    "multipart/form-data": {"schema": {"type": "object"}},
-                },
-            }
+            content = {"application/json": {"schema": e.body.schema}}
+            if e.multipart:
+                content["multipart/form-data"] = {"schema": MULTIPART}
+            operation["requestBody"] = {"required": True, "content": content}
         path = re.sub(r"\{(\w+)(:\w+)?\}", r"{\1}", e.path)
         paths.setdefault(path, {})[e.method.lower()] = operation
     title = "gridcase"

@@ -61,8 +61,8 @@ def test_hostile_input_gets_a_clear_4xx_and_leaves_nothing_behind(world):
         (dict(json={**REPORT, "point": [999, 31]}), 422, "invalid_report"),
         (dict(json={**REPORT, "channel": hostile}), 422, "unknown_channel"),
         (dict(json={**REPORT, "category": hostile}), 422, "unknown_category"),
-        (dict(json={**REPORT, "description": "x" * 6000}), 422, "invalid_report"),
-        (dict(json={**REPORT, "description": "a\u0000b"}), 400, "bad_request"),
+        (dict(json={**REPORT, "description": "x" * 6000}), 422, "invalid_request"),
+        (dict(json={**REPORT, "description": "a\u0000b"}), 400, "invalid_text"),
         (
             dict(content=b'{"a": "' + b"x" * 1_100_000 + b'"}', headers={"Content-Type": "application/json"}),
             413,
