@@ -89,6 +89,7 @@ def create(folder: Path, source: Source, now: datetime) -> tuple[Path, dict[str,
     target = folder / archive_name(now)
     partial = folder / f".{target.name}.partial"
     try:
+        _private(partial)
         with tempfile.TemporaryDirectory(prefix="gridcase-backup-") as scratch:
             with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
                 files: dict[str, dict[str, Any]] = {}
@@ -517,12 +518,20 @@ def due(schedule: Schedule, now: datetime) -> bool:
     return now - made >= schedule.every - SCHEDULE_SLACK
 
 
+def _private(path: Path) -> None:
+    """An empty file only its owner reads: an archive holds the settings (the session secret) and
+    every citizen's report and photo."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
+    os.chmod(path, 0o600)  # a partial file left by an earlier run may have other modes
+
+
 def copy_offsite(archive: Path, folder: Path) -> Path:
     """Copy the archive into `folder` (renamed into place when complete) and read the copy back:
     its checksum must be the original's."""
     folder = _writable(folder)
     target, partial = folder / archive.name, folder / f".{archive.name}.partial"
     try:
+        _private(partial)
         with archive.open("rb") as source, partial.open("wb") as out:
             original = hashlib.sha256()
             while chunk := source.read(CHUNK):

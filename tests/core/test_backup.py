@@ -95,6 +95,7 @@ def test_the_archive_holds_settings_profile_and_a_manifest_of_every_file(tmp_pat
     assert {"config/gridcase.toml", "config/profile/profile.yaml", "config/plugins/local.py"} <= set(names)
     assert set(manifest["files"]) == set(names) - {"manifest.json"}
     assert manifest["database"]["tables"]["unit"] > 0 and manifest["database"]["backend"] == "sqlite"
+    assert _archive(tmp_path / "out").stat().st_mode & 0o777 == 0o600  # it holds the settings' secret
 
     new = tmp_path / "new"
     new.mkdir()
@@ -166,6 +167,7 @@ def test_scheduled_backups_keep_the_newest_in_both_folders(engine, db_url, tmp_p
         assert names[0] == "gridcase-20200102T000000Z.tar" and names[-1] == "notes.txt" and len(names) == 3
     made = names[1]
     assert (offsite / made).read_bytes() == (local / made).read_bytes()
+    assert {(folder / made).stat().st_mode & 0o777 for folder in (local, offsite)} == {0o600}
     assert cli("backup", "--verify", offsite / made).code == 0
     # within backup_every_hours (24) of the last archive, an hourly cron finds nothing due
     again = cli("backup", "--scheduled", cwd=tmp_path)
