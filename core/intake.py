@@ -17,16 +17,19 @@ as its first try, so it is answered with that try's case.
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from .checklists import item_class
 from .db.engine import query, write
+from .db.models import Report, ReportContact
 from .errors import GridcaseError
 from .evidence import Stored, Upload
 from .geo import CRS, CoordinateError, to_wgs84
 from .idempotency import MAX_KEY, digest, scoped
 from .intake_write import BY_KEY, Checked, replayed, write_batch
+from .quota import Quota, take
 from .text import check_text
 
 if TYPE_CHECKING:
@@ -35,6 +38,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("gridcase.intake")
 TEXT_FIELDS = ("channel", "crs", "description", "address", "category", "kind", "component", "standard")
 TEXT_FIELDS += ("item",)
+MEDIA_URL = Report.__table__.c.media_url
+# the contact a report may carry, and the longest each may be (its column's length)
+CONTACT_FIELDS = {c.name: c.type.length for c in ReportContact.__table__.c if c.name != "report_id"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class Submission:
     actor: "Actor"
     uploads: tuple[Upload, ...] = ()
     key: str | None = None
+    quota: Quota | None = None  # the rate limit it counts against (quota.py), if any
 
 
 def _invalid(message: str, **details: Any) -> GridcaseError:
@@ -84,6 +91,7 @@ def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> di
         raise _invalid(str(exc), field="point") from None
     if len(report.get("description") or "") > 5000 or len(report.get("address") or "") > 500:
         raise _invalid("description (5000) or address (500) is too long")
+    _check_media_and_contact(report)
     category, kind = report.get("category"), report.get("kind")
     explanation = None
     if report.get("item"):  # a patrol checklist's item names its class (禅城's 334 items)
@@ -114,6 +122,28 @@ def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> di
     }
 
 
+def _check_media_and_contact(report: dict[str, Any]) -> None:
+    """A report's media_url is a web address; its contact (Open311's email, names and phone) a
+    mapping of text, each within its column (db/models/cases.py ReportContact)."""
+    media = report.get("media_url")
+    if media is not None and not (
+        isinstance(media, str)
+        and urlsplit(media).scheme in ("http", "https")
+        and urlsplit(media).netloc
+        and len(media) <= MEDIA_URL.type.length
+    ):
+        raise _invalid("media_url is an http or https address of at most 2000 characters", field="media_url")
+    contact = report.get("contact")
+    if contact is None:
+        return
+    if not isinstance(contact, dict) or set(contact) - set(CONTACT_FIELDS):
+        raise _invalid(f"contact is a mapping of {', '.join(CONTACT_FIELDS)}", field="contact")
+    for name, value in contact.items():
+        if value is not None and not (isinstance(value, str) and len(value) <= CONTACT_FIELDS[name]):
+            raise _invalid(f"{name} is text of at most {CONTACT_FIELDS[name]} characters", field=name)
+        check_text(value, name)
+
+
 def check(engine: "Engine", submission: Submission) -> Checked:
     """Every check that needs no database, in the order a client would fix them."""
     actor = submission.actor
@@ -136,7 +166,9 @@ def check(engine: "Engine", submission: Submission) -> Checked:
         )
     engine.tenancy.require(actor, located["grids"], f"grid {located['grid']}")
     out_of_grid = _out_of_grid(engine, actor, located)
-    return Checked(r, actor, list(submission.uploads), stored, key, request, located, out_of_grid)
+    return Checked(
+        r, actor, list(submission.uploads), stored, key, request, located, out_of_grid, submission.quota
+    )
 
 
 def _out_of_grid(engine: "Engine", actor: "Actor", located: dict[str, Any]) -> dict[str, Any] | None:
@@ -199,8 +231,13 @@ def intake_many(engine: "Engine", submissions: list[Submission]) -> list[dict[st
 
 
 def _write(engine: "Engine", checked: list[Checked]) -> list[dict[str, Any] | Exception]:
+    now = engine.clock.now()
     with write(engine.db) as connection:
-        return write_batch(engine, connection, checked, engine.clock.now())
+        # the rate limits first, in the same transaction: no round trip or commit of their own
+        refused = take(connection, [c.quota for c in checked], now)
+        allowed = [c for c, refusal in zip(checked, refused, strict=True) if refusal is None]
+        written = iter(write_batch(engine, connection, allowed, now) if allowed else ())
+        return [next(written) if refusal is None else refusal for refusal in refused]
 
 
 def _write_alone(engine: "Engine", c: Checked) -> dict[str, Any] | Exception:

@@ -19,6 +19,7 @@ Every transaction takes its locks in one order (dedupe cells, then case rows by 
 case-number counters by key), so two batches never wait on each other in a circle.
 """
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,11 +27,11 @@ from functools import cache, partial
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ARRAY, Connection, String, any_, bindparam, func, select
+from sqlalchemy import ARRAY, Connection, String, any_, bindparam, func, insert, select
 
 from .db.fastinsert import FastInsert
 from .db.fastquery import FastQuery
-from .db.models import Case, Outbox, Report
+from .db.models import Case, Outbox, Report, ReportContact
 from .db.raw import pipelined
 from .dedupe import cells, dedupe_rule, lock_cells, search_duplicates, within
 from .errors import GridcaseError
@@ -43,14 +44,15 @@ from .units import INSERT_CASE_UNIT, case_unit_rows
 
 if TYPE_CHECKING:
     from .cases import Actor, Engine
+    from .quota import Quota
 
-CASE, REPORT, OUTBOX = (t.__table__ for t in (Case, Report, Outbox))
+CASE, REPORT, OUTBOX, REPORT_CONTACT = (t.__table__ for t in (Case, Report, Outbox, ReportContact))
 
 # Built once: the inserts go straight to the driver (core/db/fastinsert.py) and the queries are
 # constant statements with parameters, which skips SQLAlchemy's per-call construction work.
 INSERT_CASE = FastInsert(CASE, returning_id=True)
 INSERT_NUMBERED_CASES = NumberedInsert(FastInsert(CASE))
-INSERT_REPORT = FastInsert(REPORT, returning_id=True)  # a report's id is its Open311 token
+INSERT_REPORT = FastInsert(REPORT, returning_id=True)
 INSERT_OUTBOX = FastInsert(OUTBOX)
 NEXT_CASE_IDS = FastQuery(
     select(func.nextval(func.pg_get_serial_sequence('"case"', "id")).label("id")).select_from(
@@ -58,7 +60,12 @@ NEXT_CASE_IDS = FastQuery(
     )
 )
 _ANSWERED = select(
-    REPORT.c.case_id, REPORT.c.duplicate, CASE.c.number, REPORT.c.id.label("report_id"), REPORT.c.request_hash
+    REPORT.c.case_id,
+    REPORT.c.duplicate,
+    CASE.c.number,
+    REPORT.c.id.label("report_id"),
+    REPORT.c.token,
+    REPORT.c.request_hash,
 ).join(CASE, CASE.c.id == REPORT.c.case_id)
 BY_KEY = FastQuery(_ANSWERED.where(REPORT.c.idempotency_key == bindparam("key")))
 BY_KEYS = FastQuery(  # PostgreSQL: a batch's keys in one statement
@@ -81,6 +88,12 @@ class Checked:
     digest: str | None  # of the request the key came with (idempotency.digest)
     located: dict[str, Any]
     out_of_grid: dict[str, Any] | None  # the 越界 rule to apply, if any
+    quota: "Quota | None" = None  # the rate limit it counted against (quota.py)
+
+
+def report_token() -> str:
+    """A report's Open311 token: random, so that nobody finds another's report by counting."""
+    return secrets.token_urlsafe(18)
 
 
 @dataclass(eq=False)
@@ -102,6 +115,7 @@ class _Entry:
     event: dict[str, Any] | None = None
     event_id: Callable[[], int] | None = None
     report_id: int | None = None
+    token: str = field(default_factory=report_token)
 
 
 def write_batch(
@@ -175,6 +189,9 @@ def _write(
         _send_events(connection, rows.events)
     for e, report_id in zip(rows.reports, report_ids(), strict=True):
         e.report_id = report_id
+    contacts = [{**e.c.r["contact"], "report_id": e.report_id} for e in rows.reports if e.c.r.get("contact")]
+    if contacts:  # seldom given: a statement only when some report of the batch has one
+        connection.execute(insert(REPORT_CONTACT), contacts)
     for e in news:
         e.number = numbers(e)
         for j in e.joined:
@@ -356,6 +373,8 @@ def _report_row(e: _Entry, now: datetime) -> dict[str, Any]:
         "lat": r["lat"],
         "crs": r["crs"],
         "received_at": now,
+        "token": e.token,
+        "media_url": r.get("media_url"),
     }
 
 
@@ -376,6 +395,7 @@ def _answer(e: _Entry) -> dict[str, Any] | Exception:
             "number": first["number"],
             "duplicate": first["duplicate"],
             "report_id": first["report_id"],
+            "token": first["token"],
             "replay": True,
         }
     if e.outcome is not None:
@@ -385,6 +405,7 @@ def _answer(e: _Entry) -> dict[str, Any] | Exception:
         "number": e.number,
         "duplicate": e.new is None,
         "report_id": e.report_id,
+        "token": e.token,
         "replay": False,
         "event": e.event,
     }

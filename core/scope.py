@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, select, true
 
-from .db.models import Case, CaseUnit, Report, Unit
+from .db.models import Case, CaseUnit, Report, ReportContact, Unit
 
 if TYPE_CHECKING:
     from .cases import Actor, Engine
 
 CASE, CASE_UNIT, REPORT, UNIT = (t.__table__ for t in (Case, CaseUnit, Report, Unit))
+CONTACT = ReportContact.__table__
 PUBLIC_FIELDS = (
     "id",
     "number",
@@ -91,3 +92,20 @@ def view_of(engine: "Engine", connection: Connection, actor: "Actor", case_id: i
 
 def public(case: dict[str, Any]) -> dict[str, Any]:
     return {key: case[key] for key in PUBLIC_FIELDS if key in case}
+
+
+def is_public(engine: "Engine", actor: "Actor") -> bool:
+    """Whether every role of the actor is the public's (citizens), none the city's staff's."""
+    return all(engine.roles.get(role, {}).get("group") == "public" for role in actor.roles)
+
+
+def contacts(
+    engine: "Engine", connection: Connection, actor: "Actor", reports: list[dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """The contact (email, names, phone) of each report of a case the actor sees in full, by
+    report id, that the actor may read: staff read every one, a citizen only their own reports'."""
+    ids = [r["id"] for r in reports if not is_public(engine, actor) or r["reporter_id"] == actor.id]
+    if not ids:
+        return {}
+    rows = connection.execute(select(CONTACT).where(CONTACT.c.report_id.in_(ids))).mappings()
+    return {row["report_id"]: {k: v for k, v in row.items() if k != "report_id"} for row in rows}

@@ -8,6 +8,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .logs import FORMATS, LEVELS
 
@@ -34,6 +35,7 @@ KNOWN = {
     "session_idle_minutes",
     "session_hours",
     "keep_idempotency_keys_days",
+    "public_url",
 }
 
 
@@ -75,6 +77,9 @@ class Settings:
     session_hours: float = 12.0
     # how long a request's idempotency key is honoured, at least (core/idempotency.py)
     keep_idempotency_keys_days: float = 1.0
+    # the address clients reach the server at (https://12319.example.gov.cn), for the links it
+    # gives (Open311's discovery); never taken from a request's Host header, which anyone may set
+    public_url: str | None = None
 
     def worker_threads(self) -> int:
         if self.threads is not None:
@@ -138,6 +143,7 @@ def load_settings(start: Path | None = None) -> Settings:
         tls=_flag(values, "tls"),
         **_sessions(values),
         keep_idempotency_keys_days=_days(values, "keep_idempotency_keys_days", 1),
+        public_url=_url(values, "public_url"),
     )
 
 
@@ -151,6 +157,26 @@ def _flag(values: dict, name: str) -> bool:
     if not isinstance(value, bool):
         raise SettingsError(f"{name} must be true or false, not {value!r}")
     return value
+
+
+def _url(values: dict, name: str) -> str | None:
+    """An absolute http(s) address, without a query or fragment: its environment variable, else
+    the settings file's value."""
+    value = os.environ.get("GRIDCASE_" + name.upper()) or values.get(name)
+    if value is None:
+        return None
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or parts.query
+        or parts.fragment
+    ):
+        raise SettingsError(
+            f"{name} must be an http or https address such as https://city.example, not {value!r}"
+        )
+    return value.rstrip("/")
 
 
 def _sessions(values: dict) -> dict:

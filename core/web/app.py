@@ -209,6 +209,7 @@ def create_app(
     # tests); never sessions, so that a session ended is refused at once
     app.state.recent_identities = Recent(settings.identity_seconds if settings else 0)
     app.state.tls = tls  # the UI's own cookies are Secure too
+    app.state.public_url = settings.public_url if settings else None  # Open311's discovery
     app.state.plugin_manager = pm
     app.state.profile = profile or (engine.profile if engine is not None else {})
     app.state.admin_pages = admin_pages(pm) if pm is not None else []

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.routing import Match, Mount
 
 from ..errors import GridcaseError
 
@@ -52,10 +53,14 @@ def status_of(code: str) -> int:
 
 
 def error_response(
-    code: str, message: str, details: dict | None = None, status: int | None = None
+    code: str,
+    message: str,
+    details: dict | None = None,
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     status = status or status_of(code)
-    headers = {}
+    headers = dict(headers or {})
     if status in (429, 503) and details and "retry_after" in details:
         headers["Retry-After"] = str(details["retry_after"])
     if status == 401:
@@ -68,9 +73,29 @@ async def on_gridcase_error(request: Request, exc: GridcaseError) -> JSONRespons
     return error_response(exc.code, exc.message, exc.details)
 
 
+def allowed_methods(routes: list, scope: dict) -> set[str]:
+    """Every method some route of the path takes: Starlette's own `Allow` names only the first
+    route that matched the path, and the admin UI declares a path's GET and POST apart."""
+    methods: set[str] = set()
+    for route in routes:
+        match, child = route.matches(scope)
+        if match == Match.NONE:
+            continue
+        if isinstance(route, Mount):
+            methods |= allowed_methods(route.routes, {**scope, **child})
+        else:
+            methods |= getattr(route, "methods", None) or set()
+    return methods
+
+
 async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
     code = HTTP_CODES.get(exc.status_code, "bad_request")
-    return error_response(code, str(exc.detail), status=exc.status_code)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # matched from the top again: inside a mount the scope's root path is the mount's
+        top = {**request.scope, "root_path": request.scope.get("app_root_path", "")}
+        headers["Allow"] = ", ".join(sorted(allowed_methods(request.app.routes, top)))
+    return error_response(code, str(exc.detail), status=exc.status_code, headers=headers)
 
 
 async def on_data_error(request: Request, exc: DataError) -> JSONResponse:

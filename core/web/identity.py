@@ -8,9 +8,7 @@ never sends a bearer token by itself.
 """
 
 import secrets
-import threading
 import time
-from collections import deque
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -194,27 +192,3 @@ async def end_request_session(request: Request) -> None:
     """End the request's session, in the database: a copy of its cookie is worth nothing after."""
     await run_in_threadpool(end_session, request.app.state.engine.db, request.session.get("session"))
     request.session.clear()
-
-
-class RateLimit:
-    """At most `rate` requests per `per` seconds for one client, in this process (a sliding window)."""
-
-    def __init__(self, rate: int, per: float) -> None:
-        self.rate, self.per = rate, per
-        self.hits: dict[str, deque] = {}
-        self.lock = threading.Lock()
-
-    def check(self, client: str) -> None:
-        now = time.monotonic()
-        with self.lock:
-            hits = self.hits.setdefault(client, deque())
-            while hits and hits[0] <= now - self.per:
-                hits.popleft()
-            if len(hits) >= self.rate:
-                retry = int(hits[0] + self.per - now) + 1
-                raise GridcaseError(
-                    "rate_limited", "too many reports from this client; slow down", {"retry_after": retry}
-                )
-            hits.append(now)
-            if len(self.hits) > 100_000:  # forget idle clients rather than grow without bound
-                self.hits = {k: v for k, v in self.hits.items() if v and v[-1] > now - self.per}

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,15 +23,17 @@ from starlette.routing import Route
 from ..db.engine import read
 from ..db.models import Case, CaseUnit, Clock, Report, Unit
 from ..errors import GridcaseError
-from ..intake import Submission
+from ..intake import CONTACT_FIELDS, Submission
+from ..quota import Limit
 from ..taxonomy import active_classes, label_zh
-from .identity import RateLimit, identify
+from ..text import check_fields, clean_text
+from .identity import identify
 
 CASE, CASE_UNIT, CLOCK, REPORT, UNIT = (t.__table__ for t in (Case, CaseUnit, Clock, Report, Unit))
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 KIND_PREFIX = {"component": "c", "event": "e"}
 DEFAULT_DAYS, MAX_REQUESTS = 90, 1000
-POST_LIMIT = RateLimit(rate=60, per=60)  # requests per api_key (or address) per minute, per process
+POST_LIMIT = Limit("open311", rate=60, per=60)  # requests per api_key's account a minute, all workers
 STATUS_CODES = {
     "bad_request": 400,
     "unauthorized": 403,
@@ -92,11 +94,27 @@ def _fill(element: ET.Element, value: Any, name: str) -> None:
         element.text = "true" if value is True else "false" if value is False else str(value)
 
 
-def _render(data: Any, root: str, fmt: str, status: int = 200) -> Response:
+def _clean(value: Any) -> Any:
+    """The answer with its text cleaned (core/text.py): rows stored before intake refused control
+    characters must not make XML that clients cannot read, nor JSON other than the XML."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    return value
+
+
+def _render(
+    data: Any, root: str, fmt: str, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    data = _clean(data)
     if fmt == "xml":
-        return Response(_xml(root, data), status_code=status, media_type="text/xml; charset=utf-8")
-    body = json.dumps(data, ensure_ascii=False).encode()
-    return Response(body, status_code=status, media_type="application/json; charset=utf-8")
+        body, media_type = _xml(root, data), "text/xml; charset=utf-8"
+    else:
+        body, media_type = json.dumps(data, ensure_ascii=False).encode(), "application/json; charset=utf-8"
+    return Response(body, status_code=status, media_type=media_type, headers=headers)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -107,7 +125,9 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def discovery(engine, request: Request) -> tuple[str, Any]:
-    base = str(request.base_url).rstrip("/") + "/open311/v2/"
+    # the deployment's own address (public_url), never the request's Host header, which anyone
+    # may set and a cache would keep; without one, the path alone
+    base = (request.app.state.public_url or "").rstrip("/") + "/open311/v2/"
     return "discovery", {
         "changeset": _iso(engine.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)),
         "contact": engine.profile.get("title", {}).get("zh")
@@ -176,6 +196,7 @@ def _request_rows(engine, where: list, limit: int) -> list[dict[str, Any]]:
         ids = [c["id"] for c in cases]
         agencies: dict[int, str] = {}
         expected: dict[int, datetime] = {}
+        media: dict[int, str] = {}
         if ids:
             for row in connection.execute(
                 select(CASE_UNIT.c.case_id, UNIT.c.name)
@@ -192,6 +213,12 @@ def _request_rows(engine, where: list, limit: int) -> list[dict[str, Any]]:
                 # the whole case's deadline when it runs, else the latest of its stages'
                 if row.stage == "case" or row.case_id not in expected:
                     expected[row.case_id] = row.deadline
+            for row in connection.execute(  # the first photo a report of the case linked
+                select(REPORT.c.case_id, REPORT.c.media_url)
+                .where(REPORT.c.case_id.in_(ids), REPORT.c.media_url.is_not(None))
+                .order_by(REPORT.c.id)
+            ):
+                media.setdefault(row.case_id, row.media_url)
     out = []
     for case in cases:
         info = engine.classes.get((case["kind"], case["class_code"]))
@@ -213,7 +240,7 @@ def _request_rows(engine, where: list, limit: int) -> list[dict[str, Any]]:
                 "zipcode": None,
                 "lat": case["lat"],
                 "long": case["lon"],
-                "media_url": None,
+                "media_url": media.get(case["id"]),
             }
         )
     return out
@@ -247,9 +274,11 @@ def list_requests(engine, q) -> tuple[str, Any]:
         start, end = _dates(q, engine)
         where += [CASE.c.reported_at >= start, CASE.c.reported_at <= end]
         if q.get("service_code"):
+            # each code names a (kind, class) pair: c-0101 is not e-0101
             codes = [_class_of(engine, c.strip()) for c in q["service_code"].split(",")]
-            where.append(CASE.c.class_code.in_([i["minor"]["code"] for i in codes]))
-            where.append(CASE.c.kind.in_({i["kind"] for i in codes}))
+            where.append(
+                or_(*(and_(CASE.c.kind == i["kind"], CASE.c.class_code == i["minor"]["code"]) for i in codes))
+            )
         if q.get("status"):
             statuses = {s.strip() for s in q["status"].split(",")}
             if not statuses <= {"open", "closed"}:
@@ -267,10 +296,12 @@ def one_request(engine, number: str) -> tuple[str, Any]:
 
 
 def token(engine, value: str) -> tuple[str, Any]:
-    report_id = int(value[1:]) if value[:1] == "t" and value[1:].isdigit() else None
+    # a report stored before tokens were random has none, and answers to the one it was given
+    old = value[:1] == "t" and value[1:].isdigit() and int(value[1:]) < 2**31
+    found = and_(REPORT.c.id == int(value[1:]), REPORT.c.token.is_(None)) if old else REPORT.c.token == value
     with read(engine.db) as connection:
         row = connection.execute(
-            select(CASE.c.number).join(REPORT, REPORT.c.case_id == CASE.c.id).where(REPORT.c.id == report_id)
+            select(CASE.c.number).join(REPORT, REPORT.c.case_id == CASE.c.id).where(found)
         ).first()
     if row is None:
         raise Open311Error(404, f"token {value} not found")
@@ -293,6 +324,11 @@ def report_of(engine, form: dict[str, str]) -> dict[str, Any]:
     attributes = {
         key[len("attribute[") : -1]: value for key, value in form.items() if key.startswith("attribute[")
     }
+    unknown = set(attributes) - {"standard"}  # the only attribute a service definition publishes
+    if unknown:
+        name = sorted(unknown)[0]
+        raise Open311Error(400, f"attribute[{name}] is not an attribute of {form['service_code']}")
+    contact = {name: form.get(name) or None for name in CONTACT_FIELDS}
     return {
         "channel": "open311",
         "point": [lon, lat],
@@ -301,6 +337,9 @@ def report_of(engine, form: dict[str, str]) -> dict[str, Any]:
         "description": form.get("description"),
         "address": form.get("address_string"),
         "standard": attributes.get("standard") or None,
+        "media_url": form.get("media_url") or None,
+        # kept for staff, never shown in Open311's answers (db/models/cases.py ReportContact)
+        "contact": contact if any(contact.values()) else None,
     }
 
 
@@ -310,7 +349,7 @@ def created(result: dict[str, Any]) -> tuple[str, Any]:
     return "service_requests", [
         {
             "service_request_id": result["number"],
-            "token": f"t{result['report_id']}",
+            "token": result["token"] or f"t{result['report_id']}",  # a report's from before 0019
             "service_notice": notice,
             "account_id": None,
         }
@@ -341,7 +380,9 @@ async def dispatch(request: Request) -> Response:
         return _render([{"code": exc.status, "description": exc.description}], "errors", fmt, exc.status)
     except GridcaseError as exc:
         status = STATUS_CODES.get(exc.code, 400)
-        return _render([{"code": status, "description": exc.message}], "errors", fmt, status)
+        retry = (exc.details or {}).get("retry_after")
+        headers = {"Retry-After": str(retry)} if status == 429 and retry is not None else None
+        return _render([{"code": status, "description": exc.message}], "errors", fmt, status, headers)
 
 
 async def _answer(request: Request, parts: list[str], fmt: str) -> Response:
@@ -356,6 +397,7 @@ async def _answer(request: Request, parts: list[str], fmt: str) -> Response:
             ) from None
         form = {k: v for k, v in posted.items() if isinstance(v, str)}
         q = {**q, **form}
+    check_fields(q)  # core/text.py's rule, as for the JSON API: a 400 naming the field
     jurisdiction = q.get("jurisdiction_id")
     if jurisdiction and jurisdiction not in {
         engine.profile.get("name"),
@@ -369,10 +411,11 @@ async def _answer(request: Request, parts: list[str], fmt: str) -> Response:
         actor = await identify(request, api_key=q.get("api_key") or "")
         if actor is None or not actor.roles & {"citizen", "system"}:
             raise Open311Error(403, "a valid api_key of a citizen or system account is required")
-        POST_LIMIT.check(f"person:{actor.id}")
-        # written with the JSON API's reports that arrive together (group commit, web/coalesce.py)
+        # written with the JSON API's reports that arrive together (group commit, web/coalesce.py),
+        # counted against the limit in the same transaction (core/quota.py)
         key = request.headers.get("idempotency-key")
-        result = await request.app.state.intake(Submission(report_of(engine, q), actor, key=key))
+        quota = POST_LIMIT.of(f"person:{actor.id}")
+        result = await request.app.state.intake(Submission(report_of(engine, q), actor, key=key, quota=quota))
         root, data = created(result)
         return _render(data, root, fmt, 200 if result.get("replay") else 201)
     if head == "discovery" and not rest:

@@ -10,7 +10,9 @@ from .cases import (
     DigestRun,
     Evidence,
     Outbox,
+    RateCount,
     Report,
+    ReportContact,
     Timer,
     TransitionKey,
 )
@@ -39,6 +41,6 @@ __all__ = [
     "ApiToken", "AssessmentSnapshot", "CalendarOverride", "CalendarYear", "Case", "CaseEvent", "CaseUnit",
     "Clock",
     "Component", "Counter", "DigestRun", "Evidence", "Grid", "LedgerEntry", "LoginAttempt", "Outbox",
-    "Person", "Report", "Responsibility", "SettingChange", "TaxonomyChange", "Timer", "TransitionKey", "Unit",
-    "UnitClassChange", "UnitCommand", "UTCDateTime", "WebSession",
+    "Person", "RateCount", "Report", "ReportContact", "Responsibility", "SettingChange", "TaxonomyChange",
+    "Timer", "TransitionKey", "Unit", "UnitClassChange", "UnitCommand", "UTCDateTime", "WebSession",
 ]  # fmt: skip

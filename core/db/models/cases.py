@@ -8,7 +8,7 @@ No `from __future__ import annotations` here: SQLModel reads the annotations at 
 
 from datetime import date, datetime
 
-from sqlalchemy import Index, UniqueConstraint, text
+from sqlalchemy import BigInteger, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from .types import _json, _ts
@@ -115,6 +115,33 @@ class Report(SQLModel, table=True):
     lat: float
     crs: str = Field(max_length=16)
     received_at: datetime = _ts(index=True)
+    # its Open311 token: random, so that nobody finds another's report by counting; reports
+    # stored before tokens were random have none and answer to `t<id>` (web/open311.py)
+    token: str | None = Field(default=None, unique=True, max_length=32)
+    media_url: str | None = Field(default=None, max_length=2000)  # a photo the client keeps itself
+
+
+class ReportContact(SQLModel, table=True):
+    """How to reach the person who sent a report, when they said (Open311's email, names and
+    phone): a table of its own, so that nothing that reads reports shows it by accident. Staff
+    who see the case in full, and the sender, read it (web/api_cases.py)."""
+
+    __tablename__ = "report_contact"
+    report_id: int = Field(foreign_key="report.id", primary_key=True)
+    email: str | None = Field(default=None, max_length=254)
+    first_name: str | None = Field(default=None, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=40)
+
+
+class RateCount(SQLModel, table=True):
+    """Requests counted against a rate limit, shared by every worker and process (core/quota.py):
+    one row per limited client, holding the current window's count."""
+
+    __tablename__ = "rate_count"
+    key: str = Field(primary_key=True, max_length=200)
+    slot: int = Field(sa_type=BigInteger)  # which window: seconds since the epoch // its length
+    hits: int
 
 
 class TransitionKey(SQLModel, table=True):
