@@ -232,3 +232,19 @@ def test_the_security_settings_example_gives_secure_cookies_hsts_and_its_lifetim
     assert "secure" in cookie.lower() and "max-age=36000" in cookie.lower()
     engine.clock.advance(minutes=31)
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_the_open311_settings_example_is_the_discovery_address(engine, tmp_path, monkeypatch):
+    """docs/operations.md: `public_url`, as written, is what Open311's discovery gives, whatever
+    Host the request names."""
+    from starlette.testclient import TestClient
+
+    from gridcase.core.settings import load_settings
+    from gridcase.core.web.app import create_app
+
+    (example,) = _examples((REPO / "docs" / "operations.md").read_text(encoding="utf-8"), "open311-settings")
+    (tmp_path / "gridcase.toml").write_text(example, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    client = TestClient(create_app(load_settings(), engine=engine), base_url="http://evil.example")
+    (endpoint,) = client.get("/open311/v2/discovery.json").json()["endpoints"]
+    assert endpoint["url"] == "https://12319.example.gov.cn/open311/v2/"
