@@ -20,11 +20,11 @@ from sqlalchemy import Connection, func, select
 from . import people
 from .accounts import set_password
 from .db.engine import make_engine, read
-from .db.models import Case, CaseUnit, Person
+from .db.models import Case, CaseUnit, Grid, Person
 from .errors import GridcaseError
 from .workflow import workflows
 
-CASE, CASE_UNIT, PERSON = Case.__table__, CaseUnit.__table__, Person.__table__
+CASE, CASE_UNIT, GRID, PERSON = Case.__table__, CaseUnit.__table__, Grid.__table__, Person.__table__
 NOT_A_LOGIN = {"system"}
 LOCK = ".demo.lock"
 
@@ -45,8 +45,12 @@ def add_logins(url: str, profile: dict[str, Any]) -> list[dict[str, Any]]:
             ).scalar()
             taken = set(connection.execute(select(PERSON.c.username)).scalars())
             roles = [r for r in profile.get("roles", []) if r["code"] not in NOT_A_LOGIN]
+            # the department's own streets first, so the supervisor's reports come back to it
+            home = set(connection.execute(select(GRID.c.code).where(GRID.c.unit == busiest)).scalars())
             patrols = {
-                r["code"]: patrol(connection, profile, r["code"]) for r in roles if r.get("scope") == "grids"
+                r["code"]: patrol(connection, profile, r["code"], home)
+                for r in roles
+                if r.get("scope") == "grids"
             }
         logins = []
         for role in roles:
@@ -68,9 +72,12 @@ def add_logins(url: str, profile: dict[str, Any]) -> list[dict[str, Any]]:
         db.dispose()
 
 
-def patrol(connection: Connection, profile: dict[str, Any], role: str) -> list[str]:
+def patrol(
+    connection: Connection, profile: dict[str, Any], role: str, home: set[str] = frozenset()
+) -> list[str]:
     """The fewest top-level grids (a district's streets) that hold an open case for each step
-    `role` can take, the busiest first: a supervisor of these can both 核实 and 核查."""
+    `role` can take, `home` grids first, then the busiest: a supervisor of these can both 核实
+    and 核查, in the streets whose cases the demo's department handles."""
     machines = workflows(profile)
     waiting: dict[str, Counter] = {}  # step → cases waiting for it, by top-level grid
     for workflow, state, path in connection.execute(
@@ -88,7 +95,7 @@ def patrol(connection: Connection, profile: dict[str, Any], role: str) -> list[s
         for counts in uncovered:
             busiest.update({grid: 1 for grid in counts})  # steps a grid would cover
         total = sum(uncovered, Counter())
-        chosen.append(max(busiest, key=lambda g: (busiest[g], total[g], g)))
+        chosen.append(max(busiest, key=lambda g: (g in home, busiest[g], total[g], g)))
     return sorted(chosen)
 
 

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 import shapely
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from gridcase.core.accounts import person_by_id
 from gridcase.core.cases import Actor, Engine
 from gridcase.core.db.engine import read
-from gridcase.core.db.models import Case, Person
+from gridcase.core.db.models import Case, Grid, Person
 from gridcase.core.profile import load_validated
 from gridcase.core.scope import case_filter
 from gridcase.core.workflow import workflows
@@ -29,7 +30,7 @@ from gridcase.core.workflow import workflows
 from .conftest import CHROMIUM
 from .test_browser import PHOTO_JS, fire, log_in
 
-CASE, PERSON = Case.__table__, Person.__table__
+CASE, GRID, PERSON = Case.__table__, Grid.__table__, Person.__table__
 LOGIN = re.compile(r"^  (demo_\w+)\s+(\S+)\s+(\w+)(?:\s+unit (\S+))?(?:\s+grids (\S+))?$")
 
 
@@ -128,6 +129,13 @@ def test_every_printed_login_can_take_its_roles_steps(demo):
                     assert reports or role == "admin", role
                 if role == "supervisor":  # the supervisor's 核实 and 核查
                     assert {"verify", "check_pass"} <= {code for code, _ in steps}
+            # what the supervisor reports in its streets comes back to the demo's department
+            department, supervisor = demo.logins["department"], demo.logins["supervisor"]
+            territorial = {
+                g.unit
+                for g in connection.execute(select(GRID.c.unit).where(GRID.c.code.in_(supervisor["grids"])))
+            }
+            assert department["unit"] in territorial
     finally:
         engine.db.dispose()
 
@@ -185,7 +193,7 @@ def test_the_printed_logins_close_the_loop_in_a_browser(demo, browser, tmp_path)
     step("department", "handle", photo=photo, reason="已处置完毕")
     step("supervisor", "check_pass", photo=photo)
     closed = step("shift_leader", "close")
-    assert closed.locator(".state").inner_text() == "已结案"
+    expect(closed.locator(".state")).to_have_text("已结案")  # once htmx has swapped the answer in
 
 
 def test_a_second_demo_leaves_the_running_one_alone(demo, cli, tmp_path):
