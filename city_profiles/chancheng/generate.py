@@ -148,7 +148,7 @@ def taxonomy() -> dict:
         for m in range(1, count + 1):
             minors.append(
                 {"code": f"{major}{m:02d}", "name": f"禅城事项 {major}-{m:02d}（占位）",
-                 "unit": departments[n % len(departments)]}
+                 "unit": departments[n % len(departments)], "published": False}
             )  # fmt: skip
             n += 1
         out["event"].append({"code": major, "name": f"禅城事项大类 {major}（占位）", "minors": minors})

@@ -121,7 +121,12 @@ def taxonomy() -> dict:
         major = f"{6 + n:02d}"  # the standard's 事件 majors end at 05
         count = extra_minors // extra_majors + (1 if n < extra_minors % extra_majors else 0)
         event[major] = [
-            {"code": f"{major}{m:02d}", "name": f"民生110 事项 {major}-{m:02d}（占位）", "unit": "centre"}
+            {
+                "code": f"{major}{m:02d}",
+                "name": f"民生110 事项 {major}-{m:02d}（占位）",
+                "unit": "centre",
+                "published": False,
+            }
             for m in range(1, count + 1)
         ]
     majors = {f"{6 + n:02d}": f"民生110 大类 {6 + n:02d}（占位）" for n in range(extra_majors)}

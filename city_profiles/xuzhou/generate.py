@@ -99,7 +99,11 @@ def taxonomy() -> dict:
                 "code": major,
                 "name": f"徐州{label}大类 {major}（占位）",
                 "minors": [
-                    {"code": f"{major}{m:02d}", "name": f"徐州{label} {major}-{m:02d}（占位）"}
+                    {
+                        "code": f"{major}{m:02d}",
+                        "name": f"徐州{label} {major}-{m:02d}（占位）",
+                        "published": False,
+                    }
                     for m in range(1, minors - standard_minors + 1)
                 ],
             }

@@ -67,9 +67,19 @@ def _class_of(engine, code: str) -> dict[str, Any]:
     prefix, _, minor = code.partition("-")
     kind = {v: k for k, v in KIND_PREFIX.items()}.get(prefix)
     info = engine.classes.get((kind, minor)) if kind else None
-    if info is None or info["minor"].get("enabled") is False or info["major"].get("enabled") is False:
+    if info is None or not _published(info):
         raise Open311Error(404, f"service_code {code} not found")
     return info
+
+
+def _published(info: dict[str, Any]) -> bool:
+    """A service the public may see: enabled, and named (not a class the city has yet to name)."""
+    minor, major = info["minor"], info["major"]
+    return (
+        minor.get("enabled") is not False
+        and major.get("enabled") is not False
+        and minor.get("published") is not False
+    )
 
 
 # -- rendering ------------------------------------------------------------------------
@@ -149,7 +159,7 @@ def discovery(engine, request: Request) -> tuple[str, Any]:
 def services(engine) -> tuple[str, Any]:
     out = []
     for info in active_classes(engine.profile):
-        if info["minor"].get("enabled") is False or info["major"].get("enabled") is False:
+        if not _published(info):
             continue
         out.append(
             {

@@ -112,21 +112,15 @@ def test_a_method_not_allowed_names_the_allowed_ones(world, method, path, allowe
     assert sorted(m.strip() for m in response.headers["Allow"].split(",")) == allowed.split()
 
 
-# 和平, 徐州 and 禅城 publish the classes their generators named as placeholders （占位）: which of
-# them a city enables, and under what name, is not decided yet (禅城's checklists file reports
-# under them, so they cannot simply be disabled)
-PLACEHOLDERS = pytest.mark.xfail(strict=True, reason="placeholder classes still published")
-
-
 @pytest.mark.parametrize(
     "city",
     [
         "standard",
-        pytest.param("heping", marks=PLACEHOLDERS),
+        "heping",
         "taizhou",
-        pytest.param("xuzhou", marks=PLACEHOLDERS),
+        "xuzhou",
         "yichang",
-        pytest.param("chancheng", marks=PLACEHOLDERS),
+        "chancheng",
     ],
 )
 def test_the_service_list_is_the_classes_the_city_enabled_under_their_real_names(city):
