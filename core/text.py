@@ -55,11 +55,16 @@ def check_text(value: Any, field: str) -> Any:
     return value
 
 
-def check_fields(fields: Mapping[str, Any], prefix: str = "") -> None:
-    """Every text key and value of a flat mapping (a form's fields, a CSV row) checked."""
+def check_fields(fields: Mapping[str, Any], prefix: str = "", decoded: bool = False) -> None:
+    """Every text key and value of a flat mapping (a form's fields, a CSV row) checked. With
+    `decoded`, the fields were decoded from bytes with replacement (Starlette's forms are), so a
+    U+FFFD marks bytes that were not UTF-8, and is refused as they would have been."""
     for name, value in fields.items():
         check_text(name, f"{prefix}{name!r} (a field's name)")
         check_text(value, f"{prefix}{name}")
+        if decoded and isinstance(value, str) and REPLACEMENT in value:
+            message = f"{prefix}{name}: not valid UTF-8"
+            raise GridcaseError("invalid_text", message, {"field": f"{prefix}{name}"})
 
 
 def clean_text(value: str) -> str:

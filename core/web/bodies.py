@@ -11,6 +11,7 @@ deeper than `MAX_DEPTH`, or not JSON at all, a 400.
 """
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -126,13 +127,20 @@ def _constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _number(digits: str) -> float:
+    number = float(digits)
+    if math.isinf(number):  # 1e999: no field holds it, and the database cannot store it
+        raise ValueError(f"{digits[:20]} is too large a number")
+    return number
+
+
 def parse(raw: bytes, what: str = "the body") -> Any:
     """The JSON value of `raw`, or a 400 saying what is wrong: not JSON, not UTF-8, NaN or
     Infinity, or nested deeper than MAX_DEPTH (checked first)."""
     if too_deep(raw):
         raise GridcaseError("bad_request", f"{what} is nested deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(raw or b"null", parse_constant=_constant)
+        return json.loads(raw or b"null", parse_constant=_constant, parse_float=_number)
     except (ValueError, UnicodeDecodeError) as exc:
         raise GridcaseError("bad_request", f"{what} is not valid JSON: {exc}") from None
 

@@ -407,7 +407,7 @@ async def _answer(request: Request, parts: list[str], fmt: str) -> Response:
             ) from None
         form = {k: v for k, v in posted.items() if isinstance(v, str)}
         q = {**q, **form}
-    check_fields(q)  # core/text.py's rule, as for the JSON API: a 400 naming the field
+    check_fields(q, decoded=True)  # core/text.py's rule, as for the JSON API: a 400 naming the field
     jurisdiction = q.get("jurisdiction_id")
     if jurisdiction and jurisdiction not in {
         engine.profile.get("name"),
