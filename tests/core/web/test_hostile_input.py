@@ -4,8 +4,10 @@ reports sent at the same time from other threads are all taken (a failed write o
 pooled connections, so that most concurrent requests got 503 for seconds)."""
 
 import json
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import quote
 
 from sqlalchemy import text
@@ -141,3 +143,12 @@ def test_every_hostile_input_is_refused_stores_nothing_and_harms_no_one_else(wor
             text("SELECT description FROM report WHERE description IS NOT NULL")
         ).scalars()
         assert not any(ch in value for value in texts for ch in "\x00\x01\x08\x0b\x1b\x7f\x85\ufffe")
+
+
+def test_the_refusal_in_the_operations_guide_is_what_the_server_answers(world):
+    """docs/operations.md: the example of a refused report, sent as written."""
+    guide = (Path(__file__).parents[3] / "docs" / "operations.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"<!-- example: refused -->\n```json\n(.*?)```", guide, flags=re.S)
+    example = json.loads(example)
+    response = world.post("/api/v1/cases", "citizen", json=example["request"])
+    assert (response.status_code, response.json()) == (example["status"], example["answer"])
