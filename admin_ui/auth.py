@@ -12,7 +12,7 @@ from gridcase.core.web.errors import status_of
 from gridcase.core.web.identity import begin_session, check_password, end_request_session, identify
 
 from .render import LANGUAGES, page
-from .views import error_page
+from .views import error_page, form_of
 
 
 def _next(request: Request, raw: str | None) -> str:
@@ -27,7 +27,10 @@ async def login_form(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    form = dict((await request.form(max_fields=10)).items())
+    try:
+        form = dict((await form_of(request, max_fields=10)).items())
+    except GridcaseError as exc:
+        return error_page(request, exc)
     sent = form.get("csrf_token", "")
     if not sent or not secrets.compare_digest(sent, request.session.get("csrf", "")):
         return error_page(request, GridcaseError("csrf", "页面已过期，请刷新后重新登录"))

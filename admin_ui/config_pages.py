@@ -21,7 +21,7 @@ from gridcase.core.sla import overrides as calendar_overrides
 from gridcase.core.units import check_person, set_unit_class, update_person
 
 from .render import page
-from .views import ADMIN, WEIGHTS, WORKFLOW, ui
+from .views import ADMIN, WEIGHTS, WORKFLOW, form_of, ui
 
 PERSON, RESPONSIBILITY, UNIT = Person.__table__, Responsibility.__table__, Unit.__table__
 
@@ -57,7 +57,7 @@ async def units(request: Request, actor: Actor) -> Response:
 @ui(ADMIN)
 async def unit_class(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
-    form = dict((await request.form(max_fields=10)).items())
+    form = dict((await form_of(request, max_fields=10)).items())
     code = request.path_params["code"]
     await run_in_threadpool(set_unit_class, engine.db, code, form.get("class") or None, engine.clock.now())
     return Response(status_code=204, headers={"HX-Refresh": "true"})
@@ -67,7 +67,7 @@ async def unit_class(request: Request, actor: Actor) -> Response:
 async def save_person(request: Request, actor: Actor) -> Response:
     """Change a person's roles, unit and whether they may log in."""
     engine = request.app.state.engine
-    form = await request.form(max_fields=60)
+    form = await form_of(request, max_fields=60)
     roles, unit = form.getlist("roles"), form.get("unit") or None
     check_person(engine.profile, roles, unit)
     username = request.path_params["username"]
@@ -81,7 +81,7 @@ async def save_person(request: Request, actor: Actor) -> Response:
 async def add_person_page(request: Request, actor: Actor) -> Response:
     """A new person with a generated password, shown once."""
     engine = request.app.state.engine
-    form = await request.form(max_fields=60)
+    form = await form_of(request, max_fields=60)
     username, roles, unit = form.get("username", "").strip(), form.getlist("roles"), form.get("unit") or None
     if not username:
         raise GridcaseError("invalid_request", "用户名不能为空", {"field": "username"})
@@ -132,7 +132,7 @@ def _record_setting(
 async def save_rule(request: Request, actor: Actor) -> Response:
     """A time-limit rule's limit: clocks started from now on count with it."""
     engine = request.app.state.engine
-    form = dict((await request.form(max_fields=10)).items())
+    form = dict((await form_of(request, max_fields=10)).items())
     code = request.path_params["code"]
     await run_in_threadpool(
         _record_setting,
@@ -161,7 +161,7 @@ async def save_composite(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     if "admin" not in actor.roles:
         raise GridcaseError("forbidden", "只有管理员可以修改权重")
-    form = dict((await request.form(max_fields=100)).items())
+    form = dict((await form_of(request, max_fields=100)).items())
     code = request.path_params["code"]
     composite = next(
         (c for c in engine.profile.get("assessment", {}).get("composites", []) if c["code"] == code), None
@@ -203,7 +203,7 @@ async def calendar_day(request: Request, actor: Actor) -> Response:
     """Add or remove a working-day override (调休, an extra holiday), or confirm a year whose days
     are entered; clocks started later use it, and provisional deadlines are counted again."""
     engine = request.app.state.engine
-    form = dict((await request.form(max_fields=10)).items())
+    form = dict((await form_of(request, max_fields=10)).items())
     calendar = form.get("calendar", "")
     if form.get("action") == "confirm":
         year = form.get("year", "")

@@ -20,7 +20,7 @@ from gridcase.core.web.api_cases import SUMMARY, case_detail, fire_for, light_is
 from .names import class_names, state_names, transition_names
 from .queries import in_states
 from .render import page
-from .views import INTAKE, ui
+from .views import INTAKE, form_of, ui
 
 CASE, EVIDENCE = Case.__table__, Evidence.__table__
 QUEUE_PAGE = 50
@@ -98,10 +98,7 @@ def _number(raw: Any, field: str) -> float:
 
 
 async def _form(request: Request) -> tuple[dict[str, Any], list[Upload]]:
-    try:
-        form = await request.form(max_files=MAX_UPLOAD, max_fields=60)
-    except Exception as exc:  # python-multipart and Starlette raise several kinds
-        raise GridcaseError("bad_request", f"表单无法读取: {exc}") from None
+    form = await form_of(request, max_fields=60, max_files=MAX_UPLOAD)
     fields: dict[str, Any] = {}
     uploads: list[Upload] = []
     for name, value in form.multi_items():

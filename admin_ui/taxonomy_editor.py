@@ -13,7 +13,7 @@ from gridcase.core.errors import GridcaseError
 from gridcase.core.taxonomy import KINDS, active_edition
 
 from .render import page
-from .views import ADMIN, ui
+from .views import ADMIN, form_of, ui
 
 STANDARD_FIELDS = ("code", "condition", "time_limit", "close_condition")
 MAX_STANDARD_ROWS = 100
@@ -116,7 +116,7 @@ def _fields(form: dict[str, Any], minor: dict[str, Any]) -> dict[str, Any]:
 async def save(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     kind, code = request.path_params["kind"], request.path_params["code"]
-    form = dict((await request.form(max_fields=400)).items())
+    form = dict((await form_of(request, max_fields=400)).items())
     minor = _minor(engine, kind, code)
     fields = _fields(form, minor)
     try:
@@ -139,7 +139,7 @@ async def new_class(request: Request, actor: Actor) -> Response:
     """A new minor class under a major one; the editor opens on it to fill in the rest."""
     engine = request.app.state.engine
     kind, major = request.path_params["kind"], request.path_params["major"]
-    form = dict((await request.form(max_fields=10)).items())
+    form = dict((await form_of(request, max_fields=10)).items())
     code, name = form.get("code", "").strip(), form.get("name_zh", "").strip()
 
     def run() -> None:
@@ -158,7 +158,7 @@ async def new_class(request: Request, actor: Actor) -> Response:
 async def revert(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     change_id = request.path_params["change_id"]
-    form = dict((await request.form(max_fields=10)).items())
+    form = dict((await form_of(request, max_fields=10)).items())
     history = await run_in_threadpool(taxonomy_changes.load, engine.db)
     change = next((c for c in history if str(c["id"]) == change_id), None)
     if change is None:

@@ -4,11 +4,13 @@ pages (or as an htmx fragment) instead of JSON."""
 from collections.abc import Awaitable, Callable
 from functools import wraps
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gridcase.core.cases import Actor
 from gridcase.core.errors import GridcaseError
+from gridcase.core.text import check_fields, check_text
 from gridcase.core.web.errors import status_of
 from gridcase.core.web.identity import identify
 
@@ -75,6 +77,22 @@ def ui(roles: tuple[str, ...] = ()) -> Callable:
         return endpoint
 
     return decorate
+
+
+async def form_of(request: Request, max_fields: int = 10, max_files: int = 0) -> FormData:
+    """The request's form, every field's name and text value (and every file's name) held to
+    core/text.py's rule, as the JSON API's are: a 400 naming the field, shown as any error is.
+    Every form of the UI is read here, so that none can forget the rule."""
+    try:
+        form = await request.form(max_files=max_files, max_fields=max_fields)
+    except Exception as exc:  # python-multipart and Starlette raise several kinds
+        raise GridcaseError("bad_request", f"表单无法读取: {exc}") from None
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            check_fields({name: value}, decoded=True)
+        else:
+            check_text(value.filename, f"{name} (a file's name)")
+    return form
 
 
 def error_page(request: Request, exc: GridcaseError) -> Response:

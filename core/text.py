@@ -60,11 +60,10 @@ def check_fields(fields: Mapping[str, Any], prefix: str = "", decoded: bool = Fa
     `decoded`, the fields were decoded from bytes with replacement (Starlette's forms are), so a
     U+FFFD marks bytes that were not UTF-8, and is refused as they would have been."""
     for name, value in fields.items():
-        check_text(name, f"{prefix}{name!r} (a field's name)")
-        check_text(value, f"{prefix}{name}")
-        if decoded and isinstance(value, str) and REPLACEMENT in value:
-            message = f"{prefix}{name}: not valid UTF-8"
-            raise GridcaseError("invalid_text", message, {"field": f"{prefix}{name}"})
+        for text, field in ((name, f"{prefix}{name!r} (a field's name)"), (value, f"{prefix}{name}")):
+            check_text(text, field)
+            if decoded and isinstance(text, str) and REPLACEMENT in text:
+                raise GridcaseError("invalid_text", f"{field}: not valid UTF-8", {"field": field})
 
 
 def clean_text(value: str) -> str:

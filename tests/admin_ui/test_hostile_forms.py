@@ -1,0 +1,123 @@
+"""The hostile-input corpus (tests/core/web/test_hostile_input.py) sent to every admin UI form, as
+a logged-in person with the CSRF token: each bad value, in every field and as a field's name,
+is a 400 or 422 naming the field in the page's error area, and nothing of it is stored."""
+
+from urllib.parse import quote
+
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from gridcase.core.db.models import Case
+
+from ..core.web.test_hostile_input import BAD_TEXT
+from .conftest import PASSWORD, STREET1, csrf_of
+from .test_pages import new_case
+
+# tables a refused request may touch: a failed login is counted, a session is kept alive
+UNSTORED = {"login_attempt", "rate_count", "web_session", "clock"}
+
+
+def _body(fields: dict) -> bytes:
+    """A form body; a lone surrogate sent as the bytes a careless client's encoder makes of it."""
+
+    def encoded(value: str) -> str:
+        return quote(value.encode("utf-8", "surrogatepass"))
+
+    pairs = [
+        (name, item)
+        for name, value in fields.items()
+        for item in (value if isinstance(value, list) else [value])
+    ]
+    return "&".join(f"{encoded(k)}={encoded(v)}" for k, v in pairs).encode()
+
+
+def _post(desk, path: str, fields: dict):
+    headers = {
+        "HX-Request": "true",
+        "X-CSRF-Token": desk.csrf,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    return desk.client.post(path, content=_body(fields), headers=headers)
+
+
+def _forms(ui):
+    """(who, path, a good form) for every form the UI posts."""
+    zhang, admin = ui("zhang"), ui("admin")
+    case_id = new_case(zhang)
+    edited = {"name_zh": "上水井盖", "enabled": "on", "unit": "water", "reason": "r", "standard_rows": "0"}
+    assert admin.post("/ui/taxonomy/component/0101", data=edited).status_code == 200
+    with ui.engine.db.connect() as connection:  # the edit's change, to revert
+        change_id = connection.exec_driver_sql("SELECT max(id) FROM taxonomy_change").scalar()
+    intake = {
+        "channel": "leader",
+        "category": "component:0101",
+        "lon": str(STREET1[0]),
+        "lat": str(STREET1[1]),
+        "description": "d",
+        "address": "a",
+        "idempotency_key": "k",
+    }
+    return [
+        (zhang, "/ui/cases", intake),
+        (zhang, f"/ui/cases/{case_id}/transitions/reject", {"reason": "r", "note": "n"}),
+        (zhang, "/ui/cases/bulk", {"cases": [str(case_id)], "transition": "accept", "reason": "r"}),
+        (admin, "/ui/taxonomy/component/0101", {**edited, "aliases": "a", "standards-0-code": "c"}),
+        (admin, "/ui/taxonomy/event/05/new", {"code": "0590", "name_zh": "新", "reason": "r"}),
+        (admin, f"/ui/taxonomy/changes/{change_id}/revert", {"reason": "r"}),
+        (admin, "/ui/config/units/water/class", {"class": "water"}),
+        (admin, "/ui/config/people", {"username": "zhao", "name": "赵", "roles": ["operator"], "unit": ""}),
+        (admin, "/ui/config/people/zhang", {"roles": ["operator"], "unit": "", "active": "on"}),
+        (admin, "/ui/config/calendar", {"day": "2026-12-31", "working": "no", "reason": "r", "calendar": ""}),
+        (admin, "/ui/config/rules/file", {"limit": "15 minute", "reason": "r"}),
+        (admin, "/ui/config/composites/supervisor", {"weight-valid": "0.5", "reason": "r"}),
+    ]
+
+
+def _rows(engine) -> dict:
+    tables = {name: table for name, table in Case.metadata.tables.items() if name not in UNSTORED}
+    with engine.db.connect() as connection:
+        return {name: sorted(map(repr, connection.execute(select(table)))) for name, table in tables.items()}
+
+
+def _refused(response, field: str) -> str | None:
+    """What is wrong with the answer, or None when it is the UI's refusal naming the field."""
+    if response.status_code not in (400, 422):
+        return f"{response.status_code} {response.text[:200]}"
+    if response.headers.get("HX-Retarget") != "#errors":
+        return "not shown in the page's error area"
+    if field not in response.text and quote(field) not in response.text:
+        return f"the field is not named: {response.text[:200]}"
+    return None
+
+
+def test_every_ui_form_refuses_bad_text_in_every_field_and_stores_nothing(ui):
+    forms = _forms(ui)
+    before = _rows(ui.engine)
+    wrong = []
+    for desk, path, good in forms:
+        for field in good:
+            for bad in BAD_TEXT:
+                value = [bad] if isinstance(good[field], list) else bad
+                problem = _refused(_post(desk, path, {**good, field: value}), field)
+                if problem:
+                    wrong.append(f"{path} {field}={bad!r}: {problem}")
+        for bad in BAD_TEXT:
+            if _post(desk, path, {**good, f"x{bad}": "v"}).status_code not in (400, 422):
+                wrong.append(f"{path} key {bad!r}")
+    assert wrong == []
+    assert _rows(ui.engine) == before
+
+
+def test_the_login_form_refuses_bad_text_naming_the_field(ui):
+    client = TestClient(ui.app, base_url="http://testserver")
+    token = csrf_of(client.get("/ui/login").text)
+    good = {"username": "admin", "password": PASSWORD, "csrf_token": token, "next": "/ui/queue"}
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    wrong = []
+    for field in ("username", "password", "next"):
+        for bad in BAD_TEXT:
+            answer = client.post("/ui/login", content=_body({**good, field: bad}), headers=headers)
+            if answer.status_code not in (400, 422) or field not in answer.text:
+                wrong.append(f"{field}={bad!r}: {answer.status_code} {answer.text[:120]}")
+    assert wrong == []
+    assert client.get("/ui/queue", follow_redirects=False).status_code == 303  # never logged in
