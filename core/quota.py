@@ -25,6 +25,15 @@ RATE = RateCount.__table__
 INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
+def limits(settings) -> dict[str, "Limit"]:
+    """The deployment's limits by name: a citizen's reports through the JSON API, and an Open311
+    account's requests, each a minute (settings `reports_per_minute`, `open311_requests_per_minute`)."""
+    return {
+        "intake": Limit("intake", settings.reports_per_minute, 60),
+        "open311": Limit("open311", settings.open311_requests_per_minute, 60),
+    }
+
+
 @dataclass(frozen=True)
 class Limit:
     """At most `rate` requests per `per` seconds for each client; `name` keeps limits apart."""

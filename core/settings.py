@@ -35,6 +35,8 @@ KNOWN = {
     "session_idle_minutes",
     "session_hours",
     "keep_idempotency_keys_days",
+    "reports_per_minute",
+    "open311_requests_per_minute",
     "public_url",
 }
 
@@ -77,6 +79,10 @@ class Settings:
     session_hours: float = 12.0
     # how long a request's idempotency key is honoured, at least (core/idempotency.py)
     keep_idempotency_keys_days: float = 1.0
+    # rate limits shared by every worker (core/quota.py): a citizen's reports through the JSON API,
+    # and an Open311 api_key's requests, each a minute
+    reports_per_minute: int = 120
+    open311_requests_per_minute: int = 60
     # the address clients reach the server at (https://12319.example.gov.cn), for the links it
     # gives (Open311's discovery); never taken from a request's Host header, which anyone may set
     public_url: str | None = None
@@ -144,7 +150,17 @@ def load_settings(start: Path | None = None) -> Settings:
         **_sessions(values),
         keep_idempotency_keys_days=_days(values, "keep_idempotency_keys_days", 1),
         public_url=_url(values, "public_url"),
+        reports_per_minute=_count(values, "reports_per_minute", 120),
+        open311_requests_per_minute=_count(values, "open311_requests_per_minute", 60),
     )
+
+
+def _count(values: dict, name: str, default: int) -> int:
+    """A whole number, 1 or more: its environment variable, else the settings file's value."""
+    value = os.environ.get("GRIDCASE_" + name.upper()) or values.get(name, default)
+    if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
+        raise SettingsError(f"{name} must be a whole number, 1 or more, not {value!r}")
+    return int(value)
 
 
 def _flag(values: dict, name: str) -> bool:

@@ -23,7 +23,6 @@ from ..evidence import Upload
 from ..geo import CRS
 from ..idempotency import MAX_KEY, Claim, answer_of, digest, record_answer, record_refusal, scoped
 from ..intake import Submission
-from ..quota import Limit
 from ..units import subtree
 from .bodies import BOOLEAN, INTEGER, NUMBER, TEXT, Schema, obj, text, value
 from .endpoints import MAX_ID, _engine, _int, body_of, dumps, endpoint, ok
@@ -33,7 +32,6 @@ from .identity import login, logout, require
 CASE, CASE_UNIT, CLOCK, UNIT = (t.__table__ for t in (Case, CaseUnit, Clock, Unit))
 PAGE, MAX_PAGE = 50, 200
 KEY = {"type": "string", "minLength": 1, "maxLength": MAX_KEY}
-INTAKE_LIMIT = Limit("intake", rate=120, per=60)  # a citizen's reports a minute, all workers together
 
 
 # -- session --------------------------------------------------------------------------
@@ -135,7 +133,7 @@ async def create_case(request: Request) -> Response:
     engine = _engine(request)
     quota = None  # citizens' apps are limited (core/quota.py); the centre's integrations are not
     if scope.is_public(engine, actor):
-        quota = INTAKE_LIMIT.of(f"person:{actor.id}")
+        quota = request.app.state.limits["intake"].of(f"person:{actor.id}")
     report, uploads = await body_of(request)
     key = request.headers.get("idempotency-key")
     result = await request.app.state.intake(Submission(report, actor, tuple(uploads), key, quota))

@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..accounts import Lifetimes
 from ..plugins import collect
+from ..quota import limits
 from ..retention import Retention
 from ..settings import Settings
 from . import api, open311
@@ -215,5 +216,6 @@ def create_app(
     app.state.admin_pages = admin_pages(pm) if pm is not None else []
     app.state.assessor = None
     app.state.retention = Retention.of(settings) if settings else Retention()
+    app.state.limits = limits(settings or Settings())
     app.state.ui_cache = {}  # the admin UI's short-lived results (rankings); cleared on its changes
     return app

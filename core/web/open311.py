@@ -24,7 +24,6 @@ from ..db.engine import read
 from ..db.models import Case, CaseUnit, Clock, Report, Unit
 from ..errors import GridcaseError
 from ..intake import CONTACT_FIELDS, Submission
-from ..quota import Limit
 from ..taxonomy import active_classes, label_zh
 from ..text import check_fields, clean_text
 from .identity import identify
@@ -33,7 +32,6 @@ CASE, CASE_UNIT, CLOCK, REPORT, UNIT = (t.__table__ for t in (Case, CaseUnit, Cl
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 KIND_PREFIX = {"component": "c", "event": "e"}
 DEFAULT_DAYS, MAX_REQUESTS = 90, 1000
-POST_LIMIT = Limit("open311", rate=60, per=60)  # requests per api_key's account a minute, all workers
 STATUS_CODES = {
     "bad_request": 400,
     "unauthorized": 403,
@@ -424,7 +422,7 @@ async def _answer(request: Request, parts: list[str], fmt: str) -> Response:
         # written with the JSON API's reports that arrive together (group commit, web/coalesce.py),
         # counted against the limit in the same transaction (core/quota.py)
         key = request.headers.get("idempotency-key")
-        quota = POST_LIMIT.of(f"person:{actor.id}")
+        quota = request.app.state.limits["open311"].of(f"person:{actor.id}")
         result = await request.app.state.intake(Submission(report_of(engine, q), actor, key=key, quota=quota))
         root, data = created(result)
         return _render(data, root, fmt, 200 if result.get("replay") else 201)

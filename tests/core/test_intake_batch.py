@@ -172,6 +172,7 @@ def test_an_idempotency_key_raced_by_another_transaction_is_answered_with_the_wi
             "number": winner["number"],
             "duplicate": False,
             "report_id": winner["report_id"],
+            "token": winner["token"],
             "replay": True,
         }
     else:

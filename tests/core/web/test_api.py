@@ -7,7 +7,6 @@ from sqlalchemy import text
 
 from gridcase.core.accounts import set_password
 from gridcase.core.quota import Limit
-from gridcase.core.web import api_cases
 from gridcase.core.web.openapi import document
 
 from .conftest import STREET1
@@ -148,7 +147,7 @@ def test_a_session_needs_its_csrf_token_and_logins_are_throttled(world):
 
 
 def test_public_intake_is_rate_limited(world, monkeypatch):
-    monkeypatch.setattr(api_cases, "INTAKE_LIMIT", Limit("intake", rate=2, per=60))
+    monkeypatch.setitem(world.client.app.state.limits, "intake", Limit("intake", rate=2, per=60))
     statuses = [world.post("/api/v1/cases", "citizen", json=elsewhere(i)).status_code for i in range(3)]
     assert statuses == [201, 201, 429]
 

@@ -31,7 +31,10 @@ def _port() -> int:
 
 
 def _start(db_url: str, port: int, tmp_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "GRIDCASE_SWEEP_SECONDS": "0", "GRIDCASE_EVIDENCE_DIR": str(tmp_path / "evidence")}
+    env = {
+        **os.environ, "GRIDCASE_SWEEP_SECONDS": "0", "GRIDCASE_EVIDENCE_DIR": str(tmp_path / "evidence"),
+        "GRIDCASE_REPORTS_PER_MINUTE": "100000",  # a burst of one citizen's reports, and their retries
+    }  # fmt: skip
     server = subprocess.Popen(
         [GRIDCASE, "serve", "--profile", str(TESTCITY), "--db", db_url, "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

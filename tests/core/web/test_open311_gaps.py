@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 import gridcase.city_profiles
 from gridcase.core.db.models import Report
 from gridcase.core.profile import load_validated
+from gridcase.core.quota import Limit
 from gridcase.core.settings import Settings
 from gridcase.core.web import open311
 from gridcase.core.web.app import create_app
@@ -88,7 +89,7 @@ def test_the_discovery_url_is_the_configured_one_never_the_host_header(engine):
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
 def test_a_rate_limited_post_says_when_to_come_back(world, fmt, monkeypatch):
-    monkeypatch.setattr(open311, "POST_LIMIT", open311.POST_LIMIT.__class__("open311", rate=1, per=60))
+    monkeypatch.setitem(world.client.app.state.limits, "open311", Limit("open311", rate=1, per=60))
     assert post(world, fmt=fmt).status_code == 201
     refused = post(world, fmt=fmt, long=STREET1[0] + 0.02)
     assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= 60

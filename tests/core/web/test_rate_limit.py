@@ -7,12 +7,14 @@ import httpx2 as httpx
 
 from gridcase.core.accounts import create_token
 from gridcase.core.cases import Engine
+from gridcase.core.settings import Settings
 from gridcase.core.units import add_person
-from gridcase.core.web.api_cases import INTAKE_LIMIT
 
 from ...conftest import TESTCITY
 from .conftest import STREET1
 from .test_request_log import _serve, _stop
+
+LIMIT = Settings().reports_per_minute  # the default a deployment gets
 
 
 def test_two_server_processes_share_one_citizens_limit(db_url, tmp_path):
@@ -33,12 +35,32 @@ def test_two_server_processes_share_one_citizens_limit(db_url, tmp_path):
                 headers={"Authorization": f"Bearer {token}"},
                 timeout=30,
             )
-            for i in range(INTAKE_LIMIT.rate + 10)
+            for i in range(LIMIT + 10)
         ]  # fmt: skip
     finally:
         for server, _ in servers:
             _stop(server)
     statuses = [a.status_code for a in answers]
-    assert (statuses.count(201), statuses.count(429)) == (INTAKE_LIMIT.rate, 10), statuses
+    assert (statuses.count(201), statuses.count(429)) == (LIMIT, 10), statuses
     refused = answers[-1]
     assert refused.json()["error"]["code"] == "rate_limited" and 0 < int(refused.headers["Retry-After"]) <= 60
+
+
+def test_the_limits_are_the_deployments_settings(monkeypatch, tmp_path):
+    from gridcase.core.quota import limits
+    from gridcase.core.settings import SettingsError, load_settings
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gridcase.toml").write_text(
+        "[gridcase]\nopen311_requests_per_minute = 10\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("GRIDCASE_REPORTS_PER_MINUTE", "300")
+    chosen = limits(load_settings())
+    assert (chosen["intake"].rate, chosen["open311"].rate) == (300, 10)
+    monkeypatch.setenv("GRIDCASE_REPORTS_PER_MINUTE", "0")
+    try:
+        load_settings()
+    except SettingsError as exc:
+        assert str(exc) == "reports_per_minute must be a whole number, 1 or more, not '0'"
+    else:
+        raise AssertionError("a limit of 0 was taken")
