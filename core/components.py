@@ -21,6 +21,7 @@ from sqlalchemy import Engine, bindparam, select
 
 from .db.engine import is_sqlite, read, write
 from .db.models import Component
+from .errors import GridcaseError
 from .geo import outside_hint, territory
 from .geojson import FeatureStream
 from .gridindex import GridIndex, metres_scale
@@ -28,6 +29,7 @@ from .grids import load_index
 from .profile.located import ParseError
 from .tables import ENCODINGS
 from .taxonomy import active_edition
+from .text import check_fields
 
 COMPONENT = Component.__table__
 BY_CODE = select(COMPONENT).where(COMPONENT.c.code == bindparam("code"))
@@ -134,6 +136,10 @@ class RowChecker:
         return prefix.startswith(significant)
 
     def __call__(self, raw: dict[str, Any]) -> tuple[tuple, list[str]] | str:
+        try:
+            check_fields(raw)  # core/text.py's rule, as at every entry point
+        except GridcaseError as exc:
+            return exc.message
         code = (raw.get("code") or "").strip()
         if not code:
             return "missing component code"

@@ -19,6 +19,7 @@ import shapely
 from .geo import CoordinateError, crs_named, outside_hint, territory, xy_to_wgs84
 from .gridindex import area_m2
 from .profile.merge import pointer
+from .text import problem
 
 OVERLAP_TOLERANCE_M2 = 1.0  # shared edges of adjacent grids have zero area; this absorbs float noise
 BATCH = 2000
@@ -125,6 +126,11 @@ class GridChecker:
         props = feature.get("properties") if isinstance(feature, dict) else None
         if not isinstance(props, dict):
             return self.problem(i, [], "a feature needs properties with code and level")
+        for key, value in props.items():  # core/text.py's rule, as at every entry point
+            for sub, text in value.items() if isinstance(value, dict) else [(None, value)]:
+                wrong = problem(text) if isinstance(text, str) else None
+                if wrong is not None:
+                    return self.problem(i, ["properties", key, *([sub] if sub else [])], wrong)
         code, level = props.get("code"), props.get("level")
         if not isinstance(code, str) or not code:
             return self.problem(i, ["properties"], "missing grid code (properties.code, as text)")

@@ -23,6 +23,7 @@ from .db.models import Grid, Person, Responsibility, Unit
 from .errors import GridcaseError
 from .tables import read_table
 from .taxonomy import label_zh
+from .text import check_fields
 
 PERSON, RESPONSIBILITY, UNIT, GRID = (t.__table__ for t in (Person, Responsibility, Unit, Grid))
 USERNAME_LENGTH = 128  # the column's
@@ -228,6 +229,7 @@ def import_file(engine: Engine, profile: dict[str, Any], path: Path) -> ImportRe
         for line, cells in rows:
             given = {fields[i]: cells[i].strip() for i in fields if i < len(cells)}
             try:
+                check_fields(given)  # core/text.py's rule, as at every entry point
                 username = given.get("username") or given.get("name") or ""
                 if username in seen:
                     raise GridcaseError("conflict", f"{username} is on line {seen[username]} too")

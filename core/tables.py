@@ -22,6 +22,7 @@ RELS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 PACKAGE_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 # Excel's own order of preference; gb18030 also reads every GBK and GB2312 file
 ENCODINGS = ("utf-8-sig", "gb18030")
+BINARY = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # a zip's and an OLE file's (.xls) first bytes
 
 
 def read_table(path: Path) -> tuple[list[str], Iterator[Row]]:
@@ -36,7 +37,9 @@ def read_table(path: Path) -> tuple[list[str], Iterator[Row]]:
 
 def _csv_rows(path: Path) -> Iterator[Row]:
     data = path.read_bytes()  # the whole file: its encoding can only be told from all of it
-    if b"\0" in data:
+    # an .xlsx (a zip) or an old .xls renamed; a NUL or two in a text file are bad cells, which the
+    # import refuses by their rows (core/text.py), so that its good rows are still kept
+    if data.startswith(BINARY) or data.count(b"\0") * 10 > len(data):
         raise GridcaseError("invalid_file", f"{path} is not a CSV text file (an .xlsx renamed to .csv?)")
     for encoding in ENCODINGS:
         try:

@@ -411,3 +411,57 @@ def test_a_running_engine_takes_up_grids_imported_after_it_started(city, engine_
     before = engine.grids
     engine.refresh_grids()  # nothing changed: the index is kept, not read again
     assert engine.grids is before
+
+
+def test_component_rows_with_illegal_text_are_rejected_by_line_and_field(city):
+    """core/text.py's rule, as at every entry point: a NUL or a control character is a rejected
+    row naming its field; the good rows are kept."""
+    assert city.import_grids().code == 0
+    path = city.write(
+        "components.csv",
+        (
+            HEADER
+            + "3607020118000001,路灯,0118,,,,114.91,25.81\n"
+            + "3607020118000002,路\x00灯,0118,,,,114.91,25.81\n"  # line 3: NUL in the name
+            + "3607020118000003,路\x01灯,0118,,,,114.91,25.81\n"  # line 4: U+0001
+        ).encode(),
+    )
+    result = city.run("import", "components", path)
+    assert result.code == 1 and "Traceback" not in result.err
+    assert result.out == "imported 1 components, rejected 2\n"
+    assert result.err.splitlines() == [
+        f"{path}:line 3: name: character 2 (U+0000) is a control character",
+        f"{path}:line 4: name: character 2 (U+0001) is a control character",
+    ]
+    assert city.count(Component) == 1
+
+
+def test_a_component_file_that_is_not_utf8_text_is_refused_with_its_line(city):
+    """A lone surrogate cannot be UTF-8: its bytes (as a careless encoder writes them) are a
+    file whose encoding cannot be told, refused whole, as a GBK file read as UTF-8 is."""
+    assert city.import_grids().code == 0
+    surrogate = "路\ud800灯".encode("utf-8", "surrogatepass")
+    path = city.write(
+        "components.csv",
+        HEADER.encode() + b"3607020118000001," + surrogate + b",0118,,,,114.91,25.81\n",
+    )
+    result = city.run("import", "components", path, "--encoding", "utf-8")
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "after line 1 the text is not utf-8" in result.err
+    assert city.count(Component) == 0
+
+
+def test_grid_features_with_illegal_text_refuse_the_file_naming_the_property(city):
+    """Grids are all or nothing: one feature breaking the text rule refuses the file, named by
+    its JSON pointer (a lone surrogate arrives as JSON's \\ud800 escape)."""
+    named = [feature(*p) for p in PLACES]
+    named[1]["properties"]["name"] = "西\x01街道"
+    named[2]["properties"]["name"] = {"zh": "东\ud800街道"}
+    named[3]["properties"]["area_class"] = "a\x00"
+    path = city.write("grids.geojson", json.dumps(collection(named)))  # \ud800 escaped
+    result = city.run("import", "grids", path)
+    assert result.code == 1 and "Traceback" not in result.err
+    assert "/features/1/properties/name: character 2 (U+0001) is a control character" in result.err
+    assert "/features/2/properties/name/zh: character 2 (U+D800) is not valid Unicode" in result.err
+    assert "/features/3/properties/area_class: character 2 (U+0000) is a control character" in result.err
+    assert city.count(Grid) == 0

@@ -229,3 +229,32 @@ def test_import_people_refuses_a_file_it_cannot_read_with_a_message(city, tmp_pa
     refused = city("import", "people", binary)
     assert refused.code == 1 and "Traceback" not in refused.err and "UTF-8" in refused.err
     assert people(city.url) == {}
+
+
+def test_import_people_rejects_rows_with_illegal_text_by_line_and_field(city, tmp_path):
+    """core/text.py's rule, as at every entry point: a control character (a NUL too) is a
+    rejected row naming its field; the good rows are kept."""
+    roster = tmp_path / "people.csv"
+    roster.write_bytes(
+        (
+            "姓名,登录名,角色\n"
+            "周监督,zhou,supervisor\n"
+            "吴\x01处置,wu,supervisor\n"  # line 3
+            "郑,zh\x00eng,supervisor\n"  # line 4
+        ).encode()
+    )
+    result = city("import", "people", roster)
+    assert result.code == 1 and "Traceback" not in result.err
+    assert result.err.splitlines() == [
+        f"{roster}:3: name: character 2 (U+0001) is a control character",
+        f"{roster}:4: username: character 3 (U+0000) is a control character",
+    ]
+    assert set(people(city.url)) == {"zhou"}
+
+
+def test_import_people_refuses_a_lone_surrogates_bytes_as_text_it_cannot_read(city, tmp_path):
+    roster = tmp_path / "people.csv"
+    roster.write_bytes("姓名,登录名\n周\ud800,zhou\n".encode("utf-8", "surrogatepass"))
+    result = city("import", "people", roster)
+    assert result.code == 1 and "Traceback" not in result.err and "neither UTF-8 nor GBK" in result.err
+    assert people(city.url) == {}
