@@ -14,10 +14,12 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from jinja2_fragments import render_block
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from gridcase.core.profile_edits import describe as describe_change
+from gridcase.core.text import clean_text
 
 HERE = Path(__file__).parent
 LANGUAGES = {"zh": "中文", "en": "English"}
@@ -42,6 +44,14 @@ def _catalogue(language: str) -> NullTranslations:
 CATALOGUES = {language: _catalogue(language) for language in LANGUAGES}
 
 
+def _clean(value: Any) -> Any:
+    """Every value a template prints, cleaned (core/text.py): rows stored before the text rule
+    existed must not put a character into a page that XML tools and some browsers refuse."""
+    if isinstance(value, Markup):  # already escaped: cleaned, it stays markup
+        return Markup(clean_text(value))
+    return clean_text(value) if isinstance(value, str) else value
+
+
 def _environment(language: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -49,6 +59,7 @@ def _environment(language: str) -> Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_clean,
     )
     env.install_gettext_translations(CATALOGUES[language], newstyle=True)
     env.globals["LANGUAGES"] = LANGUAGES

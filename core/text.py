@@ -10,6 +10,7 @@ textarea's lines as CRLF.
     check_text(value, "description")   # the value, or GridcaseError("invalid_text") naming the field
     check_fields({"name": …})          # each text value of a flat mapping (a form, a CSV row)
     clean_text(value)                  # for encoders: illegal characters become U+FFFD
+    clean_all(data)                    # the same for every text in nested lists and dicts
 
 `PATTERN` is the same rule as a regular expression, published in the OpenAPI document's string
 schemas, so the JSON API's schema validation refuses exactly what `check_text` refuses.
@@ -70,3 +71,15 @@ def clean_text(value: str) -> str:
     """The text with every character no encoder may emit replaced by U+FFFD: defence in depth
     for rows stored before these checks existed."""
     return _illegal.sub(REPLACEMENT, value) if _illegal.search(value) else value
+
+
+def clean_all(value: Any) -> Any:
+    """`value` with every text in it, through nested lists and dicts, cleaned as by `clean_text`:
+    for encoders of whole answers (Open311's, the bulletin's)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list | tuple):
+        return type(value)(clean_all(item) for item in value)  # a tuple stays hashable: a key
+    if isinstance(value, dict):
+        return {clean_all(key): clean_all(item) for key, item in value.items()}
+    return value

@@ -11,6 +11,7 @@ import jinja2
 import xlsxwriter
 
 from ..taxonomy import label_zh
+from ..text import clean_all
 
 FORMATS = ("table", "csv", "xlsx", "html", "json")
 OBJECT_NAMES = {"unit": "单位", "grid": "网格", "person": "人员", "channel": "渠道", "class": "类别"}
@@ -24,6 +25,8 @@ _TEMPLATES = jinja2.Environment(
 def render(result: dict[str, Any], fmt: str) -> bytes:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    # names stored before the text rule existed must not make a workbook Excel cannot open
+    result = clean_all(result)
     if fmt == "json":
         return json.dumps(result, ensure_ascii=False, indent=2, default=str).encode()
     sheet = Sheet(result)

@@ -25,7 +25,7 @@ from ..db.models import Case, CaseUnit, Clock, Report, Unit
 from ..errors import GridcaseError
 from ..intake import CONTACT_FIELDS, Submission
 from ..taxonomy import active_classes, label_zh
-from ..text import check_fields, clean_text
+from ..text import check_fields, clean_all
 from .identity import identify
 
 CASE, CASE_UNIT, CLOCK, REPORT, UNIT = (t.__table__ for t in (Case, CaseUnit, Clock, Report, Unit))
@@ -102,22 +102,12 @@ def _fill(element: ET.Element, value: Any, name: str) -> None:
         element.text = "true" if value is True else "false" if value is False else str(value)
 
 
-def _clean(value: Any) -> Any:
-    """The answer with its text cleaned (core/text.py): rows stored before intake refused control
-    characters must not make XML that clients cannot read, nor JSON other than the XML."""
-    if isinstance(value, str):
-        return clean_text(value)
-    if isinstance(value, list):
-        return [_clean(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _clean(item) for key, item in value.items()}
-    return value
-
-
 def _render(
     data: Any, root: str, fmt: str, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    data = _clean(data)
+    # rows stored before intake refused control characters must not make XML clients cannot
+    # read, nor JSON other than the XML
+    data = clean_all(data)
     if fmt == "xml":
         body, media_type = _xml(root, data), "text/xml; charset=utf-8"
     else:

@@ -2,16 +2,21 @@
 a logged-in person with the CSRF token: each bad value, in every field and as a field's name,
 is a 400 or 422 naming the field in the page's error area, and nothing of it is stored."""
 
+import io
+import zipfile
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from gridcase.core.db.models import Case
+from gridcase.core.assess.assessor import Assessor
+from gridcase.core.assess.bulletin import render
+from gridcase.core.db.models import Case, Unit
+from gridcase.core.text import first_illegal
 
 from ..core.web.test_hostile_input import BAD_TEXT
 from .conftest import PASSWORD, STREET1, csrf_of
-from .test_pages import new_case
+from .test_pages import dispatched, new_case
 
 # tables a refused request may touch: a failed login is counted, a session is kept alive
 UNSTORED = {"login_attempt", "rate_count", "web_session", "clock"}
@@ -121,3 +126,37 @@ def test_the_login_form_refuses_bad_text_naming_the_field(ui):
                 wrong.append(f"{field}={bad!r}: {answer.status_code} {answer.text[:120]}")
     assert wrong == []
     assert client.get("/ui/queue", follow_redirects=False).status_code == 303  # never logged in
+
+
+# rows stored before the text rule existed: what PostgreSQL can store of the corpus
+OLD_TEXT = "水\x01务\x1b局\ufffe"
+
+
+def test_text_stored_before_the_rule_is_never_emitted_by_pages_or_bulletins(ui):
+    """Every encoder cleans what it emits (core/text.py's clean_text): the UI's templates, the
+    bulletin's CSV, xlsx, HTML, table and JSON."""
+    zhang, leader = ui("zhang"), ui("leader")
+    case_id = new_case(zhang, description="d", address="a")
+    dispatched(ui.engine, case_id)
+    with ui.engine.db.begin() as connection:
+        connection.execute(update(Unit.__table__).where(Unit.code == "water").values(name=OLD_TEXT))
+        connection.execute(
+            update(Case.__table__).where(Case.id == case_id).values(description=OLD_TEXT, address=OLD_TEXT)
+        )
+    units = ui("admin").get("/ui/config/units").text  # the profile's names, and the unit's code
+    assert first_illegal(units) is None and "water" in units
+    shown = [
+        leader.get("/ui/rankings?period=2026-10").text,
+        leader.get("/ui/rankings?period=2026-10", htmx=True).text,
+        zhang.get(f"/ui/cases/{case_id}").text,
+        zhang.get(f"/ui/cases/{case_id}", htmx=True).text,
+    ]
+    with zipfile.ZipFile(io.BytesIO(leader.get("/ui/rankings/bulletin.xlsx?period=2026-10").content)) as book:
+        shown.append(book.read("xl/sharedStrings.xml").decode())
+    shown.append(leader.get("/ui/rankings/bulletin.csv?period=2026-10").content.decode("utf-8-sig"))
+    result = Assessor(ui.engine).assess("2026-10")
+    shown += [render(result, fmt).decode() for fmt in ("html", "table", "csv")]
+    shown.append(render(result, "json").decode())
+    assert [first_illegal(text) for text in shown] == [None] * len(shown)
+    cleaned = [i for i, text in enumerate(shown) if "水\ufffd务\ufffd局\ufffd" in text]
+    assert cleaned == list(range(len(shown))), "every text shows the name, cleaned"
