@@ -6,13 +6,14 @@ as late."""
 import re
 from datetime import date
 
+from alembic import command
 from sqlalchemy import func, select, text
 from sqlmodel import SQLModel
 from starlette.testclient import TestClient
 
 from gridcase.core.accounts import create_token
 from gridcase.core.db import models  # noqa: F401  (registers the tables)
-from gridcase.core.db.engine import make_engine, upgrade
+from gridcase.core.db.engine import alembic_config, make_engine, migrating, upgrade
 from gridcase.core.db.models import Clock, UTCDateTime
 from gridcase.core.simulate import simulate
 from gridcase.core.units import add_person
@@ -120,14 +121,16 @@ def test_the_database_orders_the_simulators_clocks_like_their_moments(db_url, tm
 def test_the_upgrade_rewrites_local_times_stored_before_in_utc(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.db'}"
     simulate("heping", url, days=1, seed=3, start=date(2026, 10, 12), reports_per_day=20, evidence=tmp_path)
-    engine = make_engine(url)
-    with engine.begin() as connection:  # as a transition before 0016 wrote a stop time
+    with migrating(url) as connection:  # back to 0015, holding times as a transition then wrote them
+        config = alembic_config(url)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0015")
         connection.execute(
             text("UPDATE clock SET stopped_at = '2026-10-12 08:14:15.130219+08:00' WHERE id = 1")
         )
         connection.execute(text("UPDATE clock SET started_at = '2026-10-12T00:10:00' WHERE id = 2"))
-        connection.execute(text("UPDATE alembic_version SET version_num = '0015'"))
     upgrade(url)
+    engine = make_engine(url)
     with engine.connect() as connection:
         stopped = connection.execute(text("SELECT stopped_at FROM clock WHERE id = 1")).scalar()
         started = connection.execute(text("SELECT started_at FROM clock WHERE id = 2")).scalar()
