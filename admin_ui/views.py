@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from gridcase.core.cases import Actor
 from gridcase.core.errors import GridcaseError
 from gridcase.core.text import check_fields, check_text
+from gridcase.core.web.bodies import check_multipart_text
 from gridcase.core.web.errors import status_of
 from gridcase.core.web.identity import identify
 
@@ -83,6 +84,7 @@ async def form_of(request: Request, max_fields: int = 10, max_files: int = 0) ->
     """The request's form, every field's name and text value (and every file's name) held to
     core/text.py's rule, as the JSON API's are: a 400 naming the field, shown as any error is.
     Every form of the UI is read here, so that none can forget the rule."""
+    await check_multipart_text(request)
     try:
         form = await request.form(max_files=max_files, max_fields=max_fields)
     except Exception as exc:  # python-multipart and Starlette raise several kinds

@@ -18,6 +18,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from ..errors import GridcaseError
@@ -161,6 +162,48 @@ async def read_json(request: Request, limit: int = MAX_BYTES) -> Any:
     return parse(bytes(raw))
 
 
+async def check_multipart_text(request: Request) -> None:
+    """Refuse a multipart field whose bytes are not UTF-8. Starlette reads such a field as latin-1,
+    which makes any bytes look like text, so the text rule alone would store them garbled; the
+    fields' own bytes (not files') are read here first, and Starlette parses the kept body after."""
+    kind, params = parse_options_header(request.headers.get("content-type", ""))
+    if kind != b"multipart/form-data" or not params.get(b"boundary"):
+        return
+    raw = await request.body()
+    part: dict[str, Any] = {}
+
+    def begin() -> None:
+        part.update(headers={}, field=b"", value=b"", data=bytearray())
+
+    def header_end() -> None:
+        part["headers"][part["field"].lower()] = part["value"]
+        part["field"] = part["value"] = b""
+
+    def end() -> None:
+        _, options = parse_options_header(part["headers"].get(b"content-disposition", b""))
+        name = options.get(b"name", b"").decode("utf-8", "replace")
+        if b"filename" not in options:
+            try:
+                bytes(part["data"]).decode("utf-8")
+            except UnicodeDecodeError:
+                raise GridcaseError("invalid_text", f"{name}: not UTF-8 text", {"field": name}) from None
+
+    callbacks = {
+        "on_part_begin": begin,
+        "on_header_field": lambda data, start, stop: part.update(field=part["field"] + data[start:stop]),
+        "on_header_value": lambda data, start, stop: part.update(value=part["value"] + data[start:stop]),
+        "on_header_end": header_end,
+        "on_part_data": lambda data, start, stop: part["data"].extend(data[start:stop]),
+        "on_part_end": end,
+    }
+    try:
+        MultipartParser(params[b"boundary"], callbacks).write(raw)
+    except GridcaseError:
+        raise
+    except Exception:  # a malformed body: request.form() says so, as it always has
+        return
+
+
 async def read_body(request: Request, schema: Schema, multipart: bool = False) -> tuple[Any, list[Upload]]:
     """The body checked against `schema`, and its files: JSON, or (where `multipart`) form fields
     with a `report`/`payload` field of JSON merged in, and photo files."""
@@ -171,6 +214,7 @@ async def read_body(request: Request, schema: Schema, multipart: bool = False) -
             raise GridcaseError("bad_request", "the body must be a JSON object")
         return schema.check(body), []
     most = request.app.state.engine.evidence.max_bytes
+    await check_multipart_text(request)
     try:
         form = await request.form(max_files=MAX_FILES, max_fields=MAX_FIELDS, max_part_size=most)
     except Exception as exc:  # python-multipart and Starlette raise several kinds

@@ -113,6 +113,29 @@ def test_every_ui_form_refuses_bad_text_in_every_field_and_stores_nothing(ui):
     assert _rows(ui.engine) == before
 
 
+def test_a_multipart_field_that_is_not_utf8_is_refused_not_read_as_latin1(ui):
+    desk = ui("zhang")
+    before = _rows(ui.engine)
+    raw = b"".join(
+        b'--b0\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n' % (name, value)
+        for name, value in (
+            (b"csrf_token", desk.csrf.encode()), (b"channel", b"hotline_12345"), (b"category", b"0101"),
+            (b"lon", b"120.61"), (b"lat", b"31.337"), (b"description", b"\xd5\xe2\xca\xc7 GBK"),
+        )
+    ) + b"--b0--\r\n"  # fmt: skip
+    answer = desk.client.post(
+        "/ui/cases",
+        content=raw,
+        headers={
+            "Content-Type": "multipart/form-data; boundary=b0",
+            "HX-Request": "true",
+            "X-CSRF-Token": desk.csrf,
+        },
+    )
+    assert answer.status_code == 400 and "description: not UTF-8 text" in answer.text
+    assert _rows(ui.engine) == before
+
+
 def test_the_login_form_refuses_bad_text_naming_the_field(ui):
     client = TestClient(ui.app, base_url="http://testserver")
     token = csrf_of(client.get("/ui/login").text)

@@ -71,6 +71,15 @@ def _attacks(world):
         yield f"report {body}", _json(world, "POST", "/api/v1/cases", "citizen", body)
     multipart = {"report": json.dumps({**REPORT, "description": "a\x01b"})}
     yield "multipart", world.post("/api/v1/cases", "citizen", data=multipart, files=[("x", ("a", b"a"))])
+    # a field's bytes that are not UTF-8: Starlette alone would read them as latin-1 text
+    raw = (
+        b'--b0\r\nContent-Disposition: form-data; name="report"\r\n\r\n'
+        + json.dumps(REPORT).encode()
+        + b'\r\n--b0\r\nContent-Disposition: form-data; name="address"\r\n\r\nNo.\xff\xfe 1'
+        + b"\r\n--b0--\r\n"
+    )
+    headers = {**world.headers("citizen"), "Content-Type": "multipart/form-data; boundary=b0"}
+    yield "multipart latin-1", world.client.post("/api/v1/cases", content=raw, headers=headers)
     for bad in BAD_TEXT[2:]:  # a URL cannot carry a lone surrogate; percent-encoded, the rest
         for path, name in (("/api/v1/cases", "state"), ("/api/v1/grids", "level"), ("/api/v1/cases", "from")):
             yield (
