@@ -2,6 +2,7 @@
 time limits and calendars, with holiday overrides; assessment weights; and the workflow drawn
 as a state diagram from the profile."""
 
+import logging
 from datetime import date
 from typing import Any
 
@@ -10,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gridcase.core import people, setting_changes
+from gridcase.core import people, setting_changes, throttle
 from gridcase.core.accounts import generate_password
 from gridcase.core.cases import Actor
 from gridcase.core.db.engine import read
@@ -24,6 +25,8 @@ from .render import page
 from .views import ADMIN, WEIGHTS, WORKFLOW, form_of, ui
 
 PERSON, RESPONSIBILITY, UNIT = Person.__table__, Responsibility.__table__, Unit.__table__
+
+log = logging.getLogger("gridcase.admin")
 
 
 def _units_and_people(engine) -> dict[str, Any]:
@@ -42,6 +45,9 @@ def _units_and_people(engine) -> dict[str, Any]:
 def _units_page(engine) -> dict[str, Any]:
     return {
         **_units_and_people(engine),
+        "throttles": throttle.listing(engine.db, engine.clock.now()),
+        "now": engine.clock.now(),
+        "tz": engine.tz,
         "classes": sorted({u.get("class") for u in engine.profile.get("units", []) if u.get("class")}),
         "roles": {r["code"]: r.get("name") for r in engine.profile.get("roles", [])},
         "profile_units": {u["code"]: u for u in engine.profile.get("units", [])},
@@ -291,3 +297,20 @@ async def outbox(request: Request, actor: Actor) -> Response:
     retention = request.app.state.retention
     context = {"listing": listing, "status": status, "tz": engine.tz, "keep_days": retention.notices.days}
     return page(request, "config_outbox.html", context)
+
+
+@ui(ADMIN)
+async def unthrottle(request: Request, actor: Actor) -> Response:
+    """Clear a login throttle (an address's failures, or a name's from an address): the person
+    who locked themselves out, or a colleague behind the same office address, may try again."""
+    engine = request.app.state.engine
+    form = dict((await form_of(request, max_fields=10)).items())
+    address, username = form.get("address") or None, form.get("username") or None
+    cleared = await run_in_threadpool(throttle.clear, engine.db, address, username)
+    log.info(
+        "login throttle cleared",
+        extra={
+            "fields": {"by": actor.username, "address": address, "username": username, "failures": cleared}
+        },
+    )
+    return Response(status_code=204, headers={"HX-Refresh": "true"})

@@ -37,6 +37,7 @@ def ui_routes() -> list[Route]:
         Route("/config/units/{code}/class", config_pages.unit_class, methods=post),
         Route("/config/people", config_pages.add_person_page, methods=post),
         Route("/config/people/{username}", config_pages.save_person, methods=post),
+        Route("/config/throttles/clear", config_pages.unthrottle, methods=post),
         Route("/config/time-limits", config_pages.time_limits, methods=get),
         Route("/config/calendar", config_pages.calendar_day, methods=post),
         Route("/config/rules/{code}", config_pages.save_rule, methods=post),
