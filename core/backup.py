@@ -87,9 +87,7 @@ def create(folder: Path, source: Source, now: datetime) -> tuple[Path, dict[str,
     its name only when complete (written beside it, then renamed)."""
     folder = _writable(folder)
     target = folder / archive_name(now)
-    partial = folder / f".{target.name}.partial"
-    try:
-        _private(partial)
+    with _replacing(target, "the archive") as partial:
         with tempfile.TemporaryDirectory(prefix="gridcase-backup-") as scratch:
             with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
                 files: dict[str, dict[str, Any]] = {}
@@ -109,13 +107,6 @@ def create(folder: Path, source: Source, now: datetime) -> tuple[Path, dict[str,
                 }
                 _add_bytes(tar, MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
             _fsync(partial)
-        os.replace(partial, target)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise BackupError(f"cannot write the archive in {folder}: {exc.strerror or exc}") from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
     return target, manifest
 
 
@@ -518,6 +509,23 @@ def due(schedule: Schedule, now: datetime) -> bool:
     return now - made >= schedule.every - SCHEDULE_SLACK
 
 
+@contextmanager
+def _replacing(target: Path, what: str) -> Iterator[Path]:
+    """A private file beside `target` for the block to write: it takes `target`'s name when the
+    block ends well, so no half-written archive ever has one, and is removed when not."""
+    partial = target.parent / f".{target.name}.partial"
+    try:
+        _private(partial)
+        yield partial
+        os.replace(partial, target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"cannot write {what} in {target.parent}: {exc.strerror or exc}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
 def _private(path: Path) -> None:
     """An empty file only its owner reads: an archive holds the settings (the session secret) and
     every citizen's report and photo."""
@@ -529,9 +537,8 @@ def copy_offsite(archive: Path, folder: Path) -> Path:
     """Copy the archive into `folder` (renamed into place when complete) and read the copy back:
     its checksum must be the original's."""
     folder = _writable(folder)
-    target, partial = folder / archive.name, folder / f".{archive.name}.partial"
-    try:
-        _private(partial)
+    target = folder / archive.name
+    with _replacing(target, "the off-site copy") as partial:
         with archive.open("rb") as source, partial.open("wb") as out:
             original = hashlib.sha256()
             while chunk := source.read(CHUNK):
@@ -542,13 +549,6 @@ def copy_offsite(archive: Path, folder: Path) -> Path:
         with partial.open("rb") as copied:
             if _sha256(copied) != original.hexdigest():
                 raise BackupError(f"the off-site copy {target} differs from {archive} when read back")
-        os.replace(partial, target)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise BackupError(f"cannot write the off-site copy in {folder}: {exc.strerror or exc}") from None
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
     return target
 
 
