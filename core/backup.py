@@ -39,6 +39,7 @@ from sqlalchemy.engine import URL, make_url
 
 from . import __version__
 from .errors import GridcaseError
+from .evidence import write_atomically
 
 FORMAT = "gridcase-backup"
 VERSION = 1
@@ -454,17 +455,7 @@ def _sqlite_restore(dump: Path, target: Path) -> None:
 
 def _extract(tar: tarfile.TarFile, name: str, target: Path) -> None:
     """One member to `target`, written beside it and renamed, so no half-written file has its name."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".restoring-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(tar.extractfile(name), out, CHUNK)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(target, lambda out: shutil.copyfileobj(tar.extractfile(name), out, CHUNK), ".restoring-")
 
 
 def _check_counts(url: URL, expected: dict[str, int]) -> None:

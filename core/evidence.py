@@ -10,8 +10,10 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import GridcaseError
 
@@ -66,6 +68,22 @@ def default_root(database_url: str | None = None, settings_file: Path | None = N
     return Path(data) / "gridcase" / "evidence"
 
 
+def write_atomically(target: Path, write: Callable[[BinaryIO], object], prefix: str) -> None:
+    """`write` into a temporary file beside `target`, synced, then renamed to it: a crash never
+    leaves a partial file under the real name (evidence stored, or restored from a backup)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=prefix)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def safe_filename(name: str) -> str:
     """The last path component, without control characters or anything a shell or URL minds."""
     name = unicodedata.normalize("NFC", name or "").replace("\\", "/").split("/")[-1]
@@ -115,17 +133,7 @@ class EvidenceStore:
         stored = self.check(upload)
         target = self.path_of(stored.sha256)
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(upload.content)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomically(target, lambda handle: handle.write(upload.content), ".incoming-")
         return stored
 
     def read(self, sha256: str) -> bytes:
