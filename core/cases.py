@@ -21,7 +21,7 @@ from . import components as component_registry
 from . import grids as grid_registry
 from .assess import scheduled
 from .clock import Clock, SystemClock
-from .db.engine import make_engine, read
+from .db.engine import make_engine, read, write
 from .db.fastinsert import FastInsert
 from .db.models import Case, CaseEvent, CaseUnit, Evidence, Report
 from .db.models import Clock as ClockRow
@@ -133,9 +133,17 @@ class Engine:
         overrides, years = calendar_overrides.load(self.db), calendar_overrides.load_years(self.db)
         self.deadlines.apply_overrides(overrides, years)
 
-    def recompute_deadlines(self, connection: Connection, now: datetime) -> int:
-        """Provisional deadlines counted again on today's calendars (the sweep runs it)."""
-        return self.clocks.recompute(connection, now, SYSTEM)
+    def recompute_deadlines(self, now: datetime) -> int:
+        """Provisional deadlines counted again on today's calendars (the sweep runs it), in a
+        transaction of its own: once a process for each set of calendars, since a deadline
+        started after it was counted on them already."""
+        key = self.deadlines.calendar_key
+        if key == self.__dict__.get("_recomputed_for"):
+            return 0
+        with write(self.db) as connection:
+            changed = self.clocks.recompute(connection, now, SYSTEM)
+        self._recomputed_for = key  # after the commit: a rolled-back recompute is tried again
+        return changed
 
     def _index_classes(self) -> None:
         self.classes = {(i["kind"], i["minor"]["code"]): i for i in active_classes(self.profile)}

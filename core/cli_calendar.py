@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .cli_data import DbOption, ProfileOption, _context, _database
-from .db.engine import read, write
+from .db.engine import read
 
 if TYPE_CHECKING:
     from .cases import Engine
@@ -164,8 +164,8 @@ def calendar_check(profile: ProfileOption = None, db: DbOption = None) -> None:
 @calendar_app.command("recompute")
 def calendar_recompute(profile: ProfileOption = None, db: DbOption = None) -> None:
     """Count provisional deadlines again now (the sweep does it too), recording each change."""
-    with _engine(profile, db) as engine, write(engine.db) as connection:
-        changed = engine.recompute_deadlines(connection, engine.clock.now())
+    with _engine(profile, db) as engine:
+        changed = engine.recompute_deadlines(engine.clock.now())
     typer.echo(f"recomputed {changed} provisional deadlines")
 
 

@@ -97,6 +97,7 @@ class Deadlines:
         self.yellow_remaining = Duration.parse(lights.get("yellow_remaining"))
         self.profile = profile
         self.default_calendar, self.calendars = calendars_from_profile(profile)
+        self.calendar_key: tuple = ((), ())
         self.unit_calendars = {
             u["code"]: u["calendar"] for u in profile.get("units", []) if u.get("calendar")
         }
@@ -114,6 +115,12 @@ class Deadlines:
         """Rebuild the calendars with the database's overrides and confirmed years (deadlines
         already stored keep, but for provisional ones, which `Clocks.recompute` takes up)."""
         self.default_calendar, self.calendars = calendars_from_profile(self.profile, extra, years)
+        # what the calendars were built from: provisional deadlines need counting again only
+        # when it changes (the package's own data does not change while a process runs)
+        self.calendar_key = (
+            tuple(sorted((code, tuple(sorted(days.items()))) for code, days in extra.items())),
+            tuple(sorted((code, tuple(sorted(held))) for code, held in (years or {}).items())),
+        )
 
     def readiness(self, now: datetime) -> list[Readiness]:
         """How far ahead each calendar's working days are final (today in the default's zone)."""

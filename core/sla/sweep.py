@@ -94,11 +94,11 @@ def sweep(engine: "Engine", now: datetime | None = None, limit: int = 10_000) ->
     """Fire every due timer once; returns what fired (for the CLI and tests)."""
     now = now or engine.clock.now()
     worker = uuid.uuid4().hex[:12]
+    # first, so timers of deadlines that moved are claimed as they are now
+    recomputed = engine.recompute_deadlines(now)
+    if recomputed:
+        log.info("recomputed %d provisional deadlines", recomputed)
     with write(engine.db) as connection:
-        # first, so timers of deadlines that moved are claimed as they are now
-        recomputed = engine.recompute_deadlines(connection, now)
-        if recomputed:
-            log.info("recomputed %d provisional deadlines", recomputed)
         claim = _claim(
             connection.dialect.name,
             TIMER,

@@ -293,3 +293,21 @@ def test_the_calendar_commands(cli, db_url):
     )
     assert cli("calendar", "unset", "2027-02-10", *base).code == 0
     assert cli("calendar", "unset", "2027-02-10", *base).code == 1
+
+
+def test_the_sweep_counts_provisional_deadlines_again_only_when_the_calendars_changed(engine, monkeypatch):
+    from datetime import date
+
+    from gridcase.core.sla.overrides import set_override
+
+    dispatched_case(engine, "loose", "2026-12-30T09:00")
+    calls = []
+    recompute = engine.clocks.recompute
+    monkeypatch.setattr(engine.clocks, "recompute", lambda *a: calls.append(a) or recompute(*a))
+    engine.sweep()
+    engine.sweep()  # the same calendars: every provisional deadline was counted on them
+    assert len(calls) == 1
+    set_override(engine.db, date(2027, 1, 4), False, engine.clock.now())
+    engine.refresh_calendars()
+    engine.sweep()
+    assert len(calls) == 2
