@@ -7,12 +7,11 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from gridcase.admin_ui.render import LANGUAGES, page
+from gridcase.admin_ui.views import error_page, form_of
 from gridcase.core.errors import GridcaseError
 from gridcase.core.web.errors import status_of
 from gridcase.core.web.identity import begin_session, check_password, end_request_session, identify
-
-from .render import LANGUAGES, page
-from .views import error_page, form_of
 
 
 def _next(request: Request, raw: str | None) -> str:

@@ -11,18 +11,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gridcase.core import people, setting_changes, throttle
-from gridcase.core.accounts import generate_password
-from gridcase.core.cases import Actor
-from gridcase.core.db.engine import read
+from gridcase.admin_ui.render import page
+from gridcase.admin_ui.views import ADMIN, WEIGHTS, WORKFLOW, form_of, ui
+from gridcase.core.db.connection import read
 from gridcase.core.db.models import Person, Responsibility, Unit
 from gridcase.core.errors import GridcaseError
-from gridcase.core.people import PersonData
+from gridcase.core.people import roster as people
+from gridcase.core.people import throttle
+from gridcase.core.people.accounts import generate_password
+from gridcase.core.people.actor import Actor
+from gridcase.core.people.roster import PersonData
+from gridcase.core.places.units import check_person, set_unit_class, update_person
+from gridcase.core.profile import setting_changes
 from gridcase.core.sla import overrides as calendar_overrides
-from gridcase.core.units import check_person, set_unit_class, update_person
-
-from .render import page
-from .views import ADMIN, WEIGHTS, WORKFLOW, form_of, ui
 
 PERSON, RESPONSIBILITY, UNIT = Person.__table__, Responsibility.__table__, Unit.__table__
 
@@ -257,7 +258,7 @@ async def workflow(request: Request, actor: Actor) -> Response:
 
 
 def _graphs(specs: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
-    from .render import label, language_of
+    from gridcase.admin_ui.render import label, language_of
 
     language = language_of(request)
     graphs = []
@@ -285,7 +286,7 @@ def _graphs(specs: list[dict[str, Any]], request: Request) -> list[dict[str, Any
 async def outbox(request: Request, actor: Actor) -> Response:
     """The notices: how many wait, were sent or failed, the newest with their last error, and
     how long delivered ones are kept."""
-    from gridcase.core.notify import STATUSES, outbox_listing
+    from gridcase.core.notify.outbox import STATUSES, outbox_listing
 
     engine = request.app.state.engine
     status = request.query_params.get("status") or None

@@ -20,19 +20,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gridcase.core import scope
+from gridcase.admin_ui.names import class_names, state_names
+from gridcase.admin_ui.queries import newest_open
+from gridcase.admin_ui.render import page
+from gridcase.admin_ui.views import DASHBOARD, RANKINGS, ui
 from gridcase.core.assess.assessor import Assessor
 from gridcase.core.assess.bulletin import render as render_bulletin
-from gridcase.core.cases import Actor
-from gridcase.core.db.engine import read
+from gridcase.core.cases import scope
+from gridcase.core.db.connection import read
 from gridcase.core.db.models import Case, Clock, Grid
 from gridcase.core.errors import GridcaseError
+from gridcase.core.people.actor import Actor
 from gridcase.core.web.api_cases import SUMMARY, light_is, light_of
-
-from .names import class_names, state_names
-from .queries import newest_open
-from .render import page
-from .views import DASHBOARD, RANKINGS, ui
 
 CASE, CLOCK, GRID = Case.__table__, Clock.__table__, Grid.__table__
 RANKING_SECONDS = 60

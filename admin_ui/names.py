@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from gridcase.core.taxonomy import active_minors
+from gridcase.core.profile.taxonomy import active_minors
 
 
 def state_names(engine) -> dict[str, Any]:

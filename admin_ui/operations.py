@@ -9,18 +9,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gridcase.core import scope
-from gridcase.core.cases import Actor
-from gridcase.core.db.engine import read
+from gridcase.admin_ui.names import class_names, state_names, transition_names
+from gridcase.admin_ui.queries import in_states
+from gridcase.admin_ui.render import page
+from gridcase.admin_ui.views import INTAKE, form_of, ui
+from gridcase.core.cases import scope
+from gridcase.core.cases.evidence import Upload
+from gridcase.core.db.connection import read
 from gridcase.core.db.models import Case, Evidence
 from gridcase.core.errors import GridcaseError
-from gridcase.core.evidence import Upload
+from gridcase.core.people.actor import Actor
 from gridcase.core.web.api_cases import SUMMARY, case_detail, fire_for, light_is, light_of
-
-from .names import class_names, state_names, transition_names
-from .queries import in_states
-from .render import page
-from .views import INTAKE, form_of, ui
 
 CASE, EVIDENCE = Case.__table__, Evidence.__table__
 QUEUE_PAGE = 50

@@ -5,9 +5,8 @@ from pathlib import Path
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from gridcase.admin_ui import auth, config_pages, dashboards, operations, taxonomy_editor
 from gridcase.core.hookspecs import hookimpl
-
-from . import auth, config_pages, dashboards, operations, taxonomy_editor
 
 STATIC = Path(__file__).parent / "static"
 

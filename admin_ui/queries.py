@@ -2,9 +2,9 @@
 
 from sqlalchemy import bindparam, func, literal_column, select
 
-from gridcase.core import scope
-from gridcase.core.cases import Actor
+from gridcase.core.cases import scope
 from gridcase.core.db.models import Case
+from gridcase.core.people.actor import Actor
 
 CASE = Case.__table__
 

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from gridcase.core.profile_edits import describe as describe_change
+from gridcase.core.profile.edits import describe as describe_change
 from gridcase.core.text import clean_text
 
 HERE = Path(__file__).parent

@@ -7,13 +7,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gridcase.core import taxonomy_changes
-from gridcase.core.cases import Actor
+from gridcase.admin_ui.render import page
+from gridcase.admin_ui.views import ADMIN, form_of, ui
 from gridcase.core.errors import GridcaseError
-from gridcase.core.taxonomy import KINDS, active_edition
-
-from .render import page
-from .views import ADMIN, form_of, ui
+from gridcase.core.people.actor import Actor
+from gridcase.core.profile import taxonomy_changes
+from gridcase.core.profile.taxonomy import KINDS, active_edition
 
 STANDARD_FIELDS = ("code", "condition", "time_limit", "close_condition")
 MAX_STANDARD_ROWS = 100

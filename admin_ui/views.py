@@ -8,14 +8,13 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gridcase.core.cases import Actor
+from gridcase.admin_ui.render import page
 from gridcase.core.errors import GridcaseError
+from gridcase.core.people.actor import Actor
 from gridcase.core.text import check_fields, check_text
 from gridcase.core.web.bodies import check_multipart_text
 from gridcase.core.web.errors import status_of
 from gridcase.core.web.identity import identify
-
-from .render import page
 
 
 def N_(message: str) -> str:

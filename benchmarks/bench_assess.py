@@ -22,9 +22,9 @@ from pathlib import Path
 from sqlalchemy import text
 
 from gridcase.core.assess.assessor import Assessor
-from gridcase.core.cases import Engine
-from gridcase.core.clock import ManualClock
-from gridcase.core.db.engine import upgrade
+from gridcase.core.db.connection import upgrade
+from gridcase.core.engine import Engine
+from gridcase.core.timesource import ManualClock
 
 from .bench_engine import scratch_pg
 from .figures import Figure
@@ -178,8 +178,8 @@ CHILD = """
 import json, resource, sys, time
 from datetime import datetime
 from gridcase.core.assess.assessor import Assessor
-from gridcase.core.cases import Engine
-from gridcase.core.clock import ManualClock
+from gridcase.core.engine import Engine
+from gridcase.core.timesource import ManualClock
 engine = Engine.open(sys.argv[1], sys.argv[2], clock=ManualClock(datetime.fromisoformat(sys.argv[3])))
 result = Assessor(engine).assess(sys.argv[4], by="unit")
 print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from gridcase.core import backup
-from gridcase.core.db.engine import make_engine, upgrade
-from gridcase.core.evidence import EvidenceStore, Upload
+from gridcase.core.cases.evidence import EvidenceStore, Upload
+from gridcase.core.db.connection import make_engine, upgrade
+from gridcase.core.ops import backup
 
 from .bench_assess import _sql
 from .bench_engine import scratch_pg

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from gridcase.core import components, grids
-from gridcase.core.cases import Actor, Engine
-from gridcase.core.db.engine import make_engine, upgrade
-from gridcase.core.evidence import EvidenceStore
-from gridcase.core.taxonomy import active_classes
+from gridcase.core.cases.evidence import EvidenceStore
+from gridcase.core.db.connection import make_engine, upgrade
+from gridcase.core.engine import Engine
+from gridcase.core.people.actor import Actor
+from gridcase.core.places import components, grids
+from gridcase.core.profile.taxonomy import active_classes
 
 from .figures import Figure
 
@@ -151,8 +152,8 @@ def _raw_insert_rate(url: str, rows: list[dict]) -> float:
 
 MEMORY_PROBE = """
 import resource, sys
-from gridcase.core.components import ComponentIndex
-from gridcase.core.db.engine import make_engine
+from gridcase.core.places.components import ComponentIndex
+from gridcase.core.db.connection import make_engine
 index = ComponentIndex(make_engine(sys.argv[1]))
 count = index.load_all()
 print(count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

@@ -27,7 +27,7 @@ from pathlib import Path
 what, path, db = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 if what == "import":
     from gridcase.core import grids
-    from gridcase.core.db.engine import make_engine, upgrade
+    from gridcase.core.db.connection import make_engine, upgrade
     from gridcase.core.profile import load_validated
     profile = load_validated("standard")[0].plain()
     upgrade(db)

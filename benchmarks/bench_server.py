@@ -27,10 +27,10 @@ from pathlib import Path
 import httpx2 as httpx
 from sqlalchemy import text
 
-from gridcase.core.accounts import create_token, set_password
-from gridcase.core.cases import Engine
-from gridcase.core.db.engine import upgrade
-from gridcase.core.units import add_person
+from gridcase.core.db.connection import upgrade
+from gridcase.core.engine import Engine
+from gridcase.core.people.accounts import create_token, set_password
+from gridcase.core.places.units import add_person
 
 from .bench_assess import _sql
 from .bench_engine import scratch_pg

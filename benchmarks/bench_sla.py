@@ -14,14 +14,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, text, update
 
-from gridcase.core.cases import Actor, Engine
-from gridcase.core.clock import ManualClock
-from gridcase.core.db.engine import upgrade
+from gridcase.core.cases.evidence import EvidenceStore
+from gridcase.core.db.connection import upgrade
 from gridcase.core.db.models import Timer
-from gridcase.core.evidence import EvidenceStore
+from gridcase.core.engine import Engine
+from gridcase.core.people.actor import Actor
 from gridcase.core.profile import load_validated
 from gridcase.core.sla import sweep
 from gridcase.core.sla.deadlines import Deadlines
+from gridcase.core.timesource import ManualClock
 
 from .bench_engine import PROFILE_YAML, scratch_pg
 from .figures import Figure
@@ -39,7 +40,7 @@ def _sweep_figures(url: str, tmp: Path, backend: str) -> list[Figure]:
     upgrade(url)
     engine = Engine.open(tmp / "bench", url, clock=ManualClock(NOW), evidence=EvidenceStore(tmp / "ev"))
     engine.load_reference_data()
-    from gridcase.core import grids
+    from gridcase.core.places import grids
 
     grids.import_features(
         engine.db,

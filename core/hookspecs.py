@@ -130,7 +130,7 @@ def classify_case(report: dict[str, Any], profile: dict[str, Any]) -> dict[str, 
 def locate_case(report: dict[str, Any], profile: dict[str, Any], grids: Any) -> dict[str, Any] | None:
     """Place a report: which grid (and grid ancestors) its WGS-84 point ``report["point"]`` is in.
 
-    ``grids`` is the deployment's grid index (``gridcase.core.gridindex.GridIndex``, with
+    ``grids`` is the deployment's grid index (``gridcase.core.places.gridindex.GridIndex``, with
     ``locate(lon, lat)`` and ``chain(code)``). Return ``{"grid": code, "grids": [codes from the
     unit grid up], "unit": territorial unit or None, "area_class": …}``, or None when the point
     is outside every grid. firstresult.

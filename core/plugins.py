@@ -18,8 +18,8 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
-from .hookspecs import PROJECT
+from gridcase.core import hookspecs
+from gridcase.core.hookspecs import PROJECT
 
 BUILTIN_PLUGINS = (
     "gridcase.plugins.builtin.guards",

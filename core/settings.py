@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .logs import FORMATS, LEVELS
+from gridcase.core.logs import FORMATS, LEVELS
 
 SETTINGS_FILE = "gridcase.toml"
 SETTINGS_ENV = "GRIDCASE_SETTINGS"

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
-from .errors import GridcaseError
+from gridcase.core.errors import GridcaseError
 
 Row = tuple[int, list[str]]  # (line or sheet row, cells)
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"

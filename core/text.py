@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import GridcaseError
+from gridcase.core.errors import GridcaseError
 
 # C0 controls but tab, LF and CR; DEL and the C1 controls; surrogates; the two non-characters XML forbids
 # (as escapes, so that the pattern is plain ASCII wherever it is published: JSON, ECMA regexes)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gridcase.core.cli import main
+from gridcase.core.cli.main import main
 
 TESTS = Path(__file__).parent
 REPO = TESTS.parent
@@ -65,7 +65,7 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
-    from gridcase.core.db.engine import upgrade
+    from gridcase.core.db.connection import upgrade
 
     path = tmp_path_factory.mktemp("template") / "template.db"
     upgrade(f"sqlite:///{path}")
@@ -80,7 +80,7 @@ def pg_admin():
     import psycopg
     from sqlalchemy.engine import make_url
 
-    from gridcase.core.db.engine import upgrade
+    from gridcase.core.db.connection import upgrade
 
     url = make_url(PG_URL)
     dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -125,9 +125,9 @@ def engine(db_url, tmp_path):
     """The test city's engine on a fresh database, at a fixed moment (Tuesday 2026-10-13 09:00 CST)."""
     from datetime import datetime
 
-    from gridcase.core.cases import Engine
-    from gridcase.core.clock import ManualClock
-    from gridcase.core.evidence import EvidenceStore
+    from gridcase.core.cases.evidence import EvidenceStore
+    from gridcase.core.engine import Engine
+    from gridcase.core.timesource import ManualClock
 
     eng = Engine.open(
         TESTCITY,

@@ -138,7 +138,7 @@ def test_schemas_are_valid_draft_2020_12():
 
 
 def test_workflow_doc_has_the_diagram_generated_from_the_standard_profile():
-    from gridcase.core.workflow import workflows
+    from gridcase.core.cases.workflow import workflows
 
     profile, _ = load_validated("standard")
     diagram = workflows(profile.plain())["standard"].mermaid()
@@ -213,9 +213,9 @@ def test_the_security_settings_example_gives_secure_cookies_hsts_and_its_lifetim
 
     from starlette.testclient import TestClient
 
-    from gridcase.core.accounts import Lifetimes, set_password
+    from gridcase.core.people.accounts import Lifetimes, set_password
+    from gridcase.core.places.units import add_person
     from gridcase.core.settings import load_settings
-    from gridcase.core.units import add_person
     from gridcase.core.web.app import create_app
 
     (example,) = _examples((REPO / "docs" / "operations.md").read_text(encoding="utf-8"), "security-settings")

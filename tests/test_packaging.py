@@ -65,4 +65,4 @@ def test_wheel_has_the_namespace_layout_profiles_and_schemas(tmp_path):
     roots = {n.split("/")[0] for n in names}
     assert roots <= {"gridcase", next(n for n in roots if n.endswith(".dist-info"))}
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "gridcase = gridcase.core.cli:run" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "gridcase = gridcase.core.cli.main:run" in zipfile.ZipFile(wheel).read(entry_points).decode()

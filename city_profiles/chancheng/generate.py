@@ -16,7 +16,7 @@ classes marked （占位）, each with a department, up to the seed's 17 and 133
 from pathlib import Path
 
 from gridcase.city_profiles.generated import assign_units, keep_only, standard_edition, write
-from gridcase.core.grids import lattice
+from gridcase.core.places.grids import lattice
 
 HERE = Path(__file__).parent
 DIVISION = "440604"  # 佛山市禅城区, GB/T 2260

@@ -17,7 +17,7 @@ Classes of a station's line of work carry that `line` (五所进街).
 from pathlib import Path
 
 from gridcase.city_profiles.generated import write
-from gridcase.core.grids import lattice
+from gridcase.core.places.grids import lattice
 
 HERE = Path(__file__).parent
 DIVISION = "210102"  # 沈阳市和平区, GB/T 2260

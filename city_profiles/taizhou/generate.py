@@ -14,7 +14,7 @@ The seed names the districts but not every platform: the others are placeholders
 from pathlib import Path
 
 from gridcase.city_profiles.generated import assign_units, numbered_units, write
-from gridcase.core.grids import lattice
+from gridcase.core.places.grids import lattice
 
 HERE = Path(__file__).parent
 DIVISION = "321200"  # 泰州市, GB/T 2260

@@ -14,7 +14,7 @@ rectangles over the city (placeholders for the survey).
 from pathlib import Path
 
 from gridcase.city_profiles.generated import assign_units, numbered_units, write
-from gridcase.core.grids import lattice
+from gridcase.core.places.grids import lattice
 
 HERE = Path(__file__).parent
 DIVISION = "320300"  # 徐州市, GB/T 2260

@@ -16,7 +16,7 @@ conflicts and emergencies, with names of the usual kinds; each class names its c
 from pathlib import Path
 
 from gridcase.city_profiles.generated import assign_units, keep_only, numbered_units, standard_edition, write
-from gridcase.core.grids import lattice
+from gridcase.core.places.grids import lattice
 
 HERE = Path(__file__).parent
 DIVISION = "420500"  # 宜昌市, GB/T 2260

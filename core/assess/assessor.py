@@ -15,17 +15,17 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ..db.engine import read
-from ..db.models import CaseUnit, Grid, Person, Unit, UnitClassChange
-from ..errors import GridcaseError
-from ..plugins import collect
-from ..taxonomy import label_zh
-from .awards import award, award_ledgers
-from .deductions import charge
-from .explain import reason
-from .facts import OBJECTS, Count, FactSQL, key_columns, params, run_counts
-from .periods import Period, parse_period
-from .scoring import Scoring
+from gridcase.core.assess.awards import award, award_ledgers
+from gridcase.core.assess.deductions import charge
+from gridcase.core.assess.explain import reason
+from gridcase.core.assess.facts import OBJECTS, Count, FactSQL, key_columns, params, run_counts
+from gridcase.core.assess.periods import Period, parse_period
+from gridcase.core.assess.scoring import Scoring
+from gridcase.core.db.connection import read
+from gridcase.core.db.models import CaseUnit, Grid, Person, Unit, UnitClassChange
+from gridcase.core.errors import GridcaseError
+from gridcase.core.plugins import collect
+from gridcase.core.profile.taxonomy import label_zh
 
 UNIT, GRID, PERSON, CASE_UNIT, CLASS_CHANGE = (
     t.__table__ for t in (Unit, Grid, Person, CaseUnit, UnitClassChange)

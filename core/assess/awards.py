@@ -10,7 +10,7 @@ bulletins show them and publishing posts them like any other amount.
 from collections import defaultdict
 from typing import Any
 
-from ..taxonomy import label_zh
+from gridcase.core.profile.taxonomy import label_zh
 
 
 def award(awards: list[dict[str, Any]], results: list[dict[str, Any]], kinds: dict[str, str | None]) -> None:

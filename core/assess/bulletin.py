@@ -10,8 +10,8 @@ from typing import Any
 import jinja2
 import xlsxwriter
 
-from ..taxonomy import label_zh
-from ..text import clean_all
+from gridcase.core.profile.taxonomy import label_zh
+from gridcase.core.text import clean_all
 
 FORMATS = ("table", "csv", "xlsx", "html", "json")
 OBJECT_NAMES = {"unit": "单位", "grid": "网格", "person": "人员", "channel": "渠道", "class": "类别"}

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, select
 
-from ..db.models import CaseUnit
-from ..units import GridPeople
-from .explain import reason
-from .facts import key_columns, params
-from .periods import Period
+from gridcase.core.assess.explain import reason
+from gridcase.core.assess.facts import key_columns, params
+from gridcase.core.assess.periods import Period
+from gridcase.core.db.models import CaseUnit
+from gridcase.core.places.units import GridPeople
 
 if TYPE_CHECKING:
-    from .assessor import Assessor
+    from gridcase.core.assess.assessor import Assessor
 
 CASE_UNIT = CaseUnit.__table__
 

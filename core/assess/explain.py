@@ -3,7 +3,7 @@
 from datetime import datetime, tzinfo
 from typing import Any
 
-from ..durations import format_minutes
+from gridcase.core.durations import format_minutes
 
 
 def _at(moment: datetime | None, tz: tzinfo) -> str:

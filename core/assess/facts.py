@@ -40,8 +40,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.util import ClauseAdapter
 
-from ..db.models import Case, CaseEvent, Clock, Report, UTCDateTime
-from .periods import Period
+from gridcase.core.assess.periods import Period
+from gridcase.core.db.models import Case, CaseEvent, Clock, Report, UTCDateTime
 
 CLOCK, CASE, EVENT, REPORT = (t.__table__ for t in (Clock, Case, CaseEvent, Report))
 EARLIER_EVENT = EVENT.alias("earlier")

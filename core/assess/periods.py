@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from ..errors import GridcaseError
+from gridcase.core.errors import GridcaseError
 
 _FORMS = (
     ("day", re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")),

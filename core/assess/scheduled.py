@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
-from ..db.engine import read, write
-from ..notify import notice_channel, outbox_row
-from ..scheduled_runs import claimed, reached, record
-from ..taxonomy import label_zh
-from .assessor import Assessor
-from .snapshots import publish_in
+from gridcase.core.assess.assessor import Assessor
+from gridcase.core.assess.snapshots import publish_in
+from gridcase.core.db.connection import read, write
+from gridcase.core.notify.outbox import notice_channel, outbox_row
+from gridcase.core.notify.schedule import claimed, reached, record
+from gridcase.core.profile.taxonomy import label_zh
 
 if TYPE_CHECKING:
-    from ..cases import Engine
+    from gridcase.core.engine import Engine
 
 SUMMARY = "【{name}】{period}考核结果已发布（第{version}版）。{rankings}"
 OWN = "【{name}】{unit} {period}：排名第{rank}名，最终得分{final}。"

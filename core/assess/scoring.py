@@ -4,7 +4,7 @@ grades and rankings within classes."""
 from graphlib import TopologicalSorter
 from typing import Any
 
-from .formulas import Formula, parse
+from gridcase.core.profile.formulas import Formula, parse
 
 
 def clamp(score: float) -> float:

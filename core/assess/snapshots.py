@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ..db.engine import read, write
-from ..db.models import AssessmentSnapshot, LedgerEntry
-from ..errors import GridcaseError
+from gridcase.core.db.connection import read, write
+from gridcase.core.db.models import AssessmentSnapshot, LedgerEntry
+from gridcase.core.errors import GridcaseError
 
 SNAPSHOT, LEDGER = AssessmentSnapshot.__table__, LedgerEntry.__table__
 COMPARED = ("final", "grade", "rank", "deducted")

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from .raw import Sent, raw_cursor
+from gridcase.core.db.raw import Sent, raw_cursor
 
 
 class FastInsert:

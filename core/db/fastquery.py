@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.sql.selectable import ReturnsRows
 
-from .raw import Sent
+from gridcase.core.db.raw import Sent
 
 
 class _Compiled:

@@ -8,15 +8,15 @@ import re
 import string
 from typing import Any
 
-from ..assess.checks import check_assessment
-from ..durations import Duration
-from .loader import Issue, Profile
-from .located import mark_at
-from .merge import pointer
-from .shapes import codes as _codes
-from .shapes import entries as _enumerate
-from .shapes import listed as _list
-from .shapes import mapping as _dict
+from gridcase.core.durations import Duration
+from gridcase.core.profile.assessment import check_assessment
+from gridcase.core.profile.loader import Issue, Profile
+from gridcase.core.profile.located import mark_at
+from gridcase.core.profile.merge import pointer
+from gridcase.core.profile.shapes import codes as _codes
+from gridcase.core.profile.shapes import entries as _enumerate
+from gridcase.core.profile.shapes import listed as _list
+from gridcase.core.profile.shapes import mapping as _dict
 
 CASE_NUMBER_FIELDS = {"kind", "year", "month", "day", "seq", "major", "minor", "district", "channel"}
 
@@ -268,7 +268,7 @@ class CrossChecker:
             )  # fmt: skip
         for b, bulletin in _enumerate(_dict(self.data.get("notifications")).get("bulletins")):
             self.refs(["notifications", "bulletins", b, "notify"], bulletin.get("notify"), self.roles, "role")
-        from ..notify import TEMPLATE_FIELDS
+        from gridcase.core.notify.outbox import TEMPLATE_FIELDS
 
         for action, template in _dict(_dict(self.data.get("notifications")).get("templates")).items():
             try:

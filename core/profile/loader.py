@@ -6,8 +6,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .located import LocatedDict, LocatedList, Mark, ParseError, mark_at, parse_file, to_plain
-from .merge import Problem, find_duplicate_codes, merge, pointer
+from gridcase.core.profile.located import (
+    LocatedDict,
+    LocatedList,
+    Mark,
+    ParseError,
+    mark_at,
+    parse_file,
+    to_plain,
+)
+from gridcase.core.profile.merge import Problem, find_duplicate_codes, merge, pointer
 
 PROFILE_FILE = "profile.yaml"
 # A section may live in profile.yaml or in its own file, never both.

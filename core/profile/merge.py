@@ -11,7 +11,7 @@ The rules (documented in docs/profiles.md, "Inheritance"):
 
 from typing import Any
 
-from .located import LocatedDict, LocatedList, Mark
+from gridcase.core.profile.located import LocatedDict, LocatedList, Mark
 
 REMOVE = "$remove"
 REPLACE = "$replace"

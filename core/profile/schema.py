@@ -12,9 +12,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
-from .loader import Issue, Profile
-from .located import mark_at
-from .merge import pointer
+from gridcase.core.profile.loader import Issue, Profile
+from gridcase.core.profile.located import mark_at
+from gridcase.core.profile.merge import pointer
 
 SCHEMA_BASE = "https://gridcase.dev/schemas/"
 SECTION_SCHEMAS = (

@@ -4,12 +4,12 @@ import os
 
 import pluggy
 
-from ..plugins import PluginLoadError, collect, get_plugin_manager
-from .crosscheck import cross_check
-from .loader import Issue, Profile, ProfileError, load
-from .located import LocatedDict, LocatedList
-from .merge import pointer
-from .schema import schema_issues
+from gridcase.core.plugins import PluginLoadError, collect, get_plugin_manager
+from gridcase.core.profile.crosscheck import cross_check
+from gridcase.core.profile.loader import Issue, Profile, ProfileError, load
+from gridcase.core.profile.located import LocatedDict, LocatedList
+from gridcase.core.profile.merge import pointer
+from gridcase.core.profile.schema import schema_issues
 
 
 def load_validated(

@@ -19,17 +19,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from ..cases import Engine
-from ..clock import ManualClock
-from ..db.engine import make_engine, read, upgrade
-from ..db.models import Case
-from ..errors import GridcaseError
-from ..evidence import EvidenceStore, default_root
-from ..profile import load_validated
-from ..settings import settings_path
-from .figures import figures
-from .run import Simulation, Tally
-from .workload import Incident, Workload, incidents, timezone_of
+from gridcase.core.cases.evidence import EvidenceStore, default_root
+from gridcase.core.db.connection import make_engine, read, upgrade
+from gridcase.core.db.models import Case
+from gridcase.core.engine import Engine
+from gridcase.core.errors import GridcaseError
+from gridcase.core.profile import load_validated
+from gridcase.core.settings import settings_path
+from gridcase.core.simulate.figures import figures
+from gridcase.core.simulate.run import Simulation, Tally
+from gridcase.core.simulate.workload import Incident, Workload, incidents, timezone_of
+from gridcase.core.timesource import ManualClock
 
 __all__ = ["Incident", "Workload", "incidents", "open_city", "simulate", "workload_of", "period_of"]
 

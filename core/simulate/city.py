@@ -8,14 +8,14 @@ import numpy as np
 import shapely
 from sqlalchemy import select
 
-from ..cases import Actor
-from ..db.engine import read
-from ..db.models import Person
-from ..units import add_person
+from gridcase.core.db.connection import read
+from gridcase.core.db.models import Person
+from gridcase.core.people.actor import Actor
+from gridcase.core.places.units import add_person
 
 if TYPE_CHECKING:
-    from ..cases import Engine
-    from .workload import Incident
+    from gridcase.core.engine import Engine
+    from gridcase.core.simulate.workload import Incident
 
 PERSON = Person.__table__
 SIM_PREFIX = "sim_"  # the simulated staff's usernames: sim_operator, sim_dispatcher, ...

@@ -14,16 +14,16 @@ from typing import Any
 
 import jinja2
 
-from ..profile import load_validated
-from . import fresh_sqlite, simulate
-from .workload import Workload, incidents
+from gridcase.core.profile import load_validated
+from gridcase.core.simulate import fresh_sqlite, simulate
+from gridcase.core.simulate.workload import Workload, incidents
 
 WORKLOAD_PROFILE = "standard"
 
 
 def common_stream(days: int, seed: int, start: date, reports_per_day: int | None):
     profile = load_validated(WORKLOAD_PROFILE)[0].plain()
-    from ..taxonomy import active_classes
+    from gridcase.core.profile.taxonomy import active_classes
 
     classes = sorted((i["kind"], i["minor"]["code"]) for i in active_classes(profile))
     return incidents(Workload.of(profile, classes).scaled(reports_per_day), start, days, seed)

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from ..assess.assessor import Assessor
-from ..db.engine import read
-from ..db.models import Case, CaseEvent, Clock, Report
-from ..taxonomy import label_zh
+from gridcase.core.assess.assessor import Assessor
+from gridcase.core.db.connection import read
+from gridcase.core.db.models import Case, CaseEvent, Clock, Report
+from gridcase.core.profile.taxonomy import label_zh
 
 if TYPE_CHECKING:
-    from ..cases import Engine
+    from gridcase.core.engine import Engine
 
 CASE, EVENT, CLOCK, REPORT = (t.__table__ for t in (Case, CaseEvent, Clock, Report))
 WHOLE_CASE, HANDLING = "case", "handle"

@@ -22,18 +22,18 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
 
-from ..db.engine import batch, read
-from ..db.models import Case, CaseUnit
-from ..errors import GridcaseError
-from ..evidence import Upload
-from ..hookspecs import hookimpl
-from ..notify import notice_channels
-from ..workflow import TransitionError
-from .city import City
-from .workload import Incident, log_uniform
+from gridcase.core.cases.evidence import Upload
+from gridcase.core.cases.workflow import TransitionError
+from gridcase.core.db.connection import batch, read
+from gridcase.core.db.models import Case, CaseUnit
+from gridcase.core.errors import GridcaseError
+from gridcase.core.hookspecs import hookimpl
+from gridcase.core.notify.outbox import notice_channels
+from gridcase.core.simulate.city import City
+from gridcase.core.simulate.workload import Incident, log_uniform
 
 if TYPE_CHECKING:
-    from ..cases import Engine
+    from gridcase.core.engine import Engine
 
 CASE, CASE_UNIT = Case.__table__, CaseUnit.__table__
 SELECT_CASE = select(CASE.c.workflow, CASE.c.state, CASE.c.class_code, CASE.c.kind).where(

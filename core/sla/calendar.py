@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..errors import GridcaseError
+from gridcase.core.errors import GridcaseError
 
 DEFAULT_PERIODS = (("08:00", "12:00"), ("14:00", "18:00"))
 DEFAULT_WARN_DAYS = 60  # warn this many days before the last confirmed day

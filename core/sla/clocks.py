@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy import case as when
 
-from ..db.fastinsert import FastInsert
-from ..db.models import Case, Clock, UTCDateTime
-from ..durations import Duration
-from ..events import append, bump, event_row
-from . import sweep
-from .deadlines import NOT_PROVISIONAL, Deadlines, provisional_columns
+from gridcase.core.cases.events import append, bump, event_row
+from gridcase.core.db.fastinsert import FastInsert
+from gridcase.core.db.models import Case, Clock, UTCDateTime
+from gridcase.core.durations import Duration
+from gridcase.core.sla import sweep
+from gridcase.core.sla.deadlines import NOT_PROVISIONAL, Deadlines, provisional_columns
 
 if TYPE_CHECKING:
-    from ..cases import Actor
+    from gridcase.core.people.actor import Actor
 
 CLOCK, CASE = Clock.__table__, Case.__table__
 FAST_INSERT_CLOCK = FastInsert(CLOCK)

@@ -20,8 +20,8 @@ from typing import Any
 
 import pluggy
 
-from ..durations import Duration
-from .calendar import Readiness, WorkingCalendar, calendars_from_profile, readiness
+from gridcase.core.durations import Duration
+from gridcase.core.sla.calendar import Readiness, WorkingCalendar, calendars_from_profile, readiness
 
 MATCH_KEYS = ("class", "condition", "area_class", "urgent", "kind")
 CONTINUOUS = WorkingCalendar(continuous=True)
@@ -132,7 +132,7 @@ class Deadlines:
         """(kind, class, condition) → 立案条件 row, in the taxonomy a case came in under."""
         found = self._standards_at.get(version)
         if found is None:
-            from ..taxonomy import active_classes
+            from gridcase.core.profile.taxonomy import active_classes
 
             taxonomy = self.taxonomy_at(version) if self.taxonomy_at else self.profile.get("taxonomy", {})
             found = self._standards_at[version] = {

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..db.engine import write
-from ..db.models import Case, CaseUnit, Clock
-from ..notify import notice_channel, outbox_row
-from ..scheduled_runs import claimed, reached, record
-from ..taxonomy import label_zh
+from gridcase.core.db.connection import write
+from gridcase.core.db.models import Case, CaseUnit, Clock
+from gridcase.core.notify.outbox import notice_channel, outbox_row
+from gridcase.core.notify.schedule import claimed, reached, record
+from gridcase.core.profile.taxonomy import label_zh
 
 if TYPE_CHECKING:
-    from ..cases import Engine
+    from gridcase.core.engine import Engine
 
 CASE, CASE_UNIT, CLOCK = (t.__table__ for t in (Case, CaseUnit, Clock))
 TEMPLATE = "【每日通报】{unit} {date}：新增{new}件，办结{closed}件，超期未处置{overdue}件。"

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, insert, select
 
-from ..db.engine import read, write
-from ..db.models import CalendarOverride, CalendarYear
-from ..errors import GridcaseError
+from gridcase.core.db.connection import read, write
+from gridcase.core.db.models import CalendarOverride, CalendarYear
+from gridcase.core.errors import GridcaseError
 
 OVERRIDE, YEAR = CalendarOverride.__table__, CalendarYear.__table__
 DEFAULT = ""  # the profile's default calendar

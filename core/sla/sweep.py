@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
-from ..db.engine import write
-from ..db.fastinsert import FastInsert
-from ..db.models import Case, CaseUnit, Clock, Outbox, Timer, UTCDateTime
-from ..durations import Duration
-from ..notify import TEMPLATES, notice_channel, outbox_row
-from ..taxonomy import label_zh
-from ..units import GridPeople
+from gridcase.core.db.connection import write
+from gridcase.core.db.fastinsert import FastInsert
+from gridcase.core.db.models import Case, CaseUnit, Clock, Outbox, Timer, UTCDateTime
+from gridcase.core.durations import Duration
+from gridcase.core.notify.outbox import TEMPLATES, notice_channel, outbox_row
+from gridcase.core.places.units import GridPeople
+from gridcase.core.profile.taxonomy import label_zh
 
 if TYPE_CHECKING:
-    from ..cases import Engine
-    from .deadlines import Deadlines
+    from gridcase.core.engine import Engine
+    from gridcase.core.sla.deadlines import Deadlines
 
 TIMER, OUTBOX, CASE, CASE_UNIT, CLOCK = (t.__table__ for t in (Timer, Outbox, Case, CaseUnit, Clock))
 INSERT_TIMERS = FastInsert(TIMER)

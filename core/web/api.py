@@ -1,6 +1,5 @@
 """JSON API v1 (`/api/v1/`): importing the endpoint modules registers their endpoints."""
 
-from . import api_cases, api_reference  # noqa: F401  (they register their endpoints)
-from .endpoints import ENDPOINTS, routes
+from gridcase.core.web.endpoints import ENDPOINTS, routes
 
 __all__ = ["ENDPOINTS", "routes"]

@@ -14,20 +14,28 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import scope
-from ..cases import Actor
-from ..db.engine import read
-from ..db.models import Case, CaseUnit, Clock, Unit
-from ..errors import GridcaseError
-from ..evidence import Upload
-from ..geo import CRS
-from ..idempotency import MAX_KEY, Claim, answer_of, digest, record_answer, record_refusal, scoped
-from ..intake import Submission
-from ..units import subtree
-from .bodies import BOOLEAN, INTEGER, NUMBER, TEXT, Schema, obj, text, value
-from .endpoints import MAX_ID, _engine, _int, body_of, dumps, endpoint, ok
-from .errors import error_response
-from .identity import login, logout, require
+from gridcase.core.cases import scope
+from gridcase.core.cases.evidence import Upload
+from gridcase.core.cases.idempotency import (
+    MAX_KEY,
+    Claim,
+    answer_of,
+    digest,
+    record_answer,
+    record_refusal,
+    scoped,
+)
+from gridcase.core.db.connection import read
+from gridcase.core.db.models import Case, CaseUnit, Clock, Unit
+from gridcase.core.errors import GridcaseError
+from gridcase.core.intake.submit import Submission
+from gridcase.core.people.actor import Actor
+from gridcase.core.places.geo import CRS
+from gridcase.core.places.units import subtree
+from gridcase.core.web.bodies import BOOLEAN, INTEGER, NUMBER, TEXT, Schema, obj, text, value
+from gridcase.core.web.endpoints import MAX_ID, _engine, _int, body_of, dumps, endpoint, ok
+from gridcase.core.web.errors import error_response
+from gridcase.core.web.identity import login, logout, require
 
 CASE, CASE_UNIT, CLOCK, UNIT = (t.__table__ for t in (Case, CaseUnit, Clock, Unit))
 PAGE, MAX_PAGE = 50, 200

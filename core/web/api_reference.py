@@ -6,17 +6,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .. import components, scope
-from .. import grids as grid_registry
-from ..assess.assessor import Assessor
-from ..cases import Actor
-from ..db.engine import read
-from ..db.models import Case, CaseUnit, Clock, Unit
-from ..errors import GridcaseError
-from ..taxonomy import active_classes
-from .bodies import BOOLEAN, NUMBER, TEXT, obj
-from .endpoints import _engine, endpoint, ok
-from .identity import require
+from gridcase.core.assess.assessor import Assessor
+from gridcase.core.cases import scope
+from gridcase.core.db.connection import read
+from gridcase.core.db.models import Case, CaseUnit, Clock, Unit
+from gridcase.core.errors import GridcaseError
+from gridcase.core.people.actor import Actor
+from gridcase.core.places import components
+from gridcase.core.places import grids as grid_registry
+from gridcase.core.profile.taxonomy import active_classes
+from gridcase.core.web.bodies import BOOLEAN, NUMBER, TEXT, obj
+from gridcase.core.web.endpoints import _engine, endpoint, ok
+from gridcase.core.web.identity import require
 
 CASE, CASE_UNIT, CLOCK, UNIT = (t.__table__ for t in (Case, CaseUnit, Clock, Unit))
 OBJECT, STRING = {"type": "object"}, {"type": "string"}
@@ -222,6 +223,6 @@ async def explain(request: Request) -> Response:
     response=obj({"openapi": STRING}, required=("openapi",)),
 )
 async def openapi(request: Request) -> Response:
-    from .openapi import document  # here: the document is built from this module's endpoints
+    from gridcase.core.web.openapi import document
 
     return JSONResponse(document(_engine(request)))

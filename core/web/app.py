@@ -31,16 +31,16 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..accounts import Lifetimes
-from ..plugins import collect
-from ..quota import limits
-from ..retention import Retention
-from ..settings import Settings
-from . import api, open311
-from .coalesce import Coalescer
-from .errors import HANDLERS
-from .headers import SecurityHeaders
-from .identity import Recent, lookup_many
+from gridcase.core.intake.quota import limits
+from gridcase.core.ops.retention import Retention
+from gridcase.core.people.accounts import Lifetimes
+from gridcase.core.plugins import collect
+from gridcase.core.settings import Settings
+from gridcase.core.web import api, open311
+from gridcase.core.web.coalesce import Coalescer
+from gridcase.core.web.errors import HANDLERS
+from gridcase.core.web.headers import SecurityHeaders
+from gridcase.core.web.identity import Recent, lookup_many
 
 access_log = logging.getLogger("gridcase.access")
 log = logging.getLogger("gridcase.web")
@@ -150,8 +150,8 @@ def create_app(
     profile: dict[str, Any] | None = None,
 ) -> Starlette:
     if engine is None and settings is not None:
-        from ..cases import Engine
-        from ..cli import profile_ref
+        from gridcase.core.cli.main import profile_ref
+        from gridcase.core.engine import Engine
 
         engine = Engine.open(profile_ref(settings.profile), settings.database_url)
     pm = pm or (engine.pm if engine is not None else None)

@@ -1,9 +1,9 @@
 """The ASGI entry point `gridcase serve` gives uvicorn: each worker builds its app from the
 deployment's settings (the environment `gridcase serve` prepared, then gridcase.toml)."""
 
-from .. import logs
-from ..settings import load_settings
-from .app import create_app
+from gridcase.core import logs
+from gridcase.core.settings import load_settings
+from gridcase.core.web.app import create_app
 
 
 def create():

@@ -21,9 +21,9 @@ from jsonschema.exceptions import ValidationError, best_match
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from ..errors import GridcaseError
-from ..evidence import Upload
-from ..text import PATTERN, problem
+from gridcase.core.cases.evidence import Upload
+from gridcase.core.errors import GridcaseError
+from gridcase.core.text import PATTERN, problem
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 32  # a report is 3 deep; Python's parser recurses, and ~1000 levels overflowed it

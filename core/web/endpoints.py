@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..errors import GridcaseError
-from ..text import check_text
-from .bodies import Schema, read_body
+from gridcase.core.errors import GridcaseError
+from gridcase.core.text import check_text
+from gridcase.core.web.bodies import Schema, read_body
 
 PREFIX = "/api/v1"
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Match, Mount
 
-from ..errors import GridcaseError
+from gridcase.core.errors import GridcaseError
 
 log = logging.getLogger("gridcase.web")
 STATUS = {

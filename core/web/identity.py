@@ -15,7 +15,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from ..accounts import (
+from gridcase.core.db.connection import query
+from gridcase.core.db.raw import pipelined
+from gridcase.core.errors import GridcaseError
+from gridcase.core.people.accounts import (
     TOUCH,
     Lifetimes,
     end_session,
@@ -25,11 +28,8 @@ from ..accounts import (
     token_hash,
     touch_sessions,
 )
-from ..cases import Actor
-from ..db.engine import query
-from ..db.raw import pipelined
-from ..errors import GridcaseError
-from .endpoints import body_of
+from gridcase.core.people.actor import Actor
+from gridcase.core.web.endpoints import body_of
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 UNSET = object()

@@ -20,13 +20,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..db.engine import read
-from ..db.models import Case, CaseUnit, Clock, Report, Unit
-from ..errors import GridcaseError
-from ..intake import CONTACT_FIELDS, Submission
-from ..taxonomy import active_classes, label_zh
-from ..text import check_fields, clean_all
-from .identity import identify
+from gridcase.core.db.connection import read
+from gridcase.core.db.models import Case, CaseUnit, Clock, Report, Unit
+from gridcase.core.errors import GridcaseError
+from gridcase.core.intake.submit import CONTACT_FIELDS, Submission
+from gridcase.core.profile.taxonomy import active_classes, label_zh
+from gridcase.core.text import check_fields, clean_all
+from gridcase.core.web.identity import identify
 
 CASE, CASE_UNIT, CLOCK, REPORT, UNIT = (t.__table__ for t in (Case, CaseUnit, Clock, Report, Unit))
 SPEC = "http://wiki.open311.org/GeoReport_v2"

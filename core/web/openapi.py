@@ -3,8 +3,8 @@
 import re
 from typing import Any
 
-from .. import __version__
-from .api import ENDPOINTS
+from gridcase.core import __version__
+from gridcase.core.web.api import ENDPOINTS
 
 ERROR = {
     "type": "object",

@@ -7,7 +7,7 @@ returns its own answer from `classify_case` first.
 from typing import Any
 
 from gridcase.core.hookspecs import hookimpl
-from gridcase.core.taxonomy import active_minors, label_zh
+from gridcase.core.profile.taxonomy import active_minors, label_zh
 
 
 def _terms(minor: dict[str, Any]) -> list[str]:

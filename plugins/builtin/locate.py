@@ -11,7 +11,7 @@ def locate_case(report: dict[str, Any], profile: dict[str, Any], grids: Any) -> 
     if not point:
         return None
     if grids is None:  # no deployment index (a profile checked on its own): index the profile's grids
-        from gridcase.core.gridindex import GridIndex
+        from gridcase.core.places.gridindex import GridIndex
 
         grids = GridIndex.from_profile(profile)
     return grids.locate(float(point[0]), float(point[1]))

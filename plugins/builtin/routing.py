@@ -10,7 +10,7 @@ territorial unit of the case's grid or its nearest ancestor grid (属地兜底).
 from typing import Any
 
 from gridcase.core.hookspecs import hookimpl
-from gridcase.core.taxonomy import find_class, label_zh
+from gridcase.core.profile.taxonomy import find_class, label_zh
 
 COMPONENT_UNITS = (
     ("maintainer_unit", "养护单位"),

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import pytest
 from starlette.testclient import TestClient
 
-from gridcase.core.accounts import set_password
-from gridcase.core.units import add_person
+from gridcase.core.people.accounts import set_password
+from gridcase.core.places.units import add_person
 from gridcase.core.web.app import create_app
 
 PASSWORD = "correct horse battery"

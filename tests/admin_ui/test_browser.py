@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from gridcase.core.cases import Engine
-from gridcase.core.clock import ManualClock
-from gridcase.core.db.engine import upgrade
-from gridcase.core.evidence import EvidenceStore
+from gridcase.core.cases.evidence import EvidenceStore
+from gridcase.core.db.connection import upgrade
+from gridcase.core.engine import Engine
+from gridcase.core.timesource import ManualClock
 from gridcase.core.web.app import create_app
 
 from ..conftest import TESTCITY

@@ -19,13 +19,14 @@ import shapely
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from gridcase.core.accounts import person_by_id
-from gridcase.core.cases import Actor, Engine
-from gridcase.core.db.engine import read
+from gridcase.core.cases.scope import case_filter
+from gridcase.core.cases.workflow import workflows
+from gridcase.core.db.connection import read
 from gridcase.core.db.models import Case, Grid, Person
+from gridcase.core.engine import Engine
+from gridcase.core.people.accounts import person_by_id
+from gridcase.core.people.actor import Actor
 from gridcase.core.profile import load_validated
-from gridcase.core.scope import case_filter
-from gridcase.core.workflow import workflows
 
 from .conftest import CHROMIUM
 from .test_browser import PHOTO_JS, fire, log_in
@@ -80,7 +81,7 @@ def demo(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDCASE_")} | {"PYTHONUNBUFFERED": "1"}
     with output.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gridcase.core.cli", "demo", "--days", "3", "--reports-per-day", "60",
+            [sys.executable, "-m", "gridcase.core.cli.main", "demo", "--days", "3", "--reports-per-day", "60",
              "--port", str(port), "--dir", str(folder)],
             stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=folder.parent,
         )  # fmt: skip

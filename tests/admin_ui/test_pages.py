@@ -11,8 +11,8 @@ import yaml
 from sqlalchemy import update
 from starlette.testclient import TestClient
 
-from gridcase.core.cases import Actor
 from gridcase.core.db.models import Grid
+from gridcase.core.people.actor import Actor
 from gridcase.core.profile.loader import load
 from gridcase.core.profile.validate import validate
 

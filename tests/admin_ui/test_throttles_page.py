@@ -1,9 +1,9 @@
 """An administrator sees the login throttles on 单位与人员 and clears one, so a colleague locked
 out by their own typing (or by a shared office address) can try again at once."""
 
-from gridcase.core.accounts import log_in
 from gridcase.core.errors import GridcaseError
-from gridcase.core.throttle import NAME_FREE, listing
+from gridcase.core.people.accounts import log_in
+from gridcase.core.people.throttle import NAME_FREE, listing
 
 OFFICE = "10.0.0.8"
 

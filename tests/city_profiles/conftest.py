@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gridcase.core.cases import Engine
-from gridcase.core.clock import ManualClock
-from gridcase.core.evidence import EvidenceStore
+from gridcase.core.cases.evidence import EvidenceStore
+from gridcase.core.engine import Engine
+from gridcase.core.timesource import ManualClock
 
 
 @pytest.fixture

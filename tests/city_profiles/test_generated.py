@@ -39,10 +39,11 @@ def test_a_city_from_gridcase_init_with_no_plugin_runs_the_standard_loop(cli, tm
 
     import shapely
 
-    from gridcase.core.cases import Actor, Engine
-    from gridcase.core.clock import ManualClock
-    from gridcase.core.evidence import EvidenceStore, Upload
-    from gridcase.core.grids import lattice, to_json
+    from gridcase.core.cases.evidence import EvidenceStore, Upload
+    from gridcase.core.engine import Engine
+    from gridcase.core.people.actor import Actor
+    from gridcase.core.places.grids import lattice, to_json
+    from gridcase.core.timesource import ManualClock
 
     target = tmp_path / "wuhu"
     assert cli("init", target, "--from", "standard").code == 0

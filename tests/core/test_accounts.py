@@ -3,10 +3,10 @@ responsibility grids, whatever characters a city's grid codes use."""
 
 from sqlalchemy import insert, select
 
-from gridcase.core.accounts import create_token, person_by_id, person_by_token, revoke_token
-from gridcase.core.db.engine import read, write
+from gridcase.core.db.connection import read, write
 from gridcase.core.db.models import Grid
-from gridcase.core.units import add_person
+from gridcase.core.people.accounts import create_token, person_by_id, person_by_token, revoke_token
+from gridcase.core.places.units import add_person
 
 GRID = Grid.__table__
 

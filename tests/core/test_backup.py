@@ -15,10 +15,11 @@ import httpx2 as httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from gridcase.core.accounts import create_token
-from gridcase.core.cases import Actor, Engine
-from gridcase.core.evidence import Upload
-from gridcase.core.units import add_person
+from gridcase.core.cases.evidence import Upload
+from gridcase.core.engine import Engine
+from gridcase.core.people.accounts import create_token
+from gridcase.core.people.actor import Actor
+from gridcase.core.places.units import add_person
 
 from ..conftest import TESTCITY
 from .web.test_crash_safety import GRIDCASE, _port, _report, _start

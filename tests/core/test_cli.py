@@ -105,14 +105,14 @@ def test_deployment_settings_errors_are_messages(cli, tmp_path):
 
 def test_the_console_script_runs_as_a_process():
     result = subprocess.run(
-        [sys.executable, "-m", "gridcase.core.cli", "profile", "validate", "standard"],
+        [sys.executable, "-m", "gridcase.core.cli.main", "profile", "validate", "standard"],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 0 and result.stdout.startswith("ok: standard")
     result = subprocess.run(
-        [sys.executable, "-m", "gridcase.core.cli", "profile", "validate", "atlantis"],
+        [sys.executable, "-m", "gridcase.core.cli.main", "profile", "validate", "atlantis"],
         capture_output=True,
         text=True,
         timeout=60,

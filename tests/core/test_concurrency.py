@@ -5,10 +5,11 @@ import multiprocessing
 
 import pytest
 
-from gridcase.core.cases import Actor, Engine
+from gridcase.core.cases.evidence import EvidenceStore
+from gridcase.core.engine import Engine
 from gridcase.core.errors import GridcaseError
-from gridcase.core.evidence import EvidenceStore
-from gridcase.core.gridindex import metres_scale
+from gridcase.core.people.actor import Actor
+from gridcase.core.places.gridindex import metres_scale
 
 from ..conftest import TESTCITY
 

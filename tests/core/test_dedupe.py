@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gridcase.core.cases import Actor
 from gridcase.core.db.raw import raw_cursor
-from gridcase.core.dedupe import NEARBY_PG, _nearby_sqlite, lock_keys, search_box
-from gridcase.core.gridindex import metres_scale
-from gridcase.core.intake import Submission
+from gridcase.core.intake.dedupe import NEARBY_PG, _nearby_sqlite, lock_keys, search_box
+from gridcase.core.intake.submit import Submission
+from gridcase.core.people.actor import Actor
+from gridcase.core.places.gridindex import metres_scale
 
 
 def _keys(lon, lat, radius, code="0101"):

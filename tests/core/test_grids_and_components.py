@@ -8,12 +8,12 @@ import pytest
 import shapely
 from sqlalchemy import func, select
 
-from gridcase.core import components, grids
-from gridcase.core.db.engine import read
+from gridcase.core.db.connection import read
 from gridcase.core.db.models import Component, Grid
 from gridcase.core.errors import GridImportError
-from gridcase.core.gridindex import GridIndex
-from gridcase.core.grids import lattice
+from gridcase.core.places import components, grids
+from gridcase.core.places.gridindex import GridIndex
+from gridcase.core.places.grids import lattice
 
 from ..conftest import TESTCITY
 
@@ -213,7 +213,7 @@ def test_a_database_that_was_never_migrated_is_a_message(cli, tmp_path):
 
 
 def test_a_profile_component_with_an_explicit_null_is_stored_without_it():
-    from gridcase.core.components import profile_row
+    from gridcase.core.places.components import profile_row
 
     row = profile_row(
         {"code": "32030200100305001", "class": "0305", "owner_unit": None, "location": [117.18, 34.26]}

@@ -10,8 +10,8 @@ import pluggy
 import pytest
 from starlette.testclient import TestClient
 
-from gridcase.core.cli import build_app
-from gridcase.core.gridindex import GridIndex
+from gridcase.core.cli.main import build_app
+from gridcase.core.places.gridindex import GridIndex
 from gridcase.core.plugins import PluginLoadError, collect, get_plugin_manager
 from gridcase.core.profile import ProfileError, load_validated
 from gridcase.core.web.app import create_app

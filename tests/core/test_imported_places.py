@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from gridcase.core import components
-from gridcase.core.cases import Actor, Engine
-from gridcase.core.db.engine import read
+from gridcase.core.db.connection import read
 from gridcase.core.db.models import Case, Component, Grid, Responsibility
+from gridcase.core.engine import Engine
 from gridcase.core.errors import GridcaseError
+from gridcase.core.people.actor import Actor
+from gridcase.core.places import components
 
 PROFILE = """\
 name: zhanggong

@@ -5,13 +5,13 @@ import prcoords
 import pytest
 from sqlalchemy import func, select
 
-from gridcase.core import components
-from gridcase.core.cases import Actor
+from gridcase.core.cases.evidence import Upload
 from gridcase.core.db.models import Case, CaseEvent, Evidence, Report
 from gridcase.core.errors import GridcaseError
-from gridcase.core.evidence import Upload
-from gridcase.core.intake import Submission
-from gridcase.core.units import add_person
+from gridcase.core.intake.submit import Submission
+from gridcase.core.people.actor import Actor
+from gridcase.core.places import components
+from gridcase.core.places.units import add_person
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(100)
 POINT = [120.61, 31.337]

@@ -11,13 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from gridcase.core.cases import Actor, Engine
-from gridcase.core.clock import ManualClock
+from gridcase.core.cases.evidence import EvidenceStore, Upload
 from gridcase.core.db.models import Case, CaseEvent, Outbox, Report
+from gridcase.core.engine import Engine
 from gridcase.core.errors import GridcaseError
-from gridcase.core.evidence import EvidenceStore, Upload
 from gridcase.core.hookspecs import hookimpl
-from gridcase.core.intake import Submission
+from gridcase.core.intake.submit import Submission
+from gridcase.core.people.actor import Actor
+from gridcase.core.timesource import ManualClock
 
 from ..conftest import TESTCITY
 from .test_round_trips import RoundTrips

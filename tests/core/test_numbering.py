@@ -4,11 +4,11 @@ ways give the same number for every format."""
 
 import pytest
 
-from gridcase.core.cases import Actor
-from gridcase.core.db.engine import write
+from gridcase.core.db.connection import write
 from gridcase.core.db.models import Counter
-from gridcase.core.intake import Submission
-from gridcase.core.numbering import Composed, NumberedInsert, composed
+from gridcase.core.db.numbering import Composed, NumberedInsert, composed
+from gridcase.core.intake.submit import Submission
+from gridcase.core.people.actor import Actor
 
 supervisor = Actor.of("supervisor")
 FIELDS = {"kind": "C", "year": 2026, "month": 10, "day": 13, "major": "01", "minor": "0101", "channel": "app",

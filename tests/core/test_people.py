@@ -9,10 +9,10 @@ import pytest
 import xlsxwriter
 from sqlalchemy import select
 
-from gridcase.core.accounts import log_in
-from gridcase.core.db.engine import make_engine, read
+from gridcase.core.db.connection import make_engine, read
 from gridcase.core.db.models import Person, Responsibility
 from gridcase.core.errors import GridcaseError
+from gridcase.core.people.accounts import log_in
 
 from ..conftest import REPO, TESTCITY
 
@@ -125,7 +125,7 @@ def test_list_set_and_passwd(city):
 def test_passwd_prompts_twice(city, monkeypatch):
     from typer.testing import CliRunner
 
-    from gridcase.core.cli import build_app
+    from gridcase.core.cli.main import build_app
 
     assert city("user", "add", "zhou", "--role", "supervisor").code == 0
     base = ["--profile", str(TESTCITY), "--db", city.url]

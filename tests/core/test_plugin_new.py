@@ -62,7 +62,7 @@ def test_plugin_new_then_install_lists_the_plugin(cli, tmp_path, scratch_venv):
     assert install.returncode == 0, install.stderr
 
     listed = subprocess.run(
-        [scratch_venv, "-m", "gridcase.core.cli", "plugins"], capture_output=True, text=True, timeout=60
+        [scratch_venv, "-m", "gridcase.core.cli.main", "plugins"], capture_output=True, text=True, timeout=60
     )
     assert listed.returncode == 0, listed.stderr
     assert "city_sms 0.1.0 [installed]" in listed.stdout

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, insert, select
 
 from gridcase.core.db.models import LoginAttempt, Outbox
-from gridcase.core.retention import Retention
+from gridcase.core.ops.retention import Retention
 from gridcase.core.settings import SettingsError, load_settings
 
 LOGIN_ATTEMPT, OUTBOX = LoginAttempt.__table__, Outbox.__table__

@@ -8,8 +8,8 @@ import tempfile
 import pytest
 from sqlalchemy import event
 
-from gridcase.core.accounts import create_token
-from gridcase.core.units import add_person
+from gridcase.core.people.accounts import create_token
+from gridcase.core.places.units import add_person
 from gridcase.core.web.identity import lookup_many
 
 REPORT = {"channel": "hotline_12345", "category": "0101", "kind": "component", "point": [120.61, 31.337]}

@@ -59,7 +59,7 @@ def test_durations_come_from_the_environment_or_the_file_and_bad_ones_are_refuse
 
 
 def test_evidence_goes_to_the_deployments_folder_never_the_working_directory(tmp_path, monkeypatch):
-    from gridcase.core.evidence import default_root
+    from gridcase.core.cases.evidence import default_root
 
     monkeypatch.delenv("GRIDCASE_EVIDENCE_DIR", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))

@@ -4,11 +4,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from gridcase.core import taxonomy_changes
-from gridcase.core.cases import Engine
-from gridcase.core.db.engine import write
+from gridcase.core.db.connection import write
+from gridcase.core.engine import Engine
 from gridcase.core.errors import GridcaseError
-from gridcase.core.profile_edits import describe
+from gridcase.core.profile import taxonomy_changes
+from gridcase.core.profile.edits import describe
 
 from ..conftest import TESTCITY
 
@@ -75,7 +75,7 @@ def test_another_worker_takes_the_edit_up_when_it_meets_a_case_filed_under_it(en
 
 
 def test_setting_edits_are_append_only_and_reach_the_deadlines(engine):
-    from gridcase.core import setting_changes
+    from gridcase.core.profile import setting_changes
 
     setting_changes.record(
         engine.db, engine.profile, set(engine.guards), "rule", "accept", {"limit": "45 minute"},

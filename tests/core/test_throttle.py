@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gridcase.core.accounts import log_in, set_password
 from gridcase.core.errors import GridcaseError
-from gridcase.core.throttle import ADDRESS_FREE, NAME_FREE, clear, delay, listing
-from gridcase.core.units import add_person
+from gridcase.core.people.accounts import log_in, set_password
+from gridcase.core.people.throttle import ADDRESS_FREE, NAME_FREE, clear, delay, listing
+from gridcase.core.places.units import add_person
 
 PASSWORD = "admin-password"
 ATTACKER, OFFICE = "198.51.100.7", "10.0.0.8"

@@ -4,10 +4,10 @@ when configured): states, events, responsible and handling units, clocks."""
 import pytest
 from sqlalchemy import text
 
-from gridcase.core.cases import Actor
+from gridcase.core.cases.evidence import Upload
+from gridcase.core.cases.workflow import TransitionError
 from gridcase.core.errors import GridcaseError
-from gridcase.core.evidence import Upload
-from gridcase.core.workflow import TransitionError
+from gridcase.core.people.actor import Actor
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(200)
 PHOTO = [Upload("现场.jpg", JPEG)]

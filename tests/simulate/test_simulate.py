@@ -8,14 +8,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from gridcase.core.cases import Engine
-from gridcase.core.db.engine import make_engine, read
+from gridcase.core.db.connection import make_engine, read
 from gridcase.core.db.models import Case, CaseEvent
+from gridcase.core.engine import Engine
 from gridcase.core.errors import GridcaseError
 from gridcase.core.profile import load_validated
+from gridcase.core.profile.taxonomy import active_classes
 from gridcase.core.simulate import simulate
 from gridcase.core.simulate.workload import Workload, incidents
-from gridcase.core.taxonomy import active_classes
 
 START = date(2026, 10, 12)  # a Monday
 

@@ -1,6 +1,6 @@
 """Alembic environment for gridcase (migrations ship inside the package).
 
-The migrations run on the connection `gridcase.core.db.engine.upgrade` hands over, inside its
+The migrations run on the connection `gridcase.core.db.connection.upgrade` hands over, inside its
 transaction: all pending migrations, and what the caller does after them, are committed together
 or not at all, on both databases.
 
@@ -13,8 +13,6 @@ every key is checked before the commit (`engine.migrating`).
 
 from alembic import context
 from sqlmodel import SQLModel
-
-from gridcase.core.db import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 config = context.config
 target_metadata = SQLModel.metadata

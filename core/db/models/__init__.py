@@ -1,7 +1,7 @@
 """The tables, by area. Cases hold current state and denormalised facts for fast queries; the
 `case_event` rows are the truth and are append-only. Import tables from here."""
 
-from .cases import (
+from gridcase.core.db.models.cases import (
     Case,
     CaseEvent,
     CaseUnit,
@@ -16,7 +16,7 @@ from .cases import (
     Timer,
     TransitionKey,
 )
-from .people import (
+from gridcase.core.db.models.people import (
     ApiToken,
     LoginAttempt,
     Person,
@@ -26,16 +26,16 @@ from .people import (
     UnitCommand,
     WebSession,
 )
-from .places import Component, Grid
-from .records import (
+from gridcase.core.db.models.places import Component, Grid
+from gridcase.core.db.models.records import (
     AssessmentSnapshot,
     CalendarOverride,
     CalendarYear,
     LedgerEntry,
     SettingChange,
     TaxonomyChange,
-)  # fmt: skip
-from .types import UTCDateTime
+)
+from gridcase.core.db.models.types import UTCDateTime
 
 __all__ = [
     "ApiToken", "AssessmentSnapshot", "CalendarOverride", "CalendarYear", "Case", "CaseEvent", "CaseUnit",

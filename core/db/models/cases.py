@@ -11,7 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from .types import _json, _ts
+from gridcase.core.db.models.types import _json, _ts
 
 
 class Case(SQLModel, table=True):

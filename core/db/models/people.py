@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Index, true
 from sqlmodel import Field, SQLModel
 
-from .types import _json, _ts
+from gridcase.core.db.models.types import _json, _ts
 
 
 class Unit(SQLModel, table=True):

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from .types import _json, _ts
+from gridcase.core.db.models.types import _json, _ts
 
 
 class AssessmentSnapshot(SQLModel, table=True):

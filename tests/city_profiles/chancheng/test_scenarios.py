@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import shapely
 
-from gridcase.core.cases import Actor
-from gridcase.core.evidence import Upload
+from gridcase.core.cases.evidence import Upload
+from gridcase.core.people.actor import Actor
 from gridcase.core.profile import load_validated
 from gridcase.plugins.builtin.classify import classify_case
 
@@ -62,7 +62,7 @@ def test_the_city_has_the_seeds_five_level_grid_and_units():
 def test_the_item_list_has_17_major_and_133_minor_classes_over_the_18_departments():
     """事项清单: 18 departments' items in 17 major and 133 minor classes, each class naming the
     department that answers for it (or the territory, for a village's own matters)."""
-    from gridcase.core.taxonomy import active_minors
+    from gridcase.core.profile.taxonomy import active_minors
 
     profile = load_validated("chancheng")[0].plain()
     classes = list(active_minors(profile))
@@ -116,7 +116,7 @@ def test_yimenshi_the_task_reaches_the_named_person_of_the_department(chancheng)
     """指定具体责任人: the item list's class names the department, and the department's person
     named for that class answers for the case and is sent the task at once; a colleague named
     for other classes is not."""
-    from gridcase.core.units import add_person
+    from gridcase.core.places.units import add_person
 
     add_person(chancheng.db, "zf_li", "执法局李", ["department"], unit="enforcement",
                attributes={"classes": ["event:0504"]})  # fmt: skip
@@ -131,7 +131,7 @@ def test_yimenshi_the_task_reaches_the_named_person_of_the_department(chancheng)
 
 
 def test_yimenshi_named_person_switched_off_only_the_department(chancheng):
-    from gridcase.core.units import add_person
+    from gridcase.core.places.units import add_person
 
     chancheng.profile["routing"]["named_person"] = False
     add_person(chancheng.db, "zf_zhang", "执法局张", ["department"], unit="enforcement",
@@ -144,7 +144,7 @@ def test_yimenshi_named_person_switched_off_only_the_department(chancheng):
 def outbox(engine) -> list[dict]:
     from sqlalchemy import select
 
-    from gridcase.core.db.engine import read
+    from gridcase.core.db.connection import read
     from gridcase.core.db.models import Outbox
 
     with read(engine.db) as connection:
@@ -181,7 +181,7 @@ def test_jiban_a_grid_worker_fixes_a_micro_problem_on_the_spot(chancheng):
         {"channel": "patrol", "category": "0201", "kind": "event", "point": micro_grid_centre(chancheng, 6)},
         worker,
     )["case_id"]
-    from gridcase.core.workflow import TransitionError
+    from gridcase.core.cases.workflow import TransitionError
 
     with pytest.raises(TransitionError, match="photo"):
         chancheng.transition(other, "on_the_spot", worker)
@@ -285,7 +285,7 @@ def test_tiered_escalation_grid_to_area_to_street(chancheng):
 def test_tiered_escalation_stops_at_the_top(chancheng):
     case_id = unclassed_patrol(chancheng, 1)
     chancheng.transition(case_id, "dispatch", CENTRE, {"units": ["chancheng"]})
-    from gridcase.core.workflow import TransitionError
+    from gridcase.core.cases.workflow import TransitionError
 
     with pytest.raises(TransitionError, match="no unit above chancheng"):
         chancheng.transition(case_id, "raise", Actor.of("department", unit="chancheng"), reason="x")
@@ -314,7 +314,7 @@ def joint_request(chancheng) -> int:
 def test_joint_enforcement_one_order_becomes_tasks_to_several_departments(chancheng):
     """联合执法: one approved request becomes simultaneous orders to three departments; each
     feeds its result back, and the request closes only when all have."""
-    from gridcase.core.workflow import TransitionError
+    from gridcase.core.cases.workflow import TransitionError
 
     case_id = joint_request(chancheng)
     units = ["enforcement", "market", "police"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from gridcase.core.cases import Actor
+from gridcase.core.people.actor import Actor
 
 from ..conftest import unit_grid_centre
 

@@ -5,8 +5,8 @@ import copy
 import pytest
 
 from gridcase.core.assess.assessor import Assessor
+from gridcase.core.cases.evidence import Upload
 from gridcase.core.errors import GridcaseError
-from gridcase.core.evidence import Upload
 
 from .conftest import CENTRE, point_in_street
 
@@ -74,7 +74,7 @@ def test_three_sixty_assessment_of_streets_and_bureaus_from_seven_inputs(heping)
     """360°: a street office and a bureau are scored on platform cases, cadre cases, 一事双责,
     mutual inspection, supervision, media exposure and 代整治; findings lower the inputs they
     belong to, and a station keeps the standard department composite."""
-    from gridcase.core.cases import Actor
+    from gridcase.core.people.actor import Actor
 
     case_id = report(heping, 2)
     heping.transition(case_id, "accept", CENTRE)
@@ -128,8 +128,8 @@ def _grid_chain(engine, street: int) -> list[str]:
 def test_chumen_jiu_shangban_a_cadres_reports_count_toward_a_monthly_quota_of_15(heping):
     """出门就上班: cadre reports come in on their own channel and each cadre's month is measured
     against the quota of 15; reports that join an earlier case still count."""
-    from gridcase.core.cases import Actor
-    from gridcase.core.units import add_person
+    from gridcase.core.people.actor import Actor
+    from gridcase.core.places.units import add_person
 
     busy, idle = (add_person(heping.db, name, name, ["cadre"]) for name in ("cadre_li", "cadre_wang"))
     for n in range(16):
@@ -196,7 +196,7 @@ def overdue_at_the_station(heping, street: int) -> tuple[int, str]:
 
 def signed_for(heping, street: int, unit: str, category: str = "0102") -> int:
     """A report in the street, accepted, filed, dispatched to `unit` and signed for there."""
-    from gridcase.core.cases import Actor
+    from gridcase.core.people.actor import Actor
 
     case_id = report(heping, street, category=category)
     heping.transition(case_id, "accept", CENTRE)
@@ -231,7 +231,7 @@ def test_daizhengzhi_switched_off_no_one_can_take_an_overdue_case(heping, switch
     switch_off(heping, "standard", "take_over")
     case_id, _ = overdue_at_the_station(heping, 4)
     heping.clock.advance(days=3)
-    from gridcase.core.workflow import TransitionError
+    from gridcase.core.cases.workflow import TransitionError
 
     with pytest.raises(TransitionError, match="no transition 'take_over'"):
         heping.transition(
@@ -242,7 +242,7 @@ def test_daizhengzhi_switched_off_no_one_can_take_an_overdue_case(heping, switch
 def digests(heping) -> list[dict]:
     from sqlalchemy import select
 
-    from gridcase.core.db.engine import read
+    from gridcase.core.db.connection import read
     from gridcase.core.db.models import Outbox
 
     with read(heping.db) as connection:
@@ -284,7 +284,7 @@ def test_daily_digest_switched_off_sends_nothing(heping):
 def _handled_in_street(heping, street: int, findings: bool) -> None:
     """A case of the street's own, handled on time; with `findings`, an inspection and a
     supervision against it (two findings that lower its 360° score)."""
-    from gridcase.core.cases import Actor
+    from gridcase.core.people.actor import Actor
 
     unit = f"street{street:02d}"
     case_id = signed_for(heping, street, unit)
@@ -356,7 +356,7 @@ def test_grid_workers_lose_3_yuan_a_problem_capped_at_their_performance_pay(hepi
     """Each worker responsible for a problem's grid, or for a grid above it, loses a point (¥3)
     per problem filed there, and never more than their performance pay; a worker of another
     grid loses nothing."""
-    from gridcase.core.units import add_person
+    from gridcase.core.places.units import add_person
 
     grid = heping.grids.locate(*point_in_street(heping, 2))["grids"]  # unit grid, community, street …
     unit_grid, community_grid = grid[0], grid[1]
@@ -377,7 +377,7 @@ def test_grid_workers_lose_3_yuan_a_problem_capped_at_their_performance_pay(hepi
 
 
 def test_grid_workers_deduction_switched_off_no_worker_pays(heping):
-    from gridcase.core.units import add_person
+    from gridcase.core.places.units import add_person
 
     heping.profile["assessment"]["deductions"] = [
         d for d in heping.profile["assessment"]["deductions"] if d["code"] != "grid_workers"

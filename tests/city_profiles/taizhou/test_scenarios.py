@@ -4,12 +4,12 @@ import pytest
 import shapely
 from sqlalchemy import func, select
 
-from gridcase.core.cases import Actor
-from gridcase.core.db.engine import read
+from gridcase.core.cases.evidence import Upload
+from gridcase.core.db.connection import read
 from gridcase.core.db.models import Case, Outbox
 from gridcase.core.errors import GridcaseError
-from gridcase.core.evidence import Upload
-from gridcase.core.units import add_person
+from gridcase.core.people.actor import Actor
+from gridcase.core.places.units import add_person
 
 PHOTO = [Upload("现场.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64))]
 SUPERVISION = Actor.of("operator", "shift_leader")

@@ -4,9 +4,9 @@ import pytest
 import shapely
 
 from gridcase.core.assess.assessor import Assessor
-from gridcase.core.cases import Actor
-from gridcase.core.evidence import Upload
-from gridcase.core.workflow import TransitionError
+from gridcase.core.cases.evidence import Upload
+from gridcase.core.cases.workflow import TransitionError
+from gridcase.core.people.actor import Actor
 from gridcase.plugins.xuzhou import drawn
 
 from ..conftest import unit_grid_centre
@@ -166,8 +166,8 @@ def test_county_platforms_feed_the_city(xuzhou):
     """市县一体化: 丰县 runs its own platform in the city's deployment. Its people handle the cases
     of its territory with its own units; 沛县's people can neither see nor touch them; the city's
     centre sees them all, and 丰县's work counts in the city's assessment."""
-    from gridcase.core import scope
-    from gridcase.core.db.engine import read
+    from gridcase.core.cases import scope
+    from gridcase.core.db.connection import read
     from gridcase.core.errors import GridcaseError
 
     case_id = county_case(xuzhou)
@@ -204,7 +204,7 @@ def test_county_platforms_feed_the_city(xuzhou):
 
 
 def test_county_platforms_switched_off_anyone_anywhere(xuzhou):
-    from gridcase.core.tenancy import Tenancy
+    from gridcase.core.places.tenancy import Tenancy
 
     xuzhou.tenancy = Tenancy(
         {**xuzhou.profile, "tenancy": {"unit_kinds": []}}, xuzhou.unit_parents, lambda: xuzhou.grids

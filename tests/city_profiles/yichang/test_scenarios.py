@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import shapely
 
-from gridcase.core.cases import Actor
+from gridcase.core.cases.evidence import Upload
+from gridcase.core.cases.workflow import TransitionError
 from gridcase.core.errors import GridcaseError
-from gridcase.core.evidence import Upload
-from gridcase.core.workflow import TransitionError
+from gridcase.core.people.actor import Actor
 
 PHOTO = [Upload("现场.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64))]
 HOTLINE = Actor.of("operator")

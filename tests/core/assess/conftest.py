@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert
 
-from gridcase.core.db.engine import write
+from gridcase.core.db.connection import write
 from gridcase.core.db.models import Case, CaseEvent, CaseUnit, Clock
 
 CASE, CLOCK, EVENT, CASE_UNIT = (t.__table__ for t in (Case, Clock, CaseEvent, CaseUnit))

@@ -15,10 +15,11 @@ from sqlalchemy.exc import DBAPIError
 from gridcase.core.assess.assessor import Assessor
 from gridcase.core.assess.bulletin import render
 from gridcase.core.assess.snapshots import publish, versions
-from gridcase.core.cases import Actor, Engine
-from gridcase.core.db.engine import write
-from gridcase.core.evidence import Upload
-from gridcase.core.units import add_person
+from gridcase.core.cases.evidence import Upload
+from gridcase.core.db.connection import write
+from gridcase.core.engine import Engine
+from gridcase.core.people.actor import Actor
+from gridcase.core.places.units import add_person
 
 from ...conftest import TESTCITY
 

@@ -1,6 +1,6 @@
 import pytest
 
-from gridcase.core.assess.formulas import FormulaError, parse
+from gridcase.core.profile.formulas import FormulaError, parse
 
 
 def test_public_figures_evaluate_exactly():

@@ -8,9 +8,9 @@ import pytest
 from gridcase.core.assess.assessor import Assessor
 from gridcase.core.assess.periods import parse_period
 from gridcase.core.assess.scoring import Scoring
-from gridcase.core.cases import Engine
+from gridcase.core.engine import Engine
 from gridcase.core.errors import GridcaseError
-from gridcase.core.units import set_unit_class
+from gridcase.core.places.units import set_unit_class
 
 from ...conftest import TESTCITY
 from .conftest import OCT, Seeder, at

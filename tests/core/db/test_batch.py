@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from gridcase.core.db.engine import batch, make_engine, read, write
+from gridcase.core.db.connection import batch, make_engine, read, write
 
 
 class Refused(Exception):

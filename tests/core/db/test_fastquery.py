@@ -7,13 +7,13 @@ import pytest
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
-from gridcase.core.cases import Actor
-from gridcase.core.db.engine import read, write
+from gridcase.core.cases.idempotency import scoped
+from gridcase.core.db.connection import read, write
 from gridcase.core.db.fastinsert import FastInsert
 from gridcase.core.db.fastquery import FastQuery
 from gridcase.core.db.models import Case, Report
 from gridcase.core.db.raw import pipelined
-from gridcase.core.idempotency import scoped
+from gridcase.core.people.actor import Actor
 
 CASE, REPORT = Case.__table__, Report.__table__
 QUERY = (

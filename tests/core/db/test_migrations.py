@@ -9,9 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from gridcase.core.cases import Actor
-from gridcase.core.db import models  # noqa: F401  (registers the tables)
-from gridcase.core.db.engine import (
+from gridcase.core.db.connection import (
     alembic_config,
     current_revision,
     head_revision,
@@ -20,6 +18,7 @@ from gridcase.core.db.engine import (
     upgrade,
 )
 from gridcase.core.errors import GridcaseError
+from gridcase.core.people.actor import Actor
 
 
 def test_migrations_match_the_models(db_url):

@@ -6,7 +6,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from gridcase.core.db.engine import read, write
+from gridcase.core.db.connection import read, write
 from gridcase.core.db.raw import Sent, pipelined, raw_cursor
 
 CLAIM = "INSERT INTO counter (key, value) VALUES ({0}, 1)"

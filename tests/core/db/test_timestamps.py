@@ -11,12 +11,11 @@ from sqlalchemy import func, select, text
 from sqlmodel import SQLModel
 from starlette.testclient import TestClient
 
-from gridcase.core.accounts import create_token
-from gridcase.core.db import models  # noqa: F401  (registers the tables)
-from gridcase.core.db.engine import alembic_config, make_engine, migrating, upgrade
+from gridcase.core.db.connection import alembic_config, make_engine, migrating, upgrade
 from gridcase.core.db.models import Clock, UTCDateTime
+from gridcase.core.people.accounts import create_token
+from gridcase.core.places.units import add_person
 from gridcase.core.simulate import simulate
-from gridcase.core.units import add_person
 from gridcase.core.web.app import create_app
 
 from ...conftest import TESTCITY

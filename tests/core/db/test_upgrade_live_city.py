@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gridcase.core import reconcile
-from gridcase.core.cases import Actor, Engine
-from gridcase.core.db.engine import make_engine, read, write
+from gridcase.core.db.connection import make_engine, read, write
 from gridcase.core.db.models import Case, Grid, Responsibility, Unit
+from gridcase.core.engine import Engine
+from gridcase.core.people.actor import Actor
+from gridcase.core.places import reconcile
 from gridcase.core.profile import load_validated
 
 DOOMED = "320508002002001"  # a unit grid the profile drops

@@ -17,10 +17,9 @@ from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 from starlette.testclient import TestClient
 
-from gridcase.core import grids
-from gridcase.core.cli import main
-from gridcase.core.db import models  # noqa: F401  (registers the tables)
-from gridcase.core.db.engine import alembic_config, head_revision, is_sqlite, make_engine, upgrade
+from gridcase.core.cli.main import main
+from gridcase.core.db.connection import alembic_config, head_revision, is_sqlite, make_engine, upgrade
+from gridcase.core.places import grids
 from gridcase.core.settings import Settings
 from gridcase.core.web.app import create_app
 

@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy import text
 
-from gridcase.core.db.engine import make_engine, write
+from gridcase.core.db.connection import make_engine, write
 
 
 def test_a_writer_in_another_process_waits_for_the_lock_and_then_writes(tmp_path):
@@ -19,7 +19,7 @@ def test_a_writer_in_another_process_waits_for_the_lock_and_then_writes(tmp_path
     other = textwrap.dedent(
         f"""
         from sqlalchemy import text
-        from gridcase.core.db.engine import make_engine, write
+        from gridcase.core.db.connection import make_engine, write
         with write(make_engine({url!r})) as connection:
             connection.execute(text("INSERT INTO t VALUES ('other')"))
         """

@@ -4,8 +4,8 @@ night, 挂账 in the middle of a stage, approved and denied extensions, a 24h un
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from gridcase.core.cases import Actor
-from gridcase.core.evidence import Upload
+from gridcase.core.cases.evidence import Upload
+from gridcase.core.people.actor import Actor
 from gridcase.core.sla.deadlines import Deadlines
 
 CST = ZoneInfo("Asia/Shanghai")
@@ -164,7 +164,7 @@ def test_a_plugin_can_adjust_a_deadline(engine):
 def test_a_taxonomy_edit_applies_only_to_clocks_started_after_it(engine, tmp_path):
     import shutil
 
-    from gridcase.core.cases import Engine
+    from gridcase.core.engine import Engine
 
     before = dispatched_case(engine, "damaged", "2026-10-13T09:00")
     edited = tmp_path / "edited"

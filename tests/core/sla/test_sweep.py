@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, insert, select
 
-from gridcase.core.cases import Actor, Engine
+from gridcase.core.cases.evidence import EvidenceStore, Upload
 from gridcase.core.db.models import Outbox, Timer
-from gridcase.core.evidence import EvidenceStore, Upload
-from gridcase.core.notify import SmsSender
+from gridcase.core.engine import Engine
+from gridcase.core.notify.outbox import SmsSender
+from gridcase.core.people.actor import Actor
 from gridcase.core.sla import sweep as sweep_module
 
 from ...conftest import TESTCITY
@@ -317,7 +318,7 @@ class SlowSender:
 
 
 def test_two_sweeps_with_a_sender_slower_than_the_lease_send_each_notice_once(engine, monkeypatch):
-    from gridcase.core.clock import SystemClock
+    from gridcase.core.timesource import SystemClock
 
     monkeypatch.setattr(sweep_module, "LEASE", timedelta(seconds=0.2))
     engine.clock = SystemClock()  # leases run out in real time
@@ -365,7 +366,7 @@ def test_the_log_channel_writes_each_notice_to_the_configured_file(engine, tmp_p
 
 
 def test_serve_warns_of_a_channel_no_plugin_sends(capsys):
-    from gridcase.core.cli_server import _warn_of_unsent_notices
+    from gridcase.core.cli.server import _warn_of_unsent_notices
     from gridcase.core.profile import load_validated
 
     heping, _ = load_validated("heping")  # its 17:30 digest goes by SMS, a gateway it plugs in

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 import pytest
 from starlette.testclient import TestClient
 
-from gridcase.core.accounts import create_token
-from gridcase.core.cases import Actor
-from gridcase.core.units import add_person
+from gridcase.core.people.accounts import create_token
+from gridcase.core.people.actor import Actor
+from gridcase.core.places.units import add_person
 from gridcase.core.web.app import create_app
 
 STREET1 = [120.61, 31.337]  # grid 320508001001001
@@ -68,6 +68,6 @@ def world(engine) -> World:
 
 
 def _photo():
-    from gridcase.core.evidence import Upload
+    from gridcase.core.cases.evidence import Upload
 
     return [Upload("现场.jpg", b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(200))]

@@ -5,7 +5,7 @@ administrator enters and confirms 2027 from the command line the sweep counts it
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from gridcase.core.cases import Actor
+from gridcase.core.people.actor import Actor
 
 from .conftest import STREET1, _photo
 

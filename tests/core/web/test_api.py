@@ -5,8 +5,8 @@ import json
 
 from sqlalchemy import text
 
-from gridcase.core.accounts import set_password
-from gridcase.core.quota import Limit
+from gridcase.core.intake.quota import Limit
+from gridcase.core.people.accounts import set_password
 from gridcase.core.web.openapi import document
 
 from .conftest import STREET1
@@ -205,7 +205,7 @@ def test_a_worker_remembers_who_asked_for_identity_seconds_and_no_longer(world):
 
     from starlette.testclient import TestClient
 
-    from gridcase.core.accounts import create_token, revoke_token
+    from gridcase.core.people.accounts import create_token, revoke_token
     from gridcase.core.settings import Settings
     from gridcase.core.web.app import create_app
 
@@ -255,7 +255,7 @@ def count_fired(world):
 
 
 def test_serve_refuses_a_database_that_is_not_migrated(cli, tmp_path):
-    from gridcase.core.db.engine import upgrade
+    from gridcase.core.db.connection import upgrade
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     upgrade(url, "0003")

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx2 as httpx
 from sqlalchemy import text
 
-from gridcase.core.accounts import create_token
-from gridcase.core.cases import Engine
-from gridcase.core.units import add_person
+from gridcase.core.engine import Engine
+from gridcase.core.people.accounts import create_token
+from gridcase.core.places.units import add_person
 
 from ...conftest import TESTCITY
 

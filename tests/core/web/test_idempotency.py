@@ -6,10 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import text
 
-from gridcase.core.accounts import create_token
-from gridcase.core.cases import Actor
-from gridcase.core.retention import Retention
-from gridcase.core.units import add_person
+from gridcase.core.ops.retention import Retention
+from gridcase.core.people.accounts import create_token
+from gridcase.core.people.actor import Actor
+from gridcase.core.places.units import add_person
 from gridcase.core.web.api_cases import fire_once
 
 from .conftest import STREET1

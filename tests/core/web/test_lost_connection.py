@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from gridcase.core.db import engine as db_engine
+from gridcase.core.db import connection as db_engine
 
 
 def _drop_server_connections(world) -> int:

@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 
 import gridcase.city_profiles
 from gridcase.core.db.models import Report
+from gridcase.core.intake.quota import Limit
 from gridcase.core.profile import load_validated
-from gridcase.core.quota import Limit
 from gridcase.core.settings import Settings
 from gridcase.core.web import open311
 from gridcase.core.web.app import create_app

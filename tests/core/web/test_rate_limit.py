@@ -5,10 +5,10 @@ import time
 
 import httpx2 as httpx
 
-from gridcase.core.accounts import create_token
-from gridcase.core.cases import Engine
+from gridcase.core.engine import Engine
+from gridcase.core.people.accounts import create_token
+from gridcase.core.places.units import add_person
 from gridcase.core.settings import Settings
-from gridcase.core.units import add_person
 
 from ...conftest import TESTCITY
 from .conftest import STREET1
@@ -47,7 +47,7 @@ def test_two_server_processes_share_one_citizens_limit(db_url, tmp_path):
 
 
 def test_the_limits_are_the_deployments_settings(monkeypatch, tmp_path):
-    from gridcase.core.quota import limits
+    from gridcase.core.intake.quota import limits
     from gridcase.core.settings import SettingsError, load_settings
 
     monkeypatch.chdir(tmp_path)

@@ -5,9 +5,9 @@ SameSite=Lax, and Secure with HSTS when the deployment says it is served over TL
 import pytest
 from starlette.testclient import TestClient
 
-from gridcase.core.accounts import set_password
+from gridcase.core.people.accounts import set_password
+from gridcase.core.places.units import add_person
 from gridcase.core.settings import Settings
-from gridcase.core.units import add_person
 from gridcase.core.web.app import create_app
 
 PASSWORD = "admin-password"

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from gridcase.core import people
-from gridcase.core.accounts import Lifetimes, set_password
-from gridcase.core.db.engine import read
+from gridcase.core.db.connection import read
 from gridcase.core.db.models import WebSession
-from gridcase.core.retention import Retention, purge
-from gridcase.core.units import add_person, update_person
+from gridcase.core.ops.retention import Retention, purge
+from gridcase.core.people import roster as people
+from gridcase.core.people.accounts import Lifetimes, set_password
+from gridcase.core.places.units import add_person, update_person
 from gridcase.core.web.app import create_app
 from gridcase.core.web.identity import Recent
 

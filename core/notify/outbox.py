@@ -1,0 +1,98 @@
+"""Notification senders: the interface the outbox delivers through, and what the outbox holds.
+
+Built in (gridcase.plugins.builtin.senders): `log` and `webhook`. A city's SMS gateway is a
+plugin whose `register_senders` returns an `SmsSender` subclass implementing `send_sms`.
+"""
+
+from abc import ABC, abstractmethod
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, func, select
+
+from gridcase.core.db.connection import read
+from gridcase.core.db.models import Outbox
+
+OUTBOX = Outbox.__table__
+STATUSES = ("pending", "sending", "sent", "failed")
+
+# Notice texts per escalation action; a profile overrides them under notifications.templates.
+TEMPLATES = {
+    "remind": "【黄灯提醒】案件{number}（{category}）{stage}阶段将于{deadline}到期，请及时处置。",
+    "urge": "【红灯催办】案件{number}（{category}）{stage}阶段已于{deadline}超期，请立即处置。",
+    "supervise": "【超时督办】案件{number}（{category}）{stage}阶段超期已久（期限{deadline}），"
+    "请单位领导督办。",
+    "notify": "【时限通知】案件{number}（{category}）{stage}阶段期限{deadline}。",
+}
+TEMPLATE_FIELDS = ("number", "category", "stage", "deadline", "unit")
+OUT_OF_GRID = "【越界提醒】{reporter}在责任网格外上报：案件{number}，网格{grid}。"
+
+
+def notice_channel(profile: dict[str, Any], rule: dict[str, Any] | None = None) -> str:
+    """The sender a notice goes through: its rule's own `channel` (an escalation rung, a digest,
+    a bulletin, the out-of-grid alert), else `notifications.channel`, else `log`."""
+    return (rule or {}).get("channel") or profile.get("notifications", {}).get("channel", "log")
+
+
+def notice_channels(profile: dict[str, Any]) -> set[str]:
+    """Every sender the profile's notices may go through."""
+    rules = [
+        *profile.get("time_limits", {}).get("escalation", []),
+        *profile.get("notifications", {}).get("digests", []),
+        *profile.get("notifications", {}).get("bulletins", []),
+        profile.get("intake", {}).get("out_of_grid") or {},
+    ]
+    return {notice_channel(profile)} | {notice_channel(profile, rule) for rule in rules}
+
+
+def outbox_row(now, channel: str, recipient: str, case_id: int, event: str, text: str, payload: dict) -> dict:
+    """One notice for the outbox, due at once."""
+    return {
+        "created_at": now, "channel": channel, "recipient": recipient, "case_id": case_id, "event": event,
+        "text": text, "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now,
+    }  # fmt: skip
+
+
+def outbox_listing(db: Engine, status: str | None = None, limit: int = 50) -> dict[str, Any]:
+    """How many notices the outbox holds by status, and the newest `limit` (of `status`)."""
+    query = select(OUTBOX).order_by(OUTBOX.c.id.desc()).limit(limit)
+    if status:
+        query = query.where(OUTBOX.c.status == status)
+    with read(db) as connection:
+        counts = dict(
+            connection.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)).all()
+        )
+        rows = [dict(r) for r in connection.execute(query).mappings()]
+    return {"counts": {s: counts.get(s, 0) for s in STATUSES}, "rows": rows}
+
+
+class Sender(Protocol):
+    """Anything with a channel name and a `send` that raises when delivery failed."""
+
+    channel: str
+
+    def send(self, message: dict[str, Any]) -> None: ...
+
+
+class SmsSender(ABC):
+    """Base for SMS gateways: turns an outbox message into `send_sms(recipient, text)`.
+
+    `recipient` is the outbox recipient (`unit:…`, `leader:…`, `role:…`); `phone_numbers`
+    maps it to numbers, which a city plugin looks up in its own directory.
+    """
+
+    channel = "sms"
+
+    def send(self, message: dict[str, Any]) -> None:
+        numbers = self.phone_numbers(message["recipient"])
+        if not numbers:
+            raise LookupError(f"no phone number for {message['recipient']}")
+        for number in numbers:
+            self.send_sms(number, message["text"])
+
+    @abstractmethod
+    def phone_numbers(self, recipient: str) -> list[str]:
+        """The numbers a recipient's notices go to."""
+
+    @abstractmethod
+    def send_sms(self, number: str, text: str) -> None:
+        """Hand one message to the gateway; raise on failure (the outbox retries)."""

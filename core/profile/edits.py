@@ -1,0 +1,90 @@
+"""What taxonomy edits and setting edits share: an append-only table of changes (each with the
+fields it set and what they were, who, when, why, and the change it reverts), the checks of
+`gridcase profile validate` kept to the edited place, and a reading of a change for people."""
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Table, insert, select
+
+from gridcase.core.db.connection import read, write
+from gridcase.core.errors import GridcaseError
+from gridcase.core.profile.crosscheck import cross_check
+from gridcase.core.profile.loader import Profile
+from gridcase.core.profile.schema import schema_issues
+
+
+def load(db: Engine, table: Table) -> list[dict[str, Any]]:
+    """Every change in `table`, oldest first."""
+    with read(db) as connection:
+        return [dict(r) for r in connection.execute(select(table).order_by(table.c.id)).mappings()]
+
+
+def append(
+    db: Engine, table: Table, change: dict[str, Any], reason: str, by: str, now: datetime, reverts: int | None
+) -> int:
+    """Store a checked change; its id is the new version."""
+    with write(db) as connection:
+        row = {**change, "reason": reason.strip(), "changed_by": by, "changed_at": now, "reverts": reverts}
+        return connection.execute(insert(table).values(**row).returning(table.c.id)).scalar_one()
+
+
+def need_reason(reason: Any) -> None:
+    if not isinstance(reason, str) or not reason.strip():
+        raise GridcaseError("invalid_request", "say why the class changes", {"field": "reason"})
+
+
+def problems_at(profile: dict[str, Any], where: str, guards: set[str]) -> list[tuple[str, str]]:
+    """(field, message) for what is wrong at `where` (a JSON pointer) in this profile: the schema
+    and the checks of `gridcase profile validate`, with the same messages, kept to that place."""
+    candidate = Profile(profile.get("name", ""), Path("."), profile)
+    issues = schema_issues(candidate) + cross_check(candidate, guards)
+    return [
+        (issue.pointer.removeprefix(where).lstrip("/") or "class", issue.message)
+        for issue in issues
+        if issue.pointer == where or issue.pointer.startswith(where + "/")
+    ]
+
+
+def refuse(found: list[tuple[str, str]], code: str) -> None:
+    """Raise what validation found, field by field, or return when it found nothing."""
+    if found:
+        raise GridcaseError(
+            code,
+            "; ".join(f"{path}: {message}" for path, message in found),
+            {"problems": [{"field": path, "message": message} for path, message in found]},
+        )
+
+
+def describe(change: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(what, before, after) lines a person reads. Lists of coded rows (standards rows, a
+    composite's terms) are compared row by row and field by field."""
+    out: list[tuple[str, str, str]] = []
+    for field, after in change["changes"].items():
+        before = change["previous"].get(field)
+        if _coded_rows(before) and _coded_rows(after):
+            old = {row.get("code"): row for row in before or []}
+            new = {row.get("code"): row for row in after or []}
+            for code in list(old) + [c for c in new if c not in old]:
+                a, b = old.get(code, {}), new.get(code, {})
+                for key in list(a) + [k for k in b if k not in a]:
+                    if a.get(key) != b.get(key):
+                        out.append((f"{field}[{code}].{key}", _text(a.get(key)), _text(b.get(key))))
+            continue
+        out.append((field, _text(before), _text(after)))
+    return out
+
+
+def _coded_rows(value: Any) -> bool:
+    return isinstance(value or [], list) and all(isinstance(row, dict) for row in value or [])
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dict):
+        return " / ".join(f"{k}: {_text(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_text(v) for v in value)
+    return str(value)
