@@ -8,7 +8,7 @@ Create Date: 2026-11-24 13:56:28.808376
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel types but not this import)
+import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate writes sqlmodel types but not this import)
 from alembic import op
 
 revision: str = "0001"
