@@ -45,7 +45,7 @@ class TextFormatter(logging.Formatter):
 class _Stderr(logging.StreamHandler):
     """Standard error as it is when a record is written (a test or a daemon may swap it)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self):
         return sys.stderr
 

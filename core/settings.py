@@ -143,7 +143,7 @@ def load_settings(start: Path | None = None) -> Settings:
         notice_log=os.environ.get("GRIDCASE_NOTICE_LOG") or _beside(path, values.get("notice_log", "-")),
         **_backup(path, values),
         log_level=_one_of(values, "log_level", LEVELS, None),
-        log_format=_one_of(values, "log_format", FORMATS, "text"),
+        log_format=_one_of(values, "log_format", FORMATS, "text") or "text",  # `log_format: null` too
         keep_login_attempts_days=_days(values, "keep_login_attempts_days", 30),
         keep_notices_days=_days(values, "keep_notices_days", 180),
         tls=_flag(values, "tls"),

@@ -61,9 +61,7 @@ def check_assessment(checker: "CrossChecker") -> None:
             )
     ranking = mapping(assessment.get("ranking"))
     checker.ref(["assessment", "ranking", "sample"], ranking.get("sample"), indicators, "indicator")
-    mins = [
-        g.get("min") for _, g in entries(assessment.get("grades")) if isinstance(g.get("min"), (int, float))
-    ]
+    mins = [m for _, g in entries(assessment.get("grades")) if isinstance(m := g.get("min"), (int, float))]
     if mins != sorted(mins, reverse=True):
         checker.error(["assessment", "grades"], "grades are listed from the highest min to the lowest")
 
@@ -117,7 +115,8 @@ def _check_indicators(checker: "CrossChecker", assessment: dict, facts: set) -> 
                 continue
             for name in sorted(names - indicators):
                 checker.error(path + ["formula"], f"unknown indicator {name!r} in formula")
-            depends[indicator.get("code")] = set(names)
+            if isinstance(code := indicator.get("code"), str):  # a missing code is the schema's to report
+                depends[code] = set(names)
     for cycle in cycles(depends):
         at = next(i for i, ind in entries(assessment.get("indicators")) if ind.get("code") == cycle[0])
         checker.error(

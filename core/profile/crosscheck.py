@@ -78,10 +78,13 @@ class CrossChecker:
 
     # -- taxonomy -----------------------------------------------------------------------
 
-    def _active_classes(self) -> dict[str, dict]:
-        """code -> {kind, major, minor} for the active edition (majors and minors)."""
+    def _active_classes(self) -> dict[Any, dict]:
+        """code -> {kind, major, minor} for the active edition (majors and minors).
+
+        Here and below, codes are keys as the profile wrote them: None or a number is reported by
+        the schema, not assumed away."""
         taxonomy = _dict(self.data.get("taxonomy"))
-        out: dict[str, dict] = {}
+        out: dict[Any, dict] = {}
         for _, edition in _enumerate(taxonomy.get("editions")):
             if edition.get("code") != taxonomy.get("edition"):
                 continue
@@ -99,7 +102,7 @@ class CrossChecker:
         for e, edition in _enumerate(taxonomy.get("editions")):
             patterns = {k: _compile(v) for k, v in _dict(edition.get("codes")).items()}
             for kind in ("component", "event"):
-                seen: dict[str, list] = {}
+                seen: dict[Any, list] = {}
                 for m, major in _enumerate(edition.get(kind)):
                     mpath = ["taxonomy", "editions", e, kind, m]
                     self._pattern(
@@ -152,7 +155,7 @@ class CrossChecker:
 
     def check_units(self) -> None:
         kinds, classes = _codes(self.data.get("unit_kinds")), _codes(self.data.get("unit_classes"))
-        parents: dict[str, str] = {}
+        parents: dict[Any, str] = {}
         for i, unit in _enumerate(self.data.get("units")):
             path = ["units", i]
             self.ref(path + ["kind"], unit.get("kind"), kinds, "unit kind")
@@ -169,7 +172,8 @@ class CrossChecker:
         )
         reported: set[str] = set()
         for i, unit in _enumerate(self.data.get("units")):
-            code, trail = unit.get("code"), []
+            code = unit.get("code")
+            trail: list[Any] = []  # codes as written (the first may be None; a cycle never returns to it)
             while code in parents and code not in trail:
                 trail.append(code)
                 code = parents[code]
@@ -186,7 +190,7 @@ class CrossChecker:
             for _, lvl in _enumerate(self.data.get("grid_levels"))
         }
         region_classes = _codes(self.data.get("region_classes"))
-        seen: dict[str, int] = {}
+        seen: dict[Any, int] = {}
         for i, feature in _enumerate(_dict(self.data.get("grids")).get("features")):
             path = ["grids", "features", i, "properties"]
             props = _dict(feature.get("properties"))
@@ -304,7 +308,8 @@ class CrossChecker:
             for _, major in _enumerate(edition.get(kind))
             for _, minor in _enumerate(major.get("minors"))
         }
-        channels, seen = _codes(self.data.get("channels")), {}
+        channels = _codes(self.data.get("channels"))
+        seen: dict[Any, Any] = {}
         for c, checklist in _enumerate(self.data.get("checklists")):
             self.refs(["checklists", c, "channels"], checklist.get("channels"), channels, "channel")
             for i, item in _enumerate(checklist.get("items")):

@@ -12,6 +12,7 @@ from gridcase.core.db.connection import read, write
 from gridcase.core.errors import GridcaseError
 from gridcase.core.profile.crosscheck import cross_check
 from gridcase.core.profile.loader import Profile
+from gridcase.core.profile.located import LocatedDict
 from gridcase.core.profile.schema import schema_issues
 
 
@@ -38,7 +39,7 @@ def need_reason(reason: Any) -> None:
 def problems_at(profile: dict[str, Any], where: str, guards: set[str]) -> list[tuple[str, str]]:
     """(field, message) for what is wrong at `where` (a JSON pointer) in this profile: the schema
     and the checks of `gridcase profile validate`, with the same messages, kept to that place."""
-    candidate = Profile(profile.get("name", ""), Path("."), profile)
+    candidate = Profile(profile.get("name", ""), Path("."), LocatedDict(profile))  # no marks: none are shown
     issues = schema_issues(candidate) + cross_check(candidate, guards)
     return [
         (issue.pointer.removeprefix(where).lstrip("/") or "class", issue.message)

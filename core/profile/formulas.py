@@ -7,14 +7,15 @@ accepted, so a profile can never run code.
 
 import ast
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
-FUNCTIONS = {"min": min, "max": max}
-_BINARY = {
+FUNCTIONS: dict[str, Callable[[list[float]], float]] = {"min": min, "max": max}
+_BINARY: dict[type[ast.operator], Callable[[float, float], float]] = {
     ast.Add: lambda a, b: a + b,
     ast.Sub: lambda a, b: a - b,
     ast.Mult: lambda a, b: a * b,
-    ast.Div: None,
+    ast.Div: lambda a, b: a / b,  # _eval answers None for a zero denominator before dividing
 }
 
 
@@ -67,7 +68,7 @@ def parse(text: str) -> Formula:
 
 
 def _eval(node: ast.expr, values: dict[str, float | None]) -> float | None:
-    if isinstance(node, ast.Constant):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):  # parse() admits no other
         return float(node.value)
     if isinstance(node, ast.Name):
         value = values.get(node.id)
@@ -83,15 +84,17 @@ def _eval(node: ast.expr, values: dict[str, float | None]) -> float | None:
             return None if right == 0 else left / right
         result = _BINARY[type(node.op)](left, right)
         return result if math.isfinite(result) else None
-    if isinstance(node, ast.Call):
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):  # parse() admits no other call
         args = [_eval(a, values) for a in node.args]
-        return None if any(a is None for a in args) else FUNCTIONS[node.func.id](args)
+        numbers = [a for a in args if a is not None]
+        return None if len(numbers) < len(args) else FUNCTIONS[node.func.id](numbers)
     raise FormulaError(f"unexpected {type(node).__name__}")  # parse() admits nothing else
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """One path for each cycle among formulas that use each other (`graph`: code -> names used)."""
-    found, done = [], set()
+    found: list[list[str]] = []
+    done: set[str] = set()
     for start in sorted(graph):
         stack = [(start, [start])]
         while stack:

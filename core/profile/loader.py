@@ -181,7 +181,8 @@ def load(ref: str | os.PathLike) -> Profile:
     data, chain = _load_chain(folder, [], fatal, notes)
     if fatal or data is None:
         raise ProfileError([Issue(m, p, msg) for m, p, msg in fatal + notes])
-    name = data.get("name") if isinstance(data.get("name"), str) else folder.name
+    written = data.get("name")
+    name = written if isinstance(written, str) else folder.name
     issues = [Issue(m, p, msg) for m, p, msg in notes]
     return Profile(name=name, folder=folder, data=data, chain=chain, load_issues=issues)
 

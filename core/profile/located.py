@@ -13,7 +13,10 @@ from typing import Any
 
 import yaml
 
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+try:  # libyaml's loader when PyYAML was built with it
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:
+    from yaml import SafeLoader as _BaseLoader
 
 
 @dataclass(frozen=True, slots=True)

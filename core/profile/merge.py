@@ -82,7 +82,7 @@ def strip_directives(value: Any) -> Any:
             marks = getattr(value, "marks", None)
             items = [value[i] for i in keep]
             value[:] = items
-            if marks is not None:
+            if isinstance(value, LocatedList) and marks is not None:
                 value.marks = [marks[i] for i in keep]
         for item in value:
             strip_directives(item)

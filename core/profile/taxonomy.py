@@ -39,7 +39,8 @@ def active_minors(profile: dict[str, Any]) -> Iterator[tuple[str, str, dict[str,
             yield info["kind"], info["minor"]["code"], info["minor"]
 
 
-_by_code: dict[int, tuple[dict, dict[str, list[dict[str, Any]]]]] = {}
+# a minor written without a code is indexed under None, as find_class(profile, None) finds it
+_by_code: dict[int, tuple[dict, dict[str | None, list[dict[str, Any]]]]] = {}
 
 
 def find_class(profile: dict[str, Any], code: str | None, kind: str | None = None) -> dict[str, Any] | None:
@@ -48,7 +49,7 @@ def find_class(profile: dict[str, Any], code: str | None, kind: str | None = Non
     if cached is None or cached[0] is not profile:  # keep the profile alive so its id stays its own
         if len(_by_code) > 16:  # a process normally holds one profile; tests hold many
             _by_code.clear()
-        index: dict[str, list[dict[str, Any]]] = {}
+        index: dict[str | None, list[dict[str, Any]]] = {}
         for info in active_classes(profile):
             index.setdefault(info["minor"].get("code"), []).append(info)
         cached = _by_code[id(profile)] = (profile, index)

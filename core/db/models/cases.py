@@ -9,12 +9,12 @@ No `from __future__ import annotations` here: SQLModel reads the annotations at 
 from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Index, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from gridcase.core.db.models.types import _json, _ts
+from gridcase.core.db.models.types import TableModel, _json, _ts
 
 
-class Case(SQLModel, table=True):
+class Case(TableModel, table=True):
     __tablename__ = "case"
     __table_args__ = (Index("ix_case_dedupe", "class_code", "state_kind", "lat"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -52,7 +52,7 @@ class Case(SQLModel, table=True):
     closed_at: datetime | None = _ts(default=None)
 
 
-class CaseUnit(SQLModel, table=True):
+class CaseUnit(TableModel, table=True):
     """A unit's part in a case: responsible (with a share) or handling (at a dispatch depth)."""
 
     __tablename__ = "case_unit"
@@ -66,7 +66,7 @@ class CaseUnit(SQLModel, table=True):
     since: datetime = _ts()
 
 
-class CaseEvent(SQLModel, table=True):
+class CaseEvent(TableModel, table=True):
     """One transition (or recorded action) of a case. Append-only."""
 
     __tablename__ = "case_event"
@@ -88,7 +88,7 @@ class CaseEvent(SQLModel, table=True):
     unit: str | None = Field(default=None, max_length=64)
 
 
-class Report(SQLModel, table=True):
+class Report(TableModel, table=True):
     """What came in through a channel. Duplicates link to the case they repeat."""
 
     __tablename__ = "report"
@@ -121,7 +121,7 @@ class Report(SQLModel, table=True):
     media_url: str | None = Field(default=None, max_length=2000)  # a photo the client keeps itself
 
 
-class ReportContact(SQLModel, table=True):
+class ReportContact(TableModel, table=True):
     """How to reach the person who sent a report, when they said (Open311's email, names and
     phone): a table of its own, so that nothing that reads reports shows it by accident. Staff
     who see the case in full, and the sender, read it (web/api_cases.py)."""
@@ -134,7 +134,7 @@ class ReportContact(SQLModel, table=True):
     phone: str | None = Field(default=None, max_length=40)
 
 
-class RateCount(SQLModel, table=True):
+class RateCount(TableModel, table=True):
     """Requests counted against a rate limit, shared by every worker and process (core/quota.py):
     one row per limited client, holding the current window's count."""
 
@@ -144,7 +144,7 @@ class RateCount(SQLModel, table=True):
     hits: int
 
 
-class TransitionKey(SQLModel, table=True):
+class TransitionKey(TableModel, table=True):
     """A transition's idempotency key (scoped as a report's) and the answer its request was given,
     for its retries; forgotten after the window (core/idempotency.py)."""
 
@@ -157,7 +157,7 @@ class TransitionKey(SQLModel, table=True):
     created_at: datetime = _ts(index=True)
 
 
-class Evidence(SQLModel, table=True):
+class Evidence(TableModel, table=True):
     """A stored file (content-addressed on disk) attached to a case, a report or an event."""
 
     __tablename__ = "evidence"
@@ -172,7 +172,7 @@ class Evidence(SQLModel, table=True):
     added_at: datetime = _ts()
 
 
-class Clock(SQLModel, table=True):
+class Clock(TableModel, table=True):
     """A time-limit clock of one stage of one case (the deadline arithmetic is core/sla)."""
 
     __tablename__ = "clock"
@@ -209,7 +209,7 @@ class Clock(SQLModel, table=True):
     provisional_yellow_minutes: float | None = None
 
 
-class Counter(SQLModel, table=True):
+class Counter(TableModel, table=True):
     """Sequence numbers (case numbers) claimed atomically with an upsert."""
 
     __tablename__ = "counter"
@@ -217,7 +217,7 @@ class Counter(SQLModel, table=True):
     value: int
 
 
-class Timer(SQLModel, table=True):
+class Timer(TableModel, table=True):
     """A time-limit event to fire once: a light turning yellow or red, or an escalation rung.
 
     Scheduled when its clock starts (and again when the deadline moves); the sweep claims due
@@ -240,7 +240,7 @@ class Timer(SQLModel, table=True):
     fired_by: str | None = Field(default=None, max_length=64)
 
 
-class Outbox(SQLModel, table=True):
+class Outbox(TableModel, table=True):
     """A notification to deliver; written in the transaction that caused it, delivered with retries."""
 
     __tablename__ = "outbox"
@@ -260,7 +260,7 @@ class Outbox(SQLModel, table=True):
     sent_at: datetime | None = _ts(default=None)
 
 
-class DigestRun(SQLModel, table=True):
+class DigestRun(TableModel, table=True):
     """A daily digest sent for one day (和平's 17:30 SMS): the unique row is the claim, so each
     goes out once whatever the number of sweepers."""
 

@@ -6,12 +6,12 @@ No `from __future__ import annotations` here: SQLModel reads the annotations at 
 from datetime import datetime
 
 from sqlalchemy import Index, true
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from gridcase.core.db.models.types import _json, _ts
+from gridcase.core.db.models.types import TableModel, _json, _ts
 
 
-class Unit(SQLModel, table=True):
+class Unit(TableModel, table=True):
     __tablename__ = "unit"
     code: str = Field(primary_key=True, max_length=64)
     name: str
@@ -27,7 +27,7 @@ class Unit(SQLModel, table=True):
     active: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
 
 
-class UnitCommand(SQLModel, table=True):
+class UnitCommand(TableModel, table=True):
     """A command relation: a street office commands the stations in its territory."""
 
     __tablename__ = "unit_command"
@@ -35,7 +35,7 @@ class UnitCommand(SQLModel, table=True):
     commanded: str = Field(foreign_key="unit.code", primary_key=True, max_length=64)
 
 
-class Person(SQLModel, table=True):
+class Person(TableModel, table=True):
     __tablename__ = "person"
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(unique=True, max_length=128)
@@ -48,7 +48,7 @@ class Person(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=256)  # argon2; None: cannot log in
 
 
-class ApiToken(SQLModel, table=True):
+class ApiToken(TableModel, table=True):
     """An API token (also an Open311 api_key). Only its SHA-256 is kept: the token itself is
     shown once, when it is created."""
 
@@ -63,7 +63,7 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = _ts(default=None)
 
 
-class LoginAttempt(SQLModel, table=True):
+class LoginAttempt(TableModel, table=True):
     """Failed logins, for throttling across every worker (core/throttle.py): by address, and by
     address and name."""
 
@@ -78,7 +78,7 @@ class LoginAttempt(SQLModel, table=True):
     at: datetime = _ts()
 
 
-class WebSession(SQLModel, table=True):
+class WebSession(TableModel, table=True):
     """A logged-in session (core/sessions.py). The cookie holds its token, the table only the
     token's SHA-256, as for API tokens: a copied table opens no session. Ending a session is
     deleting its row."""
@@ -90,7 +90,7 @@ class WebSession(SQLModel, table=True):
     seen_at: datetime = _ts(index=True)  # last use, to the minute: the idle lifetime and the purge
 
 
-class Responsibility(SQLModel, table=True):
+class Responsibility(TableModel, table=True):
     """A person's responsibility grids (责任网格)."""
 
     __tablename__ = "responsibility"
@@ -98,7 +98,7 @@ class Responsibility(SQLModel, table=True):
     grid: str = Field(foreign_key="grid.code", primary_key=True, max_length=64)
 
 
-class UnitClassChange(SQLModel, table=True):
+class UnitClassChange(TableModel, table=True):
     """A unit's class from a moment on, so a past period is ranked with the classes it had."""
 
     __tablename__ = "unit_class_change"

@@ -6,10 +6,12 @@ No `from __future__ import annotations` here: SQLModel reads the annotations at 
 from datetime import date
 
 from sqlalchemy import LargeBinary, true
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
+
+from gridcase.core.db.models.types import TableModel
 
 
-class Grid(SQLModel, table=True):
+class Grid(TableModel, table=True):
     __tablename__ = "grid"
     code: str = Field(primary_key=True, max_length=64)
     name: str | None = None
@@ -32,7 +34,7 @@ class Grid(SQLModel, table=True):
     origin: str | None = Field(default="import", max_length=16, sa_column_kwargs={"server_default": "import"})
 
 
-class Component(SQLModel, table=True):
+class Component(TableModel, table=True):
     """部件: GB/T 47678.5 table 2. Unit fields are codes or names as surveyed (not foreign keys)."""
 
     __tablename__ = "component"

@@ -7,12 +7,12 @@ No `from __future__ import annotations` here: SQLModel reads the annotations at 
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Column, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
-from gridcase.core.db.models.types import _json, _ts
+from gridcase.core.db.models.types import TableModel, _json, _ts
 
 
-class AssessmentSnapshot(SQLModel, table=True):
+class AssessmentSnapshot(TableModel, table=True):
     """A published assessment (通报). Append-only: publishing again adds a version."""
 
     __tablename__ = "assessment_snapshot"
@@ -27,7 +27,7 @@ class AssessmentSnapshot(SQLModel, table=True):
     content: dict = _json(nullable=False)
 
 
-class LedgerEntry(SQLModel, table=True):
+class LedgerEntry(TableModel, table=True):
     """A money (or points) entry in a ledger: deductions turned into money, cost transfers.
 
     Append-only: a correction is a new entry.
@@ -46,7 +46,7 @@ class LedgerEntry(SQLModel, table=True):
     at: datetime = _ts()
 
 
-class CalendarOverride(SQLModel, table=True):
+class CalendarOverride(TableModel, table=True):
     """An administrator's working-day override: a day off or a make-up working day (调休),
     for the default calendar ("") or a named one. It applies to clocks started after it."""
 
@@ -59,7 +59,7 @@ class CalendarOverride(SQLModel, table=True):
     changed_at: datetime = _ts()
 
 
-class CalendarYear(SQLModel, table=True):
+class CalendarYear(TableModel, table=True):
     """A year an administrator confirmed for a calendar: its holidays and 调休 days are entered
     as overrides, so its deadlines are no longer provisional (years the `holidays` package
     publishes need no row)."""
@@ -72,7 +72,7 @@ class CalendarYear(SQLModel, table=True):
     changed_at: datetime = _ts()
 
 
-class TaxonomyChange(SQLModel, table=True):
+class TaxonomyChange(TableModel, table=True):
     """An administrator's edit of a minor class, on top of the profile (append-only).
 
     `changes` holds the fields set and `previous` what they were, so a revert is one more
@@ -90,7 +90,7 @@ class TaxonomyChange(SQLModel, table=True):
     reverts: int | None = Field(default=None, foreign_key="taxonomy_change.id")
 
 
-class SettingChange(SQLModel, table=True):
+class SettingChange(TableModel, table=True):
     """An administrator's edit of a time-limit rule or an assessment composite (append-only)."""
 
     __tablename__ = "setting_change"

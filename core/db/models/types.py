@@ -1,10 +1,21 @@
-"""Column types every table uses: aware-UTC timestamps and JSON."""
+"""Column types every table uses: aware-UTC timestamps and JSON; the base of every table."""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, Column, DateTime, TypeDecorator
-from sqlmodel import Field
+from sqlalchemy import JSON, Column, DateTime, Table, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+if TYPE_CHECKING:
+
+    class TableModel(SQLModel):
+        """A table class as the type checker sees it: SQLModel sets `__table__` on every
+        `table=True` class but does not declare it (sqlmodel 0.0.50)."""
+
+        __table__: ClassVar[Table]
+
+else:
+    TableModel = SQLModel  # at run time the tables derive from SQLModel itself
 
 
 class UTCDateTime(TypeDecorator):
