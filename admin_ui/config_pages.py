@@ -46,8 +46,8 @@ def _units_and_people(engine) -> dict[str, Any]:
 def _units_page(engine) -> dict[str, Any]:
     return {
         **_units_and_people(engine),
-        "throttles": throttle.listing(engine.db, engine.clock.now()),
-        "now": engine.clock.now(),
+        "throttles": throttle.listing(engine.db, engine.time.now()),
+        "now": engine.time.now(),
         "tz": engine.tz,
         "classes": sorted({u.get("class") for u in engine.profile.get("units", []) if u.get("class")}),
         "roles": {r["code"]: r.get("name") for r in engine.profile.get("roles", [])},
@@ -66,7 +66,7 @@ async def unit_class(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     form = dict((await form_of(request, max_fields=10)).items())
     code = request.path_params["code"]
-    await run_in_threadpool(set_unit_class, engine.db, code, form.get("class") or None, engine.clock.now())
+    await run_in_threadpool(set_unit_class, engine.db, code, form.get("class") or None, engine.time.now())
     return Response(status_code=204, headers={"HX-Refresh": "true"})
 
 
@@ -106,7 +106,7 @@ def _calendar(engine) -> dict[str, Any]:
     return {
         "limits": engine.profile.get("time_limits", {}),
         "overrides": calendar_overrides.listed(engine.db),
-        "readiness": engine.deadlines.readiness(engine.clock.now()),
+        "readiness": engine.deadlines.readiness(engine.time.now()),
     }
 
 
@@ -130,7 +130,7 @@ def _record_setting(
     by = actor.username or str(actor.id)
     guards = set(engine.guards)
     setting_changes.record(
-        engine.db, engine.profile, guards, kind, code, fields, reason, by, engine.clock.now(), reverts
+        engine.db, engine.profile, guards, kind, code, fields, reason, by, engine.time.now(), reverts
     )
     engine.refresh_settings()
 
@@ -217,7 +217,7 @@ async def calendar_day(request: Request, actor: Actor) -> Response:
         if not (year.isdigit() and 2000 <= int(year) <= 2200):
             raise GridcaseError("invalid_request", "年份格式为 YYYY", {"field": "year"})
         await run_in_threadpool(
-            calendar_overrides.confirm_year, engine.db, int(year), engine.clock.now(), calendar,
+            calendar_overrides.confirm_year, engine.db, int(year), engine.time.now(), calendar,
             form.get("reason") or None, actor.username,
         )  # fmt: skip
         return await _calendar_block(request, engine)
@@ -229,7 +229,7 @@ async def calendar_day(request: Request, actor: Actor) -> Response:
         await run_in_threadpool(calendar_overrides.remove_override, engine.db, day, calendar)
     else:
         await run_in_threadpool(
-            calendar_overrides.set_override, engine.db, day, form.get("working") == "yes", engine.clock.now(),
+            calendar_overrides.set_override, engine.db, day, form.get("working") == "yes", engine.time.now(),
             calendar, form.get("reason") or None, actor.username,
         )  # fmt: skip
     return await _calendar_block(request, engine)

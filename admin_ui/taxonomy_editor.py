@@ -71,7 +71,7 @@ def _record(
 ):
     by = actor.username or str(actor.id)
     guards = set(engine.guards)
-    now = engine.clock.now()
+    now = engine.time.now()
     taxonomy_changes.record(engine.db, engine.profile, guards, kind, code, fields, reason, by, now, reverts)
     engine.refresh_taxonomy()
 
@@ -145,7 +145,7 @@ async def new_class(request: Request, actor: Actor) -> Response:
         by = actor.username or str(actor.id)
         taxonomy_changes.create(
             engine.db, engine.profile, set(engine.guards), kind, major, code, {"name": name},
-            form.get("reason", ""), by, engine.clock.now(),
+            form.get("reason", ""), by, engine.time.now(),
         )  # fmt: skip
         engine.refresh_taxonomy()
 

@@ -23,13 +23,15 @@ from gridcase.core.cases.idempotency import Claim
 from gridcase.core.cases.subtasks import create_subtasks
 from gridcase.core.cases.transitions import fire
 from gridcase.core.cases.workflow import Workflow, workflows
+from gridcase.core.context import CityProfile, Hooks
 from gridcase.core.db.connection import make_engine, read, write
-from gridcase.core.db.fastinsert import FastInsert
+from gridcase.core.db.fast import FastInsert
 from gridcase.core.db.models import Case, CaseEvent, CaseUnit, Evidence, Report
 from gridcase.core.db.models import Clock as ClockRow
 from gridcase.core.errors import GridcaseError
 from gridcase.core.intake.submit import Submission, intake_many
 from gridcase.core.intake.submit import intake as _intake
+from gridcase.core.notify.outbox import notice_channel
 from gridcase.core.ops.retention import Retention, purge
 from gridcase.core.people.actor import SYSTEM, Actor
 from gridcase.core.places import components as component_registry
@@ -46,7 +48,7 @@ from gridcase.core.sla import digests, sweep
 from gridcase.core.sla import overrides as calendar_overrides
 from gridcase.core.sla.clocks import Clocks
 from gridcase.core.sla.deadlines import Deadlines
-from gridcase.core.timesource import Clock, SystemClock
+from gridcase.core.timesource import SystemTime, TimeSource
 
 CASE, CASE_EVENT, CASE_UNIT, CLOCK, EVIDENCE, REPORT = (
     t.__table__ for t in (Case, CaseEvent, CaseUnit, ClockRow, Evidence, Report)
@@ -60,7 +62,7 @@ class Engine:
     profile_obj: Profile
     pm: pluggy.PluginManager
     db: SAEngine
-    clock: Clock = field(default_factory=SystemClock)
+    time: TimeSource = field(default_factory=SystemTime)
     evidence: EvidenceStore | None = None
 
     def __post_init__(self) -> None:
@@ -79,6 +81,9 @@ class Engine:
             self.profile.get("time_limits", {}).get("calendar", {}).get("timezone", "Asia/Shanghai")
         )
         self.division_code = self.profile.get("region", {}).get("division_code", "")
+        self.hooks = Hooks(
+            self.pm, CityProfile.of(self.profile, self.tz), self.time, self.db, notice_channel(self.profile)
+        )
         self.base_taxonomy = copy.deepcopy(self.profile.get("taxonomy", {}))
         self.base_settings = setting_changes.apply(self.profile, [])
         self.setting_changes: list[dict[str, Any]] = []
@@ -90,7 +95,7 @@ class Engine:
             max_bytes = self.profile.get("intake", {}).get("evidence", {}).get("max_bytes", DEFAULT_MAX_BYTES)
             root = default_root(self.db.url.render_as_string(hide_password=False), settings_path())
             self.evidence = EvidenceStore(root, max_bytes)
-        self.deadlines = Deadlines(self.profile, self.pm, self.taxonomy_at)
+        self.deadlines = Deadlines(self.profile, self.hooks, self.taxonomy_at)
         self.refresh_calendars()
         self.refresh_taxonomy()
         self.refresh_settings()
@@ -164,7 +169,7 @@ class Engine:
     def load_reference_data(self) -> dict[str, int]:
         """Units and grids made to match the profile's in place (see reconcile.py), and its
         components when it carries them."""
-        planned = reconcile(self.db, self.profile, self.clock.now())
+        planned = reconcile(self.db, self.profile, self.time.now())
         counts = {"units": planned.units}
         self._subtrees.clear()
         if planned.grids:
@@ -347,19 +352,21 @@ class Engine:
         """Fire the due time-limit events, send the due digests and bulletins, deliver the due
         notifications, then purge what the retention windows no longer keep."""
         fired = sweep.sweep(self, now)
-        digested = digests.send_due(self, now or self.clock.now())
-        bulletins = scheduled.publish_due(self, now or self.clock.now())
+        digested = digests.send_due(self, now or self.time.now())
+        bulletins = scheduled.publish_due(self, now or self.time.now())
         return {
             "fired": fired,
             "digests": digested,
             "bulletins": bulletins,
             "delivered": sweep.deliver(self, self.senders(), now),
-            "purged": purge(self.db, now or self.clock.now(), retention or Retention()),
+            "purged": purge(self.db, now or self.time.now(), retention or Retention()),
         }
 
-    def after_event(self, case_id: int, event: dict[str, Any]) -> None:
-        if self.pm.hook.after_transition.get_hookimpls():  # pluggy's call costs even with no plugin
-            self.pm.hook.after_transition(case={"id": case_id}, event=event)
+    def transition_name(self, workflow: str, code: str) -> str:
+        """A transition's name people read (an event not in the workflow, such as a merged
+        duplicate, is named by its code)."""
+        found = self.workflows[workflow].transitions.get(code) if workflow in self.workflows else None
+        return label_zh(found.name) if found else code
 
     def create_subtasks(self, parent_id: int, units: list[str], actor: Actor, note: str = "") -> list[int]:
         """A joint order: one sub-task per unit under the parent, each dispatched at once."""

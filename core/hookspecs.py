@@ -1,5 +1,13 @@
 """Every extension point of gridcase, in one file.
 
+Every hook that runs for a deployment receives ``ctx``, a `HookContext`: the profile through
+typed accessors, the plugin's own configuration block, the time, the connection of the
+transaction it runs in, read services for cases, units, grids and people, and ``notify``. Case
+hooks receive a `CaseView`, not an id. The start-up hooks (``register_*``) take no context:
+they run before a deployment exists (building the CLI, validating a profile); what they
+register (a guard, a fact's query) is called later with what it needs. All the types are in
+`gridcase.core.context`.
+
 Hook names form families with predictable shapes:
 
 * ``register_*`` returns a list; the results of all plugins are concatenated;
@@ -7,7 +15,8 @@ Hook names form families with predictable shapes:
   plugin that returns something other than None wins, and city plugins run before the
   built-ins, so a city overrides built-in behaviour by returning a value;
 * ``before_*`` may veto by returning a reason (a string); every plugin is asked;
-* ``after_*`` observes; its return value is ignored.
+* ``after_*`` observes after the change is committed; its return value is ignored;
+* ``during_*`` acts inside the change's transaction: its writes commit or roll back with it.
 
 Each hook's exact signature is documented in docs/plugins.md, and tests/test_docs.py fails when
 the two disagree. Built-in behaviour is registered through these same hooks
@@ -16,9 +25,28 @@ the two disagree. Built-in behaviour is registered through these same hooks
 Plugins implement hooks with ``from gridcase.core.hookspecs import hookimpl``.
 """
 
+from datetime import datetime
 from typing import Any
 
 import pluggy
+
+from gridcase.core.context import (
+    ActorView,
+    AssessmentFact,
+    CaseView,
+    Classification,
+    HookContext,
+    IncomingReport,
+    Location,
+    Period,
+    Routing,
+    RoutingRequest,
+    ScoreAdjustment,
+    Share,
+    StartingClock,
+    TimeLimitEvent,
+    TransitionView,
+)
 
 PROJECT = "gridcase"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -111,41 +139,49 @@ def register_commands() -> list[Any]:
 
 
 # -------------------------------------------------------------------------------------------
-# Intake: classify, locate, route
+# Intake: classify, locate, route, and the case created
 # -------------------------------------------------------------------------------------------
 
 
 @hookspec(firstresult=True)
-def classify_case(report: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any] | None:
+def classify_case(ctx: HookContext, report: IncomingReport) -> Classification | None:
     """Choose a category for a report that came without one (一门式).
 
-    ``report`` has at least ``description`` (free text) and may have ``address`` and
-    ``channel``. Return ``{"class": minor class code, "kind": "component" or "event",
-    "confidence": 0..1, "explanation": str}`` or None to leave the decision to the next plugin.
-    firstresult.
+    Return a `Classification` (``code``: a minor class code, ``kind``: ``"component"`` or
+    ``"event"``, ``confidence``: 0..1, ``explanation``) or None to leave the decision to the next
+    plugin. firstresult.
     """
 
 
 @hookspec(firstresult=True)
-def locate_case(report: dict[str, Any], profile: dict[str, Any], grids: Any) -> dict[str, Any] | None:
-    """Place a report: which grid (and grid ancestors) its WGS-84 point ``report["point"]`` is in.
+def locate_case(ctx: HookContext, report: IncomingReport, grids: Any) -> Location | None:
+    """Place a report: which grid (and grid ancestors) its WGS-84 point is in.
 
     ``grids`` is the deployment's grid index (``gridcase.core.places.gridindex.GridIndex``, with
-    ``locate(lon, lat)`` and ``chain(code)``). Return ``{"grid": code, "grids": [codes from the
-    unit grid up], "unit": territorial unit or None, "area_class": …}``, or None when the point
+    ``locate(lon, lat)`` and ``chain(code)``). Return a `Location` (``grid``, ``grids`` from the
+    unit grid up, ``unit``: its territorial unit or None, ``area_class``), or None when the point
     is outside every grid. firstresult.
     """
 
 
 @hookspec(firstresult=True)
-def route_case(case: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any] | None:
-    """Decide the responsible units of a case.
+def route_case(ctx: HookContext, request: RoutingRequest) -> Routing | None:
+    """Decide the responsible units of a case, in the transaction that files or reclassifies it.
 
-    ``case`` has ``class`` and ``kind`` and may have ``grid``, ``grids``, ``grid_units`` (each of
-    ``grids`` → its territorial unit, from the deployment's grid table), ``component`` (a mapping with
-    ``owner_unit``/``maintainer_unit``/``supervisor_unit``). Return ``{"units": [{"unit": code,
-    "share": fraction}], "rule": name, "explanation": str}`` with shares adding up to 1, or
-    None to let the next plugin decide. firstresult.
+    ``request`` has the class, kind, grid chain with each grid's territorial unit, and the
+    component when there is one. Return a `Routing` (``units``: ``[{"unit", "share"}]`` with shares
+    adding up to 1, ``rule``, ``explanation``), or None to let the next plugin decide.
+    firstresult.
+    """
+
+
+@hookspec
+def after_case_created(ctx: HookContext, case: CaseView) -> None:
+    """Observe a new case, after the transaction that filed it has committed.
+
+    Not called for a report that joined an existing case as a duplicate. ``ctx.connection`` is
+    None: reads use a connection of their own, and ``ctx.notify`` writes its notice in its own
+    transaction. An exception here is logged and does not undo the filing.
     """
 
 
@@ -156,23 +192,32 @@ def route_case(case: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any] 
 
 @hookspec
 def before_transition(
-    case: dict[str, Any], transition: dict[str, Any], actor: dict[str, Any], payload: dict[str, Any]
+    ctx: HookContext, case: CaseView, transition: TransitionView, actor: ActorView
 ) -> str | None:
     """Veto a transition before it happens.
 
     Return a reason string to refuse (the transition fails with that reason, nothing is
-    written) or None to allow. Every plugin is asked; any reason vetoes. ``actor`` has
-    ``id``, ``roles`` and ``unit``.
+    written) or None to allow. Every plugin is asked; any reason vetoes. ``transition`` has the
+    payload and reason the actor sent; its ``seq`` is None.
     """
 
 
 @hookspec
-def after_transition(case: dict[str, Any], event: dict[str, Any]) -> None:
-    """Observe a transition that has happened.
+def during_transition(ctx: HookContext, case: CaseView, transition: TransitionView) -> None:
+    """Act inside a transition's transaction, after its event and state are written.
 
-    ``event`` is the appended CaseEvent as a mapping (``transition``, ``from_state``,
-    ``to_state``, ``actor``, ``at``, ``payload``, ``reason``). Called after the change is
-    recorded; an exception here does not undo it.
+    ``case`` is the case as the transition leaves it. ``ctx.connection`` is the transaction:
+    what the hook writes with it (and every ``ctx.notify``) commits with the transition or rolls
+    back with it. Raising refuses the transition: a `GridcaseError` with its message, anything
+    else as an internal error; nothing of it is written.
+    """
+
+
+@hookspec
+def after_transition(ctx: HookContext, case: CaseView, transition: TransitionView) -> None:
+    """Observe a transition that has happened, after its transaction committed.
+
+    An exception here is logged and does not undo the transition.
     """
 
 
@@ -182,22 +227,24 @@ def after_transition(case: dict[str, Any], event: dict[str, Any]) -> None:
 
 
 @hookspec(firstresult=True)
-def adjust_deadline(case: dict[str, Any], clock: dict[str, Any], deadline: Any) -> Any | None:
+def adjust_deadline(ctx: HookContext, clock: StartingClock, deadline: datetime) -> datetime | None:
     """Change a deadline the engine computed when a clock starts.
 
-    ``clock`` has ``stage``, ``started_at``, ``limit`` and ``unit``; ``deadline`` is an aware
-    datetime. Return a new aware datetime, or None to keep it. firstresult.
+    ``clock`` is the starting clock with its case's class, kind, urgency and area class and the
+    limit the profile gave it; ``deadline`` is the computed aware datetime. It runs while the
+    case is being written, so ``ctx.connection`` is None and a new case is not readable yet.
+    Return a new aware datetime, or None to keep it. firstresult.
     """
 
 
 @hookspec
-def after_time_limit_event(case: dict[str, Any], clock: dict[str, Any], event: dict[str, Any]) -> None:
+def after_time_limit_event(ctx: HookContext, case: CaseView, event: TimeLimitEvent) -> None:
     """React to a time-limit event: a light turning yellow or red, or an escalation rung firing.
 
-    ``case`` and ``clock`` carry their ``id``; ``event`` has ``kind`` (``"yellow"``, ``"red"`` or
-    ``"escalation"``), ``rung`` (for escalations) and ``at``. Each event is claimed exactly once,
-    whatever the number of sweepers; the hook runs after that claim is committed (the claim's
-    notices are already in the outbox), so a process dying in between skips the hook only.
+    ``event`` has ``kind`` (``"yellow"``, ``"red"`` or ``"escalation"``), ``rung`` (for
+    escalations), ``at`` and the clock's ``stage``. Each event is claimed exactly once, whatever
+    the number of sweepers; the hook runs after that claim is committed (the claim's notices are
+    already in the outbox), so a process dying in between skips the hook only.
     """
 
 
@@ -206,20 +253,36 @@ def after_time_limit_event(case: dict[str, Any], clock: dict[str, Any], event: d
 # -------------------------------------------------------------------------------------------
 
 
-@hookspec(firstresult=True)
-def split_case_consequences(case: dict[str, Any], units: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-    """Split one case's consequences (deductions, counts) among its responsible units.
+@hookspec
+def register_assessment_facts() -> list[AssessmentFact]:
+    """Contribute assessment facts computed in SQL.
 
-    ``units`` is the routing result's list of ``{"unit", "share"}``. Return the list to use
+    Return `AssessmentFact` objects. An indicator counts one with ``count: <code>`` as it counts
+    a profile fact; the profile is validated with them, so an unknown code is still an error.
+    ``where`` and ``weighted`` apply to profile facts only, and a deduction cannot charge by a
+    plugin fact (it has no cases to charge). The fact's ``query(ctx, kind)`` runs with the
+    deployment's context when a period is assessed.
+    """
+
+
+@hookspec(firstresult=True)
+def split_case_consequences(
+    ctx: HookContext, case: CaseView, rule: str, units: list[Share]
+) -> list[Share] | None:
+    """Split one case's deduction among its responsible units.
+
+    ``rule`` is the deduction rule's code; ``units`` is the routing result's list of
+    ``{"unit", "share"}``. Return the list to use
     instead, with shares adding up to 1, or None for the routing shares. firstresult.
     """
 
 
 @hookspec
-def adjust_scores(results: list[dict[str, Any]], period: dict[str, Any]) -> list[dict[str, Any]]:
+def adjust_scores(ctx: HookContext, results: list[dict[str, Any]], period: Period) -> list[ScoreAdjustment]:
     """Contribute score adjustments after composites are computed.
 
-    ``results`` has one ``{"object", "composite", "score"}`` per assessed object. Return
-    ``{"object", "points", "reason", "cases": [ids]}`` entries; they are added to the scores and
-    appear in the explanations.
+    ``results`` has one entry per assessed object: ``object``, ``code``, ``name``, ``class``,
+    ``values`` (each indicator's value, plugin facts' included), ``composite`` and ``score``.
+    Return `ScoreAdjustment` entries (``object``, ``points``, ``reason``, ``cases``: ids); they
+    are added to the scores and appear in the explanations.
     """

@@ -1,14 +1,16 @@
 """The plugin-manager factory.
 
-Load order decides precedence, because pluggy calls the most recently registered plugin
-first: built-ins, then installed plugins (entry-point group ``gridcase``), then the plugins a
-profile names. So a city plugin's ``firstresult`` answer beats the built-in one.
+A deployment runs the built-ins and the plugins its profile names under ``plugins:``, nothing
+else: a plugin installed in the Python environment (entry-point group ``gridcase``) runs only
+in the deployments whose profiles name it, so two cities served from one environment each run
+their own. Load order decides precedence, because pluggy calls the most recently registered
+plugin first: the built-ins, then the profile's plugins in its order. So a city plugin's
+``firstresult`` answer beats the built-in one.
 """
 
 import difflib
 import importlib
 import importlib.util
-import os
 import re
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -26,12 +28,11 @@ BUILTIN_PLUGINS = (
     "gridcase.plugins.builtin.classify",
     "gridcase.plugins.builtin.locate",
     "gridcase.plugins.builtin.routing",
+    "gridcase.plugins.builtin.command_routing",
     "gridcase.plugins.builtin.senders",
     "gridcase.admin_ui.plugin",
 )
 CITY_PLUGIN_PACKAGE = "gridcase.plugins"
-# Set to "0" to skip installed entry-point plugins (tests, or a misbehaving install).
-LOAD_INSTALLED_ENV = "GRIDCASE_LOAD_INSTALLED_PLUGINS"
 
 
 class PluginLoadError(Exception):
@@ -45,7 +46,7 @@ class PluginLoadError(Exception):
 @dataclass(frozen=True)
 class PluginInfo:
     name: str
-    source: str  # "builtin", "installed" or "profile"
+    source: str  # "builtin", "installed" (named by its entry point) or "profile" (a bundled one or a file)
     hooks: tuple[str, ...]
     version: str | None = None
 
@@ -57,25 +58,16 @@ def new_manager() -> pluggy.PluginManager:
 
 
 def get_plugin_manager(
-    plugins: list[str] | tuple[str, ...] = (),
-    profile_folder: Path | None = None,
-    *,
-    installed: bool | None = None,
+    plugins: list[str] | tuple[str, ...] = (), profile_folder: Path | None = None
 ) -> pluggy.PluginManager:
-    """Build a manager: built-ins, installed plugins, then the named profile plugins.
+    """Build a manager: the built-ins, then the plugins a profile names.
 
-    Raises PluginLoadError for a profile plugin that cannot be loaded, and pluggy's
-    PluginValidationError for a hookimpl that names no hook (a misspelling).
+    Raises PluginLoadError for a profile plugin that cannot be found or imported, or whose
+    hookimpl names no hook (a misspelling) or an argument its hook does not have.
     """
     pm = new_manager()
     for name in BUILTIN_PLUGINS:
         pm.register(importlib.import_module(name), name=name)
-    if installed is None:
-        installed = os.environ.get(LOAD_INSTALLED_ENV, "1") != "0"
-    if installed:
-        for ep in entry_points(group=PROJECT):
-            if pm.get_plugin(ep.name) is None:
-                pm.register(ep.load(), name=ep.name)
     for spec in plugins:
         name, module = _load_profile_plugin(spec, profile_folder)
         if pm.get_plugin(name) is None:
@@ -88,6 +80,12 @@ def get_plugin_manager(
     except pluggy.PluginValidationError as exc:
         raise PluginLoadError(pm.get_name(exc.plugin) or "?", _unknown_hook_message(str(exc))) from None
     return pm
+
+
+def not_enabled(pm: pluggy.PluginManager) -> list[str]:
+    """Installed plugins (entry points) that this manager does not run: the profile names none of
+    them."""
+    return sorted(ep.name for ep in entry_points(group=PROJECT) if pm.get_plugin(ep.name) is None)
 
 
 def _unknown_hook_message(text: str) -> str:

@@ -1,4 +1,6 @@
-"""Time is injected: the engine asks a clock, so tests and simulations run months in seconds.
+"""Time is injected: the engine asks a time source, so tests and simulations run months in seconds.
+
+(A *clock* in gridcase is a stage's time limit running on a case: sla/clocks.py.)
 
 This module is the only place that reads the system time.
 """
@@ -7,22 +9,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
-class Clock(Protocol):
+class TimeSource(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware."""
 
 
-class SystemClock:
+class SystemTime:
     def now(self) -> datetime:
         return datetime.now(UTC)
 
 
-class ManualClock:
-    """A clock that moves only when told to."""
+class ManualTime:
+    """A time source that moves only when told to."""
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
-            raise ValueError("ManualClock needs an aware datetime")
+            raise ValueError("ManualTime needs an aware datetime")
         self._now = start
 
     def now(self) -> datetime:
@@ -34,5 +36,5 @@ class ManualClock:
 
     def set(self, moment: datetime) -> None:
         if moment.tzinfo is None:
-            raise ValueError("ManualClock needs an aware datetime")
+            raise ValueError("ManualTime needs an aware datetime")
         self._now = moment

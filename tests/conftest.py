@@ -127,12 +127,12 @@ def engine(db_url, tmp_path):
 
     from gridcase.core.cases.evidence import EvidenceStore
     from gridcase.core.engine import Engine
-    from gridcase.core.timesource import ManualClock
+    from gridcase.core.timesource import ManualTime
 
     eng = Engine.open(
         TESTCITY,
         db_url,
-        clock=ManualClock(datetime(2026, 10, 13, 1, 0, tzinfo=UTC)),
+        time=ManualTime(datetime(2026, 10, 13, 1, 0, tzinfo=UTC)),
         evidence=EvidenceStore(tmp_path / "evidence", max_bytes=200_000),
     )
     eng.load_reference_data()

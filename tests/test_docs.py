@@ -4,12 +4,15 @@ import inspect
 import json
 import re
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from gridcase.core import hookspecs
+from gridcase.core.context import CityProfile, HookContext, RoutingRequest
 from gridcase.core.profile import ProfileError, load_validated
 from gridcase.core.profile.schema import SECTION_SCHEMAS, load_schema
+from gridcase.core.timesource import SystemTime
 
 REPO = Path(__file__).parents[1]
 PLUGINS_MD = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
@@ -21,8 +24,24 @@ HOOKS = {
 }
 
 
+def _annotation(annotation) -> str:
+    """An annotation as the docs write it: class names without their modules."""
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return re.sub(r"\b(?:gridcase\.core\.context|typing|datetime)\.", "", str(annotation))
+
+
 def _signature(fn) -> str:
-    return f"{fn.__name__}({', '.join(inspect.signature(fn).parameters)})"
+    signature = inspect.signature(fn)
+    params = ", ".join(f"{p.name}: {_annotation(p.annotation)}" for p in signature.parameters.values())
+    return f"{fn.__name__}({params}) -> {_annotation(signature.return_annotation)}"
+
+
+def test_every_hook_is_typed():
+    for name, fn in HOOKS.items():
+        signature = inspect.signature(fn)
+        untyped = [p.name for p in signature.parameters.values() if p.annotation is inspect.Parameter.empty]
+        assert not untyped and signature.return_annotation is not inspect.Signature.empty, name
 
 
 def _sections(text: str) -> dict[str, str]:
@@ -121,7 +140,9 @@ def test_plugin_example_loads_and_decides(make_profile):
         },
     )
     profile, pm = load_validated(folder)
-    routed = pm.hook.route_case(case={"class": "0209", "grids": ["old_town"]}, profile=profile.plain())
+    ctx = HookContext(CityProfile.of(profile.plain(), ZoneInfo("Asia/Shanghai")), SystemTime(), db=None)
+    request = RoutingRequest("0209", "event", "old_town", ("old_town",), {"old_town": None}, None)
+    routed = pm.hook.route_case(ctx=ctx, request=request)
     assert routed["units"] == [{"unit": "old_town_office", "share": 1.0}]
 
 
@@ -230,7 +251,7 @@ def test_the_security_settings_example_gives_secure_cookies_hsts_and_its_lifetim
     assert login.headers["strict-transport-security"] == "max-age=31536000"
     cookie = login.headers["set-cookie"]
     assert "secure" in cookie.lower() and "max-age=36000" in cookie.lower()
-    engine.clock.advance(minutes=31)
+    engine.time.advance(minutes=31)
     assert client.get("/api/v1/me").status_code == 401
 
 

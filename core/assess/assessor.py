@@ -49,11 +49,19 @@ class Assessor:
         }
         self.sql = FactSQL(self.assessment, profile.get("channels", []), multipliers)
         self.scoring = Scoring(self.assessment)
+        plugin_facts = {f.code: f for f in collect(engine.pm, "register_assessment_facts")}
+        counted = [i for i in self.assessment.get("indicators", []) if "count" in i]
         self.counts = [
             Count(i["code"], self.facts[i["count"]], i.get("where", {}), bool(i.get("weighted")))
-            for i in self.assessment.get("indicators", [])
-            if "count" in i
+            for i in counted
+            if i["count"] in self.facts
         ]
+        # indicator code → the plugin's fact it counts (a profile fact of the same code wins)
+        self.plugin_counts = {
+            i["code"]: plugin_facts[i["count"]]
+            for i in counted
+            if i["count"] not in self.facts and i["count"] in plugin_facts
+        }
         self.names = {s["code"]: label_zh(s["name"]) for s in profile.get("workflow", {}).get("stages", [])}
         for workflow in engine.workflows.values():
             for transition in workflow.transitions.values():
@@ -76,11 +84,12 @@ class Assessor:
             raise GridcaseError(
                 "invalid_object", f"cannot assess by {by!r}; choose one of {', '.join(OBJECTS)}"
             )
-        period, now = self.period(period), now or self.engine.clock.now()
+        period, now = self.period(period), now or self.engine.time.now()
         counts = [c for c in self.counts if self.scoring.applies(c.code, by)]
         with read(self.engine.db) as connection:
             objects = self.objects(connection, by, period)
             found = run_counts(connection, self.sql, by, counts, period, now)
+            self._plugin_counts(connection, found, by, period, now)
             deducted = charge(self, connection, by, period, now)
         totals: dict[str, float] = {}
         for values in found.values():
@@ -146,6 +155,25 @@ class Assessor:
             "rankings": rankings,
         }
 
+    def _plugin_counts(
+        self,
+        connection: Connection,
+        found: dict[tuple, dict[str, float]],
+        kind: str,
+        period: Period,
+        now: datetime,
+    ) -> None:
+        """The counts of plugins' facts (register_assessment_facts), added to `found`."""
+        if not self.plugin_counts:
+            return
+        ctx = self.engine.hooks.context(connection, now)
+        for code, fact in self.plugin_counts.items():
+            query = fact.query(ctx, kind) if self.scoring.applies(code, kind) else None
+            if query is None:
+                continue
+            for key, value in connection.execute(query, params(period, now)):
+                found.setdefault((key,), {})[code] = value or 0
+
     def _capped(self, points: dict[str, float]) -> dict[str, float]:
         rules = {d["code"]: d for d in self.assessment.get("deductions", [])}
         return {
@@ -170,15 +198,19 @@ class Assessor:
     def _adjust(self, results: list[dict[str, Any]], period: Period) -> None:
         """Plugins' adjust_scores entries, added to their objects (unknown objects are an error)."""
         by_object = {r["object"]: r for r in results}
+        if not self.engine.hooks.listened("adjust_scores"):
+            return
         summary = [
             {
-                "object": r["object"],
+                **{k: r[k] for k in ("object", "code", "name", "class")},
+                "values": dict(r["values"]),
                 "composite": (r["composite"] or {}).get("code"),
                 "score": (r["composite"] or {}).get("score"),
             }
             for r in results
         ]
-        for entry in collect(self.engine.pm, "adjust_scores", results=summary, period=period.as_dict()):
+        ctx = self.engine.hooks.context()
+        for entry in collect(self.engine.pm, "adjust_scores", ctx=ctx, results=summary, period=period):
             target = by_object.get(entry.get("object"))
             if target is None:
                 continue  # a plugin adjusting objects of another kind
@@ -247,7 +279,7 @@ class Assessor:
     ) -> dict[str, Any]:
         """What a number is made of: an indicator down to its cases, or an object's score down to
         its composite terms and its deductions' cases."""
-        period, now = self.period(period), now or self.engine.clock.now()
+        period, now = self.period(period), now or self.engine.time.now()
         kind = object.split(":", 1)[0]
         result = next(
             (r for r in self.assess(period, by=kind, now=now)["objects"] if r["object"] == object), None
@@ -278,6 +310,14 @@ class Assessor:
                 "value": value,
                 "formula": spec["formula"],
                 "inputs": [self._explain_indicator(period, object, n, result, now) for n in names],
+            }
+        if indicator in self.plugin_counts:  # a plugin's SQL gave the number, not cases
+            fact = self.plugin_counts[indicator]
+            return {
+                "indicator": indicator,
+                "value": value,
+                "fact": fact.code,
+                "description": fact.description,
             }
         return {"indicator": indicator, "value": value, "cases": self.cases(period, object, indicator, now)}
 

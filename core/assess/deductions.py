@@ -114,13 +114,12 @@ def _rows_with_shares(assessor, connection, count, kind, period, now) -> Iterato
 def _split(assessor, rule, row, owner: tuple, responsible: list[dict[str, Any]]) -> list[tuple[tuple, float]]:
     if rule.get("split", "shares") == "owner" or not responsible:
         return [(owner, 1.0)] if owner[0] is not None else []
-    case = {
-        "id": row["case_id"],
-        "number": row["number"],
-        "kind": row["kind"],
-        "class": row["class_code"],
-        "owner": owner[0],
-        "rule": rule["code"],
-    }
-    units = assessor.engine.pm.hook.split_case_consequences(case=case, units=responsible) or responsible
-    return [((u["unit"],), float(u["share"])) for u in units]
+    hooks = assessor.engine.hooks
+    if hooks.listened("split_case_consequences"):
+        ctx = hooks.context()
+        case = ctx.cases.get(row["case_id"])
+        split = hooks.pm.hook.split_case_consequences(
+            ctx=ctx, case=case, rule=rule["code"], units=responsible
+        )
+        responsible = split or responsible
+    return [((u["unit"],), float(u["share"])) for u in responsible]

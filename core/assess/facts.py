@@ -24,7 +24,6 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
-    bindparam,
     case,
     distinct,
     exists,
@@ -41,14 +40,14 @@ from sqlalchemy import (
 from sqlalchemy.sql.util import ClauseAdapter
 
 from gridcase.core.assess.periods import Period
-from gridcase.core.db.models import Case, CaseEvent, Clock, Report, UTCDateTime
+from gridcase.core.context import CUTOFF, PERIOD_END, PERIOD_START
+from gridcase.core.db.models import Case, CaseEvent, Clock, Report
 
 CLOCK, CASE, EVENT, REPORT = (t.__table__ for t in (Clock, Case, CaseEvent, Report))
 EARLIER_EVENT = EVENT.alias("earlier")
 SOURCES = ("clock", "event", "report")
 # The period's bounds are bound parameters, so each query is built (and compiled) once and reused
-START, END = bindparam("period_start", type_=UTCDateTime()), bindparam("period_end", type_=UTCDateTime())
-CUTOFF = bindparam("cutoff", type_=UTCDateTime())  # the period's end, or now while it runs
+START, END = PERIOD_START, PERIOD_END
 RUN_COLUMNS = [
     CLOCK.c[name]
     for name in (

@@ -5,10 +5,10 @@ bounded at midnight in the profile's time zone.
 """
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from gridcase.core.context import Period
 from gridcase.core.errors import GridcaseError
 
 _FORMS = (
@@ -18,26 +18,6 @@ _FORMS = (
     ("quarter", re.compile(r"^(\d{4})-Q([1-4])$")),
     ("year", re.compile(r"^(\d{4})$")),
 )
-
-
-@dataclass(frozen=True)
-class Period:
-    label: str
-    kind: str
-    first: date  # first day
-    last: date  # last day, included
-    start: datetime  # aware UTC
-    end: datetime  # aware UTC, excluded
-
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "label": self.label,
-            "kind": self.kind,
-            "first": self.first.isoformat(),
-            "last": self.last.isoformat(),
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-        }
 
 
 def parse_period(text: str, timezone: str = "Asia/Shanghai") -> Period:

@@ -39,7 +39,7 @@ def digest(result: dict[str, Any]) -> str:
 
 
 def publish(engine: Any, result: dict[str, Any], by: str | None = None) -> dict[str, Any]:
-    now = engine.clock.now()
+    now = engine.time.now()
     try:
         with write(engine.db) as connection:
             return publish_in(connection, result, by, now)
@@ -65,7 +65,8 @@ def publish_in(connection: Connection, result: dict[str, Any], by: str | None, n
     )
     version = previous["version"] + 1 if previous else 1
     snapshot_id = connection.execute(
-        insert(SNAPSHOT).values(
+        insert(SNAPSHOT)
+        .values(
             period=period,
             scope=scope,
             version=version,
@@ -74,7 +75,8 @@ def publish_in(connection: Connection, result: dict[str, Any], by: str | None, n
             digest=digest(result),
             content=json.loads(json.dumps(result, default=str)),
         )
-    ).inserted_primary_key[0]
+        .returning(SNAPSHOT.c.id)
+    ).scalar_one()
     posted = _post_ledgers(connection, result, period, f"snapshot:{snapshot_id}", now)
     return {
         "id": snapshot_id,

@@ -32,7 +32,7 @@ def create_subtasks(
         parent = connection.execute(select(CASE).where(CASE.c.id == parent_id)).mappings().first()
         if parent is None or parent["state_kind"] != "open":
             raise GridcaseError("not_found", f"no open case {parent_id}")
-        return add_subtasks(engine, connection, parent, units, actor, note, engine.clock.now())
+        return add_subtasks(engine, connection, parent, units, actor, note, engine.time.now())
 
 
 def add_subtasks(

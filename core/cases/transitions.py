@@ -22,12 +22,14 @@ from gridcase.core.cases.events import append, event_row, record_action
 from gridcase.core.cases.evidence import Upload
 from gridcase.core.cases.subtasks import add_subtasks
 from gridcase.core.cases.workflow import TransitionError
+from gridcase.core.context import ActorView, RoutingRequest, TransitionView, case_view
 from gridcase.core.db.connection import write
 from gridcase.core.db.models import Case, CaseEvent, CaseUnit
 from gridcase.core.db.models import Clock as ClockRow
 from gridcase.core.durations import Duration
 from gridcase.core.errors import GridcaseError
 from gridcase.core.places.units import add_case_units, release_case_units
+from gridcase.core.profile.taxonomy import label_zh
 
 if TYPE_CHECKING:
     from gridcase.core.cases.idempotency import Claim
@@ -82,7 +84,7 @@ def fire(
 ) -> dict[str, Any]:
     payload = dict(payload or {})
     stored = [engine.evidence.check(u) for u in uploads]
-    now = engine.clock.now()
+    now = engine.time.now()
     with write(engine.db) as connection:
         case = connection.execute(SELECT_CASE, {"case": case_id}).mappings().first()
         if case is None:
@@ -119,18 +121,8 @@ def fire(
             refusal = engine.guards[name](context)
             if refusal:
                 raise TransitionError("guard_refused", refusal, {"guard": name})
-        vetoes = [
-            v
-            for v in engine.pm.hook.before_transition(
-                case=dict(case),
-                transition={"code": code, "name": transition.name},
-                actor=actor.as_dict(),
-                payload=payload,
-            )
-            if v
-        ]
-        if vetoes:
-            raise TransitionError("vetoed", "; ".join(vetoes), {"reasons": vetoes})
+        if engine.hooks.listened("before_transition"):
+            _ask_plugins(engine, connection, case, transition, workflow, actor, payload, reason, now)
         target = workflow.target_of(transition, case["state"])
         values = {
             "state": target,
@@ -176,9 +168,10 @@ def fire(
             )
         else:
             parent_event = None
-    engine.after_event(case_id, event)
+        engine.hooks.during_transition(connection, event, label_zh(transition.name))
+    engine.hooks.after_transition(event, label_zh(transition.name))
     if parent_event:
-        engine.after_event(parent, parent_event)
+        engine.hooks.after_transition(parent_event, parent_event["transition"])
     if brief:  # callers driving many cases (the simulator) need only where the case went
         return {
             "id": case_id,
@@ -330,16 +323,15 @@ def _field_changes(engine, connection, case, transition, actor, payload, handlin
         changes["case"].update(class_code=category, major_code=info["major"]["code"], kind=info["kind"])
         if (info["kind"], category) != (case["kind"], case["class_code"]):
             grids = engine.grids.chain(case["grid"]) if case["grid"] else []
-            routing = engine.pm.hook.route_case(
-                case={
-                    "class": category,
-                    "kind": info["kind"],
-                    "grid": case["grid"],
-                    "grids": grids,
-                    "grid_units": engine.grids.units_of(grids),
-                },
-                profile=engine.profile,
+            request = RoutingRequest(
+                class_code=category,
+                kind=info["kind"],
+                grid=case["grid"],
+                grids=tuple(grids),
+                grid_units=engine.grids.units_of(grids),
+                component=None,
             )
+            routing = engine.hooks.call("route_case", connection, request=request)
             if routing:
                 changes["responsible"] = routing
                 changes["case"].update(
@@ -371,6 +363,28 @@ def _field_changes(engine, connection, case, transition, actor, payload, handlin
                 "invalid_field", "amount is a positive duration such as '2 work_day'", {"field": "amount"}
             )
     return changes
+
+
+def _ask_plugins(engine, connection, case, transition, workflow, actor, payload, reason, now) -> None:
+    """before_transition: every plugin may veto, with a reason."""
+    ctx = engine.hooks.context(connection, now)
+    proposed = TransitionView(
+        code=transition.code, name=label_zh(transition.name), from_state=case["state"],
+        to_state=workflow.target_of(transition, case["state"]), actor_id=actor.id,
+        actor_roles=tuple(sorted(actor.roles)), at=now, payload=payload, reason=reason,
+    )  # fmt: skip
+    vetoes = [
+        v
+        for v in engine.pm.hook.before_transition(
+            ctx=ctx,
+            case=case_view(connection, case["id"], now),
+            transition=proposed,
+            actor=ActorView(actor.id, tuple(sorted(actor.roles)), actor.unit),
+        )
+        if v
+    ]
+    if vetoes:
+        raise TransitionError("vetoed", "; ".join(vetoes), {"reasons": vetoes})
 
 
 def _apply_units(connection: Connection, case_id: int, changes: dict[str, Any], handling: list, now) -> None:

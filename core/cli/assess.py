@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from gridcase.core.cli.data import DbOption, ProfileOption
-from gridcase.core.timesource import ManualClock
+from gridcase.core.timesource import ManualTime
 
 OBJECTS_HELP = "unit, grid, person, channel or class"
 
@@ -60,7 +60,7 @@ def assess_command(
     if as_of and publish:
         raise GridcaseError("invalid_request", "a published bulletin counts as of now: drop --as-of")
     settings = deployment(profile, db)
-    at = {"clock": ManualClock(_moment(as_of))} if as_of else {}
+    at = {"clock": ManualTime(_moment(as_of))} if as_of else {}
     engine = Engine.open(profile_ref(settings.profile), settings.database_url, **at)
     try:
         assessor = Assessor(engine)
@@ -140,6 +140,9 @@ def _indicator_lines(node: dict, lines: list[str], indent: str) -> None:
         lines.append(f"{indent}{node['indicator']} = {node['formula']} = {_num(node['value'])}")
         for child in node["inputs"]:
             _indicator_lines(child, lines, indent + "  ")
+        return
+    if "fact" in node:  # a plugin's fact: its SQL gave the number, there are no cases to list
+        lines.append(f"{indent}{node['indicator']} = {_num(node['value'])}（{node['fact']}：{node['description']}）")
         return
     lines.append(f"{indent}{node['indicator']} = {_num(node['value'])}")
     for case in node["cases"]:

@@ -141,7 +141,7 @@ def calendar_check(profile: ProfileOption = None, db: DbOption = None) -> None:
     from gridcase.core.sla.clocks import provisional_deadlines
 
     with _engine(profile, db) as engine:
-        found = engine.deadlines.readiness(engine.clock.now())
+        found = engine.deadlines.readiness(engine.time.now())
         with read(engine.db) as connection:
             provisional, soonest = provisional_deadlines(connection)
         zone = engine.tz
@@ -165,7 +165,7 @@ def calendar_check(profile: ProfileOption = None, db: DbOption = None) -> None:
 def calendar_recompute(profile: ProfileOption = None, db: DbOption = None) -> None:
     """Count provisional deadlines again now (the sweep does it too), recording each change."""
     with _engine(profile, db) as engine:
-        changed = engine.recompute_deadlines(engine.clock.now())
+        changed = engine.recompute_deadlines(engine.time.now())
     typer.echo(f"recomputed {changed} provisional deadlines")
 
 

@@ -18,7 +18,7 @@ from gridcase.core.cli import server as cli_server
 from gridcase.core.cli import simulate as cli_simulate
 from gridcase.core.cli.scaffold import ScaffoldError, init_deployment, new_plugin
 from gridcase.core.errors import GridcaseError, GridImportError
-from gridcase.core.plugins import PluginLoadError, collect, describe, get_plugin_manager
+from gridcase.core.plugins import PluginLoadError, collect, describe, get_plugin_manager, not_enabled
 from gridcase.core.profile import ProfileError, list_profiles, load, load_validated
 from gridcase.core.profile.taxonomy import active_edition, label_zh
 from gridcase.core.settings import Settings, SettingsError, load_settings
@@ -142,7 +142,10 @@ def plugin_new(
 ) -> None:
     """Scaffold an installable plugin package: entry point, one example hookimpl, a test."""
     root = new_plugin(name, directory)
-    typer.echo(f"created {root}\nnext: pip install -e {root} && gridcase plugins")
+    typer.echo(
+        f"created {root}\nnext: pip install -e {root}, then name it in the profile "
+        f"(plugins: [{name}]) and run gridcase plugins"
+    )
 
 
 def plugins_command(profile: ProfileOption = None) -> None:
@@ -157,6 +160,8 @@ def plugins_command(profile: ProfileOption = None) -> None:
         version = f" {info.version}" if info.version else ""
         typer.echo(f"{info.name}{version} [{info.source}]")
         typer.echo(f"    hooks: {', '.join(info.hooks) or '-'}")
+    for name in not_enabled(pm):
+        typer.echo(f"{name} [installed, not enabled: name it under the profile's plugins: to run it]")
 
 
 def init_command(

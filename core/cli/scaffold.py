@@ -67,11 +67,14 @@ def init_deployment(target: Path, base: str, name: str | None = None) -> list[Pa
             Every hook is documented in gridcase's docs/plugins.md.
             """
 
+            from gridcase.core.context import ActorView, CaseView, HookContext, TransitionView
             from gridcase.core.hookspecs import hookimpl
 
 
             @hookimpl
-            def before_transition(case, transition, actor, payload):
+            def before_transition(
+                ctx: HookContext, case: CaseView, transition: TransitionView, actor: ActorView
+            ) -> str | None:
                 """Return a reason to refuse a transition, or None to allow it."""
                 return None
             ''',
@@ -138,7 +141,7 @@ def new_plugin(name: str, directory: Path) -> Path:
 
 
                 def test_plugin_is_loaded_and_contributes_its_channel():
-                    pm = get_plugin_manager()
+                    pm = get_plugin_manager(["{name}"])  # as a profile naming it loads it
                     assert pm.get_plugin("{name}") is not None
                     channels = collect(pm, "register_channels", profile={{}})
                     assert "{name}_gateway" in [c["code"] for c in channels]
@@ -146,9 +149,12 @@ def new_plugin(name: str, directory: Path) -> Path:
             root / "README.md": f"""
                 # gridcase-{name.replace("_", "-")}
 
-                A gridcase plugin. Install it next to gridcase (`pip install -e .`) and it is
-                loaded through the `gridcase` entry-point group; `gridcase plugins` lists it.
-                Run its tests with `pytest`.
+                A gridcase plugin. Install it next to gridcase (`pip install -e .`), then name
+                it in the profile of each deployment that should run it:
+
+                    plugins: [{name}]
+
+                `gridcase plugins` lists it, enabled or not. Run its tests with `pytest`.
                 """,
         }
     )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, select
 
+from gridcase.core.context import RoutingRequest
 from gridcase.core.db.models import Person
 from gridcase.core.db.numbering import Composed, composed, counter_key, number_fields
 from gridcase.core.notify.outbox import OUT_OF_GRID, notice_channel, outbox_row
@@ -53,17 +54,15 @@ def plan_case(
     it are counted as they are on a bump), as `case_id` when one was reserved."""
     r, located, info = c.r, c.located, c.r["info"]
     workflow = engine.workflow_for(r)
-    routing = engine.pm.hook.route_case(
-        case={
-            "class": r["category"],
-            "kind": info["kind"],  # 0101 is a component class and an event class
-            "grid": located["grid"],
-            "grids": located["grids"],
-            "grid_units": engine.grids.units_of(located["grids"]),
-            "component": component,
-        },
-        profile=engine.profile,
+    request = RoutingRequest(
+        class_code=r["category"],
+        kind=info["kind"],  # 0101 is a component class and an event class
+        grid=located["grid"],
+        grids=tuple(located["grids"]),
+        grid_units=engine.grids.units_of(located["grids"]),
+        component=component,
     )
+    routing = engine.hooks.call("route_case", connection, now, request=request)
     owner = max(routing["units"], key=lambda u: u.get("share", 1.0))["unit"] if routing else None
     assignee = (
         named_person(connection, owner, f"{info['kind']}:{r['category']}")

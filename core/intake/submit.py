@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from gridcase.core.cases.checklists import item_class
 from gridcase.core.cases.evidence import Stored, Upload
 from gridcase.core.cases.idempotency import MAX_KEY, digest, scoped
+from gridcase.core.context import IncomingReport
 from gridcase.core.db.connection import query, write
 from gridcase.core.db.models import Report, ReportContact
 from gridcase.core.errors import GridcaseError
@@ -98,12 +99,15 @@ def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> di
     if report.get("item"):  # a patrol checklist's item names its class (禅城's 334 items)
         category, kind = item_class(engine.checklist_items, report, channel["code"])
     if not category:
-        found = engine.pm.hook.classify_case(report=report, profile=engine.profile)
+        incoming = IncomingReport(
+            report.get("description") or "", report.get("address"), channel["code"], lon, lat
+        )
+        found = engine.hooks.call("classify_case", report=incoming)
         if not found:
             raise GridcaseError(
                 "unclassifiable", "the report has no category and none could be found in its text; choose one"
             )
-        category, kind, explanation = found["class"], found.get("kind"), found.get("explanation")
+        category, kind, explanation = found["code"], found.get("kind"), found.get("explanation")
     info = engine.resolve_class(category, kind)
     standard = report.get("standard")
     if standard and standard not in {row["code"] for row in info["minor"].get("standards", [])}:
@@ -156,9 +160,8 @@ def check(engine: "Engine", submission: Submission) -> Checked:
             raise _invalid(f"an idempotency key is 1 to {MAX_KEY} characters", field="idempotency_key")
         key = scoped(actor.id, key)
         request = digest(submission.report, [(s.kind, s.sha256) for s in stored])
-    located = engine.pm.hook.locate_case(
-        report={"point": [r["lon"], r["lat"]]}, profile=engine.profile, grids=engine.grids
-    )
+    incoming = IncomingReport(r.get("description") or "", r.get("address"), r["channel"], r["lon"], r["lat"])
+    located = engine.hooks.call("locate_case", report=incoming, grids=engine.grids)
     if located is None:
         raise GridcaseError(
             "out_of_area",
@@ -224,15 +227,15 @@ def intake_many(engine: "Engine", submissions: list[Submission]) -> list[dict[st
     for i, outcome in outcomes_of.items():
         outcomes[i] = outcome
         if isinstance(outcome, dict) and not outcome["replay"]:
-            try:
-                engine.after_event(outcome["case_id"], outcome["event"])
-            except Exception as exc:  # a plugin's failure is its report's, not the batch's
-                outcomes[i] = exc
+            if outcome["duplicate"]:  # the report joined a case: an event on it
+                engine.hooks.after_transition(outcome["event"], outcome["event"]["transition"])
+            else:
+                engine.hooks.after_case_created(outcome["case_id"])
     return outcomes
 
 
 def _write(engine: "Engine", checked: list[Checked]) -> list[dict[str, Any] | Exception]:
-    now = engine.clock.now()
+    now = engine.time.now()
     with write(engine.db) as connection:
         # the rate limits first, in the same transaction: no round trip or commit of their own
         refused = take(connection, [c.quota for c in checked], now)

@@ -44,7 +44,9 @@ def notice_channels(profile: dict[str, Any]) -> set[str]:
     return {notice_channel(profile)} | {notice_channel(profile, rule) for rule in rules}
 
 
-def outbox_row(now, channel: str, recipient: str, case_id: int, event: str, text: str, payload: dict) -> dict:
+def outbox_row(
+    now, channel: str, recipient: str, case_id: int | None, event: str, text: str, payload: dict
+) -> dict:
     """One notice for the outbox, due at once."""
     return {
         "created_at": now, "channel": channel, "recipient": recipient, "case_id": case_id, "event": event,
@@ -58,8 +60,8 @@ def outbox_listing(db: Engine, status: str | None = None, limit: int = 50) -> di
     if status:
         query = query.where(OUTBOX.c.status == status)
     with read(db) as connection:
-        counts = dict(
-            connection.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)).all()
+        counts: dict[str, int] = dict(
+            connection.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)).tuples().all()
         )
         rows = [dict(r) for r in connection.execute(query).mappings()]
     return {"counts": {s: counts.get(s, 0) for s in STATUSES}, "rows": rows}

@@ -293,7 +293,10 @@ def _open(archive: Path) -> Iterator[tuple[tarfile.TarFile, dict[str, Any]]]:
         raise BackupError(f"{archive} is not a gridcase backup archive ({exc})") from None
     with tar:
         try:
-            manifest = json.loads(tar.extractfile(MANIFEST).read())
+            member = tar.extractfile(MANIFEST)
+            if member is None:  # a directory or a link by that name
+                raise KeyError(MANIFEST)
+            manifest = json.loads(member.read())
         except KeyError:
             raise BackupError(f"{archive} has no {MANIFEST}: not a complete gridcase backup") from None
         except (OSError, tarfile.TarError, EOFError, ValueError) as exc:
@@ -388,6 +391,7 @@ def _unpack(archive: Path, manifest: dict[str, Any], url: URL, evidence: Path, c
         dump = Path(scratch) / database["file"]
         _extract(tar, database["file"], dump)
         if database["backend"] == "sqlite":
+            assert url.database  # _require_empty refused an in-memory database
             _sqlite_restore(dump, Path(url.database))
         else:
             _pg_tool(
@@ -455,7 +459,10 @@ def _sqlite_restore(dump: Path, target: Path) -> None:
 
 def _extract(tar: tarfile.TarFile, name: str, target: Path) -> None:
     """One member to `target`, written beside it and renamed, so no half-written file has its name."""
-    write_atomically(target, lambda out: shutil.copyfileobj(tar.extractfile(name), out, CHUNK), ".restoring-")
+    member = tar.extractfile(name)
+    if member is None:
+        raise BackupError(f"{name} in the archive is not a file")
+    write_atomically(target, lambda out: shutil.copyfileobj(member, out, CHUNK), ".restoring-")
 
 
 def _check_counts(url: URL, expected: dict[str, int]) -> None:
@@ -496,7 +503,9 @@ def due(schedule: Schedule, now: datetime) -> bool:
     newest = archives(schedule.folder)[-1:]
     if not newest:
         return True
-    made = datetime.strptime(NAME.match(newest[0].name).group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    name = NAME.match(newest[0].name)
+    assert name is not None  # archives() lists only the names that match
+    made = datetime.strptime(name.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     return now - made >= schedule.every - SCHEDULE_SLACK
 
 

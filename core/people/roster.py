@@ -127,7 +127,8 @@ def add(engine: Engine, profile: dict[str, Any], person: PersonData, password: s
 
 def _insert(connection: Connection, person: PersonData, password_hash: str | None) -> int:
     person_id = connection.execute(
-        insert(PERSON).values(
+        insert(PERSON)
+        .values(
             username=person.username,
             name=person.name,
             unit=person.unit,
@@ -136,7 +137,8 @@ def _insert(connection: Connection, person: PersonData, password_hash: str | Non
             attributes=person.attributes or None,
             password_hash=password_hash,
         )
-    ).inserted_primary_key[0]
+        .returning(PERSON.c.id)
+    ).scalar_one()
     _set_grids(connection, person_id, person.grids)
     return person_id
 
@@ -185,7 +187,7 @@ def change(
             _set_grids(connection, row["id"], [directory.grid(g) for g in dict.fromkeys(grids)])
         if values:
             connection.execute(update(PERSON).where(PERSON.c.id == row["id"]).values(**values))
-            end_sessions_if_rights_changed(connection, row["id"], row, values)
+            end_sessions_if_rights_changed(connection, row["id"], dict(row), values)
 
 
 def listing(engine: Engine) -> list[dict[str, Any]]:

@@ -66,7 +66,9 @@ class FeatureStream:
     def _peek(self) -> str:
         """The next character after white space ('' at the end of the file)."""
         while True:
-            self.pos = _SPACE.match(self.buf, self.pos).end()
+            space = _SPACE.match(self.buf, self.pos)
+            assert space is not None  # _SPACE matches the empty string too
+            self.pos = space.end()
             if self.pos < len(self.buf) or not self._more():
                 return self.buf[self.pos : self.pos + 1]
 

@@ -64,7 +64,10 @@ def _rings(geometry: Any) -> list[list] | str:
 
 def _build(polygons: list[list[list]]) -> list[shapely.Geometry]:
     """(Multi)polygons from their rings, with one call per kind of part for a whole batch."""
-    coords, ring_sizes, ring_polygon, polygon_feature = [], [], [], []
+    coords: list[list[float]] = []
+    ring_sizes: list[int] = []
+    ring_polygon: list[int] = []
+    polygon_feature: list[int] = []
     for f, parts in enumerate(polygons):
         for polygon in parts:
             for ring in polygon:

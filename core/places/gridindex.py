@@ -1,7 +1,7 @@
 """Point-to-grid lookups: the hot path of intake (numpy and shapely only, no database)."""
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,7 @@ class GridIndex:
     answers: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, rows: Iterable[dict[str, Any]], level_order: list[str]) -> "GridIndex":
+    def build(cls, rows: Iterable[Mapping[Any, Any]], level_order: list[str]) -> "GridIndex":
         rows = sorted(rows, key=lambda r: r["code"])
         depth_of = {code: i for i, code in enumerate(level_order)}
         geoms = shapely.from_wkb([r["geometry"] for r in rows]) if rows else np.array([], dtype=object)
@@ -95,7 +95,7 @@ class GridIndex:
     def __len__(self) -> int:
         return len(self.codes)
 
-    def chain(self, code: str) -> list[str]:
+    def chain(self, code: str | None) -> list[str]:
         out: list[str] = []
         while code is not None and code not in out:
             out.append(code)

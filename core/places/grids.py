@@ -313,10 +313,10 @@ def export(connection: Connection, level: str | None = None) -> dict[str, Any]:
 def coverage(connection: Connection, level: str) -> dict[str, Any]:
     """Gaps and overlaps of the grids of `level` inside each parent, in square metres; each gap
     with its geometry, so a map shows where it is."""
-    levels = dict(
-        connection.execute(
-            select(GRID.c.level, func.count()).where(GRID.c.active).group_by(GRID.c.level)
-        ).all()
+    levels: dict[str, int] = dict(
+        connection.execute(select(GRID.c.level, func.count()).where(GRID.c.active).group_by(GRID.c.level))
+        .tuples()
+        .all()
     )
     if not levels.get(level):
         have = ", ".join(f"{lvl} {n}" for lvl, n in sorted(levels.items())) or "no grids at all"

@@ -21,12 +21,19 @@ def check_assessment(checker: "CrossChecker") -> None:
         for _, t in entries(machine.get("transitions"))
     }
     facts = _check_facts(checker, assessment, transitions)
-    indicators = _check_indicators(checker, assessment, facts)
+    indicators = _check_indicators(checker, assessment, facts, checker.plugin_facts)
     _check_composites(checker, assessment, indicators)
     counts = {i.get("code") for _, i in entries(assessment.get("indicators")) if "count" in i}
+    by_plugin = {
+        i.get("code")
+        for _, i in entries(assessment.get("indicators"))
+        if i.get("count") in checker.plugin_facts
+    }
     for d, rule in entries(assessment.get("deductions")):
         path = ["assessment", "deductions", d, "indicator"]
-        if rule.get("indicator") in indicators and rule.get("indicator") not in counts:
+        if rule.get("indicator") in by_plugin:
+            checker.error(path, f"{rule['indicator']!r} counts a plugin's fact, which has no cases to charge")
+        elif rule.get("indicator") in indicators and rule.get("indicator") not in counts:
             checker.error(
                 path, f"{rule['indicator']!r} is a formula; deductions count cases of a count indicator"
             )
@@ -95,7 +102,7 @@ def _check_facts(checker: "CrossChecker", assessment: dict, transitions: set) ->
     return codes(assessment.get("facts"))
 
 
-def _check_indicators(checker: "CrossChecker", assessment: dict, facts: set) -> set:
+def _check_indicators(checker: "CrossChecker", assessment: dict, facts: set, plugin_facts: set) -> set:
     indicators = codes(assessment.get("indicators"))
     distinct = {f.get("code") for _, f in entries(assessment.get("facts")) if f.get("distinct") == "case"}
     depends: dict[str, set[str]] = {}
@@ -104,7 +111,11 @@ def _check_indicators(checker: "CrossChecker", assessment: dict, facts: set) -> 
         has_count, has_formula = "count" in indicator, "formula" in indicator
         if has_count == has_formula:
             checker.error(path, "an indicator has exactly one of `count` or `formula`")
-        checker.ref(path + ["count"], indicator.get("count"), facts, "fact")
+        checker.ref(path + ["count"], indicator.get("count"), facts | plugin_facts, "fact")
+        if indicator.get("count") in plugin_facts - facts:
+            for key in ("where", "weighted"):
+                if key in indicator:
+                    checker.error(path + [key], f"`{key}` applies to profile facts, not a plugin's")
         if indicator.get("weighted") and indicator.get("count") in distinct:
             checker.error(path + ["weighted"], "a count of distinct cases cannot be weighted")
         if has_formula and isinstance(indicator["formula"], str):

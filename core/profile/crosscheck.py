@@ -22,10 +22,13 @@ CASE_NUMBER_FIELDS = {"kind", "year", "month", "day", "seq", "major", "minor", "
 
 
 class CrossChecker:
-    def __init__(self, profile: Profile, guards: set[str] | None = None) -> None:
+    def __init__(
+        self, profile: Profile, guards: set[str] | None = None, plugin_facts: set[str] = frozenset()
+    ) -> None:
         self.profile = profile
         self.data = _dict(profile.data)
         self.guards = guards
+        self.plugin_facts = plugin_facts
         self.issues: list[Issue] = []
         d = self.data
         self.units = _codes(d.get("units"))
@@ -355,5 +358,7 @@ def _compile(pattern: Any) -> re.Pattern | None:
 NOTICE_TARGETS = {"handler", "unit", "unit_leader", "centre", "grid_people"}  # besides role codes
 
 
-def cross_check(profile: Profile, guards: set[str] | None = None) -> list[Issue]:
-    return CrossChecker(profile, guards).run()
+def cross_check(
+    profile: Profile, guards: set[str] | None = None, plugin_facts: set[str] = frozenset()
+) -> list[Issue]:
+    return CrossChecker(profile, guards, plugin_facts).run()

@@ -12,9 +12,7 @@ from gridcase.core.profile.merge import pointer
 from gridcase.core.profile.schema import schema_issues
 
 
-def load_validated(
-    ref: str | os.PathLike, *, installed: bool | None = None
-) -> tuple[Profile, pluggy.PluginManager]:
+def load_validated(ref: str | os.PathLike) -> tuple[Profile, pluggy.PluginManager]:
     """The merged, validated profile and its plugin manager; ProfileError lists every problem."""
     profile = load(ref)
     issues: list[Issue] = list(profile.load_issues)
@@ -23,16 +21,17 @@ def load_validated(
     good: list[str] = []
     for i, name in enumerate(names):
         try:
-            get_plugin_manager([name], profile.folder, installed=False)
+            get_plugin_manager([name], profile.folder)
             good.append(name)
         except PluginLoadError as exc:
             issues.append(Issue(profile.mark(["plugins", i]), pointer(["plugins", i]), exc.reason))
-    pm = get_plugin_manager(good, profile.folder, installed=installed)
+    pm = get_plugin_manager(good, profile.folder)
     _add_contributions(profile, pm)
     fragments = {b["block"]: b["schema"] for b in collect(pm, "register_profile_schemas")}
     guards = {g["name"] for g in collect(pm, "register_guards")}
+    facts = {f.code for f in collect(pm, "register_assessment_facts")}
     issues += schema_issues(profile, fragments)
-    issues += cross_check(profile, guards)
+    issues += cross_check(profile, guards, facts)
     if issues:
         raise ProfileError(issues)
     return profile, pm

@@ -29,7 +29,7 @@ from gridcase.core.settings import settings_path
 from gridcase.core.simulate.figures import figures
 from gridcase.core.simulate.run import Simulation, Tally
 from gridcase.core.simulate.workload import Incident, Workload, incidents, timezone_of
-from gridcase.core.timesource import ManualClock
+from gridcase.core.timesource import ManualTime
 
 __all__ = ["Incident", "Workload", "incidents", "open_city", "simulate", "workload_of", "period_of"]
 
@@ -91,7 +91,7 @@ def open_city(
         loaded,
         pm,
         db,
-        clock=ManualClock(period.start),
+        time=ManualTime(period.start),
         evidence=EvidenceStore(evidence or default_root(database_url, settings_path())),
     )
     engine.load_reference_data()

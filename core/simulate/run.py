@@ -156,7 +156,7 @@ class Simulation:
                 self._sweep(sweep_at)
                 sweep_at += timedelta(hours=1)
                 self._until(min(sweep_at, self.end))
-        self.engine.clock.set(self.end)
+        self.engine.time.set(self.end)
         return self.tally
 
     def _until(self, bound: datetime) -> None:
@@ -167,7 +167,7 @@ class Simulation:
             now = min((t for t in (step_at, arrival_at) if t is not None), default=bound)
             if now >= bound:
                 return
-            self.engine.clock.set(now)
+            self.engine.time.set(now)
             if arrival_at == now:
                 self._report(self._incident)
                 self._incident = next(self._arrivals, None)
@@ -176,7 +176,7 @@ class Simulation:
                 self._fire(self.tracks[case_id], code, now)
 
     def _sweep(self, at: datetime) -> None:
-        self.engine.clock.set(at)
+        self.engine.time.set(at)
         self.engine.sweep(at)
         self.tally.sweeps += 1
 

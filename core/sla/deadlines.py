@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import pluggy
-
+from gridcase.core.context import Hooks, StartingClock
 from gridcase.core.durations import Duration
 from gridcase.core.sla.calendar import Readiness, WorkingCalendar, calendars_from_profile, readiness
 
@@ -84,7 +83,7 @@ class Deadlines:
     def __init__(
         self,
         profile: dict[str, Any],
-        pm: pluggy.PluginManager | None = None,
+        hooks: Hooks | None = None,
         taxonomy_at: Callable[[int], dict[str, Any]] | None = None,
     ) -> None:
         limits = profile.get("time_limits", {})
@@ -103,7 +102,7 @@ class Deadlines:
         }
         self.taxonomy_at = taxonomy_at
         self._standards_at: dict[int, dict[tuple[str, str, str], dict[str, Any]]] = {}
-        self.pm = pm
+        self.hooks = hooks
         self._limits: dict[tuple, Limit | None] = {}  # cleared when the rules are edited (use_rules)
 
     def use_rules(self, rules: list[dict[str, Any]]) -> None:
@@ -212,15 +211,14 @@ class Deadlines:
         else:
             yellow_minutes = minutes * self.yellow_fraction
         deadline, yellow = calendar.add_all(start, (minutes, yellow_minutes))
-        if self.pm is not None and self.pm.hook.adjust_deadline.get_hookimpls():
-            clock = {
-                "stage": stage,
-                "started_at": start,
-                "limit": limit.duration.value,
-                "unit": limit.duration.unit,
-            }
-            adjusted = self.pm.hook.adjust_deadline(case=case, clock=clock, deadline=deadline)
-            deadline = adjusted or deadline
+        if self.hooks is not None and self.hooks.listened("adjust_deadline"):
+            clock = StartingClock(
+                case.get("id"), case.get("class_code") or "", case.get("kind") or "", bool(case.get("urgent")),
+                case.get("area_class"), stage, start, limit.duration.value, limit.duration.unit, limit.rule,
+            )  # fmt: skip
+            deadline = (
+                self.hooks.call("adjust_deadline", now=start, clock=clock, deadline=deadline) or deadline
+            )
         return Deadline(
             deadline=deadline,
             yellow_at=yellow,

@@ -245,7 +245,7 @@ LIST_PARAMS = [
 
 
 def case_page(engine, actor: Actor, q: dict[str, str]) -> dict[str, Any]:
-    now = engine.clock.now()
+    now = engine.time.now()
     light = light_of(now).label("light")
     query = select(*SUMMARY, light).where(scope.case_filter(engine, actor)).order_by(CASE.c.id.desc())
     for name, column in (("state", CASE.c.state), ("class", CASE.c.class_code), ("channel", CASE.c.channel)):
@@ -322,7 +322,7 @@ def case_detail(engine, actor: Actor, case_id: int) -> dict[str, Any]:
         contact = scope.contacts(engine, connection, actor, case_row["reports"])
     for report in case_row["reports"]:
         report["contact"] = contact.get(report["id"])
-    now = engine.clock.now()
+    now = engine.time.now()
     for clock in case_row["clocks"]:
         clock["light"] = engine.deadlines.light(clock, now)
         clock["provisional"] = clock["provisional_from"] is not None  # past the published holidays
@@ -410,18 +410,18 @@ def fire_once(
                 raise
         except GridcaseError as exc:
             refused = error_response(exc.code, exc.message, exc.details)
-            answer = refused.body.decode()
-            found = record_refusal(engine.db, claim, case_id, refused.status_code, answer, engine.clock.now())
+            answer = bytes(refused.body).decode()
+            found = record_refusal(engine.db, claim, case_id, refused.status_code, answer, engine.time.now())
             if found is None:
                 return refused.status_code, answer, False
         else:
             answer = dumps(case_detail(engine, actor, case_id))
             record_answer(engine.db, claim, answer)
             return 200, answer, False
-    status, answer = found
-    if answer is None:  # committed, but its answer was never kept (the server stopped between)
-        answer = dumps(case_detail(engine, actor, case_id))
-    return status, answer, True
+    status, kept = found
+    if kept is None:  # committed, but its answer was never kept (the server stopped between)
+        kept = dumps(case_detail(engine, actor, case_id))
+    return status, kept, True
 
 
 @endpoint(

@@ -73,7 +73,7 @@ async def ready(request: Request) -> JSONResponse:
             "days_left": item.days_left,
             "warning": item.message() if item.warning else None,
         }
-        for item in engine.deadlines.readiness(engine.clock.now())
+        for item in engine.deadlines.readiness(engine.time.now())
     ]
     # a calendar near its last confirmed day is a warning, not unreadiness: intake goes on,
     # its deadlines provisional

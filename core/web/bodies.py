@@ -14,7 +14,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
@@ -24,6 +24,9 @@ from starlette.requests import Request
 from gridcase.core.cases.evidence import Upload
 from gridcase.core.errors import GridcaseError
 from gridcase.core.text import PATTERN, problem
+
+if TYPE_CHECKING:  # python-multipart defines it for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 32  # a report is 3 deep; Python's parser recurses, and ~1000 levels overflowed it
@@ -188,7 +191,7 @@ async def check_multipart_text(request: Request) -> None:
             except UnicodeDecodeError:
                 raise GridcaseError("invalid_text", f"{name}: not UTF-8 text", {"field": name}) from None
 
-    callbacks = {
+    callbacks: MultipartCallbacks = {
         "on_part_begin": begin,
         "on_header_field": lambda data, start, stop: part.update(field=part["field"] + data[start:stop]),
         "on_header_value": lambda data, start, stop: part.update(value=part["value"] + data[start:stop]),

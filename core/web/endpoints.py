@@ -90,6 +90,8 @@ MAX_ID = 2**31 - 1  # the database's integer keys: a larger number names nothing
 def _int(request: Request, name: str) -> int:
     raw = request.path_params.get(name, request.query_params.get(name))
     try:
+        if raw is None:
+            raise TypeError
         value = int(raw)
     except (TypeError, ValueError):
         raise GridcaseError("not_found", f"{name} must be a number, not {raw!r}") from None

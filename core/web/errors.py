@@ -6,6 +6,8 @@ leaks nothing.
 """
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
@@ -127,7 +129,8 @@ async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response("internal", "something went wrong on our side; it has been logged", status=500)
 
 
-HANDLERS = {
+# each handler takes the exception class it is registered for, which Starlette's types cannot say
+HANDLERS: dict[type[Exception], Callable[[Request, Any], Awaitable[JSONResponse]]] = {
     GridcaseError: on_gridcase_error,
     HTTPException: on_http_error,
     DataError: on_data_error,

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -127,7 +127,7 @@ def discovery(engine, request: Request) -> tuple[str, Any]:
     # may set and a cache would keep; without one, the path alone
     base = (request.app.state.public_url or "").rstrip("/") + "/open311/v2/"
     return "discovery", {
-        "changeset": _iso(engine.clock.now().replace(hour=0, minute=0, second=0, microsecond=0)),
+        "changeset": _iso(engine.time.now().replace(hour=0, minute=0, second=0, microsecond=0)),
         "contact": engine.profile.get("title", {}).get("zh")
         if isinstance(engine.profile.get("title"), dict)
         else engine.profile.get("title") or engine.profile.get("name"),
@@ -136,7 +136,7 @@ def discovery(engine, request: Request) -> tuple[str, Any]:
             {
                 "specification": SPEC,
                 "url": base,
-                "changeset": _iso(engine.clock.now()),
+                "changeset": _iso(engine.time.now()),
                 "type": "production",
                 "formats": ["text/xml", "application/json"],
             }
@@ -203,14 +203,14 @@ def _request_rows(engine, where: list, limit: int) -> list[dict[str, Any]]:
                 .order_by(CASE_UNIT.c.share.desc())
             ):
                 agencies.setdefault(row.case_id, row.name)
-            for row in connection.execute(
+            for clock in connection.execute(
                 select(CLOCK.c.case_id, CLOCK.c.stage, CLOCK.c.deadline).where(
                     CLOCK.c.case_id.in_(ids), CLOCK.c.status != "stopped", CLOCK.c.deadline.is_not(None)
                 )
             ):
                 # the whole case's deadline when it runs, else the latest of its stages'
-                if row.stage == "case" or row.case_id not in expected:
-                    expected[row.case_id] = row.deadline
+                if clock.stage == "case" or clock.case_id not in expected:
+                    expected[clock.case_id] = clock.deadline
             for row in connection.execute(  # the first photo a report of the case linked
                 select(REPORT.c.case_id, REPORT.c.media_url)
                 .where(REPORT.c.case_id.in_(ids), REPORT.c.media_url.is_not(None))
@@ -255,7 +255,7 @@ def _dates(q, engine) -> tuple[datetime, datetime]:
             raise Open311Error(400, f"{name} is a W3C datetime, e.g. 2026-10-01T00:00:00Z") from None
         return moment if moment.tzinfo else moment.replace(tzinfo=engine.tz)
 
-    end = parse("end_date") or engine.clock.now()
+    end = parse("end_date") or engine.time.now()
     start = parse("start_date") or end - timedelta(days=DEFAULT_DAYS)
     if start > end:
         raise Open311Error(400, "start_date is after end_date")
@@ -263,7 +263,7 @@ def _dates(q, engine) -> tuple[datetime, datetime]:
 
 
 def list_requests(engine, q) -> tuple[str, Any]:
-    where = []
+    where: list[ColumnElement[bool]] = []
     if q.get("service_request_id"):
         where.append(
             CASE.c.number.in_([i.strip() for i in q["service_request_id"].split(",")][:MAX_REQUESTS])

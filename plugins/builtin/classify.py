@@ -6,6 +6,7 @@ returns its own answer from `classify_case` first.
 
 from typing import Any
 
+from gridcase.core.context import Classification, HookContext, IncomingReport
 from gridcase.core.hookspecs import hookimpl
 from gridcase.core.profile.taxonomy import active_minors, label_zh
 
@@ -17,12 +18,12 @@ def _terms(minor: dict[str, Any]) -> list[str]:
 
 
 @hookimpl
-def classify_case(report: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any] | None:
-    text = " ".join(str(report.get(k) or "") for k in ("description", "address"))
+def classify_case(ctx: HookContext, report: IncomingReport) -> Classification | None:
+    text = " ".join(t for t in (report.description, report.address) if t)
     if not text.strip():
         return None
     best: tuple[int, str, str, list[str]] | None = None
-    for kind, code, minor in active_minors(profile):
+    for kind, code, minor in active_minors(ctx.profile.plain):
         if minor.get("enabled") is False:
             continue
         hits = [t for t in _terms(minor) if t in text]
@@ -33,8 +34,8 @@ def classify_case(report: dict[str, Any], profile: dict[str, Any]) -> dict[str, 
         return None
     score, kind, code, hits = best
     return {
-        "class": code,
-        "kind": kind,
+        "code": code,
+        "kind": kind,  # type: ignore[typeddict-item]  # a taxonomy kind is "component" or "event"
         "confidence": round(min(1.0, score / 6), 2),
         "explanation": f"文本提及 {'、'.join(hits)} (text mentions {', '.join(hits)})",
     }

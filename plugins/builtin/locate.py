@@ -2,16 +2,12 @@
 
 from typing import Any
 
+from gridcase.core.context import HookContext, IncomingReport, Location
 from gridcase.core.hookspecs import hookimpl
 
 
 @hookimpl
-def locate_case(report: dict[str, Any], profile: dict[str, Any], grids: Any) -> dict[str, Any] | None:
-    point = report.get("point")
-    if not point:
+def locate_case(ctx: HookContext, report: IncomingReport, grids: Any) -> Location | None:
+    if report.lon is None or report.lat is None:
         return None
-    if grids is None:  # no deployment index (a profile checked on its own): index the profile's grids
-        from gridcase.core.places.gridindex import GridIndex
-
-        grids = GridIndex.from_profile(profile)
-    return grids.locate(float(point[0]), float(point[1]))
+    return grids.locate(report.lon, report.lat)

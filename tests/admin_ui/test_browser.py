@@ -20,7 +20,7 @@ import uvicorn
 from gridcase.core.cases.evidence import EvidenceStore
 from gridcase.core.db.connection import upgrade
 from gridcase.core.engine import Engine
-from gridcase.core.timesource import ManualClock
+from gridcase.core.timesource import ManualTime
 from gridcase.core.web.app import create_app
 
 from ..conftest import TESTCITY
@@ -41,7 +41,7 @@ def served(tmp_path):
     url = f"sqlite:///{tmp_path / 'city.db'}"
     upgrade(url)
     engine = Engine.open(
-        TESTCITY, url, clock=ManualClock(datetime(2026, 10, 13, 1, 0, tzinfo=UTC)),
+        TESTCITY, url, time=ManualTime(datetime(2026, 10, 13, 1, 0, tzinfo=UTC)),
         evidence=EvidenceStore(tmp_path / "evidence"),
     )  # fmt: skip
     engine.load_reference_data()

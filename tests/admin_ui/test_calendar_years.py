@@ -8,9 +8,9 @@ BANNER = "工作日历只确认到 2026-12-31"
 
 
 def test_staff_are_warned_and_an_administrator_confirms_the_year(ui):
-    ui.engine.clock.set(datetime(2026, 10, 30, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+    ui.engine.time.set(datetime(2026, 10, 30, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
     assert BANNER not in ui("admin").get("/ui/queue").text  # 62 days ahead: not yet
-    ui.engine.clock.set(datetime(2026, 12, 20, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+    ui.engine.time.set(datetime(2026, 12, 20, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
     admin, department = ui("admin"), ui("water")  # logged in again: sessions last hours, not weeks
     assert BANNER in department.get("/ui/queue").text
     page = admin.get("/ui/config/time-limits").text

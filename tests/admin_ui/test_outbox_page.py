@@ -8,7 +8,7 @@ from gridcase.core.db.models import Outbox
 
 def test_the_administrator_sees_sent_pending_and_failed_notices(ui):
     engine = ui.engine
-    now = engine.clock.now()  # 2026-10-13 09:00 in Beijing
+    now = engine.time.now()  # 2026-10-13 09:00 in Beijing
     rows = [
         ("sent", None, "【红灯催办】案件A超期"),
         ("pending", "LookupError: no sender for channel 'sms'", "【黄灯提醒】案件B"),

@@ -12,7 +12,7 @@ def test_an_administrator_sees_and_clears_a_login_throttle_in_the_ui(ui):
     engine = ui.engine
     for _ in range(NAME_FREE + 1):
         try:
-            log_in(engine.db, "water", "not the password", OFFICE, engine.clock.now())
+            log_in(engine.db, "water", "not the password", OFFICE, engine.time.now())
         except GridcaseError:
             pass
     admin = ui("admin")
@@ -25,6 +25,6 @@ def test_an_administrator_sees_and_clears_a_login_throttle_in_the_ui(ui):
     )
     cleared = admin.post("/ui/config/throttles/clear", data={"address": OFFICE, "username": "water"})
     assert cleared.status_code == 204
-    assert listing(engine.db, engine.clock.now()) == []
+    assert listing(engine.db, engine.time.now()) == []
     assert "没有受限的登录" in admin.get("/ui/config/units").text
     assert admin.post("/ui/config/throttles/clear", data={}).status_code == 422  # name one of them

@@ -8,7 +8,7 @@ import pytest
 
 from gridcase.core.cases.evidence import EvidenceStore
 from gridcase.core.engine import Engine
-from gridcase.core.timesource import ManualClock
+from gridcase.core.timesource import ManualTime
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def city_engine(db_url, tmp_path):
 
     def open_city(name: str) -> Engine:
         engine = Engine.open(
-            name, db_url, clock=ManualClock(datetime(2026, 10, 13, 1, 0, tzinfo=UTC)),
+            name, db_url, time=ManualTime(datetime(2026, 10, 13, 1, 0, tzinfo=UTC)),
             evidence=EvidenceStore(tmp_path / "evidence"),
         )  # fmt: skip
         engine.load_reference_data()

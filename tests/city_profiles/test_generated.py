@@ -43,7 +43,7 @@ def test_a_city_from_gridcase_init_with_no_plugin_runs_the_standard_loop(cli, tm
     from gridcase.core.engine import Engine
     from gridcase.core.people.actor import Actor
     from gridcase.core.places.grids import lattice, to_json
-    from gridcase.core.timesource import ManualClock
+    from gridcase.core.timesource import ManualTime
 
     target = tmp_path / "wuhu"
     assert cli("init", target, "--from", "standard").code == 0
@@ -70,7 +70,7 @@ def test_a_city_from_gridcase_init_with_no_plugin_runs_the_standard_loop(cli, tm
     assert cli("profile", "validate", cwd=target).code == 0
 
     engine = Engine.open(
-        str(profile), db_url, clock=ManualClock(datetime(2026, 10, 13, 1, tzinfo=UTC)),
+        str(profile), db_url, time=ManualTime(datetime(2026, 10, 13, 1, tzinfo=UTC)),
         evidence=EvidenceStore(tmp_path / "evidence"),
     )  # fmt: skip
     try:

@@ -22,7 +22,7 @@ def test_a_person_comes_with_every_responsibility_grid_by_token_and_by_id(engine
     grids = ["320508001", "320508002", "320508001,north"]
     person_id = add_person(engine.db, "zhou", "周", ["supervisor"], grids=grids)
     add_person(engine.db, "wu", "吴", ["operator"])
-    token = create_token(engine.db, "zhou", "handset", engine.clock.now())
+    token = create_token(engine.db, "zhou", "handset", engine.time.now())
     with read(engine.db) as connection:
         by_token = person_by_token(connection, token)
         by_id = person_by_id(connection, person_id)
@@ -30,6 +30,6 @@ def test_a_person_comes_with_every_responsibility_grid_by_token_and_by_id(engine
     assert by_token["username"] == by_id["username"] == "zhou"
     assert by_token["grids"] == by_id["grids"] == frozenset(grids)
     assert other["username"] == "wu" and other["grids"] == frozenset()
-    revoke_token(engine.db, token[:10], engine.clock.now())
+    revoke_token(engine.db, token[:10], engine.time.now())
     with read(engine.db) as connection:
         assert person_by_token(connection, token) is None

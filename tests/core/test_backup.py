@@ -186,7 +186,7 @@ def test_a_backup_under_intake_restores_every_case_acknowledged_before_it(db_url
     engine = Engine.open(TESTCITY, db_url)
     engine.load_reference_data()
     add_person(engine.db, "citizen", "市民", ["citizen"])
-    headers = {"Authorization": f"Bearer {create_token(engine.db, 'citizen', 'test', engine.clock.now())}"}
+    headers = {"Authorization": f"Bearer {create_token(engine.db, 'citizen', 'test', engine.time.now())}"}
     engine.db.dispose()
     port = _port()
     base = f"http://127.0.0.1:{port}/api/v1/cases"

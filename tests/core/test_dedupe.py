@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gridcase.core.db.raw import raw_cursor
+from gridcase.core.db.fast import raw_cursor
 from gridcase.core.intake.dedupe import NEARBY_PG, _nearby_sqlite, lock_keys, search_box
 from gridcase.core.intake.submit import Submission
 from gridcase.core.people.actor import Actor

@@ -1,124 +1,38 @@
 """Every hook in hookspecs.py, exercised through the place that calls it.
 
-A city plugin is loaded the way a deployment loads it: named in the profile's `plugins:`.
+The city plugin (tests/plugins/everyhook.py) is loaded the way a deployment loads it: named in
+the profile's `plugins:`. The start-up hooks are asked as start-up asks them; the others run in
+a real engine on each database, filing, moving and assessing cases.
 tests/test_docs.py checks that each hook has a `test_<hook>` here or elsewhere.
 """
 
-from datetime import UTC
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pluggy
 import pytest
 from starlette.testclient import TestClient
 
+from gridcase.core.assess.assessor import Assessor
+from gridcase.core.cases.workflow import TransitionError
 from gridcase.core.cli.main import build_app
-from gridcase.core.places.gridindex import GridIndex
+from gridcase.core.engine import Engine
+from gridcase.core.errors import GridcaseError
+from gridcase.core.notify.outbox import outbox_listing
+from gridcase.core.people.actor import Actor
 from gridcase.core.plugins import PluginLoadError, collect, get_plugin_manager
 from gridcase.core.profile import ProfileError, load_validated
+from gridcase.core.timesource import ManualTime
 from gridcase.core.web.app import create_app
 
-CITY_PLUGIN = """
-import typer
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
-from gridcase.core.hookspecs import hookimpl
-
-calls = []
-
-@hookimpl
-def register_profile_schemas():
-    return [{"block": "testcity", "schema": {"type": "object", "additionalProperties": False,
-             "properties": {"quota": {"type": "integer", "minimum": 1}}}}]
-
-@hookimpl
-def register_guards():
-    return [{"name": "weekday_only", "check": lambda ctx: None if ctx["payload"].get("weekday") else "weekdays only"}]
-
-@hookimpl
-def register_channels(profile):
-    return [{"code": "cadre", "name": "干部上报", "kind": "cadre", "verify": False},
-            {"code": "patrol", "name": "被覆盖", "kind": "other"}]
-
-@hookimpl
-def register_indicators(profile):
-    return [{"code": "cadre_reports", "name": "干部上报数", "count": "reported", "where": {"channels": ["cadre"]}},
-            {"code": "cadre_share", "name": "干部上报占比", "formula": "cadre_reports / reported"}]
-
-class Sms:
-    channel = "sms"
-    def send(self, message):
-        calls.append(("sms", message))
-
-@hookimpl
-def register_senders():
-    return [Sms()]
-
-@hookimpl
-def register_routes():
-    return [Route("/city/hello", lambda request: PlainTextResponse("你好"))]
-
-@hookimpl
-def register_admin_pages():
-    return [{"path": "/admin/city", "title": {"zh": "城市页面"}, "roles": ["admin"],
-             "endpoint": lambda request: PlainTextResponse("city page")}]
-
-city = typer.Typer(name="city", help="City commands")
-@city.command("hello")
-def hello():
-    typer.echo("hello from the city")
-
-@hookimpl
-def register_commands():
-    return [city]
-
-@hookimpl
-def classify_case(report, profile):
-    if "井盖" in report.get("description", ""):
-        return {"class": "0102", "confidence": 1.0, "explanation": "city rule"}
-
-@hookimpl
-def route_case(case, profile):
-    if case.get("class") == "0102":
-        return {"units": [{"unit": "street", "share": 0.7}, {"unit": "bureau", "share": 0.3}],
-                "rule": "dual", "explanation": "一事双责"}
-
-@hookimpl
-def locate_case(report, profile, grids):
-    if report.get("point") == [0, 0]:
-        return {"grid": "null-island", "grids": ["null-island"], "unit": None}
-
-@hookimpl
-def before_transition(case, transition, actor, payload):
-    if transition["code"] == "close" and "leader" not in actor["roles"]:
-        return "only leaders close here"
-
-@hookimpl
-def after_transition(case, event):
-    calls.append(("after_transition", event["transition"]))
-
-@hookimpl
-def adjust_deadline(case, clock, deadline):
-    if clock["stage"] == "handle":
-        return deadline.replace(hour=17, minute=30)
-
-@hookimpl
-def after_time_limit_event(case, clock, event):
-    calls.append(("time_limit", event["kind"]))
-
-@hookimpl
-def split_case_consequences(case, units):
-    return [{"unit": units[0]["unit"], "share": 1.0}]
-
-@hookimpl
-def adjust_scores(results, period):
-    return [{"object": r["object"], "points": -1, "reason": "media exposure", "cases": []} for r in results]
-"""
+EVERYHOOK = Path(__file__).parents[1] / "plugins" / "everyhook.py"
 
 PROFILE = """
 name: testcity
 extends: standard
-plugins: [./city.py]
+plugins: [PLUGIN]
 config:
-  testcity: {quota: 15}
+  everyhook: {quota: 15}
 grid_levels:
   - {code: district, name: 区}
   - {code: unit_grid, name: 单元网格}
@@ -137,25 +51,23 @@ workflow:
     - code: standard
       transitions:
         - {code: sign, guards: [weekday_only]}
-"""
+""".replace("PLUGIN", str(EVERYHOOK))
 
 
 @pytest.fixture
 def city(make_profile):
-    folder = make_profile("testcity", {"profile.yaml": PROFILE, "city.py": CITY_PLUGIN})
+    folder = make_profile("testcity", {"profile.yaml": PROFILE})
     profile, pm = load_validated(folder)
-    return profile.plain(), pm, pm.get_plugin("./city.py")
+    return profile.plain(), pm, pm.get_plugin(str(EVERYHOOK))
 
 
 def test_register_profile_schemas(city, make_profile):
     _, pm, _ = city
-    assert "testcity" in {b["block"] for b in collect(pm, "register_profile_schemas")}
-    bad = make_profile(
-        "bad", {"profile.yaml": PROFILE.replace("quota: 15", "quota: 0"), "city.py": CITY_PLUGIN}
-    )
+    assert "everyhook" in {b["block"] for b in collect(pm, "register_profile_schemas")}
+    bad = make_profile("bad", {"profile.yaml": PROFILE.replace("quota: 15", "quota: 0")})
     with pytest.raises(ProfileError) as info:
         load_validated(bad)
-    assert [(i.pointer, i.mark.line) for i in info.value.issues] == [("/config/testcity/quota", 5)]
+    assert [(i.pointer, i.mark.line) for i in info.value.issues] == [("/config/everyhook/quota", 5)]
 
 
 def test_register_guards(city, make_profile):
@@ -173,8 +85,8 @@ def test_register_guards(city, make_profile):
     folder = make_profile(
         "noguard",
         {
-            "profile.yaml": PROFILE.replace("./city.py", "./none.py").replace(
-                "config:\n  testcity: {quota: 15}\n", ""
+            "profile.yaml": PROFILE.replace(str(EVERYHOOK), "./none.py").replace(
+                "config:\n  everyhook: {quota: 15}\n", ""
             ),
             "none.py": "",
         },
@@ -228,105 +140,224 @@ def test_register_commands(city, capsys):
     assert capsys.readouterr().out == "hello from the city\n"
 
 
-def test_classify_case(city):
-    profile, pm, _ = city
+# -- the hooks a deployment runs ---------------------------------------------------------
+
+supervisor = Actor.of("supervisor")
+operator = Actor.of("operator")
+leader = Actor.of("shift_leader")
+dispatcher = Actor.of("dispatcher")
+water = Actor.of("department", unit="water")
+STREET1 = [120.61, 31.337]  # unit grid 320508001001001, street1's
+HOOKED = """
+name: hooked
+extends: {testcity}
+plugins: [{plugin}]
+config:
+  everyhook: {{route_0501_to: police}}
+assessment:
+  indicators:
+    - {{code: notices, name: 城市插件通知数, count: everyhook_notices}}
+"""
+
+
+@pytest.fixture
+def hooked(make_profile, db_url, tmp_path):
+    """The test city with the everyhook plugin, on each database, on Tuesday 2026-10-13 09:00 CST."""
+    from gridcase.core.cases.evidence import EvidenceStore
+
+    from ..conftest import TESTCITY
+
+    folder = make_profile("hooked", {"profile.yaml": HOOKED.format(testcity=TESTCITY, plugin=EVERYHOOK)})
+    engine = Engine.open(
+        folder,
+        db_url,
+        time=ManualTime(datetime(2026, 10, 13, 1, 0, tzinfo=UTC)),
+        evidence=EvidenceStore(tmp_path / "evidence"),
+    )
+    engine.load_reference_data()
+    plugin = engine.pm.get_plugin(str(EVERYHOOK))
+    plugin.calls.clear()
+    yield engine, plugin.calls
+    engine.db.dispose()
+
+
+def report(engine, point=STREET1, **fields):
+    fields.setdefault("category", "0101")
+    fields.setdefault("kind", "component")
+    return engine.intake({"channel": "patrol", "point": point, **fields}, supervisor)
+
+
+def dispatched(engine, category="0101", kind="component", point=STREET1, **payload):
+    case_id = report(engine, category=category, kind=kind, point=point)["case_id"]
+    engine.transition(case_id, "accept", operator)
+    filing = {"category": category, "kind": kind, "standard": "missing"}
+    engine.transition(case_id, "file", leader, payload=filing)
+    engine.transition(case_id, "dispatch", dispatcher, payload={"units": ["water"], **payload})
+    return case_id
+
+
+def notices(engine, event="everyhook"):
+    rows = reversed(outbox_listing(engine.db, limit=100)["rows"])  # oldest first
+    return [(n["recipient"], n["text"]) for n in rows if n["event"] == event]
+
+
+def test_classify_case(hooked):
+    engine, _ = hooked
     # the city plugin decides first…
-    found = pm.hook.classify_case(report={"description": "路边井盖丢了"}, profile=profile)
-    assert (found["class"], found["explanation"]) == ("0102", "city rule")
-    # …and the built-in keyword classifier answers when the city has nothing to say:
-    # the longest term wins, so 暴露垃圾 (event 0102) beats the shorter 垃圾箱-style matches
-    found = pm.hook.classify_case(report={"description": "小区门口有暴露垃圾，很臭"}, profile=profile)
-    assert found["class"] == "0102" and "暴露垃圾" in found["explanation"]
-    found = pm.hook.classify_case(report={"description": "垃圾箱坏了"}, profile=profile)
-    assert found["class"] == "0305"
-    assert pm.hook.classify_case(report={"description": "天气不错"}, profile=profile) is None
+    case = engine.case(report(engine, category=None, kind=None, description="路边井盖丢了")["case_id"])
+    assert (case["class_code"], case["kind"]) == ("0101", "component")
+    # …and the built-in keyword classifier answers when the city has nothing to say
+    case = engine.case(report(engine, category=None, kind=None, description="小区门口有暴露垃圾")["case_id"])
+    assert case["class_code"] == "0102"
+    with pytest.raises(GridcaseError) as info:
+        report(engine, category=None, kind=None, description="天气不错")
+    assert info.value.code == "unclassifiable"
 
 
-def test_locate_case(city):
-    profile, pm, _ = city
-    grids = GridIndex.from_profile(profile)
-    found = pm.hook.locate_case(report={"point": [123.05, 41.05]}, profile=profile, grids=grids)
-    assert (found["grid"], found["grids"], found["unit"]) == (
-        "210102001001001",
-        ["210102001001001", "210102"],
-        "street",
+def test_locate_case(hooked):
+    engine, _ = hooked
+    # the plugin places what the built-in finds outside every grid
+    case = engine.case(report(engine, point=[0.0, 0.0])["case_id"])
+    assert case["grid"] == "320508001001001"
+    # elsewhere the built-in locator answers from the deployment's grids
+    case = engine.case(report(engine, point=[120.61, 31.305])["case_id"])
+    assert case["grid_path"].startswith("/320508/320508002/")
+    with pytest.raises(GridcaseError) as info:
+        report(engine, point=[10.0, 10.0])
+    assert info.value.code == "out_of_area"
+
+
+def test_route_case(hooked):
+    engine, _ = hooked
+    # the plugin's rule, from its own config block: 0501 goes to the police here
+    case = engine.case(report(engine, category="0501", kind="event")["case_id"])
+    responsible = [(u["unit"], u["share"]) for u in case["units"] if u["role"] == "responsible"]
+    assert (case["routing_rule"], responsible) == ("everyhook", [("police", 1.0)])
+    # other classes fall through to the built-in router: the class's own shares
+    case = engine.case(report(engine, category="0103", kind="component")["case_id"])
+    assert case["routing_rule"] == "class_shares"
+
+
+def test_after_case_created(hooked):
+    engine, calls = hooked
+    filed = report(engine)
+    duplicate = report(engine)  # joins the case: not a new case
+    assert duplicate["duplicate"] and duplicate["case_id"] == filed["case_id"]
+    created = [c for c in calls if c[0] == "created"]
+    assert created == [("created", filed["number"], "320508001001001", ("street1", "district"), ("water",))]
+    # the plugin's notice went through the outbox, where the centre sees and delivers it
+    assert notices(engine) == [("street1", f"新案件 {filed['number']}")]
+    engine.sweep()
+    sent = outbox_listing(engine.db, status="sent")["rows"]
+    assert [(n["recipient"], n["channel"]) for n in sent if n["event"] == "everyhook"] == [("street1", "log")]
+
+
+def test_before_transition(hooked):
+    engine, _ = hooked
+    case_id = report(engine, description="测试一下")["case_id"]
+    with pytest.raises(TransitionError) as info:
+        engine.transition(case_id, "accept", operator)
+    assert (info.value.code, info.value.details["reasons"]) == ("vetoed", ["test reports are not accepted"])
+    assert engine.case(case_id)["state"] == "reported"  # nothing was written
+    engine.transition(report(engine, point=[120.61, 31.305])["case_id"], "accept", operator)
+
+
+def test_during_transition(hooked):
+    engine, _ = hooked
+    case_id = dispatched(engine)
+    # inside the transaction: the case as the dispatch leaves it, and the notice in the outbox
+    assert notices(engine)[-1][1].endswith("派给 water")
+    # a refusal from inside rolls back the transition and what the plugin wrote with it
+    other = report(engine, point=[120.61, 31.305])["case_id"]
+    engine.transition(other, "accept", operator)
+    engine.transition(
+        other, "file", leader, payload={"category": "0101", "kind": "component", "standard": "missing"}
     )
-    assert (
-        pm.hook.locate_case(report={"point": [123.15, 41.15]}, profile=profile, grids=grids)["grid"]
-        == "210102"
+    before = len(notices(engine))
+    with pytest.raises(GridcaseError) as info:
+        engine.transition(other, "dispatch", dispatcher, payload={"units": ["water"], "explode": True})
+    assert info.value.code == "refused_by_city"
+    assert engine.case(other)["state"] == "pending_dispatch"
+    assert len(notices(engine)) == before
+    assert engine.case(case_id)["state"] == "dispatched"
+
+
+def test_after_transition(hooked):
+    engine, calls = hooked
+    dispatched(engine)
+    after = [c[1:] for c in calls if c[0] == "after"]
+    assert after == [
+        ("accept", "pending_file", 2, "受理"),
+        ("file", "pending_dispatch", 3, "立案"),
+        ("dispatch", "dispatched", 4, "派遣"),
+    ]
+
+
+def test_adjust_deadline(hooked):
+    engine, _ = hooked
+    case = engine.case(dispatched(engine, category="0103"))
+    handle = next(c for c in case["clocks"] if c["stage"] == "handle")
+    local = handle["deadline"].astimezone(engine.tz)
+    assert (local.hour, local.minute) == (17, 30)
+    # the plugin leaves other classes' deadlines alone
+    case = engine.case(dispatched(engine, point=[120.615, 31.337]))
+    handle = next(c for c in case["clocks"] if c["stage"] == "handle")
+    assert handle["deadline"].astimezone(engine.tz).time() != local.time()
+
+
+def test_after_time_limit_event(hooked):
+    engine, calls = hooked
+    number = engine.case(dispatched(engine))["number"]
+    engine.time.advance(days=30)
+    engine.sweep()
+    seen = {(c[1], c[2], c[3]) for c in calls if c[0] == "time_limit"}
+    assert (number, "red", "handle") in seen and (number, "yellow", "handle") in seen
+
+
+def test_register_assessment_facts(hooked, make_profile):
+    engine, _ = hooked
+    dispatched(engine)
+    dispatched(engine, point=[120.615, 31.337])  # another case in street1
+    result = Assessor(engine).assess("2026-10", by="unit")
+    values = {o["code"]: o["values"].get("notices") for o in result["objects"]}
+    assert values["street1"] == 2 and values["water"] == 2  # two new cases, two dispatches
+    explained = Assessor(engine).explain("2026-10", "unit:water", "notices")
+    assert (explained["value"], explained["fact"]) == (2, "everyhook_notices")
+    # a fact no plugin registers is still a validation error
+    from ..conftest import TESTCITY
+
+    folder = make_profile(
+        "nofact",
+        {
+            "profile.yaml": HOOKED.format(testcity=TESTCITY, plugin=EVERYHOOK).replace(
+                "count: everyhook_notices", "count: nobody_counts_this"
+            )
+        },
     )
-    assert pm.hook.locate_case(report={"point": [10.0, 10.0]}, profile=profile, grids=grids) is None
-    assert (
-        pm.hook.locate_case(report={"point": [0, 0]}, profile=profile, grids=grids)["grid"] == "null-island"
-    )
+    with pytest.raises(ProfileError) as info:
+        load_validated(folder)
+    assert "unknown fact 'nobody_counts_this'" in str(info.value)
 
 
-def test_route_case(city):
-    profile, pm, _ = city
-    routed = pm.hook.route_case(case={"class": "0102"}, profile=profile)
-    assert (routed["rule"], [u["share"] for u in routed["units"]]) == ("dual", [0.7, 0.3])
-    # built-in precedence: the component's maintainer, then the territorial fallback (属地兜底)
-    routed = pm.hook.route_case(
-        case={"class": "0101", "component": {"code": "1", "maintainer_unit": "bureau"}}, profile=profile
-    )
-    assert (routed["rule"], routed["units"]) == ("component", [{"unit": "bureau", "share": 1.0}])
-    routed = pm.hook.route_case(
-        case={"class": "0501", "grids": ["210102001001001", "210102"]}, profile=profile
-    )
-    assert (routed["rule"], routed["units"][0]["unit"]) == ("territorial", "street")
-    assert "属地兜底" in routed["explanation"]
-    assert pm.hook.route_case(case={"class": "0501"}, profile=profile) is None
+def test_split_case_consequences(hooked):
+    engine, calls = hooked
+    case_id = dispatched(engine, category="0103")  # street1 70 %, water 30 %
+    engine.time.advance(days=30)
+    result = Assessor(engine).assess("2026-10", by="unit")
+    splits = [c for c in calls if c[0] == "split"]
+    assert splits and splits[0][1] == engine.case(case_id)["number"]
+    deducted = {o["code"]: o["deducted"] for o in result["objects"]}
+    assert deducted["street1"] > 0 and deducted.get("water", 0) == 0  # all of it on the first unit
 
 
-def test_before_transition(city):
-    _, pm, _ = city
-    vetoes = pm.hook.before_transition(
-        case={}, transition={"code": "close"}, actor={"roles": ["shift_leader"]}, payload={}
-    )
-    assert vetoes == ["only leaders close here"]
-    assert (
-        pm.hook.before_transition(
-            case={}, transition={"code": "close"}, actor={"roles": ["leader"]}, payload={}
-        )
-        == []
-    )
-
-
-def test_after_transition(city):
-    _, pm, plugin = city
-    pm.hook.after_transition(case={}, event={"transition": "dispatch"})
-    assert plugin.calls[-1] == ("after_transition", "dispatch")
-
-
-def test_adjust_deadline(city):
-    from datetime import datetime
-
-    _, pm, _ = city
-    deadline = datetime(2026, 10, 9, 10, 0, tzinfo=UTC)
-    assert pm.hook.adjust_deadline(case={}, clock={"stage": "handle"}, deadline=deadline).hour == 17
-    assert pm.hook.adjust_deadline(case={}, clock={"stage": "check"}, deadline=deadline) is None
-
-
-def test_after_time_limit_event(city):
-    _, pm, plugin = city
-    pm.hook.after_time_limit_event(case={}, clock={"stage": "handle"}, event={"kind": "red"})
-    assert plugin.calls[-1] == ("time_limit", "red")
-
-
-def test_split_case_consequences(city):
-    _, pm, _ = city
-    split = pm.hook.split_case_consequences(
-        case={}, units=[{"unit": "street", "share": 0.7}, {"unit": "bureau", "share": 0.3}]
-    )
-    assert split == [{"unit": "street", "share": 1.0}]
-
-
-def test_adjust_scores(city):
-    _, pm, _ = city
-    (adjustments,) = pm.hook.adjust_scores(
-        results=[{"object": "street", "composite": "department", "score": 90}], period={}
-    )
-    assert adjustments[0]["points"] == -1
+def test_adjust_scores(hooked):
+    engine, _ = hooked
+    dispatched(engine)
+    result = Assessor(engine).assess("2026-10", by="unit")
+    water_result = next(o for o in result["objects"] if o["code"] == "water")
+    assert water_result["adjustments"] == [{"points": -1.0, "reason": "media exposure", "cases": []}]
+    quiet = next(o for o in result["objects"] if o["code"] == "city_admin")
+    assert quiet["adjustments"] == []
 
 
 def test_a_misspelt_hook_fails_at_start_up(make_profile):
@@ -358,5 +389,5 @@ def test_a_hookimpl_with_a_wrong_argument_fails_at_start_up(tmp_path):
 def test_city_plugins_run_before_builtins(city):
     _, pm, _ = city
     order = [name for name, _ in pm.list_name_plugin()]
-    assert order.index("./city.py") > order.index("gridcase.plugins.builtin.routing")
+    assert order.index(str(EVERYHOOK)) > order.index("gridcase.plugins.builtin.routing")
     assert isinstance(pm, pluggy.PluginManager)

@@ -102,7 +102,7 @@ def test_a_nearby_report_of_the_same_class_joins_the_open_case(engine):
     # farther than the radius, another class, or after the window: a new case
     far = engine.intake(cover(point=[120.612, 31.337]), supervisor)
     other = engine.intake(cover(category="0102"), supervisor)
-    engine.clock.advance(hours=25)
+    engine.time.advance(hours=25)
     late = engine.intake(cover(), supervisor)
     assert not any(r["duplicate"] for r in (far, other, late))
     assert len({first["case_id"], far["case_id"], other["case_id"], late["case_id"]}) == 4
@@ -113,7 +113,7 @@ def test_a_class_can_have_its_own_duplicate_rule(engine):
     first = engine.intake({**vendor, "point": [120.61, 31.305]}, supervisor)
     near = engine.intake({**vendor, "point": [120.6108, 31.305]}, supervisor)  # ~76 m: within 0501's 100 m
     assert near["case_id"] == first["case_id"]
-    engine.clock.advance(hours=3)  # 0501's window is 2 hours
+    engine.time.advance(hours=3)  # 0501's window is 2 hours
     assert engine.intake({**vendor, "point": [120.61, 31.305]}, supervisor)["duplicate"] is False
 
 
@@ -187,7 +187,7 @@ def test_case_numbers_follow_the_profile_format_and_count_per_day(engine):
         {"channel": "patrol", "point": POINT, "category": "0501", "kind": "event"}, supervisor
     )
     assert event["number"] == "E2026101300001"
-    engine.clock.advance(days=1)
+    engine.time.advance(days=1)
     assert engine.intake(cover(point=[120.62, 31.337]), supervisor)["number"] == "C2026101400001"
 
 

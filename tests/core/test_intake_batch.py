@@ -18,7 +18,7 @@ from gridcase.core.errors import GridcaseError
 from gridcase.core.hookspecs import hookimpl
 from gridcase.core.intake.submit import Submission
 from gridcase.core.people.actor import Actor
-from gridcase.core.timesource import ManualClock
+from gridcase.core.timesource import ManualTime
 
 from ..conftest import TESTCITY
 from .test_round_trips import RoundTrips
@@ -101,19 +101,26 @@ def test_each_report_of_a_batch_is_answered_as_it_would_be_alone(engine):
     assert [r["duplicate"] for r in made["reports"]] == [False, True]
 
 
-def test_the_after_transition_hook_sees_every_event_of_the_batch_once(engine):
+def test_the_hooks_see_every_case_and_event_of_the_batch_once(engine):
+    """A batch's new case is told as created, its duplicate as an event on that case, each once
+    and after the commit: the views read what the batch wrote."""
     seen = []
 
     class Watcher:
         @hookimpl
-        def after_transition(self, case, event):
-            seen.append((case["id"], event["seq"], event["transition"]))
+        def after_case_created(self, ctx, case):
+            seen.append(("created", case.id, case.number, case.state))
+
+        @hookimpl
+        def after_transition(self, ctx, case, transition):
+            seen.append((transition.code, case.id, transition.seq, ctx.cases.get(case.id).version))
 
     engine.pm.register(Watcher())
     out = engine.intake_many(
         [Submission(cover(FAR), supervisor), Submission(cover(metres_east(FAR, 5)), supervisor)]
     )
-    assert seen == [(out[0]["case_id"], 1, "report"), (out[0]["case_id"], 2, "duplicate_report")]
+    case_id = out[0]["case_id"]
+    assert seen == [("created", case_id, out[0]["number"], "reported"), ("duplicate_report", case_id, 2, 2)]
 
 
 def test_a_report_that_fails_in_the_transaction_fails_alone(engine):
@@ -122,8 +129,8 @@ def test_a_report_that_fails_in_the_transaction_fails_alone(engine):
 
     class Picky:
         @hookimpl(tryfirst=True)
-        def route_case(self, case, profile):
-            if case["class"] == "0103":
+        def route_case(self, ctx, request):
+            if request.class_code == "0103":
                 raise GridcaseError("no_route", "nobody takes 0103 today")
 
     engine.pm.register(Picky())
@@ -154,7 +161,7 @@ def test_an_idempotency_key_raced_by_another_transaction_is_answered_with_the_wi
 
     class Racer:
         @hookimpl(tryfirst=True)
-        def route_case(self, case, profile):
+        def route_case(self, ctx, request):
             if not raced.is_set():  # the other worker's try of the same key commits now
                 raced.set()
                 other = threading.Thread(
@@ -211,7 +218,7 @@ def twin(db_url, tmp_path, request):
     engine = Engine.open(
         TESTCITY,
         url,
-        clock=ManualClock(datetime(2026, 10, 13, 1, 0, tzinfo=UTC)),
+        time=ManualTime(datetime(2026, 10, 13, 1, 0, tzinfo=UTC)),
         evidence=EvidenceStore(tmp_path / "twin-evidence"),
     )
     engine.load_reference_data()
@@ -245,7 +252,7 @@ def streams(draw):
 def test_a_stream_of_reports_makes_the_same_records_batched_as_one_by_one(engine, twin, stream):
     reports, batches = stream
     for db in (engine, twin):  # hypothesis runs the examples on the same pair of databases
-        db.clock.advance(days=2)  # a new day: the earlier examples' cases are outside the window
+        db.time.advance(days=2)  # a new day: the earlier examples' cases are outside the window
     before = records(engine), records(twin)
     alone = [_outcome(engine, s) for s in reports]
     together = [_shape(o) for batch in batches for o in twin.intake_many(batch)]

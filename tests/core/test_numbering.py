@@ -1,12 +1,13 @@
 """Case numbers: the profile's format, counted per everything in it but {seq}, built in Python on
-SQLite and, on PostgreSQL, by the database inside the case's own INSERT (numbering.py). Both
-ways give the same number for every format."""
+SQLite and, on PostgreSQL, by the database inside the case's own INSERT (db/fast.py's
+NumberedInsert). Both ways give the same number for every format."""
 
 import pytest
 
 from gridcase.core.db.connection import write
+from gridcase.core.db.fast import NumberedInsert
 from gridcase.core.db.models import Counter
-from gridcase.core.db.numbering import Composed, NumberedInsert, composed
+from gridcase.core.db.numbering import Composed, composed
 from gridcase.core.intake.submit import Submission
 from gridcase.core.people.actor import Actor
 

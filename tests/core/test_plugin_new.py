@@ -65,8 +65,29 @@ def test_plugin_new_then_install_lists_the_plugin(cli, tmp_path, scratch_venv):
         [scratch_venv, "-m", "gridcase.core.cli.main", "plugins"], capture_output=True, text=True, timeout=60
     )
     assert listed.returncode == 0, listed.stderr
-    assert "city_sms 0.1.0 [installed]" in listed.stdout
-    assert "hooks: register_channels" in listed.stdout
+    # installed is not enabled: a deployment runs what its profile names
+    assert "city_sms [installed, not enabled" in listed.stdout
+    assert "city_sms 0.1.0 [installed]" not in listed.stdout
+    city = tmp_path / "city"
+    city.mkdir()
+    (city / "profile.yaml").write_text("name: city\nextends: standard\nplugins: [city_sms]\n")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "profile.yaml").write_text("name: other\nextends: standard\n")
+    enabled = subprocess.run(
+        [scratch_venv, "-m", "gridcase.core.cli.main", "plugins", "--profile", str(city)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert enabled.returncode == 0, enabled.stderr
+    assert "city_sms 0.1.0 [installed]\n    hooks: register_channels" in enabled.stdout
+    other = subprocess.run(
+        [scratch_venv, "-m", "gridcase.core.cli.main", "profile", "show", str(tmp_path / "other")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "city_sms_gateway" not in other.stdout  # the other deployment does not run it
 
     own_test = subprocess.run(
         [scratch_venv, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(package / "tests")],

@@ -20,7 +20,7 @@ def _notice(at, status, channel="log"):
 
 
 def test_the_sweep_purges_old_failed_logins_and_old_delivered_notices(engine):
-    now = engine.clock.now()
+    now = engine.time.now()
     old, recent = now - timedelta(days=200), now - timedelta(days=2)
     with engine.db.begin() as connection:
         connection.execute(

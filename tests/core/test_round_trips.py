@@ -76,7 +76,7 @@ def test_an_authenticated_postgresql_intake_keeps_its_round_trips_down(engine):
     if engine.db.dialect.name != "postgresql":
         pytest.skip("round trips are PostgreSQL's; SQLite runs in the process")
     add_person(engine.db, "hotline", "热线", ["operator"])
-    token = create_token(engine.db, "hotline", "test", engine.clock.now())
+    token = create_token(engine.db, "hotline", "test", engine.time.now())
     with RoundTrips(engine) as trips:
         for warm in range(12):  # psycopg prepares a statement on its fifth run
             ((actor, _),) = lookup_many(engine, [(token, None)])

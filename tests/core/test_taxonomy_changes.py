@@ -18,7 +18,7 @@ def shorten(engine, limit="6 urgent_hour", reason="隐患大") -> int:
     rows = [{**r, "time_limit": limit} if r["code"] == "missing" else r for r in minor["standards"]]
     version = taxonomy_changes.record(
         engine.db, engine.profile, set(engine.guards), "component", "0101", {"standards": rows},
-        reason, "admin", engine.clock.now(),
+        reason, "admin", engine.time.now(),
     )  # fmt: skip
     engine.refresh_taxonomy()
     return version
@@ -54,12 +54,12 @@ def test_an_edit_needs_a_reason_and_a_real_change(engine):
             {"code": "9999"},
             "x",
             "a",
-            engine.clock.now(),
+            engine.time.now(),
         )
 
 
 def test_another_worker_takes_the_edit_up_when_it_meets_a_case_filed_under_it(engine, db_url):
-    other = Engine.open(TESTCITY, db_url, clock=engine.clock, evidence=engine.evidence)
+    other = Engine.open(TESTCITY, db_url, time=engine.time, evidence=engine.evidence)
     try:
         version = shorten(engine)
         assert other.taxonomy_version == 0
@@ -79,7 +79,7 @@ def test_setting_edits_are_append_only_and_reach_the_deadlines(engine):
 
     setting_changes.record(
         engine.db, engine.profile, set(engine.guards), "rule", "accept", {"limit": "45 minute"},
-        "夜班人手少", "admin", engine.clock.now(),
+        "夜班人手少", "admin", engine.time.now(),
     )  # fmt: skip
     engine.refresh_settings()
     assert engine.deadlines.limit("accept", {"kind": "event"}).duration.value == 45
@@ -96,5 +96,5 @@ def test_setting_edits_are_append_only_and_reach_the_deadlines(engine):
             {"limit": "1 hour"},
             "x",
             "a",
-            engine.clock.now(),
+            engine.time.now(),
         )

@@ -26,7 +26,7 @@ def admin(engine):
 def attempt(engine, username: str, password: str, address: str) -> str:
     """ "ok", "wrong" or "throttled (N s)"."""
     try:
-        log_in(engine.db, username, password, address, engine.clock.now())
+        log_in(engine.db, username, password, address, engine.time.now())
     except GridcaseError as exc:
         if exc.code == "throttled":
             return f"throttled ({exc.details['retry_after']} s)"
@@ -39,7 +39,7 @@ def test_failures_from_one_address_never_lock_the_account_out_elsewhere(admin):
     engine = admin
     for _ in range(NAME_FREE + 3):
         attempt(engine, "admin", "guess-guess", ATTACKER)
-        engine.clock.advance(seconds=1)
+        engine.time.advance(seconds=1)
     assert attempt(engine, "admin", PASSWORD, ATTACKER).startswith("throttled")
     assert attempt(engine, "admin", PASSWORD, OFFICE) == "ok"
 
@@ -53,10 +53,10 @@ def test_delays_grow_with_each_failure_and_a_success_forgets_them(admin):
     for _ in range(4):
         refused = attempt(engine, "admin", "guess-guess", ATTACKER)
         waits.append(int(refused.split("(")[1].split()[0]))
-        engine.clock.advance(seconds=waits[-1])
+        engine.time.advance(seconds=waits[-1])
         assert attempt(engine, "admin", "guess-guess", ATTACKER) == "wrong"
     assert waits == [delay(NAME_FREE + i, NAME_FREE).seconds for i in range(4)] == [1, 2, 4, 8]
-    engine.clock.advance(seconds=16)
+    engine.time.advance(seconds=16)
     assert attempt(engine, "admin", PASSWORD, ATTACKER) == "ok"
     assert attempt(engine, "admin", "guess-guess", ATTACKER) == "wrong"  # counted afresh
 
@@ -95,7 +95,7 @@ def test_an_administrator_sees_and_clears_throttles(admin):
         attempt(engine, "admin", "guess-guess", ATTACKER)
     for i in range(ADDRESS_FREE):
         attempt(engine, f"guess{i}", "guess-guess", OFFICE)
-    now = engine.clock.now()
+    now = engine.time.now()
     shown = {(t.address, t.username): t for t in listing(engine.db, now)}
     assert set(shown) == {(ATTACKER, "admin"), (OFFICE, None)}
     assert shown[ATTACKER, "admin"].failures == NAME_FREE
@@ -110,7 +110,7 @@ def test_an_administrator_sees_and_clears_throttles(admin):
 
 def test_the_cli_lists_and_clears_throttles(admin, cli):
     engine = admin
-    engine.clock.set(datetime.now(UTC))  # the command runs on the real clock
+    engine.time.set(datetime.now(UTC))  # the command runs on the real clock
     for _ in range(NAME_FREE):
         attempt(engine, "admin", "guess-guess", ATTACKER)
     base = [

@@ -172,11 +172,11 @@ def test_minsheng110_every_call_gets_a_reply_within_8_hours_from_the_first_conta
         "street04": 0.7,
         "sanitation_bureau": 0.3,
     }  # handling is another matter
-    heping.clock.advance(hours=3)
+    heping.time.advance(hours=3)
     heping.transition(answered, "reply", CENTRE, reason="已联系环卫所，今日清运")
-    heping.clock.advance(hours=6)
+    heping.time.advance(hours=6)
     lights = {
-        case_id: [heping.deadlines.light(c, heping.clock.now()) for c in heping.case(case_id)["clocks"]
+        case_id: [heping.deadlines.light(c, heping.time.now()) for c in heping.case(case_id)["clocks"]
                   if c["stage"] == "reply"][0]
         for case_id in (answered, forgotten)
     }  # fmt: skip
@@ -217,7 +217,7 @@ def test_daizhengzhi_an_overdue_case_is_taken_over_and_the_owner_pays(heping):
     with pytest.raises(GridcaseError, match="not overdue") as refused:
         heping.transition(case_id, "take_over", CENTRE, payload=fix, reason="社区代为清理")
     assert refused.value.code == "guard_refused"
-    heping.clock.advance(days=3)
+    heping.time.advance(days=3)
     case = heping.transition(case_id, "take_over", CENTRE, payload=fix, reason="社区代为清理")
     assert [u["unit"] for u in case["units"] if u["role"] == "handling" and u["active"]] == ["community031"]
     assert case["events"][-1]["unit"] == station and case["events"][-1]["payload"]["cost"] == "¥800"
@@ -230,7 +230,7 @@ def test_daizhengzhi_an_overdue_case_is_taken_over_and_the_owner_pays(heping):
 def test_daizhengzhi_switched_off_no_one_can_take_an_overdue_case(heping, switch_off):
     switch_off(heping, "standard", "take_over")
     case_id, _ = overdue_at_the_station(heping, 4)
-    heping.clock.advance(days=3)
+    heping.time.advance(days=3)
     from gridcase.core.cases.workflow import TransitionError
 
     with pytest.raises(TransitionError, match="no transition 'take_over'"):
@@ -257,9 +257,9 @@ def test_daily_digest_at_1730_once_per_unit(heping):
 
     report(heping, 2)
     report(heping, 2, point=point_in_street(heping, 2))  # the same problem again: a duplicate, not new
-    heping.sweep(heping.clock.advance(hours=8))  # 17:00
+    heping.sweep(heping.time.advance(hours=8))  # 17:00
     assert digests(heping) == []
-    heping.sweep(heping.clock.advance(minutes=31))  # 17:31
+    heping.sweep(heping.time.advance(minutes=31))  # 17:31
     sent = {r["recipient"]: r for r in digests(heping)}
     assert len(sent) == 13 + 5 and {r["channel"] for r in sent.values()} == {"sms"}
     assert sent["unit:street02"]["payload"]["new"] == 1 and sent["unit:street03"]["payload"]["new"] == 0
@@ -268,16 +268,16 @@ def test_daily_digest_at_1730_once_per_unit(heping):
         sent["unit:street02"]["text"]
         == "【每日通报】南市场街道办事处 2026-10-13：新增1件，办结0件，超期未处置0件。"
     )
-    heping.sweep(heping.clock.advance(minutes=30))
+    heping.sweep(heping.time.advance(minutes=30))
     assert len(digests(heping)) == 18
-    heping.sweep(heping.clock.now() + timedelta(days=1))  # the next day's goes out once more
+    heping.sweep(heping.time.now() + timedelta(days=1))  # the next day's goes out once more
     assert len(digests(heping)) == 36
 
 
 def test_daily_digest_switched_off_sends_nothing(heping):
     heping.profile["notifications"]["digests"] = []
     report(heping, 2)
-    heping.sweep(heping.clock.advance(hours=9))
+    heping.sweep(heping.time.advance(hours=9))
     assert digests(heping) == []
 
 
@@ -311,7 +311,7 @@ def _street03_best_but_unpaid(heping) -> int:
     owed = signed_for(heping, 3, "street03", category="0104")  # another class: not a duplicate
     with pytest.raises(GridcaseError, match="not taken over"):
         heping.transition(owed, "pay_takeover", CENTRE, payload={"payment": "¥1,000"})
-    heping.clock.advance(days=3)
+    heping.time.advance(days=3)
     heping.transition(
         owed,
         "take_over",

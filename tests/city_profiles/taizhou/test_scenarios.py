@@ -131,8 +131,8 @@ def test_overdue_filing_sends_an_sms_alert(taizhou):
     late = taizhou.intake(report, Actor.of("supervisor"))["case_id"]
     taizhou.transition(late, "accept", SUPERVISION)
     on_time = filed(taizhou, 3)
-    taizhou.clock.advance(minutes=31)
-    taizhou.sweep(taizhou.clock.now())
+    taizhou.time.advance(minutes=31)
+    taizhou.sweep(taizhou.time.now())
     rows = outbox(taizhou)
     sms = [r for r in rows if r["channel"] == "sms"]
     assert [(r["case_id"], r["recipient"]) for r in sms] == [(late, "role:shift_leader")]
@@ -165,11 +165,11 @@ def test_task_timeout_alerts_the_supervisor_who_let_the_task_run_over(taizhou):
     """监督员任务超时提醒: a verification task not done within its 30 minutes turns red; the
     supervisor responsible for the case's grid is told, and the shift leaders, and no one else."""
     case_id, ours, theirs = _verification_sent(taizhou, 12)
-    taizhou.clock.advance(minutes=20)
-    taizhou.sweep(taizhou.clock.now())
+    taizhou.time.advance(minutes=20)
+    taizhou.sweep(taizhou.time.now())
     assert not [r for r in outbox(taizhou) if r["event"].endswith(":task_timeout")]  # still in time
-    taizhou.clock.advance(minutes=15)
-    taizhou.sweep(taizhou.clock.now())
+    taizhou.time.advance(minutes=15)
+    taizhou.sweep(taizhou.time.now())
     alerts = [r for r in outbox(taizhou) if r["event"].endswith(":task_timeout")]
     assert sorted(r["recipient"] for r in alerts) == [f"person:{ours}", "role:shift_leader"]
     assert all(r["case_id"] == case_id and "核实" in r["text"] for r in alerts)
@@ -181,8 +181,8 @@ def test_task_timeout_switched_off_no_alert(taizhou):
         r for r in taizhou.profile["time_limits"]["escalation"] if r["code"] != "task_timeout"
     ]
     _verification_sent(taizhou, 12)
-    taizhou.clock.advance(minutes=35)
-    taizhou.sweep(taizhou.clock.now())
+    taizhou.time.advance(minutes=35)
+    taizhou.sweep(taizhou.time.now())
     assert not [r for r in outbox(taizhou) if r["event"].endswith(":task_timeout")]
 
 
@@ -280,12 +280,12 @@ def test_mid_month_bulletin_publishes_last_months_ranking_on_the_15th(taizhou):
     taizhou.profile["assessment"]["ranking"]["min_sample"] = 0  # a few cases: rank every unit with a score
     for n, unit in enumerate(("hailing", "sanitation", "water")):
         handled(taizhou, filed(taizhou, n), COMMAND, unit)
-    taizhou.clock.advance(days=32)  # 14 November, 09:00
-    taizhou.sweep(taizhou.clock.now())
+    taizhou.time.advance(days=32)  # 14 November, 09:00
+    taizhou.sweep(taizhou.time.now())
     assert _snapshots(taizhou) == []
-    taizhou.clock.advance(days=1, minutes=5)  # 15 November, 09:05
-    taizhou.sweep(taizhou.clock.now())
-    taizhou.sweep(taizhou.clock.now())
+    taizhou.time.advance(days=1, minutes=5)  # 15 November, 09:05
+    taizhou.sweep(taizhou.time.now())
+    taizhou.sweep(taizhou.time.now())
     (snapshot,) = _snapshots(taizhou)
     assert (snapshot["period"], snapshot["published_by"]) == ("2026-10", "schedule:mid_month")
     notices = [r for r in outbox(taizhou) if r["event"] == "bulletin:mid_month"]
@@ -300,6 +300,6 @@ def test_mid_month_bulletin_publishes_last_months_ranking_on_the_15th(taizhou):
 def test_mid_month_bulletin_switched_off_nothing_is_published(taizhou):
     taizhou.profile["notifications"]["bulletins"] = []
     handled(taizhou, filed(taizhou, 0), COMMAND, "sanitation")
-    taizhou.clock.advance(days=33, minutes=5)
-    taizhou.sweep(taizhou.clock.now())
+    taizhou.time.advance(days=33, minutes=5)
+    taizhou.sweep(taizhou.time.now())
     assert _snapshots(taizhou) == [] and not [r for r in outbox(taizhou) if r["event"].startswith("bulletin")]

@@ -106,7 +106,7 @@ def test_key_problems_count_five_times_in_the_closure_rate(xuzhou):
     else:
         xuzhou.transition(cover, "close_checked", CENTRE)
     vendor = self_checked(xuzhou, 1, category="0501", kind="event", unit="municipal")
-    xuzhou.clock.advance(days=20)  # the vendor's case runs out of time, open
+    xuzhou.time.advance(days=20)  # the vendor's case runs out of time, open
     owners = {
         c["owner"] for case in (cover, vendor) for c in xuzhou.case(case)["clocks"] if c["stage"] == "case"
     }

@@ -111,7 +111,7 @@ def test_emergency_team_works_round_the_clock(yichang):
     """The 24-hour emergency team: a pipe burst dispatched on a Saturday at 22:00 is due within
     two hours that night; the same two working hours for a department fall on Monday."""
     saturday_night = datetime(2026, 10, 17, 22, 0) - CST
-    yichang.clock.set(saturday_night.replace(tzinfo=UTC))
+    yichang.time.set(saturday_night.replace(tzinfo=UTC))
     burst = call(yichang, "0702", 7)["id"]
     case = yichang.transition(burst, "dispatch", CENTRE, {"units": ["emergency_team"]})
     handle = next(c for c in case["clocks"] if c["stage"] == "handle")

@@ -66,14 +66,14 @@ def values(engine, period, code="water", by="unit"):
 
 def test_a_case_shelved_across_the_month_end_is_due_in_the_month_it_is_handled(engine):
     dispatcher = Actor.of("dispatcher")
-    engine.clock.set(cst(10, 28, 9))
+    engine.time.set(cst(10, 28, 9))
     case_id = dispatched(engine)
     fire(engine, case_id, ("request_shelve", water), ("approve_shelve", dispatcher))
-    engine.clock.set(cst(11, 3, 9))  # shelved over the whole weekend and the month's end
+    engine.time.set(cst(11, 3, 9))  # shelved over the whole weekend and the month's end
     fire(engine, case_id, ("resume", dispatcher))
-    engine.clock.set(cst(11, 4, 15))  # past the first deadline, within the one the pause moved
+    engine.time.set(cst(11, 4, 15))  # past the first deadline, within the one the pause moved
     fire(engine, case_id, ("handle", water))
-    engine.clock.set(cst(11, 30, 12))
+    engine.time.set(cst(11, 30, 12))
     october, november = values(engine, "2026-10"), values(engine, "2026-11")
     assert (october["handle_due"], october["overdue_unhandled"], october["shelved"]) == (0, 0, 1)
     assert (november["handle_due"], november["handled_on_time"], november["handled_late"]) == (1, 1, 0)
@@ -87,7 +87,7 @@ def test_an_approved_extension_moves_what_on_time_means(engine):
         ("request_extension", water, {"amount": "2 work_day"}),
         ("approve_extension", Actor.of("dispatcher"), {"amount": "2 work_day"}),
     )
-    engine.clock.set(cst(10, 16, 10))  # Friday: late by the first deadline, on time by the new one
+    engine.time.set(cst(10, 16, 10))  # Friday: late by the first deadline, on time by the new one
     fire(engine, case_id, ("handle", water))
     october = values(engine, "2026-10")
     assert (october["handled_on_time"], october["extended"]) == (1, 1)
@@ -105,7 +105,7 @@ def test_a_case_reworked_twice_is_one_rework_and_one_handling(engine, make_profi
         "every",
         {"profile.yaml": f"name: every\nextends: {TESTCITY}\nassessment:\n  counting: {{attempts: every}}\n"},
     )
-    every = Engine.open(folder, engine.db.url.render_as_string(hide_password=False), clock=engine.clock)
+    every = Engine.open(folder, engine.db.url.render_as_string(hide_password=False), time=engine.time)
     counted = values(every, "2026-10")
     assert (counted["handle_due"], counted["handled"]) == (3, 3)
     every.db.dispose()
@@ -136,7 +136,7 @@ def test_a_returned_case_counts_against_the_unit_that_finally_handles_it(engine)
 def overdue_shared_case(engine):
     """A 0103 case (street1 70%, water 30%) dispatched to water and left overdue."""
     case_id = dispatched(engine, category="0103")
-    engine.clock.set(cst(11, 5, 9))
+    engine.time.set(cst(11, 5, 9))
     return case_id
 
 
@@ -158,12 +158,14 @@ PLUGIN = """
 from gridcase.core.hookspecs import hookimpl
 
 @hookimpl
-def split_case_consequences(case, units):
+def split_case_consequences(ctx, case, rule, units):
+    assert rule == "overdue" and case.number and case.units_in("responsible")
     return [{"unit": "water", "share": 1.0}]   # the bureau answers for all of it
 
 @hookimpl
-def adjust_scores(results, period):
-    return [{"object": r["object"], "points": 3, "reason": "表扬加分"} for r in results if r["object"] == "unit:water"]
+def adjust_scores(ctx, results, period):
+    assert period.label == "2026-10"
+    return [{"object": r["object"], "points": 3, "reason": "表扬加分", "cases": []} for r in results if r["object"] == "unit:water"]
 """
 
 
@@ -172,7 +174,7 @@ def test_split_case_consequences_and_adjust_scores_change_the_results(engine, ma
         "hooks",
         {"profile.yaml": f"name: hooks\nextends: {TESTCITY}\nplugins: [./hooks.py]\n", "hooks.py": PLUGIN},
     )
-    hooked = Engine.open(folder, engine.db.url.render_as_string(hide_password=False), clock=engine.clock)
+    hooked = Engine.open(folder, engine.db.url.render_as_string(hide_password=False), time=engine.time)
     hooked.load_reference_data()
     overdue_shared_case(hooked)
     water_result = next(o for o in Assessor(hooked).assess("2026-10")["objects"] if o["code"] == "water")
@@ -186,7 +188,7 @@ def test_every_count_drills_down_to_its_cases(engine):
     on_time = dispatched(engine)
     fire(engine, on_time, ("handle", water), ("check_pass", supervisor), ("close", leader))
     late = dispatched(engine)
-    engine.clock.set(cst(10, 30, 9))
+    engine.time.set(cst(10, 30, 9))
     explained = Assessor(engine).explain("2026-10", "unit:water", "on_time_handle_rate")
     assert explained["formula"] == "handled_on_time / handle_due" and explained["value"] == 0.5
     due, handled = explained["inputs"]

@@ -33,7 +33,7 @@ def test_tianmen_december_figures_come_out_exactly(engine, seed):
     seed.case(clocks=[{"deadline": at(20, month=11)}])  # open, its deadline is in November
     seed.case(clocks=[{"stopped": at(10), "deadline": at(5), "by": "void"}])  # voided, not closed
     seed.case(clocks=[{"deadline": at(20), "status": "paused", "paused": at(15)}])  # shelved (挂账)
-    engine.clock.set(NOV_5)
+    engine.time.set(NOV_5)
     result = Assessor(engine).assess("2026-10", by="unit")
     totals = result["totals"]
     assert (totals["close_due"], totals["closed"], totals["closed_on_time"]) == (972, 911, 737)
@@ -68,13 +68,13 @@ def test_the_current_period_counts_overdue_only_what_is_overdue_by_now(engine, s
     seed.case(clocks=[{"deadline": at(10)}])
     seed.case(clocks=[{"deadline": at(25)}])  # not yet due on the 13th
     assert Assessor(engine).assess("2026-10")["totals"]["overdue_open"] == 1
-    engine.clock.set(NOV_5)
+    engine.time.set(NOV_5)
     assert Assessor(engine).assess("2026-10")["totals"]["overdue_open"] == 2
 
 
 def _open_with(profile_yaml: str, engine, make_profile) -> Engine:
     folder = make_profile("variant", {"profile.yaml": f"name: variant\nextends: {TESTCITY}\n{profile_yaml}"})
-    variant = Engine.open(folder, engine.db.url.render_as_string(hide_password=False), clock=engine.clock)
+    variant = Engine.open(folder, engine.db.url.render_as_string(hide_password=False), time=engine.time)
     return variant
 
 
@@ -95,7 +95,7 @@ def test_which_cases_are_due_is_the_profiles_choice(engine, make_profile, rule, 
     seed.case(clocks=[{"stopped": at(7), "deadline": at(6), "started": at(2)}])
     seed.case(clocks=[{"deadline": at(20)}])
     seed.case(clocks=[{"stopped": at(3, month=11), "deadline": at(30), "started": at(29)}])
-    engine.clock.set(NOV_5)
+    engine.time.set(NOV_5)
     variant = _open_with(f"assessment:\n  counting: {{due: {rule}}}\n", engine, make_profile)
     totals = Assessor(variant).assess("2026-10")["totals"]
     assert (totals["close_due"], totals["closed"]) == (due, closed)
@@ -106,7 +106,7 @@ def test_an_extended_case_is_on_time_by_its_new_deadline_unless_the_profile_says
     engine, make_profile
 ):
     Seeder(engine).case(clocks=[{"stopped": at(10), "deadline": at(11), "extended": 1}])
-    engine.clock.set(NOV_5)
+    engine.time.set(NOV_5)
     assert Assessor(engine).assess("2026-10")["totals"]["closed_on_time"] == 1
     strict = _open_with("assessment:\n  counting: {extended_on_time: false}\n", engine, make_profile)
     totals = Assessor(strict).assess("2026-10")["totals"]
@@ -119,7 +119,7 @@ def test_class_multipliers_weight_closure_and_on_time_rates(engine, make_profile
     seed.closed(3, on_time=True, class_code="0103")  # a key class: counts 5×
     seed.closed(4, on_time=False)
     seed.overdue_open()
-    engine.clock.set(NOV_5)
+    engine.time.set(NOV_5)
     weighted = _open_with(
         """
 taxonomy:
@@ -156,8 +156,8 @@ def test_units_rank_within_their_class_and_small_samples_are_not_ranked(engine):
         seed.overdue_open(unit="city_admin")
     for i in range(3):
         seed.closed(1 + i, on_time=True, unit="police")  # perfect, but only 3 cases
-    set_unit_class(engine.db, "city_admin", "A", engine.clock.now())  # since the units were loaded
-    engine.clock.set(NOV_5)
+    set_unit_class(engine.db, "city_admin", "A", engine.time.now())  # since the units were loaded
+    engine.time.set(NOV_5)
     result = Assessor(engine).assess("2026-10")
     water, city_admin, police = (unit(result, c) for c in ("water", "city_admin", "police"))
     assert (water["rank"], city_admin["rank"]) == (1, 2)
@@ -178,7 +178,7 @@ def test_units_rank_within_their_class_and_small_samples_are_not_ranked(engine):
 
 def test_filters_by_class_and_assessing_by_other_objects(engine, seed):
     seed.closed(3, on_time=True, grid="320508001001001", channel="hotline_12345")
-    engine.clock.set(NOV_5)
+    engine.time.set(NOV_5)
     assessor = Assessor(engine)
     only_a = assessor.assess("2026-10", classes=["A"])
     assert [o["code"] for o in only_a["objects"]] == ["water"]

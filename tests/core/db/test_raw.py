@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from gridcase.core.db.connection import read, write
-from gridcase.core.db.raw import Sent, pipelined, raw_cursor
+from gridcase.core.db.fast import Sent, pipelined, raw_cursor
 
 CLAIM = "INSERT INTO counter (key, value) VALUES ({0}, 1)"
 
@@ -48,6 +48,37 @@ def test_a_connection_lost_under_a_raw_statement_is_replaced(engine):
     assert lost.value.connection_invalidated
     with read(engine.db) as connection:
         assert connection.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_a_connection_lost_under_a_raw_statement_replaces_the_pools_others_too(engine):
+    """The server went away (a restart): the first statement to notice, a raw one, fails, and
+    every connection the pool made before it is replaced, as SQLAlchemy does for its own
+    statements, so the pool's other idle connections do not fail the requests after it."""
+    if engine.db.dialect.name != "postgresql":
+        pytest.skip("SQLite has no connection to lose")
+    held = [engine.db.connect() for _ in range(3)]  # three connections idle in the pool
+    for connection in held:
+        connection.close()
+    admin = create_engine(engine.db.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with admin.connect() as other:
+        other.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    admin.dispose()
+    with pytest.raises(OperationalError) as lost:
+        with read(engine.db) as connection, raw_cursor(connection) as cursor:
+            cursor.execute("SELECT 1")
+    assert lost.value.connection_invalidated
+    held = [engine.db.connect() for _ in range(3)]
+    try:
+        for connection in held:
+            assert connection.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        for connection in held:
+            connection.close()
 
 
 def test_a_write_that_fails_before_reading_a_sent_result_breaks_no_pooled_connection(engine):

@@ -67,7 +67,7 @@ def test_the_api_and_the_cli_store_every_timestamp_in_utc(engine, cli, db_url):
     add_person(engine.db, "sup", "sup", ["supervisor"], grids=["320508001"])
     add_person(engine.db, "water", "water", ["department"], unit="water")
     tokens = {
-        name: create_token(engine.db, name, "t", engine.clock.now()) for name in ("zhang", "water", "sup")
+        name: create_token(engine.db, name, "t", engine.time.now()) for name in ("zhang", "water", "sup")
     }
     with TestClient(create_app(engine=engine)) as client:
 

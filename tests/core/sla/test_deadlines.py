@@ -24,7 +24,7 @@ def clock(case, stage, status="running"):
 
 def dispatched_case(engine, standard="damaged", when="2026-09-25T10:00", point=(120.61, 31.337)):
     """A 上水井盖 case filed with `standard` and dispatched to water at `when` (CST)."""
-    engine.clock.set(at(when))
+    engine.time.set(at(when))
     case_id = engine.intake(
         {"channel": "patrol", "point": list(point), "category": "0101", "kind": "component"}, supervisor
     )["case_id"]
@@ -36,7 +36,7 @@ def dispatched_case(engine, standard="damaged", when="2026-09-25T10:00", point=(
 
 
 def test_intake_and_stage_clocks_get_their_deadlines(engine):
-    engine.clock.set(at("2026-10-13T09:00"))
+    engine.time.set(at("2026-10-13T09:00"))
     case = engine.case(
         engine.intake(
             {"channel": "patrol", "point": [120.61, 31.337], "category": "0101", "kind": "component"},
@@ -75,10 +75,10 @@ def test_shelving_in_the_middle_of_a_stage_keeps_the_remaining_time(engine):
     case = dispatched_case(engine, "damaged", "2026-10-13T09:00")  # due 13:00 (lunch excluded)
     assert clock(case, "handle")["deadline"] == at("2026-10-13T15:00")
     engine.transition(case["id"], "sign", water)
-    engine.clock.set(at("2026-10-13T10:00"))
+    engine.time.set(at("2026-10-13T10:00"))
     engine.transition(case["id"], "request_shelve", water, reason="需要立项")
     engine.transition(case["id"], "approve_shelve", dispatcher)  # 3 working hours left
-    engine.clock.set(at("2026-10-16T16:00"))  # Friday afternoon
+    engine.time.set(at("2026-10-16T16:00"))  # Friday afternoon
     case = engine.transition(case["id"], "resume", dispatcher)
     assert clock(case, "handle")["deadline"] == at("2026-10-19T09:00")  # 2 h Friday, 1 h from Monday 08:00
     assert case["events"][-1]["effects"]["deadlines"][0]["why"] == "resume"
@@ -149,8 +149,11 @@ def test_a_plugin_can_adjust_a_deadline(engine):
 
     class FiveThirty:
         @hookimpl
-        def adjust_deadline(self, case, clock, deadline):
-            return deadline.replace(hour=17, minute=30) if clock["stage"] == "handle" else None
+        def adjust_deadline(self, ctx, clock, deadline):
+            if clock.stage != "handle":
+                return None
+            local = ctx.local(deadline)  # 17:30 in the city, not in UTC
+            return local.replace(hour=17, minute=30)
 
     engine.pm.register(FiveThirty(), name="five_thirty")
     try:
@@ -176,7 +179,7 @@ def test_a_taxonomy_edit_applies_only_to_clocks_started_after_it(engine, tmp_pat
     )
     (edited / "profile.yaml").write_text(text, encoding="utf-8")
     url = engine.db.url.render_as_string(hide_password=False)
-    after_edit = Engine.open(edited, url, clock=engine.clock, evidence=engine.evidence)
+    after_edit = Engine.open(edited, url, time=engine.time, evidence=engine.evidence)
     later = dispatched_case(after_edit, "damaged", "2026-10-13T09:00", point=(120.63, 31.337))
     assert clock(later, "handle")["deadline"] == at("2026-10-14T09:00")  # the new limit: 1 working day
     assert clock(after_edit.case(before["id"]), "handle")["deadline"] == at("2026-10-13T15:00")  # unchanged
@@ -217,7 +220,7 @@ def test_an_administrators_day_off_moves_only_deadlines_started_after_it(engine)
 
     before = dispatched_case(engine, "loose", "2026-10-13T09:00")  # two working days: Thursday 09:00
     assert clock(before, "handle")["deadline"] == at("2026-10-15T09:00")
-    set_override(engine.db, date(2026, 10, 14), False, engine.clock.now(), reason="停电检修", by="admin")
+    set_override(engine.db, date(2026, 10, 14), False, engine.time.now(), reason="停电检修", by="admin")
     engine.refresh_calendars()
     after = dispatched_case(engine, "loose", "2026-10-13T09:00", point=(120.63, 31.337))
     assert clock(after, "handle")["deadline"] == at("2026-10-16T09:00")  # Wednesday no longer counts
@@ -237,8 +240,8 @@ def test_a_deadline_past_the_published_schedule_is_provisional_until_the_year_is
     assert handle["provisional_from"] == at("2027-01-01T00:00")
     assert case["events"][-1]["effects"]["deadlines"][-1]["provisional"] is True
     # the year's schedule arrives as an administrator's overrides: 4 January is a day off too
-    set_override(engine.db, date(2027, 1, 4), False, engine.clock.now(), reason="元旦调休")
-    confirm_year(engine.db, 2027, engine.clock.now(), reason="国办发明电〔2026〕号", by="admin")
+    set_override(engine.db, date(2027, 1, 4), False, engine.time.now(), reason="元旦调休")
+    confirm_year(engine.db, 2027, engine.time.now(), reason="国办发明电〔2026〕号", by="admin")
     engine.refresh_calendars()
     engine.sweep()
     case = engine.case(case["id"])
@@ -267,7 +270,7 @@ def test_a_provisional_deadline_keeps_until_its_days_change(engine):
     case = dispatched_case(engine, "loose", "2026-12-30T09:00")
     events = len(case["events"])
     # an override on a day the deadline does not cross changes nothing
-    set_override(engine.db, date(2027, 3, 1), False, engine.clock.now())
+    set_override(engine.db, date(2027, 3, 1), False, engine.time.now())
     engine.refresh_calendars()
     engine.sweep()
     case = engine.case(case["id"])
@@ -307,7 +310,7 @@ def test_the_sweep_counts_provisional_deadlines_again_only_when_the_calendars_ch
     engine.sweep()
     engine.sweep()  # the same calendars: every provisional deadline was counted on them
     assert len(calls) == 1
-    set_override(engine.db, date(2027, 1, 4), False, engine.clock.now())
+    set_override(engine.db, date(2027, 1, 4), False, engine.time.now())
     engine.refresh_calendars()
     engine.sweep()
     assert len(calls) == 2

@@ -34,7 +34,7 @@ def at(text):
 
 def dispatched(engine, when="2026-10-13T09:00"):
     """A 上水井盖 case, 破损 (4 working hours), dispatched to water at `when`: due 15:00."""
-    engine.clock.set(at(when))
+    engine.time.set(at(when))
     case_id = engine.intake(
         {"channel": "patrol", "point": [120.61, 31.337], "category": "0101", "kind": "component"}, supervisor
     )["case_id"]
@@ -58,11 +58,11 @@ def fired_names(result):
 def test_the_escalation_ladder_fires_each_rung_once_at_its_time(engine):
     case_id = dispatched(engine)
     number = engine.case(case_id)["number"]
-    engine.clock.set(at("2026-10-13T14:00"))
+    engine.time.set(at("2026-10-13T14:00"))
     assert (
         fired_names(engine.sweep()) == []
     )  # the short stages stopped before their lights; handling is green
-    engine.clock.set(at("2026-10-13T14:30"))  # 80 % of the 4 h used at 14:12
+    engine.time.set(at("2026-10-13T14:30"))  # 80 % of the 4 h used at 14:12
     assert fired_names(engine.sweep()) == ["remind", "yellow"]
     assert [(m["recipient"], m["event"], m["status"]) for m in outbox(engine)] == [
         ("unit:water", "remind:remind", "sent")
@@ -71,11 +71,11 @@ def test_the_escalation_ladder_fires_each_rung_once_at_its_time(engine):
         outbox(engine)[0]["text"]
         == f"【黄灯提醒】案件{number}（上水井盖）处置阶段将于2026-10-13 15:00到期，请及时处置。"
     )
-    engine.clock.set(at("2026-10-13T15:30"))
+    engine.time.set(at("2026-10-13T15:30"))
     assert fired_names(engine.sweep()) == ["red", "urge"]
     assert fired_names(engine.sweep()) == []  # exactly once
     assert [m["recipient"] for m in outbox(engine)][1:] == ["unit:water", "role:dispatcher"]
-    engine.clock.set(at("2026-10-14T10:00"))  # red for 4 working hours: Wednesday 09:00
+    engine.time.set(at("2026-10-14T10:00"))  # red for 4 working hours: Wednesday 09:00
     assert fired_names(engine.sweep()) == ["supervise"]
     assert [m["recipient"] for m in outbox(engine)][3:] == ["leader:water", "role:centre"]
     assert "【超时督办】" in outbox(engine)[-1]["text"]
@@ -84,9 +84,9 @@ def test_the_escalation_ladder_fires_each_rung_once_at_its_time(engine):
 def test_finishing_a_stage_cancels_its_pending_timers(engine):
     case_id = dispatched(engine)
     engine.transition(case_id, "sign", water)
-    engine.clock.set(at("2026-10-13T11:00"))
+    engine.time.set(at("2026-10-13T11:00"))
     engine.transition(case_id, "handle", water, uploads=PHOTO)
-    engine.clock.set(at("2026-10-20T09:00"))
+    engine.time.set(at("2026-10-20T09:00"))
     fired = engine.sweep()["fired"]
     assert {t["rung"] for t in fired if t["kind"] == "escalation"} == set()
     assert outbox(engine) == []
@@ -95,21 +95,21 @@ def test_finishing_a_stage_cancels_its_pending_timers(engine):
 def test_shelving_cancels_the_timers_and_resuming_reschedules_them(engine):
     case_id = dispatched(engine)
     engine.transition(case_id, "sign", water)
-    engine.clock.set(at("2026-10-13T10:00"))
+    engine.time.set(at("2026-10-13T10:00"))
     engine.transition(case_id, "request_shelve", water, reason="需要立项")
     engine.transition(case_id, "approve_shelve", dispatcher)
-    engine.clock.set(at("2026-10-16T16:00"))
+    engine.time.set(at("2026-10-16T16:00"))
     assert "urge" not in fired_names(engine.sweep())  # paused: nothing of handling fires
     engine.transition(case_id, "resume", dispatcher)  # 3 h left: due Monday 09:00
-    engine.clock.set(at("2026-10-19T08:30"))
+    engine.time.set(at("2026-10-19T08:30"))
     assert "urge" not in fired_names(engine.sweep())
-    engine.clock.set(at("2026-10-19T09:30"))
+    engine.time.set(at("2026-10-19T09:30"))
     assert "urge" in fired_names(engine.sweep())
 
 
 def test_a_crash_during_a_sweep_loses_nothing(engine, monkeypatch):
     dispatched(engine)
-    engine.clock.set(at("2026-10-13T14:30"))
+    engine.time.set(at("2026-10-13T14:30"))
 
     def crash(*args):
         raise RuntimeError("power cut")
@@ -138,15 +138,15 @@ class FlakyGateway:
 def _queue_sms(engine):
     with engine.db.begin() as connection:
         connection.execute(insert(OUTBOX).values(
-            created_at=engine.clock.now(), channel="sms", recipient="leader:water", case_id=None, event="urge:urge",
-            text="短信", payload={}, status="pending", attempts=0, next_attempt_at=engine.clock.now(),
+            created_at=engine.time.now(), channel="sms", recipient="leader:water", case_id=None, event="urge:urge",
+            text="短信", payload={}, status="pending", attempts=0, next_attempt_at=engine.time.now(),
         ))  # fmt: skip
 
 
 def test_delivery_retries_with_back_off_then_succeeds(engine):
     gateway = FlakyGateway(failures=2)
     _queue_sms(engine)
-    now = engine.clock.now()
+    now = engine.time.now()
     assert sweep_module.deliver(engine, {"sms": gateway}, now) == {"sent": 0, "retry": 1, "failed": 0}
     message = outbox(engine)[0]
     assert (message["status"], message["attempts"], message["last_error"]) == (
@@ -165,7 +165,7 @@ def test_delivery_retries_with_back_off_then_succeeds(engine):
 
 def test_delivery_gives_up_with_the_reason(engine):
     _queue_sms(engine)
-    now = engine.clock.now()
+    now = engine.time.now()
     for hours in range(sweep_module.MAX_ATTEMPTS):
         sweep_module.deliver(engine, {"sms": FlakyGateway(failures=1)}, now + timedelta(hours=100 * hours))
     message = outbox(engine)[0]
@@ -175,7 +175,7 @@ def test_delivery_gives_up_with_the_reason(engine):
 
 def test_a_notice_no_plugin_sends_stays_pending_with_the_reason(engine):
     _queue_sms(engine)
-    now = engine.clock.now()
+    now = engine.time.now()
     for hours in range(2 * sweep_module.MAX_ATTEMPTS):
         sweep_module.deliver(engine, {}, now + timedelta(hours=hours))
     message = outbox(engine)[0]
@@ -203,7 +203,7 @@ def test_the_webhook_sender_posts_json(engine, monkeypatch):
         _queue_sms(engine)
         with engine.db.begin() as connection:
             connection.execute(OUTBOX.update().values(channel="webhook"))
-        now = engine.clock.now()
+        now = engine.time.now()
         assert sweep_module.deliver(engine, engine.senders(), now)["retry"] == 1  # the server said 500
         assert sweep_module.deliver(engine, engine.senders(), now + timedelta(minutes=2))["sent"] == 1
         assert received[-1]["text"] == "短信" and received[-1]["recipient"] == "leader:water"
@@ -221,7 +221,7 @@ def test_the_cli_sweeps_and_shows_the_outbox(engine, cli):
         "fired: red 1, remind 1, supervise 1, urge 1, yellow 1; notifications: sent 5, retry 0, failed 0\n",
     )
     _queue_sms(engine)
-    sweep_module.deliver(engine, {}, engine.clock.now())
+    sweep_module.deliver(engine, {}, engine.time.now())
     result = cli("sla", "outbox", "--status", "pending", "--profile", TESTCITY, "--db", url)
     assert (
         result.code == 0 and "pending  x1 sms" in result.out and "no sender for channel 'sms'" in result.out
@@ -242,7 +242,7 @@ class Gateway(SmsSender):
 def test_an_sms_gateway_plugs_in_through_the_sender_interface(engine):
     gateway = Gateway()
     _queue_sms(engine)
-    assert sweep_module.deliver(engine, {"sms": gateway}, engine.clock.now())["sent"] == 1
+    assert sweep_module.deliver(engine, {"sms": gateway}, engine.time.now())["sent"] == 1
     assert gateway.sent == [("13800000000", "短信")]
 
 
@@ -318,10 +318,10 @@ class SlowSender:
 
 
 def test_two_sweeps_with_a_sender_slower_than_the_lease_send_each_notice_once(engine, monkeypatch):
-    from gridcase.core.timesource import SystemClock
+    from gridcase.core.timesource import SystemTime
 
     monkeypatch.setattr(sweep_module, "LEASE", timedelta(seconds=0.2))
-    engine.clock = SystemClock()  # leases run out in real time
+    engine.time = SystemTime()  # leases run out in real time
     for _ in range(20):
         _queue_sms(engine)
     with engine.db.begin() as connection:
@@ -347,7 +347,7 @@ def test_the_log_channel_writes_each_notice_to_the_configured_file(engine, tmp_p
     _queue_sms(engine)
     with engine.db.begin() as connection:
         connection.execute(OUTBOX.update().values(channel="log"))
-    assert sweep_module.deliver(engine, engine.senders(), engine.clock.now())["sent"] == 1
+    assert sweep_module.deliver(engine, engine.senders(), engine.time.now())["sent"] == 1
     (line,) = log_file.read_text(encoding="utf-8").splitlines()
     notice = json.loads(line)
     assert (notice["text"], notice["recipient"]) == ("短信", "leader:water")
@@ -357,7 +357,7 @@ def test_the_log_channel_writes_each_notice_to_the_configured_file(engine, tmp_p
     _queue_sms(engine)
     with engine.db.begin() as connection:
         connection.execute(OUTBOX.update().where(OUTBOX.c.status == "pending").values(channel="log"))
-    assert sweep_module.deliver(engine, engine.senders(), engine.clock.now()) == {
+    assert sweep_module.deliver(engine, engine.senders(), engine.time.now()) == {
         "sent": 0,
         "retry": 1,
         "failed": 0,
@@ -383,7 +383,7 @@ def test_the_sweep_logs_what_it_fired_and_delivered(engine, caplog):
     import logging
 
     dispatched(engine)
-    engine.clock.set(at("2026-10-13T15:30"))
+    engine.time.set(at("2026-10-13T15:30"))
     with caplog.at_level(logging.INFO, logger="gridcase.sla"):
         engine.sweep()
     fired, delivered = [r for r in caplog.records if r.name == "gridcase.sla"]

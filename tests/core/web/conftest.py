@@ -51,7 +51,7 @@ def world(engine) -> World:
     tokens, ids = {}, {}
     for name, (roles, unit, grids) in PEOPLE.items():
         ids[name] = add_person(engine.db, name, name, roles, unit=unit, grids=grids)
-        tokens[name] = create_token(engine.db, name, "test", engine.clock.now())
+        tokens[name] = create_token(engine.db, name, "test", engine.time.now())
     citizen = Actor.of("citizen", id=ids["citizen"])
     case_id = engine.intake(
         {"channel": "app", "point": STREET1, "category": "0101", "kind": "component"}, citizen

@@ -21,7 +21,7 @@ def handle_clock(world, case_id):
 
 
 def test_a_case_filed_after_christmas_gets_a_provisional_deadline_then_a_final_one(world, cli, db_url):
-    world.engine.clock.set(datetime(2026, 12, 30, 10, 0, tzinfo=CST))
+    world.engine.time.set(datetime(2026, 12, 30, 10, 0, tzinfo=CST))
     report = {"channel": "app", "point": STREET1, "category": "0101", "kind": "component"}
     filed = world.post("/api/v1/cases", "citizen", json=report)
     assert filed.status_code == 201, filed.text

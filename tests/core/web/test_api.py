@@ -211,11 +211,11 @@ def test_a_worker_remembers_who_asked_for_identity_seconds_and_no_longer(world):
 
     app = create_app(Settings(sweep_seconds=0, identity_seconds=0.5), engine=world.engine)
     with TestClient(app) as client:
-        token = create_token(world.engine.db, "water", "phone", world.engine.clock.now())
+        token = create_token(world.engine.db, "water", "phone", world.engine.time.now())
         me = {"Authorization": f"Bearer {token}"}
         assert [client.get("/api/v1/me", headers=me).status_code for _ in range(3)] == [200] * 3
         assert app.state.identities.calls == 1  # the first request looked it up; the others knew
-        revoke_token(world.engine.db, token[:10], world.engine.clock.now())
+        revoke_token(world.engine.db, token[:10], world.engine.time.now())
         assert client.get("/api/v1/me", headers=me).status_code == 200  # the price, for a moment
         clock.sleep(0.6)
         assert [client.get("/api/v1/me", headers=me).status_code for _ in range(2)] == [401, 401]
@@ -241,7 +241,7 @@ def test_the_server_sweeps_time_limits_in_the_background(world):
     from gridcase.core.settings import Settings
     from gridcase.core.web.app import create_app
 
-    world.engine.clock.set(world.engine.clock.now() + timedelta(days=30))  # every light is due
+    world.engine.time.set(world.engine.time.now() + timedelta(days=30))  # every light is due
     with TestClient(create_app(Settings(sweep_seconds=0.05), engine=world.engine)):
         deadline = clock.monotonic() + 10
         while count_fired(world) == 0 and clock.monotonic() < deadline:

@@ -59,7 +59,7 @@ def test_acknowledged_intakes_survive_sigkill_and_retries_make_no_duplicates(db_
     engine = Engine.open(TESTCITY, db_url)
     engine.load_reference_data()
     add_person(engine.db, "citizen", "市民", ["citizen"])
-    headers = {"Authorization": f"Bearer {create_token(engine.db, 'citizen', 'test', engine.clock.now())}"}
+    headers = {"Authorization": f"Bearer {create_token(engine.db, 'citizen', 'test', engine.time.now())}"}
     port = _port()
     base = f"http://127.0.0.1:{port}/api/v1/cases"
     server = _start(db_url, port, tmp_path)

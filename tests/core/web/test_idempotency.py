@@ -27,7 +27,7 @@ def integration(world, name: str) -> dict[str, str]:
     """The headers of a new system account (an integration such as a camera vendor's)."""
     add_person(world.engine.db, name, name, ["system"])
     return {
-        "Authorization": f"Bearer {create_token(world.engine.db, name, 'test', world.engine.clock.now())}"
+        "Authorization": f"Bearer {create_token(world.engine.db, name, 'test', world.engine.time.now())}"
     }
 
 
@@ -118,11 +118,11 @@ def test_keys_are_forgotten_after_their_window(world):
     assert world.client.post("/api/v1/cases", json=report(0), headers=key).status_code == 201
     version = world.get(f"/api/v1/cases/{world.case_id}", "water").json()["version"]
     assert sign(world, "water", "sign-c", {"version": version}).status_code == 200
-    world.engine.clock.advance(seconds=WINDOW.total_seconds() - 60)
+    world.engine.time.advance(seconds=WINDOW.total_seconds() - 60)
     world.engine.sweep()
     assert world.client.post("/api/v1/cases", json=report(4), headers=key).status_code == 422
     assert sign(world, "water", "sign-c", {"version": version}).status_code == 200  # still replayed
-    world.engine.clock.advance(seconds=120)
+    world.engine.time.advance(seconds=120)
     world.engine.sweep()
     assert world.client.post("/api/v1/cases", json=report(4), headers=key).status_code == 201
     assert sign(world, "water", "sign-c", {"version": version}).status_code == 409  # tried afresh

@@ -21,7 +21,7 @@ def test_two_server_processes_share_one_citizens_limit(db_url, tmp_path):
     engine = Engine.open(TESTCITY, db_url)
     engine.load_reference_data()
     add_person(engine.db, "li", "li", ["citizen"])
-    token = create_token(engine.db, "li", "app", engine.clock.now())
+    token = create_token(engine.db, "li", "app", engine.time.now())
     engine.db.dispose()
     servers = [_serve(db_url, tmp_path, GRIDCASE_SWEEP_SECONDS="0") for _ in range(2)]
     if time.time() % 60 > 40:  # the count starts again each whole minute: stay inside one

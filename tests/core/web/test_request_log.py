@@ -48,7 +48,7 @@ def test_the_server_logs_each_request_as_a_json_line_with_its_request_id(db_url,
     engine = Engine.open(TESTCITY, db_url)
     engine.load_reference_data()
     add_person(engine.db, "wang", "wang", ["operator"])
-    token = create_token(engine.db, "wang", "log test", engine.clock.now())
+    token = create_token(engine.db, "wang", "log test", engine.time.now())
     engine.db.dispose()
     server, base = _serve(db_url, tmp_path, GRIDCASE_LOG_FORMAT="json", GRIDCASE_SWEEP_SECONDS="0")
     try:

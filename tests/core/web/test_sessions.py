@@ -112,20 +112,20 @@ def test_other_roles_end_the_persons_sessions_from_the_cli_the_roster_and_the_ui
 def test_a_session_ends_after_its_idle_and_its_absolute_lifetime(app, engine):
     lifetimes = Lifetimes()
     client = api_login(app)
-    engine.clock.advance(seconds=(lifetimes.idle - timedelta(minutes=2)).total_seconds())
+    engine.time.advance(seconds=(lifetimes.idle - timedelta(minutes=2)).total_seconds())
     assert me(client) == 200  # in use: it goes on
-    engine.clock.advance(seconds=(lifetimes.idle - timedelta(minutes=2)).total_seconds())
+    engine.time.advance(seconds=(lifetimes.idle - timedelta(minutes=2)).total_seconds())
     assert me(client) == 200
-    engine.clock.advance(seconds=lifetimes.idle.total_seconds() + 60)
+    engine.time.advance(seconds=lifetimes.idle.total_seconds() + 60)
     assert me(client) == 401  # left idle
 
     client = api_login(app)
     used = timedelta()
     while used < lifetimes.absolute - lifetimes.idle / 2:
         assert me(client) == 200
-        engine.clock.advance(seconds=(lifetimes.idle / 2).total_seconds())
+        engine.time.advance(seconds=(lifetimes.idle / 2).total_seconds())
         used += lifetimes.idle / 2
-    engine.clock.advance(seconds=(lifetimes.idle / 2).total_seconds())
+    engine.time.advance(seconds=(lifetimes.idle / 2).total_seconds())
     assert me(client) == 401  # in use all along, but past its absolute lifetime
 
 
@@ -140,8 +140,8 @@ def test_the_sweep_purges_sessions_that_can_no_longer_be_used(app, engine):
 
     assert sessions() == 2
     retention = Retention()
-    engine.clock.advance(seconds=(retention.sessions - timedelta(minutes=5)).total_seconds())
+    engine.time.advance(seconds=(retention.sessions - timedelta(minutes=5)).total_seconds())
     assert me(kept) == 200
-    engine.clock.advance(seconds=600)
-    assert purge(engine.db, engine.clock.now(), retention)["web_session"] == 1
+    engine.time.advance(seconds=600)
+    assert purge(engine.db, engine.time.now(), retention)["web_session"] == 1
     assert sessions() == 1 and me(kept) == 200
