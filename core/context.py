@@ -534,6 +534,15 @@ class HookContext:
         self.grids = Grids(self)
         self.people = People(self)
 
+    @classmethod
+    def offline(cls, profile: dict[str, Any], time: TimeSource | None = None) -> "HookContext":
+        """A context of a profile alone, with no database: for a plugin's unit tests of hooks that
+        read nothing (a classifier, a router). The read services and `notify` need a deployment."""
+        from gridcase.core.timesource import SystemTime
+
+        zone = profile.get("time_limits", {}).get("calendar", {}).get("timezone", "Asia/Shanghai")
+        return cls(CityProfile.of(profile, ZoneInfo(zone)), time or SystemTime(), db=None)  # type: ignore[arg-type]
+
     def config(self, block: str) -> dict[str, Any]:
         """The plugin's own configuration block (see CityProfile.config)."""
         return self.profile.config(block)

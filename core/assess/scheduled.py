@@ -22,13 +22,13 @@ from gridcase.core.notify.schedule import claimed, reached, record
 from gridcase.core.profile.taxonomy import label_zh
 
 if TYPE_CHECKING:
-    from gridcase.core.engine import Engine
+    from gridcase.core.deployment import Deployment
 
 SUMMARY = "【{name}】{period}考核结果已发布（第{version}版）。{rankings}"
 OWN = "【{name}】{unit} {period}：排名第{rank}名，最终得分{final}。"
 
 
-def publish_due(engine: "Engine", now: datetime) -> int:
+def publish_due(engine: "Deployment", now: datetime) -> int:
     """Publish the bulletins whose day and time have come this month; the notices made."""
     local = now.astimezone(engine.tz)
     made = 0
@@ -61,7 +61,7 @@ def previous_month(day: date) -> str:
     return f"{day.year - 1}-12" if day.month == 1 else f"{day.year}-{day.month - 1:02d}"
 
 
-def _notices(engine: "Engine", bulletin, result, published, now) -> list[dict[str, Any]]:
+def _notices(engine: "Deployment", bulletin, result, published, now) -> list[dict[str, Any]]:
     name = label_zh(bulletin["name"])
     period = result["period"]["label"]
     names = {o["object"]: o["name"] for o in result["objects"]}

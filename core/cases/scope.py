@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, sele
 from gridcase.core.db.models import Case, CaseUnit, Report, ReportContact, Unit
 
 if TYPE_CHECKING:
-    from gridcase.core.engine import Engine
+    from gridcase.core.deployment import Deployment
     from gridcase.core.people.actor import Actor
 
 CASE, CASE_UNIT, REPORT, UNIT = (t.__table__ for t in (Case, CaseUnit, Report, Unit))
@@ -44,11 +44,11 @@ PUBLIC_FIELDS = (
 )
 
 
-def scopes(engine: "Engine", actor: "Actor") -> set[str]:
+def scopes(engine: "Deployment", actor: "Actor") -> set[str]:
     return {engine.roles.get(role, {}).get("scope") for role in actor.roles} - {None}
 
 
-def case_filter(engine: "Engine", actor: "Actor") -> ColumnElement:
+def case_filter(engine: "Deployment", actor: "Actor") -> ColumnElement:
     """A WHERE on the case table selecting the cases the actor sees in full."""
     tenant = engine.tenancy.of(actor)
     if tenant:  # a tenant platform's people see only its territory, whatever their roles
@@ -57,7 +57,7 @@ def case_filter(engine: "Engine", actor: "Actor") -> ColumnElement:
     return _by_roles(engine, actor)
 
 
-def _by_roles(engine: "Engine", actor: "Actor") -> ColumnElement:
+def _by_roles(engine: "Deployment", actor: "Actor") -> ColumnElement:
     granted = scopes(engine, actor)
     if "all" in granted:
         return true()
@@ -81,7 +81,7 @@ def _by_roles(engine: "Engine", actor: "Actor") -> ColumnElement:
     return or_(*terms) if terms else false()
 
 
-def view_of(engine: "Engine", connection: Connection, actor: "Actor", case_id: int) -> str | None:
+def view_of(engine: "Deployment", connection: Connection, actor: "Actor", case_id: int) -> str | None:
     """ "full", "public" (a citizen looking at someone else's report) or None (not to be seen)."""
     seen = connection.execute(
         select(CASE.c.id).where(CASE.c.id == case_id, case_filter(engine, actor))
@@ -95,13 +95,13 @@ def public(case: dict[str, Any]) -> dict[str, Any]:
     return {key: case[key] for key in PUBLIC_FIELDS if key in case}
 
 
-def is_public(engine: "Engine", actor: "Actor") -> bool:
+def is_public(engine: "Deployment", actor: "Actor") -> bool:
     """Whether every role of the actor is the public's (citizens), none the city's staff's."""
     return all(engine.roles.get(role, {}).get("group") == "public" for role in actor.roles)
 
 
 def contacts(
-    engine: "Engine", connection: Connection, actor: "Actor", reports: list[dict[str, Any]]
+    engine: "Deployment", connection: Connection, actor: "Actor", reports: list[dict[str, Any]]
 ) -> dict[int, dict[str, Any]]:
     """The contact (email, names, phone) of each report of a case the actor sees in full, by
     report id, that the actor may read: staff read every one, a citizen only their own reports'."""

@@ -15,7 +15,7 @@ from gridcase.core.errors import GridcaseError
 from gridcase.core.places.units import add_case_units
 
 if TYPE_CHECKING:
-    from gridcase.core.engine import Engine
+    from gridcase.core.deployment import Deployment
     from gridcase.core.people.actor import Actor
 
 CASE = Case.__table__
@@ -26,7 +26,7 @@ INHERITED = (
 
 
 def create_subtasks(
-    engine: "Engine", parent_id: int, units: list[str], actor: "Actor", note: str = ""
+    engine: "Deployment", parent_id: int, units: list[str], actor: "Actor", note: str = ""
 ) -> list[int]:
     with write(engine.db) as connection:
         parent = connection.execute(select(CASE).where(CASE.c.id == parent_id)).mappings().first()
@@ -36,7 +36,7 @@ def create_subtasks(
 
 
 def add_subtasks(
-    engine: "Engine", connection, parent, units: list[str], actor: "Actor", note: str, now
+    engine: "Deployment", connection, parent, units: list[str], actor: "Actor", note: str, now
 ) -> list[int]:
     """One sub-task per unit under `parent` (its row), inside the caller's transaction; a
     transition that `sets: {joint_order: true}` calls this with its `units`."""

@@ -33,7 +33,7 @@ from gridcase.core.profile.taxonomy import label_zh
 
 if TYPE_CHECKING:
     from gridcase.core.cases.idempotency import Claim
-    from gridcase.core.engine import Engine
+    from gridcase.core.deployment import Deployment
     from gridcase.core.people.actor import Actor
 
 CASE, CASE_UNIT, CASE_EVENT, CLOCK = (t.__table__ for t in (Case, CaseUnit, CaseEvent, ClockRow))
@@ -71,7 +71,7 @@ FIRED_BY = (
 
 
 def fire(
-    engine: "Engine",
+    engine: "Deployment",
     case_id: int,
     code: str,
     actor: "Actor",

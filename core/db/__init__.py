@@ -1,1 +1,2 @@
-"""Persistence: SQLModel tables, the engine/session helpers and Alembic migrations."""
+"""Persistence: the SQLModel tables, connections and transactions (connection.py), counters and
+case numbers (numbering.py), the throughput path for bulk writes, and Alembic migrations."""

@@ -15,7 +15,7 @@ from gridcase.core.notify.outbox import OUT_OF_GRID, notice_channel, outbox_row
 from gridcase.core.profile.taxonomy import label_zh
 
 if TYPE_CHECKING:
-    from gridcase.core.engine import Engine
+    from gridcase.core.deployment import Deployment
     from gridcase.core.intake.write import Checked
 
 PERSON = Person.__table__
@@ -42,7 +42,7 @@ class NewCase:
 
 
 def plan_case(
-    engine: "Engine",
+    engine: "Deployment",
     connection: Connection,
     c: "Checked",
     component: dict[str, Any] | None,
@@ -111,7 +111,7 @@ def plan_case(
 
 
 def case_notices(
-    engine: "Engine", c: "Checked", new: NewCase | None, case_id: int, number: str, now: datetime
+    engine: "Deployment", c: "Checked", new: NewCase | None, case_id: int, number: str, now: datetime
 ) -> list[dict[str, Any]]:
     """The outbox rows of report `c`'s notices (`new` when it made the case): the named person's
     task (秒级推送) and the 越界 alert, made once the case's number is known."""

@@ -34,7 +34,7 @@ from gridcase.core.places.geo import CRS, CoordinateError, to_wgs84
 from gridcase.core.text import check_text
 
 if TYPE_CHECKING:
-    from gridcase.core.engine import Engine
+    from gridcase.core.deployment import Deployment
     from gridcase.core.people.actor import Actor
 
 log = logging.getLogger("gridcase.intake")
@@ -60,7 +60,7 @@ def _invalid(message: str, **details: Any) -> GridcaseError:
     return GridcaseError("invalid_report", message, details)
 
 
-def check_report(engine: "Engine", report: dict[str, Any], actor: "Actor") -> dict[str, Any]:
+def check_report(engine: "Deployment", report: dict[str, Any], actor: "Actor") -> dict[str, Any]:
     """The normalised report, or GridcaseError saying what is wrong with it."""
     if not isinstance(report, dict):
         raise _invalid("a report is a mapping of fields")
@@ -149,7 +149,7 @@ def _check_media_and_contact(report: dict[str, Any]) -> None:
         check_text(value, name)
 
 
-def check(engine: "Engine", submission: Submission) -> Checked:
+def check(engine: "Deployment", submission: Submission) -> Checked:
     """Every check that needs no database, in the order a client would fix them."""
     actor = submission.actor
     r = check_report(engine, submission.report, actor)
@@ -175,7 +175,7 @@ def check(engine: "Engine", submission: Submission) -> Checked:
     )
 
 
-def _out_of_grid(engine: "Engine", actor: "Actor", located: dict[str, Any]) -> dict[str, Any] | None:
+def _out_of_grid(engine: "Deployment", actor: "Actor", located: dict[str, Any]) -> dict[str, Any] | None:
     """越界: the rule to apply when a grid-scoped reporter reports outside their grids."""
     rule = engine.profile.get("intake", {}).get("out_of_grid")
     if not rule or not actor.grids or set(actor.grids) & set(located["grids"]):
@@ -190,7 +190,7 @@ def _out_of_grid(engine: "Engine", actor: "Actor", located: dict[str, Any]) -> d
 
 
 def intake(
-    engine: "Engine",
+    engine: "Deployment",
     report: dict[str, Any],
     actor: "Actor",
     uploads: list[Upload] = (),
@@ -203,7 +203,7 @@ def intake(
     return outcome
 
 
-def intake_many(engine: "Engine", submissions: list[Submission]) -> list[dict[str, Any] | Exception]:
+def intake_many(engine: "Deployment", submissions: list[Submission]) -> list[dict[str, Any] | Exception]:
     """Each submission's answer, in order: what `intake` returns for it, or the exception it
     would raise. The after-transition hooks run once the reports are committed."""
     outcomes: list[dict[str, Any] | Exception | None] = [None] * len(submissions)
@@ -234,7 +234,7 @@ def intake_many(engine: "Engine", submissions: list[Submission]) -> list[dict[st
     return outcomes
 
 
-def _write(engine: "Engine", checked: list[Checked]) -> list[dict[str, Any] | Exception]:
+def _write(engine: "Deployment", checked: list[Checked]) -> list[dict[str, Any] | Exception]:
     now = engine.time.now()
     with write(engine.db) as connection:
         # the rate limits first, in the same transaction: no round trip or commit of their own
@@ -244,7 +244,7 @@ def _write(engine: "Engine", checked: list[Checked]) -> list[dict[str, Any] | Ex
         return [next(written) if refusal is None else refusal for refusal in refused]
 
 
-def _write_alone(engine: "Engine", c: Checked) -> dict[str, Any] | Exception:
+def _write_alone(engine: "Deployment", c: Checked) -> dict[str, Any] | Exception:
     try:
         return _write(engine, [c])[0]
     except IntegrityError as exc:
@@ -255,7 +255,7 @@ def _write_alone(engine: "Engine", c: Checked) -> dict[str, Any] | Exception:
         return exc
 
 
-def replay(engine: "Engine", c: Checked) -> dict[str, Any] | GridcaseError | None:
+def replay(engine: "Deployment", c: Checked) -> dict[str, Any] | GridcaseError | None:
     """The answer an earlier request with report `c`'s idempotency key was given, if there was
     one (the refusal, when that request was another)."""
     with query(engine.db) as connection:

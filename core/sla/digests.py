@@ -22,13 +22,13 @@ from gridcase.core.notify.schedule import claimed, reached, record
 from gridcase.core.profile.taxonomy import label_zh
 
 if TYPE_CHECKING:
-    from gridcase.core.engine import Engine
+    from gridcase.core.deployment import Deployment
 
 CASE, CASE_UNIT, CLOCK = (t.__table__ for t in (Case, CaseUnit, Clock))
 TEMPLATE = "【每日通报】{unit} {date}：新增{new}件，办结{closed}件，超期未处置{overdue}件。"
 
 
-def send_due(engine: "Engine", now: datetime) -> int:
+def send_due(engine: "Deployment", now: datetime) -> int:
     """Send the digests whose time has passed today and that have not gone out; the notices made."""
     local = now.astimezone(engine.tz)
     made = 0
@@ -43,7 +43,7 @@ def send_due(engine: "Engine", now: datetime) -> int:
     return made
 
 
-def _send(engine: "Engine", digest, local: datetime, now: datetime) -> list[dict]:
+def _send(engine: "Deployment", digest, local: datetime, now: datetime) -> list[dict]:
     """Claim the day's digest and queue its notices in one transaction; none if it was claimed."""
     with write(engine.db) as connection:
         if claimed(connection, digest["code"], local.date()):
@@ -53,7 +53,7 @@ def _send(engine: "Engine", digest, local: datetime, now: datetime) -> list[dict
     return rows
 
 
-def _notices(connection: Connection, engine: "Engine", digest, local: datetime, now) -> list[dict]:
+def _notices(connection: Connection, engine: "Deployment", digest, local: datetime, now) -> list[dict]:
     kinds = set(digest["unit_kinds"])
     units = {u["code"]: u for u in engine.profile.get("units", []) if u.get("kind") in kinds}
     start = datetime.combine(local.date(), time(), local.tzinfo)

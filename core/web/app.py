@@ -35,7 +35,7 @@ from gridcase.core.intake.quota import limits
 from gridcase.core.ops.retention import Retention
 from gridcase.core.people.accounts import Lifetimes
 from gridcase.core.plugins import collect
-from gridcase.core.settings import Settings
+from gridcase.core.settings import Settings, SettingsError
 from gridcase.core.web import api, open311
 from gridcase.core.web.coalesce import Coalescer
 from gridcase.core.web.errors import HANDLERS
@@ -150,10 +150,13 @@ def create_app(
     profile: dict[str, Any] | None = None,
 ) -> Starlette:
     if engine is None and settings is not None:
-        from gridcase.core.cli.main import profile_ref
         from gridcase.core.engine import Engine
 
-        engine = Engine.open(profile_ref(settings.profile), settings.database_url)
+        if not settings.profile:
+            raise SettingsError(
+                "the settings name no profile (profile = … in gridcase.toml, or GRIDCASE_PROFILE)"
+            )
+        engine = Engine.open(settings.profile, settings.database_url)
     pm = pm or (engine.pm if engine is not None else None)
     secret = (settings.secret_key if settings else None) or secrets.token_urlsafe(32)
     sweep_seconds = settings.sweep_seconds if settings else 0

@@ -1,4 +1,4 @@
-"""徐州's 谁处置谁核查 spot checks: what data alone cannot say.
+"""The spot-check mechanism (徐州's 谁处置谁核查): a drawn share of self-checks is re-checked.
 
 The handling department checks its own work (a workflow transition, in the profile). A share of
 those self-checks, set by `config: {spot_check: {share: 0.1}}`, is drawn for a supervisor's

@@ -1,4 +1,4 @@
-"""和平's 代整治 settlement: what data alone cannot say.
+"""The takeover-payment mechanism (和平's 代整治 settlement): what data alone cannot say.
 
 When the centre hands an overdue problem to the street office or community (the `take_over`
 transition), its cost is charged to the owner. The owner then pays (`pay_takeover`). An owner

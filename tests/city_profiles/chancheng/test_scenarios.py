@@ -7,6 +7,7 @@ import pytest
 import shapely
 
 from gridcase.core.cases.evidence import Upload
+from gridcase.core.context import HookContext, IncomingReport
 from gridcase.core.people.actor import Actor
 from gridcase.core.profile import load_validated
 from gridcase.plugins.builtin.classify import classify_case
@@ -72,14 +73,18 @@ def test_the_item_list_has_17_major_and_133_minor_classes_over_the_18_department
     assert set(answering) - {None} == departments and answering[None] == 1
 
 
+def said(text: str) -> IncomingReport:
+    return IncomingReport(description=text, address=None, channel="yimen", lon=None, lat=None)
+
+
 def test_yimenshi_classifier_accuracy_on_the_labelled_set():
     """一门式: the item list's words find the class of free text. Accuracy on the kept set."""
     profile = load_validated("chancheng")[0].plain()
     rows = labelled()
     right = [
         text for text, kind, code in rows
-        if (found := classify_case(report={"description": text}, profile=profile))
-        and (found["kind"], found["class"]) == (kind, code)
+        if (found := classify_case(ctx=HookContext.offline(profile), report=said(text)))
+        and (found["kind"], found["code"]) == (kind, code)
     ]  # fmt: skip
     accuracy = len(right) / len(rows)
     print(f"一门式 classifier: {len(right)}/{len(rows)} = {accuracy:.1%}")
@@ -156,7 +161,7 @@ def test_yimenshi_switched_off_the_text_alone_cannot_be_filed(chancheng):
     from gridcase.core.errors import GridcaseError
 
     profile = load_validated("standard")[0].plain()
-    assert classify_case(report={"description": "地铁站出口好多小贩摆摊"}, profile=profile) is None
+    assert classify_case(ctx=HookContext.offline(profile), report=said("地铁站出口好多小贩摆摊")) is None
     with pytest.raises(GridcaseError, match="no category"):
         chancheng.intake(
             {"channel": "yimen", "description": "一些说不清的事情", "point": micro_grid_centre(chancheng)},

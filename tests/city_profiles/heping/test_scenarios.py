@@ -6,6 +6,7 @@ import pytest
 
 from gridcase.core.assess.assessor import Assessor
 from gridcase.core.cases.evidence import Upload
+from gridcase.core.context import HookContext, RoutingRequest
 from gridcase.core.errors import GridcaseError
 
 from .conftest import CENTRE, point_in_street
@@ -47,9 +48,9 @@ def test_wusuo_jinjie_switched_off_falls_back_to_the_territory(heping):
     for major in profile["taxonomy"]["editions"][0]["event"]:
         for minor in major.get("minors", []):
             minor.pop("line", None)
-    routed = heping.pm.hook.route_case(
-        case={"class": "0102", "kind": "event", "grids": _grid_chain(heping, 2)}, profile=profile
-    )
+    grids = tuple(_grid_chain(heping, 2))
+    request = RoutingRequest("0102", "event", grids[0], grids, heping.grids.units_of(grids), None)
+    routed = heping.pm.hook.route_case(ctx=HookContext.offline(profile), request=request)
     assert routed["rule"] == "territorial" and routed["units"][0]["unit"].startswith("community")
 
 

@@ -7,7 +7,7 @@ from gridcase.core.assess.assessor import Assessor
 from gridcase.core.cases.evidence import Upload
 from gridcase.core.cases.workflow import TransitionError
 from gridcase.core.people.actor import Actor
-from gridcase.plugins.xuzhou import drawn
+from gridcase.plugins.builtin.spot_check import drawn
 
 from ..conftest import unit_grid_centre
 
