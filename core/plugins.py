@@ -29,6 +29,8 @@ BUILTIN_PLUGINS = (
     "gridcase.plugins.builtin.locate",
     "gridcase.plugins.builtin.routing",
     "gridcase.plugins.builtin.command_routing",
+    "gridcase.plugins.builtin.spot_check",
+    "gridcase.plugins.builtin.takeover_payment",
     "gridcase.plugins.builtin.senders",
     "gridcase.admin_ui.plugin",
 )
