@@ -92,8 +92,8 @@ class Assessor:
             self._plugin_counts(connection, found, by, period, now)
             deducted = charge(self, connection, by, period, now)
         totals: dict[str, float] = {}
-        for values in found.values():
-            for code, value in values.items():
+        for counted in found.values():
+            for code, value in counted.items():
                 totals[code] = totals.get(code, 0) + value
         own = {obj["key"]: found.get(obj["key"], {}) for obj in objects}
         rolled = _roll_up(objects, own)

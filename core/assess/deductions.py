@@ -48,14 +48,14 @@ def charge(
         counted_by = "grid" if rule.get("split") == "grid_people" else kind
         if rule.get("split") == "grid_people" and kind != "person":
             continue
-        if (
-            not assessor.scoring.applies(count.code, counted_by)
-            or key_columns(count.source, counted_by) is None
-        ):
+        if not assessor.scoring.applies(count.code, counted_by):
+            continue
+        columns = key_columns(count.source, counted_by)
+        if columns is None:
             continue
         if counted_by != kind and people is None:
             people = GridPeople(connection)
-        width = len(key_columns(count.source, counted_by))
+        width = len(columns)
         for row, responsible in _rows_with_shares(assessor, connection, count, counted_by, period, now):
             owner = tuple(row[f"k{i}"] for i in range(width))
             why = (
@@ -65,7 +65,7 @@ def charge(
             )
             split = (
                 [((p,), 1.0) for p in people.of(owner[0])]
-                if counted_by != kind
+                if people is not None and counted_by != kind  # people is set whenever counted_by != kind
                 else _split(assessor, rule, row, owner, responsible)
             )
             for key, share in split:
@@ -103,10 +103,10 @@ def _rows_with_shares(assessor, connection, count, kind, period, now) -> Iterato
         .select_from(joined)
         .order_by(rows.c.case_id, CASE_UNIT.c.id)
     )
-    for _, group in groupby(
+    for _, run in groupby(
         connection.execute(query, params(period, now)).mappings(), key=itemgetter("case_id")
     ):
-        group = list(group)
+        group = list(run)
         units = [{"unit": g["share_unit"], "share": g["share"]} for g in group if g["share_unit"] is not None]
         yield group[0], units
 

@@ -1,5 +1,6 @@
 """Why a row counted: one sentence per case, in the profile's language and time zone."""
 
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -11,7 +12,7 @@ def _at(moment: datetime | None, tz: tzinfo) -> str:
 
 
 def reason(
-    fact: dict[str, Any], row: dict[str, Any], names: dict[str, str], tz: tzinfo, end: datetime
+    fact: dict[str, Any], row: Mapping[Any, Any], names: dict[str, str], tz: tzinfo, end: datetime
 ) -> str:
     """`names` maps stage and transition codes to their display names."""
     if "clock" in fact:

@@ -69,7 +69,7 @@ OBJECTS = ("unit", "grid", "person", "channel", "class")
 DEFAULT_COUNTING = {"due": "done_or_overdue", "attempts": "last", "extended_on_time": True}
 
 _SOURCE_TABLE = {"clock": CLOCK, "event": EVENT, "report": REPORT}
-_KEYS = {
+_KEYS: dict[str, dict[str, tuple[ColumnElement[Any], ...] | None]] = {
     "clock": {"unit": (CLOCK.c.owner,), "person": (CLOCK.c.actor_id,)},
     "event": {"unit": (EVENT.c.unit,), "person": (EVENT.c.actor_id,)},
     "report": {"unit": None, "person": (REPORT.c.reporter_id,), "channel": (REPORT.c.channel,)},
@@ -83,13 +83,24 @@ _WINDOWS = {
     "due": {0, 1, 2},
     "started": {0, 1, 2},
 }
-_CASE_KEYS = {"grid": (CASE.c.grid,), "channel": (CASE.c.channel,), "class": (CASE.c.kind, CASE.c.class_code)}
+_CASE_KEYS: dict[str, tuple[ColumnElement[Any], ...]] = {
+    "grid": (CASE.c.grid,),
+    "channel": (CASE.c.channel,),
+    "class": (CASE.c.kind, CASE.c.class_code),
+}
 
 
-def key_columns(source: str, kind: str) -> tuple | None:
+def key_columns(source: str, kind: str) -> tuple[ColumnElement[Any], ...] | None:
     """The columns that name an object of `kind` in rows of `source` (None: not attributable)."""
     keys = _KEYS[source]
     return keys[kind] if kind in keys else _CASE_KEYS[kind]
+
+
+def attributed_key_columns(source: str, kind: str) -> tuple[ColumnElement[Any], ...]:
+    """`key_columns` where the caller has checked that `source` is attributable to `kind`."""
+    columns = key_columns(source, kind)
+    assert columns is not None, f"{source} rows are not attributable to a {kind}"
+    return columns
 
 
 @dataclass(frozen=True)
@@ -161,6 +172,7 @@ class FactSQL:
         already says when its runs stopped, so only `narrow` (a WHERE) needs the window."""
         s, e, rule = START, END, self.rule(fact, "due")
         c = CLOCK.c
+        window: ColumnElement[bool]
         if rule == "done_or_overdue" and not narrow:
             window = true()
         elif rule == "done_or_overdue":
@@ -285,7 +297,7 @@ class FactSQL:
             where = [self.source_filter(source, counts)]
             return table.join(CASE, CASE.c.id == table.c.case_id), (lambda expression: expression), where
         s, e, c = START, END, CLOCK.c
-        stages = c.stage.in_(sorted({count.fact["clock"] for count in counts}))
+        stages: ColumnElement[bool] = c.stage.in_(sorted({count.fact["clock"] for count in counts}))
         if self.only_last_runs(source, counts):
             stages = and_(stages, c.superseded.is_(False))
         windows = [
@@ -318,7 +330,7 @@ class FactSQL:
             c.where or c.fact.get("where") or (c.weighted and self.weighted) for c in counts
         )
         rows, adapt, where = self._rows(source, counts, with_case)
-        keys = [adapt(k) for k in key_columns(source, kind)]
+        keys = [adapt(k) for k in attributed_key_columns(source, kind)]
         out = self.only_last_runs(source, counts) and not where  # the runs are filtered already
         columns = [adapt(self.aggregate(c, out)).label(f"c{i}") for i, c in enumerate(counts)]
         return (
@@ -348,7 +360,7 @@ class FactSQL:
         }[source]
         rows, adapt, where = self._rows(source, [count])
         weight = self.weight if count.weighted else literal(1.0)
-        columns = [adapt(k) for k in key_columns(source, kind)]
+        columns = [adapt(k) for k in attributed_key_columns(source, kind)]
         if keys is not None:
             where.append(
                 tuple_(*columns).in_(sorted(keys))
@@ -386,7 +398,7 @@ def run_counts(
         if not mine:
             continue
         for row in connection.execute(sql.counts_query(source, kind, mine), params(period, now)):
-            width = len(key_columns(source, kind))
+            width = len(attributed_key_columns(source, kind))
             key = tuple(row[:width])
             values = out.setdefault(key, {})
             for i, count in enumerate(mine):

@@ -102,7 +102,9 @@ def _check_facts(checker: "CrossChecker", assessment: dict, transitions: set) ->
     return codes(assessment.get("facts"))
 
 
-def _check_indicators(checker: "CrossChecker", assessment: dict, facts: set, plugin_facts: set) -> set:
+def _check_indicators(
+    checker: "CrossChecker", assessment: dict, facts: set, plugin_facts: set | frozenset
+) -> set:
     indicators = codes(assessment.get("indicators"))
     distinct = {f.get("code") for _, f in entries(assessment.get("facts")) if f.get("distinct") == "case"}
     depends: dict[str, set[str]] = {}

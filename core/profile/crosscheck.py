@@ -23,7 +23,10 @@ CASE_NUMBER_FIELDS = {"kind", "year", "month", "day", "seq", "major", "minor", "
 
 class CrossChecker:
     def __init__(
-        self, profile: Profile, guards: set[str] | None = None, plugin_facts: set[str] = frozenset()
+        self,
+        profile: Profile,
+        guards: set[str] | None = None,
+        plugin_facts: set[str] | frozenset[str] = frozenset(),
     ) -> None:
         self.profile = profile
         self.data = _dict(profile.data)
@@ -359,6 +362,6 @@ NOTICE_TARGETS = {"handler", "unit", "unit_leader", "centre", "grid_people"}  # 
 
 
 def cross_check(
-    profile: Profile, guards: set[str] | None = None, plugin_facts: set[str] = frozenset()
+    profile: Profile, guards: set[str] | None = None, plugin_facts: set[str] | frozenset[str] = frozenset()
 ) -> list[Issue]:
     return CrossChecker(profile, guards, plugin_facts).run()
