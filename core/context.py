@@ -16,12 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal, TypedDict
-from zoneinfo import ZoneInfo
 
 import pluggy
 from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy import Engine as Database
 
+from gridcase.core.city import CityProfile, UnitView
 from gridcase.core.db.connection import read, write
 from gridcase.core.db.models import (
     Case,
@@ -83,15 +83,6 @@ class GridView:
     level: str
     parent: str | None
     unit: str | None  # the territorial unit responsible for the grid (a street office, say)
-
-
-@dataclass(frozen=True)
-class UnitView:
-    code: str
-    name: str
-    kind: str
-    parent: str | None
-    unit_class: str | None
 
 
 @dataclass(frozen=True)
@@ -310,47 +301,6 @@ class AssessmentFact:
 
 
 # -------------------------------------------------------------------------------------------
-# The profile, typed
-# -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CityProfile:
-    """The merged, validated profile as a plugin reads it."""
-
-    name: str
-    division_code: str
-    timezone: ZoneInfo
-    units: tuple[UnitView, ...]
-    roles: tuple[str, ...]
-    grid_levels: tuple[str, ...]
-    workflows: tuple[str, ...]
-    plain: dict[str, Any] = field(repr=False, compare=False)  # the whole profile as data
-
-    @classmethod
-    def of(cls, profile: dict[str, Any], tz: ZoneInfo) -> "CityProfile":
-        region = profile.get("region", {})
-        return cls(
-            name=region.get("name", ""),
-            division_code=region.get("division_code", ""),
-            timezone=tz,
-            units=tuple(
-                UnitView(u["code"], u["name"], u.get("kind", ""), u.get("parent"), u.get("class"))
-                for u in profile.get("units", [])
-            ),
-            roles=tuple(r["code"] for r in profile.get("roles", [])),
-            grid_levels=tuple(level["code"] for level in profile.get("grid_levels", [])),
-            workflows=tuple(w["code"] for w in profile.get("workflow", {}).get("workflows", [])),
-            plain=profile,
-        )
-
-    def config(self, block: str) -> dict[str, Any]:
-        """A plugin's configuration block (`config: {block: …}`), validated by the schema the
-        plugin registered; {} when the profile has none."""
-        return dict(self.plain.get("config", {}).get(block) or {})
-
-
-# -------------------------------------------------------------------------------------------
 # Read services
 # -------------------------------------------------------------------------------------------
 
@@ -540,8 +490,7 @@ class HookContext:
         read nothing (a classifier, a router). The read services and `notify` need a deployment."""
         from gridcase.core.timesource import SystemTime
 
-        zone = profile.get("time_limits", {}).get("calendar", {}).get("timezone", "Asia/Shanghai")
-        return cls(CityProfile.of(profile, ZoneInfo(zone)), time or SystemTime(), db=None)  # type: ignore[arg-type]
+        return cls(CityProfile.of(profile), time or SystemTime(), db=None)  # type: ignore[arg-type]
 
     def config(self, block: str) -> dict[str, Any]:
         """The plugin's own configuration block (see CityProfile.config)."""

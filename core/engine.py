@@ -82,7 +82,7 @@ class Engine:
         )
         self.division_code = self.profile.get("region", {}).get("division_code", "")
         self.hooks = Hooks(
-            self.pm, CityProfile.of(self.profile, self.tz), self.time, self.db, notice_channel(self.profile)
+            self.pm, CityProfile.of(self.profile), self.time, self.db, notice_channel(self.profile)
         )
         self.base_taxonomy = copy.deepcopy(self.profile.get("taxonomy", {}))
         self.base_settings = setting_changes.apply(self.profile, [])

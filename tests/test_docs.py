@@ -4,15 +4,13 @@ import inspect
 import json
 import re
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from gridcase.core import hookspecs
-from gridcase.core.context import CityProfile, HookContext, RoutingRequest
+from gridcase.core.context import HookContext, RoutingRequest
 from gridcase.core.profile import ProfileError, load_validated
 from gridcase.core.profile.schema import SECTION_SCHEMAS, load_schema
-from gridcase.core.timesource import SystemTime
 
 REPO = Path(__file__).parents[1]
 PLUGINS_MD = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
@@ -140,7 +138,7 @@ def test_plugin_example_loads_and_decides(make_profile):
         },
     )
     profile, pm = load_validated(folder)
-    ctx = HookContext(CityProfile.of(profile.plain(), ZoneInfo("Asia/Shanghai")), SystemTime(), db=None)
+    ctx = HookContext.offline(profile.plain())
     request = RoutingRequest("0209", "event", "old_town", ("old_town",), {"old_town": None}, None)
     routed = pm.hook.route_case(ctx=ctx, request=request)
     assert routed["units"] == [{"unit": "old_town_office", "share": 1.0}]

@@ -1,0 +1,143 @@
+"""A deployment's profile, typed: `CityProfile`, built once from the validated YAML.
+
+The engine and plugins (`ctx.profile`) read the profile's settings through it
+(`engine.city.intake.component_radius_m`) rather than through chains of `.get(…, {})`: every
+default is written here, once. The large, list-shaped sections (taxonomy, workflow, time-limit
+rules, assessment) are indexed by the services that own them (cases.catalogue, sla.deadlines,
+assess.assessor) and are not repeated here; `plain` is the whole profile as data.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_EVIDENCE_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UnitView:
+    code: str
+    name: str
+    kind: str
+    parent: str | None
+    unit_class: str | None
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    division_code: str  # GB/T 2260
+    center: tuple[float, float] | None
+    area_km2: float | None
+
+
+@dataclass(frozen=True)
+class Codes:
+    case_number: str
+    grid: str | None  # a pattern grid codes must match
+    component: str | None
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    component_radius_m: float  # 0: a component is matched only when the report names it
+    evidence_max_bytes: int
+    out_of_grid: dict[str, Any] | None  # 越界: the rule for a reporter outside their grids
+    dedupe: dict[str, Any]  # the default dedupe rule; a class's own is merged over it
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    channel: str  # the sender notices go through unless their rule names another
+    templates: dict[str, str]
+    digests: tuple[dict[str, Any], ...]
+    bulletins: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    named_person: bool  # dispatch names the responsible person of the unit (责任人)
+    command: dict[str, Any]  # command routing's shares (五所进街, 一事双责)
+
+
+@dataclass(frozen=True)
+class CityProfile:
+    """A deployment's profile, the sections read by key, typed; `plain` is all of it."""
+
+    name: str
+    title_zh: str
+    region: Region
+    codes: Codes
+    timezone: ZoneInfo
+    intake: IntakeSettings
+    notifications: NotificationSettings
+    routing: RoutingSettings
+    tenant_unit_kinds: frozenset[str]
+    escalation: tuple[dict[str, Any], ...]  # time_limits.escalation: the rungs
+    units: tuple[UnitView, ...]
+    roles: tuple[str, ...]
+    grid_levels: tuple[str, ...]
+    workflows: tuple[str, ...]
+    plain: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def division_code(self) -> str:
+        return self.region.division_code
+
+    def config(self, block: str) -> dict[str, Any]:
+        """A plugin's configuration block (`config: {block: …}`), validated by the schema the
+        plugin registered; {} when the profile has none."""
+        return dict((self.plain.get("config") or {}).get(block) or {})
+
+    @classmethod
+    def of(cls, profile: dict[str, Any]) -> "CityProfile":
+        region = profile.get("region") or {}
+        codes = profile.get("codes") or {}
+        intake = profile.get("intake") or {}
+        notifications = profile.get("notifications") or {}
+        routing = profile.get("routing") or {}
+        limits = profile.get("time_limits") or {}
+        title = profile.get("title")
+        center = region.get("center")
+        return cls(
+            name=profile.get("name", ""),
+            title_zh=title.get("zh", "") if isinstance(title, dict) else str(title or ""),
+            region=Region(
+                name=region.get("name", ""),
+                division_code=region.get("division_code", ""),
+                center=(float(center[0]), float(center[1])) if center else None,
+                area_km2=region.get("area_km2"),
+            ),
+            codes=Codes(
+                case_number=codes.get("case_number", ""),
+                grid=codes.get("grid"),
+                component=codes.get("component"),
+            ),
+            timezone=ZoneInfo((limits.get("calendar") or {}).get("timezone", DEFAULT_TIMEZONE)),
+            intake=IntakeSettings(
+                component_radius_m=intake.get("component_radius_m", 0),
+                evidence_max_bytes=(intake.get("evidence") or {}).get("max_bytes", DEFAULT_EVIDENCE_BYTES),
+                out_of_grid=intake.get("out_of_grid"),
+                dedupe=dict(intake.get("dedupe") or {}),
+            ),
+            notifications=NotificationSettings(
+                channel=notifications.get("channel", "log"),
+                templates=dict(notifications.get("templates") or {}),
+                digests=tuple(notifications.get("digests") or ()),
+                bulletins=tuple(notifications.get("bulletins") or ()),
+            ),
+            routing=RoutingSettings(
+                named_person=bool(routing.get("named_person")), command=dict(routing.get("command") or {})
+            ),
+            tenant_unit_kinds=frozenset((profile.get("tenancy") or {}).get("unit_kinds") or ()),
+            escalation=tuple(limits.get("escalation") or ()),
+            units=tuple(
+                UnitView(u["code"], u["name"], u.get("kind", ""), u.get("parent"), u.get("class"))
+                for u in profile.get("units", [])
+            ),
+            roles=tuple(r["code"] for r in profile.get("roles", [])),
+            grid_levels=tuple(level["code"] for level in profile.get("grid_levels", [])),
+            workflows=tuple(w["code"] for w in (profile.get("workflow") or {}).get("workflows", [])),
+            plain=profile,
+        )
