@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, update
 
-from gridcase.core.db.fastinsert import FastInsert
-from gridcase.core.db.fastquery import FastQuery
+from gridcase.core.db.fast import FastInsert, FastQuery
 from gridcase.core.db.models import Case, CaseEvent
 
 if TYPE_CHECKING:
@@ -66,7 +65,7 @@ def bump(
     connection: Connection, case_id: int, now, reports: int = 0, events: int = 1
 ) -> Callable[[], dict[str, Any]]:
     """Send the case's version bump for `events` new events (and `reports` more reports); the
-    answer reads the new version, the last event's, and the state (see `db.raw.Sent`)."""
+    answer reads the new version, the last event's, and the state (see `db.fast.Sent`)."""
     rows = BUMP_VERSION.send(
         connection, {"case_id": case_id, "now": now, "reports": reports, "events": events}
     )

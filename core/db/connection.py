@@ -39,7 +39,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
-from gridcase.core.db.raw import close_unread_on_rollback, raw_cursor
+from gridcase.core.db.fast import close_unread_on_rollback, raw_cursor
 
 BEGIN_MODE = "gridcase_sqlite_begin"
 # savepoints (a batch's writes) journal to memory, not to a temporary file

@@ -4,38 +4,34 @@ The sequence is claimed with one atomic upsert (`INSERT … ON CONFLICT DO UPDAT
 which both SQLite and PostgreSQL serialise per key: no read-then-write race, and no gaps.
 
 The claim locks the counter's row until the transaction ends, and every case of a day (with the
-usual formats) draws from one counter, so on PostgreSQL the lock's hold time caps new cases a
-second: sampled under load, 44% of intake connections were waiting on it. `NumberedInsert`
-claims the numbers inside the cases' own INSERT (one for a batch's cases of one counter), sent
-with their other rows in one pipeline, so the lock is taken a moment before the commit instead
-of four round trips ahead.
+usual formats) draws from one counter, so on PostgreSQL a new case's number is claimed inside
+the case's own INSERT instead, a moment before the commit (`db.fast.NumberedInsert`, which the
+database builds from the number's parts, `Composed`); `claim` is the plain way, number first.
 """
 
 import re
 import string
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Integer, text
 
-from gridcase.core.db.fastinsert import FastInsert
-from gridcase.core.db.raw import Sent, raw_cursor
+from gridcase.core.db.fast import FastQuery
 
-_CLAIM_SQL = (
-    "INSERT INTO counter (key, value) VALUES (:key, 1) "
-    "ON CONFLICT (key) DO UPDATE SET value = counter.value + 1 RETURNING value"
+# every intake on SQLite claims a number: a constant statement, straight through the driver
+CLAIM = FastQuery(
+    text(
+        "INSERT INTO counter (key, value) VALUES (:key, 1) "
+        "ON CONFLICT (key) DO UPDATE SET value = counter.value + 1 RETURNING value"
+    ).columns(value=Integer)
 )
 
 
 def claim(connection: Connection, key: str) -> int:
-    """The next value of a counter (straight through the driver: this runs on every intake)."""
-    sql = _CLAIM_SQL.replace(":key", "?" if connection.dialect.paramstyle == "qmark" else "%s")
-    with raw_cursor(connection, sql) as cursor:
-        cursor.execute(sql, (key,))
-        return cursor.fetchone()[0]
+    """The next value of a counter."""
+    return CLAIM(connection, {"key": key})[0]["value"]
 
 
 @lru_cache(maxsize=64)
@@ -109,60 +105,3 @@ def composed(fmt: str, fields: dict[str, Any]) -> Composed | None:
         pad="0" if integer.group(1) else " ",
         suffix=text(after),
     )
-
-
-class NumberedInsert:
-    """Rows inserted with the next numbers of one counter, claimed in the same statement
-    (PostgreSQL): `WITH claimed AS (INSERT INTO counter …) INSERT INTO t (…) VALUES (…), …`."""
-
-    def __init__(self, insert: FastInsert, column: str = "number") -> None:
-        self.insert, self.column = insert, column
-
-    def send_many(
-        self, connection: Connection, rows: list[tuple[int, dict[str, Any]]], number: Composed
-    ) -> Callable[[], dict[int, str]]:
-        """Insert each (id, row) with the counter's next numbers, in order; the answer reads each
-        id's number (see `db.raw.Sent`)."""
-        at, n = self.insert.columns.index(self.column), number
-        sents = []
-        for start in range(0, len(rows), self._most):  # within the protocol's 65,535 parameters
-            chunk = rows[start : start + self._most]
-            params: list[Any] = [n.key, len(chunk), n.prefix, n.width, n.pad, n.suffix]  # _SHARED
-            for row_id, row in chunk:
-                values = self.insert.values(connection, row)
-                params += (row_id, *values[:at], *values[at + 1 :])
-            # its text varies with its rows: prepared, each size would be a statement of its own
-            sents.append(Sent(connection, self._sql(len(chunk)), params, prepare=False, native=True))
-        return lambda: dict(row for sent in sents for row in sent.read(lambda cursor: cursor.fetchall()))
-
-    @property
-    def _most(self) -> int:
-        return (65_535 - len(_SHARED)) // len(self.insert.columns)
-
-    @cache  # noqa: B019 (the inserts are module constants, made once)
-    def _sql(self, rows: int) -> str:
-        """The INSERT of `rows` rows with PostgreSQL's own placeholders: the shared ones first
-        (_SHARED), then each row's id and values, its number made from the claimed value."""
-        columns = self.insert.columns
-        at, width = columns.index(self.column), len(columns)  # a row's id and its columns but the number
-
-        def number(k: int) -> str:
-            # the counter now holds the last of the claimed values; lpad cuts a longer value
-            # short, where Python's format widens the field instead
-            seq = f"(value - $2 + {k})::text"
-            return f"(SELECT $3 || lpad({seq}, greatest($4, length({seq})), $5) || $6 FROM claimed)"
-
-        def row(r: int) -> str:
-            marks = [f"${len(_SHARED) + r * width + j + 1}" for j in range(width)]
-            return "(" + ", ".join([*marks[: at + 1], number(r + 1), *marks[at + 1 :]]) + ")"
-
-        names = ", ".join(f'"{c}"' for c in ("id", *columns))
-        values = ", ".join(row(r) for r in range(rows))
-        return (
-            "WITH claimed AS (INSERT INTO counter (key, value) VALUES ($1, $2) "
-            "ON CONFLICT (key) DO UPDATE SET value = counter.value + $2 RETURNING value) "
-            f'INSERT INTO "{self.insert.table.name}" ({names}) VALUES {values} RETURNING id, "{self.column}"'
-        )
-
-
-_SHARED = ("key", "count", "prefix", "width", "pad", "suffix")  # NumberedInsert's first parameters

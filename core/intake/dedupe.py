@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
+from gridcase.core.db.fast import Sent, raw_cursor
 from gridcase.core.db.models import Case
-from gridcase.core.db.raw import Sent, raw_cursor
 from gridcase.core.durations import Duration
 from gridcase.core.places.gridindex import metres_scale
 

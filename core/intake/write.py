@@ -27,16 +27,14 @@ from functools import cache, partial
 from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ARRAY, Connection, String, any_, bindparam, func, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from gridcase.core.cases.events import INSERT_EVENT, bump, event_row
 from gridcase.core.cases.evidence import Stored, Upload
 from gridcase.core.cases.idempotency import same_request
-from gridcase.core.db.fastinsert import FastInsert
-from gridcase.core.db.fastquery import FastQuery
+from gridcase.core.db.fast import FastInsert, FastQuery, NumberedInsert, pipelined
 from gridcase.core.db.models import Case, Outbox, Report, ReportContact
-from gridcase.core.db.numbering import NumberedInsert, case_number
-from gridcase.core.db.raw import pipelined
+from gridcase.core.db.numbering import case_number
 from gridcase.core.errors import GridcaseError
 from gridcase.core.intake.dedupe import cells, dedupe_rule, lock_cells, search_duplicates, within
 from gridcase.core.intake.plan import NewCase, case_notices, plan_case
@@ -49,17 +47,12 @@ if TYPE_CHECKING:
 
 CASE, REPORT, OUTBOX, REPORT_CONTACT = (t.__table__ for t in (Case, Report, Outbox, ReportContact))
 
-# Built once: the inserts go straight to the driver (core/db/fastinsert.py) and the queries are
+# Built once: the inserts go straight to the driver (core/db/fast.py) and the queries are
 # constant statements with parameters, which skips SQLAlchemy's per-call construction work.
 INSERT_CASE = FastInsert(CASE, returning_id=True)
 INSERT_NUMBERED_CASES = NumberedInsert(FastInsert(CASE))
 INSERT_REPORT = FastInsert(REPORT, returning_id=True)
 INSERT_OUTBOX = FastInsert(OUTBOX)
-NEXT_CASE_IDS = FastQuery(
-    select(func.nextval(func.pg_get_serial_sequence('"case"', "id")).label("id")).select_from(
-        func.generate_series(1, bindparam("n"))
-    )
-)
 _ANSWERED = select(
     REPORT.c.case_id,
     REPORT.c.duplicate,
@@ -69,9 +62,9 @@ _ANSWERED = select(
     REPORT.c.request_hash,
 ).join(CASE, CASE.c.id == REPORT.c.case_id)
 BY_KEY = FastQuery(_ANSWERED.where(REPORT.c.idempotency_key == bindparam("key")))
-BY_KEYS = FastQuery(  # PostgreSQL: a batch's keys in one statement
+BY_KEYS = FastQuery(  # a batch's keys in one statement
     _ANSWERED.add_columns(REPORT.c.idempotency_key.label("key")).where(
-        REPORT.c.idempotency_key == any_(bindparam("keys", type_=ARRAY(String)))
+        REPORT.c.idempotency_key.in_(bindparam("keys", expanding=True))
     ),
     prepare=False,  # measured: its generic plan made PostgreSQL's time per intake triple in a minute
 )
@@ -202,7 +195,6 @@ def _write(
 
 def _look(engine: "Engine", connection: Connection, live: list[_Entry], now: datetime) -> list[int]:
     """Send step 1 for every report (see the module's notes); returns the reserved case ids."""
-    postgresql = connection.dialect.name == "postgresql"
     with pipelined(connection):
         lock_cells(connection, sorted({key for e in live for key in cells(engine, e.c.r)}))
         answered = _send_answered(connection, {e.c.key for e in live if e.c.key is not None})
@@ -210,16 +202,13 @@ def _look(engine: "Engine", connection: Connection, live: list[_Entry], now: dat
         for i, e in enumerate(live):
             e.earlier = partial(answered, e.c.key) if e.c.key is not None else None
             e.nearby = lambda i=i: nearby()[i]
-        ids = NEXT_CASE_IDS.send(connection, {"n": len(live)}) if postgresql and live else None
-    return sorted((row["id"] for row in ids()), reverse=True) if ids is not None else []
+        ids = INSERT_NUMBERED_CASES.reserve(connection, len(live))  # none where numbers come first
+    return sorted(ids(), reverse=True)
 
 
 def _send_answered(connection: Connection, keys: set[str]) -> Callable[[str], list[dict[str, Any]]]:
     """Send the lookup of what earlier requests with these idempotency keys were answered; the
     answer gives a key's (no row for a key not seen before)."""
-    if connection.dialect.name != "postgresql":  # in-process: a query a key costs nothing
-        sent = {key: cache(BY_KEY.send(connection, {"key": key})) for key in keys}
-        return lambda key: sent[key]()
     if not keys:
         return lambda key: []
     rows = cache(BY_KEYS.send(connection, {"keys": sorted(keys)}))

@@ -26,7 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from gridcase.core.db.connection import write
-from gridcase.core.db.fastquery import FastQuery
+from gridcase.core.db.fast import FastQuery
 from gridcase.core.db.models import ApiToken, Person, Responsibility, WebSession
 from gridcase.core.errors import GridcaseError
 from gridcase.core.people import throttle
@@ -55,7 +55,6 @@ PERSON_BY_TOKEN = FastQuery(
     .join(TOKEN, TOKEN.c.person_id == PERSON.c.id)
     .where(TOKEN.c.token_hash == bindparam("hash"), TOKEN.c.revoked_at.is_(None), PERSON.c.active)
 )
-PERSON_BY_ID = FastQuery(select(PERSON, _GRIDS).where(PERSON.c.id == bindparam("id"), PERSON.c.active))
 PERSON_BY_SESSION = FastQuery(
     select(PERSON, _GRIDS, SESSION.c.seen_at.label("session_seen_at"))
     .join(SESSION, SESSION.c.person_id == PERSON.c.id)
@@ -139,7 +138,8 @@ def person_by_token(connection: Connection, token: str) -> dict[str, Any] | None
 
 def person_by_id(connection: Connection, person_id: int) -> dict[str, Any] | None:
     """The active person with this id, with their responsibility `grids`, or None."""
-    return _person(PERSON_BY_ID(connection, {"id": person_id}))
+    query = select(PERSON, _GRIDS).where(PERSON.c.id == person_id, PERSON.c.active)
+    return _person([dict(row) for row in connection.execute(query).mappings()])
 
 
 def send_person(
@@ -147,7 +147,7 @@ def send_person(
 ) -> Callable[[], dict[str, Any] | None]:
     """Send the lookup of the person of `token`, else of `session` if it is live within `bounds`
     (`Lifetimes.bounds`; its last use comes as `session_seen_at`); the answer reads it (see
-    `db.raw.Sent`), so that inside `pipelined` the lookups of many requests share a round trip."""
+    `db.fast.Sent`), so that inside `pipelined` the lookups of many requests share a round trip."""
     if token is not None:
         if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 100:
             return lambda: None

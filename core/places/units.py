@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, sele
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gridcase.core.db.connection import write
-from gridcase.core.db.fastinsert import FastInsert
+from gridcase.core.db.fast import FastInsert
 from gridcase.core.db.models import CaseUnit, Grid, Person, Responsibility, Unit, UnitClassChange, UnitCommand
 from gridcase.core.errors import GridcaseError
 from gridcase.core.people.accounts import end_sessions_if_rights_changed

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy import case as when
 
 from gridcase.core.cases.events import append, bump, event_row
-from gridcase.core.db.fastinsert import FastInsert
+from gridcase.core.db.fast import FastInsert
 from gridcase.core.db.models import Case, Clock, UTCDateTime
 from gridcase.core.durations import Duration
 from gridcase.core.sla import sweep

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
 from gridcase.core.db.connection import write
-from gridcase.core.db.fastinsert import FastInsert
+from gridcase.core.db.fast import FastInsert
 from gridcase.core.db.models import Case, CaseUnit, Clock, Outbox, Timer, UTCDateTime
 from gridcase.core.durations import Duration
 from gridcase.core.notify.outbox import TEMPLATES, notice_channel, outbox_row

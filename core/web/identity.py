@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from gridcase.core.db.connection import query
-from gridcase.core.db.raw import pipelined
+from gridcase.core.db.fast import pipelined
 from gridcase.core.errors import GridcaseError
 from gridcase.core.people.accounts import (
     TOUCH,
