@@ -14,6 +14,8 @@ every key is checked before the commit (`engine.migrating`).
 from alembic import context
 from sqlmodel import SQLModel
 
+from gridcase.core.db import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
 config = context.config
 target_metadata = SQLModel.metadata
 

@@ -9,6 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
+from gridcase.core.db import models  # noqa: F401  (registers the tables)
 from gridcase.core.db.connection import (
     alembic_config,
     current_revision,

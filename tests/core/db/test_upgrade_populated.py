@@ -18,6 +18,7 @@ from sqlmodel import SQLModel
 from starlette.testclient import TestClient
 
 from gridcase.core.cli.main import main
+from gridcase.core.db import models  # noqa: F401  (registers the tables)
 from gridcase.core.db.connection import alembic_config, head_revision, is_sqlite, make_engine, upgrade
 from gridcase.core.places import grids
 from gridcase.core.settings import Settings
