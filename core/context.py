@@ -41,9 +41,10 @@ from gridcase.core.errors import GridcaseError
 from gridcase.core.timesource import TimeSource
 
 log = logging.getLogger("gridcase.plugins")
+RECIPIENT_KINDS = ("person", "unit", "leader", "role")
 
-CASE, CASE_UNIT, CLOCK, GRID, OUTBOX, PERSON, RESPONSIBILITY, UNIT = (
-    t.__table__ for t in (Case, CaseUnit, Clock, Grid, Outbox, Person, Responsibility, Unit)
+CASE, CASE_EVENT, CASE_UNIT, CLOCK, GRID, OUTBOX, PERSON, RESPONSIBILITY, TIMER, UNIT = (
+    t.__table__ for t in (Case, CaseEvent, CaseUnit, Clock, Grid, Outbox, Person, Responsibility, Timer, Unit)
 )
 
 
@@ -59,8 +60,8 @@ class Tables:
     person = PERSON
     responsibility = RESPONSIBILITY
     unit = UNIT
-    case_event = CaseEvent.__table__
-    timer = Timer.__table__
+    case_event = CASE_EVENT
+    timer = TIMER
     report = Report.__table__
 
 
@@ -218,6 +219,9 @@ class StartingClock:
 
 @dataclass(frozen=True)
 class TimeLimitEvent:
+    """A light turning yellow or red, or an escalation rung firing, on a stage's clock. `at` is
+    when it was due (the moment the light turned); the sweep that fired it ran at `ctx.now`."""
+
     kind: Literal["yellow", "red", "escalation"]
     rung: str | None
     at: datetime
@@ -389,6 +393,29 @@ class Cases(_Reader):
         with self._connection() as connection:
             return case_view(connection, case_id, self._context.now)
 
+    def events(self, case_id: int) -> tuple[TransitionView, ...]:
+        """The case's timeline, oldest first: every transition and recorded action."""
+        with self._connection() as connection:
+            rows = connection.execute(
+                select(CASE_EVENT, CASE.c.workflow)
+                .join(CASE, CASE.c.id == CASE_EVENT.c.case_id)
+                .where(CASE_EVENT.c.case_id == case_id)
+                .order_by(CASE_EVENT.c.seq)
+            ).mappings()
+            return tuple(transition_view(dict(r), r["transition"]) for r in rows)
+
+    def lights(self, case_id: int) -> tuple[TimeLimitEvent, ...]:
+        """The time-limit events the case has had, in order: each light that turned yellow or red
+        and each escalation rung that fired, also for clocks a later run replaced."""
+        with self._connection() as connection:
+            rows = connection.execute(
+                select(TIMER.c.kind, TIMER.c.rung, TIMER.c.due_at, CLOCK.c.stage)
+                .join(CLOCK, CLOCK.c.id == TIMER.c.clock_id)
+                .where(TIMER.c.case_id == case_id, TIMER.c.status == "fired")
+                .order_by(TIMER.c.due_at, TIMER.c.id)
+            )
+            return tuple(TimeLimitEvent(r.kind, r.rung, r.due_at, r.stage) for r in rows)
+
     def open_in_grid(self, grid: str) -> tuple[int, ...]:
         """The ids of the open cases located in `grid` or in a grid below it."""
         with self._connection() as connection:
@@ -514,10 +541,17 @@ class HookContext:
         notice channel when None) with the outbox's retries, and listed by `gridcase sla outbox`
         and the admin UI like every other notice.
 
-        `recipient` is ``"person:<id>"`` or a unit code. Inside a transaction the notice is
+        `recipient` is ``"person:<id>"``, ``"unit:<code>"`` (the unit's people), ``"leader:<unit>"``
+        (its leaders) or ``"role:<code>"`` (the centre's people of a role): the forms the
+        engine's own notices use, which senders resolve. Inside a transaction the notice is
         written in it, so it is sent only if the transaction commits."""
-        if not recipient:
-            raise GridcaseError("invalid_notice", "a notice needs a recipient ('person:<id>' or a unit code)")
+        kind, _, who = recipient.partition(":")
+        if kind not in RECIPIENT_KINDS or not who:
+            raise GridcaseError(
+                "invalid_notice",
+                "a notice's recipient is person:<id>, unit:<code>, leader:<unit> or role:<code>, "
+                f"not {recipient!r}",
+            )
         row = {
             "created_at": self.now, "channel": channel or self._notice_channel, "recipient": recipient,
             "case_id": case_id, "event": event, "text": text, "payload": payload or {},

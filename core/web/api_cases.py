@@ -360,7 +360,8 @@ TRANSITION = Schema(
             # a number, or its digits as a multipart form sends them
             "version": {"anyOf": [INTEGER, {"type": "string", "pattern": "^[0-9]{1,9}$"}]},
         },
-        additionalProperties=value(1),
+        # a transition's own fields go in payload: a field beside it was dropped without a word
+        additionalProperties=False,
     )
 )
 

@@ -246,10 +246,12 @@ def test_after_case_created(hooked):
     created = [c for c in calls if c[0] == "created"]
     assert created == [("created", filed["number"], "320508001001001", ("street1", "district"), ("water",))]
     # the plugin's notice went through the outbox, where the centre sees and delivers it
-    assert notices(engine) == [("street1", f"新案件 {filed['number']}")]
+    assert notices(engine) == [("unit:street1", f"新案件 {filed['number']}")]
     engine.sweep()
     sent = outbox_listing(engine.db, status="sent")["rows"]
-    assert [(n["recipient"], n["channel"]) for n in sent if n["event"] == "everyhook"] == [("street1", "log")]
+    assert [(n["recipient"], n["channel"]) for n in sent if n["event"] == "everyhook"] == [
+        ("unit:street1", "log")
+    ]
 
 
 def test_before_transition(hooked):
@@ -310,8 +312,8 @@ def test_after_time_limit_event(hooked):
     number = engine.case(dispatched(engine))["number"]
     engine.time.advance(days=30)
     engine.sweep()
-    seen = {(c[1], c[2], c[3]) for c in calls if c[0] == "time_limit"}
-    assert (number, "red", "handle") in seen and (number, "yellow", "handle") in seen
+    seen = {c[1:] for c in calls if c[0] == "time_limit"}
+    assert (number, "red", "handle", True, True) in seen and (number, "yellow", "handle", True, True) in seen
 
 
 def test_register_assessment_facts(hooked, make_profile):
@@ -391,3 +393,20 @@ def test_city_plugins_run_before_builtins(city):
     order = [name for name, _ in pm.list_name_plugin()]
     assert order.index(str(EVERYHOOK)) > order.index("gridcase.plugins.builtin.routing")
     assert isinstance(pm, pluggy.PluginManager)
+
+
+def test_the_context_reads_what_a_plugin_needs_and_refuses_an_unknown_recipient(hooked):
+    engine, _ = hooked
+    case_id = dispatched(engine)
+    ctx = engine.hooks.context()
+    assert [e.code for e in ctx.cases.events(case_id)] == ["report", "accept", "file", "dispatch"]
+    assert ctx.cases.get(case_id).units_in("handling") == ("water",)
+    assert [g.code for g in ctx.grids.chain("320508001001001")][-1] == "320508"
+    assert ctx.units.get("water").name == "水务局" and ctx.units.get("nosuch") is None
+    assert case_id in ctx.cases.open_in_grid("320508001")
+    with pytest.raises(GridcaseError) as info:
+        ctx.notify("water", "a bare code names no one a sender knows")
+    assert info.value.code == "invalid_notice" and "unit:<code>" in info.value.message
+    engine.time.advance(days=30)
+    engine.sweep()
+    assert {(e.kind, e.stage) for e in engine.hooks.context().cases.lights(case_id)} >= {("red", "handle")}

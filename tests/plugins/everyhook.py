@@ -166,7 +166,7 @@ def route_case(ctx: HookContext, request: RoutingRequest) -> Routing | None:
 def after_case_created(ctx: HookContext, case: CaseView) -> None:
     calls.append(("created", case.number, case.grid, case.territorial_units, case.units_in("responsible")))
     for unit in case.territorial_units[:1]:
-        ctx.notify(unit, f"新案件 {case.number}", case_id=case.id, event=BLOCK)
+        ctx.notify(f"unit:{unit}", f"新案件 {case.number}", case_id=case.id, event=BLOCK)
 
 
 # -- transitions --------------------------------------------------------------------------
@@ -186,7 +186,10 @@ def during_transition(ctx: HookContext, case: CaseView, transition: TransitionVi
     if transition.code != "dispatch":
         return
     ctx.notify(
-        "water", f"{case.number} 派给 {','.join(case.units_in('handling'))}", case_id=case.id, event=BLOCK
+        "unit:water",
+        f"{case.number} 派给 {','.join(case.units_in('handling'))}",
+        case_id=case.id,
+        event=BLOCK,
     )
     if transition.payload.get("explode"):
         raise GridcaseError("refused_by_city", "the city's plugin refuses this dispatch")
@@ -209,7 +212,9 @@ def adjust_deadline(ctx: HookContext, clock: StartingClock, deadline: datetime) 
 
 @hookimpl
 def after_time_limit_event(ctx: HookContext, case: CaseView, event: TimeLimitEvent) -> None:
-    calls.append(("time_limit", case.number, event.kind, event.stage))
+    # the case's light history has the event, and the event is when the light turned
+    history = ctx.cases.lights(case.id)
+    calls.append(("time_limit", case.number, event.kind, event.stage, event in history, event.at <= ctx.now))
 
 
 # -- assessment ---------------------------------------------------------------------------
@@ -221,7 +226,7 @@ def notices_by_unit(ctx: HookContext, kind: str) -> Select | None:
         return None
     outbox = Tables.outbox
     return (
-        select(outbox.c.recipient, func.count())
+        select(func.substr(outbox.c.recipient, 6), func.count())  # unit:<code> → the code
         .where(outbox.c.event == BLOCK, outbox.c.created_at >= PERIOD_START, outbox.c.created_at <= CUTOFF)
         .group_by(outbox.c.recipient)
     )

@@ -98,6 +98,9 @@ def test_unknown_things_are_404_and_stale_versions_409(world):
     assert stale.status_code == 409 and stale.json()["error"]["details"]["version"] > 1
     wrong_state = world.post(f"/api/v1/cases/{world.case_id}/transitions/close", "shift_leader", json={})
     assert wrong_state.status_code == 409
+    beside = world.post(f"/api/v1/cases/{world.case_id}/transitions/sign", "water", json={"remark": "签收"})
+    assert beside.status_code == 422, beside.text  # a field beside payload was dropped without a word
+    assert "remark" in beside.json()["error"]["message"]
     missing = world.post(f"/api/v1/cases/{world.case_id}/transitions/sign", "water", json={"payload": []})
     assert missing.status_code == 422
 
