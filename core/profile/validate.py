@@ -19,22 +19,38 @@ def load_validated(ref: str | os.PathLike) -> tuple[Profile, pluggy.PluginManage
     names = profile.data.get("plugins")
     names = [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
     good: list[str] = []
+    failed: list[str] = []
     for i, name in enumerate(names):
         try:
             get_plugin_manager([name], profile.folder)
             good.append(name)
         except PluginLoadError as exc:
             issues.append(Issue(profile.mark(["plugins", i]), pointer(["plugins", i]), exc.reason))
+            failed.append(name)
     pm = get_plugin_manager(good, profile.folder)
     _add_contributions(profile, pm)
     fragments = {b["block"]: b["schema"] for b in collect(pm, "register_profile_schemas")}
     guards = {g["name"] for g in collect(pm, "register_guards")}
     facts = {f.code for f in collect(pm, "register_assessment_facts")}
-    issues += schema_issues(profile, fragments)
-    issues += cross_check(profile, guards, facts)
+    later = schema_issues(profile, fragments) + cross_check(profile, guards, facts)
+    issues += [_blame(issue, failed) for issue in later] if failed else later
     if issues:
         raise ProfileError(issues)
     return profile, pm
+
+
+# what a plugin that failed to load would have registered: a config block, a guard, a fact
+_FROM_PLUGINS = ("/config/", "unknown guard", "unknown fact")
+
+
+def _blame(issue: Issue, failed: list[str]) -> Issue:
+    """An error that a plugin which failed to load may be the cause of, saying so: fix that first."""
+    if not any(word in f"{issue.pointer} {issue.message}" for word in _FROM_PLUGINS):
+        return issue
+    names = ", ".join(repr(name) for name in failed)
+    return Issue(
+        issue.mark, issue.pointer, f"{issue.message} (perhaps because plugin {names} failed to load)"
+    )
 
 
 def validate(ref: str | os.PathLike) -> list[Issue]:

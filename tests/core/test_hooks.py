@@ -410,3 +410,18 @@ def test_the_context_reads_what_a_plugin_needs_and_refuses_an_unknown_recipient(
     engine.time.advance(days=30)
     engine.sweep()
     assert {(e.kind, e.stage) for e in engine.hooks.context().cases.lights(case_id)} >= {("red", "handle")}
+
+
+def test_errors_a_plugin_that_failed_to_load_may_cause_say_so(make_profile):
+    folder = make_profile(
+        "broken",
+        {
+            "profile.yaml": "name: broken\nextends: standard\nplugins: [./broken.py]\nconfig:\n  broken: {a: 1}\n",
+            "broken.py": "import nosuchmodule\n",
+        },
+    )
+    with pytest.raises(ProfileError) as info:
+        load_validated(folder)
+    first, second = info.value.issues
+    assert first.pointer == "/plugins/0" and "nosuchmodule" in first.message
+    assert second.pointer.startswith("/config") and "plugin './broken.py' failed to load" in second.message
