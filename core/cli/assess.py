@@ -60,7 +60,7 @@ def assess_command(
     if as_of and publish:
         raise GridcaseError("invalid_request", "a published bulletin counts as of now: drop --as-of")
     settings = deployment(profile, db)
-    at = {"clock": ManualTime(_moment(as_of))} if as_of else {}
+    at = {"time": ManualTime(_moment(as_of))} if as_of else {}
     engine = Engine.open(profile_ref(settings.profile), settings.database_url, **at)
     try:
         assessor = Assessor(engine)
@@ -142,7 +142,8 @@ def _indicator_lines(node: dict, lines: list[str], indent: str) -> None:
             _indicator_lines(child, lines, indent + "  ")
         return
     if "fact" in node:  # a plugin's fact: its SQL gave the number, there are no cases to list
-        lines.append(f"{indent}{node['indicator']} = {_num(node['value'])}（{node['fact']}：{node['description']}）")
+        source = f"（{node['fact']}：{node['description']}）"
+        lines.append(f"{indent}{node['indicator']} = {_num(node['value'])}{source}")
         return
     lines.append(f"{indent}{node['indicator']} = {_num(node['value'])}")
     for case in node["cases"]:

@@ -73,7 +73,7 @@ def add_logins(url: str, profile: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def patrol(
-    connection: Connection, profile: dict[str, Any], role: str, home: set[str] = frozenset()
+    connection: Connection, profile: dict[str, Any], role: str, home: set[str] | frozenset[str] = frozenset()
 ) -> list[str]:
     """The fewest top-level grids (a district's streets) that hold an open case for each step
     `role` can take, `home` grids first, then the busiest: a supervisor of these can both 核实
@@ -91,7 +91,7 @@ def patrol(
             waiting.setdefault(step.code, Counter())[top] += 1
     chosen: list[str] = []
     while uncovered := [c for step, c in waiting.items() if not set(c) & set(chosen)]:
-        busiest = Counter()
+        busiest: Counter[str] = Counter()
         for counts in uncovered:
             busiest.update({grid: 1 for grid in counts})  # steps a grid would cover
         total = sum(uncovered, Counter())

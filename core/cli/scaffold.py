@@ -84,7 +84,8 @@ def init_deployment(target: Path, base: str, name: str | None = None) -> list[Pa
     try:
         load_validated(target / "profile")  # it validates as created, or nothing is left behind
     except Exception:
-        shutil.rmtree(target) if not existed else [shutil.rmtree(p) for p in target.iterdir()]
+        for made in [target] if not existed else list(target.iterdir()):
+            shutil.rmtree(made)
         raise
     return sorted(files)
 

@@ -28,7 +28,8 @@ class City:
     def __init__(self, engine: "Engine") -> None:
         self.engine = engine
         index = engine.grids
-        deepest = np.flatnonzero(index.depth == index.depth.max()) if len(index) else []
+        empty = np.empty(0, dtype=np.intp)
+        deepest = np.flatnonzero(index.depth == index.depth.max()) if len(index) else empty
         self.grids = [index.geoms[i] for i in deepest]
         self.bounds = [shapely.bounds(g) for g in self.grids]
         self.centre = engine.profile.get("region", {}).get("center", [116.4, 39.9])

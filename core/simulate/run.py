@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import RowMapping, bindparam, select
 
 from gridcase.core.cases.evidence import Upload
 from gridcase.core.cases.workflow import TransitionError
@@ -31,6 +31,7 @@ from gridcase.core.hookspecs import hookimpl
 from gridcase.core.notify.outbox import notice_channels
 from gridcase.core.simulate.city import City
 from gridcase.core.simulate.workload import Incident, log_uniform
+from gridcase.core.timesource import ManualTime
 
 if TYPE_CHECKING:
     from gridcase.core.engine import Engine
@@ -118,6 +119,9 @@ class Simulation:
         self, engine: "Engine", start: datetime, end: datetime, progress: Callable[[int], None] | None = None
     ):
         self.engine = engine
+        if not isinstance(engine.time, ManualTime):
+            raise TypeError("a simulation moves its engine's time: give the engine a ManualTime")
+        self.time = engine.time
         self.city = City(engine)
         self.start, self.end = start, end
         self.progress = progress
@@ -134,7 +138,7 @@ class Simulation:
         self.unit_roles = {r["code"] for r in engine.roles.values() if r.get("scope") == "unit_subtree"}
         working = [code for code, unit in engine.time_units.items() if unit.get("working")]
         self.extension_unit = "work_day" if "work_day" in working else (working or list(engine.time_units))[0]
-        self.free_at: dict[str, datetime] = {}
+        self.free_at: dict[str | None, datetime] = {}  # by handling unit (None: no unit handles it)
         self.queue: list[tuple[datetime, int, int, str]] = []
         self.tracks: dict[int, Track] = {}
         self.tally = Tally()
@@ -156,7 +160,7 @@ class Simulation:
                 self._sweep(sweep_at)
                 sweep_at += timedelta(hours=1)
                 self._until(min(sweep_at, self.end))
-        self.engine.time.set(self.end)
+        self.time.set(self.end)
         return self.tally
 
     def _until(self, bound: datetime) -> None:
@@ -167,8 +171,8 @@ class Simulation:
             now = min((t for t in (step_at, arrival_at) if t is not None), default=bound)
             if now >= bound:
                 return
-            self.engine.time.set(now)
-            if arrival_at == now:
+            self.time.set(now)
+            if self._incident is not None and arrival_at == now:
                 self._report(self._incident)
                 self._incident = next(self._arrivals, None)
             else:
@@ -176,7 +180,7 @@ class Simulation:
                 self._fire(self.tracks[case_id], code, now)
 
     def _sweep(self, at: datetime) -> None:
-        self.engine.time.set(at)
+        self.time.set(at)
         self.engine.sweep(at)
         self.tally.sweeps += 1
 
@@ -262,7 +266,8 @@ class Simulation:
         start = now
         if code == "handle":  # the unit works through its cases in turn
             unit = self._handling_unit(track)
-            capacity = self.capacity.get(self.unit_kind.get(unit), self.capacity.get("default", 60))
+            kind = self.unit_kind.get(unit)
+            capacity = self.capacity.get(kind or "default", self.capacity.get("default", 60))
             start = max(now, self.free_at.get(unit, now))
             self.free_at[unit] = self.calendar.add(start, WORKING_DAY_MIN / capacity)
         self._schedule(track, self.calendar.add(start, wait), code)
@@ -332,7 +337,7 @@ class Simulation:
             payload.setdefault(name, "模拟")
         return payload, reason
 
-    def _case(self, case_id: int) -> dict[str, Any]:
+    def _case(self, case_id: int) -> RowMapping:
         with read(self.engine.db) as connection:  # the hour's batch: it sees the hour's writes
             return connection.execute(SELECT_CASE, {"case": case_id}).mappings().one()
 
