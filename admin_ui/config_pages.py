@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gridcase.admin_ui.render import page
-from gridcase.admin_ui.views import ADMIN, WEIGHTS, WORKFLOW, form_of, ui
+from gridcase.admin_ui.views import ADMIN, WEIGHTS, WORKFLOW, text_form_of, ui
 from gridcase.core.db.connection import read
 from gridcase.core.db.models import Person, Responsibility, Unit
 from gridcase.core.errors import GridcaseError
@@ -64,7 +64,7 @@ async def units(request: Request, actor: Actor) -> Response:
 @ui(ADMIN)
 async def unit_class(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
-    form = dict((await form_of(request, max_fields=10)).items())
+    form = dict((await text_form_of(request, max_fields=10)).items())
     code = request.path_params["code"]
     await run_in_threadpool(set_unit_class, engine.db, code, form.get("class") or None, engine.time.now())
     return Response(status_code=204, headers={"HX-Refresh": "true"})
@@ -74,7 +74,7 @@ async def unit_class(request: Request, actor: Actor) -> Response:
 async def save_person(request: Request, actor: Actor) -> Response:
     """Change a person's roles, unit and whether they may log in."""
     engine = request.app.state.engine
-    form = await form_of(request, max_fields=60)
+    form = await text_form_of(request, max_fields=60)
     roles, unit = form.getlist("roles"), form.get("unit") or None
     check_person(engine.profile, roles, unit)
     username = request.path_params["username"]
@@ -88,7 +88,7 @@ async def save_person(request: Request, actor: Actor) -> Response:
 async def add_person_page(request: Request, actor: Actor) -> Response:
     """A new person with a generated password, shown once."""
     engine = request.app.state.engine
-    form = await form_of(request, max_fields=60)
+    form = await text_form_of(request, max_fields=60)
     username, roles, unit = form.get("username", "").strip(), form.getlist("roles"), form.get("unit") or None
     if not username:
         raise GridcaseError("invalid_request", "用户名不能为空", {"field": "username"})
@@ -139,7 +139,7 @@ def _record_setting(
 async def save_rule(request: Request, actor: Actor) -> Response:
     """A time-limit rule's limit: clocks started from now on count with it."""
     engine = request.app.state.engine
-    form = dict((await form_of(request, max_fields=10)).items())
+    form = dict((await text_form_of(request, max_fields=10)).items())
     code = request.path_params["code"]
     await run_in_threadpool(
         _record_setting,
@@ -168,7 +168,7 @@ async def save_composite(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     if "admin" not in actor.roles:
         raise GridcaseError("forbidden", "只有管理员可以修改权重")
-    form = dict((await form_of(request, max_fields=100)).items())
+    form = dict((await text_form_of(request, max_fields=100)).items())
     code = request.path_params["code"]
     composite = next(
         (c for c in engine.profile.get("assessment", {}).get("composites", []) if c["code"] == code), None
@@ -210,7 +210,7 @@ async def calendar_day(request: Request, actor: Actor) -> Response:
     """Add or remove a working-day override (调休, an extra holiday), or confirm a year whose days
     are entered; clocks started later use it, and provisional deadlines are counted again."""
     engine = request.app.state.engine
-    form = dict((await form_of(request, max_fields=10)).items())
+    form = dict((await text_form_of(request, max_fields=10)).items())
     calendar = form.get("calendar", "")
     if form.get("action") == "confirm":
         year = form.get("year", "")
@@ -305,7 +305,7 @@ async def unthrottle(request: Request, actor: Actor) -> Response:
     """Clear a login throttle (an address's failures, or a name's from an address): the person
     who locked themselves out, or a colleague behind the same office address, may try again."""
     engine = request.app.state.engine
-    form = dict((await form_of(request, max_fields=10)).items())
+    form = dict((await text_form_of(request, max_fields=10)).items())
     address, username = form.get("address") or None, form.get("username") or None
     cleared = await run_in_threadpool(throttle.clear, engine.db, address, username)
     log.info(

@@ -61,7 +61,8 @@ def _environment(language: str) -> Environment:
         lstrip_blocks=True,
         finalize=_clean,
     )
-    env.install_gettext_translations(CATALOGUES[language], newstyle=True)
+    # the i18n extension adds this method when the environment is made; jinja2's types do not declare it
+    env.install_gettext_translations(CATALOGUES[language], newstyle=True)  # type: ignore[attr-defined]
     env.globals["LANGUAGES"] = LANGUAGES
     env.globals["describe"] = describe_change
     env.globals["STATUS_LABELS"] = NOTICE_STATUSES

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gridcase.admin_ui.render import page
-from gridcase.admin_ui.views import ADMIN, form_of, ui
+from gridcase.admin_ui.views import ADMIN, text_form_of, ui
 from gridcase.core.errors import GridcaseError
 from gridcase.core.people.actor import Actor
 from gridcase.core.profile import taxonomy_changes
@@ -105,7 +105,8 @@ def _fields(form: dict[str, Any], minor: dict[str, Any]) -> dict[str, Any]:
         row = {key: form.get(f"standards-{i}-{key}", "").strip() for key in STANDARD_FIELDS}
         if not any(row.values()):
             continue
-        old = next((r for r in minor.get("standards", []) if r.get("code") == row["code"]), {})
+        written: list[dict[str, Any]] = minor.get("standards", [])
+        old = next((r for r in written if r.get("code") == row["code"]), {})
         rows.append({**old, **{k: v for k, v in row.items() if v}})
     fields["standards"] = rows or None
     return fields
@@ -115,7 +116,7 @@ def _fields(form: dict[str, Any], minor: dict[str, Any]) -> dict[str, Any]:
 async def save(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     kind, code = request.path_params["kind"], request.path_params["code"]
-    form = dict((await form_of(request, max_fields=400)).items())
+    form = dict((await text_form_of(request, max_fields=400)).items())
     minor = _minor(engine, kind, code)
     fields = _fields(form, minor)
     try:
@@ -138,7 +139,7 @@ async def new_class(request: Request, actor: Actor) -> Response:
     """A new minor class under a major one; the editor opens on it to fill in the rest."""
     engine = request.app.state.engine
     kind, major = request.path_params["kind"], request.path_params["major"]
-    form = dict((await form_of(request, max_fields=10)).items())
+    form = dict((await text_form_of(request, max_fields=10)).items())
     code, name = form.get("code", "").strip(), form.get("name_zh", "").strip()
 
     def run() -> None:
@@ -157,7 +158,7 @@ async def new_class(request: Request, actor: Actor) -> Response:
 async def revert(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     change_id = request.path_params["change_id"]
-    form = dict((await form_of(request, max_fields=10)).items())
+    form = dict((await text_form_of(request, max_fields=10)).items())
     history = await run_in_threadpool(taxonomy_changes.load, engine.db)
     change = next((c for c in history if str(c["id"]) == change_id), None)
     if change is None:

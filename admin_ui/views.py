@@ -4,7 +4,7 @@ pages (or as an htmx fragment) instead of JSON."""
 from collections.abc import Awaitable, Callable
 from functools import wraps
 
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -94,6 +94,13 @@ async def form_of(request: Request, max_fields: int = 10, max_files: int = 0) ->
         else:
             check_text(value.filename, f"{name} (a file's name)")
     return form
+
+
+async def text_form_of(request: Request, max_fields: int = 10) -> ImmutableMultiDict[str, str]:
+    """`form_of` for a form without files: Starlette refuses a file in it (max_files=0), so every
+    value is text."""
+    form = await form_of(request, max_fields=max_fields)
+    return ImmutableMultiDict([(name, value) for name, value in form.multi_items() if isinstance(value, str)])
 
 
 def error_page(request: Request, exc: GridcaseError) -> Response:
