@@ -7,6 +7,7 @@ import io
 import json
 import zipfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -154,25 +155,10 @@ def test_one_case_two_responsible_units_share_its_deduction_and_its_money(engine
     assert charged["case_id"] == case_id and charged["share"] == 0.7 and "超期" in charged["reason"]
 
 
-PLUGIN = """
-from gridcase.core.hookspecs import hookimpl
-
-@hookimpl
-def split_case_consequences(ctx, case, rule, units):
-    assert rule == "overdue" and case.number and case.units_in("responsible")
-    return [{"unit": "water", "share": 1.0}]   # the bureau answers for all of it
-
-@hookimpl
-def adjust_scores(ctx, results, period):
-    assert period.label == "2026-10"
-    return [{"object": r["object"], "points": 3, "reason": "表扬加分", "cases": []} for r in results if r["object"] == "unit:water"]
-"""
-
-
 def test_split_case_consequences_and_adjust_scores_change_the_results(engine, make_profile):
+    plugin = Path(__file__).parents[2] / "plugins" / "bureau_pays.py"
     folder = make_profile(
-        "hooks",
-        {"profile.yaml": f"name: hooks\nextends: {TESTCITY}\nplugins: [./hooks.py]\n", "hooks.py": PLUGIN},
+        "hooks", {"profile.yaml": f"name: hooks\nextends: {TESTCITY}\nplugins: [{plugin}]\n"}
     )
     hooked = Engine.open(folder, engine.db.url.render_as_string(hide_password=False), time=engine.time)
     hooked.load_reference_data()
