@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gridcase.admin_ui.render import LANGUAGES, page
-from gridcase.admin_ui.views import error_page, form_of
+from gridcase.admin_ui.views import error_page, text_form_of
 from gridcase.core.errors import GridcaseError
 from gridcase.core.web.errors import status_of
 from gridcase.core.web.identity import begin_session, check_password, end_request_session, identify
@@ -27,7 +27,7 @@ async def login_form(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     try:
-        form = dict((await form_of(request, max_fields=10)).items())
+        form = dict((await text_form_of(request, max_fields=10)).items())
     except GridcaseError as exc:
         return error_page(request, exc)
     sent = form.get("csrf_token", "")

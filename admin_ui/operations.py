@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -101,7 +102,7 @@ async def _form(request: Request) -> tuple[dict[str, Any], list[Upload]]:
     fields: dict[str, Any] = {}
     uploads: list[Upload] = []
     for name, value in form.multi_items():
-        if hasattr(value, "read"):
+        if isinstance(value, UploadFile):
             content = await value.read()
             if content:
                 uploads.append(Upload(value.filename or "file", content, "photo"))
