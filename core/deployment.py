@@ -57,7 +57,13 @@ class Deployment(Protocol):
     def find_component(self, connection: Connection, r: dict[str, Any]) -> dict[str, Any] | None: ...
 
     def attach(
-        self, connection: Connection, case_id: int, event_id: int | None, uploads: Any, stored: list[Any], now: datetime
+        self,
+        connection: Connection,
+        case_id: int,
+        event_id: int | None,
+        uploads: Any,
+        stored: list[Any],
+        now: datetime,
     ) -> None: ...
 
     def subtree(self, connection: Connection, unit: str) -> frozenset[str]: ...

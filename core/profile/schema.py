@@ -76,8 +76,14 @@ def _issues_for(profile: Profile, error: ValidationError) -> list[Issue]:
                 continue
             hint = difflib.get_close_matches(str(key), allowed, n=1)
             message = f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-            if not allowed and path and path[-1] == "config":
-                message = f"no enabled plugin provides a config block named {key!r}"
+            if path and path[-1] == "config":
+                message = f"no enabled plugin provides a config block named {key!r}" + (
+                    f" (did you mean {hint[0]!r}?)"
+                    if hint
+                    else f"; the enabled ones have: {', '.join(allowed)}"
+                    if allowed
+                    else ""
+                )
             elif allowed:
                 message += f"; allowed: {', '.join(allowed)}"
             out.append(Issue(mark_at(profile.data, path + [key], key=True), pointer(path + [key]), message))

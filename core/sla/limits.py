@@ -17,7 +17,11 @@ from gridcase.core.sla.deadlines import Deadlines
 
 class TimeLimits:
     def __init__(
-        self, profile: dict[str, Any], db: Database, hooks: Hooks, taxonomy_at: Callable[[int], dict[str, Any]]
+        self,
+        profile: dict[str, Any],
+        db: Database,
+        hooks: Hooks,
+        taxonomy_at: Callable[[int], dict[str, Any]],
     ) -> None:
         self.db = db
         self.deadlines = Deadlines(profile, hooks, taxonomy_at)
