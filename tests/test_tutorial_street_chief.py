@@ -168,4 +168,7 @@ def test_the_street_chief_tutorial_runs_a_fortnight(cli, tmp_path):
     explained = run(
         "assess", "--period", "2026-11-02..2026-11-15", "--explain", "unit:dazhi", "--indicator", "street_red"
     ).out
-    assert f"street_red = {red.get('dazhi', 0)}（street_red_cases：cases in the street's grids that went red）" in explained
+    assert (
+        f"street_red = {red.get('dazhi', 0)}（street_red_cases：cases in the street's grids that went red）"
+        in explained
+    )

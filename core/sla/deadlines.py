@@ -213,8 +213,9 @@ class Deadlines:
         deadline, yellow = calendar.add_all(start, (minutes, yellow_minutes))
         if self.hooks is not None and self.hooks.listened("adjust_deadline"):
             clock = StartingClock(
-                case.get("id"), case.get("class_code") or "", case.get("kind") or "", bool(case.get("urgent")),
-                case.get("area_class"), stage, start, limit.duration.value, limit.duration.unit, limit.rule,
+                case.get("id"), case.get("class_code") or "", case.get("kind") or "",
+                bool(case.get("urgent")), case.get("area_class"), stage, start,
+                limit.duration.value, limit.duration.unit, limit.rule,
             )  # fmt: skip
             deadline = (
                 self.hooks.call("adjust_deadline", now=start, clock=clock, deadline=deadline) or deadline

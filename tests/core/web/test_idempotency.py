@@ -26,9 +26,7 @@ def report(i: int, **extra) -> dict:
 def integration(world, name: str) -> dict[str, str]:
     """The headers of a new system account (an integration such as a camera vendor's)."""
     add_person(world.engine.db, name, name, ["system"])
-    return {
-        "Authorization": f"Bearer {create_token(world.engine.db, name, 'test', world.engine.time.now())}"
-    }
+    return {"Authorization": f"Bearer {create_token(world.engine.db, name, 'test', world.engine.time.now())}"}
 
 
 def count(world, table: str) -> int:
