@@ -197,7 +197,7 @@ class RoutingRequest:
     kind: Literal["component", "event"]
     grid: str | None
     grids: tuple[str, ...]  # the case's grid first, then each grid above it
-    grid_units: dict[str, str]  # each of `grids` → its territorial unit
+    grid_units: dict[str, str | None]  # each of `grids` → its territorial unit, if it has one
     component: dict[str, Any] | None  # owner_unit, maintainer_unit, supervisor_unit …
 
 

@@ -46,9 +46,11 @@ class Deployment(Protocol):
     # services of the stages above the readers: sla.clocks.Clocks, places.gridindex.GridIndex,
     # places.tenancy.Tenancy, cases.evidence.EvidenceStore
     clocks: Any
-    grids: Any
     tenancy: Any
     evidence: Any
+
+    @property
+    def grids(self) -> Any: ...
 
     def resolve_class(self, code: str, kind: str | None = None) -> dict[str, Any]: ...
 

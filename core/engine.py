@@ -6,6 +6,7 @@ touches the tables directly. Time comes from the injected clock.
 
 import copy
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -255,7 +256,7 @@ class Engine:
         self,
         report: dict[str, Any],
         actor: Actor,
-        uploads: list[Upload] = (),
+        uploads: Sequence[Upload] = (),
         idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         """File a report. Returns {case_id, number, duplicate, replay}."""
@@ -279,7 +280,7 @@ class Engine:
         actor: Actor,
         payload: dict[str, Any] | None = None,
         reason: str | None = None,
-        uploads: list[Upload] = (),
+        uploads: Sequence[Upload] = (),
         expected_version: int | None = None,
         brief: bool = False,
         claim: Claim | None = None,
@@ -333,8 +334,10 @@ class Engine:
         stored: list[Stored],
         now: datetime,
     ) -> None:
+        store = self.evidence
+        assert store is not None  # __post_init__ made one when none was given
         for upload, meta in zip(uploads, stored, strict=True):
-            self.evidence.put(upload)
+            store.put(upload)
             INSERT_EVIDENCE(
                 connection,
                 {

@@ -107,6 +107,8 @@ def _load_profile_plugin(spec: str, folder: Path | None) -> tuple[str, ModuleTyp
             raise PluginLoadError(spec, f"no such file {path}")
         name = f"{PROJECT}_local_{path.stem}"
         module_spec = importlib.util.spec_from_file_location(name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise PluginLoadError(spec, f"{path} cannot be imported as a Python module")
         module = importlib.util.module_from_spec(module_spec)
         try:
             module_spec.loader.exec_module(module)

@@ -21,7 +21,7 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 ROOT_ENV = "GRIDCASE_EVIDENCE_DIR"
 
 # (content type, kind, test on the first bytes)
-SIGNATURES: tuple[tuple[str, str, object], ...] = (
+SIGNATURES: tuple[tuple[str, str, Callable[[bytes], bool]], ...] = (
     ("image/jpeg", "photo", lambda b: b.startswith(b"\xff\xd8\xff")),
     ("image/png", "photo", lambda b: b.startswith(b"\x89PNG\r\n\x1a\n")),
     ("image/gif", "photo", lambda b: b[:6] in (b"GIF87a", b"GIF89a")),

@@ -45,7 +45,8 @@ PUBLIC_FIELDS = (
 
 
 def scopes(engine: "Deployment", actor: "Actor") -> set[str]:
-    return {engine.roles.get(role, {}).get("scope") for role in actor.roles} - {None}
+    found = (engine.roles.get(role, {}).get("scope") for role in actor.roles)
+    return {scope for scope in found if scope is not None}
 
 
 def case_filter(engine: "Deployment", actor: "Actor") -> ColumnElement:
@@ -61,7 +62,7 @@ def _by_roles(engine: "Deployment", actor: "Actor") -> ColumnElement:
     granted = scopes(engine, actor)
     if "all" in granted:
         return true()
-    terms = []
+    terms: list[ColumnElement[bool]] = []
     if "unit_subtree" in granted and actor.unit:
         below = select(UNIT.c.code).where(
             UNIT.c.path.startswith(select(UNIT.c.path).where(UNIT.c.code == actor.unit).scalar_subquery())

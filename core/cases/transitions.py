@@ -14,6 +14,7 @@ answer). Other fields are kept in the event's payload.
 """
 
 import functools
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -77,7 +78,7 @@ def fire(
     actor: "Actor",
     payload: dict[str, Any] | None = None,
     reason: str | None = None,
-    uploads: list[Upload] = (),
+    uploads: Sequence[Upload] = (),
     expected_version: int | None = None,
     brief: bool = False,
     claim: "Claim | None" = None,

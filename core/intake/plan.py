@@ -126,7 +126,7 @@ def case_notices(
         actor, grid = c.actor, c.located["grid"]
         reporter = actor.username or f"监督员{actor.id}"
         text = OUT_OF_GRID.format(reporter=reporter, number=number, grid=grid)
-        payload = {"reporter": actor.id, "grid": grid, "grids": sorted(actor.grids)}
+        payload = {"reporter": actor.id, "grid": grid, "grids": sorted(actor.grids or ())}
         channel = notice_channel(engine.profile, rule)
         rows += [
             outbox_row(now, channel, f"role:{role}", case_id, "out_of_grid", text, payload)

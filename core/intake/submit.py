@@ -15,6 +15,7 @@ as its first try, so it is answered with that try's case.
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -38,11 +39,27 @@ if TYPE_CHECKING:
     from gridcase.core.people.actor import Actor
 
 log = logging.getLogger("gridcase.intake")
-TEXT_FIELDS = ("channel", "crs", "description", "address", "category", "kind", "component", "standard")
-TEXT_FIELDS += ("item",)
+
+
+def _length(column: Any) -> int:
+    """A text column's length (its type is a String with one)."""
+    return column.type.length
+
+
+TEXT_FIELDS = (
+    "channel",
+    "crs",
+    "description",
+    "address",
+    "category",
+    "kind",
+    "component",
+    "standard",
+    "item",
+)
 MEDIA_URL = Report.__table__.c.media_url
 # the contact a report may carry, and the longest each may be (its column's length)
-CONTACT_FIELDS = {c.name: c.type.length for c in ReportContact.__table__.c if c.name != "report_id"}
+CONTACT_FIELDS = {c.name: _length(c) for c in ReportContact.__table__.c if c.name != "report_id"}
 
 
 @dataclass(frozen=True)
@@ -68,7 +85,7 @@ def check_report(engine: "Deployment", report: dict[str, Any], actor: "Actor") -
         if report.get(key) is not None and not isinstance(report[key], str):
             raise _invalid(f"{key} must be text", field=key)
         check_text(report.get(key), key)
-    channel = engine.channels.get(report.get("channel"))
+    channel = engine.channels.get(report.get("channel") or "")
     if channel is None or channel.get("enabled") is False:
         raise GridcaseError("unknown_channel", f"no enabled channel {report.get('channel')!r}")
     if channel.get("roles") and not set(channel["roles"]) & actor.roles:
@@ -135,7 +152,7 @@ def _check_media_and_contact(report: dict[str, Any]) -> None:
         isinstance(media, str)
         and urlsplit(media).scheme in ("http", "https")
         and urlsplit(media).netloc
-        and len(media) <= MEDIA_URL.type.length
+        and len(media) <= _length(MEDIA_URL)
     ):
         raise _invalid("media_url is an http or https address of at most 2000 characters", field="media_url")
     contact = report.get("contact")
@@ -193,7 +210,7 @@ def intake(
     engine: "Deployment",
     report: dict[str, Any],
     actor: "Actor",
-    uploads: list[Upload] = (),
+    uploads: Sequence[Upload] = (),
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """One report: {case_id, number, duplicate, replay, event}, or the error it raises."""
@@ -231,7 +248,9 @@ def intake_many(engine: "Deployment", submissions: list[Submission]) -> list[dic
                 engine.hooks.after_transition(outcome["event"], outcome["event"]["transition"])
             else:
                 engine.hooks.after_case_created(outcome["case_id"])
-    return outcomes
+    answered = [outcome for outcome in outcomes if outcome is not None]
+    assert len(answered) == len(outcomes)  # each submission was checked, then written or refused
+    return answered
 
 
 def _write(engine: "Deployment", checked: list[Checked]) -> list[dict[str, Any] | Exception]:

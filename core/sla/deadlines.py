@@ -32,6 +32,14 @@ class Limit:
     rule: str
 
 
+def _duration(text: str) -> Duration:
+    """A limit the profile's validation has already parsed (crosscheck checks every one)."""
+    parsed = Duration.parse(text)
+    if parsed is None:
+        raise ValueError(f"not a duration: {text!r}")
+    return parsed
+
+
 @dataclass(frozen=True)
 class Provisional:
     """A deadline counted on days not confirmed yet: from when, and the working minutes of the
@@ -155,15 +163,15 @@ class Deadlines:
     def _resolve(self, stage: str, case: dict[str, Any]) -> Limit | None:
         if stage == self.standard_stage and case.get("standard"):
             standards = self.standards(case.get("taxonomy_version") or 0)
-            row = standards.get((case.get("kind"), case.get("class_code"), case["standard"]))
+            row = standards.get((case.get("kind") or "", case.get("class_code") or "", case["standard"]))
             if row is not None:
                 by_area = row.get("by_area", {}).get(case.get("area_class") or "")
-                chosen = Duration.parse(by_area or row["time_limit"])
+                chosen = _duration(by_area or row["time_limit"])
                 label = f"standard:{case['class_code']}/{row['code']}" + (
                     f"@{case['area_class']}" if by_area else ""
                 )
                 return Limit(chosen, label)
-        facts = {
+        facts: dict[str, set[Any]] = {
             "class": {case.get("class_code"), case.get("major_code")},
             "condition": {case.get("standard")},
             "area_class": {case.get("area_class")},
@@ -179,7 +187,7 @@ class Deadlines:
                 best = (len(named), position, rule)
         if best is None:
             return None
-        return Limit(Duration.parse(best[2]["limit"]), f"rule:{best[2]['code']}")
+        return Limit(_duration(best[2]["limit"]), f"rule:{best[2]['code']}")
 
     def watched(self, stage: str) -> bool:
         """Whether an escalation rung watches this stage: only then do its lights get timers."""

@@ -63,7 +63,7 @@ def _notices(connection: Connection, engine: "Deployment", digest, local: dateti
     )
     new = _by_unit(connection, CASE.c.reported_at, responsible, day, units)
     closed = _by_unit(connection, CASE.c.closed_at, responsible, day, units)
-    overdue = dict(
+    overdue: dict[str, int] = dict(
         connection.execute(
             select(CLOCK.c.owner, func.count())
             .where(CLOCK.c.status == "running", CLOCK.c.stage == "handle", CLOCK.c.deadline < now)

@@ -31,7 +31,7 @@ def route_case(ctx: HookContext, request: RoutingRequest) -> Routing | None:
         station = next(
             (units[c] for c in commander.get("commands", []) if units.get(c, {}).get("line") == line), None
         )
-        if station is not None:
+        if station is not None and found is not None:
             name = label_zh(found["minor"].get("name")) or request.class_code
             return _shares(
                 profile.get("routing", {}).get("command", {}), units, commander, station, line, name
@@ -47,15 +47,15 @@ def _shares(
     line: str,
     name: str,
 ) -> Routing:
-    owner = station.get("parent")
+    owner: str | None = station.get("parent")
     commander_share = float(spec.get("commander_share", 1.0))
-    shared = owner and owner != commander["code"] and spec.get("line_owner_share")
+    shared = owner is not None and owner != commander["code"] and bool(spec.get("line_owner_share"))
     result: list[Share] = [{"unit": commander["code"], "share": commander_share if shared else 1.0}]
-    if shared:
+    if shared and owner is not None:
         result.append({"unit": owner, "share": round(1 - commander_share, 6)})
     commander_name, station_name = label_zh(commander.get("name")), label_zh(station.get("name"))
     why = f"小类 {name} 属{line}条线；{commander_name}指挥本辖区的{station_name}"
-    if shared:
+    if shared and owner is not None:
         owner_name = label_zh(units.get(owner, {}).get("name")) or owner
         why += f"，与{owner_name}共同负责（{commander_share:.0%}/{1 - commander_share:.0%}）"
     return {"units": result, "rule": "command", "explanation": why}

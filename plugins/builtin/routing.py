@@ -6,7 +6,7 @@ of the case's grid or its nearest ancestor grid (属地兜底). A mechanism that
 rules (和平's command routing, gridcase.plugins.builtin.command_routing) answers before this.
 """
 
-from gridcase.core.context import HookContext, Routing, RoutingRequest
+from gridcase.core.context import HookContext, Routing, RoutingRequest, Share
 from gridcase.core.hookspecs import hookimpl
 from gridcase.core.profile.taxonomy import find_class, label_zh
 
@@ -41,7 +41,7 @@ def route_case(ctx: HookContext, request: RoutingRequest) -> Routing | None:
             "explanation": f"部件 {(request.component or {}).get('code', '')} 的{title}为 {unit}",
         }
     if minor.get("units"):
-        units = [{"unit": u["unit"], "share": float(u["share"])} for u in minor["units"]]
+        units: list[Share] = [{"unit": u["unit"], "share": float(u["share"])} for u in minor["units"]]
         shares = "、".join(f"{u['unit']} {u['share']:.0%}" for u in units)
         return {
             "units": units,
@@ -55,11 +55,11 @@ def route_case(ctx: HookContext, request: RoutingRequest) -> Routing | None:
             "explanation": f"小类 {name} 的责任单位为 {minor['unit']}",
         }
     for code in request.grids or ((request.grid,) if request.grid else ()):
-        unit = request.grid_units.get(code)
-        if unit:
+        territorial = request.grid_units.get(code)
+        if territorial:
             return {
-                "units": [{"unit": unit, "share": 1.0}],
+                "units": [{"unit": territorial, "share": 1.0}],
                 "rule": "territorial",
-                "explanation": f"属地兜底：网格 {code} 的属地单位为 {unit}",
+                "explanation": f"属地兜底：网格 {code} 的属地单位为 {territorial}",
             }
     return None
