@@ -365,12 +365,6 @@ class Engine:
             "purged": purge(self.db, now or self.time.now(), retention or Retention()),
         }
 
-    def transition_name(self, workflow: str, code: str) -> str:
-        """A transition's name people read (an event not in the workflow, such as a merged
-        duplicate, is named by its code)."""
-        found = self.workflows[workflow].transitions.get(code) if workflow in self.workflows else None
-        return label_zh(found.name) if found else code
-
     def create_subtasks(self, parent_id: int, units: list[str], actor: Actor, note: str = "") -> list[int]:
         """A joint order: one sub-task per unit under the parent, each dispatched at once."""
         return create_subtasks(self, parent_id, units, actor, note)
