@@ -49,13 +49,13 @@ def _local_hour(connection, engine, column):
     if (
         connection.dialect.name == "sqlite"
     ):  # no zone data in SQLite: the zone's offset now (China keeps no DST)
-        offset = engine.clock.now().astimezone(engine.tz).utcoffset().total_seconds() / 60
+        offset = engine.time.now().astimezone(engine.tz).utcoffset().total_seconds() / 60
         return cast(func.strftime("%H", column, f"{offset:+.0f} minutes"), Integer)
     return func.extract("hour", func.timezone(str(engine.tz), column))
 
 
 def _dashboard(engine, actor: Actor) -> dict[str, Any]:
-    now = engine.clock.now()
+    now = engine.time.now()
     today = _local_midnight(engine, now)
     seen = scope.case_filter(engine, actor)
     with read(engine.db) as connection:
@@ -173,7 +173,7 @@ def _ranking(request: Request, period: str) -> dict[str, Any]:
 
 
 def _this_month(engine) -> str:
-    return engine.clock.now().astimezone(engine.tz).strftime("%Y-%m")
+    return engine.time.now().astimezone(engine.tz).strftime("%Y-%m")
 
 
 @ui(RANKINGS)
@@ -255,7 +255,7 @@ def _rings(geometry):
 def _map(engine, actor: Actor, q: dict[str, str]) -> dict[str, Any]:
     levels = [lvl["code"] for lvl in engine.profile.get("grid_levels", [])]
     level = q.get("level") if q.get("level") in levels else (levels[-1] if levels else None)
-    now = engine.clock.now()
+    now = engine.time.now()
     light = light_of(now)
     with read(engine.db) as connection:
         grids = [
@@ -315,7 +315,7 @@ async def city_map(request: Request, actor: Actor) -> Response:
 
 
 def _grid_cases(engine, actor: Actor, grid: str) -> list[dict[str, Any]]:
-    light = light_of(engine.clock.now()).label("light")
+    light = light_of(engine.time.now()).label("light")
     with read(engine.db) as connection:
         path = connection.execute(select(GRID.c.path).where(GRID.c.code == grid)).scalar()
         if path is None:

@@ -38,7 +38,7 @@ def queue_states(engine, actor: Actor) -> list[str]:
 
 
 def _queue(engine, actor: Actor, q: dict[str, str]) -> dict[str, Any]:
-    now = engine.clock.now()
+    now = engine.time.now()
     states = queue_states(engine, actor)
     chosen = [q["state"]] if q.get("state") in states else states
     light = light_of(now)

@@ -24,7 +24,7 @@ from sqlalchemy import text
 from gridcase.core.assess.assessor import Assessor
 from gridcase.core.db.connection import upgrade
 from gridcase.core.engine import Engine
-from gridcase.core.timesource import ManualClock
+from gridcase.core.timesource import ManualTime
 
 from .bench_engine import scratch_pg
 from .figures import Figure
@@ -179,8 +179,8 @@ import json, resource, sys, time
 from datetime import datetime
 from gridcase.core.assess.assessor import Assessor
 from gridcase.core.engine import Engine
-from gridcase.core.timesource import ManualClock
-engine = Engine.open(sys.argv[1], sys.argv[2], clock=ManualClock(datetime.fromisoformat(sys.argv[3])))
+from gridcase.core.timesource import ManualTime
+engine = Engine.open(sys.argv[1], sys.argv[2], time=ManualTime(datetime.fromisoformat(sys.argv[3])))
 result = Assessor(engine).assess(sys.argv[4], by="unit")
 print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "close_due": result["totals"]["close_due"]}))
@@ -189,7 +189,7 @@ print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
 
 def _figures(url: str, folder: Path, backend: str) -> list[Figure]:
     upgrade(url)
-    engine = Engine.open(folder, url, clock=ManualClock(NOW))
+    engine = Engine.open(folder, url, time=ManualTime(NOW))
     engine.load_reference_data()
     begin = time.perf_counter()
     with engine.db.begin() as connection:

@@ -124,7 +124,7 @@ def _percentile(values: list[float], p: float) -> float:
 
 def _token(engine: Engine, username: str, roles: list[str]) -> dict[str, str]:
     add_person(engine.db, username, username, roles)
-    return {"Authorization": f"Bearer {create_token(engine.db, username, 'bench', engine.clock.now())}"}
+    return {"Authorization": f"Bearer {create_token(engine.db, username, 'bench', engine.time.now())}"}
 
 
 def _intake_figures(db_url: str, tmp: Path, backend: str) -> list[Figure]:

@@ -22,7 +22,7 @@ from gridcase.core.people.actor import Actor
 from gridcase.core.profile import load_validated
 from gridcase.core.sla import sweep
 from gridcase.core.sla.deadlines import Deadlines
-from gridcase.core.timesource import ManualClock
+from gridcase.core.timesource import ManualTime
 
 from .bench_engine import PROFILE_YAML, scratch_pg
 from .figures import Figure
@@ -38,7 +38,7 @@ NOW = datetime(2026, 10, 13, 6, tzinfo=UTC)
 
 def _sweep_figures(url: str, tmp: Path, backend: str) -> list[Figure]:
     upgrade(url)
-    engine = Engine.open(tmp / "bench", url, clock=ManualClock(NOW), evidence=EvidenceStore(tmp / "ev"))
+    engine = Engine.open(tmp / "bench", url, time=ManualTime(NOW), evidence=EvidenceStore(tmp / "ev"))
     engine.load_reference_data()
     from gridcase.core.places import grids
 

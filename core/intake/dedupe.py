@@ -31,7 +31,7 @@ from gridcase.core.durations import Duration
 from gridcase.core.places.gridindex import metres_scale
 
 if TYPE_CHECKING:
-    from gridcase.core.engine import Engine
+    from gridcase.core.deployment import Deployment
 
 CASE = Case.__table__
 NEARBY_COLUMNS = ("id", "number", "lon", "lat", "version", "state")
@@ -59,7 +59,7 @@ LOCK_CELLS = "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k"
 METRES_PER_DEGREE_LAT = metres_scale(0)[1]
 
 
-def dedupe_rule(engine: "Engine", info: dict[str, Any]) -> tuple[float, timedelta]:
+def dedupe_rule(engine: "Deployment", info: dict[str, Any]) -> tuple[float, timedelta]:
     """(radius in metres, time window) for a class: its own rule over the profile's."""
     key = (info["kind"], info["minor"]["code"])
     rule = engine.dedupe_rules.get(key)
@@ -94,7 +94,7 @@ def lock_keys(kind: str, code: str, box: tuple[float, float, float, float], radi
     )
 
 
-def cells(engine: "Engine", r: dict[str, Any]) -> list[int]:
+def cells(engine: "Deployment", r: dict[str, Any]) -> list[int]:
     """The lock keys of the normalised report `r`'s neighbourhood (none when its class does not
     dedupe)."""
     radius, window = dedupe_rule(engine, r["info"])
@@ -125,7 +125,7 @@ def _nearby_sqlite(asks: int) -> str:
 
 
 def search_duplicates(
-    connection: Connection, engine: "Engine", reports: list[dict[str, Any]], now: datetime
+    connection: Connection, engine: "Deployment", reports: list[dict[str, Any]], now: datetime
 ) -> Callable[[], list[dict[str, Any] | None]]:
     """Send the search for the open case each of the normalised `reports` repeats, one statement
     for them all; calling the answer reads them (a case, or None), in the reports' order. Run it
@@ -159,7 +159,7 @@ def search_duplicates(
     return answer
 
 
-def within(engine: "Engine", r: dict[str, Any], other: dict[str, Any]) -> bool:
+def within(engine: "Deployment", r: dict[str, Any], other: dict[str, Any]) -> bool:
     """Whether `other` (a case or a report, with lon and lat) lies within `r`'s dedupe radius."""
     radius = dedupe_rule(engine, r["info"])[0]
     sx, sy = metres_scale(r["lat"])

@@ -41,7 +41,7 @@ from gridcase.core.intake.plan import NewCase, case_notices, plan_case
 from gridcase.core.places.units import INSERT_CASE_UNIT, case_unit_rows
 
 if TYPE_CHECKING:
-    from gridcase.core.engine import Engine
+    from gridcase.core.deployment import Deployment
     from gridcase.core.intake.quota import Quota
     from gridcase.core.people.actor import Actor
 
@@ -113,7 +113,7 @@ class _Entry:
 
 
 def write_batch(
-    engine: "Engine", connection: Connection, checked: list[Checked], now: datetime
+    engine: "Deployment", connection: Connection, checked: list[Checked], now: datetime
 ) -> list[dict[str, Any] | Exception]:
     """Each report's answer, in order ({case_id, number, duplicate, replay, event} or the
     GridcaseError of the report alone); committed when the caller's transaction is."""
@@ -156,7 +156,7 @@ def write_batch(
 
 
 def _write(
-    engine: "Engine",
+    engine: "Deployment",
     connection: Connection,
     news: list[_Entry],
     repeats: dict[int, list[_Entry]],
@@ -193,7 +193,7 @@ def _write(
     return bumped
 
 
-def _look(engine: "Engine", connection: Connection, live: list[_Entry], now: datetime) -> list[int]:
+def _look(engine: "Deployment", connection: Connection, live: list[_Entry], now: datetime) -> list[int]:
     """Send step 1 for every report (see the module's notes); returns the reserved case ids."""
     with pipelined(connection):
         lock_cells(connection, sorted({key for e in live for key in cells(engine, e.c.r)}))
@@ -217,7 +217,7 @@ def _send_answered(connection: Connection, keys: set[str]) -> Callable[[str], li
     ]
 
 
-def _decide(engine: "Engine", live: list[_Entry]) -> tuple[list[_Entry], dict[int, list[_Entry]]]:
+def _decide(engine: "Deployment", live: list[_Entry]) -> tuple[list[_Entry], dict[int, list[_Entry]]]:
     """Step 2: the new cases, and the reports repeating each open case (by its id)."""
     first_with_key: dict[str, _Entry] = {}
     news: list[_Entry] = []
@@ -256,7 +256,7 @@ def replayed(earlier: dict[str, Any], c: Checked) -> dict[str, Any] | GridcaseEr
     return {**{k: v for k, v in earlier.items() if k != "request_hash"}, "replay": True}
 
 
-def _repeats(engine: "Engine", e: _Entry, new: _Entry) -> bool:
+def _repeats(engine: "Deployment", e: _Entry, new: _Entry) -> bool:
     """Whether report `e` repeats the case `new`, made earlier in the same batch: the rule of
     the open cases in the database (dedupe.py), for a case reported this moment."""
     r, other = e.c.r, new.c.r
@@ -272,7 +272,9 @@ def _repeats(engine: "Engine", e: _Entry, new: _Entry) -> bool:
     )
 
 
-def _send_new_cases(engine: "Engine", connection: Connection, news: list[_Entry]) -> Callable[[_Entry], str]:
+def _send_new_cases(
+    engine: "Deployment", connection: Connection, news: list[_Entry]
+) -> Callable[[_Entry], str]:
     """Send the batch's new cases (inside the write step's pipeline), in the order of their
     counters' keys; the answer reads an entry's number. Each sets its entry's `case_id`."""
     sent: list[Callable[[], dict[int, str]]] = []
@@ -294,7 +296,7 @@ def _send_new_cases(engine: "Engine", connection: Connection, news: list[_Entry]
     return lambda e: numbers()[e.case_id]
 
 
-def _gather_case_rows(engine: "Engine", e: _Entry, now: datetime, rows: "_Rows") -> None:
+def _gather_case_rows(engine: "Deployment", e: _Entry, now: datetime, rows: "_Rows") -> None:
     """Add the rows that belong to new case `e` (and to its duplicates in the batch) to `rows`."""
     new, r = e.new, e.c.r
     case_id, info, workflow = e.case_id, r["info"], engine.workflow_for(r)

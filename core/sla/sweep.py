@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
-from gridcase.core.db.connection import write
+from gridcase.core.context import TimeLimitEvent
+from gridcase.core.db.connection import read, write
 from gridcase.core.db.fast import FastInsert
 from gridcase.core.db.models import Case, CaseUnit, Clock, Outbox, Timer, UTCDateTime
 from gridcase.core.durations import Duration
@@ -29,7 +30,7 @@ from gridcase.core.places.units import GridPeople
 from gridcase.core.profile.taxonomy import label_zh
 
 if TYPE_CHECKING:
-    from gridcase.core.engine import Engine
+    from gridcase.core.deployment import Deployment
     from gridcase.core.sla.deadlines import Deadlines
 
 TIMER, OUTBOX, CASE, CASE_UNIT, CLOCK = (t.__table__ for t in (Timer, Outbox, Case, CaseUnit, Clock))
@@ -90,9 +91,9 @@ def cancel(connection: Connection, clock_ids: list[int]) -> None:
         connection.execute(CANCEL, {"clocks": clock_ids})
 
 
-def sweep(engine: "Engine", now: datetime | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
+def sweep(engine: "Deployment", now: datetime | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
     """Fire every due timer once; returns what fired (for the CLI and tests)."""
-    now = now or engine.clock.now()
+    now = now or engine.time.now()
     worker = uuid.uuid4().hex[:12]
     # first, so timers of deadlines that moved are claimed as they are now
     recomputed = engine.recompute_deadlines(now)
@@ -113,12 +114,29 @@ def sweep(engine: "Engine", now: datetime | None = None, limit: int = 10_000) ->
             _notify(connection, engine, fired, now)
     if fired:
         log.info("fired %d time-limit events", len(fired), extra={"fields": fired_counts(fired)})
-    for timer in fired:
-        event = {"kind": timer["kind"], "rung": timer["rung"], "at": now}
-        engine.pm.hook.after_time_limit_event(
-            case={"id": timer["case_id"]}, clock={"id": timer["clock_id"]}, event=event
-        )
+    if fired and engine.hooks.listened("after_time_limit_event"):
+        _tell_plugins(engine, fired, now)
     return fired
+
+
+def _tell_plugins(engine: "Deployment", fired: list[dict[str, Any]], now: datetime) -> None:
+    """after_time_limit_event for each fired timer, after the claim's commit: what a plugin
+    raises is logged, and the other events are still told."""
+    ctx = engine.hooks.context(now=now)
+    with read(engine.db) as connection:
+        stages = dict(
+            connection.execute(
+                select(CLOCK.c.id, CLOCK.c.stage).where(CLOCK.c.id.in_({t["clock_id"] for t in fired}))
+            ).all()
+        )
+    for timer in fired:
+        event = TimeLimitEvent(
+            timer["kind"], timer["rung"], timer["due_at"], stages.get(timer["clock_id"], "")
+        )
+        try:
+            engine.pm.hook.after_time_limit_event(ctx=ctx, case=ctx.cases.get(timer["case_id"]), event=event)
+        except Exception:
+            log.exception("after_time_limit_event of case %s failed in a plugin", timer["case_id"])
 
 
 def fired_counts(fired: list[dict[str, Any]]) -> dict[str, int]:
@@ -126,7 +144,7 @@ def fired_counts(fired: list[dict[str, Any]]) -> dict[str, int]:
     return dict(sorted(Counter(timer["rung"] or timer["kind"] for timer in fired).items()))
 
 
-def _notify(connection: Connection, engine: "Engine", fired: list[dict[str, Any]], now: datetime) -> None:
+def _notify(connection: Connection, engine: "Deployment", fired: list[dict[str, Any]], now: datetime) -> None:
     """Outbox rows for the escalation rungs that fired, set-based (one query per table)."""
     rungs = {r["code"]: r for r in engine.profile.get("time_limits", {}).get("escalation", [])}
     escalations = [t for t in fired if t["kind"] == "escalation" and t["rung"] in rungs]
@@ -232,7 +250,7 @@ CLAIM_ONE = (
 
 
 def deliver(
-    engine: "Engine", senders: dict[str, Any], now: datetime | None = None, limit: int = 500
+    engine: "Deployment", senders: dict[str, Any], now: datetime | None = None, limit: int = 500
 ) -> dict[str, int]:
     """Send due outbox rows through the sender of their channel; returns counts by outcome.
 
@@ -240,12 +258,12 @@ def deliver(
     let a slow sender's last notices outlive the lease, and another sweep sent them again. Its
     outcome is recorded only by the claim that sent it (`attempts` names the claim).
     """
-    now = now or engine.clock.now()
+    now = now or engine.time.now()
     with write(engine.db) as connection:
         due = connection.execute(DUE, {"now": now, "n": limit}).scalars().all()
     counts = {"sent": 0, "retry": 0, "failed": 0}
     for notice_id in due:
-        at = max(now, engine.clock.now())  # a long batch claims later notices later
+        at = max(now, engine.time.now())  # a long batch claims later notices later
         with write(engine.db) as connection:
             message = (
                 connection.execute(CLAIM_ONE, {"id_": notice_id, "now": at, "lease": at + LEASE})

@@ -52,7 +52,7 @@ def lookup_many(engine, asks: list[Ask], lifetimes: Lifetimes = Lifetimes()) -> 
     that ended or whose person is gone, or the error of a token that is not valid. One round
     trip for all: the server gathers the lookups of the requests that arrive together
     (web/coalesce.py). Sessions last used over TOUCH ago are noted as used now."""
-    now = engine.clock.now()
+    now = engine.time.now()
     bounds = lifetimes.bounds(now)
     distinct = list(dict.fromkeys(asks))  # an integration's requests all carry its one token
     with query(engine.db) as connection, pipelined(connection):
@@ -175,7 +175,7 @@ async def check_password(request: Request, username: str, password: str) -> int:
     """The person's id, or the error of a wrong or throttled login (see accounts.log_in)."""
     engine = request.app.state.engine
     address = request.client.host if request.client else None
-    return await run_in_threadpool(log_in, engine.db, username, password, address, engine.clock.now())
+    return await run_in_threadpool(log_in, engine.db, username, password, address, engine.time.now())
 
 
 async def begin_session(request: Request, person_id: int) -> str:
@@ -183,7 +183,7 @@ async def begin_session(request: Request, person_id: int) -> str:
     its CSRF token."""
     engine = request.app.state.engine
     await end_request_session(request)
-    session = await run_in_threadpool(start_session, engine.db, person_id, engine.clock.now())
+    session = await run_in_threadpool(start_session, engine.db, person_id, engine.time.now())
     request.session.update({"session": session, "csrf": secrets.token_urlsafe(24)})
     return request.session["csrf"]
 
