@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Engine as Database
 from sqlalchemy.exc import IntegrityError
 
 from gridcase.core.db.connection import query, write
@@ -111,7 +112,7 @@ def _insert(
     connection.execute(insert(TRANSITION_KEY), {**row, "answer": body, "created_at": now})
 
 
-def answer_of(db: Engine, claim: Claim) -> tuple[int, str | None] | None:
+def answer_of(db: Database, claim: Claim) -> tuple[int, str | None] | None:
     """The status and body an earlier request with this key was answered (the body is None when
     its transition committed but its answer was never recorded); None for a key not seen."""
     with query(db) as connection:
@@ -124,7 +125,7 @@ def answer_of(db: Engine, claim: Claim) -> tuple[int, str | None] | None:
     return row.status, row.answer
 
 
-def record_answer(db: Engine, claim: Claim, body: str) -> None:
+def record_answer(db: Database, claim: Claim, body: str) -> None:
     """Keep the body a committed transition was answered with, for its retries."""
     with write(db) as connection:
         connection.execute(
@@ -133,7 +134,7 @@ def record_answer(db: Engine, claim: Claim, body: str) -> None:
 
 
 def record_refusal(
-    db: Engine, claim: Claim, case_id: int, status: int, body: str, now: datetime
+    db: Database, claim: Claim, case_id: int, status: int, body: str, now: datetime
 ) -> tuple[int, str | None] | None:
     """Keep a refused transition's answer for its retries: None when kept, else the answer
     that stands (another request with the key was answered first)."""

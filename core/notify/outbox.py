@@ -7,7 +7,8 @@ plugin whose `register_senders` returns an `SmsSender` subclass implementing `se
 from abc import ABC, abstractmethod
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine as Database
+from sqlalchemy import func, select
 
 from gridcase.core.db.connection import read
 from gridcase.core.db.models import Outbox
@@ -54,7 +55,7 @@ def outbox_row(
     }  # fmt: skip
 
 
-def outbox_listing(db: Engine, status: str | None = None, limit: int = 50) -> dict[str, Any]:
+def outbox_listing(db: Database, status: str | None = None, limit: int = 50) -> dict[str, Any]:
     """How many notices the outbox holds by status, and the newest `limit` (of `status`)."""
     query = select(OUTBOX).order_by(OUTBOX.c.id.desc()).limit(limit)
     if status:

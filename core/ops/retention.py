@@ -8,7 +8,8 @@ names took two seconds to write, and nothing removed them)."""
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, bindparam, delete, select
+from sqlalchemy import Engine as Database
+from sqlalchemy import bindparam, delete, select
 
 from gridcase.core.cases.idempotency import forget as forget_keys
 from gridcase.core.db.connection import write
@@ -48,7 +49,7 @@ PURGE_LOGIN_ATTEMPTS = _older(LOGIN_ATTEMPT, LOGIN_ATTEMPT.c.at < CUTOFF)
 PURGE_SESSIONS = _older(SESSION, SESSION.c.seen_at < CUTOFF)
 
 
-def purge(db: Engine, now: datetime, retention: Retention) -> dict[str, int]:
+def purge(db: Database, now: datetime, retention: Retention) -> dict[str, int]:
     """Remove what the retention windows no longer keep; returns the rows removed by table."""
     with write(db) as connection:
         return {

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Engine as Database
 
 from gridcase.core.db.connection import read, write
 from gridcase.core.db.models import Grid, Person, Responsibility, Unit
@@ -115,10 +116,10 @@ class Directory:
         )
 
 
-def add(engine: Engine, profile: dict[str, Any], person: PersonData, password: str | None = None) -> int:
+def add(db: Database, profile: dict[str, Any], person: PersonData, password: str | None = None) -> int:
     """Add a person, with a password (None: cannot log in until one is set); all or nothing."""
     hashed = hash_password(password) if password is not None else None
-    with write(engine) as connection:
+    with write(db) as connection:
         resolved = Directory(profile, connection).resolve(person)
         if connection.execute(select(PERSON.c.id).where(PERSON.c.username == person.username)).first():
             raise GridcaseError("conflict", f"a person named {person.username!r} already exists")
@@ -153,7 +154,7 @@ KEEP: Any = object()  # `change`: leave this field as it is
 
 
 def change(
-    engine: Engine,
+    db: Database,
     profile: dict[str, Any],
     username: str,
     *,
@@ -166,7 +167,7 @@ def change(
 ) -> None:
     """Change what is given: roles and grids are replaced, attributes merged (a value of None
     removes the key), `unit=None` clears the unit."""
-    with write(engine) as connection:
+    with write(db) as connection:
         row = connection.execute(select(PERSON).where(PERSON.c.username == username)).mappings().first()
         if row is None:
             raise GridcaseError("not_found", f"no person {username!r}")
@@ -190,9 +191,9 @@ def change(
             end_sessions_if_rights_changed(connection, row["id"], dict(row), values)
 
 
-def listing(engine: Engine) -> list[dict[str, Any]]:
+def listing(db: Database) -> list[dict[str, Any]]:
     """Every person by username, with their grids and whether they have a password."""
-    with read(engine) as connection:
+    with read(db) as connection:
         people = _existing(connection)
     return sorted(
         ({k: v for k, v in p.items() if k != "password_hash"} for p in people), key=lambda p: p["username"]
@@ -216,7 +217,7 @@ class ImportReport:
         return self.created + self.updated + self.unchanged
 
 
-def import_file(engine: Engine, profile: dict[str, Any], path: Path) -> ImportReport:
+def import_file(db: Database, profile: dict[str, Any], path: Path) -> ImportReport:
     """Create or update the people of a CSV or .xlsx roster, one person a row. A bad row is
     listed by line and skipped; every good row is kept. A column the file lacks is left as it is
     on people who exist; an empty unit, grids or attributes cell clears it. Passwords are never
@@ -224,7 +225,7 @@ def import_file(engine: Engine, profile: dict[str, Any], path: Path) -> ImportRe
     header, rows = read_table(path)
     fields = _fields(path, header)
     report = ImportReport()
-    with write(engine) as connection:
+    with write(db) as connection:
         directory = Directory(profile, connection)
         existing = {p["username"]: p for p in _existing(connection)}
         seen: dict[str, int] = {}

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from math import ceil
 
-from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, func, insert, select, type_coerce
+from sqlalchemy import Connection, and_, bindparam, case, delete, func, insert, select, type_coerce
+from sqlalchemy import Engine as Database
 
 from gridcase.core.db.connection import read, write
 from gridcase.core.db.models import LoginAttempt, UTCDateTime
@@ -89,7 +90,7 @@ def forget(connection: Connection, address: str | None, username: str) -> None:
     )
 
 
-def listing(db: Engine, now: datetime) -> list[Throttle]:
+def listing(db: Database, now: datetime) -> list[Throttle]:
     """Every address, and address and name, whose failures in the window delay their next try
     (`until` may have passed: the next failure waits again), most recent first."""
     since = now - WINDOW
@@ -116,7 +117,7 @@ def listing(db: Engine, now: datetime) -> list[Throttle]:
     return sorted(found, key=lambda t: t.last, reverse=True)
 
 
-def clear(db: Engine, address: str | None = None, username: str | None = None) -> int:
+def clear(db: Database, address: str | None = None, username: str | None = None) -> int:
     """Forget the failures from an address, of a name, or of a name from an address; how many."""
     if address is None and username is None:
         raise GridcaseError("invalid_request", "name the address, the username or both to clear")

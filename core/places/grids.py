@@ -13,7 +13,8 @@ from typing import Any
 
 import shapely
 from shapely.geometry import box, mapping
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Engine as Database
 
 from gridcase.core.db.connection import read, write
 from gridcase.core.db.models import Case, Component, Counter, Grid, Responsibility
@@ -34,15 +35,15 @@ def mark_changed(connection: Connection) -> None:
     claim(connection, VERSION)
 
 
-def version(engine: Engine) -> int:
+def version(db: Database) -> int:
     """How often the grids have changed: a server reloads its index when this moves."""
-    with read(engine) as connection:
+    with read(db) as connection:
         return connection.execute(select(COUNTER.c.value).where(COUNTER.c.key == VERSION)).scalar() or 0
 
 
-def load_index(engine: Engine, level_order: list[str]) -> GridIndex:
+def load_index(db: Database, level_order: list[str]) -> GridIndex:
     """The deployment's grids in use (not those the profile dropped), indexed for lookups."""
-    with read(engine) as connection:
+    with read(db) as connection:
         rows = connection.execute(
             select(
                 GRID.c.code, GRID.c.parent, GRID.c.level, GRID.c.unit, GRID.c.area_class, GRID.c.geometry
@@ -109,7 +110,7 @@ def _differs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def store(
-    engine: Engine,
+    db: Database,
     checked: Checked,
     *,
     replace: bool = False,
@@ -120,7 +121,7 @@ def store(
     is reassigned (`reassign`: "parent", or a grid's code)."""
     if checked.problems:
         raise GridImportError(checked.problems)
-    with write(engine) as connection:
+    with write(db) as connection:
         stored = {r["code"]: dict(r) for r in connection.execute(select(GRID)).mappings()}
         result = GridImport(total=len(checked.rows), warnings=checked.warnings)
         added, changed = [], []
@@ -161,18 +162,18 @@ def store(
     return result
 
 
-def _stored_paths(engine: Engine, replace: bool) -> dict[str, str]:
+def _stored_paths(db: Database, replace: bool) -> dict[str, str]:
     """The paths a file's grids may hang below: none when the file replaces every grid."""
     if replace:
         return {}
-    with read(engine) as connection:
+    with read(db) as connection:
         return dict(connection.execute(select(GRID.c.code, GRID.c.path)).all())
 
 
-def import_features(engine: Engine, doc: Any, profile: dict[str, Any], *, replace: bool = False) -> int:
+def import_features(db: Database, doc: Any, profile: dict[str, Any], *, replace: bool = False) -> int:
     """A parsed document's grids (a profile's): all of them, or none if any is wrong."""
-    rows, problems = check_features(doc, profile, _stored_paths(engine, replace))
-    return store(engine, Checked(rows, problems), replace=replace).total
+    rows, problems = check_features(doc, profile, _stored_paths(db, replace))
+    return store(db, Checked(rows, problems), replace=replace).total
 
 
 def check_file(
@@ -194,7 +195,7 @@ def check_file(
 
 
 def import_file(
-    engine: Engine,
+    db: Database,
     path: Path,
     profile: dict[str, Any],
     *,
@@ -205,8 +206,8 @@ def import_file(
     """A GeoJSON file's grids: all of them, or none if any is wrong."""
     if not path.is_file():
         raise GridImportError([f"{path}: no such file"])
-    checked = check_file(path, profile, _stored_paths(engine, replace), lenient=lenient)
-    return store(engine, checked, replace=replace, reassign=reassign)
+    checked = check_file(path, profile, _stored_paths(db, replace), lenient=lenient)
+    return store(db, checked, replace=replace, reassign=reassign)
 
 
 def _insert_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
 """A live database's units and grids brought in line with the profile, in place (`gridcase db
-upgrade`, and an engine loading its reference data).
+upgrade`, and an db loading its reference data).
 
 Cases, people, events and assessments point at units and grids by code, so nothing is deleted:
 what the profile adds is inserted, what it changes is updated, and what it drops is deactivated.
@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Engine as Database
 
 from gridcase.core.db.connection import read, write
 from gridcase.core.errors import GridImportError
@@ -209,14 +210,14 @@ def apply(connection: Connection, planned: Plan, now: datetime) -> None:
         record_class(connection, unit, unit_class, now)
 
 
-def reconcile(engine: Engine, profile: dict[str, Any], now: datetime | None = None) -> Plan:
+def reconcile(db: Database, profile: dict[str, Any], now: datetime | None = None) -> Plan:
     """Plan and apply in one transaction of its own."""
-    with write(engine) as connection:
+    with write(db) as connection:
         planned = plan(connection, profile)
         apply(connection, planned, now or datetime.now(UTC))
     return planned
 
 
-def preview(engine: Engine, profile: dict[str, Any]) -> Plan:
-    with read(engine) as connection:
+def preview(db: Database, profile: dict[str, Any]) -> Plan:
+    with read(db) as connection:
         return plan(connection, profile)

@@ -6,7 +6,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, insert, select
+from sqlalchemy import Engine as Database
+from sqlalchemy import Table, insert, select
 
 from gridcase.core.db.connection import read, write
 from gridcase.core.errors import GridcaseError
@@ -16,14 +17,20 @@ from gridcase.core.profile.located import LocatedDict
 from gridcase.core.profile.schema import schema_issues
 
 
-def load(db: Engine, table: Table) -> list[dict[str, Any]]:
+def load(db: Database, table: Table) -> list[dict[str, Any]]:
     """Every change in `table`, oldest first."""
     with read(db) as connection:
         return [dict(r) for r in connection.execute(select(table).order_by(table.c.id)).mappings()]
 
 
 def append(
-    db: Engine, table: Table, change: dict[str, Any], reason: str, by: str, now: datetime, reverts: int | None
+    db: Database,
+    table: Table,
+    change: dict[str, Any],
+    reason: str,
+    by: str,
+    now: datetime,
+    reverts: int | None,
 ) -> int:
     """Store a checked change; its id is the new version."""
     with write(db) as connection:

@@ -11,7 +11,7 @@ import copy
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine as Database
 
 from gridcase.core.db.models import SettingChange
 from gridcase.core.errors import GridcaseError
@@ -26,7 +26,7 @@ KINDS = {
 }
 
 
-def load(db: Engine) -> list[dict[str, Any]]:
+def load(db: Database) -> list[dict[str, Any]]:
     return edits.load(db, CHANGE)
 
 
@@ -49,7 +49,7 @@ def apply(base: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str, Any]
 
 
 def record(
-    db: Engine,
+    db: Database,
     profile: dict[str, Any],
     guards: set[str],
     kind: str,

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import yaml
-from sqlalchemy import Engine
+from sqlalchemy import Engine as Database
 
 from gridcase.core.db.models import TaxonomyChange
 from gridcase.core.errors import GridcaseError
@@ -26,7 +26,7 @@ CHANGE = TaxonomyChange.__table__
 EDITABLE = ("name", "enabled", "unit", "units", "multiplier", "aliases", "keywords", "standards", "workflow")
 
 
-def load(db: Engine) -> list[dict[str, Any]]:
+def load(db: Database) -> list[dict[str, Any]]:
     """Every change, oldest first."""
     return edits.load(db, CHANGE)
 
@@ -86,7 +86,7 @@ def problems(profile: dict[str, Any], kind: str, code: str, guards: set[str]) ->
 
 
 def record(
-    db: Engine,
+    db: Database,
     profile: dict[str, Any],
     guards: set[str],
     kind: str,
@@ -120,7 +120,7 @@ def record(
 
 
 def create(
-    db: Engine,
+    db: Database,
     profile: dict[str, Any],
     guards: set[str],
     kind: str,
@@ -141,7 +141,7 @@ def create(
     return _store(db, profile, guards, change, reason, by, now, None)
 
 
-def _store(db: Engine, profile, guards, change: dict[str, Any], reason: str, by: str, now, reverts) -> int:
+def _store(db: Database, profile, guards, change: dict[str, Any], reason: str, by: str, now, reverts) -> int:
     """Check the profile with the change as `profile validate` would, then append it."""
     edited = {**profile, "taxonomy": apply(profile["taxonomy"], [change])}
     edits.refuse(problems(edited, change["kind"], change["code"], guards), "invalid_class")

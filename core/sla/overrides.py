@@ -10,7 +10,8 @@ deadlines' provisional state. Each engine reloads both when it starts and before
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, insert, select
+from sqlalchemy import Engine as Database
+from sqlalchemy import and_, delete, insert, select
 
 from gridcase.core.db.connection import read, write
 from gridcase.core.db.models import CalendarOverride, CalendarYear
@@ -20,7 +21,7 @@ OVERRIDE, YEAR = CalendarOverride.__table__, CalendarYear.__table__
 DEFAULT = ""  # the profile's default calendar
 
 
-def load(db: Engine) -> dict[str, dict[date, bool]]:
+def load(db: Database) -> dict[str, dict[date, bool]]:
     """{calendar code ("" for the default): {day: working}}."""
     out: dict[str, dict[date, bool]] = {}
     with read(db) as connection:
@@ -29,7 +30,7 @@ def load(db: Engine) -> dict[str, dict[date, bool]]:
     return out
 
 
-def load_years(db: Engine) -> dict[str, frozenset[int]]:
+def load_years(db: Database) -> dict[str, frozenset[int]]:
     """{calendar code: the years an administrator confirmed}."""
     out: dict[str, set[int]] = {}
     with read(db) as connection:
@@ -38,14 +39,14 @@ def load_years(db: Engine) -> dict[str, frozenset[int]]:
     return {code: frozenset(years) for code, years in out.items()}
 
 
-def _put(db: Engine, table, key: dict[str, Any], values: dict[str, Any]) -> None:
+def _put(db: Database, table, key: dict[str, Any], values: dict[str, Any]) -> None:
     """Replace the row of `key` (an administrator's decision, its latest word kept)."""
     with write(db) as connection:
         connection.execute(delete(table).where(and_(*(table.c[k] == v for k, v in key.items()))))
         connection.execute(insert(table).values(**key, **values))
 
 
-def _drop(db: Engine, table, key: dict[str, Any]) -> bool:
+def _drop(db: Database, table, key: dict[str, Any]) -> bool:
     with write(db) as connection:
         return (
             connection.execute(delete(table).where(and_(*(table.c[k] == v for k, v in key.items())))).rowcount
@@ -54,7 +55,7 @@ def _drop(db: Engine, table, key: dict[str, Any]) -> bool:
 
 
 def confirm_year(
-    db: Engine,
+    db: Database,
     year: int,
     now: datetime,
     calendar: str = DEFAULT,
@@ -69,13 +70,13 @@ def confirm_year(
     )
 
 
-def unconfirm_year(db: Engine, year: int, calendar: str = DEFAULT) -> None:
+def unconfirm_year(db: Database, year: int, calendar: str = DEFAULT) -> None:
     if not _drop(db, YEAR, {"calendar": calendar, "year": year}):
         raise GridcaseError("not_found", f"{year} is not confirmed in {calendar or 'the default calendar'}")
 
 
 def set_override(
-    db: Engine,
+    db: Database,
     day: date,
     working: bool,
     now: datetime,
@@ -87,12 +88,12 @@ def set_override(
     _put(db, OVERRIDE, {"calendar": calendar, "day": day}, values)
 
 
-def remove_override(db: Engine, day: date, calendar: str = DEFAULT) -> None:
+def remove_override(db: Database, day: date, calendar: str = DEFAULT) -> None:
     if not _drop(db, OVERRIDE, {"calendar": calendar, "day": day}):
         raise GridcaseError("not_found", f"no override on {day} in {calendar or 'the default calendar'}")
 
 
-def listed(db: Engine) -> list[dict[str, Any]]:
+def listed(db: Database) -> list[dict[str, Any]]:
     with read(db) as connection:
         query = select(OVERRIDE).order_by(OVERRIDE.c.calendar, OVERRIDE.c.day)
         return [dict(r) for r in connection.execute(query).mappings()]
