@@ -58,7 +58,10 @@ def event_row(
 
 def append(connection: Connection, event: dict[str, Any]) -> int:
     """Append an event; the id is what evidence attaches to."""
-    return INSERT_EVENT(connection, event)
+    event_id = INSERT_EVENT(connection, event)
+    if event_id is None:
+        raise AssertionError("INSERT_EVENT inserts returning_id: it answers the new event's id")
+    return event_id
 
 
 def bump(

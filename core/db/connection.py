@@ -311,7 +311,10 @@ def current_revision(url: str) -> str | None:
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    if head is None:
+        raise RuntimeError("the migrations directory has no revision")
+    return head
 
 
 def require_head(url: str) -> None:

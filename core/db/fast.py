@@ -30,9 +30,9 @@ the caller numbers the plain way, `numbering.case_number`).
 `pipelined`, read after the block, which syncs once for everything sent in it.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, bindparam, event, func, select
@@ -40,6 +40,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.selectable import ReturnsRows
 
 if TYPE_CHECKING:
+    import psycopg
+    from sqlalchemy.engine.interfaces import DBAPICursor
+
     from gridcase.core.db.numbering import Composed
 
 T = TypeVar("T")
@@ -48,6 +51,14 @@ UNREAD = "gridcase_unread"  # the cursors of a connection's `Sent` statements no
 
 def _postgresql(connection: Connection) -> bool:
     return connection.dialect.name == "postgresql"
+
+
+def _psycopg(connection: Connection) -> "psycopg.Connection[Any]":
+    """The psycopg connection under a PostgreSQL connection of SQLAlchemy."""
+    driver = connection.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the connection's DBAPI connection was invalidated or closed")
+    return driver
 
 
 @contextmanager
@@ -110,18 +121,23 @@ class Sent:
         text, uncached past 4 kB)."""
         self.connection, self.sql = connection, sql
         postgresql = _postgresql(connection)
+        self.cursor: DBAPICursor | psycopg.Cursor[Any]
+        execute: Callable[[str, Any], object]
         with translated(connection, sql):
-            if native and postgresql:
-                from psycopg import RawCursor
+            if postgresql:
+                if native:
+                    from psycopg import RawCursor
 
-                self.cursor = RawCursor(connection.connection.driver_connection)
+                    cursor: psycopg.Cursor[Any] = RawCursor(_psycopg(connection))
+                else:
+                    cursor = _psycopg(connection).cursor()  # what connection.connection.cursor() is
+                self.cursor = cursor
+                execute = cursor.execute if prepare else partial(cursor.execute, prepare=False)
             else:
                 self.cursor = connection.connection.cursor()
+                execute = self.cursor.execute
             try:
-                if prepare or not postgresql:
-                    self.cursor.execute(sql, params)
-                else:
-                    self.cursor.execute(sql, params, prepare=False)
+                execute(sql, params)
             except BaseException:
                 self.cursor.close()
                 raise
@@ -148,7 +164,7 @@ def pipelined(connection: Connection) -> Iterator[None]:
     if not _postgresql(connection):
         yield
         return
-    with translated(connection, None), connection.connection.driver_connection.pipeline():
+    with translated(connection, None), _psycopg(connection).pipeline():
         yield
 
 
@@ -293,8 +309,9 @@ class _Compiled:
         }
         self.results: list | None = None
 
-    def bound(self, params: dict[str, Any]) -> tuple[str, tuple | dict]:
+    def bound(self, params: dict[str, Any]) -> tuple[str, tuple | MutableMapping[str, Any]]:
         """The SQL and the driver's arguments for `params`."""
+        values: MutableMapping[str, Any]
         if self.expanding:
             state = self.compiled.construct_expanded_state(params)
             sql, values, positions = state.statement, dict(state.parameters), state.positiontup

@@ -134,6 +134,8 @@ def search_duplicates(
     one round trip."""
     dialect = connection.dialect
     since = CASE.c.reported_at.type.dialect_impl(dialect).bind_processor(dialect)
+    if since is None:
+        raise AssertionError("reported_at is a UTCDateTime: it converts every value it binds")
     asks = []
     for i, r in enumerate(reports):
         radius, window = dedupe_rule(engine, r["info"])

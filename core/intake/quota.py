@@ -14,15 +14,40 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, case
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from gridcase.core.db.models import RateCount
 from gridcase.core.errors import GridcaseError
 
 RATE = RateCount.__table__
-INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _upsert(dialect: str, rows: list[dict[str, Any]]) -> postgresql.Insert | sqlite.Insert:
+    """The INSERT of the rows that counts their hits into rows already there: the same ON
+    CONFLICT clause in each dialect's own INSERT."""
+    if dialect == "postgresql":
+        pg = postgresql.insert(RATE).values(rows)
+        return pg.on_conflict_do_update(index_elements=[RATE.c.key], set_=_counted(pg.excluded))
+    if dialect == "sqlite":
+        lite = sqlite.insert(RATE).values(rows)
+        return lite.on_conflict_do_update(index_elements=[RATE.c.key], set_=_counted(lite.excluded))
+    raise KeyError(dialect)
+
+
+def _counted(excluded: ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]) -> dict[str, Any]:
+    """The new values of a row that counted hits before: its hits go on within its slot."""
+    return {
+        "hits": case(
+            (RATE.c.slot == excluded.slot, RATE.c.hits + excluded.hits),
+            else_=excluded.hits,
+        ),
+        "slot": excluded.slot,
+    }
 
 
 def limits(settings) -> dict[str, "Limit"]:
@@ -66,17 +91,7 @@ def take(connection: Connection, quotas: list[Quota | None], now: datetime) -> l
     rows = [  # in the keys' order, so that two batches lock their rows in one order
         {"key": key, "slot": int(epoch // per[key]), "hits": wanted[key]} for key in sorted(wanted)
     ]
-    insert = INSERT[connection.dialect.name](RATE).values(rows)
-    counted = insert.on_conflict_do_update(
-        index_elements=[RATE.c.key],
-        set_={
-            "hits": case(
-                (RATE.c.slot == insert.excluded.slot, RATE.c.hits + insert.excluded.hits),
-                else_=insert.excluded.hits,
-            ),
-            "slot": insert.excluded.slot,
-        },
-    ).returning(RATE.c.key, RATE.c.hits)
+    counted = _upsert(connection.dialect.name, rows).returning(RATE.c.key, RATE.c.hits)
     # the requests of this batch come after the ones counted before it
     seen = {row.key: row.hits - wanted[row.key] for row in connection.execute(counted)}
     out: list[GridcaseError | None] = []

@@ -112,13 +112,66 @@ class _Entry:
     token: str = field(default_factory=report_token)
 
 
+# The fields of an entry that the batch's earlier steps set, read by the later ones: each states
+# the step that set it, and fails loudly if the order of the steps is ever broken.
+
+
+def _planned(e: _Entry) -> NewCase:
+    """The new case entry `e` makes (set by `write_batch` from `plan_case`, for `_decide`'s news)."""
+    if e.new is None:
+        raise AssertionError("an entry's new case is planned before it is written")
+    return e.new
+
+
+def _case_of(e: _Entry) -> int:
+    """The id of the case entry `e` made or repeats (set by `_write`)."""
+    if e.case_id is None:
+        raise AssertionError("an entry's case id is set when its case is written or bumped")
+    return e.case_id
+
+
+def _number_of(e: _Entry) -> str:
+    """The number of the case entry `e` made or repeats (set by `_write`)."""
+    if e.number is None:
+        raise AssertionError("an entry's case number is set once its case is written")
+    return e.number
+
+
+def _repeated(e: _Entry) -> dict[str, Any]:
+    """The open case entry `e` duplicates (set by `_decide`, for the entries of `repeats`)."""
+    if e.repeats is None:
+        raise AssertionError("only the entries found to repeat an open case are bumped")
+    return e.repeats
+
+
+def _event_of(e: _Entry) -> dict[str, Any]:
+    """Entry `e`'s event row (set by `_gather_case_rows` or `_duplicate_event`)."""
+    if e.event is None:
+        raise AssertionError("an entry's event is made before it is inserted")
+    return e.event
+
+
+def _event_id_of(e: _Entry) -> int:
+    """The id of entry `e`'s event (its reader set by `_send_events`)."""
+    if e.event_id is None:
+        raise AssertionError("an entry's event id is read only after its event was sent")
+    return e.event_id()
+
+
+def _nearby_of(e: _Entry) -> dict[str, Any] | None:
+    """The open case entry `e` repeats, if any (its reader set by `_look`)."""
+    if e.nearby is None:
+        raise AssertionError("the open cases near every entry are looked up before the decision")
+    return e.nearby()
+
+
 def write_batch(
     engine: "Deployment", connection: Connection, checked: list[Checked], now: datetime
 ) -> list[dict[str, Any] | Exception]:
     """Each report's answer, in order ({case_id, number, duplicate, replay, event} or the
     GridcaseError of the report alone); committed when the caller's transaction is."""
     entries = [_Entry(c) for c in checked]
-    live = []
+    live: list[_Entry] = []
     for e in entries:  # a component named by its code is looked up first, one statement each
         try:
             e.component = engine.find_component(connection, e.c.r)
@@ -135,7 +188,7 @@ def write_batch(
         row
         for e in live
         if e.case_id is not None
-        for row in case_notices(engine, e.c, e.new, e.case_id, e.number, now)
+        for row in case_notices(engine, e.c, e.new, e.case_id, _number_of(e), now)
     ]
     if repeats or notices:  # step 4 (see the module's notes)
         with pipelined(connection):
@@ -149,9 +202,9 @@ def write_batch(
             INSERT_OUTBOX.many(connection, notices)
     for e in live:
         if e.event is not None:
-            event_id = e.event_id()
+            event_id = _event_id_of(e)
             if e.c.uploads:
-                engine.attach(connection, e.case_id, event_id, e.c.uploads, e.c.stored, now)
+                engine.attach(connection, _case_of(e), event_id, e.c.uploads, e.c.stored, now)
     return [_answer(e) for e in entries]
 
 
@@ -171,7 +224,7 @@ def _write(
         }
         for case_id, group in repeats.items():
             for e in group:
-                e.case_id, e.number = case_id, e.repeats["number"]
+                e.case_id, e.number = case_id, _repeated(e)["number"]
                 rows.reports.append(e)
         numbers = _send_new_cases(engine, connection, news)
         for e in news:
@@ -224,7 +277,7 @@ def _decide(engine: "Deployment", live: list[_Entry]) -> tuple[list[_Entry], dic
     repeats: dict[int, list[_Entry]] = {}
     for e in live:
         earlier = e.earlier() if e.earlier is not None else None
-        open_case = e.nearby()
+        open_case = _nearby_of(e)
         if e.c.key is not None:
             if e.c.key in first_with_key:  # a retry that arrived with its first try, or not
                 first = first_with_key[e.c.key]
@@ -250,6 +303,8 @@ def _decide(engine: "Deployment", live: list[_Entry]) -> tuple[list[_Entry], dic
 def replayed(earlier: dict[str, Any], c: Checked) -> dict[str, Any] | GridcaseError:
     """Report `c`'s answer when its key was answered before (`earlier`, a row of BY_KEY): that
     answer again, or the refusal when the key came with another request."""
+    if c.key is None:
+        raise AssertionError("an earlier answer is found by the report's key: it has one")
     refusal = same_request(c.key, earlier["request_hash"], c.digest)
     if refusal is not None:
         return refusal
@@ -279,27 +334,40 @@ def _send_new_cases(
     counters' keys; the answer reads an entry's number. Each sets its entry's `case_id`."""
     sent: list[Callable[[], dict[int, str]]] = []
     claimed: dict[int, str] = {}  # numbers claimed before their cases' INSERTs
-    for _, group in groupby(sorted(news, key=lambda e: e.new.counter), key=lambda e: e.new.counter):
-        group = list(group)
-        late = [e for e in group if e.new.late is not None]
+    for _, grouped in groupby(
+        sorted(news, key=lambda e: _planned(e).counter), key=lambda e: _planned(e).counter
+    ):
+        group = list(grouped)
+        late = [(new, new.late) for new in map(_planned, group) if new.late is not None]
         if late:  # one INSERT for the lot, its numbers claimed inside it (numbering.py)
-            rows = [(e.new.case_id, e.new.row) for e in late]
-            sent.append(INSERT_NUMBERED_CASES.send_many(connection, rows, late[0].new.late))
+            rows = [(_reserved(new), new.row) for new, _ in late]
+            sent.append(INSERT_NUMBERED_CASES.send_many(connection, rows, late[0][1]))
         for e in group:
-            if e.new.late is not None:
-                e.case_id = e.new.case_id
+            new = _planned(e)
+            if new.late is not None:
+                e.case_id = _reserved(new)
             else:  # SQLite, or a format the database cannot build: the number first
-                number = case_number(connection, engine.profile["codes"]["case_number"], e.new.fields)
-                e.case_id = INSERT_CASE(connection, {**e.new.row, "number": number})
-                claimed[e.case_id] = number
+                number = case_number(connection, engine.profile["codes"]["case_number"], new.fields)
+                case_id = INSERT_CASE(connection, {**new.row, "number": number})
+                if case_id is None:
+                    raise AssertionError("INSERT_CASE inserts returning_id: it answers the new case's id")
+                e.case_id = case_id
+                claimed[case_id] = number
     numbers = cache(lambda: {**claimed, **{i: n for read in sent for i, n in read().items()}})
-    return lambda e: numbers()[e.case_id]
+    return lambda e: numbers()[_case_of(e)]
+
+
+def _reserved(new: NewCase) -> int:
+    """The id reserved for a case whose number the database claims inside its INSERT."""
+    if new.case_id is None:
+        raise AssertionError("a case numbered inside its INSERT has its id reserved (PostgreSQL)")
+    return new.case_id
 
 
 def _gather_case_rows(engine: "Deployment", e: _Entry, now: datetime, rows: "_Rows") -> None:
     """Add the rows that belong to new case `e` (and to its duplicates in the batch) to `rows`."""
-    new, r = e.new, e.c.r
-    case_id, info, workflow = e.case_id, r["info"], engine.workflow_for(r)
+    new, r = _planned(e), e.c.r
+    case_id, info, workflow = _case_of(e), r["info"], engine.workflow_for(r)
     if new.routing:
         rows.units += case_unit_rows(case_id, "responsible", new.routing["units"], now)
     rows.reports.append(e)
@@ -345,7 +413,7 @@ class _Rows:
 
 def _send_events(connection: Connection, entries: list[_Entry]) -> None:
     """Insert the entries' events in one statement; each entry's `event_id` reads its own id."""
-    ids = cache(INSERT_EVENT.send_many(connection, [e.event for e in entries]))  # read once
+    ids = cache(INSERT_EVENT.send_many(connection, [_event_of(e) for e in entries]))  # read once
     for i, e in enumerate(entries):
         e.event_id = lambda i=i: ids()[i]
 
@@ -374,7 +442,7 @@ def _duplicate_event(e: _Entry, seq: int, state: str, now: datetime) -> dict[str
     """The event of a report that repeats an open case: it keeps the case's state."""
     r = e.c.r
     payload = {"channel": r["channel"], "point": [r["lon"], r["lat"]], "description": r["description"]}
-    return event_row(e.case_id, seq, "duplicate_report", state, state, e.c.actor, now, payload)
+    return event_row(_case_of(e), seq, "duplicate_report", state, state, e.c.actor, now, payload)
 
 
 def _answer(e: _Entry) -> dict[str, Any] | Exception:

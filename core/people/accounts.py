@@ -15,7 +15,7 @@ on the person's lookup, by its primary key.
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -179,7 +179,7 @@ def log_in(db: Engine, username: str, password: str, address: str | None, now: d
         ).first()
     # outside the transaction: argon2 takes a while, and SQLite's writer must not wait on it
     hashed = person.password_hash if person is not None else None
-    if _verify(hashed or _unmatchable(), password) and hashed:
+    if _verify(hashed or _unmatchable(), password) and person is not None and hashed:
         with write(db) as connection:
             throttle.forget(connection, address, username)
         return person.id
@@ -220,7 +220,7 @@ def end_sessions(connection: Connection, person_id: int) -> None:
 
 
 def end_sessions_if_rights_changed(
-    connection: Connection, person_id: int, before: dict[str, Any], after: dict[str, Any]
+    connection: Connection, person_id: int, before: Mapping[str, Any], after: Mapping[str, Any]
 ) -> None:
     """End the person's sessions if `after` (the values written to their row) deactivates them
     or gives them other roles than `before` (their row). A new name, unit or grids keep them:

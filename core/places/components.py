@@ -160,8 +160,11 @@ class RowChecker:
             )
         if structural and not self.lenient:
             return structural[0]
+        lon_given, lat_given = raw.get("lon"), raw.get("lat")
         try:
-            lon, lat = float(raw.get("lon")), float(raw.get("lat"))
+            if lon_given is None or lat_given is None:  # a cell left empty, or no geometry
+                raise TypeError("no coordinates")
+            lon, lat = float(lon_given), float(lat_given)
         except (TypeError, ValueError):
             return f"{code}: lon and lat must be numbers"
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
@@ -272,8 +275,10 @@ def _geojson_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
         for mark, feature in FeatureStream(path):
             feature = feature if isinstance(feature, dict) else {}
-            props = feature.get("properties") if isinstance(feature.get("properties"), dict) else {}
-            geometry = feature.get("geometry") if isinstance(feature.get("geometry"), dict) else {}
+            props = feature.get("properties")
+            props = props if isinstance(props, dict) else {}
+            geometry = feature.get("geometry")
+            geometry = geometry if isinstance(geometry, dict) else {}
             point = geometry.get("coordinates")
             lon, lat = point[:2] if isinstance(point, list) and len(point) >= 2 else (None, None)
             row = {ALIASES.get(k.lower(), k.lower()): None if v is None else str(v) for k, v in props.items()}

@@ -1,6 +1,7 @@
 """Units and people in the database, from the profile (units, see reconcile.py) and from
 administrators (people)."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -89,17 +90,20 @@ def add_person(
     name: str,
     roles: list[str],
     unit: str | None = None,
-    grids: list[str] = (),
+    grids: Sequence[str] = (),
     attributes: dict[str, Any] | None = None,
 ) -> int:
     with write(engine) as connection:
         if connection.execute(select(PERSON.c.id).where(PERSON.c.username == username)).first():
             raise GridcaseError("conflict", f"a person named {username!r} already exists")
-        person_id = connection.execute(
+        key = connection.execute(
             insert(PERSON).values(
                 username=username, name=name, unit=unit, roles=list(roles), active=True, attributes=attributes
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        if key is None:
+            raise RuntimeError("an INSERT of a single row gives its primary key")
+        person_id: int = key[0]
         if grids:
             connection.execute(insert(RESPONSIBILITY), [{"person_id": person_id, "grid": g} for g in grids])
     return person_id
@@ -128,7 +132,7 @@ def update_person(engine: Engine, username: str, roles: list[str], unit: str | N
             raise GridcaseError("not_found", f"no person {username!r}")
         after = {"roles": list(roles), "unit": unit, "active": active}
         connection.execute(update(PERSON).where(PERSON.c.id == before["id"]).values(**after))
-        end_sessions_if_rights_changed(connection, before["id"], before, after)
+        end_sessions_if_rights_changed(connection, before["id"], dict(before), after)
 
 
 def subtree(connection: Connection, unit: str) -> set[str]:

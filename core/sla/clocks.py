@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import BindParameter, Connection, and_, bindparam, func, or_, select, update
 from sqlalchemy import case as when
 
 from gridcase.core.cases.events import append, bump, event_row
@@ -62,7 +62,9 @@ class _Change:
 
 # typed, since `at` also goes through COALESCE, where no column lends it the UTC type: untyped,
 # the driver stored a local time with its offset, which SQLite compares as text
-AT, BY, ACTOR = bindparam("at", type_=UTCDateTime()), bindparam("by"), bindparam("actor")
+AT = bindparam("at", type_=UTCDateTime())
+BY: BindParameter[str | None] = bindparam("by")
+ACTOR: BindParameter[int | None] = bindparam("actor")
 STOP = _Change(status="stopped", stopped_at=AT, stopped_by=BY, actor_id=ACTOR)
 PAUSE = _Change(status="paused", paused_at=AT)
 # a stage started again ends its earlier runs, keeping how they ended when they had
@@ -196,7 +198,9 @@ class Clocks:
                     deadline=due.deadline, yellow_at=due.yellow_at, rule=due.rule,
                     unit=due.unit, amount=due.amount, calendar=due.calendar,
                 )  # fmt: skip
-                change = {"stage": stage, "why": "start", "deadline": _iso(due.deadline), "rule": due.rule}
+                change: dict[str, Any] = {
+                    "stage": stage, "why": "start", "deadline": _iso(due.deadline), "rule": due.rule,
+                }  # fmt: skip
                 if due.provisional is not None:
                     row.update(due.provisional.columns())
                     change["provisional"] = True
@@ -268,7 +272,7 @@ class Clocks:
 
     def resume(self, connection: Connection, case_id: int, stages: Iterable[str], now: datetime) -> list:
         """Restart paused clocks; each keeps the working time it had left when it paused."""
-        changes = []
+        changes: list[dict[str, Any]] = []
         if not list(stages):
             return changes
         for clock in connection.execute(self._select(case_id, stages, ("paused",))).mappings().all():
@@ -301,7 +305,7 @@ class Clocks:
         The yellow light moves too, keeping its rule over the longer limit: the same time before
         the deadline (`yellow_remaining`), or the same fraction of the whole (`yellow_at`).
         """
-        changes = []
+        changes: list[dict[str, Any]] = []
         if not list(stages):
             return changes
         unit = self.deadlines.units.get(amount.unit)

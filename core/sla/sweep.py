@@ -265,14 +265,14 @@ def deliver(
     for notice_id in due:
         at = max(now, engine.time.now())  # a long batch claims later notices later
         with write(engine.db) as connection:
-            message = (
+            claimed = (
                 connection.execute(CLAIM_ONE, {"id_": notice_id, "now": at, "lease": at + LEASE})
                 .mappings()
                 .first()
             )
-        if message is None:
+        if claimed is None:
             continue  # another sweep has it, or sent it
-        message = {**message, "idempotency_key": f"gridcase-outbox-{message['id']}"}
+        message = {**claimed, "idempotency_key": f"gridcase-outbox-{claimed['id']}"}
         sender = senders.get(message["channel"])
         try:
             if sender is None:

@@ -9,6 +9,7 @@ never sends a bearer token by itself.
 
 import secrets
 import time
+from enum import Enum, auto
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -32,7 +33,15 @@ from gridcase.core.people.actor import Actor
 from gridcase.core.web.endpoints import body_of
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-UNSET = object()
+
+
+class _Unset(Enum):
+    """The type of UNSET: a request whose caller was not looked up yet."""
+
+    UNSET = auto()
+
+
+UNSET = _Unset.UNSET
 Ask = tuple[str | None, Any]  # (bearer token, session token)
 Answer = tuple[Actor | None, str | None]  # (actor, "token" or "session")
 
