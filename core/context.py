@@ -38,7 +38,7 @@ from gridcase.core.db.models import (
     UTCDateTime,
 )
 from gridcase.core.errors import GridcaseError
-from gridcase.core.timesource import TimeSource
+from gridcase.core.timesource import SystemTime, TimeSource
 
 log = logging.getLogger("gridcase.plugins")
 RECIPIENT_KINDS = ("person", "unit", "leader", "role")
@@ -497,11 +497,10 @@ class HookContext:
     profile: CityProfile
     time: TimeSource
     db: Database = field(repr=False)
-    # the transaction the hook runs in (during_transition, route_case, adjust_deadline …); None
-    # for hooks that run after a commit, whose reads then use a connection of their own
+    # the transaction the hook runs in (before_transition, during_transition, route_case); None
+    # for hooks that run outside one, whose reads then use a connection of their own
     connection: Connection | None = field(default=None, repr=False)
     now: datetime = field(default=None)  # type: ignore[assignment]  # set in __post_init__
-    _notice_channel: str = "log"
 
     def __post_init__(self) -> None:
         if self.now is None:
@@ -515,8 +514,6 @@ class HookContext:
     def offline(cls, profile: dict[str, Any], time: TimeSource | None = None) -> "HookContext":
         """A context of a profile alone, with no database: for a plugin's unit tests of hooks that
         read nothing (a classifier, a router). The read services and `notify` need a deployment."""
-        from gridcase.core.timesource import SystemTime
-
         return cls(CityProfile.of(profile), time or SystemTime(), db=None)  # type: ignore[arg-type]
 
     def config(self, block: str) -> dict[str, Any]:
@@ -553,7 +550,8 @@ class HookContext:
                 f"not {recipient!r}",
             )
         row = {
-            "created_at": self.now, "channel": channel or self._notice_channel, "recipient": recipient,
+            "created_at": self.now, "channel": channel or self.profile.notifications.channel,
+            "recipient": recipient,
             "case_id": case_id, "event": event, "text": text, "payload": payload or {},
             "status": "pending", "attempts": 0, "next_attempt_at": self.now,
         }  # fmt: skip
@@ -568,24 +566,16 @@ class Hooks:
     """Calls the hooks of one deployment with a context, and only when some plugin listens."""
 
     def __init__(
-        self,
-        pm: pluggy.PluginManager,
-        profile: CityProfile,
-        time: TimeSource,
-        db: Database,
-        notice_channel: str,
+        self, pm: pluggy.PluginManager, profile: CityProfile, time: TimeSource, db: Database
     ) -> None:
         self.pm, self.profile, self.time, self.db = pm, profile, time, db
-        self.notice_channel = notice_channel
 
     def listened(self, name: str) -> bool:
         # pluggy's call costs even with no plugin, and building a case view costs queries
         return bool(getattr(self.pm.hook, name).get_hookimpls())
 
     def context(self, connection: Connection | None = None, now: datetime | None = None) -> HookContext:
-        return HookContext(
-            self.profile, self.time, self.db, connection, now or self.time.now(), self.notice_channel
-        )
+        return HookContext(self.profile, self.time, self.db, connection, now or self.time.now())
 
     def call(
         self, name: str, connection: Connection | None = None, now: datetime | None = None, **kwargs: Any

@@ -32,7 +32,6 @@ from gridcase.core.db.models import Clock as ClockRow
 from gridcase.core.errors import GridcaseError
 from gridcase.core.intake.submit import Submission, intake_many
 from gridcase.core.intake.submit import intake as _intake
-from gridcase.core.notify.outbox import notice_channel
 from gridcase.core.ops.retention import Retention, purge
 from gridcase.core.people.actor import SYSTEM, Actor
 from gridcase.core.places import components as component_registry
@@ -82,9 +81,7 @@ class Engine:
             self.profile.get("time_limits", {}).get("calendar", {}).get("timezone", "Asia/Shanghai")
         )
         self.division_code = self.profile.get("region", {}).get("division_code", "")
-        self.hooks = Hooks(
-            self.pm, CityProfile.of(self.profile), self.time, self.db, notice_channel(self.profile)
-        )
+        self.hooks = Hooks(self.pm, CityProfile.of(self.profile), self.time, self.db)
         self.base_taxonomy = copy.deepcopy(self.profile.get("taxonomy", {}))
         self.base_settings = setting_changes.apply(self.profile, [])
         self.setting_changes: list[dict[str, Any]] = []
