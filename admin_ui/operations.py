@@ -1,6 +1,6 @@
-"""Running the loop: a queue per role, intake, case detail with the caller's transitions, bulk
-actions and evidence. The engine and the JSON API's own functions do the work, so the UI and
-the API cannot disagree about scope or rules."""
+"""Running the loop: intake, case detail with the caller's transitions, and evidence (the
+queues and bulk actions are in queues.py). The engine and the JSON API's own functions do the
+work, so the UI and the API cannot disagree about scope or rules."""
 
 from typing import Any
 
@@ -11,74 +11,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gridcase.admin_ui.names import class_names, state_names, transition_names
-from gridcase.admin_ui.queries import in_states
 from gridcase.admin_ui.render import page
 from gridcase.admin_ui.views import INTAKE, form_of, ui
 from gridcase.core.cases import scope
 from gridcase.core.cases.evidence import Upload
 from gridcase.core.db.connection import read
-from gridcase.core.db.models import Case, Evidence
+from gridcase.core.db.models import Evidence
 from gridcase.core.errors import GridcaseError
 from gridcase.core.people.actor import Actor
-from gridcase.core.web.api_cases import SUMMARY, case_detail, fire_for, light_is, light_of
+from gridcase.core.web.api_cases import case_detail, fire_for
 
-CASE, EVIDENCE = Case.__table__, Evidence.__table__
-QUEUE_PAGE = 50
+EVIDENCE = Evidence.__table__
 MAX_UPLOAD = 9
-
-
-def queue_states(engine, actor: Actor) -> list[str]:
-    """The states where the caller can act: their queue (intake, filing, dispatch, inbox, check…)."""
-    states: list[str] = []
-    for workflow in engine.workflows.values():
-        for state in workflow.states:
-            if workflow.available(state, actor.roles) and state not in states:
-                states.append(state)
-    return states
-
-
-def _queue(engine, actor: Actor, q: dict[str, str]) -> dict[str, Any]:
-    now = engine.time.now()
-    states = queue_states(engine, actor)
-    chosen = [q["state"]] if q.get("state") in states else states
-    light = light_of(now)
-    # open states are rare among a city's cases and found by their index; a queue that takes in
-    # closed cases too (a leader's exposures, an operator's callbacks) finds its page by id order
-    closed = {code for w in engine.workflows.values() for code, st in w.states.items() if st.kind != "open"}
-    rare = not closed & set(chosen)
-    by_state = in_states(engine, chosen) if chosen and rare else CASE.c.state.in_(chosen or ["-"])
-    conditions = [by_state, scope.case_filter(engine, actor)]
-    if q.get("light") in ("green", "yellow", "red"):
-        conditions.append(light_is(now, q["light"]))
-    if q.get("class"):
-        conditions.append(CASE.c.class_code == q["class"])
-    if q.get("grid"):
-        conditions.append(CASE.c.grid_path.contains(f"/{q['grid']}/"))
-    # the page's ids by the state index first (see queries.in_states), then their details
-    order = (CASE.c.id + 0).desc() if rare else CASE.c.id.desc()
-    newest = select(CASE.c.id).where(*conditions).order_by(order).limit(QUEUE_PAGE)
-    query = (
-        select(*SUMMARY, light.label("light"))
-        .where(CASE.c.id.in_(newest.scalar_subquery()))
-        .order_by(CASE.c.id.desc())
-    )
-    with read(engine.db) as connection:
-        rows = [dict(r) for r in connection.execute(query).mappings()]
-    return {"rows": rows, "states": states, "q": q}
-
-
-@ui()
-async def queue(request: Request, actor: Actor) -> Response:
-    engine = request.app.state.engine
-    data = await run_in_threadpool(_queue, engine, actor, dict(request.query_params))
-    context = {
-        **data,
-        "state_names": state_names(engine),
-        "class_names": class_names(engine),
-        "transition_names": transition_names(engine),
-        "bulk": bulk_transitions(engine, actor, data["states"]),
-    }
-    return page(request, "queue.html", context, block="rows")
 
 
 @ui(INTAKE)
@@ -198,31 +142,6 @@ async def fire(request: Request, actor: Actor) -> Response:
 
 
 @ui()
-async def bulk(request: Request, actor: Actor) -> Response:
-    """One transition on several cases; each succeeds or fails on its own, and the page says which."""
-    engine = request.app.state.engine
-    fields, _ = await _form(request)
-    ids = fields.get("cases") or []
-    ids = [int(i) for i in (ids if isinstance(ids, list) else [ids]) if str(i).isdigit()]
-    code = str(fields.get("transition", ""))
-    body = {"payload": _payload(code, fields), "reason": fields.get("reason") or None}
-
-    def run() -> list[tuple[int, str]]:
-        results = []
-        for case_id in ids[:200]:
-            try:
-                fire_for(engine, actor, case_id, code, body, [])
-                results.append((case_id, "ok"))
-            except GridcaseError as exc:
-                results.append((case_id, exc.message))
-        return results
-
-    results = await run_in_threadpool(run)
-    request.app.state.ui_cache.clear()
-    return page(request, "bulk.html", {"results": results, "code": code})
-
-
-@ui()
 async def evidence(request: Request, actor: Actor) -> Response:
     """A photo of a case the caller may see in full; served with its stored type, never as HTML."""
     engine = request.app.state.engine
@@ -243,12 +162,3 @@ async def evidence(request: Request, actor: Actor) -> Response:
         headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'"},
     )
 
-
-def bulk_transitions(engine, actor: Actor, states: list[str]) -> list[Any]:
-    seen: dict[str, Any] = {}
-    for workflow in engine.workflows.values():
-        for state in states:
-            for t in workflow.available(state, actor.roles):
-                if not t.evidence and t.code not in seen:
-                    seen[t.code] = t
-    return list(seen.values())

@@ -5,7 +5,7 @@ from pathlib import Path
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gridcase.admin_ui import auth, config_pages, dashboards, operations, taxonomy_editor
+from gridcase.admin_ui import auth, config_pages, dashboards, operations, queues, taxonomy_editor
 from gridcase.core.hookspecs import hookimpl
 
 STATIC = Path(__file__).parent / "static"
@@ -19,10 +19,11 @@ def ui_routes() -> list[Route]:
         Route("/login", auth.login, methods=post),
         Route("/logout", auth.logout, methods=post),
         Route("/lang/{language}", auth.language, methods=get),
-        Route("/queue", operations.queue, methods=get),
+        Route("/queue", queues.queue, methods=get),
+        Route("/queue/export.xlsx", queues.export, methods=get),
         Route("/cases/new", operations.new_case, methods=get),
         Route("/cases", operations.create_case, methods=post),
-        Route("/cases/bulk", operations.bulk, methods=post),
+        Route("/cases/bulk", queues.bulk, methods=post),
         Route("/cases/{case_id}", operations.case_page, methods=get),
         Route("/cases/{case_id}/transitions/{code}", operations.fire, methods=post),
         Route("/evidence/{evidence_id}", operations.evidence, methods=get),

@@ -1,17 +1,20 @@
 """Finding the few open cases among a city's millions, fast on both databases."""
 
-from sqlalchemy import bindparam, func, literal_column, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, literal_column, or_, select
 
 from gridcase.core.cases import scope
-from gridcase.core.db.models import Case
+from gridcase.core.db.models import Case, CaseUnit, Clock, Report, ReportContact
 from gridcase.core.people.actor import Actor
 
-CASE = Case.__table__
+CASE, CASE_UNIT, CLOCK = Case.__table__, CaseUnit.__table__, Clock.__table__
+REPORT, CONTACT = Report.__table__, ReportContact.__table__
 
 
 def open_states(engine):
     """`state IN (the open states of every workflow)`: see in_states."""
-    states = {code for w in engine.workflows.values() for code, s in w.states.items() if s.kind == "open"}
+    states = {
+        code for w in engine.catalogue.workflows.values() for code, s in w.states.items() if s.kind == "open"
+    }
     return in_states(engine, sorted(states))
 
 
@@ -36,3 +39,67 @@ def newest_open(engine, actor: Actor, limit: int, *conditions):
         .order_by((CASE.c.id + 0).desc())
     )
     return query.limit(limit).scalar_subquery()
+
+
+def queue_states(engine, actor: Actor) -> dict[str, list[str]]:
+    """Per workflow, the open states where one of the person's roles has a step: their queue
+    (intake, filing, dispatch, signing, check…). Closed cases are never on a to-do list."""
+    found: dict[str, list[str]] = {}
+    for code, workflow in engine.catalogue.workflows.items():
+        states = [
+            s
+            for s, state in workflow.states.items()
+            if state.kind == "open" and workflow.available(s, actor.roles)
+        ]
+        if states:
+            found[code] = states
+    return found
+
+
+def in_queue(engine, states: dict[str, list[str]]) -> ColumnElement:
+    """The cases in `states` (per workflow), through the state index (see in_states). A state's
+    code that another workflow has too, where the person has no step, needs the workflow as well."""
+    codes = sorted({s for chosen in states.values() for s in chosen})
+    if not codes:
+        return false()
+    condition = in_states(engine, codes)
+    workflows = engine.catalogue.workflows
+    shared = any(
+        s in w.states and s not in states.get(code, ()) for code, w in workflows.items() for s in codes
+    )
+    if shared:
+        by_workflow = [and_(CASE.c.workflow == w, CASE.c.state.in_(chosen)) for w, chosen in states.items()]
+        condition = and_(condition, or_(*by_workflow))
+    return condition
+
+
+def nearest_deadline():
+    """The case's earliest running deadline: past for a red case, so ordering by it puts the
+    overdue first and then the rest by when they fall due (a case with no running clock last)."""
+    running = and_(CLOCK.c.case_id == CASE.c.id, CLOCK.c.status == "running")
+    return select(func.min(CLOCK.c.deadline)).where(running).scalar_subquery()
+
+
+def matching(text: str) -> ColumnElement:
+    """Cases whose number, address or description holds `text`, or, when it is digits, whose
+    caller's phone does (a report's contact: the hotline's caller, Open311's phone)."""
+    terms = [
+        column.contains(text, autoescape=True)
+        for column in (CASE.c.number, CASE.c.address, CASE.c.description)
+    ]
+    if text.isdigit():
+        terms.append(
+            exists().where(
+                REPORT.c.case_id == CASE.c.id,
+                CONTACT.c.report_id == REPORT.c.id,
+                CONTACT.c.phone.contains(text, autoescape=True),
+            )
+        )
+    return or_(*terms)
+
+
+def handled_by(units: frozenset[str] | set[str]) -> ColumnElement:
+    """Cases a unit of `units` answers for or handles now."""
+    return exists().where(
+        CASE_UNIT.c.case_id == CASE.c.id, CASE_UNIT.c.active, CASE_UNIT.c.unit.in_(sorted(units))
+    )

@@ -1,12 +1,21 @@
 """The work queues (admin_ui/queues.py) over HTTP, on SQLite and PostgreSQL: what each person's
 queue holds and in which order, paging, search, filters, bulk actions and the xlsx export."""
 
+import io
+from datetime import UTC, datetime
+
+import pytest
+from starlette.datastructures import ImmutableMultiDict
+
+from gridcase.admin_ui.queues import find, page_numbers
+from gridcase.core.errors import GridcaseError
 from gridcase.core.people.actor import Actor
 
 from .conftest import STREET1
 
 CENTRE = Actor.of("operator", "shift_leader", "dispatcher")
 STANDARD = {"component": {"standard": "missing"}}  # the 立案条件 a component class asks for
+T0 = datetime(2026, 10, 13, 1, 0, tzinfo=UTC)  # the engine fixture's moment: 09:00 in the city
 
 
 def new_case(desk, category: str = "component:0101", **extra) -> int:
@@ -14,6 +23,15 @@ def new_case(desk, category: str = "component:0101", **extra) -> int:
     done = desk.post("/ui/cases", data=data)
     assert done.status_code == 204, done.text
     return int(done.headers["HX-Redirect"].rsplit("/", 1)[1])
+
+
+def report(engine, n: int, category: str = "0101", kind: str = "component", **extra) -> int:
+    """A case in its own spot (reports of one class close together would be duplicates): in
+    grid n % 16 of the test city's sixteen."""
+    spot = 0.0006 * (n // 16)
+    point = [120.605 + 0.02 * (n % 2) + spot, 31.3005 + 0.005 * (n // 2 % 8) + spot]
+    body = {"channel": "leader", "category": category, "kind": kind, "point": point, **extra}
+    return engine.intake(body, CENTRE)["case_id"]
 
 
 def filed(engine, case_id: int) -> None:
@@ -27,14 +45,181 @@ def active_units(engine, case_id: int) -> set[str]:
     return {u["unit"] for u in engine.case(case_id)["units"] if u["active"] and u["role"] == "handling"}
 
 
+def listed(engine, actor: Actor, limit: int = 50, **params) -> dict:
+    return find(engine, actor, ImmutableMultiDict(params), limit)
+
+
+def ids(found: dict) -> list[int]:
+    return [row["id"] for row in found["rows"]]
+
+
+def person(ui, name: str, *roles: str, unit: str | None = None) -> Actor:
+    return Actor.of(*roles, id=ui.ids[name], unit=unit)
+
+
+# -- what a queue holds, in which order -------------------------------------------------------
+
+
+def test_a_queue_holds_the_open_cases_a_role_can_act_on_overdue_first_then_by_deadline(ui):
+    engine = ui.engine
+    first = report(engine, 1)  # accept within 15 minutes: due 09:15
+    engine.time.advance(minutes=1)
+    second = report(engine, 2)  # due 09:16
+    engine.time.advance(minutes=1)
+    urgent = report(engine, 3, urgent=True)
+    engine.transition(urgent, "accept", CENTRE)  # an urgent filing within 5 minutes: due 09:07
+    gone = report(engine, 4)
+    engine.transition(gone, "reject", CENTRE, reason="重复上报")  # closed: on no to-do list
+    engine.time.advance(minutes=8)  # 09:10: the urgent one is overdue
+    found = listed(engine, CENTRE)
+    assert ids(found) == [urgent, first, second] and found["total"] == 3
+    assert [row["light"] for row in found["rows"]] == ["red", "green", "green"]
+    assert found["rows"][0]["deadline"] == T0.replace(minute=7)
+    # a department's queue: only what was dispatched to its unit, not what waits for dispatch
+    for case_id in (first, second):
+        filed(engine, case_id)
+    engine.transition(first, "dispatch", CENTRE, payload={"units": ["water"]})
+    water = person(ui, "water", "department", unit="water")
+    assert ids(listed(engine, water)) == [first]
+    assert ids(listed(engine, person(ui, "city_admin", "department", unit="city_admin"))) == []
+    assert ids(listed(engine, CENTRE, state="pending_dispatch")) == [second]
+
+
+def test_pages_with_a_total_and_links_around_the_current_page(ui):
+    engine = ui.engine
+    made = [report(engine, n) for n in range(7)]
+    pages = [ids(listed(engine, CENTRE, limit=3, page=str(p))) for p in (1, 2, 3)]
+    assert sum(pages, []) == made  # reported one after another: due one after another
+    assert listed(engine, CENTRE, limit=3, page="3")["pages"] == 3
+    assert ids(listed(engine, CENTRE, limit=3, page="99")) == made[6:]  # past the end: the last page
+    assert page_numbers(1, 1) == [1]
+    assert page_numbers(6, 20) == [1, None, 4, 5, 6, 7, 8, None, 20]
+    assert page_numbers(2, 4) == [1, 2, 3, 4]
+    zhang = ui("zhang")
+    page = zhang.get("/ui/queue").text
+    assert "共 7 件" in page and page.count('name="cases"') == 7
+
+
+def test_search_by_number_address_description_and_the_callers_phone(ui):
+    engine = ui.engine
+    plain = report(engine, 1, description="井盖缺失", address="人民路 18 号")
+    called = report(engine, 2, description="路灯不亮", contact={"first_name": "王", "phone": "13912345678"})
+    number = engine.case(called)["number"]
+    assert ids(listed(engine, CENTRE, q="人民路")) == [plain]
+    assert ids(listed(engine, CENTRE, q="缺失")) == [plain]
+    assert ids(listed(engine, CENTRE, q="12345678")) == [called]
+    assert ids(listed(engine, CENTRE, q=number)) == [called]
+    assert ids(listed(engine, CENTRE, q="100%_")) == []  # LIKE's wildcards are searched as text
+
+
+def test_filters_by_class_unit_grid_light_channel_and_period_in_the_citys_days(ui):
+    engine = ui.engine
+    engine.time.set(datetime(2026, 10, 12, 17, 0, tzinfo=UTC))  # 01:00 on the 13th in the city
+    early = report(engine, 1)
+    engine.time.set(T0)
+    event = report(engine, 2, "0501", "event")
+    hotline = report(engine, 3, channel="hotline_12345")
+    assert ids(listed(engine, CENTRE, **{"class": "event:0501"})) == [event]
+    assert ids(listed(engine, CENTRE, channel="hotline_12345")) == [hotline]
+    # the city's 13 October began at 16:00 UTC on the 12th
+    assert set(ids(listed(engine, CENTRE, **{"from": "2026-10-13", "to": "2026-10-13"}))) == {
+        early,
+        event,
+        hotline,
+    }
+    assert ids(listed(engine, CENTRE, to="2026-10-12")) == []
+    street = engine.case(early)["grid_path"].strip("/").split("/")[-3]  # the grid's street
+    assert early in ids(listed(engine, CENTRE, grid=street))
+    assert ids(listed(engine, CENTRE, grid=engine.case(event)["grid"])) == [event]
+    # a unit: the cases it answers for or handles, its sub-units' too
+    filed(engine, event)
+    engine.transition(event, "dispatch", CENTRE, payload={"units": ["water_north"]})
+    assert (
+        ids(listed(engine, CENTRE, unit="city_admin"))
+        == ids(listed(engine, CENTRE, unit="water_north"))
+        == [event]
+    )
+    assert set(ids(listed(engine, CENTRE, unit="water"))) == {early, event, hotline}
+    engine.time.advance(minutes=20)  # not accepted within 15 minutes; the dispatched one has a day
+    assert set(ids(listed(engine, CENTRE, light="red"))) == {early, hotline}
+    assert ids(listed(engine, CENTRE, light="green")) == [event]
+
+
+WRONG = [  # filters the page's form could not have sent, and what the page says about them
+    ({"light": "purple"}, "灯只能选"),
+    ({"from": "2026-13-01"}, "开始日期“2026-13-01”无法识别"),
+    ({"from": "2026-10-14", "to": "2026-10-13"}, "开始日期晚于结束日期"),
+    ({"page": "-1"}, "页码"),
+    ({"class": "component:9999"}, "没有小类"),
+    ({"grid": "nowhere"}, "没有网格“nowhere”"),
+    ({"state": "closed"}, "你的待办中没有环节"),
+]
+
+
+def test_a_filter_the_form_could_not_send_is_a_chinese_message(ui):
+    zhang = ui("zhang")
+    for params, words in WRONG:
+        with pytest.raises(GridcaseError, match=words):
+            listed(ui.engine, CENTRE, **params)
+        answer = zhang.get("/ui/queue", params=params)
+        assert answer.status_code == 422 and words in answer.text and "Traceback" not in answer.text
+
+
+# -- bulk actions ------------------------------------------------------------------------------
+
+
 def test_bulk_dispatch_sends_each_case_to_its_routed_units(ui):
     zhang = ui("zhang")
     water_case, admin_case = new_case(zhang), new_case(zhang, "event:0501")
     for case_id in (water_case, admin_case):
         filed(ui.engine, case_id)
-    done = zhang.post("/ui/cases/bulk", data={"cases": [str(water_case), str(admin_case)], "transition": "dispatch"})
+    done = zhang.post(
+        "/ui/cases/bulk", data={"cases": [str(water_case), str(admin_case)], "transition": "dispatch"}
+    )
     assert done.status_code == 200, done.text
-    assert "required" not in done.text
+    assert "required" not in done.text and "2 件成功" in done.text
+    assert done.headers["HX-Trigger"] == "gridcase:refresh"
     assert ui.engine.case(water_case)["state"] == "dispatched"
     assert active_units(ui.engine, water_case) == {"water"}
     assert active_units(ui.engine, admin_case) == {"city_admin"}
+
+
+def test_bulk_dispatch_to_the_unit_the_dispatcher_chose_instead(ui):
+    zhang = ui("zhang")
+    cases = [report(ui.engine, n) for n in range(2)]
+    for case_id in cases:
+        filed(ui.engine, case_id)
+    form = {"cases": [str(c) for c in cases], "transition": "dispatch", "units": "police"}
+    assert zhang.post("/ui/cases/bulk", data=form).status_code == 200
+    assert [active_units(ui.engine, c) for c in cases] == [{"police"}, {"police"}]
+
+
+def test_a_bulk_action_with_nothing_ticked_says_so(ui):
+    zhang = ui("zhang")
+    report(ui.engine, 1)
+    done = zhang.post("/ui/cases/bulk", data={"transition": "accept"})
+    assert done.status_code == 422 and "没有勾选案件" in done.text
+    assert done.headers["HX-Retarget"] == "#errors"
+    refused = zhang.post("/ui/cases/bulk", data={"cases": "1", "transition": "self_handle"})
+    assert refused.status_code == 422 and "不能批量执行" in refused.text
+    needs_reason = zhang.post("/ui/cases/bulk", data={"cases": "1", "transition": "reject"})
+    assert needs_reason.status_code == 422 and "需要填写理由" in needs_reason.text
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def test_the_filtered_queue_exports_as_a_workbook_in_the_citys_time(ui):
+    openpyxl = pytest.importorskip("openpyxl")
+    engine = ui.engine
+    kept = [report(engine, n, description=f"井盖{n}") for n in range(3)]
+    report(engine, 9, "0501", "event")
+    answer = ui("zhang").get("/ui/queue/export.xlsx", params={"class": "component:0101", "page": "2"})
+    assert answer.status_code == 200 and "attachment" in answer.headers["content-disposition"]
+    sheet = openpyxl.load_workbook(io.BytesIO(answer.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:4] == ("案件号", "灯", "环节", "小类")
+    assert [r[0] for r in rows[1:]] == [engine.case(c)["number"] for c in kept]
+    assert rows[1][8] == "井盖0" and rows[1][6] == "水务局"
+    assert rows[1][9] == datetime(2026, 10, 13, 9, 0)  # reported 01:00 UTC: 09:00 in the city
+    assert rows[1][10] == datetime(2026, 10, 13, 9, 15)
