@@ -3,29 +3,42 @@ time limits and calendars, with holiday overrides; assessment weights; and the w
 as a state diagram from the profile."""
 
 import logging
+import re
+from collections.abc import Callable
 from datetime import date
+from functools import partial
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gridcase.admin_ui.render import page
-from gridcase.admin_ui.views import ADMIN, WEIGHTS, WORKFLOW, text_form_of, ui
+from gridcase.admin_ui.places import grid_labels
+from gridcase.admin_ui.render import CATALOGUES, language_of, page
+from gridcase.admin_ui.views import ADMIN, N_, WEIGHTS, WORKFLOW, text_form_of, ui
 from gridcase.core.db.connection import read
-from gridcase.core.db.models import Person, Responsibility, Unit
+from gridcase.core.db.models import Grid, Person, Responsibility, Unit
 from gridcase.core.errors import GridcaseError
+from gridcase.core.people import administration, throttle
 from gridcase.core.people import roster as people
-from gridcase.core.people import throttle
 from gridcase.core.people.accounts import generate_password
 from gridcase.core.people.actor import Actor
 from gridcase.core.people.roster import PersonData
-from gridcase.core.places.units import check_person, set_unit_class, update_person
+from gridcase.core.places.units import check_person, set_unit_class
 from gridcase.core.profile import setting_changes
 from gridcase.core.sla import overrides as calendar_overrides
 
-PERSON, RESPONSIBILITY, UNIT = Person.__table__, Responsibility.__table__, Unit.__table__
+PERSON, RESPONSIBILITY, UNIT, GRID = (t.__table__ for t in (Person, Responsibility, Unit, Grid))
+# a list of grids as an administrator types it: codes or names (which hold spaces), separated as
+# Chinese text separates them
+GRID_SEPARATORS_TYPED = re.compile(r"[,，、;；\n]+")
+# an account change's refusal, in the page's words (the core's messages are for the command line)
+ACCOUNT_ERRORS = {
+    "not_found": N_("没有这个人员"),
+    "inactive": N_("该人员已停用，不能分配网格；请先启用"),
+    "weak_password": N_("密码至少要 10 个字符"),
+}
 
 log = logging.getLogger("gridcase.admin")
 
@@ -37,21 +50,36 @@ def _units_and_people(engine) -> dict[str, Any]:
         grids: dict[int, list[str]] = {}
         for person_id, grid in connection.execute(select(RESPONSIBILITY.c.person_id, RESPONSIBILITY.c.grid)):
             grids.setdefault(person_id, []).append(grid)
+        names = grid_labels(connection)
+        # the grids a person may be given: the active ones, coarsest level first
+        choices = [
+            {**r, "name": names.get(r["code"])}
+            for r in connection.execute(
+                select(GRID.c.code, GRID.c.level)
+                .where(GRID.c.active)
+                .order_by(func.length(GRID.c.path), GRID.c.code)
+            ).mappings()
+        ]
     for person in people:
         person.pop("password_hash", None)
-        person["grids"] = sorted(grids.get(person["id"], []))
-    return {"units": units, "people": people}
+        person["grids"] = [(g, names.get(g)) for g in sorted(grids.get(person["id"], []))]
+    return {"units": units, "people": people, "grid_choices": choices}
 
 
 def _units_page(engine) -> dict[str, Any]:
+    now = engine.time.now()
+    throttles = throttle.listing(engine.db, now)
     return {
         **_units_and_people(engine),
-        "throttles": throttle.listing(engine.db, engine.time.now()),
-        "now": engine.time.now(),
-        "tz": engine.tz,
+        "throttles": throttles,
+        "locked": {t.username: t.failures for t in throttles if t.username is not None},
+        "now": now,
+        "tz": engine.city.timezone,
         "classes": sorted({u.get("class") for u in engine.profile.get("units", []) if u.get("class")}),
         "roles": {r["code"]: r.get("name") for r in engine.profile.get("roles", [])},
+        "grid_levels": {lvl["code"]: lvl.get("name") for lvl in engine.profile.get("grid_levels", [])},
         "profile_units": {u["code"]: u for u in engine.profile.get("units", [])},
+        "changes": administration.history(engine.db),
     }
 
 
@@ -72,16 +100,127 @@ async def unit_class(request: Request, actor: Actor) -> Response:
 
 @ui(ADMIN)
 async def save_person(request: Request, actor: Actor) -> Response:
-    """Change a person's roles, unit and whether they may log in."""
+    """Change a person's roles, unit and whether they may log in; recorded in the audit log."""
     engine = request.app.state.engine
     form = await text_form_of(request, max_fields=60)
     roles, unit = form.getlist("roles"), form.get("unit") or None
     check_person(engine.profile, roles, unit)
     username = request.path_params["username"]
-    if username == actor.username and "admin" not in roles:
-        raise GridcaseError("invalid_role", "你不能去掉自己的管理员角色")
-    await run_in_threadpool(update_person, engine.db, username, roles, unit, form.get("active") == "on")
+    if username == actor.username and ("admin" not in roles or form.get("active") != "on"):
+        raise GridcaseError("invalid_role", "你不能去掉自己的管理员角色，也不能停用自己")
+    values = {"roles": roles, "unit": unit, "active": form.get("active") == "on"}
+    await _account(request, actor, administration.change, username, values)
     return Response(status_code=204, headers={"HX-Refresh": "true"})
+
+
+async def _account(
+    request: Request, actor: Actor, change: Callable[..., Any], username: str, *args: Any, **kw: Any
+) -> Any:
+    """Run an account change as `actor`, now, with the form's reason; its refusal in the page's words."""
+    engine = request.app.state.engine
+    by = actor.username or str(actor.id)
+    try:
+        return await run_in_threadpool(
+            partial(change, engine.db, username, *args, by, engine.time.now(), **kw)
+        )
+    except GridcaseError as exc:
+        if exc.code in ACCOUNT_ERRORS:
+            message = _translate(request, ACCOUNT_ERRORS[exc.code])
+            raise GridcaseError(exc.code, f"{message}: {username}", exc.details) from None
+        raise
+
+
+def _translate(request: Request, message: str) -> str:
+    return CATALOGUES[language_of(request)].gettext(message)
+
+
+def _grid_codes(engine, typed: str) -> list[str]:
+    """The grids an administrator typed, by code or by name; a name two grids share must be
+    typed as a code, and one that names no grid is refused, naming it."""
+    items = [item.strip() for item in GRID_SEPARATORS_TYPED.split(typed) if item.strip()]
+    with read(engine.db) as connection:
+        labels = grid_labels(connection)
+    codes = set(labels)
+    by_name: dict[str, list[str]] = {}
+    for code, name in labels.items():
+        by_name.setdefault(name, []).append(code)
+    found = []
+    for item in items:
+        if item in codes:
+            found.append(item)
+        elif len(by_name.get(item, [])) == 1:
+            found.append(by_name[item][0])
+        elif item in by_name:
+            raise GridcaseError(
+                "invalid_grid", f"有 {len(by_name[item])} 个网格叫“{item}”，请填写代码", {"field": "grids"}
+            )
+        else:
+            raise GridcaseError("invalid_grid", f"没有网格“{item}”", {"field": "grids"})
+    return found
+
+
+@ui(ADMIN)
+async def person_grids(request: Request, actor: Actor) -> Response:
+    """Give a person their responsibility grids (a supervisor's, a grid worker's)."""
+    engine = request.app.state.engine
+    form = dict((await text_form_of(request, max_fields=10)).items())
+    codes = await run_in_threadpool(_grid_codes, engine, form.get("grids", ""))
+    username = request.path_params["username"]
+    await _account(
+        request, actor, administration.assign_grids, username, codes, reason=form.get("reason", "")
+    )
+    return await _person_result(request, _translate(request, N_("已保存责任网格")), username)
+
+
+@ui(ADMIN)
+async def person_password(request: Request, actor: Actor) -> Response:
+    """A new password for a person: the temporary one typed, or a generated one, shown once."""
+    form = dict((await text_form_of(request, max_fields=10)).items())
+    username = request.path_params["username"]
+    password = await _account(
+        request,
+        actor,
+        administration.reset_password,
+        username,
+        password=form.get("password") or None,
+        reason=form.get("reason", ""),
+    )
+    return await _person_result(request, _translate(request, N_("已重置密码")), username, password)
+
+
+@ui(ADMIN)
+async def person_unlock(request: Request, actor: Actor) -> Response:
+    """Forget a person's failed logins, so they can log in again at once."""
+    form = dict((await text_form_of(request, max_fields=10)).items())
+    username = request.path_params["username"]
+    await _account(request, actor, administration.unlock, username, reason=form.get("reason", ""))
+    return await _person_result(request, _translate(request, N_("已解锁")), username)
+
+
+@ui(ADMIN)
+async def person_active(request: Request, actor: Actor) -> Response:
+    """Deactivate a person (no login, no grids, no cases) or reactivate them."""
+    form = dict((await text_form_of(request, max_fields=10)).items())
+    username = request.path_params["username"]
+    active = form.get("active") == "yes"
+    if username == actor.username and not active:
+        raise GridcaseError("invalid_request", "你不能停用自己")
+    await _account(request, actor, administration.set_active, username, active, reason=form.get("reason", ""))
+    done = N_("已启用") if active else N_("已停用")
+    return await _person_result(request, _translate(request, done), username)
+
+
+async def _person_result(request: Request, done: str, username: str, password: str | None = None) -> Response:
+    """The people's block again, with what was done above it (a password only this once)."""
+    engine = request.app.state.engine
+    request.app.state.ui_cache.clear()
+    context = {
+        **await run_in_threadpool(_units_page, engine),
+        "done": done,
+        "done_for": username,
+        "password": password,
+    }
+    return page(request, "config_units.html", context, block="people")
 
 
 @ui(ADMIN)
@@ -106,7 +245,7 @@ def _calendar(engine) -> dict[str, Any]:
     return {
         "limits": engine.profile.get("time_limits", {}),
         "overrides": calendar_overrides.listed(engine.db),
-        "readiness": engine.deadlines.readiness(engine.time.now()),
+        "readiness": engine.limits.deadlines.readiness(engine.time.now()),
     }
 
 
@@ -237,7 +376,7 @@ async def calendar_day(request: Request, actor: Actor) -> Response:
 
 async def _calendar_block(request: Request, engine) -> Response:
     # the next sweep counts provisional deadlines again on the changed calendar
-    await run_in_threadpool(engine.refresh_calendars)
+    await run_in_threadpool(engine.limits.refresh_calendars)
     context = await run_in_threadpool(_calendar, engine)
     return page(request, "config_time_limits.html", context, block="overrides")
 
@@ -296,7 +435,12 @@ async def outbox(request: Request, actor: Actor) -> Response:
         )
     listing = await run_in_threadpool(outbox_listing, engine.db, status, 100)
     retention = request.app.state.retention
-    context = {"listing": listing, "status": status, "tz": engine.tz, "keep_days": retention.notices.days}
+    context = {
+        "listing": listing,
+        "status": status,
+        "tz": engine.city.timezone,
+        "keep_days": retention.notices.days,
+    }
     return page(request, "config_outbox.html", context)
 
 

@@ -9,6 +9,7 @@ through the UI.
 """
 
 import math
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from starlette.responses import Response
 
 from gridcase.admin_ui.names import class_names, state_names
 from gridcase.admin_ui.queries import newest_open
-from gridcase.admin_ui.render import page
+from gridcase.admin_ui.render import label, language_of, page
 from gridcase.admin_ui.views import DASHBOARD, RANKINGS, ui
 from gridcase.core.assess.assessor import Assessor
 from gridcase.core.assess.bulletin import render as render_bulletin
@@ -37,10 +38,11 @@ CASE, CLOCK, GRID = Case.__table__, Clock.__table__, Grid.__table__
 RANKING_SECONDS = 60
 DASHBOARD_SECONDS = 30  # a wall display refreshes about this often; a week's peaks cost a scan
 MAP_CASES = 2000
+FORMULA_NAMES = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # the indicator codes in a formula
 
 
 def _local_midnight(engine, moment: datetime) -> datetime:
-    local = moment.astimezone(engine.tz)
+    local = moment.astimezone(engine.city.timezone)
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
@@ -49,9 +51,9 @@ def _local_hour(connection, engine, column):
     if (
         connection.dialect.name == "sqlite"
     ):  # no zone data in SQLite: the zone's offset now (China keeps no DST)
-        offset = engine.time.now().astimezone(engine.tz).utcoffset().total_seconds() / 60
+        offset = engine.time.now().astimezone(engine.city.timezone).utcoffset().total_seconds() / 60
         return cast(func.strftime("%H", column, f"{offset:+.0f} minutes"), Integer)
-    return func.extract("hour", func.timezone(str(engine.tz), column))
+    return func.extract("hour", func.timezone(str(engine.city.timezone), column))
 
 
 def _dashboard(engine, actor: Actor) -> dict[str, Any]:
@@ -172,14 +174,54 @@ def _ranking(request: Request, period: str) -> dict[str, Any]:
     )
 
 
-def _this_month(engine) -> str:
-    return engine.time.now().astimezone(engine.tz).strftime("%Y-%m")
+def last_complete_month(engine) -> str:
+    """The month before the current one in the city's time zone: the period a ranking opens on
+    (the current month is still partial). On 1 January it is the last year's December."""
+    local = engine.time.now().astimezone(engine.city.timezone)
+    return (local.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+
+
+def _indicators(engine) -> dict[str, dict[str, Any]]:
+    return {i["code"]: i for i in engine.profile.get("assessment", {}).get("indicators", [])}
+
+
+def _figures(engine, language: str) -> dict[str, Any]:
+    """What the ranking's templates show a figure with: an indicator's name, a value as a
+    percentage with two decimals where the indicator is a rate, and a formula in names."""
+    indicators = _indicators(engine)
+    composites = {
+        c["code"]: c.get("name") for c in engine.profile.get("assessment", {}).get("composites", [])
+    }
+
+    def name(code: str | None) -> str:
+        spec = indicators.get(code or "")
+        return label(spec.get("name"), language) or str(code) if spec else str(code or "")
+
+    def value(number: Any, code: str | None = None) -> str:
+        if number is None:
+            return "—"
+        spec = indicators.get(code or "", {})
+        if spec.get("percent"):
+            return f"{number * 100:.2f}%"
+        if isinstance(number, float) and not number.is_integer():
+            return f"{number:.2f}"
+        return f"{number:g}" if isinstance(number, float) else str(number)
+
+    def formula(text: str) -> str:
+        return FORMULA_NAMES.sub(lambda m: name(m.group(0)) if m.group(0) in indicators else m.group(0), text)
+
+    return {
+        "indicator_name": name,
+        "figure": value,
+        "formula_names": formula,
+        "composite_name": lambda code: label(composites.get(code), language) or code,
+    }
 
 
 @ui(RANKINGS)
 async def rankings(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
-    period = request.query_params.get("period") or _this_month(engine)
+    period = request.query_params.get("period") or last_complete_month(engine)
     result = await run_in_threadpool(_ranking, request, period)
     by_object = {o["object"]: o for o in result["objects"]}
     groups = [(r, [by_object[o] for o in r["objects"]]) for r in result["rankings"]]
@@ -187,25 +229,25 @@ async def rankings(request: Request, actor: Actor) -> Response:
     rest = [o for o in result["objects"] if o["object"] not in ranked and o["object"].startswith("unit:")]
     if rest:  # listed with their figures, as the bulletin lists them
         groups.append(({"composite": None, "class": None}, rest))
-    return page(request, "rankings.html", {"result": result, "groups": groups, "period": period})
+    context = {"result": result, "groups": groups, "period": period, **_figures(engine, language_of(request))}
+    return page(request, "rankings.html", context)
 
 
 @ui(RANKINGS)
 async def explain(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
-    period = request.query_params.get("period") or _this_month(engine)
+    period = request.query_params.get("period") or last_complete_month(engine)
     target = request.query_params.get("object", "")
     indicator = request.query_params.get("indicator") or None
     found = await run_in_threadpool(Assessor(engine).explain, period, target, indicator)
-    return page(
-        request, "explain.html", {"found": found, "period": period, "target": target}, block="explanation"
-    )
+    context = {"found": found, "period": period, "target": target, **_figures(engine, language_of(request))}
+    return page(request, "explain.html", context, block="explanation")
 
 
 @ui(RANKINGS)
 async def bulletin(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
-    period = request.query_params.get("period") or _this_month(engine)
+    period = request.query_params.get("period") or last_complete_month(engine)
     fmt = request.path_params["fmt"]
     if fmt not in ("xlsx", "csv"):
         raise GridcaseError("not_found", "通报可下载为 xlsx 或 csv")

@@ -42,6 +42,8 @@ def apply(base: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str, Any]
     """A copy of the profile's `time_limits` and `assessment` with the changes applied in order."""
     out = {section: copy.deepcopy(base.get(section, {})) for section in ("time_limits", "assessment")}
     for change in changes:
+        if change["kind"] not in KINDS:  # the same log holds changes to people (people/administration.py)
+            continue
         _, item = _find(out, change["kind"], change["code"])
         if item is not None:  # the rule or composite left the profile since: its history stays
             item.update(copy.deepcopy(change["changes"]))

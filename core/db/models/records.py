@@ -91,11 +91,12 @@ class TaxonomyChange(TableModel, table=True):
 
 
 class SettingChange(TableModel, table=True):
-    """An administrator's edit of a time-limit rule or an assessment composite (append-only)."""
+    """An administrator's edit of a time-limit rule or an assessment composite, or of a person's
+    account (core/people/administration.py); append-only."""
 
     __tablename__ = "setting_change"
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=16)  # rule | composite
+    kind: str = Field(max_length=16)  # rule | composite | person
     code: str = Field(max_length=64)
     changes: dict = Field(sa_column=Column(JSON, nullable=False))
     previous: dict = Field(sa_column=Column(JSON, nullable=False))

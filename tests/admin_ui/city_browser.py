@@ -1,0 +1,153 @@
+"""A bundled city (和平) with six weeks of simulated work, served on each backend for browser
+tests of the workbench's pages, with a login per role.
+
+The simulation runs once a test process and backend (about five seconds); each test module
+gets its own copy of the database, served by its own server, at Tuesday 2026-10-13 09:00
+Beijing time: September is the last complete month, October the current one.
+"""
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from gridcase.core.cases.evidence import EvidenceStore
+from gridcase.core.engine import Engine
+from gridcase.core.people.roster import PersonData, add
+from gridcase.core.simulate import fresh_sqlite, simulate
+from gridcase.core.timesource import ManualTime
+from gridcase.core.web.app import create_app
+
+from ..conftest import BACKENDS
+from .conftest import CHROMIUM, PASSWORD
+
+CITY = "heping"
+NOW = datetime(2026, 10, 13, 1, 0, tzinfo=UTC)  # 09:00 in Shenyang
+SIMULATED = date(2026, 9, 1), 42  # to the end of Monday 2026-10-12
+STREET = "210102001"  # 太原街街道, a street office's grid
+# name: (roles, unit, grids); a department and its street's supervisor, as in `make demo`
+PEOPLE = {
+    "admin": (["admin"], None, []),
+    "desk": (["operator", "shift_leader", "dispatcher"], None, []),
+    "leader": (["leader"], None, []),
+    "supervisor": (["supervisor"], None, [STREET]),
+    "worker": (["supervisor"], None, []),
+}
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium here: `apt-get install chromium` (.ci/run does)"
+)
+
+
+@dataclass
+class City:
+    base: str
+    engine: Engine
+    backend: str
+
+
+@pytest.fixture(scope="session")
+def simulated_city(tmp_path_factory, request) -> dict[str, str]:
+    """backend → a database holding the simulated city (a file on SQLite, a template on PostgreSQL)."""
+    folder = tmp_path_factory.mktemp("city")
+    sqlite = folder / "city.db"
+    start, days = SIMULATED
+    simulate(CITY, fresh_sqlite(sqlite), days, 7, start, reports_per_day=10, evidence=folder / "evidence")
+    found = {"sqlite": str(sqlite)}
+    if "postgresql" in BACKENDS:
+        admin, new_database = request.getfixturevalue("pg_admin")
+        name, url = new_database()
+        simulate(CITY, url, days, 7, start, reports_per_day=10, evidence=folder / "evidence")
+        found["postgresql"] = name
+        yield found
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        return
+    yield found
+
+
+@contextmanager
+def _database(request, simulated: dict[str, str], backend: str, folder: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        copy = folder / "city.db"
+        shutil.copy(simulated["sqlite"], copy)
+        yield f"sqlite:///{copy}"
+        return
+    from sqlalchemy.engine import make_url
+
+    from ..conftest import PG_URL
+
+    admin, _ = request.getfixturevalue("pg_admin")
+    name = f"{simulated['postgresql']}_{folder.name}"[:60]
+    admin.execute(f"CREATE DATABASE {name} TEMPLATE {simulated['postgresql']}")
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def served(engine: Engine) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(engine=engine), port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def city(request, simulated_city, tmp_path_factory) -> Iterator[City]:
+    folder = tmp_path_factory.mktemp("served")
+    with _database(request, simulated_city, request.param, folder) as url:
+        engine = Engine.open(CITY, url, time=ManualTime(NOW), evidence=EvidenceStore(folder / "evidence"))
+        for username, (roles, unit, grids) in PEOPLE.items():
+            add(engine.db, engine.profile, PersonData(username, f"{username}", roles, unit, grids), PASSWORD)
+        try:
+            with served(engine) as base:
+                yield City(base, engine, request.param)
+        finally:
+            engine.db.dispose()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def log_in(browser, base: str, name: str, password: str = PASSWORD, **context):
+    """A new browser context (its own cookies) logged in as `name`, on the queue."""
+    page = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN", **context).new_page()
+    page.goto(f"{base}/ui/login")
+    page.get_by_label("用户名").fill(name)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/ui/queue")
+    return page
+
+
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+
+
+def screenshot(page, name: str, full_page: bool = False) -> None:
+    """A picture for the docs (docs/screenshots), from the SQLite run only: one file a picture."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
