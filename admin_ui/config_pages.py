@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gridcase.admin_ui import workflow_diagram
 from gridcase.admin_ui.places import grid_labels
 from gridcase.admin_ui.render import CATALOGUES, language_of, page
 from gridcase.admin_ui.views import ADMIN, N_, WEIGHTS, WORKFLOW, text_form_of, ui
@@ -393,32 +394,10 @@ async def assessment(request: Request, actor: Actor) -> Response:
 async def workflow(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     specs = engine.profile.get("workflow", {}).get("workflows", [])
-    return page(request, "config_workflow.html", {"workflows": specs, "graphs": _graphs(specs, request)})
-
-
-def _graphs(specs: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
-    from gridcase.admin_ui.render import label, language_of
-
     language = language_of(request)
-    graphs = []
-    for spec in specs:
-        nodes = [
-            {
-                "name": s["code"],
-                "value": label(s.get("name"), language),
-                "category": 0 if s["kind"] == "open" else 1,
-            }
-            for s in spec["states"]
-        ]
-        links = [
-            {"source": source, "target": t.get("to") or source, "value": label(t.get("name"), language)}
-            for t in spec.get("transitions", [])
-            for source in t.get("from", [])
-        ]
-        graphs.append(
-            {"code": spec["code"], "name": label(spec.get("name"), language), "nodes": nodes, "links": links}
-        )
-    return graphs
+    roles = {r["code"]: r.get("name") for r in engine.profile.get("roles", [])}
+    graphs = [workflow_diagram.graph(spec, language, roles) for spec in specs]
+    return page(request, "config_workflow.html", {"workflows": specs, "graphs": graphs})
 
 
 @ui(ADMIN)
