@@ -179,8 +179,8 @@ def run() -> list[Figure]:
             if f["properties"]["level"] == "street":
                 f["properties"]["unit"] = f"street{int(f['properties']['code'][-3:])}"
         grids.import_features(engine.db, fc, profile, replace=True)
-        engine.reload_grids()
-        index = engine.grids
+        engine.places.reload_grids()
+        index = engine.places.grids
         rng = np.random.default_rng(3)
         lons, lats = rng.uniform(BBOX[0], BBOX[2], 100_000), rng.uniform(BBOX[1], BBOX[3], 100_000)
         start = time.perf_counter()
@@ -252,7 +252,7 @@ def run() -> list[Figure]:
         )
 
         # intake: locate, nearest component, dedupe, route, number, event; one case per transaction
-        engine.components.load_all()
+        engine.places.components.load_all()
         prng = random.Random(11)
         reports = [
             {

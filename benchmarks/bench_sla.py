@@ -48,7 +48,7 @@ def _sweep_figures(url: str, tmp: Path, backend: str) -> list[Figure]:
         engine.profile,
         replace=True,
     )
-    engine.reload_grids()
+    engine.places.reload_grids()
     case_id = engine.intake(
         {"channel": "patrol", "point": [117.1, 34.2], "category": "0101", "kind": "component"},
         Actor.of("supervisor"),

@@ -15,6 +15,11 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_EVIDENCE_BYTES = 10 * 1024 * 1024
 
 
+def _zh(label: str | dict[str, str]) -> str:
+    """A label's Chinese text: labels are a string or {zh: …, en: …}."""
+    return label if isinstance(label, str) else label.get("zh", "")
+
+
 @dataclass(frozen=True)
 class UnitView:
     code: str
@@ -22,6 +27,14 @@ class UnitView:
     kind: str
     parent: str | None
     unit_class: str | None
+
+
+@dataclass(frozen=True)
+class Role:
+    code: str
+    scope: str | None  # all, unit_subtree, grids, own (None: all)
+    group: str | None  # "public": a citizen's role, which sees only public fields
+    contacts: str | None  # "full": sees reporters' contacts unmasked
 
 
 @dataclass(frozen=True)
@@ -75,15 +88,21 @@ class CityProfile:
     routing: RoutingSettings
     tenant_unit_kinds: frozenset[str]
     escalation: tuple[dict[str, Any], ...]  # time_limits.escalation: the rungs
+    time_units: dict[str, dict[str, Any]]  # time_limits.units by code (工作日, 自然日, 小时…)
     units: tuple[UnitView, ...]
-    roles: tuple[str, ...]
+    roles: dict[str, Role]
     grid_levels: tuple[str, ...]
     workflows: tuple[str, ...]
+    simulation: dict[str, Any]  # the simulated workload (gridcase simulate), read by core.simulate
     plain: dict[str, Any] = field(repr=False, compare=False)
 
     @property
     def division_code(self) -> str:
         return self.region.division_code
+
+    def role(self, code: str) -> Role:
+        """A role by code; one the profile does not define has no scope, group or contacts."""
+        return self.roles.get(code) or Role(code, None, None, None)
 
     def config(self, block: str) -> dict[str, Any]:
         """A plugin's configuration block (`config: {block: …}`), validated by the schema the
@@ -102,7 +121,7 @@ class CityProfile:
         center = region.get("center")
         return cls(
             name=profile.get("name", ""),
-            title_zh=title.get("zh", "") if isinstance(title, dict) else str(title or ""),
+            title_zh=_zh(title or ""),
             region=Region(
                 name=region.get("name", ""),
                 division_code=region.get("division_code", ""),
@@ -132,12 +151,17 @@ class CityProfile:
             ),
             tenant_unit_kinds=frozenset((profile.get("tenancy") or {}).get("unit_kinds") or ()),
             escalation=tuple(limits.get("escalation") or ()),
+            time_units={u["code"]: u for u in limits.get("units") or ()},
             units=tuple(
-                UnitView(u["code"], u["name"], u.get("kind", ""), u.get("parent"), u.get("class"))
+                UnitView(u["code"], _zh(u["name"]), u.get("kind", ""), u.get("parent"), u.get("class"))
                 for u in profile.get("units", [])
             ),
-            roles=tuple(r["code"] for r in profile.get("roles", [])),
+            roles={
+                r["code"]: Role(r["code"], r.get("scope"), r.get("group"), r.get("contacts"))
+                for r in profile.get("roles", [])
+            },
             grid_levels=tuple(level["code"] for level in profile.get("grid_levels", [])),
             workflows=tuple(w["code"] for w in (profile.get("workflow") or {}).get("workflows", [])),
+            simulation=dict(profile.get("simulation") or {}),
             plain=profile,
         )

@@ -157,7 +157,7 @@ def test_schemas_are_valid_draft_2020_12():
 
 
 def test_workflow_doc_has_the_diagram_generated_from_the_standard_profile():
-    from gridcase.core.cases.workflow import workflows
+    from gridcase.core.profile.workflow import workflows
 
     profile, _ = load_validated("standard")
     diagram = workflows(profile.plain())["standard"].mermaid()

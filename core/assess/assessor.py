@@ -44,7 +44,7 @@ class Assessor:
         self.facts = {f["code"]: f for f in self.assessment.get("facts", [])}
         multipliers = {
             key: info["minor"]["multiplier"]
-            for key, info in engine.classes.items()
+            for key, info in engine.catalogue.classes.items()
             if "multiplier" in info["minor"]
         }
         self.sql = FactSQL(self.assessment, profile.get("channels", []), multipliers)
@@ -62,13 +62,13 @@ class Assessor:
             for i in counted
             if i["count"] not in self.facts and i["count"] in plugin_facts
         }
-        self.names = {s["code"]: label_zh(s["name"]) for s in profile.get("workflow", {}).get("stages", [])}
-        for workflow in engine.workflows.values():
+        self.names = dict(engine.catalogue.stage_names)
+        for workflow in engine.catalogue.workflows.values():
             for transition in workflow.transitions.values():
                 self.names.setdefault(transition.code, label_zh(transition.name))
 
     def period(self, text: str | Period) -> Period:
-        return text if isinstance(text, Period) else parse_period(text, str(self.engine.tz))
+        return text if isinstance(text, Period) else parse_period(text, str(self.engine.city.timezone))
 
     # -- assessment ---------------------------------------------------------------------
 
@@ -259,7 +259,7 @@ class Assessor:
             return [_entry((c["code"],), label_zh(c["name"]), c["kind"]) for c in channels]
         return [
             _entry(key, label_zh(info["minor"]["name"]), info["major"]["code"])
-            for key, info in sorted(self.engine.classes.items())
+            for key, info in sorted(self.engine.catalogue.classes.items())
         ]
 
     def _unit_classes(self, connection: Connection, end: datetime) -> dict[str, str | None]:
@@ -331,7 +331,7 @@ class Assessor:
             keys = self._object_keys(connection, object, period)
             query = self.sql.rows_query(count, kind, keys)
             rows = connection.execute(query, params(period, now)).mappings().all()
-        tz = self.engine.tz
+        tz = self.engine.city.timezone
         out = []
         for row in rows:
             out.append(

@@ -59,7 +59,7 @@ def charge(
         for row, responsible in _rows_with_shares(assessor, connection, count, counted_by, period, now):
             owner = tuple(row[f"k{i}"] for i in range(width))
             why = (
-                reason(count.fact, row, assessor.names, assessor.engine.tz, min(period.end, now))
+                reason(count.fact, row, assessor.names, assessor.engine.city.timezone, min(period.end, now))
                 if reasons
                 else None
             )

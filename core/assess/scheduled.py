@@ -30,9 +30,9 @@ OWN = "【{name}】{unit} {period}：排名第{rank}名，最终得分{final}。
 
 def publish_due(engine: "Deployment", now: datetime) -> int:
     """Publish the bulletins whose day and time have come this month; the notices made."""
-    local = now.astimezone(engine.tz)
+    local = now.astimezone(engine.city.timezone)
     made = 0
-    for bulletin in engine.profile.get("notifications", {}).get("bulletins", []):
+    for bulletin in engine.city.notifications.bulletins:
         if local.day < bulletin["day"] or (
             local.day == bulletin["day"] and not reached(local, bulletin["at"])
         ):
@@ -70,7 +70,7 @@ def _notices(engine: "Deployment", bulletin, result, published, now) -> list[dic
         ranked = [names[o] for o in ranking["objects"]]
         label = ranking["composite"] + (f"·{ranking['class']}" if ranking["class"] else "")
         parts.append(f"{label}：前三名 {'、'.join(ranked[:3])}；后三名 {'、'.join(ranked[-3:][::-1])}。")
-    channel = notice_channel(engine.profile, bulletin)
+    channel = notice_channel(engine.city, bulletin)
     payload = {"bulletin": bulletin["code"], "period": period, "snapshot": published["id"]}
     event = f"bulletin:{bulletin['code']}"
     summary = SUMMARY.format(name=name, period=period, version=published["version"], rankings="".join(parts))

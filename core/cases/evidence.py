@@ -10,14 +10,21 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlalchemy import Connection
+
+from gridcase.core.city import DEFAULT_EVIDENCE_BYTES
+from gridcase.core.db.fast import FastInsert
+from gridcase.core.db.models import Evidence
 from gridcase.core.errors import GridcaseError
 
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+INSERT_EVIDENCE = FastInsert(Evidence.__table__)
+
 ROOT_ENV = "GRIDCASE_EVIDENCE_DIR"
 
 # (content type, kind, test on the first bytes)
@@ -100,7 +107,7 @@ def sniff(content: bytes) -> tuple[str, str] | None:
 
 
 class EvidenceStore:
-    def __init__(self, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, root: Path, max_bytes: int = DEFAULT_EVIDENCE_BYTES) -> None:
         self.root = Path(root)
         self.max_bytes = max_bytes
 
@@ -135,6 +142,27 @@ class EvidenceStore:
         if not target.exists():
             write_atomically(target, lambda handle: handle.write(upload.content), ".incoming-")
         return stored
+
+    def attach(
+        self,
+        connection: Connection,
+        case_id: int,
+        event_id: int | None,
+        uploads: Iterable[Upload],
+        stored: list[Stored],
+        now: datetime,
+    ) -> None:
+        """Each upload's file kept, and its row written in the caller's transaction."""
+        for upload, meta in zip(uploads, stored, strict=True):
+            self.put(upload)
+            INSERT_EVIDENCE(
+                connection,
+                {
+                    "case_id": case_id, "event_id": event_id, "kind": meta.kind, "sha256": meta.sha256,
+                    "content_type": meta.content_type, "size": meta.size, "filename": meta.filename,
+                    "added_at": now,
+                },
+            )  # fmt: skip
 
     def read(self, sha256: str) -> bytes:
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):

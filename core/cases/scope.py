@@ -8,8 +8,8 @@
 The people of a tenant platform (徐州's county platforms, `tenancy`) see, within that, only the
 cases in its territory.
 
-Acting on a case is the workflow's and `Engine.check_scope`'s business; this module decides
-what is read.
+What a person may read is decided here (`case_filter`), and what they may act on within their
+roles' steps (`require`).
 """
 
 from typing import TYPE_CHECKING, Any
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, select, true
 
 from gridcase.core.db.models import Case, CaseUnit, Report, ReportContact, Unit
+from gridcase.core.errors import GridcaseError
 
 if TYPE_CHECKING:
     from gridcase.core.deployment import Deployment
@@ -45,15 +46,17 @@ PUBLIC_FIELDS = (
 
 
 def scopes(engine: "Deployment", actor: "Actor") -> set[str]:
-    found = (engine.roles.get(role, {}).get("scope") for role in actor.roles)
+    found = (engine.city.role(role).scope for role in actor.roles)
     return {scope for scope in found if scope is not None}
 
 
 def case_filter(engine: "Deployment", actor: "Actor") -> ColumnElement:
     """A WHERE on the case table selecting the cases the actor sees in full."""
-    tenant = engine.tenancy.of(actor)
+    tenant = engine.places.tenancy.of(actor)
     if tenant:  # a tenant platform's people see only its territory, whatever their roles
-        territory = [CASE.c.grid_path.contains(f"/{grid}/") for grid in engine.tenancy.territories[tenant]]
+        territory = [
+            CASE.c.grid_path.contains(f"/{grid}/") for grid in engine.places.tenancy.territories[tenant]
+        ]
         return and_(or_(*territory) if territory else false(), _by_roles(engine, actor))
     return _by_roles(engine, actor)
 
@@ -98,7 +101,7 @@ def public(case: dict[str, Any]) -> dict[str, Any]:
 
 def is_public(engine: "Deployment", actor: "Actor") -> bool:
     """Whether every role of the actor is the public's (citizens), none the city's staff's."""
-    return all(engine.roles.get(role, {}).get("group") == "public" for role in actor.roles)
+    return all(engine.city.role(role).group == "public" for role in actor.roles)
 
 
 def contacts(
@@ -109,5 +112,66 @@ def contacts(
     ids = [r["id"] for r in reports if not is_public(engine, actor) or r["reporter_id"] == actor.id]
     if not ids:
         return {}
+    own = {r["id"] for r in reports if r["reporter_id"] == actor.id}
+    full = reads_contacts(engine, actor)
     rows = connection.execute(select(CONTACT).where(CONTACT.c.report_id.in_(ids))).mappings()
-    return {row["report_id"]: {k: v for k, v in row.items() if k != "report_id"} for row in rows}
+    return {
+        row["report_id"]: {
+            k: v if full or row["report_id"] in own else mask(k, v)
+            for k, v in row.items()
+            if k != "report_id"
+        }
+        for row in rows
+    }
+
+
+def reads_contacts(engine: "Deployment", actor: "Actor") -> bool:
+    """Whether one of the actor's roles reads a caller's contact as given (roles.yaml
+    `contacts: full`); the other staff read it masked."""
+    return any(engine.city.role(role).contacts == "full" for role in actor.roles)
+
+
+def mask(field: str, value: str | None) -> str | None:
+    """A contact's field with enough left to tell two callers apart and not enough to reach
+    them: 张*, 138****5678, z***@example.com."""
+    if not value:
+        return value
+    if field == "phone":
+        keep = 4 if len(value) >= 7 else 2
+        head = 3 if len(value) >= 11 else 0
+        return value[:head] + "*" * (len(value) - head - keep) + value[-keep:]
+    if field == "email":
+        name, at, domain = value.partition("@")
+        return name[:1] + "***" + at + domain
+    return value[:1] + "*" * max(len(value) - 1, 1)
+
+
+def require(
+    deployment: "Deployment",
+    connection: Connection,
+    case: dict,
+    actor: "Actor",
+    transition: Any,
+    handling: list,
+) -> None:
+    """Unit- and grid-scoped roles act only on their own cases (the rest is the API's job),
+    and a tenant platform's people only on cases in its territory."""
+    grids = (case.get("grid_path") or "").strip("/").split("/")
+    deployment.places.tenancy.require(actor, grids, f"case {case['number']}")
+    allowed = {deployment.city.role(r).scope for r in actor.roles & transition.roles}
+    if allowed & {"all", None}:
+        return
+    if "unit_subtree" in allowed:
+        if actor.unit and {h["unit"] for h in handling} & deployment.places.subtree(connection, actor.unit):
+            return
+        raise GridcaseError(
+            "forbidden", f"case {case['number']} is not dispatched to {actor.unit} or below it"
+        )
+    if "grids" in allowed:
+        path = case.get("grid_path") or ""
+        if actor.grids is None or any(f"/{g}/" in path for g in actor.grids):
+            return
+        raise GridcaseError("forbidden", f"case {case['number']} is outside your responsibility grids")
+    if "own" in allowed and case.get("reporter_id") == actor.id:
+        return
+    raise GridcaseError("forbidden", "this case is outside your scope")

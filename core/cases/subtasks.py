@@ -40,11 +40,11 @@ def add_subtasks(
 ) -> list[int]:
     """One sub-task per unit under `parent` (its row), inside the caller's transaction; a
     transition that `sets: {joint_order: true}` calls this with its `units`."""
-    unknown = [u for u in units if u not in engine.unit_codes]
+    unknown = [u for u in units if u not in engine.catalogue.unit_codes]
     if not units or unknown:
         raise GridcaseError("invalid_field", f"sub-tasks need known units (unknown: {', '.join(unknown)})")
     parent_id = parent["id"]
-    workflow = engine.workflows[parent["workflow"]]
+    workflow = engine.catalogue.workflows[parent["workflow"]]
     dispatch = workflow.transitions.get("dispatch")
     state = dispatch.target if dispatch and dispatch.target else workflow.initial
     # a second order under the same parent numbers on from the first's sub-tasks
@@ -70,7 +70,7 @@ def add_subtasks(
         for role in ("responsible", "handling"):
             add_case_units(connection, child, role, [{"unit": unit}], now, depth=1)
         starts = dispatch.starts if dispatch else ()
-        deadlines = engine.clocks.start(
+        deadlines = engine.limits.clocks.start(
             connection, child, starts, now, dict(parent), handling_unit=unit, fresh=True, owner=unit
         )
         payload = {"parent": parent_id, "unit": unit}

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from gridcase.core.cases import scope
 from gridcase.core.cases.events import append, event_row, record_action
 from gridcase.core.cases.evidence import Upload
 from gridcase.core.cases.subtasks import add_subtasks
-from gridcase.core.cases.workflow import TransitionError
 from gridcase.core.context import ActorView, RoutingRequest, TransitionView, case_view
 from gridcase.core.db.connection import write
 from gridcase.core.db.models import Case, CaseEvent, CaseUnit
@@ -31,6 +31,7 @@ from gridcase.core.durations import Duration
 from gridcase.core.errors import GridcaseError
 from gridcase.core.places.units import add_case_units, release_case_units
 from gridcase.core.profile.taxonomy import label_zh
+from gridcase.core.profile.workflow import TransitionError
 
 if TYPE_CHECKING:
     from gridcase.core.cases.idempotency import Claim
@@ -97,12 +98,12 @@ def fire(
                 f"you had {expected_version}); reload it",
                 {"version": case["version"]},
             )
-        workflow = engine.workflows[case["workflow"]]
+        workflow = engine.catalogue.workflows[case["workflow"]]
         transition = workflow.get(code)
         workflow.check(transition, case["state"], actor.roles)
         _check_separation(connection, workflow, case, code, actor)
         handling = _active_units(connection, case_id, "handling")
-        engine.check_scope(connection, dict(case), actor, transition, handling)
+        scope.require(engine, connection, dict(case), actor, transition, handling)
         missing = transition.missing(payload, reason, [u.kind for u in uploads])
         if missing:
             raise TransitionError("missing_requirements", "; ".join(missing), {"missing": missing})
@@ -151,7 +152,7 @@ def fire(
             unit=_top(handling) or responsible,
         )  # fmt: skip
         event_id = append(connection, event)
-        engine.attach(connection, case_id, event_id, uploads, stored, now)
+        engine.evidence.attach(connection, case_id, event_id, uploads, stored, now)
         if claim is not None:  # the key is taken exactly when the transition commits
             claim.take(connection, case_id, now)
         if dict(transition.sets).get("joint_order"):  # 联合执法: one order, a sub-task per unit
@@ -218,7 +219,7 @@ def _move_clocks(
     engine, connection, case, transition, payload, changes, handling, now, actor, responsible
 ) -> list[dict[str, Any]]:
     """Stop, pause, resume, start and extend the transition's clocks; the deadline changes made."""
-    clocks, case_id = engine.clocks, case["id"]
+    clocks, case_id = engine.limits.clocks, case["id"]
     # the clock counts on the calendar of the unit now handling the case (a 24h team, say), and
     # against the unit at the top of the handling chain (the one dispatched to) in assessment
     if changes["handling"] is not None:
@@ -280,20 +281,20 @@ def _field_changes(engine, connection, case, transition, actor, payload, handlin
             units = [units]
         if not (isinstance(units, list) and units and all(isinstance(u, str) for u in units)):
             raise TransitionError("invalid_field", "units must be a list of unit codes", {"field": "units"})
-        unknown = [u for u in units if u not in engine.unit_codes]
+        unknown = [u for u in units if u not in engine.catalogue.unit_codes]
         if unknown:
             raise TransitionError("invalid_field", f"unknown units: {', '.join(unknown)}", {"field": "units"})
-        tenant = engine.tenancy.of(actor)
-        foreign = [u for u in units if tenant and engine.tenancy.tenants.get(u) != tenant]
+        tenant = engine.places.tenancy.of(actor)
+        foreign = [u for u in units if tenant and engine.places.tenancy.tenants.get(u) != tenant]
         if foreign:
             raise TransitionError(
                 "invalid_field", f"{', '.join(foreign)} is not on the {tenant} platform", {"field": "units"}
             )
         actor_units = [
-            h for h in handling if actor.unit and h["unit"] in engine.subtree(connection, actor.unit)
+            h for h in handling if actor.unit and h["unit"] in engine.places.subtree(connection, actor.unit)
         ]
         if actor_units:  # a handling unit passes the case down its own hierarchy (二级 → 三级 → 四级)
-            mine = engine.subtree(connection, actor.unit) - {actor.unit}
+            mine = engine.places.subtree(connection, actor.unit) - {actor.unit}
             outside = [u for u in units if u not in mine]
             if outside:
                 raise TransitionError(
@@ -308,7 +309,7 @@ def _field_changes(engine, connection, case, transition, actor, payload, handlin
         changes["handling"] = []
     if dict(transition.sets).get("raise_units"):  # 小事不出网格、一般事不出片区、大事不出街道
         deepest = max(handling, key=lambda h: h["depth"])["unit"] if handling else None
-        above = engine.unit_parents.get(deepest) if deepest else None
+        above = engine.catalogue.unit_parents.get(deepest) if deepest else None
         if above is None:
             raise TransitionError(
                 "invalid_field", f"there is no unit above {deepest or 'an undispatched case'}"
@@ -318,18 +319,18 @@ def _field_changes(engine, connection, case, transition, actor, payload, handlin
     info = None
     if category is not None:
         try:
-            info = engine.resolve_class(category, payload.get("kind") or None)
+            info = engine.catalogue.resolve_class(category, payload.get("kind") or None)
         except GridcaseError as exc:
             raise TransitionError("invalid_field", exc.message, {"field": "category"}) from None
         changes["case"].update(class_code=category, major_code=info["major"]["code"], kind=info["kind"])
         if (info["kind"], category) != (case["kind"], case["class_code"]):
-            grids = engine.grids.chain(case["grid"]) if case["grid"] else []
+            grids = engine.places.grids.chain(case["grid"]) if case["grid"] else []
             request = RoutingRequest(
                 class_code=category,
                 kind=info["kind"],
                 grid=case["grid"],
                 grids=tuple(grids),
-                grid_units=engine.grids.units_of(grids),
+                grid_units=engine.places.grids.units_of(grids),
                 component=None,
             )
             routing = engine.hooks.call("route_case", connection, request=request)
@@ -339,7 +340,7 @@ def _field_changes(engine, connection, case, transition, actor, payload, handlin
                     routing_rule=routing["rule"], routing_explanation=routing["explanation"]
                 )
     standard = payload.get("standard")
-    minor = (info or engine.classes[(case["kind"], case["class_code"])])["minor"]
+    minor = (info or engine.catalogue.classes[(case["kind"], case["class_code"])])["minor"]
     rows = {row["code"] for row in minor.get("standards", [])}
     if category is not None and rows and standard is None:
         # filing picks the 立结案标准 row that decides the time limit and the closing condition
@@ -359,7 +360,7 @@ def _field_changes(engine, connection, case, transition, actor, payload, handlin
         changes["case"]["standard"] = standard
     if "amount" in payload:
         amount = Duration.parse(payload["amount"])
-        if amount is None or amount.unit not in engine.time_units or amount.value <= 0:
+        if amount is None or amount.unit not in engine.city.time_units or amount.value <= 0:
             raise TransitionError(
                 "invalid_field", "amount is a positive duration such as '2 work_day'", {"field": "amount"}
             )

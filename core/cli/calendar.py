@@ -141,10 +141,10 @@ def calendar_check(profile: ProfileOption = None, db: DbOption = None) -> None:
     from gridcase.core.sla.clocks import provisional_deadlines
 
     with _engine(profile, db) as engine:
-        found = engine.deadlines.readiness(engine.time.now())
+        found = engine.limits.deadlines.readiness(engine.time.now())
         with read(engine.db) as connection:
             provisional, soonest = provisional_deadlines(connection)
-        zone = engine.tz
+        zone = engine.city.timezone
     for item in found:
         line = f"{item.calendar or 'default':<16} confirmed through {item.last_confirmed}"
         typer.echo(f"{line} ({item.days_left} days)" + ("  WARNING" if item.warning else ""))
@@ -165,7 +165,7 @@ def calendar_check(profile: ProfileOption = None, db: DbOption = None) -> None:
 def calendar_recompute(profile: ProfileOption = None, db: DbOption = None) -> None:
     """Count provisional deadlines again now (the sweep does it too), recording each change."""
     with _engine(profile, db) as engine:
-        changed = engine.recompute_deadlines(engine.time.now())
+        changed = engine.limits.recompute_deadlines(engine.time.now())
     typer.echo(f"recomputed {changed} provisional deadlines")
 
 

@@ -14,11 +14,11 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from gridcase.core.cases.workflow import workflows
 from gridcase.core.db.connection import make_engine, migrating, read, upgrade
 from gridcase.core.errors import GridcaseError
 from gridcase.core.places import components, grids, reconcile
 from gridcase.core.profile import load_validated
+from gridcase.core.profile.workflow import workflows
 
 ProfileOption = Annotated[
     str | None, typer.Option("--profile", "-p", help="Profile name or path [default: the deployment's]")

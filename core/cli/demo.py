@@ -17,12 +17,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from gridcase.core.cases.workflow import workflows
 from gridcase.core.db.connection import make_engine, read
 from gridcase.core.db.models import Case, CaseUnit, Grid, Person
 from gridcase.core.errors import GridcaseError
 from gridcase.core.people import roster as people
 from gridcase.core.people.accounts import set_password
+from gridcase.core.profile.workflow import workflows
 
 CASE, CASE_UNIT, GRID, PERSON = Case.__table__, CaseUnit.__table__, Grid.__table__, Person.__table__
 NOT_A_LOGIN = {"system"}

@@ -110,10 +110,14 @@ def profile_summary(ref: Annotated[str | None, typer.Argument(metavar="NAME")] =
         typer.echo(
             f"    {title}: {len(majors)} major / {sum(len(m.get('minors', [])) for m in majors)} minor"
         )
-    workflows = data.get("workflow", {}).get("workflows", [])
+
+    def count(section: str, key: str) -> int:
+        return len((data.get(section) or {}).get(key) or ())
+
+    workflows = (data.get("workflow") or {}).get("workflows") or []
     rows = [
         ("units", len(data.get("units", []))),
-        ("grids", len(data.get("grids", {}).get("features", []))),
+        ("grids", count("grids", "features")),
         ("roles", len(data.get("roles", []))),
         ("channels", len(data.get("channels", []))),
         (
@@ -123,10 +127,10 @@ def profile_summary(ref: Annotated[str | None, typer.Argument(metavar="NAME")] =
                 for w in workflows
             ),
         ),
-        ("stages", len(data.get("workflow", {}).get("stages", []))),
-        ("limit rules", len(data.get("time_limits", {}).get("rules", []))),
-        ("indicators", len(data.get("assessment", {}).get("indicators", []))),
-        ("composites", len(data.get("assessment", {}).get("composites", []))),
+        ("stages", count("workflow", "stages")),
+        ("limit rules", count("time_limits", "rules")),
+        ("indicators", count("assessment", "indicators")),
+        ("composites", count("assessment", "composites")),
         ("plugins", ", ".join(i.name for i in describe(pm) if i.source != "builtin") or "-"),
     ]
     for label, value in rows:

@@ -18,13 +18,16 @@ token_app = typer.Typer(help="API tokens (also Open311 api_keys).", no_args_is_h
 
 def _warn_of_unsent_notices(data: dict[str, Any], profile: str | None) -> None:
     """Notices of a channel no plugin sends wait in the outbox, with that reason: say so now."""
+    from gridcase.core.city import CityProfile
     from gridcase.core.cli.main import profile_ref
     from gridcase.core.notify.outbox import notice_channels
     from gridcase.core.plugins import collect
     from gridcase.core.profile import load_validated
 
     _, pm = load_validated(profile_ref(profile))
-    missing = notice_channels(data) - {sender.channel for sender in collect(pm, "register_senders")}
+    missing = notice_channels(CityProfile.of(data)) - {
+        sender.channel for sender in collect(pm, "register_senders")
+    }
     for channel in sorted(missing):
         typer.echo(
             f"warning: no plugin sends the {channel!r} channel the profile's notices use; they wait "

@@ -62,12 +62,12 @@ METRES_PER_DEGREE_LAT = metres_scale(0)[1]
 def dedupe_rule(engine: "Deployment", info: dict[str, Any]) -> tuple[float, timedelta]:
     """(radius in metres, time window) for a class: its own rule over the profile's."""
     key = (info["kind"], info["minor"]["code"])
-    rule = engine.dedupe_rules.get(key)
+    rule = engine.catalogue.dedupe_rules.get(key)
     if rule is None:
-        spec = {**engine.profile.get("intake", {}).get("dedupe", {}), **info["minor"].get("dedupe", {})}
+        spec = {**engine.city.intake.dedupe, **info["minor"].get("dedupe", {})}
         window = Duration.parse(spec.get("window")) or Duration(0, "minute")
-        unit = engine.time_units.get(window.unit, {"minutes": 1})
-        rule = engine.dedupe_rules[key] = (
+        unit = engine.city.time_units.get(window.unit, {"minutes": 1})
+        rule = engine.catalogue.dedupe_rules[key] = (
             float(spec.get("radius_m", 0)),
             timedelta(minutes=window.value * unit["minutes"]),
         )

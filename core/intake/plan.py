@@ -53,30 +53,31 @@ def plan_case(
     """The new case report `c` makes, with `reports` reports in all (the batch's duplicates of
     it are counted as they are on a bump), as `case_id` when one was reserved."""
     r, located, info = c.r, c.located, c.r["info"]
-    workflow = engine.workflow_for(r)
+    workflow = engine.catalogue.workflow_for(r)
     request = RoutingRequest(
         class_code=r["category"],
         kind=info["kind"],  # 0101 is a component class and an event class
         grid=located["grid"],
         grids=tuple(located["grids"]),
-        grid_units=engine.grids.units_of(located["grids"]),
+        grid_units=engine.places.grids.units_of(located["grids"]),
         component=component,
     )
     routing = engine.hooks.call("route_case", connection, now, request=request)
     owner = max(routing["units"], key=lambda u: u.get("share", 1.0))["unit"] if routing else None
     assignee = (
         named_person(connection, owner, f"{info['kind']}:{r['category']}")
-        if owner and engine.profile.get("routing", {}).get("named_person")
+        if owner and engine.city.routing.named_person
         else None
     )
     explanation = routing["explanation"] if routing else NO_ROUTE
     if assignee:
         explanation += f"；责任人：{assignee['name']}"
+    city = engine.city
     fields = number_fields(
-        info["kind"], info["major"]["code"], r["category"], now.astimezone(engine.tz), r["channel"],
-        engine.division_code,
+        info["kind"], info["major"]["code"], r["category"], now.astimezone(city.timezone), r["channel"],
+        city.division_code,
     )  # fmt: skip
-    fmt = engine.profile["codes"]["case_number"]
+    fmt = engine.city.codes.case_number
     late = composed(fmt, fields) if case_id is not None else None
     row = dict(
         workflow=workflow.code,
@@ -103,7 +104,7 @@ def plan_case(
         report_count=reports,
         routing_rule=routing["rule"] if routing else None,
         routing_explanation=explanation,
-        taxonomy_version=engine.taxonomy_version,
+        taxonomy_version=engine.catalogue.taxonomy_version,
         reported_at=now,
         updated_at=now,
     )
@@ -120,14 +121,14 @@ def case_notices(
         info = c.r["info"]
         message = f"【指派】案件{number}（{label_zh(info['minor'].get('name'))}）由您负责"
         recipient = f"person:{new.assignee['id']}"
-        channel = notice_channel(engine.profile)
+        channel = notice_channel(engine.city)
         rows.append(outbox_row(now, channel, recipient, case_id, "assigned", message, {"unit": new.owner}))
     if rule := c.out_of_grid:
         actor, grid = c.actor, c.located["grid"]
         reporter = actor.username or f"监督员{actor.id}"
         text = OUT_OF_GRID.format(reporter=reporter, number=number, grid=grid)
         payload = {"reporter": actor.id, "grid": grid, "grids": sorted(actor.grids or ())}
-        channel = notice_channel(engine.profile, rule)
+        channel = notice_channel(engine.city, rule)
         rows += [
             outbox_row(now, channel, f"role:{role}", case_id, "out_of_grid", text, payload)
             for role in rule.get("notify", ["shift_leader"])

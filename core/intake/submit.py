@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from gridcase.core.cases.checklists import item_class
 from gridcase.core.cases.evidence import Stored, Upload
 from gridcase.core.cases.idempotency import MAX_KEY, digest, scoped
 from gridcase.core.context import IncomingReport
@@ -32,6 +31,7 @@ from gridcase.core.errors import GridcaseError
 from gridcase.core.intake.quota import Quota, take
 from gridcase.core.intake.write import BY_KEY, Checked, replayed, write_batch
 from gridcase.core.places.geo import CRS, CoordinateError, to_wgs84
+from gridcase.core.profile.checklists import item_class
 from gridcase.core.text import check_text
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def check_report(engine: "Deployment", report: dict[str, Any], actor: "Actor") -
         if report.get(key) is not None and not isinstance(report[key], str):
             raise _invalid(f"{key} must be text", field=key)
         check_text(report.get(key), key)
-    channel = engine.channels.get(report.get("channel") or "")
+    channel = engine.catalogue.channels.get(report.get("channel") or "")
     if channel is None or channel.get("enabled") is False:
         raise GridcaseError("unknown_channel", f"no enabled channel {report.get('channel')!r}")
     if channel.get("roles") and not set(channel["roles"]) & actor.roles:
@@ -114,7 +114,7 @@ def check_report(engine: "Deployment", report: dict[str, Any], actor: "Actor") -
     category, kind = report.get("category"), report.get("kind")
     explanation = None
     if report.get("item"):  # a patrol checklist's item names its class (禅城's 334 items)
-        category, kind = item_class(engine.checklist_items, report, channel["code"])
+        category, kind = item_class(engine.catalogue.checklist_items, report, channel["code"])
     if not category:
         incoming = IncomingReport(
             report.get("description") or "", report.get("address"), channel["code"], lon, lat
@@ -125,7 +125,7 @@ def check_report(engine: "Deployment", report: dict[str, Any], actor: "Actor") -
                 "unclassifiable", "the report has no category and none could be found in its text; choose one"
             )
         category, kind, explanation = found["code"], found.get("kind"), found.get("explanation")
-    info = engine.resolve_class(category, kind)
+    info = engine.catalogue.resolve_class(category, kind)
     standard = report.get("standard")
     if standard and standard not in {row["code"] for row in info["minor"].get("standards", [])}:
         code = info["minor"]["code"]
@@ -178,14 +178,14 @@ def check(engine: "Deployment", submission: Submission) -> Checked:
         key = scoped(actor.id, key)
         request = digest(submission.report, [(s.kind, s.sha256) for s in stored])
     incoming = IncomingReport(r.get("description") or "", r.get("address"), r["channel"], r["lon"], r["lat"])
-    located = engine.hooks.call("locate_case", report=incoming, grids=engine.grids)
+    located = engine.hooks.call("locate_case", report=incoming, grids=engine.places.grids)
     if located is None:
         raise GridcaseError(
             "out_of_area",
             f"({r['lon']:.6f}, {r['lat']:.6f}) is outside every grid of this city",
             {"point": [r["lon"], r["lat"]]},
         )
-    engine.tenancy.require(actor, located["grids"], f"grid {located['grid']}")
+    engine.places.tenancy.require(actor, located["grids"], f"grid {located['grid']}")
     out_of_grid = _out_of_grid(engine, actor, located)
     return Checked(
         r, actor, list(submission.uploads), stored, key, request, located, out_of_grid, submission.quota
@@ -194,7 +194,7 @@ def check(engine: "Deployment", submission: Submission) -> Checked:
 
 def _out_of_grid(engine: "Deployment", actor: "Actor", located: dict[str, Any]) -> dict[str, Any] | None:
     """越界: the rule to apply when a grid-scoped reporter reports outside their grids."""
-    rule = engine.profile.get("intake", {}).get("out_of_grid")
+    rule = engine.city.intake.out_of_grid
     if not rule or not actor.grids or set(actor.grids) & set(located["grids"]):
         return None
     if rule["action"] == "refuse":

@@ -174,7 +174,7 @@ def write_batch(
     live: list[_Entry] = []
     for e in entries:  # a component named by its code is looked up first, one statement each
         try:
-            e.component = engine.find_component(connection, e.c.r)
+            e.component = engine.places.find_component(connection, e.c.r)
             live.append(e)
         except GridcaseError as exc:
             e.outcome = exc
@@ -204,7 +204,7 @@ def write_batch(
         if e.event is not None:
             event_id = _event_id_of(e)
             if e.c.uploads:
-                engine.attach(connection, _case_of(e), event_id, e.c.uploads, e.c.stored, now)
+                engine.evidence.attach(connection, _case_of(e), event_id, e.c.uploads, e.c.stored, now)
     return [_answer(e) for e in entries]
 
 
@@ -232,7 +232,7 @@ def _write(
         # each table once for the whole batch, after the cases its rows belong to
         INSERT_CASE_UNIT.many(connection, rows.units)
         report_ids = INSERT_REPORT.send_many(connection, [_report_row(e, now) for e in rows.reports])
-        engine.clocks.insert(connection, rows.clocks)
+        engine.limits.clocks.insert(connection, rows.clocks)
         _send_events(connection, rows.events)
     for e, report_id in zip(rows.reports, report_ids(), strict=True):
         e.report_id = report_id
@@ -318,7 +318,7 @@ def _repeats(engine: "Deployment", e: _Entry, new: _Entry) -> bool:
     if (r["category"], r["info"]["kind"]) != (other["category"], other["info"]["kind"]):
         return False
     radius, window = dedupe_rule(engine, r["info"])
-    workflow = engine.workflow_for(other)
+    workflow = engine.catalogue.workflow_for(other)
     return (
         radius > 0
         and window.total_seconds() > 0
@@ -347,7 +347,7 @@ def _send_new_cases(
             if new.late is not None:
                 e.case_id = _reserved(new)
             else:  # SQLite, or a format the database cannot build: the number first
-                number = case_number(connection, engine.profile["codes"]["case_number"], new.fields)
+                number = case_number(connection, engine.city.codes.case_number, new.fields)
                 case_id = INSERT_CASE(connection, {**new.row, "number": number})
                 if case_id is None:
                     raise AssertionError("INSERT_CASE inserts returning_id: it answers the new case's id")
@@ -367,19 +367,19 @@ def _reserved(new: NewCase) -> int:
 def _gather_case_rows(engine: "Deployment", e: _Entry, now: datetime, rows: "_Rows") -> None:
     """Add the rows that belong to new case `e` (and to its duplicates in the batch) to `rows`."""
     new, r = _planned(e), e.c.r
-    case_id, info, workflow = _case_of(e), r["info"], engine.workflow_for(r)
+    case_id, info, workflow = _case_of(e), r["info"], engine.catalogue.workflow_for(r)
     if new.routing:
         rows.units += case_unit_rows(case_id, "responsible", new.routing["units"], now)
     rows.reports.append(e)
     facts = {
         "class_code": r["category"], "major_code": info["major"]["code"], "kind": info["kind"],
         "standard": r.get("standard"), "area_class": e.c.located.get("area_class"), "urgent": r["urgent"],
-        "taxonomy_version": engine.taxonomy_version,
+        "taxonomy_version": engine.catalogue.taxonomy_version,
     }  # fmt: skip
-    clocks, deadlines = engine.clocks.plan(case_id, workflow.starts, now, facts, owner=new.owner)
-    channel = engine.channels[r["channel"]]
+    clocks, deadlines = engine.limits.clocks.plan(case_id, workflow.starts, now, facts, owner=new.owner)
+    channel = engine.catalogue.channels[r["channel"]]
     if channel.get("starts"):  # 民生110: the reply clock, owned by the unit first contacted (首问负责)
-        more, changes = engine.clocks.plan(
+        more, changes = engine.limits.clocks.plan(
             case_id, channel["starts"], now, facts, owner=channel.get("first_contact", new.owner)
         )
         clocks, deadlines = clocks + more, deadlines + changes

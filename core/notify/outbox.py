@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine as Database
 from sqlalchemy import func, select
 
+from gridcase.core.city import CityProfile
 from gridcase.core.db.connection import read
 from gridcase.core.db.models import Outbox
 
@@ -28,21 +29,21 @@ TEMPLATE_FIELDS = ("number", "category", "stage", "deadline", "unit")
 OUT_OF_GRID = "【越界提醒】{reporter}在责任网格外上报：案件{number}，网格{grid}。"
 
 
-def notice_channel(profile: dict[str, Any], rule: dict[str, Any] | None = None) -> str:
+def notice_channel(city: CityProfile, rule: dict[str, Any] | None = None) -> str:
     """The sender a notice goes through: its rule's own `channel` (an escalation rung, a digest,
     a bulletin, the out-of-grid alert), else `notifications.channel`, else `log`."""
-    return (rule or {}).get("channel") or profile.get("notifications", {}).get("channel", "log")
+    return (rule or {}).get("channel") or city.notifications.channel
 
 
-def notice_channels(profile: dict[str, Any]) -> set[str]:
+def notice_channels(city: CityProfile) -> set[str]:
     """Every sender the profile's notices may go through."""
     rules = [
-        *profile.get("time_limits", {}).get("escalation", []),
-        *profile.get("notifications", {}).get("digests", []),
-        *profile.get("notifications", {}).get("bulletins", []),
-        profile.get("intake", {}).get("out_of_grid") or {},
+        *city.escalation,
+        *city.notifications.digests,
+        *city.notifications.bulletins,
+        city.intake.out_of_grid or {},
     ]
-    return {notice_channel(profile)} | {notice_channel(profile, rule) for rule in rules}
+    return {notice_channel(city)} | {notice_channel(city, rule) for rule in rules}
 
 
 def outbox_row(

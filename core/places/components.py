@@ -19,6 +19,7 @@ import numpy as np
 import shapely
 from sqlalchemy import Engine, bindparam, select
 
+from gridcase.core.city import CityProfile
 from gridcase.core.db.connection import is_sqlite, read, write
 from gridcase.core.db.models import Component
 from gridcase.core.errors import GridcaseError
@@ -101,10 +102,6 @@ class ImportReport:
         return ", ".join(parts + [f"rejected {self.rejected}"])
 
 
-def _label(name: Any) -> str | None:
-    return name.get("zh") if isinstance(name, dict) else name
-
-
 class RowChecker:
     """Validates one row (a dict of raw strings) against the profile and the deployment's grids;
     returns the row as a tuple with its warnings, or the reason it is refused.
@@ -115,16 +112,15 @@ class RowChecker:
     def __init__(
         self, profile: dict[str, Any], grids: GridIndex | None = None, lenient: bool = False
     ) -> None:
-        self.pattern = re.compile(profile.get("codes", {}).get("component") or r".")
+        city = CityProfile.of(profile)
+        self.pattern = re.compile(city.codes.component or r".")
         edition = active_edition(profile)
         self.classes = {m["code"] for major in edition.get("component", []) for m in major.get("minors", [])}
         minor_len = len(next(iter(self.classes), "0101"))
         self.class_slice = slice(6, 6 + minor_len)
         # a unit is written by code or by its Chinese name, as surveyed
-        self.units = {u["code"] for u in profile.get("units", [])} | {
-            _label(u.get("name")) for u in profile.get("units", []) if u.get("name")
-        }
-        self.division = (profile.get("region") or {}).get("division_code") or ""
+        self.units = {u.code for u in city.units} | {u.name for u in city.units if u.name}
+        self.division = city.division_code
         self.grids = grids if grids is not None and len(grids) else None
         self.territory = territory(profile)
         self.lenient = lenient

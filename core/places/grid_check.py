@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from gridcase.core.city import CityProfile
 from gridcase.core.places.geo import CoordinateError, crs_named, outside_hint, territory, xy_to_wgs84
 from gridcase.core.places.gridindex import area_m2
 from gridcase.core.profile.merge import pointer
@@ -107,10 +108,11 @@ class GridChecker:
         bounded: bool = True,
     ) -> None:
         self.where, self.existing, self.lenient = where, existing or {}, lenient
-        self.levels = [lvl["code"] for lvl in profile.get("grid_levels", [])]
+        city = CityProfile.of(profile)
+        self.levels = list(city.grid_levels)
         self.patterns = {lvl["code"]: _compile(lvl.get("pattern")) for lvl in profile.get("grid_levels", [])}
-        self.default_pattern = _compile(profile.get("codes", {}).get("grid"))
-        self.units = {u["code"] for u in profile.get("units", [])}
+        self.default_pattern = _compile(city.codes.grid)
+        self.units = {u.code for u in city.units}
         self.territory = territory(profile) if bounded else None
         self.out = Checked()
         self.seen: dict[str, int] = {}

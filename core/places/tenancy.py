@@ -11,6 +11,7 @@ people are untouched.
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from gridcase.core.city import CityProfile
 from gridcase.core.errors import GridcaseError
 
 if TYPE_CHECKING:
@@ -19,13 +20,10 @@ if TYPE_CHECKING:
 
 
 class Tenancy:
-    def __init__(
-        self, profile: dict[str, Any], parents: dict[str, str], grids: Callable[[], "GridIndex"]
-    ) -> None:
-        kinds = set(profile.get("tenancy", {}).get("unit_kinds", []))
-        roots = {u["code"] for u in profile.get("units", []) if u.get("kind") in kinds}
+    def __init__(self, city: CityProfile, parents: dict[str, str], grids: Callable[[], "GridIndex"]) -> None:
+        roots = {u.code for u in city.units if u.kind in city.tenant_unit_kinds}
         self.tenants: dict[str, str] = {}
-        for unit in (u["code"] for u in profile.get("units", [])):
+        for unit in (u.code for u in city.units):
             found: str | None = unit
             while found is not None and found not in roots:
                 found = parents.get(found)

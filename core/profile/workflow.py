@@ -5,6 +5,7 @@ what they require, and records the result.
 """
 
 from collections import Counter
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,7 +105,7 @@ class Workflow:
                 "unknown_transition", f"workflow {self.code!r} has no transition {code!r}"
             ) from None
 
-    def available(self, state: str, roles: set[str] | frozenset[str] | None = None) -> list[Transition]:
+    def available(self, state: str, roles: AbstractSet[str] | None = None) -> list[Transition]:
         """Transitions from `state`, optionally only those one of `roles` may fire."""
         return [
             t
@@ -112,7 +113,7 @@ class Workflow:
             if state in t.sources and (roles is None or t.roles & set(roles))
         ]
 
-    def check(self, transition: Transition, state: str, roles: set[str]) -> None:
+    def check(self, transition: Transition, state: str, roles: AbstractSet[str]) -> None:
         if state not in transition.sources:
             raise TransitionError(
                 "illegal_transition",

@@ -49,7 +49,7 @@ def period_of(start: date, days: int, timezone: str) -> Period:
 
 
 def workload_of(engine: Engine, reports_per_day: int | None = None) -> Workload:
-    return Workload.of(engine.profile, sorted(engine.classes)).scaled(reports_per_day)
+    return Workload.of(engine.profile, sorted(engine.catalogue.classes)).scaled(reports_per_day)
 
 
 def open_city(

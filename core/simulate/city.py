@@ -27,22 +27,22 @@ WORDS_SALT = 0x5EED  # the words of a report are drawn apart from its case's lat
 class City:
     def __init__(self, engine: "Engine") -> None:
         self.engine = engine
-        index = engine.grids
+        index = engine.places.grids
         empty = np.empty(0, dtype=np.intp)
         deepest = np.flatnonzero(index.depth == index.depth.max()) if len(index) else empty
         self.grids = [index.geoms[i] for i in deepest]
         self.bounds = [shapely.bounds(g) for g in self.grids]
-        self.centre = engine.profile.get("region", {}).get("center", [116.4, 39.9])
+        self.centre = engine.city.region.center or (116.4, 39.9)
         channels = engine.profile.get("channels", [])
         self.channels: dict[str, dict[str, Any]] = {}
         for channel in channels:
             self.channels.setdefault(channel["kind"], channel)
         self.fallback_channel = self.channels.get("patrol") or channels[0]
-        self.classes = set(engine.classes)
-        self.free_text = set(engine.profile.get("simulation", {}).get("free_text", []))
+        self.classes = set(engine.catalogue.classes)
+        self.free_text = set(engine.city.simulation.get("free_text", []))
         # a patrol checklist's first item of each class: grid workers report what the list names
         self.items: dict[tuple[str | None, str, str], str] = {}
-        for code, item in engine.checklist_items.items():
+        for code, item in engine.catalogue.checklist_items.items():
             for channel in item["channels"] or [None]:
                 self.items.setdefault((channel, item["kind"], item["class"]), code)
         self.stand_ins: dict[tuple[str, str], tuple[str, str]] = {}
@@ -50,7 +50,7 @@ class City:
 
     def _staff(self) -> dict[str, int]:
         """One simulated person per role, so every event has an actor a bulletin can name."""
-        roles = list(self.engine.roles)
+        roles = list(self.engine.city.roles)
         with read(self.engine.db) as connection:
             known = dict(
                 connection.execute(
@@ -94,7 +94,7 @@ class City:
     def channel_of(self, incident: "Incident") -> dict[str, Any]:
         """`simulation.channels` names a channel by its code, or by its kind (the first of it)."""
         key = incident.channel_kind
-        return self.engine.channels.get(key) or self.channels.get(key, self.fallback_channel)
+        return self.engine.catalogue.channels.get(key) or self.channels.get(key, self.fallback_channel)
 
     def report(self, incident: "Incident") -> tuple[dict[str, Any], Actor]:
         channel = self.channel_of(incident)
@@ -103,7 +103,7 @@ class City:
         item = self.items.get((channel["code"], kind, code)) or self.items.get((None, kind, code))
         if item:
             report = {"channel": channel["code"], "item": item, "point": report["point"]}
-        words = self.engine.classes[(kind, code)]["minor"].get("aliases")
+        words = self.engine.catalogue.classes[(kind, code)]["minor"].get("aliases")
         if channel["code"] in self.free_text and words:  # 一门式: the citizen says what they see
             word = random.Random(incident.fate ^ WORDS_SALT).choice(words)
             report = {

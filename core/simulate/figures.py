@@ -31,7 +31,7 @@ def _endings(engine: "Engine") -> set[tuple[str, str]]:
     """(workflow, transition) pairs that end a case well: into a closed state, not stopping '*'."""
     return {
         (code, t.code)
-        for code, workflow in engine.workflows.items()
+        for code, workflow in engine.catalogue.workflows.items()
         for t in workflow.transitions.values()
         if t.target and workflow.kind_of(t.target) == "closed" and "*" not in t.stops
     }

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import RowMapping, bindparam, select
 
 from gridcase.core.cases.evidence import Upload
-from gridcase.core.cases.workflow import TransitionError
 from gridcase.core.db.connection import batch, read
 from gridcase.core.db.models import Case, CaseUnit
 from gridcase.core.errors import GridcaseError
 from gridcase.core.hookspecs import hookimpl
 from gridcase.core.notify.outbox import notice_channels
+from gridcase.core.profile.workflow import TransitionError
 from gridcase.core.simulate.city import City
 from gridcase.core.simulate.workload import Incident, log_uniform
 from gridcase.core.timesource import ManualTime
@@ -125,25 +125,27 @@ class Simulation:
         self.city = City(engine)
         self.start, self.end = start, end
         self.progress = progress
-        spec = engine.profile.get("simulation", {})
+        spec = engine.city.simulation
         self.steps: dict[str, dict[str, Any]] = spec.get("steps", {})
         self.capacity: dict[str, float] = spec.get("capacity", {})
-        self.calendar = engine.deadlines.calendar(None)
+        self.calendar = engine.limits.deadlines.calendar(None)
         units = engine.profile.get("units", [])
         self.unit_kind = {u["code"]: u.get("kind") for u in units}
         # a case no rule routed goes to the centre (the first unit of that kind, else the first)
         self.centre = next(
             (u["code"] for u in units if u.get("kind") == "centre"), units[0]["code"] if units else None
         )
-        self.unit_roles = {r["code"] for r in engine.roles.values() if r.get("scope") == "unit_subtree"}
-        working = [code for code, unit in engine.time_units.items() if unit.get("working")]
-        self.extension_unit = "work_day" if "work_day" in working else (working or list(engine.time_units))[0]
+        self.unit_roles = {r.code for r in engine.city.roles.values() if r.scope == "unit_subtree"}
+        working = [code for code, unit in engine.city.time_units.items() if unit.get("working")]
+        self.extension_unit = (
+            "work_day" if "work_day" in working else (working or list(engine.city.time_units))[0]
+        )
         self.free_at: dict[str | None, datetime] = {}  # by handling unit (None: no unit handles it)
         self.queue: list[tuple[datetime, int, int, str]] = []
         self.tracks: dict[int, Track] = {}
         self.tally = Tally()
         self._seq = 0
-        channels = notice_channels(engine.profile)
+        channels = notice_channels(engine.city)
         engine.pm.register(Handsets(channels, self.tally), name="gridcase.simulate.handsets")
 
     # -- the loop ----------------------------------------------------------------------------
@@ -194,7 +196,8 @@ class Simulation:
         with read(self.engine.db) as connection:
             inherited = connection.execute(INHERITED, {"start": self.start}).all()
         for case_id, workflow, state, channel in inherited:
-            kind = self.engine.channels.get(channel, {}).get("kind", channel)
+            # a channel the profile no longer has (its cases came in under an older one)
+            kind = (self.engine.catalogue.channels.get(channel) or {"kind": channel})["kind"]
             track = Track(
                 case_id,
                 random.Random(f"{case_id}@{self.start.isoformat()}"),
@@ -231,7 +234,7 @@ class Simulation:
         track = Track(
             result["case_id"],
             random.Random(incident.fate),
-            (report["channel"], self.city.engine.channels[report["channel"]]["kind"]),
+            (report["channel"], self.city.engine.catalogue.channels[report["channel"]]["kind"]),
             case["workflow"],
             case["state"],
             responsible=next(iter(self._units(result["case_id"], "responsible")), None),
@@ -242,7 +245,7 @@ class Simulation:
     # -- steps -------------------------------------------------------------------------------
 
     def _choices(self, track: Track) -> list[tuple[str, dict[str, Any]]]:
-        workflow = self.engine.workflows[track.workflow]
+        workflow = self.engine.catalogue.workflows[track.workflow]
         out = []
         for transition in workflow.available(track.state):
             step = self.steps.get(transition.code)
@@ -274,7 +277,7 @@ class Simulation:
 
     def _fire(self, track: Track, code: str, now: datetime) -> None:
         track.steps += 1
-        workflow = self.engine.workflows[track.workflow]
+        workflow = self.engine.catalogue.workflows[track.workflow]
         transition = workflow.transitions[code]
         role = sorted(transition.roles)[0]
         unit = self._handling_unit(track) if role in self.unit_roles else None
@@ -305,7 +308,7 @@ class Simulation:
         if transition.target is None:
             track.kept.add(code)
         self.tally.fired[code] += 1
-        mechanism = self.steps.get(code, {}).get("mechanism")
+        mechanism = (self.steps.get(code) or {}).get("mechanism")
         if mechanism:
             self.tally.mechanisms[mechanism] += 1
         self._next(track, now)
@@ -323,7 +326,9 @@ class Simulation:
         if "category" in transition.fields:
             case = self._case(track.case_id)
             payload.update(category=case["class_code"], kind=case["kind"])
-            rows = self.engine.classes[(case["kind"], case["class_code"])]["minor"].get("standards", [])
+            rows = self.engine.catalogue.classes[(case["kind"], case["class_code"])]["minor"].get(
+                "standards", []
+            )
             if rows:
                 payload["standard"] = track.rng.choice(rows)["code"]
         if "amount" in transition.fields:

@@ -14,6 +14,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from gridcase.core.city import CityProfile
+
 DUPLICATE_DELAY_MIN = (10, 360)  # a repeat arrives 10 minutes to 6 hours after the first report
 HOTSPOT_SPREAD = 0.004  # as a share of the city's grids, in code order
 
@@ -49,7 +51,7 @@ class Workload:
     @classmethod
     def of(cls, profile: dict[str, Any], classes: list[tuple[str, str]]) -> "Workload":
         """`classes` are the profile's enabled (kind, code) pairs, which share `other_classes`."""
-        spec = profile.get("simulation", {})
+        spec = CityProfile.of(profile).simulation
         named = {}
         for key, weight in spec.get("classes", {}).items():
             kind, _, code = key.partition(":")
@@ -77,7 +79,7 @@ class Workload:
 
 
 def timezone_of(profile: dict[str, Any]) -> str:
-    return profile.get("time_limits", {}).get("calendar", {}).get("timezone", "Asia/Shanghai")
+    return CityProfile.of(profile).timezone.key
 
 
 def incidents(workload: Workload, start: date, days: int, seed: int) -> list[Incident]:

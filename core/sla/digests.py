@@ -30,9 +30,9 @@ TEMPLATE = "【每日通报】{unit} {date}：新增{new}件，办结{closed}件
 
 def send_due(engine: "Deployment", now: datetime) -> int:
     """Send the digests whose time has passed today and that have not gone out; the notices made."""
-    local = now.astimezone(engine.tz)
+    local = now.astimezone(engine.city.timezone)
     made = 0
-    for digest in engine.profile.get("notifications", {}).get("digests", []):
+    for digest in engine.city.notifications.digests:
         if not reached(local, digest["at"]):
             continue
         try:
@@ -71,7 +71,7 @@ def _notices(connection: Connection, engine: "Deployment", digest, local: dateti
             .group_by(CLOCK.c.owner)
         ).all()
     )
-    channel = notice_channel(engine.profile, digest)
+    channel = notice_channel(engine.city, digest)
     template = digest.get("template", TEMPLATE)
     rows = []
     for code, unit in units.items():

@@ -96,7 +96,7 @@ def sweep(engine: "Deployment", now: datetime | None = None, limit: int = 10_000
     now = now or engine.time.now()
     worker = uuid.uuid4().hex[:12]
     # first, so timers of deadlines that moved are claimed as they are now
-    recomputed = engine.recompute_deadlines(now)
+    recomputed = engine.limits.recompute_deadlines(now)
     if recomputed:
         log.info("recomputed %d provisional deadlines", recomputed)
     with write(engine.db) as connection:
@@ -146,7 +146,7 @@ def fired_counts(fired: list[dict[str, Any]]) -> dict[str, int]:
 
 def _notify(connection: Connection, engine: "Deployment", fired: list[dict[str, Any]], now: datetime) -> None:
     """Outbox rows for the escalation rungs that fired, set-based (one query per table)."""
-    rungs = {r["code"]: r for r in engine.profile.get("time_limits", {}).get("escalation", [])}
+    rungs = {r["code"]: r for r in engine.city.escalation}
     escalations = [t for t in fired if t["kind"] == "escalation" and t["rung"] in rungs]
     if not escalations:
         return
@@ -173,9 +173,8 @@ def _notify(connection: Connection, engine: "Deployment", fired: list[dict[str, 
         )
     ):
         units.setdefault(row.case_id, {}).setdefault(row.role, []).append(row.unit)
-    settings = engine.profile.get("notifications", {})
-    templates = {**TEMPLATES, **settings.get("templates", {})}
-    stages = {s["code"]: label_zh(s["name"]) for s in engine.profile["workflow"]["stages"]}
+    templates = {**TEMPLATES, **engine.city.notifications.templates}
+    stages = engine.catalogue.stage_names
     # the supervisors of a case's grid (泰州's task-timeout alert), read only when a rung wants them
     people = (
         GridPeople(connection)
@@ -185,19 +184,19 @@ def _notify(connection: Connection, engine: "Deployment", fired: list[dict[str, 
     rows = []
     for timer in escalations:
         rung, case, clock = rungs[timer["rung"]], cases[timer["case_id"]], clocks[timer["clock_id"]]
-        info = engine.classes.get((case["kind"], case["class_code"]))
+        info = engine.catalogue.classes.get((case["kind"], case["class_code"]))
         fields = {
             "number": case["number"],
             "category": label_zh(info["minor"]["name"]) if info else case["class_code"],
             "stage": stages.get(clock["stage"], clock["stage"]),
-            "deadline": clock["deadline"].astimezone(engine.tz).strftime("%Y-%m-%d %H:%M"),
+            "deadline": clock["deadline"].astimezone(engine.city.timezone).strftime("%Y-%m-%d %H:%M"),
         }
         grid_people = people.of(case["grid"]) if people else []
         for recipient in _recipients(rung.get("notify", []), units.get(case["id"], {}), grid_people):
             rows.append(
                 outbox_row(
                     now,
-                    notice_channel(engine.profile, rung),
+                    notice_channel(engine.city, rung),
                     recipient,
                     case["id"],
                     f"{rung['action']}:{rung['code']}",

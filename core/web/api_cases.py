@@ -295,7 +295,7 @@ def _moment(raw: str, name: str, engine) -> datetime:
         moment = datetime.fromisoformat(raw)
     except ValueError:
         raise GridcaseError("invalid_request", f"{name} is an ISO date or time", {"field": name}) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=engine.tz)
+    return moment if moment.tzinfo else moment.replace(tzinfo=engine.city.timezone)
 
 
 @endpoint(
@@ -324,9 +324,9 @@ def case_detail(engine, actor: Actor, case_id: int) -> dict[str, Any]:
         report["contact"] = contact.get(report["id"])
     now = engine.time.now()
     for clock in case_row["clocks"]:
-        clock["light"] = engine.deadlines.light(clock, now)
+        clock["light"] = engine.limits.deadlines.light(clock, now)
         clock["provisional"] = clock["provisional_from"] is not None  # past the published holidays
-    workflow = engine.workflows[case_row["workflow"]]
+    workflow = engine.catalogue.workflows[case_row["workflow"]]
     case_row["allowed_transitions"] = [
         {
             "code": t.code,
@@ -366,7 +366,7 @@ TRANSITION = Schema(
 )
 
 
-def _transition_args(engine, actor: Actor, case_id: int, body: dict) -> dict[str, Any]:
+def transition_args(engine, actor: Actor, case_id: int, body: dict) -> dict[str, Any]:
     """The caller's scope checked, and the body's fields as `engine.transition` takes them."""
     with read(engine.db) as connection:
         view = scope.view_of(engine, connection, actor, case_id)
@@ -385,7 +385,7 @@ def _transition_args(engine, actor: Actor, case_id: int, body: dict) -> dict[str
 def fire_for(
     engine, actor: Actor, case_id: int, code: str, body: dict, uploads: list[Upload]
 ) -> dict[str, Any]:
-    engine.transition(case_id, code, actor, uploads=uploads, **_transition_args(engine, actor, case_id, body))
+    engine.transition(case_id, code, actor, uploads=uploads, **transition_args(engine, actor, case_id, body))
     return case_detail(engine, actor, case_id)
 
 
@@ -402,7 +402,7 @@ def fire_once(
     claim = Claim(scoped(actor.id, key), digest({"case": case_id, "transition": code, **body}, files))
     found = answer_of(engine.db, claim)
     if found is None:
-        args = _transition_args(engine, actor, case_id, body)
+        args = transition_args(engine, actor, case_id, body)
         try:
             engine.transition(case_id, code, actor, uploads=uploads, claim=claim, **args)
         except IntegrityError:  # another request with the key committed first: its answer

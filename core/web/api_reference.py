@@ -68,7 +68,7 @@ async def taxonomy(request: Request) -> Response:
     ]
     return ok(
         {
-            "edition": engine.profile.get("taxonomy", {}).get("edition"),
+            "edition": engine.profile["taxonomy"].get("edition"),
             "classes": classes,
             # what a patrol handset offers instead of classes (禅城's 334 items)
             "checklists": engine.profile.get("checklists", []),
@@ -135,7 +135,7 @@ async def nearest_component(request: Request) -> Response:
         ) from None
     if not q.get("class") or not (0 < radius <= 1000):
         raise GridcaseError("invalid_request", "class is required and radius is 0–1000 metres")
-    found = await run_in_threadpool(_engine(request).components.nearest, q["class"], lon, lat, radius)
+    found = await run_in_threadpool(_engine(request).places.components.nearest, q["class"], lon, lat, radius)
     if found is None:
         raise GridcaseError("not_found", f"no {q['class']} component within {radius:g} m")
     return ok(found)
@@ -169,8 +169,8 @@ def _assessor(request: Request, actor: Actor) -> Assessor:
     if "all" not in scope.scopes(engine, actor):
         raise GridcaseError("forbidden", "assessment results are for the centre's roles")
     kept = getattr(request.app.state, "assessor", None)
-    if kept is None or kept[0] != engine.settings_version:  # weights edited since: a new one
-        request.app.state.assessor = kept = (engine.settings_version, Assessor(engine))
+    if kept is None or kept[0] != engine.catalogue.settings_version:  # weights edited since: a new one
+        request.app.state.assessor = kept = (engine.catalogue.settings_version, Assessor(engine))
     return kept[1]
 
 

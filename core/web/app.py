@@ -35,7 +35,7 @@ from gridcase.core.intake.quota import limits
 from gridcase.core.ops.retention import Retention
 from gridcase.core.people.accounts import Lifetimes
 from gridcase.core.plugins import collect
-from gridcase.core.settings import Settings, SettingsError
+from gridcase.core.settings import Settings, SettingsError, tile_origin
 from gridcase.core.web import api, open311
 from gridcase.core.web.coalesce import Coalescer
 from gridcase.core.web.errors import HANDLERS
@@ -73,7 +73,7 @@ async def ready(request: Request) -> JSONResponse:
             "days_left": item.days_left,
             "warning": item.message() if item.warning else None,
         }
-        for item in engine.deadlines.readiness(engine.time.now())
+        for item in engine.limits.deadlines.readiness(engine.time.now())
     ]
     # a calendar near its last confirmed day is a warning, not unreadiness: intake goes on,
     # its deadlines provisional
@@ -134,9 +134,9 @@ async def _sweep_forever(engine, seconds: float, retention: Retention) -> None:
     while True:
         await asyncio.sleep(seconds)
         try:
-            await run_in_threadpool(engine.refresh_calendars)
-            await run_in_threadpool(engine.refresh_grids)
-            await run_in_threadpool(engine.refresh_taxonomy)
+            await run_in_threadpool(engine.limits.refresh_calendars)
+            await run_in_threadpool(engine.places.refresh_grids)
+            await run_in_threadpool(engine.catalogue.refresh_taxonomy)
             await run_in_threadpool(engine.refresh_settings)
             await run_in_threadpool(engine.sweep, None, retention)
         except Exception:  # a bad sweep must not stop the next one
@@ -189,7 +189,7 @@ def create_app(
     lifetimes = Lifetimes.of(settings) if settings else Lifetimes()
     middleware = [
         Middleware(AccessLog),
-        Middleware(SecurityHeaders, tls=tls),
+        Middleware(SecurityHeaders, tls=tls, tiles=tile_origin(settings.map_tiles if settings else None)),
         Middleware(
             SessionMiddleware,
             secret_key=secret,
@@ -214,6 +214,8 @@ def create_app(
     app.state.recent_identities = Recent(settings.identity_seconds if settings else 0)
     app.state.tls = tls  # the UI's own cookies are Secure too
     app.state.public_url = settings.public_url if settings else None  # Open311's discovery
+    # the maps' basemap (none: the grids on a plain ground) and its credit
+    app.state.map_tiles = (settings.map_tiles, settings.map_attribution) if settings else (None, "")
     app.state.plugin_manager = pm
     app.state.profile = profile or (engine.profile if engine is not None else {})
     app.state.admin_pages = admin_pages(pm) if pm is not None else []

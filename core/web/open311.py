@@ -64,7 +64,7 @@ def service_code(kind: str, code: str) -> str:
 def _class_of(engine, code: str) -> dict[str, Any]:
     prefix, _, minor = code.partition("-")
     kind = {v: k for k, v in KIND_PREFIX.items()}.get(prefix)
-    info = engine.classes.get((kind, minor)) if kind else None
+    info = engine.catalogue.classes.get((kind, minor)) if kind else None
     if info is None or not _published(info):
         raise Open311Error(404, f"service_code {code} not found")
     return info
@@ -128,7 +128,7 @@ def discovery(engine, request: Request) -> tuple[str, Any]:
     base = (request.app.state.public_url or "").rstrip("/") + "/open311/v2/"
     return "discovery", {
         "changeset": _iso(engine.time.now().replace(hour=0, minute=0, second=0, microsecond=0)),
-        "contact": engine.profile.get("title", {}).get("zh")
+        "contact": engine.city.title_zh
         if isinstance(engine.profile.get("title"), dict)
         else engine.profile.get("title") or engine.profile.get("name"),
         "key_service": "gridcase token create (ask the city's platform administrators)",
@@ -219,12 +219,12 @@ def _request_rows(engine, where: list, limit: int) -> list[dict[str, Any]]:
                 media.setdefault(row.case_id, row.media_url)
     out = []
     for case in cases:
-        info = engine.classes.get((case["kind"], case["class_code"]))
+        info = engine.catalogue.classes.get((case["kind"], case["class_code"]))
         out.append(
             {
                 "service_request_id": case["number"],
                 "status": "closed" if case["state_kind"] == "closed" else "open",
-                "status_notes": engine.workflows[case["workflow"]].states[case["state"]].name,
+                "status_notes": engine.catalogue.workflows[case["workflow"]].states[case["state"]].name,
                 "service_name": label_zh(info["minor"]["name"]) if info else case["class_code"],
                 "service_code": service_code(case["kind"], case["class_code"]),
                 "description": case["description"],
@@ -253,7 +253,7 @@ def _dates(q, engine) -> tuple[datetime, datetime]:
             moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
             raise Open311Error(400, f"{name} is a W3C datetime, e.g. 2026-10-01T00:00:00Z") from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=engine.tz)
+        return moment if moment.tzinfo else moment.replace(tzinfo=engine.city.timezone)
 
     end = parse("end_date") or engine.time.now()
     start = parse("start_date") or end - timedelta(days=DEFAULT_DAYS)
@@ -399,7 +399,7 @@ async def _answer(request: Request, parts: list[str], fmt: str) -> Response:
     jurisdiction = q.get("jurisdiction_id")
     if jurisdiction and jurisdiction not in {
         engine.profile.get("name"),
-        engine.profile.get("region", {}).get("division_code"),
+        engine.city.division_code,
     }:
         raise Open311Error(404, f"jurisdiction_id {jurisdiction} not found")
     head, rest = (parts[0] if parts else ""), parts[1:]

@@ -20,13 +20,13 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from gridcase.core.cases.scope import case_filter
-from gridcase.core.cases.workflow import workflows
 from gridcase.core.db.connection import read
 from gridcase.core.db.models import Case, Grid, Person
 from gridcase.core.engine import Engine
 from gridcase.core.people.accounts import person_by_id
 from gridcase.core.people.actor import Actor
 from gridcase.core.profile import load_validated
+from gridcase.core.profile.workflow import workflows
 
 from .conftest import CHROMIUM
 from .test_browser import PHOTO_JS, fire, log_in

@@ -37,16 +37,16 @@ def switch_off():
     `switch_off(engine, "standard", "take_over")` removes a transition."""
 
     def off(engine, workflow: str, transition: str | None = None, **fields) -> None:
-        machine = engine.workflows[workflow]
+        machine = engine.catalogue.workflows[workflow]
         if transition is None:
-            engine.workflows[workflow] = dataclasses.replace(machine, **fields)
+            engine.catalogue.workflows[workflow] = dataclasses.replace(machine, **fields)
             return
         transitions = dict(machine.transitions)
         if fields:
             transitions[transition] = dataclasses.replace(transitions[transition], **fields)
         else:
             del transitions[transition]
-        engine.workflows[workflow] = dataclasses.replace(machine, transitions=transitions)
+        engine.catalogue.workflows[workflow] = dataclasses.replace(machine, transitions=transitions)
 
     return off
 

@@ -36,13 +36,13 @@ def grid_count(engine):
 
 def test_profile_grids_are_loaded_located_and_exported(engine, cli, tmp_path):
     assert grid_count(engine) == 23
-    assert engine.grids.locate(120.61, 31.337)["grids"] == [
+    assert engine.places.grids.locate(120.61, 31.337)["grids"] == [
         "320508001001001",
         "320508001001",
         "320508001",
         "320508",
     ]
-    assert engine.grids.locate(121.5, 31.2) is None
+    assert engine.places.grids.locate(121.5, 31.2) is None
     with read(engine.db) as connection:
         exported = grids.export(connection, level="unit_grid")
     assert len(exported["features"]) == 16
@@ -65,8 +65,8 @@ def test_vectorised_lookup_agrees_with_single_lookups(engine):
     import numpy as np
 
     lons, lats = np.array([120.61, 120.635, 121.0]), np.array([31.337, 31.305, 31.0])
-    assert engine.grids.locate_many(lons, lats) == [
-        engine.grids.locate(120.61, 31.337)["grid"], engine.grids.locate(120.635, 31.305)["grid"], None,
+    assert engine.places.grids.locate_many(lons, lats) == [
+        engine.places.grids.locate(120.61, 31.337)["grid"], engine.places.grids.locate(120.635, 31.305)["grid"], None,
     ]  # fmt: skip
 
 
@@ -182,8 +182,8 @@ def test_component_import_keeps_good_rows_and_lists_bad_ones(engine, tmp_path, c
     # importing again: every good row is stored as it is, nothing changes
     again = components.import_file(engine.db, path, engine.profile)
     assert (again.imported, again.updated, again.unchanged) == (0, 0, 3)
-    assert engine.components.nearest("0118", 120.6201, 31.3381, 30)["code"] == "3205080118000007"
-    assert engine.components.nearest("0118", 120.63, 31.3381, 30) is None
+    assert engine.places.components.nearest("0118", 120.6201, 31.3381, 30)["code"] == "3205080118000007"
+    assert engine.places.components.nearest("0118", 120.63, 31.3381, 30) is None
 
 
 def test_components_from_geojson(engine, tmp_path):
@@ -236,5 +236,6 @@ def test_the_documented_component_file_imports(engine, tmp_path, cli):
     result = cli("import", "components", path, "--profile", TESTCITY, "--db", str(engine.db.url))
     assert (result.code, result.out, result.err) == (0, "imported 2 components, rejected 0\n", "")
     assert (
-        components.get(engine.db, "3205080101000002")["grid"] == engine.grids.locate(120.612, 31.337)["grid"]
+        components.get(engine.db, "3205080101000002")["grid"]
+        == engine.places.grids.locate(120.612, 31.337)["grid"]
     )

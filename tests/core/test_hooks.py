@@ -14,7 +14,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from gridcase.core.assess.assessor import Assessor
-from gridcase.core.cases.workflow import TransitionError
 from gridcase.core.cli.main import build_app
 from gridcase.core.engine import Engine
 from gridcase.core.errors import GridcaseError
@@ -22,6 +21,7 @@ from gridcase.core.notify.outbox import outbox_listing
 from gridcase.core.people.actor import Actor
 from gridcase.core.plugins import PluginLoadError, collect, get_plugin_manager
 from gridcase.core.profile import ProfileError, load_validated
+from gridcase.core.profile.workflow import TransitionError
 from gridcase.core.timesource import ManualTime
 from gridcase.core.web.app import create_app
 
@@ -299,12 +299,12 @@ def test_adjust_deadline(hooked):
     engine, _ = hooked
     case = engine.case(dispatched(engine, category="0103"))
     handle = next(c for c in case["clocks"] if c["stage"] == "handle")
-    local = handle["deadline"].astimezone(engine.tz)
+    local = handle["deadline"].astimezone(engine.city.timezone)
     assert (local.hour, local.minute) == (17, 30)
     # the plugin leaves other classes' deadlines alone
     case = engine.case(dispatched(engine, point=[120.615, 31.337]))
     handle = next(c for c in case["clocks"] if c["stage"] == "handle")
-    assert handle["deadline"].astimezone(engine.tz).time() != local.time()
+    assert handle["deadline"].astimezone(engine.city.timezone).time() != local.time()
 
 
 def test_after_time_limit_event(hooked):

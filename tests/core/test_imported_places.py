@@ -293,7 +293,7 @@ def test_a_crs_member_is_honoured_and_an_unknown_one_refused(city, engine_of):
     path = city.write("m.geojson", {"type": "FeatureCollection", "features": metres, "crs": crs})
     result = city.run("import", "grids", path)
     assert result.code == 0, result.err
-    assert engine_of(city).grids.locate(*WEST_GRID)["grid"] == "360702001001001"
+    assert engine_of(city).places.grids.locate(*WEST_GRID)["grid"] == "360702001001001"
     unknown = {"type": "name", "properties": {"name": "EPSG:2383"}}
     path = city.write("x.geojson", collection([feature(*PLACES[0])], crs=unknown))
     result = city.run("import", "grids", path, "--replace")
@@ -379,7 +379,7 @@ def test_importing_a_grid_the_profile_dropped_brings_it_back_into_use(city, engi
         )
     again = city.import_grids()
     assert (again.code, again.out) == (0, "imported 0 grids, updated 1, 5 unchanged\n"), again.err
-    assert engine_of(city).grids.locate(*EAST)["grid"] == "360702002"
+    assert engine_of(city).places.grids.locate(*EAST)["grid"] == "360702002"
     coverage = city.run("grids", "coverage", "--level", "street")
     assert coverage.code == 0 and json.loads(coverage.out)["grids"] == 2
 
@@ -401,17 +401,17 @@ def test_malformed_component_features_are_rejected_rows(city):
 
 def test_a_running_engine_takes_up_grids_imported_after_it_started(city, engine_of):
     engine = engine_of(city)  # a server's engine, started before the city's grids came in
-    engine.refresh_grids()
+    engine.places.refresh_grids()
     supervisor = Actor.of("supervisor")
     report = {"channel": "patrol", "category": "0102", "kind": "event", "point": list(WEST_GRID)}
-    assert engine.grids.locate(*WEST_GRID) is None
+    assert engine.places.grids.locate(*WEST_GRID) is None
     assert city.import_grids().code == 0
-    engine.refresh_grids()  # what the server does before each sweep
+    engine.places.refresh_grids()  # what the server does before each sweep
     case = engine.case(engine.intake(report, supervisor)["case_id"])
     assert (case["grid"], case["routing_rule"]) == ("360702001001001", "territorial")
-    before = engine.grids
-    engine.refresh_grids()  # nothing changed: the index is kept, not read again
-    assert engine.grids is before
+    before = engine.places.grids
+    engine.places.refresh_grids()  # nothing changed: the index is kept, not read again
+    assert engine.places.grids is before
 
 
 def test_component_rows_with_illegal_text_are_rejected_by_line_and_field(city):

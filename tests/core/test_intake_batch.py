@@ -155,7 +155,7 @@ def test_an_idempotency_key_raced_by_another_transaction_is_answered_with_the_wi
     if engine.db.dialect.name != "postgresql":
         pytest.skip("SQLite's writers are serial: no other transaction can commit in between")
     # no dedupe: the winner's same report would wait on the locks the batch holds on its cells
-    engine.dedupe_rules[("component", "0101")] = (0.0, timedelta(0))
+    engine.catalogue.dedupe_rules[("component", "0101")] = (0.0, timedelta(0))
     winner, raced = {}, threading.Event()
     first = cover(NEAR) if same_request else cover([120.605, 31.31])
 

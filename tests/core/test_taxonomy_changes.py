@@ -14,13 +14,13 @@ from ..conftest import TESTCITY
 
 
 def shorten(engine, limit="6 urgent_hour", reason="隐患大") -> int:
-    minor = engine.classes[("component", "0101")]["minor"]
+    minor = engine.catalogue.classes[("component", "0101")]["minor"]
     rows = [{**r, "time_limit": limit} if r["code"] == "missing" else r for r in minor["standards"]]
     version = taxonomy_changes.record(
         engine.db, engine.profile, set(engine.guards), "component", "0101", {"standards": rows},
         reason, "admin", engine.time.now(),
     )  # fmt: skip
-    engine.refresh_taxonomy()
+    engine.catalogue.refresh_taxonomy()
     return version
 
 
@@ -62,13 +62,13 @@ def test_another_worker_takes_the_edit_up_when_it_meets_a_case_filed_under_it(en
     other = Engine.open(TESTCITY, db_url, time=engine.time, evidence=engine.evidence)
     try:
         version = shorten(engine)
-        assert other.taxonomy_version == 0
-        taxonomy = other.taxonomy_at(version)
-        assert other.taxonomy_version == version
+        assert other.catalogue.taxonomy_version == 0
+        taxonomy = other.catalogue.taxonomy_at(version)
+        assert other.catalogue.taxonomy_version == version
         minor = taxonomy_changes.find_minor(taxonomy, "component", "0101")
         assert {r["code"]: r["time_limit"] for r in minor["standards"]}["missing"] == "6 urgent_hour"
         # and the version before it is still the profile's
-        before = taxonomy_changes.find_minor(other.taxonomy_at(0), "component", "0101")
+        before = taxonomy_changes.find_minor(other.catalogue.taxonomy_at(0), "component", "0101")
         assert {r["code"]: r["time_limit"] for r in before["standards"]}["missing"] == "2 urgent_hour"
     finally:
         other.db.dispose()
@@ -82,7 +82,7 @@ def test_setting_edits_are_append_only_and_reach_the_deadlines(engine):
         "夜班人手少", "admin", engine.time.now(),
     )  # fmt: skip
     engine.refresh_settings()
-    assert engine.deadlines.limit("accept", {"kind": "event"}).duration.value == 45
+    assert engine.limits.deadlines.limit("accept", {"kind": "event"}).duration.value == 45
     with pytest.raises((IntegrityError, DBAPIError), match="append-only"):
         with write(engine.db) as connection:
             connection.execute(text("DELETE FROM setting_change"))

@@ -5,9 +5,9 @@ import pytest
 from sqlalchemy import text
 
 from gridcase.core.cases.evidence import Upload
-from gridcase.core.cases.workflow import TransitionError
 from gridcase.core.errors import GridcaseError
 from gridcase.core.people.actor import Actor
+from gridcase.core.profile.workflow import TransitionError
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(200)
 PHOTO = [Upload("现场.jpg", JPEG)]

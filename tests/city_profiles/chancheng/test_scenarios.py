@@ -186,7 +186,7 @@ def test_jiban_a_grid_worker_fixes_a_micro_problem_on_the_spot(chancheng):
         {"channel": "patrol", "category": "0201", "kind": "event", "point": micro_grid_centre(chancheng, 6)},
         worker,
     )["case_id"]
-    from gridcase.core.cases.workflow import TransitionError
+    from gridcase.core.profile.workflow import TransitionError
 
     with pytest.raises(TransitionError, match="photo"):
         chancheng.transition(other, "on_the_spot", worker)
@@ -242,7 +242,7 @@ def test_patrol_checklist_334_items_a_grid_worker_reports_by_item(chancheng):
 def test_patrol_checklist_switched_off_an_item_means_nothing(chancheng):
     from gridcase.core.errors import GridcaseError
 
-    chancheng.checklist_items = {}
+    chancheng.catalogue.checklist_items = {}
     with pytest.raises(GridcaseError, match="no checklist item"):
         chancheng.intake(
             {"channel": "patrol", "item": "P001", "point": micro_grid_centre(chancheng, 7)},
@@ -268,8 +268,8 @@ def test_tiered_escalation_grid_to_area_to_street(chancheng):
 
     case_id = unclassed_patrol(chancheng, 0)
     village = [u["unit"] for u in chancheng.case(case_id)["units"] if u["role"] == "responsible"][0]
-    area = chancheng.unit_parents[village]
-    town = chancheng.unit_parents[area]
+    area = chancheng.catalogue.unit_parents[village]
+    town = chancheng.catalogue.unit_parents[area]
     assert (village, area, town) == ("village001", "area01", "town1")
     chancheng.transition(case_id, "dispatch", CENTRE, {"units": [village]})
     chancheng.transition(
@@ -290,7 +290,7 @@ def test_tiered_escalation_grid_to_area_to_street(chancheng):
 def test_tiered_escalation_stops_at_the_top(chancheng):
     case_id = unclassed_patrol(chancheng, 1)
     chancheng.transition(case_id, "dispatch", CENTRE, {"units": ["chancheng"]})
-    from gridcase.core.cases.workflow import TransitionError
+    from gridcase.core.profile.workflow import TransitionError
 
     with pytest.raises(TransitionError, match="no unit above chancheng"):
         chancheng.transition(case_id, "raise", Actor.of("department", unit="chancheng"), reason="x")
@@ -319,7 +319,7 @@ def joint_request(chancheng) -> int:
 def test_joint_enforcement_one_order_becomes_tasks_to_several_departments(chancheng):
     """联合执法: one approved request becomes simultaneous orders to three departments; each
     feeds its result back, and the request closes only when all have."""
-    from gridcase.core.cases.workflow import TransitionError
+    from gridcase.core.profile.workflow import TransitionError
 
     case_id = joint_request(chancheng)
     units = ["enforcement", "market", "police"]

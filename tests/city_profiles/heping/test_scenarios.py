@@ -49,7 +49,7 @@ def test_wusuo_jinjie_switched_off_falls_back_to_the_territory(heping):
         for minor in major.get("minors", []):
             minor.pop("line", None)
     grids = tuple(_grid_chain(heping, 2))
-    request = RoutingRequest("0102", "event", grids[0], grids, heping.grids.units_of(grids), None)
+    request = RoutingRequest("0102", "event", grids[0], grids, heping.places.grids.units_of(grids), None)
     routed = heping.pm.hook.route_case(ctx=HookContext.offline(profile), request=request)
     assert routed["rule"] == "territorial" and routed["units"][0]["unit"].startswith("community")
 
@@ -122,7 +122,7 @@ def test_the_city_has_the_seeds_structure(heping):
 
 
 def _grid_chain(engine, street: int) -> list[str]:
-    located = engine.grids.locate(*point_in_street(engine, street))
+    located = engine.places.grids.locate(*point_in_street(engine, street))
     return located["grids"]
 
 
@@ -177,7 +177,7 @@ def test_minsheng110_every_call_gets_a_reply_within_8_hours_from_the_first_conta
     heping.transition(answered, "reply", CENTRE, reason="已联系环卫所，今日清运")
     heping.time.advance(hours=6)
     lights = {
-        case_id: [heping.deadlines.light(c, heping.time.now()) for c in heping.case(case_id)["clocks"]
+        case_id: [heping.limits.deadlines.light(c, heping.time.now()) for c in heping.case(case_id)["clocks"]
                   if c["stage"] == "reply"][0]
         for case_id in (answered, forgotten)
     }  # fmt: skip
@@ -232,7 +232,7 @@ def test_daizhengzhi_switched_off_no_one_can_take_an_overdue_case(heping, switch
     switch_off(heping, "standard", "take_over")
     case_id, _ = overdue_at_the_station(heping, 4)
     heping.time.advance(days=3)
-    from gridcase.core.cases.workflow import TransitionError
+    from gridcase.core.profile.workflow import TransitionError
 
     with pytest.raises(TransitionError, match="no transition 'take_over'"):
         heping.transition(
@@ -359,9 +359,9 @@ def test_grid_workers_lose_3_yuan_a_problem_capped_at_their_performance_pay(hepi
     grid loses nothing."""
     from gridcase.core.places.units import add_person
 
-    grid = heping.grids.locate(*point_in_street(heping, 2))["grids"]  # unit grid, community, street …
+    grid = heping.places.grids.locate(*point_in_street(heping, 2))["grids"]  # unit grid, community, street …
     unit_grid, community_grid = grid[0], grid[1]
-    other = heping.grids.locate(*point_in_street(heping, 5))["grids"][0]
+    other = heping.places.grids.locate(*point_in_street(heping, 5))["grids"][0]
     low = add_person(heping.db, "w_low", "网格员甲", ["supervisor"], grids=[unit_grid],
                      attributes={"performance_pay": 5})  # fmt: skip
     above = add_person(heping.db, "w_above", "网格员乙", ["supervisor"], grids=[community_grid],
@@ -383,7 +383,7 @@ def test_grid_workers_deduction_switched_off_no_worker_pays(heping):
     heping.profile["assessment"]["deductions"] = [
         d for d in heping.profile["assessment"]["deductions"] if d["code"] != "grid_workers"
     ]
-    grid = heping.grids.locate(*point_in_street(heping, 2))["grids"][0]
+    grid = heping.places.grids.locate(*point_in_street(heping, 2))["grids"][0]
     worker = add_person(heping.db, "w_low", "网格员甲", ["supervisor"], grids=[grid],
                         attributes={"performance_pay": 5})  # fmt: skip
     case_id = report(heping, 2)

@@ -5,8 +5,8 @@ import shapely
 
 from gridcase.core.assess.assessor import Assessor
 from gridcase.core.cases.evidence import Upload
-from gridcase.core.cases.workflow import TransitionError
 from gridcase.core.people.actor import Actor
+from gridcase.core.profile.workflow import TransitionError
 from gridcase.plugins.builtin.spot_check import drawn
 
 from ..conftest import unit_grid_centre
@@ -204,10 +204,13 @@ def test_county_platforms_feed_the_city(xuzhou):
 
 
 def test_county_platforms_switched_off_anyone_anywhere(xuzhou):
+    from gridcase.core.city import CityProfile
     from gridcase.core.places.tenancy import Tenancy
 
-    xuzhou.tenancy = Tenancy(
-        {**xuzhou.profile, "tenancy": {"unit_kinds": []}}, xuzhou.unit_parents, lambda: xuzhou.grids
+    xuzhou.places.tenancy = Tenancy(
+        CityProfile.of({**xuzhou.profile, "tenancy": {"unit_kinds": []}}),
+        xuzhou.catalogue.unit_parents,
+        lambda: xuzhou.places.grids,
     )
     case_id = county_case(xuzhou)
     assert xuzhou.transition(case_id, "accept", PEIXIAN)["state"] != "reported"

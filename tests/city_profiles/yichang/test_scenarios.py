@@ -6,9 +6,9 @@ import pytest
 import shapely
 
 from gridcase.core.cases.evidence import Upload
-from gridcase.core.cases.workflow import TransitionError
 from gridcase.core.errors import GridcaseError
 from gridcase.core.people.actor import Actor
+from gridcase.core.profile.workflow import TransitionError
 
 PHOTO = [Upload("现场.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64))]
 HOTLINE = Actor.of("operator")
@@ -57,11 +57,11 @@ def test_the_survey_classes_5_33_components_and_5_45_events_beside_the_two_new_c
     classes and its events in 5 and 45; social conflicts and emergencies are case types of their own."""
     from collections import Counter
 
-    surveyed = [key for key, info in yichang.classes.items() if "workflow" not in info["minor"]]
+    surveyed = [key for key, info in yichang.catalogue.classes.items() if "workflow" not in info["minor"]]
     for kind, majors, minors in (("component", 5, 33), ("event", 5, 45)):
         codes = [code for k, code in surveyed if k == kind]
         assert (len({code[:2] for code in codes}), len(codes)) == (majors, minors)
-    types = Counter(info["minor"].get("workflow") for info in yichang.classes.values())
+    types = Counter(info["minor"].get("workflow") for info in yichang.catalogue.classes.values())
     assert (types["conflict"], types["emergency"]) == (8, 7)
 
 
@@ -73,7 +73,7 @@ def test_sanxin_heyi_one_intake_three_case_types(yichang):
     assert [c["channel"] for c in (garbage, dispute, burst)] == ["hotline_12345"] * 3
     # each follows its own path: the emergency goes straight to the 24-hour team
     paths = {
-        c["workflow"]: {t.code for t in yichang.workflows[c["workflow"]].available(c["state"])}
+        c["workflow"]: {t.code for t in yichang.catalogue.workflows[c["workflow"]].available(c["state"])}
         for c in (garbage, dispute, burst)
     }
     assert paths == {

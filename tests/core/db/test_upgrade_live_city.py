@@ -119,7 +119,7 @@ def test_an_upgrade_reconciles_units_and_grids_in_place(live, lakeside, db_url):
 
     engine = Engine.open(lakeside, db_url)
     try:
-        assert engine.grids.locate(*IN_DOOMED)["grid"] == "320508002002"  # no report lands in it now
+        assert engine.places.grids.locate(*IN_DOOMED)["grid"] == "320508002002"  # no report lands in it now
     finally:
         engine.db.dispose()
     again = run("db", "upgrade")

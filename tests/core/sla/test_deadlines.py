@@ -102,7 +102,7 @@ def test_an_approved_extension_moves_the_deadline_and_a_denied_one_does_not(engi
     # the yellow light keeps its 80 % of the longer limit (12 working hours: 9.6 h in), so the
     # case is green again until then
     assert clock(case, "handle")["yellow_at"] == at("2026-10-14T10:36")
-    assert engine.deadlines.light(clock(case, "handle"), at("2026-10-13T16:00")) == "green"
+    assert engine.limits.deadlines.light(clock(case, "handle"), at("2026-10-13T16:00")) == "green"
     assert case["events"][-1]["effects"]["deadlines"] == [
         {
             "stage": "handle",
@@ -221,7 +221,7 @@ def test_an_administrators_day_off_moves_only_deadlines_started_after_it(engine)
     before = dispatched_case(engine, "loose", "2026-10-13T09:00")  # two working days: Thursday 09:00
     assert clock(before, "handle")["deadline"] == at("2026-10-15T09:00")
     set_override(engine.db, date(2026, 10, 14), False, engine.time.now(), reason="停电检修", by="admin")
-    engine.refresh_calendars()
+    engine.limits.refresh_calendars()
     after = dispatched_case(engine, "loose", "2026-10-13T09:00", point=(120.63, 31.337))
     assert clock(after, "handle")["deadline"] == at("2026-10-16T09:00")  # Wednesday no longer counts
     assert clock(engine.case(before["id"]), "handle")["deadline"] == at("2026-10-15T09:00")  # unchanged
@@ -242,7 +242,7 @@ def test_a_deadline_past_the_published_schedule_is_provisional_until_the_year_is
     # the year's schedule arrives as an administrator's overrides: 4 January is a day off too
     set_override(engine.db, date(2027, 1, 4), False, engine.time.now(), reason="元旦调休")
     confirm_year(engine.db, 2027, engine.time.now(), reason="国办发明电〔2026〕号", by="admin")
-    engine.refresh_calendars()
+    engine.limits.refresh_calendars()
     engine.sweep()
     case = engine.case(case["id"])
     handle = clock(case, "handle")
@@ -271,7 +271,7 @@ def test_a_provisional_deadline_keeps_until_its_days_change(engine):
     events = len(case["events"])
     # an override on a day the deadline does not cross changes nothing
     set_override(engine.db, date(2027, 3, 1), False, engine.time.now())
-    engine.refresh_calendars()
+    engine.limits.refresh_calendars()
     engine.sweep()
     case = engine.case(case["id"])
     assert clock(case, "handle")["deadline"] == at("2027-01-04T09:00")
@@ -305,12 +305,12 @@ def test_the_sweep_counts_provisional_deadlines_again_only_when_the_calendars_ch
 
     dispatched_case(engine, "loose", "2026-12-30T09:00")
     calls = []
-    recompute = engine.clocks.recompute
-    monkeypatch.setattr(engine.clocks, "recompute", lambda *a: calls.append(a) or recompute(*a))
+    recompute = engine.limits.clocks.recompute
+    monkeypatch.setattr(engine.limits.clocks, "recompute", lambda *a: calls.append(a) or recompute(*a))
     engine.sweep()
     engine.sweep()  # the same calendars: every provisional deadline was counted on them
     assert len(calls) == 1
     set_override(engine.db, date(2027, 1, 4), False, engine.time.now())
-    engine.refresh_calendars()
+    engine.limits.refresh_calendars()
     engine.sweep()
     assert len(calls) == 2
