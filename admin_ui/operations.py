@@ -2,27 +2,36 @@
 queues and bulk actions are in queues.py). The engine and the JSON API's own functions do the
 work, so the UI and the API cannot disagree about scope or rules."""
 
+import hashlib
+import re
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gridcase.admin_ui.names import class_names, state_names, transition_names
+from gridcase.admin_ui.case_view import case_context
+from gridcase.admin_ui.names import class_names
 from gridcase.admin_ui.render import page
 from gridcase.admin_ui.views import INTAKE, form_of, ui
 from gridcase.core.cases import scope
 from gridcase.core.cases.evidence import Upload
+from gridcase.core.cases.idempotency import MAX_KEY, Claim, answer_of, digest, scoped
 from gridcase.core.db.connection import read
 from gridcase.core.db.models import Evidence
+from gridcase.core.durations import Duration
 from gridcase.core.errors import GridcaseError
 from gridcase.core.people.actor import Actor
-from gridcase.core.web.api_cases import case_detail, fire_for
+from gridcase.core.web.api_cases import case_detail, fire_for, transition_args
 
 EVIDENCE = Evidence.__table__
 MAX_UPLOAD = 9
+# channels whose reports come from a caller, whose name and phone the intake form asks for
+CALLER_KINDS = ("hotline",)
+PHONE = re.compile(r"\+?[0-9][0-9 -]{2,38}")
 
 
 @ui(INTAKE)
@@ -31,14 +40,35 @@ async def new_case(request: Request, actor: Actor) -> Response:
     channels = [
         c for c in engine.profile.get("channels", []) if not c.get("roles") or actor.roles & set(c["roles"])
     ]
-    return page(request, "intake.html", {"channels": channels, "classes": class_names(engine)})
+    context = {
+        "channels": channels,
+        "classes": class_names(engine),
+        "callers": [c["code"] for c in channels if c.get("kind") in CALLER_KINDS],
+        "reply_limits": {c["code"]: _limits(engine, c["starts"]) for c in channels if c.get("starts")},
+    }
+    return page(request, "intake.html", context)
 
 
-def _number(raw: Any, field: str) -> float:
+def _limits(engine, stages: list[str]) -> list[dict[str, Any]]:
+    """The time limits of the clocks a channel starts (民生110's reply: 8 hours), as the
+    profile's plain rules for those stages say them."""
+    names = {s["code"]: s.get("name") for s in engine.profile.get("workflow", {}).get("stages", [])}
+    units = {u["code"]: u.get("name") for u in engine.profile.get("time_limits", {}).get("units", [])}
+    found = []
+    for rule in engine.profile.get("time_limits", {}).get("rules", []):
+        limit = Duration.parse(rule.get("limit"))
+        plain = not set(rule) & {"kind", "class", "urgent", "area_class", "condition"}
+        if rule.get("stage") in stages and plain and limit is not None:
+            amount = int(limit.value) if limit.value == int(limit.value) else limit.value
+            found.append({"stage": names.get(rule["stage"]), "amount": amount, "unit": units.get(limit.unit)})
+    return found
+
+
+def _number(raw: Any, field: str, name: str) -> float:
     try:
         return float(raw)
     except (TypeError, ValueError):
-        raise GridcaseError("invalid_report", f"{field} 必须是数字", {"field": field}) from None
+        raise GridcaseError("invalid_report", f"{name}必须是数字", {"field": field}) from None
 
 
 async def _form(request: Request) -> tuple[dict[str, Any], list[Upload]]:
@@ -62,12 +92,13 @@ async def create_case(request: Request, actor: Actor) -> Response:
     kind, _, code = str(fields.get("category", "")).partition(":")
     report = {
         "channel": fields.get("channel"),
-        "point": [_number(fields.get("lon"), "lon"), _number(fields.get("lat"), "lat")],
+        "point": [_number(fields.get("lon"), "lon", "经度"), _number(fields.get("lat"), "lat", "纬度")],
         "kind": kind or None,
         "category": code or None,
         "description": fields.get("description") or None,
         "address": fields.get("address") or None,
         "urgent": fields.get("urgent") == "on",
+        "contact": _caller(fields),
     }
     report = {k: v for k, v in report.items() if v is not None}
     result = await run_in_threadpool(
@@ -77,33 +108,40 @@ async def create_case(request: Request, actor: Actor) -> Response:
     return Response(status_code=204, headers={"HX-Redirect": f"/ui/cases/{result['case_id']}"})
 
 
-def _units(engine) -> list[dict[str, Any]]:
-    return engine.profile.get("units", [])
+def _caller(fields: dict[str, Any]) -> dict[str, str | None] | None:
+    """A hotline caller's name and phone, kept with the report (its contact, read by staff only
+    and masked for some of them, core/cases/scope.py). The name is kept whole, as the caller gave
+    it (张先生 as often as a full name), in the family-name field that Chinese names start with."""
+    name = str(fields.get("caller_name") or "").strip()
+    phone = str(fields.get("caller_phone") or "").strip()
+    if phone and not PHONE.fullmatch(phone):
+        raise GridcaseError(
+            "invalid_report",
+            "来电电话只能由数字、空格、“-”和开头的“+”组成（例如 13812345678 或 024-23456789）",
+            {"field": "phone"},
+        )
+    contact = {"last_name": name or None, "phone": phone or None}
+    return contact if name or phone else None
 
 
 @ui()
 async def case_page(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     case_id = _path_id(request)
-    case = await run_in_threadpool(case_detail, engine, actor, case_id)
-    return page(request, "case.html", _case_context(engine, case), block="case")
+    context = await run_in_threadpool(_case_context, engine, actor, case_id)
+    return page(request, "case.html", context, block="case")
 
 
-def _case_context(engine, case: dict[str, Any]) -> dict[str, Any]:
-    info = engine.classes.get((case.get("kind"), case.get("class_code"))) or {"minor": {}}
-    return {
-        "case": case,
-        "standards": info["minor"].get("standards", []),
-        "channel_names": {c["code"]: c.get("name") for c in engine.profile.get("channels", [])},
-        "state_names": state_names(engine),
-        "transition_names": transition_names(engine),
-        "class_names": class_names(engine),
-        "units": _units(engine),
-        "unit_names": {u["code"]: u.get("name") for u in _units(engine)},
-        "stage_names": {
-            s["code"]: s.get("name") for s in engine.profile.get("workflow", {}).get("stages", [])
-        },
-    }
+@ui()
+async def case_print(request: Request, actor: Actor) -> Response:
+    """The case on A4: its facts, the timeline with who took each step, the photos."""
+    engine = request.app.state.engine
+    context = await run_in_threadpool(_case_context, engine, actor, _path_id(request))
+    return page(request, "case_print.html", {**context, "printed_at": engine.time.now()})
+
+
+def _case_context(engine, actor: Actor, case_id: int) -> dict[str, Any]:
+    return case_context(engine, case_detail(engine, actor, case_id))
 
 
 def _path_id(request: Request, name: str = "case_id") -> int:
@@ -117,7 +155,7 @@ def _payload(code: str, fields: dict[str, Any]) -> dict[str, Any]:
     """The transition's fields from a form: units as a list, category as kind and code."""
     payload: dict[str, Any] = {}
     for name, value in fields.items():
-        if name in ("csrf_token", "reason", "version", "cases"):
+        if name in ("csrf_token", "reason", "version", "cases", "idempotency_key"):
             continue
         if name == "units":
             payload["units"] = value if isinstance(value, list) else [value]
@@ -136,9 +174,32 @@ async def fire(request: Request, actor: Actor) -> Response:
     body = {"payload": _payload(code, fields), "reason": fields.get("reason") or None}
     if str(fields.get("version", "")).isdigit():
         body["version"] = int(fields["version"])
-    case = await run_in_threadpool(fire_for, engine, actor, case_id, code, body, uploads)
+    key = str(fields.get("idempotency_key") or "")[:MAX_KEY] or None
+    await run_in_threadpool(_fire_once, engine, actor, case_id, code, body, uploads, key)
     request.app.state.ui_cache.clear()
-    return page(request, "case.html", _case_context(engine, case), block="case")
+    context = await run_in_threadpool(_case_context, engine, actor, case_id)
+    return page(request, "case.html", context, block="case")
+
+
+def _fire_once(
+    engine, actor: Actor, case_id: int, code: str, body: dict, uploads: list[Upload], key: str | None
+) -> None:
+    """The transition, fired once for its form: the form sent again (a double click) finds its
+    key taken and the case as the first sending left it. Unlike the API's `fire_once` a refusal
+    is not kept for the key, so the person may correct the form and send it again."""
+    if key is None:
+        fire_for(engine, actor, case_id, code, body, uploads)
+        return
+    files = [(u.kind, hashlib.sha256(u.content).hexdigest()) for u in uploads]
+    claim = Claim(scoped(actor.id, key), digest({"case": case_id, "transition": code, **body}, files))
+    if answer_of(engine.db, claim) is not None:
+        return
+    args = transition_args(engine, actor, case_id, body)
+    try:
+        engine.transition(case_id, code, actor, uploads=uploads, claim=claim, **args)
+    except IntegrityError:  # the other sending committed first
+        if answer_of(engine.db, claim) is None:
+            raise
 
 
 @ui()
@@ -161,4 +222,3 @@ async def evidence(request: Request, actor: Actor) -> Response:
         media_type=row["content_type"],
         headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'"},
     )
-

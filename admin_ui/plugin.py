@@ -5,7 +5,7 @@ from pathlib import Path
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gridcase.admin_ui import auth, config_pages, dashboards, operations, queues, taxonomy_editor
+from gridcase.admin_ui import auth, config_pages, dashboards, operations, queues, taxonomy_editor, views
 from gridcase.core.hookspecs import hookimpl
 
 STATIC = Path(__file__).parent / "static"
@@ -25,6 +25,7 @@ def ui_routes() -> list[Route]:
         Route("/cases", operations.create_case, methods=post),
         Route("/cases/bulk", queues.bulk, methods=post),
         Route("/cases/{case_id}", operations.case_page, methods=get),
+        Route("/cases/{case_id}/print", operations.case_print, methods=get),
         Route("/cases/{case_id}/transitions/{code}", operations.fire, methods=post),
         Route("/evidence/{evidence_id}", operations.evidence, methods=get),
         Route("/taxonomy", taxonomy_editor.tree, methods=get),
@@ -56,6 +57,7 @@ def ui_routes() -> list[Route]:
         Route("/rankings", dashboards.rankings, methods=get),
         Route("/rankings/explain", dashboards.explain, methods=get),
         Route("/rankings/bulletin.{fmt}", dashboards.bulletin, methods=get),
+        Route("/{path:path}", views.not_found, methods=get),  # last: any other path is no page
     ]
 
 

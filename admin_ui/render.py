@@ -5,14 +5,17 @@ request names the block it wants and gets only that, and every answer says `Vary
 so a cache never serves one for the other. Autoescaping is on for every template.
 """
 
+from datetime import UTC, date, datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 from jinja2_fragments import render_block
 from markupsafe import Markup
 from starlette.requests import Request
@@ -52,6 +55,20 @@ def _clean(value: Any) -> Any:
     return clean_text(value) if isinstance(value, str) else value
 
 
+@pass_context
+def local(context: Context, moment: datetime | date | None, form: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored moment (UTC) as the city's clock showed it: every time a page shows goes
+    through here, so none is shown in UTC beside another in the city's time. A naive moment is
+    UTC: the database kept it so."""
+    if moment is None:
+        return "—"
+    if not isinstance(moment, datetime):
+        return moment.strftime(form)
+    zone = context.get("tz") or UTC
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(zone).strftime(form)
+
+
 def _environment(language: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -66,6 +83,7 @@ def _environment(language: str) -> Environment:
     env.globals["LANGUAGES"] = LANGUAGES
     env.globals["describe"] = describe_change
     env.globals["STATUS_LABELS"] = NOTICE_STATUSES
+    env.filters["local"] = local
     return env
 
 
@@ -92,6 +110,16 @@ def _calendar_warnings(request: Request) -> list[Any]:
     return [item for item in engine.deadlines.readiness(engine.time.now()) if item.warning]
 
 
+# the page's error area (base.html), emptied out of band (htmx swaps it by its id)
+CLEAR_ERRORS = '<div id="errors" class="errors" role="alert" hx-swap-oob="true"></div>'
+
+
+def zone_of(request: Request) -> ZoneInfo | None:
+    """The city's time zone (CityProfile.timezone), for `local`."""
+    engine = getattr(request.app.state, "engine", None)
+    return engine.city.timezone if engine is not None else None
+
+
 def page(
     request: Request, template: str, context: dict[str, Any], block: str | None = None, status: int = 200
 ) -> HTMLResponse:
@@ -106,10 +134,13 @@ def page(
         "csrf": request.session.get("csrf", "") if "session" in request.scope else "",
         "nav": getattr(request.state, "nav", []),
         "calendar_warnings": _calendar_warnings(request),
+        "tz": zone_of(request),
         **context,
     }
     if block and request.headers.get("hx-request"):
         body = render_block(env, template, block, context)
+        if status < 400:  # an answer that worked takes away an earlier one's error
+            body += CLEAR_ERRORS
     else:
         body = env.get_template(template).render(context)
     return HTMLResponse(body, status_code=status, headers={"Vary": "HX-Request"})

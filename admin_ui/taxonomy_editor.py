@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gridcase.admin_ui.render import page
-from gridcase.admin_ui.views import ADMIN, text_form_of, ui
+from gridcase.admin_ui.views import ADMIN, problems_of, text_form_of, ui
 from gridcase.core.errors import GridcaseError
 from gridcase.core.people.actor import Actor
 from gridcase.core.profile import taxonomy_changes
@@ -124,9 +124,7 @@ async def save(request: Request, actor: Actor) -> Response:
     except GridcaseError as exc:
         if exc.code not in ("invalid_class", "invalid_request"):
             raise
-        problems = exc.details.get("problems") or [
-            {"field": exc.details.get("field", ""), "message": exc.message}
-        ]
+        problems = problems_of(request, exc)
         shown = {**minor, **{k: v for k, v in fields.items() if v is not None}}  # what they typed
         return await _editor(
             request, engine, kind, code, 422, minor=shown, problems=problems, reason=form.get("reason", "")

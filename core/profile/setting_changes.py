@@ -63,7 +63,6 @@ def record(
     reverts: int | None = None,
 ) -> int:
     """Store an edit after `gridcase profile validate`'s checks of the edited profile."""
-    edits.need_reason(reason)
     if kind not in KINDS:
         raise GridcaseError("not_found", f"nothing called {kind!r} can be edited here")
     section, key, editable = KINDS[kind]
@@ -77,7 +76,8 @@ def record(
         raise GridcaseError("not_found", f"no {kind} {code!r} in this profile")
     changed = {k: v for k, v in fields.items() if current.get(k) != v}
     if not changed:
-        raise GridcaseError("invalid_request", "nothing changed")
+        raise GridcaseError("unchanged", "nothing changed")
+    edits.need_reason(reason)  # after: a form sent again unchanged is no new edit, reason or not
     change = {
         "kind": kind,
         "code": code,

@@ -98,7 +98,6 @@ def record(
     reverts: int | None = None,
 ) -> int:
     """Store an edit of (kind, code) after checking it; returns the new taxonomy version."""
-    edits.need_reason(reason)
     if CREATED in fields:  # reverting a creation: the class stays, disabled
         fields = {"enabled": False}
     unknown = set(fields) - set(EDITABLE)
@@ -113,7 +112,8 @@ def record(
         k: v for k, v in fields.items() if current.get(k) != v and not (v is None and k not in current)
     }
     if not changed:
-        raise GridcaseError("invalid_request", "nothing changed")
+        raise GridcaseError("unchanged", "nothing changed")
+    edits.need_reason(reason)  # after: a form sent again unchanged is no new edit, reason or not
     previous = {k: copy.deepcopy(current.get(k)) for k in changed}
     change = {"kind": kind, "code": code, "changes": changed, "previous": previous}
     return _store(db, profile, guards, change, reason, by, now, reverts)

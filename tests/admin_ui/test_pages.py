@@ -100,7 +100,7 @@ def test_a_state_change_without_the_csrf_token_is_refused_and_changes_nothing(ui
     refused = desk.post(
         "/ui/cases", data={"channel": "leader", "lon": STREET1[0], "lat": STREET1[1]}, csrf=False
     )
-    assert refused.status_code == 403 and "CSRF" in refused.text
+    assert refused.status_code == 403 and "页面已过期" in refused.text
     assert "没有待办案件" in desk.get("/ui/queue").text
 
 
@@ -186,8 +186,11 @@ def test_validation_speaks_as_profile_validate_does(ui, tmp_path):
     admin = ui("admin")
     refused = edit_limit(admin, "3 fortnight")
     assert refused.status_code == 422
+    assert "没有“fortnight”这个时间单位" in html.unescape(refused.text)  # a Chinese page says it in Chinese
+    admin.client.get("/ui/lang/en?next=/ui/taxonomy")
     message = "unknown time-limit unit 'fortnight'"
-    assert message in html.unescape(refused.text)
+    assert message in html.unescape(edit_limit(admin, "3 fortnight").text)
+    admin.client.get("/ui/lang/zh?next=/ui/taxonomy")
     # the same mistake in a profile file gets the same words from `gridcase profile validate`
     folder = tmp_path / "city"
     folder.mkdir()
@@ -321,7 +324,7 @@ def test_a_new_minor_class_is_checked_used_and_its_revert_disables_it(ui):
     bad = admin.post(
         "/ui/taxonomy/event/05/new", data={"code": "5X", "name_zh": "夜间施工", "reason": "新增"}
     )
-    assert bad.status_code == 422 and "does not match the pattern" in html.unescape(bad.text)
+    assert bad.status_code == 422 and "“5X”的写法不对" in html.unescape(bad.text)
     made = admin.post(
         "/ui/taxonomy/event/05/new", data={"code": "0590", "name_zh": "夜间施工扰民", "reason": "新增"}
     )
@@ -332,7 +335,7 @@ def test_a_new_minor_class_is_checked_used_and_its_revert_disables_it(ui):
     )
     assert engine.case(case["case_id"])["class_code"] == "0590"
     again = admin.post("/ui/taxonomy/event/05/new", data={"code": "0590", "name_zh": "重复", "reason": "x"})
-    assert again.status_code == 422 and "exists already" in again.text
+    assert again.status_code == 422 and "已经有代码为“0590”的小类" in html.unescape(again.text)
     created = engine.taxonomy_changes[-1]
     assert admin.post(f"/ui/taxonomy/changes/{created['id']}/revert", data={}).status_code == 200
     assert engine.classes[("event", "0590")]["minor"]["enabled"] is False
@@ -363,7 +366,7 @@ def test_an_administrator_adds_people_and_changes_their_roles(ui):
     client.post("/ui/login", data={"username": "zhao", "password": password, "csrf_token": token})
     assert "考核排名" in client.get("/ui/queue").text
     bad = admin.post("/ui/config/people/zhao", data={"roles": ["mayor"], "unit": "water"})
-    assert bad.status_code == 422 and "unknown role mayor" in bad.text
+    assert bad.status_code == 422 and "没有“mayor”这个角色" in html.unescape(bad.text)
     assert (
         admin.post("/ui/config/people/zhao", data={"roles": ["department"], "unit": "nowhere"}).status_code
         == 422
@@ -381,7 +384,7 @@ def test_a_rules_limit_is_edited_with_history_and_reaches_new_clocks_only(ui):
     before = engine.intake({"channel": "leader", "point": list(STREET1), **FILE}, CENTRE)["case_id"]
     engine.transition(before, "accept", CENTRE)  # its filing clock is running on the old limit
     refused = admin.post("/ui/config/rules/file", data={"limit": "3 fortnight", "reason": "x"})
-    assert refused.status_code == 422 and "unknown time-limit unit 'fortnight'" in html.unescape(refused.text)
+    assert refused.status_code == 422 and "没有“fortnight”这个时间单位" in html.unescape(refused.text)
     saved = admin.post(
         "/ui/config/rules/file", data={"limit": "30 minute", "reason": "太原：30分钟内立案派遣"}
     )
@@ -412,6 +415,6 @@ def test_weights_are_edited_by_administrators_and_checked(ui):
     bad = admin.post(
         "/ui/config/composites/supervisor", data={**form, "weight-valid": "heavy", "reason": "x"}
     )
-    assert bad.status_code == 422 and "expected number" in html.unescape(bad.text)
+    assert bad.status_code == 422 and "权重（第 1 项）：应填数字" in html.unescape(bad.text)
     assert "disabled" in leader.get("/ui/config/assessment").text
     assert leader.post("/ui/config/composites/supervisor", data={**form, "reason": "x"}).status_code == 403
