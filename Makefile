@@ -16,12 +16,13 @@ $(STAMP): pyproject.toml $(VENDOR)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# htmx and ECharts from their npm packages, served by the UI itself (no CDN on a closed network)
+# htmx, ECharts and Leaflet (with leaflet.heat) from their npm packages, served by the UI itself (no CDN on a closed network)
 $(VENDOR)/.installed: admin_ui/package.json admin_ui/package-lock.json
 	@command -v npm >/dev/null || { echo "npm is needed to install the admin UI's htmx and ECharts"; exit 1; }
 	cd admin_ui && npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p $(VENDOR)
 	cp admin_ui/node_modules/htmx.org/dist/htmx.min.js admin_ui/node_modules/echarts/dist/echarts.min.js $(VENDOR)/
+	cp -r admin_ui/node_modules/leaflet/dist/leaflet.js admin_ui/node_modules/leaflet/dist/leaflet.css admin_ui/node_modules/leaflet/dist/images admin_ui/node_modules/leaflet.heat/dist/leaflet-heat.js $(VENDOR)/
 	touch $@
 
 # a bundled city with a simulated month in demo/, served with a login per role

@@ -8,33 +8,33 @@ kept for 30 seconds and the ranking for a minute, in the worker, and dropped on 
 through the UI.
 """
 
-import math
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import shapely
 from sqlalchemy import Integer, cast, func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gridcase.admin_ui.names import class_names, state_names
+from gridcase.admin_ui.places import grid_labels, outlines
 from gridcase.admin_ui.queries import newest_open
 from gridcase.admin_ui.render import label, language_of, page
-from gridcase.admin_ui.views import DASHBOARD, RANKINGS, ui
+from gridcase.admin_ui.views import DASHBOARD, N_, RANKINGS, ui
 from gridcase.core.assess.assessor import Assessor
 from gridcase.core.assess.bulletin import render as render_bulletin
 from gridcase.core.cases import scope
 from gridcase.core.db.connection import read
-from gridcase.core.db.models import Case, Clock, Grid
+from gridcase.core.db.models import Case, Clock, Component, Grid
 from gridcase.core.errors import GridcaseError
 from gridcase.core.people.actor import Actor
 from gridcase.core.web.api_cases import SUMMARY, light_is, light_of
 
-CASE, CLOCK, GRID = Case.__table__, Clock.__table__, Grid.__table__
+CASE, CLOCK, GRID, COMPONENT = Case.__table__, Clock.__table__, Grid.__table__, Component.__table__
 RANKING_SECONDS = 60
 DASHBOARD_SECONDS = 30  # a wall display refreshes about this often; a week's peaks cost a scan
 MAP_CASES = 2000
@@ -266,48 +266,23 @@ async def bulletin(request: Request, actor: Actor) -> Response:
 
 # -- the map --------------------------------------------------------------------------
 
-
-class Projection:
-    """lon/lat to SVG coordinates: equirectangular, scaled by the latitude's cosine, north up."""
-
-    def __init__(self, bounds: tuple[float, float, float, float], width: float = 1000) -> None:
-        west, south, east, north = bounds
-        self.west, self.north = west, north
-        self.kx = width / max(east - west, 1e-9)
-        self.ky = self.kx / max(math.cos(math.radians((south + north) / 2)), 1e-6)
-        self.width, self.height = width, (north - south) * self.ky
-
-    def __call__(self, lon: float, lat: float) -> tuple[float, float]:
-        return round((lon - self.west) * self.kx, 1), round((self.north - lat) * self.ky, 1)
-
-    def path(self, geometry) -> str:
-        parts = []
-        for ring in _rings(geometry):
-            points = [self(lon, lat) for lon, lat, *_ in ring.coords]
-            parts.append("M" + "L".join(f"{x},{y}" for x, y in points) + "Z")
-        return "".join(parts)
-
-
-def _rings(geometry):
-    for polygon in getattr(geometry, "geoms", [geometry]):
-        yield polygon.exterior
-        yield from polygon.interiors
+MAP_CASE_COLUMNS = (CASE.c.id, CASE.c.number, CASE.c.lon, CASE.c.lat, CASE.c.class_code, CASE.c.grid_path)
+# the heat layer's periods: the cases reported in the last N days
+HEAT_PERIODS = {"7": N_("近 7 天"), "30": N_("近 30 天"), "90": N_("近 90 天")}
+HEAT_POINTS = 20000
+MAP_COMPONENTS = 3000
 
 
 def _map(engine, actor: Actor, q: dict[str, str]) -> dict[str, Any]:
     levels = [lvl["code"] for lvl in engine.profile.get("grid_levels", [])]
     level = q.get("level") if q.get("level") in levels else (levels[-1] if levels else None)
+    days = q.get("days") or "30"
+    days = days if days in HEAT_PERIODS else "30"
     now = engine.time.now()
     light = light_of(now)
     with read(engine.db) as connection:
-        grids = [
-            (code, name, shapely.from_wkb(geometry) if geometry else None)
-            for code, name, geometry in connection.execute(
-                select(GRID.c.code, GRID.c.name, GRID.c.geometry)
-                .where(GRID.c.level == level, GRID.c.active)  # not those the profile dropped
-                .order_by(GRID.c.code)
-            )
-        ]
+        labels = grid_labels(connection)
+        grids = outlines(connection, level, labels)
         conditions = []
         if q.get("light") in ("green", "yellow", "red"):
             conditions.append(light_is(now, q["light"]))
@@ -315,48 +290,70 @@ def _map(engine, actor: Actor, q: dict[str, str]) -> dict[str, Any]:
             conditions.append(CASE.c.class_code == q["class"])
         newest = newest_open(engine, actor, MAP_CASES, *conditions)
         query = (
-            select(CASE.c.id, CASE.c.number, CASE.c.lon, CASE.c.lat, CASE.c.class_code, light.label("light"))
+            select(*MAP_CASE_COLUMNS, light.label("light"))
             .where(CASE.c.id.in_(newest))
             .order_by(CASE.c.id.desc())
         )
         cases = [dict(r) for r in connection.execute(query).mappings()]
-    geometries = [g for _, _, g in grids if g is not None]
-    if geometries:
-        bounds = shapely.GeometryCollection(geometries).bounds
-    else:
-        lons, lats = [c["lon"] for c in cases] or [0, 1], [c["lat"] for c in cases] or [0, 1]
-        bounds = (min(lons), min(lats), max(lons), max(lats))
-    project = Projection(bounds)
+        heat = connection.execute(
+            select(CASE.c.lat, CASE.c.lon)
+            .where(CASE.c.reported_at >= now - timedelta(days=int(days)), scope.case_filter(engine, actor))
+            .order_by(CASE.c.id.desc())
+            .limit(HEAT_POINTS)
+        ).all()
+        components = connection.execute(
+            select(
+                COMPONENT.c.lat, COMPONENT.c.lon, COMPONENT.c.code, COMPONENT.c.class_code, COMPONENT.c.name
+            )
+            .order_by(COMPONENT.c.code)
+            .limit(MAP_COMPONENTS)
+        ).all()
+    # a case's grid path names every grid it lies in, at every level
+    open_by_grid = Counter(code for c in cases for code in (c["grid_path"] or "").strip("/").split("/"))
     return {
-        "grids": [{"code": c, "name": n, "path": project.path(g)} for c, n, g in grids if g is not None],
-        "dots": _dots(project, cases),
+        "grids": [{**f["properties"], "open": open_by_grid.get(f["properties"]["code"], 0)} for f in grids],
         "count": len(cases),
-        "width": project.width,
-        "height": project.height,
         "levels": levels,
+        "level_names": {lvl["code"]: lvl.get("name") for lvl in engine.profile.get("grid_levels", [])},
         "level": level,
+        "days": days,
+        "heat_periods": HEAT_PERIODS,
         "q": q,
+        "map_data": {
+            "grids": {"type": "FeatureCollection", "features": grids},
+            "cases": [[c["lat"], c["lon"], c["light"], c["id"], c["number"], c["class_code"]] for c in cases],
+            "heat": [[lat, lon] for lat, lon in heat],
+            "components": [[lat, lon, code, name or "", cls] for lat, lon, code, cls, name in components],
+        },
     }
 
 
-def _dots(project: Projection, cases: list[dict[str, Any]]) -> dict[str, str]:
-    """One SVG path per light, a zero-length round-capped segment per case: thousands of points
-    cost three elements instead of thousands (clicking a grid lists its cases)."""
-    paths: dict[str, list[str]] = {"green": [], "yellow": [], "red": []}
-    for case in cases:
-        x, y = project(case["lon"], case["lat"])
-        paths[case["light"]].append(f"M{x},{y}h0")
-    return {light: "".join(parts) for light, parts in paths.items() if parts}
+def _map_page(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    """What the page's script draws besides the data: the basemap, and names in the page's language."""
+    engine = request.app.state.engine
+    language = language_of(request)
+    tiles, attribution = request.app.state.map_tiles
+    names = class_names(engine)
+    return {
+        **data,
+        "map_data": {
+            **data["map_data"],
+            "tiles": tiles,
+            "attribution": attribution,
+            "class_names": {key.split(":")[1]: label(name, language) for key, name in names.items()},
+        },
+    }
 
 
 @ui()
 async def city_map(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     data = await run_in_threadpool(_map, engine, actor, dict(request.query_params))
-    return page(request, "map.html", data, block="map")
+    return page(request, "map.html", _map_page(request, data))
 
 
-def _grid_cases(engine, actor: Actor, grid: str) -> list[dict[str, Any]]:
+def _grid_cases(engine, actor: Actor, grid: str) -> tuple[str, list[dict[str, Any]]]:
+    """The grid's name, and the newest open cases in it the actor sees."""
     light = light_of(engine.time.now()).label("light")
     with read(engine.db) as connection:
         path = connection.execute(select(GRID.c.path).where(GRID.c.code == grid)).scalar()
@@ -364,18 +361,23 @@ def _grid_cases(engine, actor: Actor, grid: str) -> list[dict[str, Any]]:
             raise GridcaseError("not_found", f"没有网格 {grid}")
         newest = newest_open(engine, actor, 50, CASE.c.grid_path.startswith(path, autoescape=True))
         query = select(*SUMMARY, light).where(CASE.c.id.in_(newest)).order_by(CASE.c.id.desc())
-        return [dict(r) for r in connection.execute(query).mappings()]
+        return grid_labels(connection).get(grid, grid), [
+            dict(r) for r in connection.execute(query).mappings()
+        ]
 
 
 @ui()
 async def grid_cases(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     grid = request.path_params["grid"]
-    rows = await run_in_threadpool(_grid_cases, engine, actor, grid)
+    name, rows = await run_in_threadpool(_grid_cases, engine, actor, grid)
     context = {
         "grid": grid,
+        "grid_name": name,
         "rows": rows,
         "state_names": state_names(engine),
         "class_names": class_names(engine),
     }
+    if not request.headers.get("hx-request"):  # opened directly: the map, with the grid's cases beside it
+        context = {**_map_page(request, await run_in_threadpool(_map, engine, actor, {})), **context}
     return page(request, "map.html", context, block="grid_cases")

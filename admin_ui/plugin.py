@@ -5,7 +5,16 @@ from pathlib import Path
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gridcase.admin_ui import auth, config_pages, dashboards, operations, queues, taxonomy_editor, views
+from gridcase.admin_ui import (
+    auth,
+    config_pages,
+    dashboards,
+    operations,
+    places,
+    queues,
+    taxonomy_editor,
+    views,
+)
 from gridcase.core.hookspecs import hookimpl
 
 STATIC = Path(__file__).parent / "static"
@@ -38,11 +47,11 @@ def ui_routes() -> list[Route]:
         Route("/config/units/{code}/class", config_pages.unit_class, methods=post),
         Route("/config/people", config_pages.add_person_page, methods=post),
         Route("/config/people/{username}", config_pages.save_person, methods=post),
-        Route("/config/throttles/clear", config_pages.unthrottle, methods=post),
         Route("/config/people/{username}/grids", config_pages.person_grids, methods=post),
         Route("/config/people/{username}/password", config_pages.person_password, methods=post),
         Route("/config/people/{username}/unlock", config_pages.person_unlock, methods=post),
         Route("/config/people/{username}/active", config_pages.person_active, methods=post),
+        Route("/config/throttles/clear", config_pages.unthrottle, methods=post),
         Route("/config/time-limits", config_pages.time_limits, methods=get),
         Route("/config/calendar", config_pages.calendar_day, methods=post),
         Route("/config/rules/{code}", config_pages.save_rule, methods=post),
@@ -53,6 +62,9 @@ def ui_routes() -> list[Route]:
         Route("/config/outbox", config_pages.outbox, methods=get),
         Route("/map", dashboards.city_map, methods=get),
         Route("/map/grids/{grid}", dashboards.grid_cases, methods=get),
+        Route("/places/picker.json", places.picker, methods=get),
+        Route("/places/search", places.search, methods=get),
+        Route("/places/at", places.place_at, methods=get),
         Route("/dashboard", dashboards.dashboard, methods=get),
         Route("/rankings", dashboards.rankings, methods=get),
         Route("/rankings/explain", dashboards.explain, methods=get),

@@ -38,6 +38,8 @@ KNOWN = {
     "reports_per_minute",
     "open311_requests_per_minute",
     "public_url",
+    "map_tiles",
+    "map_attribution",
 }
 
 
@@ -86,6 +88,10 @@ class Settings:
     # the address clients reach the server at (https://12319.example.gov.cn), for the links it
     # gives (Open311's discovery); never taken from a request's Host header, which anyone may set
     public_url: str | None = None
+    # the maps' basemap: a tile address with {z}, {x} and {y} (the city's own tile server, or
+    # 天地图's with its tk= key), and the credit shown on the map; none: grids on a plain ground
+    map_tiles: str | None = None
+    map_attribution: str = ""
 
     def worker_threads(self) -> int:
         if self.threads is not None:
@@ -150,6 +156,10 @@ def load_settings(start: Path | None = None) -> Settings:
         **_sessions(values),
         keep_idempotency_keys_days=_days(values, "keep_idempotency_keys_days", 1),
         public_url=_url(values, "public_url"),
+        map_tiles=_tiles(values),
+        map_attribution=str(
+            os.environ.get("GRIDCASE_MAP_ATTRIBUTION") or values.get("map_attribution") or ""
+        ),
         reports_per_minute=_count(values, "reports_per_minute", 120),
         open311_requests_per_minute=_count(values, "open311_requests_per_minute", 60),
     )
@@ -193,6 +203,36 @@ def _url(values: dict, name: str) -> str | None:
             f"{name} must be an http or https address such as https://city.example, not {value!r}"
         )
     return value.rstrip("/")
+
+
+def _tiles(values: dict) -> str | None:
+    """A tile address: http(s), with {z}, {x} and {y} where the tile's zoom and place go, on one
+    host (no {s}: the Content-Security-Policy names the host); its environment variable, else
+    the file's."""
+    value = os.environ.get("GRIDCASE_MAP_TILES") or values.get("map_tiles")
+    if value is None or value == "":
+        return None
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.netloc
+        or "{" in parts.netloc
+        or not all(f"{{{k}}}" in value for k in "zxy")
+    ):
+        raise SettingsError(
+            "map_tiles must be an http or https tile address with {z}, {x} and {y}, such as "
+            f"https://tiles.example/{{z}}/{{x}}/{{y}}.png, not {value!r}"
+        )
+    return value
+
+
+def tile_origin(tiles: str | None) -> str | None:
+    """Where the tiles come from, for the Content-Security-Policy's img-src."""
+    if not tiles:
+        return None
+    parts = urlsplit(tiles)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _sessions(values: dict) -> dict:

@@ -7,20 +7,28 @@ set itself is left as it is.
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: blob:",  # charts export to data: URLs; previews of chosen photos are blobs
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
+
+def policy(tiles: str | None = None) -> str:
+    """The policy; `tiles`, the origin of the maps' basemap (the `map_tiles` setting), may
+    give images too."""
+    # charts export to data: URLs; previews of chosen photos are blobs
+    images = " ".join(["img-src 'self' data: blob:"] + ([tiles] if tiles else []))
+    return "; ".join(
+        (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            images,
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
     )
-)
+
+
+POLICY = policy()
 HEADERS = [
-    (b"content-security-policy", POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),  # for browsers that predate frame-ancestors
     (b"referrer-policy", b"same-origin"),
@@ -31,9 +39,11 @@ HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, tls: bool = False) -> None:
+    def __init__(self, app: ASGIApp, tls: bool = False, tiles: str | None = None) -> None:
         self.app = app
-        self.headers = HEADERS + ([HSTS] if tls else [])
+        self.headers = (
+            [(b"content-security-policy", policy(tiles).encode())] + HEADERS + ([HSTS] if tls else [])
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -22,6 +22,7 @@ import uvicorn
 from gridcase.core.cases.evidence import EvidenceStore
 from gridcase.core.engine import Engine
 from gridcase.core.people.roster import PersonData, add
+from gridcase.core.settings import Settings
 from gridcase.core.simulate import fresh_sqlite, simulate
 from gridcase.core.timesource import ManualTime
 from gridcase.core.web.app import create_app
@@ -93,11 +94,13 @@ def _database(request, simulated: dict[str, str], backend: str, folder: Path) ->
 
 
 @contextmanager
-def served(engine: Engine) -> Iterator[str]:
+def served(engine: Engine, settings: Settings | None = None) -> Iterator[str]:
+    """The engine served on a free port, with the deployment's settings when given."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(engine=engine), port=port, log_level="warning"))
+    app = create_app(engine=engine, settings=settings)
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:

@@ -191,7 +191,7 @@ def test_the_closed_loop_through_the_ui(served, browser, tmp_path):
     shot(leader, "dashboard")
     leader.goto(f"{base}/ui/rankings?period=2026-10")
     water_row = leader.locator("table.ranking tr", has=leader.get_by_role("link", name="水务局", exact=True))
-    assert water_row.locator("td").nth(6).inner_text() == "100.0%"  # 结案率
+    assert water_row.locator("td").nth(6).inner_text() == "100.00%"  # 结案率
     water_row.get_by_role("link", name="水务局", exact=True).click()
     leader.locator("#explanation h2").wait_for()
     shot(leader, "rankings")

@@ -3,6 +3,7 @@ editor (validation, history, revert, new cases only, YAML export), operations an
 
 import html
 import io
+import json
 import re
 import zipfile
 
@@ -282,13 +283,19 @@ def test_bad_coordinates_are_a_message_not_a_500(ui):
 # -- map and dashboards -----------------------------------------------------------------------
 
 
+def map_data(page: str) -> dict:
+    """What the map page gives its script to draw."""
+    return json.loads(html.unescape(re.search(r'id="map-data">(.*?)</script>', page).group(1)))
+
+
 def test_the_map_draws_grids_and_a_grid_lists_its_cases(ui):
     zhang = ui("zhang")
     case_id = new_case(zhang)
     page = zhang.get("/ui/map").text
-    assert page.count('class="grid"') == 16 and 'class="dots green"' in page and "1 件在办案件" in page
+    assert page.count('class="grid"') == 16 and "1 件在办案件" in page
+    assert [c[2] for c in map_data(page)["cases"]] == ["green"]  # the light citymap.js colours it by
     red = zhang.get("/ui/map?light=red").text
-    assert "dots green" not in red and "0 件在办案件" in red
+    assert map_data(red)["cases"] == [] and "0 件在办案件" in red
     listed = zhang.get("/ui/map/grids/320508001001001", htmx=True).text
     assert f"/ui/cases/{case_id}" in listed
     assert f"/ui/cases/{case_id}" not in zhang.get("/ui/map/grids/320508002001001", htmx=True).text
