@@ -30,9 +30,11 @@ def fire(page, code: str, photo: Path | None = None, reason: str | None = None) 
         form.locator('input[type="file"]').set_input_files(str(photo))
     if reason is not None:
         form.locator("textarea[name=reason]").fill(reason)
+    sent = form.element_handle()
     with page.expect_response(lambda r: f"/transitions/{code}" in r.url) as answer:
         form.locator("button[type=submit]").click()
     assert answer.value.status == 200, answer.value.text()
+    sent.wait_for_element_state("hidden")  # the case drawn again from the answer
 
 
 @pytest.fixture(scope="module")
