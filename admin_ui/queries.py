@@ -80,14 +80,16 @@ def nearest_deadline():
     return select(func.min(CLOCK.c.deadline)).where(running).scalar_subquery()
 
 
-def matching(text: str) -> ColumnElement:
-    """Cases whose number, address or description holds `text`, or, when it is digits, whose
-    caller's phone does (a report's contact: the hotline's caller, Open311's phone)."""
+def matching(text: str, phones: bool) -> ColumnElement:
+    """Cases whose number, address or description holds `text`, or, when it is digits and the
+    person reads callers' contacts unmasked (`phones`), whose caller's phone does (a report's
+    contact: the hotline's caller, Open311's phone). Someone who sees a phone masked must not
+    learn it by searching for it."""
     terms = [
         column.contains(text, autoescape=True)
         for column in (CASE.c.number, CASE.c.address, CASE.c.description)
     ]
-    if text.isdigit():
+    if phones and text.isdigit():
         terms.append(
             exists().where(
                 REPORT.c.case_id == CASE.c.id,

@@ -86,13 +86,13 @@ def read_filters(engine, connection: Connection, actor: Actor, params: Immutable
     if shown.get("light", "green") not in LIGHTS:
         raise _invalid("灯只能选 正常、将到期 或 已超期", "light")
     if "class" in shown and shown["class"] not in class_names(engine):
-        raise _invalid(f"没有小类“{shown['class']}”", "class")
+        raise _invalid(f"没有这个小类（{shown['class']}），请从列表中选择小类", "class")
     if "channel" in shown and shown["channel"] not in {c["code"] for c in engine.profile.get("channels", [])}:
-        raise _invalid(f"没有渠道“{shown['channel']}”", "channel")
+        raise _invalid(f"没有这个渠道（{shown['channel']}），请从列表中选择渠道", "channel")
     if "unit" in shown:
         found.units = engine.places.subtree(connection, shown["unit"])
         if not found.units:
-            raise _invalid(f"没有单位“{shown['unit']}”", "unit")
+            raise _invalid(f"没有这个单位（{shown['unit']}），请从列表中选择单位", "unit")
     if "grid" in shown:
         code = connection.execute(
             select(GRID.c.code)
@@ -136,7 +136,7 @@ def _conditions(engine, actor: Actor, f: Filters, now: datetime) -> list[Any]:
     if f.before is not None:
         conditions.append(CASE.c.reported_at < f.before)
     if "q" in shown:
-        conditions.append(matching(shown["q"]))
+        conditions.append(matching(shown["q"], scope.reads_contacts(engine, actor)))
     return conditions
 
 
@@ -160,24 +160,27 @@ def _rows(connection: Connection, ids: list[int], now: datetime) -> list[dict[st
 
 
 def find(engine, actor: Actor, params: ImmutableMultiDict, limit: int = PAGE) -> dict[str, Any]:
-    """One page of the person's queue and how many cases it holds in all."""
+    """One page of the person's queue and how many cases it holds in all. The total comes with
+    the page (a window count), so the search and filters are run once, not once more to count."""
     now = engine.time.now()
     with read(engine.db) as connection:
         f = read_filters(engine, connection, actor, params)
-        conditions = _conditions(engine, actor, f, now)
-        total = connection.execute(select(func.count()).select_from(CASE).where(*conditions)).scalar_one()
-        pages = max(1, -(-total // limit))
-        f.page = min(f.page, pages)
         ordered = (
-            select(CASE.c.id)
-            .where(*conditions)
+            select(CASE.c.id, func.count().over().label("total"))
+            .where(*_conditions(engine, actor, f, now))
             .order_by(nearest_deadline().nulls_last(), CASE.c.id)
             .limit(limit)
-            .offset((f.page - 1) * limit)
         )
-        ids = list(connection.execute(ordered).scalars())
-        rows = _rows(connection, ids, now)
-    return {"rows": rows, "total": total, "pages": pages, "filters": f, "now": now}
+        found = connection.execute(ordered.offset((f.page - 1) * limit)).all()
+        if not found and f.page > 1:  # past the last page (the queue got shorter): the last one
+            total = connection.execute(
+                ordered.with_only_columns(func.count()).order_by(None).limit(None)
+            ).scalar()
+            f.page = max(1, -(-(total or 0) // limit))
+            found = connection.execute(ordered.offset((f.page - 1) * limit)).all()
+        total = found[0].total if found else 0
+        rows = _rows(connection, [r.id for r in found], now)
+    return {"rows": rows, "total": total, "pages": max(1, -(-total // limit)), "filters": f, "now": now}
 
 
 def page_numbers(current: int, last: int) -> list[int | None]:

@@ -3,6 +3,7 @@ queue holds and in which order, paging, search, filters, bulk actions and the xl
 
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from starlette.datastructures import ImmutableMultiDict
@@ -11,11 +12,15 @@ from gridcase.admin_ui.queues import find, page_numbers
 from gridcase.core.errors import GridcaseError
 from gridcase.core.people.actor import Actor
 
-from .conftest import STREET1
+from .conftest import CHROMIUM, STREET1
+from .test_browser import TROUBLE, Shots, log_in
+from .test_browser import served as served  # noqa: F401  (a fixture: the browser tests' server)
+from .test_browser import trouble as trouble  # noqa: F401  (a fixture: each test starts with no trouble)
 
 CENTRE = Actor.of("operator", "shift_leader", "dispatcher")
 STANDARD = {"component": {"standard": "missing"}}  # the 立案条件 a component class asks for
 T0 = datetime(2026, 10, 13, 1, 0, tzinfo=UTC)  # the engine fixture's moment: 09:00 in the city
+CLASSES = [("0101", "component", "water"), ("0501", "event", "city_admin")]  # and where each is routed
 
 
 def new_case(desk, category: str = "component:0101", **extra) -> int:
@@ -150,7 +155,9 @@ WRONG = [  # filters the page's form could not have sent, and what the page says
     ({"from": "2026-13-01"}, "开始日期“2026-13-01”无法识别"),
     ({"from": "2026-10-14", "to": "2026-10-13"}, "开始日期晚于结束日期"),
     ({"page": "-1"}, "页码"),
-    ({"class": "component:9999"}, "没有小类"),
+    ({"class": "component:9999"}, "没有这个小类（component:9999）"),
+    ({"unit": "nobody"}, "没有这个单位（nobody）"),
+    ({"channel": "pigeon"}, "没有这个渠道（pigeon）"),
     ({"grid": "nowhere"}, "没有网格“nowhere”"),
     ({"state": "closed"}, "你的待办中没有环节"),
 ]
@@ -223,3 +230,72 @@ def test_the_filtered_queue_exports_as_a_workbook_in_the_citys_time(ui):
     assert rows[1][8] == "井盖0" and rows[1][6] == "水务局"
     assert rows[1][9] == datetime(2026, 10, 13, 9, 0)  # reported 01:00 UTC: 09:00 in the city
     assert rows[1][10] == datetime(2026, 10, 13, 9, 15)
+
+
+# -- in a real browser ---------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here: `apt-get install chromium` (.ci/run does)")
+def test_a_dispatcher_works_the_queue_in_a_browser(served, browser, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    base, engine = served
+    for n in range(50):
+        report(engine, n)  # not accepted within 15 minutes: red at 09:18
+    engine.time.advance(minutes=10)
+    waiting = [report(engine, 50 + n, *CLASSES[n % 2][:2], address=f"人民路{n}号") for n in range(6)]
+    for case_id in waiting:
+        filed(engine, case_id)  # to dispatch within 15 minutes: green at 09:18
+    engine.time.advance(minutes=8)
+    desk = log_in(browser, base, "zhang")
+    rows = desk.locator("#rows tbody tr")
+    assert desk.locator(".total").inner_text() == "共 56 件" and rows.count() == 50
+    assert rows.first.locator(".light").inner_text() == "已超期"
+    desk.locator(".pager").get_by_role("link", name="2").click()
+    desk.locator(".pager .current", has_text="2").wait_for()
+    assert rows.count() == 6
+
+    # filtered and searched: the waiting cases, one of them by its address
+    desk.get_by_label("环节").select_option("pending_dispatch")
+    desk.locator(".total", has_text="共 6 件").wait_for()
+    assert "state=pending_dispatch" in desk.url
+    desk.get_by_label("搜索").fill("人民路3号")
+    desk.locator(".total", has_text="共 1 件").wait_for()
+    desk.get_by_label("搜索").fill("")
+    desk.locator(".total", has_text="共 6 件").wait_for()
+
+    # everything ticked; the queue refreshes itself and keeps the ticks and the filter
+    desk.get_by_label("全选本页").check()
+    assert desk.locator("#chosen").inner_text() == "6"
+    assert "every 30s" in desk.locator("#rows .poll").get_attribute("hx-trigger")
+    engine.time.advance(minutes=5)  # 09:23: the waiting ones turn yellow
+    late = report(engine, 60, address="人民路99号")
+    filed(engine, late)
+    desk.evaluate("document.body.dispatchEvent(new Event('gridcase:refresh'))")
+    desk.locator(".total", has_text="共 7 件").wait_for()
+    assert desk.locator("#rows .light.yellow").count() == 6
+    Shots(tmp_path)(desk, "queue")
+    ticked = desk.locator("#rows input[name=cases]:checked")
+    assert sorted(int(v) for v in ticked.evaluate_all("boxes => boxes.map(b => b.value)")) == waiting
+    assert desk.get_by_label("环节").input_value() == "pending_dispatch"
+
+    # bulk 派遣: each case to the unit it was routed to
+    desk.get_by_label("批量操作").select_option("dispatch")
+    desk.get_by_role("button", name="执行").click()
+    desk.locator("#bulk-result", has_text="6 件成功").wait_for()
+    desk.locator(".total", has_text="共 1 件").wait_for()
+    for n, case_id in enumerate(waiting):
+        assert active_units(engine, case_id) == {CLASSES[n % 2][2]}, case_id
+    desk.get_by_role("button", name="执行").click()
+    desk.locator("#errors", has_text="没有勾选案件").wait_for()
+
+    # the whole queue as a workbook (the dispatched ones too: the desk may still void or supervise them)
+    desk.get_by_label("环节").select_option("")
+    desk.locator(".total", has_text="共 57 件").wait_for()
+    with desk.expect_download() as download:
+        desk.get_by_role("link", name="导出 Excel").click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active
+    numbers = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert len(numbers) == 57 and numbers[0] == rows.first.locator("td").nth(2).inner_text()
+    assert engine.case(late)["number"] in numbers
+    assert TROUBLE == [], "\n".join(TROUBLE)

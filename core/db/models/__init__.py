@@ -9,6 +9,7 @@ from gridcase.core.db.models.cases import (
     Counter,
     DigestRun,
     Evidence,
+    NoticeRead,
     Outbox,
     RateCount,
     Report,
@@ -40,7 +41,8 @@ from gridcase.core.db.models.types import UTCDateTime
 __all__ = [
     "ApiToken", "AssessmentSnapshot", "CalendarOverride", "CalendarYear", "Case", "CaseEvent", "CaseUnit",
     "Clock",
-    "Component", "Counter", "DigestRun", "Evidence", "Grid", "LedgerEntry", "LoginAttempt", "Outbox",
+    "Component", "Counter", "DigestRun", "Evidence", "Grid", "LedgerEntry", "LoginAttempt", "NoticeRead",
+    "Outbox",
     "Person", "RateCount", "Report", "ReportContact", "Responsibility", "SettingChange", "TaxonomyChange",
     "Timer", "TransitionKey", "Unit", "UnitClassChange", "UnitCommand", "UTCDateTime", "WebSession",
 ]  # fmt: skip

@@ -56,6 +56,8 @@ class CaseUnit(TableModel, table=True):
     """A unit's part in a case: responsible (with a share) or handling (at a dispatch depth)."""
 
     __tablename__ = "case_unit"
+    # who answers for a case, read without the row: the queues' unit filter and a department's scope
+    __table_args__ = (Index("ix_case_unit_case_active", "case_id", "active", "unit"),)
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
     unit: str = Field(index=True, max_length=64)
@@ -179,6 +181,8 @@ class Clock(TableModel, table=True):
     __table_args__ = (
         Index("ix_clock_running_deadline", "status", "deadline"),
         Index("ix_clock_running_yellow", "status", "yellow_at"),
+        # a case's nearest running deadline, read without the rows: the queues' order
+        Index("ix_clock_case_running", "case_id", "status", "deadline"),
     )
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
@@ -244,7 +248,11 @@ class Outbox(TableModel, table=True):
     """A notification to deliver; written in the transaction that caused it, delivered with retries."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # a person's inbox: the notices to them, newest first
+        Index("ix_outbox_recipient", "recipient", "id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = _ts()
     channel: str = Field(max_length=32)  # a sender's channel: log, webhook, sms …
@@ -258,6 +266,17 @@ class Outbox(TableModel, table=True):
     next_attempt_at: datetime = _ts()
     last_error: str | None = None
     sent_at: datetime | None = _ts(default=None)
+
+
+class NoticeRead(TableModel, table=True):
+    """A person has read a notice of the outbox. A notice to a unit or a role reaches several
+    people, so who has read it is kept apart from the notice (admin_ui's inbox)."""
+
+    __tablename__ = "notice_read"
+    # the notice first: a notice the retention purges takes its reads with it, found by the key
+    outbox_id: int = Field(foreign_key="outbox.id", primary_key=True, ondelete="CASCADE")
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    read_at: datetime = _ts()
 
 
 class DigestRun(TableModel, table=True):
