@@ -204,6 +204,7 @@ PROBLEMS = (
     (re.compile(r"class '(.*)' exists already"), N_("已经有代码为“%s”的小类")),
     (re.compile(r"weights add up to ([0-9.]+), not 1"), N_("权重之和是 %s，应为 1")),
     (re.compile(r"expected (?:a )?number"), N_("应填数字")),
+    (re.compile(r"not UTF-8 text"), N_("不是 UTF-8 编码的文字")),
 )
 # Transition.missing's words (core/profile/workflow.py), read back into what the form asks for
 MISSING = (

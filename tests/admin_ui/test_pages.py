@@ -277,7 +277,7 @@ def test_a_fragment_for_htmx_and_the_page_otherwise(ui):
 
 def test_bad_coordinates_are_a_message_not_a_500(ui):
     done = intake_form(ui("zhang"), lon="east")
-    assert done.status_code == 422 and "lon" in done.text
+    assert done.status_code == 422 and "经度必须是数字" in done.text
 
 
 # -- map and dashboards -----------------------------------------------------------------------
