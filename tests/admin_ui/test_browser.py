@@ -172,7 +172,11 @@ def test_the_closed_loop_through_the_ui(served, browser, tmp_path):
     fire(water, "sign")
     fire(water, "handle", photo=photo, reason="已更换新井盖")
     assert water.locator(".state").inner_text() == "待核查"
-    assert water.locator(".photo-column.before img").count() == water.locator(".photo-column.after img").count() == 1
+    assert (
+        water.locator(".photo-column.before img").count()
+        == water.locator(".photo-column.after img").count()
+        == 1
+    )
     shot(water, "case-handled")
 
     # the supervisor checks on site, the desk closes it
