@@ -20,7 +20,9 @@ EVENT_NAMES = {
     "subtasks_created": N_("拆分子任务"),
     "subtask_closed": N_("子任务办结"),
 }
-# the stage whose end is the handling: photos of it and of every step after it show the result
+# the handling's stage: the photos of the step that stops its clock (the feedback, a takeover)
+# and of every step after it show the result; the ones before, the problem. A case closed
+# without handling (自行处置) has no step after: its photos all count as before.
 HANDLING = "handle"
 
 
