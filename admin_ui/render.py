@@ -107,7 +107,7 @@ def _calendar_warnings(request: Request) -> list[Any]:
     engine = getattr(request.app.state, "engine", None)
     if engine is None or getattr(request.state, "actor", None) is None:
         return []
-    return [item for item in engine.deadlines.readiness(engine.time.now()) if item.warning]
+    return [item for item in engine.limits.deadlines.readiness(engine.time.now()) if item.warning]
 
 
 # the page's error area (base.html), emptied out of band (htmx swaps it by its id)

@@ -40,7 +40,7 @@ def _history(engine, kind: str | None = None, code: str | None = None) -> list[d
 @ui(ADMIN)
 async def tree(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
-    await run_in_threadpool(engine.refresh_taxonomy)
+    await run_in_threadpool(engine.catalogue.refresh_taxonomy)
     history = await run_in_threadpool(_history, engine)
     return page(request, "taxonomy.html", {"tree": _tree(engine.profile), "history": history[:20]})
 
@@ -73,7 +73,7 @@ def _record(
     guards = set(engine.guards)
     now = engine.time.now()
     taxonomy_changes.record(engine.db, engine.profile, guards, kind, code, fields, reason, by, now, reverts)
-    engine.refresh_taxonomy()
+    engine.catalogue.refresh_taxonomy()
 
 
 def _fields(form: dict[str, Any], minor: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +146,7 @@ async def new_class(request: Request, actor: Actor) -> Response:
             engine.db, engine.profile, set(engine.guards), kind, major, code, {"name": name},
             form.get("reason", ""), by, engine.time.now(),
         )  # fmt: skip
-        engine.refresh_taxonomy()
+        engine.catalogue.refresh_taxonomy()
 
     await run_in_threadpool(run)
     return Response(status_code=204, headers={"HX-Redirect": f"/ui/taxonomy/{kind}/{code}"})
@@ -170,7 +170,7 @@ async def revert(request: Request, actor: Actor) -> Response:
 @ui(ADMIN)
 async def export(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
-    await run_in_threadpool(engine.refresh_taxonomy)
+    await run_in_threadpool(engine.catalogue.refresh_taxonomy)
     return Response(
         taxonomy_changes.export_yaml(engine.profile),
         media_type="application/yaml; charset=utf-8",
