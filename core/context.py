@@ -11,7 +11,7 @@ implements the hook: a deployment with no plugin for a hook pays nothing for it.
 """
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -302,6 +302,44 @@ class AssessmentFact:
     code: str
     description: str
     query: Callable[["HookContext", str], Select | None]
+
+
+@dataclass(frozen=True)
+class HandlingUnit:
+    unit: str
+    depth: int  # 1: dispatched by the centre; 2: passed down once by that unit (二级 → 三级) …
+
+
+@dataclass(frozen=True)
+class MoveRequest:
+    """A transition that names a unit move (`moves:`), as the move sees it: in the transaction,
+    after the transition's checks and before its writes."""
+
+    case: CaseView  # as it is before the transition
+    transition: str
+    handling: tuple[HandlingUnit, ...]  # the units handling the case now
+    payload: dict[str, Any]
+    reason: str | None
+    actor: ActorView
+
+
+@dataclass(frozen=True)
+class UnitMove:
+    """A named way a transition moves a case between units, which a workflow transition takes
+    with ``moves: [<name>]``. Core keeps the machinery (re-dispatch, sub-tasks with their own
+    clocks and numbers); the move decides which units.
+
+    `handling(ctx, request)` returns the units the case is dispatched to instead of its handling
+    units (禅城's tiered raising: the unit above). `subtasks(ctx, request)` returns the units that
+    each get a sub-task of the case (禅城's 联合执法), numbered under it and fed back to it.
+    `takes_units`: the payload's ``units`` field is the move's to read, not a re-dispatch. A move
+    refuses by raising GridcaseError (its code and message reach the caller)."""
+
+    name: str
+    label: str  # what people read, in a sub-task's routing explanation (联合执法)
+    takes_units: bool = False
+    handling: Callable[["HookContext", MoveRequest], Sequence[str]] | None = None
+    subtasks: Callable[["HookContext", MoveRequest], Sequence[str]] | None = None
 
 
 # -------------------------------------------------------------------------------------------

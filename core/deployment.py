@@ -18,7 +18,7 @@ import pluggy
 from sqlalchemy import Engine as Database
 
 from gridcase.core.city import CityProfile
-from gridcase.core.context import Hooks
+from gridcase.core.context import Hooks, UnitMove
 from gridcase.core.places.registry import Places
 from gridcase.core.profile.catalogue import Catalogue
 from gridcase.core.timesource import TimeSource
@@ -32,6 +32,7 @@ class Deployment(Protocol):
     limits: Any  # sla.limits.TimeLimits: deadline rules, calendars, the clock service
     evidence: Any  # cases.evidence.EvidenceStore
     guards: dict[str, Callable[[dict[str, Any]], str | None]]
+    moves: dict[str, UnitMove]  # the unit moves plugins registered, by name
     db: Database
     time: TimeSource
     pm: pluggy.PluginManager

@@ -57,6 +57,7 @@ class Engine:
         self.catalogue = Catalogue(self.profile, self.db)
         self.places = Places(self.profile, self.city, self.db, self.catalogue.unit_parents)
         self.guards = {g["name"]: g["check"] for g in collect(self.pm, "register_guards")}
+        self.moves = {m.name: m for m in collect(self.pm, "register_unit_moves")}
         self.hooks = Hooks(self.pm, self.city, self.time, self.db)
         if self.evidence is None:
             root = default_root(self.db.url.render_as_string(hide_password=False), settings_path())

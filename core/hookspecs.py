@@ -46,6 +46,7 @@ from gridcase.core.context import (
     StartingClock,
     TimeLimitEvent,
     TransitionView,
+    UnitMove,
 )
 
 PROJECT = "gridcase"
@@ -262,6 +263,18 @@ def register_assessment_facts() -> list[AssessmentFact]:
     ``where`` and ``weighted`` apply to profile facts only, and a deduction cannot charge by a
     plugin fact (it has no cases to charge). The fact's ``query(ctx, kind)`` runs with the
     deployment's context when a period is assessed.
+    """
+
+
+@hookspec
+def register_unit_moves() -> list[UnitMove]:
+    """Contribute named unit moves: ways a transition moves a case between units.
+
+    Return `UnitMove` objects. A workflow transition names them under ``moves:``; validation fails
+    on a name no plugin registered. A move's ``handling`` and ``subtasks`` run with the
+    deployment's context in the transition's transaction, so their reads see it and a refusal
+    (a GridcaseError) rolls it back. The built-ins are ``joint_order`` and ``raise_units``
+    (gridcase.plugins.builtin.joint_orders and .tiered_raising).
     """
 
 

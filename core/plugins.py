@@ -31,6 +31,8 @@ BUILTIN_PLUGINS = (
     "gridcase.plugins.builtin.command_routing",
     "gridcase.plugins.builtin.spot_check",
     "gridcase.plugins.builtin.takeover_payment",
+    "gridcase.plugins.builtin.joint_orders",
+    "gridcase.plugins.builtin.tiered_raising",
     "gridcase.plugins.builtin.senders",
     "gridcase.admin_ui.plugin",
 )

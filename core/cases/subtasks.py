@@ -1,4 +1,5 @@
-"""Joint orders (联合执法): one parent case, one sub-task per unit, results fed back.
+"""Sub-tasks: one parent case, one sub-task per unit, results fed back (the machinery of 禅城's
+joint orders, 联合执法, which the built-in joint_order move asks for).
 
 Each sub-task is dispatched to its unit at once and numbered `<parent>-1`, `<parent>-2` …;
 when one closes, the parent gets a `subtask_closed` event (core/transitions.py).
@@ -36,10 +37,19 @@ def create_subtasks(
 
 
 def add_subtasks(
-    engine: "Deployment", connection, parent, units: list[str], actor: "Actor", note: str, now
+    engine: "Deployment",
+    connection,
+    parent,
+    units: list[str],
+    actor: "Actor",
+    note: str,
+    now,
+    rule: str = "subtasks",
+    label: str = "",
 ) -> list[int]:
-    """One sub-task per unit under `parent` (its row), inside the caller's transaction; a
-    transition that `sets: {joint_order: true}` calls this with its `units`."""
+    """One sub-task per unit under `parent` (its row), inside the caller's transaction. `rule`
+    and `label` name what asked for them (a unit move: joint_order, 联合执法) in each sub-task's
+    routing."""
     unknown = [u for u in units if u not in engine.catalogue.unit_codes]
     if not units or unknown:
         raise GridcaseError("invalid_field", f"sub-tasks need known units (unknown: {', '.join(unknown)})")
@@ -61,8 +71,8 @@ def add_subtasks(
                 description=note or parent["description"],
                 report_count=0,
                 parent_id=parent_id,
-                routing_rule="joint_order",
-                routing_explanation=f"联合执法子任务：{unit}",
+                routing_rule=rule,
+                routing_explanation=f"{label}子任务：{unit}",
                 reported_at=now,
                 updated_at=now,
             )  # fmt: skip

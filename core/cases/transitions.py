@@ -14,7 +14,7 @@ answer). Other fields are kept in the event's payload.
 """
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -23,7 +23,15 @@ from gridcase.core.cases import scope
 from gridcase.core.cases.events import append, event_row, record_action
 from gridcase.core.cases.evidence import Upload
 from gridcase.core.cases.subtasks import add_subtasks
-from gridcase.core.context import ActorView, RoutingRequest, TransitionView, case_view
+from gridcase.core.context import (
+    ActorView,
+    HandlingUnit,
+    HookContext,
+    MoveRequest,
+    RoutingRequest,
+    TransitionView,
+    case_view,
+)
 from gridcase.core.db.connection import write
 from gridcase.core.db.models import Case, CaseEvent, CaseUnit
 from gridcase.core.db.models import Clock as ClockRow
@@ -107,7 +115,9 @@ def fire(
         missing = transition.missing(payload, reason, [u.kind for u in uploads])
         if missing:
             raise TransitionError("missing_requirements", "; ".join(missing), {"missing": missing})
-        changes = _field_changes(engine, connection, case, transition, actor, payload, handling)
+        moves = [engine.moves[name] for name in transition.moves]
+        run = _mover(engine, connection, case, code, handling, payload, reason, actor, now) if moves else None
+        changes = _field_changes(engine, connection, case, transition, actor, payload, handling, moves, run)
         context = {
             "case": dict(case),
             "transition": {"code": code},
@@ -155,9 +165,12 @@ def fire(
         engine.evidence.attach(connection, case_id, event_id, uploads, stored, now)
         if claim is not None:  # the key is taken exactly when the transition commits
             claim.take(connection, case_id, now)
-        if dict(transition.sets).get("joint_order"):  # 联合执法: one order, a sub-task per unit
-            add_subtasks(engine, connection, {**case, **values}, payload["units"], actor, reason or "", now)
-            values["version"] += 1  # the parent's subtasks_created event
+        for move in moves:
+            if move.subtasks is not None and run is not None:  # one order, a sub-task per unit
+                units = run(move.subtasks)
+                row = {**case, **values}
+                add_subtasks(engine, connection, row, units, actor, reason or "", now, move.name, move.label)
+                values["version"] += 1  # the parent's subtasks_created event
         parent = case["parent_id"]
         if parent is not None and values["state_kind"] == "closed" and case["state_kind"] == "open":
             parent_event = record_action(
@@ -272,10 +285,36 @@ def _active_units(connection: Connection, case_id: int, role: str) -> list[dict[
     return [dict(r) for r in connection.execute(ACTIVE_UNITS, {"case": case_id, "role": role}).mappings()]
 
 
-def _field_changes(engine, connection, case, transition, actor, payload, handling) -> dict[str, Any]:
+def _mover(engine, connection, case, code, handling, payload, reason, actor, now) -> Callable:
+    """A runner of unit moves' functions, with the deployment's context and the transition as
+    the moves see it. A move's refusal (a GridcaseError) is the transition's."""
+    ctx = engine.hooks.context(connection, now)
+    request = MoveRequest(
+        case=case_view(connection, case["id"], now),
+        transition=code,
+        handling=tuple(HandlingUnit(h["unit"], h["depth"]) for h in handling),
+        payload=payload,
+        reason=reason,
+        actor=ActorView(actor.id, tuple(sorted(actor.roles)), actor.unit),
+    )
+
+    def run(function: Callable[[HookContext, MoveRequest], Sequence[str]]) -> list[str]:
+        try:
+            return list(function(ctx, request))
+        except TransitionError:
+            raise
+        except GridcaseError as exc:
+            raise TransitionError(exc.code, exc.message, exc.details) from None
+
+    return run
+
+
+def _field_changes(
+    engine, connection, case, transition, actor, payload, handling, moves, run
+) -> dict[str, Any]:
     """Validate the fields the engine gives meaning to, and say what they change."""
     changes: dict[str, Any] = {"case": {}, "handling": None, "depth": 1, "responsible": None}
-    if "units" in payload and not dict(transition.sets).get("joint_order"):
+    if "units" in payload and not any(m.takes_units for m in moves):
         units = payload["units"]
         if isinstance(units, str):
             units = [units]
@@ -307,14 +346,15 @@ def _field_changes(engine, connection, case, transition, actor, payload, handlin
         changes["handling"] = units
     if dict(transition.sets).get("release_units"):
         changes["handling"] = []
-    if dict(transition.sets).get("raise_units"):  # 小事不出网格、一般事不出片区、大事不出街道
-        deepest = max(handling, key=lambda h: h["depth"])["unit"] if handling else None
-        above = engine.catalogue.unit_parents.get(deepest) if deepest else None
-        if above is None:
-            raise TransitionError(
-                "invalid_field", f"there is no unit above {deepest or 'an undispatched case'}"
-            )
-        changes["handling"] = [above]  # dispatched afresh: the unit below lets go
+    for move in moves:
+        if move.handling is not None:  # dispatched afresh to the units the move chose
+            units = run(move.handling)
+            unknown = [u for u in units if u not in engine.catalogue.unit_codes]
+            if not units or unknown:
+                raise TransitionError(
+                    "invalid_field", f"the {move.name} move chose no known unit ({', '.join(unknown)})"
+                )
+            changes["handling"] = units
     category = payload.get("category")
     info = None
     if category is not None:

@@ -27,10 +27,12 @@ class CrossChecker:
         profile: Profile,
         guards: set[str] | None = None,
         plugin_facts: set[str] | frozenset[str] = frozenset(),
+        moves: set[str] | None = None,
     ) -> None:
         self.profile = profile
         self.data = _dict(profile.data)
         self.guards = guards
+        self.moves = moves
         self.plugin_facts = plugin_facts
         self.issues: list[Issue] = []
         d = self.data
@@ -240,6 +242,8 @@ class CrossChecker:
                 self.refs(tpath + ["roles"], transition.get("roles"), self.roles, "role")
                 if self.guards is not None:
                     self.refs(tpath + ["guards"], transition.get("guards"), self.guards, "guard")
+                if self.moves is not None:
+                    self.refs(tpath + ["moves"], transition.get("moves"), self.moves, "unit move")
                 for key in ("starts", "stops", "pauses", "resumes", "extends"):
                     self.refs(tpath + [key], transition.get(key), self.stages, "stage", allow=("*",))
             transitions = _codes(machine.get("transitions"))
@@ -362,6 +366,9 @@ NOTICE_TARGETS = {"handler", "unit", "unit_leader", "centre", "grid_people"}  # 
 
 
 def cross_check(
-    profile: Profile, guards: set[str] | None = None, plugin_facts: set[str] | frozenset[str] = frozenset()
+    profile: Profile,
+    guards: set[str] | None = None,
+    plugin_facts: set[str] | frozenset[str] = frozenset(),
+    moves: set[str] | None = None,
 ) -> list[Issue]:
-    return CrossChecker(profile, guards, plugin_facts).run()
+    return CrossChecker(profile, guards, plugin_facts, moves).run()

@@ -32,15 +32,16 @@ def load_validated(ref: str | os.PathLike) -> tuple[Profile, pluggy.PluginManage
     fragments = {b["block"]: b["schema"] for b in collect(pm, "register_profile_schemas")}
     guards = {g["name"] for g in collect(pm, "register_guards")}
     facts = {f.code for f in collect(pm, "register_assessment_facts")}
-    later = schema_issues(profile, fragments) + cross_check(profile, guards, facts)
+    moves = {m.name for m in collect(pm, "register_unit_moves")}
+    later = schema_issues(profile, fragments) + cross_check(profile, guards, facts, moves)
     issues += [_blame(issue, failed) for issue in later] if failed else later
     if issues:
         raise ProfileError(issues)
     return profile, pm
 
 
-# what a plugin that failed to load would have registered: a config block, a guard, a fact
-_FROM_PLUGINS = ("/config/", "unknown guard", "unknown fact")
+# what a plugin that failed to load would have registered: a config block, a guard, a fact, a move
+_FROM_PLUGINS = ("/config/", "unknown guard", "unknown fact", "unknown unit move")
 
 
 def _blame(issue: Issue, failed: list[str]) -> Issue:

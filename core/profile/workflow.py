@@ -32,6 +32,7 @@ class Transition:
     target: str | None  # None: the state does not change (督办, 回访)
     roles: frozenset[str]
     guards: tuple[str, ...] = ()
+    moves: tuple[str, ...] = ()  # unit moves registered by plugins (register_unit_moves)
     fields: tuple[str, ...] = ()
     evidence: tuple[str, ...] = ()
     reason: bool = False
@@ -40,7 +41,7 @@ class Transition:
     pauses: tuple[str, ...] = ()
     resumes: tuple[str, ...] = ()
     extends: tuple[str, ...] = ()
-    sets: tuple[tuple[str, bool], ...] = ()  # case flags: verified, urgent, release_units, raise_units
+    sets: tuple[tuple[str, bool], ...] = ()  # case flags: verified, urgent, release_units
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> "Transition":
@@ -52,6 +53,7 @@ class Transition:
             target=spec.get("to"),
             roles=frozenset(spec["roles"]),
             guards=tuple(spec.get("guards", ())),
+            moves=tuple(spec.get("moves", ())),
             fields=tuple(requires.get("fields", ())),
             evidence=tuple(requires.get("evidence", ())),
             reason=bool(requires.get("reason", False)),

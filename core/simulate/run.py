@@ -297,9 +297,10 @@ class Simulation:
             return
         self._moved(track, case["state"])
         sets = dict(transition.sets)
-        if sets.get("raise_units"):  # the engine chose the unit above
+        moves = [self.engine.moves[name] for name in transition.moves]
+        if any(m.handling for m in moves):  # a move chose the units (the unit above, say)
             track.handler = next(iter(self._units(track.case_id, "handling")), None)
-        elif "units" in payload and not sets.get("joint_order"):
+        elif "units" in payload and not any(m.takes_units for m in moves):
             track.handler = payload["units"][0]
         elif sets.get("release_units"):
             track.handler = None

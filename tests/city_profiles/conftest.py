@@ -33,7 +33,7 @@ def city_engine(db_url, tmp_path):
 def switch_off():
     """Turn a mechanism off in a running engine, for the tests that show the mechanism is what
     makes the difference: `switch_off(engine, "standard", separate=())` changes the workflow,
-    `switch_off(engine, "yimen", "raise", sets=())` one transition, and
+    `switch_off(engine, "yimen", "raise", moves=())` one transition, and
     `switch_off(engine, "standard", "take_over")` removes a transition."""
 
     def off(engine, workflow: str, transition: str | None = None, **fields) -> None:

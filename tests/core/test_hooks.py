@@ -154,6 +154,14 @@ extends: {testcity}
 plugins: [{plugin}]
 config:
   everyhook: {{route_0501_to: police}}
+workflow:
+  workflows:
+    - code: standard
+      transitions:
+        - {{code: hand_over, name: 移交, from: [dispatched, handling], to: dispatched, roles: [dispatcher],
+           moves: [hand_to_partner]}}
+        - {{code: inspect, name: 联合检查, from: [handling], roles: [dispatcher], moves: [inspection],
+           requires: {{fields: [inspectors]}}}}
 assessment:
   indicators:
     - {{code: notices, name: 城市插件通知数, count: everyhook_notices}}
@@ -282,6 +290,51 @@ def test_during_transition(hooked):
     assert engine.case(other)["state"] == "pending_dispatch"
     assert len(notices(engine)) == before
     assert engine.case(case_id)["state"] == "dispatched"
+
+
+def test_register_unit_moves(hooked, make_profile):
+    from ..conftest import TESTCITY
+
+    engine, calls = hooked
+    case_id = dispatched(engine)
+    case = engine.transition(case_id, "hand_over", dispatcher)
+    # the move chose the unit; core re-dispatched the case to it, and the water bureau let go
+    assert [u["unit"] for u in case["units"] if u["role"] == "handling" and u["active"]] == ["police"]
+    number = engine.case(case_id)["number"]
+    assert ("move", number, "hand_over", ["water"]) in calls
+    engine.transition(case_id, "sign", Actor.of("department", unit="police"))
+    parent = engine.transition(
+        case_id, "inspect", dispatcher, payload={"inspectors": ["water", "city_admin"]}
+    )
+    subtasks = engine.case(case_id)["subtasks"]
+    assert [(s["number"], s["routing_rule"], s["routing_explanation"]) for s in subtasks] == [
+        (f"{number}-1", "inspection", "联合检查子任务：water"),
+        (f"{number}-2", "inspection", "联合检查子任务：city_admin"),
+    ]
+    assert parent["state"] == "handling"  # an action that keeps the state, the case still police's
+    # a move's refusal is the transition's, and nothing of it is written
+    other = dispatched(engine, point=[120.61, 31.305])
+    with pytest.raises(TransitionError) as info:
+        engine.transition(other, "hand_over", dispatcher, payload={"hold": True}, reason="督查")
+    assert (info.value.code, info.value.message) == (
+        "held",
+        f"case {engine.case(other)['number']} is held by 督查",
+    )
+    case = engine.case(other)
+    assert (case["state"], case["version"]) == ("dispatched", 4)
+    assert [u["unit"] for u in case["units"] if u["role"] == "handling" and u["active"]] == ["water"]
+    # a transition naming a move no plugin registered is a profile error, where it is written
+    folder = make_profile(
+        "nomove",
+        {
+            "profile.yaml": HOOKED.format(testcity=TESTCITY, plugin=EVERYHOOK).replace(
+                "[inspection]", "[oops]"
+            )
+        },
+    )
+    with pytest.raises(ProfileError) as info:
+        load_validated(folder)
+    assert "unknown unit move 'oops'" in str(info.value)
 
 
 def test_after_transition(hooked):

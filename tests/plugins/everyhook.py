@@ -22,6 +22,7 @@ from gridcase.core.context import (
     HookContext,
     IncomingReport,
     Location,
+    MoveRequest,
     Period,
     Routing,
     RoutingRequest,
@@ -31,6 +32,7 @@ from gridcase.core.context import (
     Tables,
     TimeLimitEvent,
     TransitionView,
+    UnitMove,
 )
 from gridcase.core.errors import GridcaseError
 from gridcase.core.hookspecs import hookimpl
@@ -235,6 +237,26 @@ def notices_by_unit(ctx: HookContext, kind: str) -> Select | None:
 @hookimpl
 def register_assessment_facts() -> list[AssessmentFact]:
     return [AssessmentFact("everyhook_notices", "notices the city's plugin sent the unit", notices_by_unit)]
+
+
+def partner_of(ctx: HookContext, request: MoveRequest) -> list[str]:
+    """A handover to the partner the city's config names, unless the dispatcher holds it."""
+    calls.append(("move", request.case.number, request.transition, [h.unit for h in request.handling]))
+    if request.payload.get("hold"):
+        raise GridcaseError("held", f"case {request.case.number} is held by {request.reason}")
+    return [ctx.config(BLOCK)["route_0501_to"]]
+
+
+def each_named(ctx: HookContext, request: MoveRequest) -> list[str]:
+    return list(request.payload["inspectors"])
+
+
+@hookimpl
+def register_unit_moves() -> list[UnitMove]:
+    return [
+        UnitMove("hand_to_partner", "移交", handling=partner_of),
+        UnitMove("inspection", "联合检查", subtasks=each_named),
+    ]
 
 
 @hookimpl

@@ -1,5 +1,6 @@
 """禅城's mechanisms end to end (seed 004). Each test is named after the mechanism it proves."""
 
+import dataclasses
 from collections import Counter
 from pathlib import Path
 
@@ -138,7 +139,9 @@ def test_yimenshi_the_task_reaches_the_named_person_of_the_department(chancheng)
 def test_yimenshi_named_person_switched_off_only_the_department(chancheng):
     from gridcase.core.places.units import add_person
 
-    chancheng.profile["routing"]["named_person"] = False
+    chancheng.city = dataclasses.replace(
+        chancheng.city, routing=dataclasses.replace(chancheng.city.routing, named_person=False)
+    )
     add_person(chancheng.db, "zf_zhang", "执法局张", ["department"], unit="enforcement",
                attributes={"classes": ["event:0501"]})  # fmt: skip
     case = chancheng.case(_vending_report(chancheng))
@@ -297,7 +300,7 @@ def test_tiered_escalation_stops_at_the_top(chancheng):
 
 
 def test_tiered_escalation_switched_off_the_village_keeps_the_case(chancheng, switch_off):
-    switch_off(chancheng, "yimen", "raise", sets=())
+    switch_off(chancheng, "yimen", "raise", moves=())
     case_id = unclassed_patrol(chancheng, 0)
     chancheng.transition(case_id, "dispatch", CENTRE, {"units": ["village001"]})
     case = chancheng.transition(
@@ -344,7 +347,7 @@ def test_joint_enforcement_one_order_becomes_tasks_to_several_departments(chanch
 
 
 def test_joint_enforcement_switched_off_no_tasks_are_made(chancheng, switch_off):
-    switch_off(chancheng, "yimen", "joint_order", sets=())
+    switch_off(chancheng, "yimen", "joint_order", moves=())
     case = chancheng.transition(
         joint_request(chancheng), "joint_order", CENTRE, {"units": ["enforcement", "market"]}, reason="x"
     )
