@@ -117,12 +117,24 @@ class Engine:
         expected_version: int | None = None,
         brief: bool = False,
         claim: Claim | None = None,
+        made_at: datetime | None = None,
     ) -> dict[str, Any]:
         """Fire a transition; returns the case as `case()` does (`brief`: only its id, state,
         state kind and version). Raises TransitionError. `claim` takes an idempotency key in the
-        transition's transaction (IntegrityError when another request took it first)."""
+        transition's transaction (IntegrityError when another request took it first). `made_at`
+        is when a step made offline was made on the device (see sla/offline.py)."""
         return fire(
-            self, case_id, code, actor, payload, reason, list(uploads), expected_version, brief, claim
+            self,
+            case_id,
+            code,
+            actor,
+            payload,
+            reason,
+            list(uploads),
+            expected_version,
+            brief,
+            claim,
+            made_at,
         )
 
     def senders(self) -> dict[str, Any]:

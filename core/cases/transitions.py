@@ -15,6 +15,7 @@ answer). Other fields are kept in the event's payload.
 
 import functools
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -91,10 +92,13 @@ def fire(
     expected_version: int | None = None,
     brief: bool = False,
     claim: "Claim | None" = None,
+    made_at: datetime | None = None,
 ) -> dict[str, Any]:
     payload = dict(payload or {})
     stored = [engine.evidence.check(u) for u in uploads]
     now = engine.time.now()
+    if made_at is not None:  # made on a handset offline (the field app), sent now
+        engine.limits.offline.check(made_at, now)
     with write(engine.db) as connection:
         case = connection.execute(SELECT_CASE, {"case": case_id}).mappings().first()
         if case is None:
@@ -153,14 +157,19 @@ def fire(
             raise TransitionError("conflict", f"case {case['number']} was changed by someone else; reload it")
         _apply_units(connection, case_id, changes, handling, now)
         responsible = _responsible_unit(connection, case_id, changes)
+        stop_at = engine.limits.offline.stop_moment(made_at, now, case["updated_at"])
         deadlines = _move_clocks(
             engine, connection, {**case, **values}, transition, payload, changes, handling, now,
-            actor, responsible,
+            actor, responsible, stop_at,
         )  # fmt: skip
         event = event_row(
             case_id, case["version"] + 1, code, case["state"], target, actor, now, payload, reason, deadlines,
             unit=_top(handling) or responsible,
         )  # fmt: skip
+        if made_at is not None:  # both times, and which one the clocks stopped at
+            moments = {"made_at": made_at, "arrived_at": now, "clock_stopped_at": stop_at}
+            offline = {name: moment.astimezone(UTC).isoformat() for name, moment in moments.items()}
+            event["effects"] = {**(event["effects"] or {}), "offline": offline}
         event_id = append(connection, event)
         engine.evidence.attach(connection, case_id, event_id, uploads, stored, now)
         if claim is not None:  # the key is taken exactly when the transition commits
@@ -229,9 +238,10 @@ def _check_separation(connection, workflow, case, code: str, actor: "Actor") -> 
 
 
 def _move_clocks(
-    engine, connection, case, transition, payload, changes, handling, now, actor, responsible
+    engine, connection, case, transition, payload, changes, handling, now, actor, responsible, stop_at
 ) -> list[dict[str, Any]]:
-    """Stop, pause, resume, start and extend the transition's clocks; the deadline changes made."""
+    """Stop, pause, resume, start and extend the transition's clocks; the deadline changes made.
+    Stopped clocks stop at `stop_at`: now, or a step's device time when the profile says so."""
     clocks, case_id = engine.limits.clocks, case["id"]
     # the clock counts on the calendar of the unit now handling the case (a 24h team, say), and
     # against the unit at the top of the handling chain (the one dispatched to) in assessment
@@ -249,14 +259,14 @@ def _move_clocks(
             case_id,
             list(transition.stops),
             list(transition.starts),
-            now,
+            stop_at,
             transition.code,
             actor.id,
         )
         effects = []
     else:
         effects = clocks.stop(
-            connection, case_id, transition.stops, now, by=transition.code, actor_id=actor.id
+            connection, case_id, transition.stops, stop_at, by=transition.code, actor_id=actor.id
         )
         effects += clocks.pause(connection, case_id, transition.pauses, now)
         effects += clocks.resume(connection, case_id, transition.resumes, now)

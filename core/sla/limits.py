@@ -1,5 +1,6 @@
 """The deployment's time limits as a service: the deadline rules, the clock service, and the
-administrators' calendar overrides and confirmed years, taken up from the database."""
+administrators' calendar overrides and confirmed years, taken up from the database; and the rule for
+steps made offline (which of their two times stops a clock)."""
 
 from collections.abc import Callable
 from datetime import datetime
@@ -13,6 +14,7 @@ from gridcase.core.people.actor import SYSTEM
 from gridcase.core.sla import overrides as calendar_overrides
 from gridcase.core.sla.clocks import Clocks
 from gridcase.core.sla.deadlines import Deadlines
+from gridcase.core.sla.offline import OfflineRule
 
 
 class TimeLimits:
@@ -26,6 +28,7 @@ class TimeLimits:
         self.db = db
         self.deadlines = Deadlines(profile, hooks, taxonomy_at)
         self.clocks = Clocks(self.deadlines)
+        self.offline = OfflineRule.of(profile)  # steps made on a handset without a connection
         self._recomputed_for: tuple | None = None
         self.refresh_calendars()
 

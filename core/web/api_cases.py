@@ -359,6 +359,8 @@ TRANSITION = Schema(
             "reason": {**text(maxLength=2000), "type": ["string", "null"]},
             # a number, or its digits as a multipart form sends them
             "version": {"anyOf": [INTEGER, {"type": "string", "pattern": "^[0-9]{1,9}$"}]},
+            # when a step made offline was made on the device, with its offset (sla/offline.py)
+            "made_at": {**text(maxLength=40), "format": "date-time"},
         },
         # a transition's own fields go in payload: a field beside it was dropped without a word
         additionalProperties=False,
@@ -379,7 +381,23 @@ def transition_args(engine, actor: Actor, case_id: int, body: dict) -> dict[str,
         raise GridcaseError("invalid_request", "payload is an object and reason is text")
     if version is not None and not isinstance(version, int):
         raise GridcaseError("invalid_request", "version is the case's version number")
-    return {"payload": payload, "reason": reason, "expected_version": version}
+    made_at = _device_time(body["made_at"]) if body.get("made_at") is not None else None
+    return {"payload": payload, "reason": reason, "expected_version": version, "made_at": made_at}
+
+
+def _device_time(raw: Any) -> datetime:
+    """A device's time: ISO 8601 with its offset (a handset's local time alone says no moment)."""
+    try:
+        moment = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise GridcaseError(
+            "invalid_request",
+            "made_at is an ISO 8601 time with its offset, e.g. 2026-10-13T09:00:00+08:00",
+            {"field": "made_at"},
+        )
+    return moment
 
 
 def fire_for(

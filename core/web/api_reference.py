@@ -95,8 +95,8 @@ async def units(request: Request) -> Response:
 @endpoint(
     "GET",
     "/grids",
-    "Grids as a GeoJSON FeatureCollection",
-    params=[("level", "query", TEXT, False)],
+    "Grids as a GeoJSON FeatureCollection: a level's, or those named by `code` (repeated)",
+    params=[("level", "query", TEXT, False), ("code", "query", TEXT, False)],
     response=obj(
         {"type": {"const": "FeatureCollection"}, "features": OBJECTS}, required=("type", "features")
     ),
@@ -104,10 +104,14 @@ async def units(request: Request) -> Response:
 async def grids(request: Request) -> Response:
     await require(request)
     engine, level = _engine(request), request.query_params.get("level")
+    codes = set(request.query_params.getlist("code"))
 
     def load():
         with read(engine.db) as connection:
-            return grid_registry.export(connection, level)
+            found = grid_registry.export(connection, level)
+        if codes:  # a supervisor's own grids, which a handset checks its position against (越界)
+            found["features"] = [f for f in found["features"] if f["properties"]["code"] in codes]
+        return found
 
     return ok(await run_in_threadpool(load))
 

@@ -1,0 +1,221 @@
+"""What the field app asks of the API, without a browser: a step made offline keeps both its
+times and the profile's rule decides which stops the clock; a device time from the future or too
+old is refused and changes nothing; the tasks a handset lists, nearest first; a person's grids."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from starlette.testclient import TestClient
+
+from gridcase.core.cases.evidence import Upload
+from gridcase.core.people.accounts import create_token
+from gridcase.core.people.actor import Actor
+from gridcase.core.places.units import add_person
+from gridcase.core.profile import load_validated
+from gridcase.core.sla.offline import OfflineRule
+from gridcase.core.web.app import create_app
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(200)
+NEAR, FAR = [120.61, 31.337], [120.635, 31.325]  # both in street 320508001; FAR about 2.5 km east
+PEOPLE = {
+    "water": (["department"], "water", []),
+    "supervisor": (["supervisor"], None, ["320508001"]),
+    "elsewhere": (["supervisor"], None, ["320508002"]),
+}
+CENTRE = Actor.of("operator", "shift_leader", "dispatcher")
+
+
+@pytest.fixture
+def api(engine):
+    tokens = {}
+    for name, (roles, unit, grids) in PEOPLE.items():
+        add_person(engine.db, name, name, roles, unit=unit, grids=grids)
+        tokens[name] = {"Authorization": f"Bearer {create_token(engine.db, name, 'test', engine.time.now())}"}
+    with TestClient(create_app(engine=engine), raise_server_exceptions=False) as client:
+        client.tokens = tokens
+        yield client
+
+
+def reported(engine, point=NEAR, channel="app") -> int:
+    citizen = Actor.of("citizen")
+    return engine.intake(
+        {"channel": channel, "point": point, "category": "0101", "kind": "component"}, citizen
+    )["case_id"]
+
+
+def dispatched(engine, point=NEAR) -> int:
+    case_id = reported(engine, point)
+    engine.transition(case_id, "send_verify", CENTRE)
+    engine.transition(case_id, "verify", Actor.of("supervisor"), uploads=[Upload("a.jpg", JPEG)])
+    engine.transition(
+        case_id, "file", CENTRE, payload={"category": "0101", "kind": "component", "standard": "loose"}
+    )
+    engine.transition(case_id, "dispatch", CENTRE, payload={"units": ["water"]})
+    return case_id
+
+
+def feedback(api, case_id: int, made_at: str, version: int, key: str):
+    body = {"payload": {}, "reason": "已修复", "version": version, "made_at": made_at}
+    return api.post(
+        f"/api/v1/cases/{case_id}/transitions/handle",
+        data={"payload": json.dumps(body)},
+        files=[("photo", ("处置后.jpg", JPEG, "image/jpeg"))],
+        headers={**api.tokens["water"], "Idempotency-Key": key},
+    )
+
+
+def test_feedback_made_offline_keeps_both_times_and_the_arrival_stops_the_clock(engine, api):
+    case_id = dispatched(engine)
+    signed = api.post(f"/api/v1/cases/{case_id}/transitions/sign", json={}, headers=api.tokens["water"])
+    assert signed.status_code == 200, signed.text
+    now = engine.time.now()
+    made = (now - timedelta(hours=2)).isoformat()
+    sent = feedback(api, case_id, made, signed.json()["version"], "offline-1")
+    assert sent.status_code == 200, sent.text
+    again = feedback(api, case_id, made, signed.json()["version"], "offline-1")  # the answer was lost
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    case = engine.case(case_id)
+    (event,) = [e for e in case["events"] if e["transition"] == "handle"]
+    assert event["at"] == now
+    assert event["effects"]["offline"] == {
+        "made_at": (now - timedelta(hours=2)).isoformat(),
+        "arrived_at": now.isoformat(),
+        "clock_stopped_at": now.isoformat(),  # the default: arrival
+    }
+    (handle,) = [c for c in case["clocks"] if c["stage"] == "handle"]
+    assert handle["status"] == "stopped" and handle["stopped_at"] == now
+    assert len([e for e in case["evidence"] if e["kind"] == "photo"]) == 2  # verification's and feedback's
+
+
+def test_the_device_rule_stops_the_clock_when_the_step_was_made(engine, api, make_profile):
+    profile, _ = load_validated(
+        make_profile(
+            "device",
+            {
+                "profile.yaml": """
+                name: device
+                extends: standard
+                time_limits:
+                  offline: {stops_clock_at: device, max_age: 8 hour}
+                """
+            },
+        )
+    )
+    rule = OfflineRule.of(profile.plain())
+    assert (rule.stops_clock_at, rule.max_age) == ("device", timedelta(hours=8))
+    engine.limits.offline = rule  # the test city's service, ruled as that profile says
+    case_id = dispatched(engine)
+    engine.time.advance(hours=3)
+    signed = api.post(
+        f"/api/v1/cases/{case_id}/transitions/sign", json={}, headers=api.tokens["water"]
+    ).json()
+    engine.time.advance(hours=4)
+    now = engine.time.now()
+    assert (
+        feedback(api, case_id, (now - timedelta(hours=1)).isoformat(), signed["version"], "k").status_code
+        == 200
+    )
+    (handle,) = [c for c in engine.case(case_id)["clocks"] if c["stage"] == "handle"]
+    assert handle["stopped_at"] == now - timedelta(hours=1)
+    # never before the case's previous step: a device time before the signing stops it there
+    other = dispatched(engine, [120.62, 31.33])
+    signed = api.post(f"/api/v1/cases/{other}/transitions/sign", json={}, headers=api.tokens["water"]).json()
+    engine.time.advance(hours=2)
+    assert (
+        feedback(api, other, (now - timedelta(hours=1)).isoformat(), signed["version"], "k2").status_code
+        == 200
+    )
+    (handle,) = [c for c in engine.case(other)["clocks"] if c["stage"] == "handle"]
+    assert handle["stopped_at"] == now
+
+
+@pytest.mark.parametrize(
+    ("shift", "code", "words"),
+    [
+        (timedelta(hours=1), "device_time_future", "ahead of the server"),
+        (-timedelta(hours=73), "device_time_too_old", "more than 72 hour before"),
+    ],
+)
+def test_a_device_time_in_the_future_or_too_old_is_refused_and_changes_nothing(
+    engine, api, shift, code, words
+):
+    case_id = dispatched(engine)
+    signed = api.post(
+        f"/api/v1/cases/{case_id}/transitions/sign", json={}, headers=api.tokens["water"]
+    ).json()
+    answer = feedback(api, case_id, (engine.time.now() + shift).isoformat(), signed["version"], "late")
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == code and words in error["message"] and error["details"]["field"] == "made_at"
+    case = engine.case(case_id)
+    assert (case["state"], case["version"]) == ("handling", signed["version"])
+    # sent again with its key, the same refusal: nothing was kept half-done
+    assert (
+        feedback(api, case_id, (engine.time.now() + shift).isoformat(), signed["version"], "late").json()
+        == answer.json()
+    )
+
+
+@pytest.mark.parametrize("made_at", ["2026-10-13T09:00:00", "yesterday", "2026-13-40T00:00:00+08:00"])
+def test_a_device_time_without_an_offset_or_not_a_time_is_refused(engine, api, made_at):
+    case_id = dispatched(engine)
+    answer = api.post(
+        f"/api/v1/cases/{case_id}/transitions/sign", json={"made_at": made_at}, headers=api.tokens["water"]
+    )
+    assert answer.status_code == 422 and answer.json()["error"]["details"] == {"field": "made_at"}, (
+        answer.text
+    )
+    assert engine.case(case_id)["state"] == "dispatched"
+
+
+def test_tasks_nearby_sorted_by_distance_then_deadline(engine, api):
+    far = reported(engine, FAR)
+    near = reported(engine, NEAR)
+    for case_id in (far, near):
+        engine.transition(case_id, "send_verify", CENTRE)
+        engine.time.advance(minutes=10)
+    mine = dispatched(engine, [120.62, 31.33])
+    reported(engine, [120.615, 31.335])  # waiting for the centre's intake: no supervisor's task
+    here = {"lon": NEAR[0] + 0.001, "lat": NEAR[1]}
+    items = api.get("/api/v1/tasks", params=here, headers=api.tokens["supervisor"]).json()["items"]
+    assert [i["id"] for i in items] == [near, far]
+    assert items[0]["distance_m"] < 150 < 2000 < items[1]["distance_m"] < 3000
+    assert items[0]["state_name"] == "待核实" and items[0]["deadline"] is not None
+    assert {t["code"] for t in items[0]["transitions"]} == {"verify", "verify_false"}
+    by_deadline = api.get(
+        "/api/v1/tasks", params={**here, "order": "deadline"}, headers=api.tokens["supervisor"]
+    )
+    assert [i["id"] for i in by_deadline.json()["items"]] == [
+        far,
+        near,
+    ]  # the first sent has the first deadline
+    # another street's supervisor sees none of them; the department its dispatched case
+    assert api.get("/api/v1/tasks", headers=api.tokens["elsewhere"]).json()["items"] == []
+    (task,) = api.get("/api/v1/tasks", headers=api.tokens["water"]).json()["items"]
+    assert task["id"] == mine and task["distance_m"] is None
+    assert {"sign", "return", "redispatch"} <= {t["code"] for t in task["transitions"]}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"lon": "120.6"},
+        {"lon": "x", "lat": "1"},
+        {"lon": "nan", "lat": "31"},
+        {"lon": "200", "lat": "31"},
+        {"order": "near"},
+    ],
+)
+def test_tasks_refuse_a_bad_place_or_order(api, params):
+    answer = api.get("/api/v1/tasks", params=params, headers=api.tokens["supervisor"])
+    assert answer.status_code == 422 and answer.json()["error"]["details"]["field"] in ("lon", "order"), (
+        answer.text
+    )
+    assert api.get("/api/v1/tasks").status_code == 401
+
+
+def test_a_supervisor_s_own_grids_by_code(api):
+    answer = api.get("/api/v1/grids", params={"code": "320508001"}, headers=api.tokens["supervisor"])
+    (grid,) = answer.json()["features"]
+    assert grid["properties"]["code"] == "320508001" and grid["geometry"]["type"] == "Polygon"
