@@ -1,5 +1,6 @@
 """Shared fixtures. Tests run against the installed package (`gridcase.*`), never bare names."""
 
+import dataclasses
 import os
 import textwrap
 from dataclasses import dataclass
@@ -118,6 +119,16 @@ def db_url(request, tmp_path, sqlite_template):
 
 
 TESTCITY = TESTS / "profiles" / "testcity"
+
+
+def change_setting(engine, section: str | None = None, **fields) -> None:
+    """Change a running engine's typed profile (`engine.city`), as a deployment whose profile
+    said so would read it at start-up: for the tests that show a setting makes the difference.
+    `change_setting(engine, "intake", out_of_grid=None)` changes a section's field;
+    `change_setting(engine, escalation=())` a field of the profile itself."""
+    if section is not None:
+        fields = {section: dataclasses.replace(getattr(engine.city, section), **fields)}
+    engine.city = dataclasses.replace(engine.city, **fields)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from gridcase.core.intake.submit import Submission
 from gridcase.core.people.actor import Actor
 from gridcase.core.timesource import ManualTime
 
-from ..conftest import TESTCITY
+from ..conftest import TESTCITY, change_setting
 from .test_round_trips import RoundTrips
 
 supervisor = Actor.of("supervisor", id=None)
@@ -194,7 +194,7 @@ def test_an_idempotency_key_raced_by_another_transaction_is_answered_with_the_wi
 
 
 def test_an_out_of_grid_report_alerts_whether_it_makes_a_case_or_repeats_one(engine):
-    engine.profile["intake"]["out_of_grid"] = {"action": "alert", "notify": ["shift_leader"]}
+    change_setting(engine, "intake", out_of_grid={"action": "alert", "notify": ["shift_leader"]})
     walker = Actor.of("supervisor", id=None, grids=["320508002002001"])  # NEAR is in 320508001001001
     out = engine.intake_many(
         [Submission(cover(NEAR), walker), Submission(cover(metres_east(NEAR, 5)), walker)]

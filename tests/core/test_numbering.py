@@ -11,6 +11,8 @@ from gridcase.core.db.numbering import Composed, composed
 from gridcase.core.intake.submit import Submission
 from gridcase.core.people.actor import Actor
 
+from ..conftest import change_setting
+
 supervisor = Actor.of("supervisor")
 FIELDS = {"kind": "C", "year": 2026, "month": 10, "day": 13, "major": "01", "minor": "0101", "channel": "app",
           "district": "320508"}  # fmt: skip
@@ -40,7 +42,7 @@ def test_a_number_splits_into_what_the_database_can_build(fmt, parts):
     ],
 )
 def test_every_format_numbers_alike_on_each_database(engine, fmt, first, after_99999):
-    engine.profile["codes"]["case_number"] = fmt
+    change_setting(engine, "codes", case_number=fmt)
     report = {"channel": "patrol", "category": "0101", "kind": "component"}
     assert engine.intake({**report, "point": [120.601, 31.337]}, supervisor)["number"] == first
     key = "case:" + fmt.replace("{seq:05d}", "").replace("{seq:4d}", "").replace("{seq:x}", "")
@@ -65,7 +67,7 @@ def test_a_batch_numbers_its_new_cases_in_order_from_each_counter(engine, monkey
     parameters, one a chunk), claiming their numbers at once."""
     if chunk is not None:
         monkeypatch.setattr(NumberedInsert, "_most", chunk)
-    engine.profile["codes"]["case_number"] = "{kind}{minor}-{seq:03d}"
+    change_setting(engine, "codes", case_number="{kind}{minor}-{seq:03d}")
     engine.intake(patrol("0101", [120.601, 31.301]), supervisor)
     classes = ["0101", "0103", "0101", "0103", "0101"]
     batch = [Submission(patrol(c, [120.605 + 0.004 * n, 31.31]), supervisor) for n, c in enumerate(classes)]

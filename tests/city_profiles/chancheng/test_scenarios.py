@@ -1,6 +1,5 @@
 """禅城's mechanisms end to end (seed 004). Each test is named after the mechanism it proves."""
 
-import dataclasses
 from collections import Counter
 from pathlib import Path
 
@@ -12,6 +11,8 @@ from gridcase.core.context import HookContext, IncomingReport
 from gridcase.core.people.actor import Actor
 from gridcase.core.profile import load_validated
 from gridcase.plugins.builtin.classify import classify_case
+
+from ...conftest import change_setting
 
 LABELLED = Path(__file__).with_name("labelled.tsv")
 ACCURACY_FLOOR = 0.9  # measured 100% when written; the floor leaves room for new aliases' side effects
@@ -139,9 +140,7 @@ def test_yimenshi_the_task_reaches_the_named_person_of_the_department(chancheng)
 def test_yimenshi_named_person_switched_off_only_the_department(chancheng):
     from gridcase.core.places.units import add_person
 
-    chancheng.city = dataclasses.replace(
-        chancheng.city, routing=dataclasses.replace(chancheng.city.routing, named_person=False)
-    )
+    change_setting(chancheng, "routing", named_person=False)
     add_person(chancheng.db, "zf_zhang", "执法局张", ["department"], unit="enforcement",
                attributes={"classes": ["event:0501"]})  # fmt: skip
     case = chancheng.case(_vending_report(chancheng))

@@ -9,6 +9,7 @@ from gridcase.core.cases.evidence import Upload
 from gridcase.core.context import HookContext, RoutingRequest
 from gridcase.core.errors import GridcaseError
 
+from ...conftest import change_setting
 from .conftest import CENTRE, point_in_street
 
 PHOTO = [Upload("现场.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64))]
@@ -276,7 +277,7 @@ def test_daily_digest_at_1730_once_per_unit(heping):
 
 
 def test_daily_digest_switched_off_sends_nothing(heping):
-    heping.profile["notifications"]["digests"] = []
+    change_setting(heping, "notifications", digests=())
     report(heping, 2)
     heping.sweep(heping.time.advance(hours=9))
     assert digests(heping) == []

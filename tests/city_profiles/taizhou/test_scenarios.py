@@ -11,6 +11,8 @@ from gridcase.core.errors import GridcaseError
 from gridcase.core.people.actor import Actor
 from gridcase.core.places.units import add_person
 
+from ...conftest import change_setting
+
 PHOTO = [Upload("现场.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64))]
 SUPERVISION = Actor.of("operator", "shift_leader")
 COMMAND = Actor.of("dispatcher")
@@ -177,9 +179,9 @@ def test_task_timeout_alerts_the_supervisor_who_let_the_task_run_over(taizhou):
 
 
 def test_task_timeout_switched_off_no_alert(taizhou):
-    taizhou.profile["time_limits"]["escalation"] = [
-        r for r in taizhou.profile["time_limits"]["escalation"] if r["code"] != "task_timeout"
-    ]
+    change_setting(
+        taizhou, escalation=tuple(r for r in taizhou.city.escalation if r["code"] != "task_timeout")
+    )
     _verification_sent(taizhou, 12)
     taizhou.time.advance(minutes=35)
     taizhou.sweep(taizhou.time.now())
@@ -233,7 +235,7 @@ def test_yuejie_a_supervisor_reporting_outside_their_grids_raises_an_alert(taizh
 
 
 def test_yuejie_switched_off_no_alert(taizhou):
-    del taizhou.profile["intake"]["out_of_grid"]
+    change_setting(taizhou, "intake", out_of_grid=None)
     grids = [
         f["properties"]["code"]
         for f in taizhou.profile["grids"]["features"]
@@ -250,7 +252,7 @@ def test_yuejie_switched_off_no_alert(taizhou):
 def test_yuejie_refused_when_the_city_refuses_out_of_grid_reports(taizhou):
     """`out_of_grid: {action: refuse}`: the report is turned away with a clear error and nothing
     is written."""
-    taizhou.profile["intake"]["out_of_grid"] = {"action": "refuse"}
+    change_setting(taizhou, "intake", out_of_grid={"action": "refuse"})
     grids = [
         f["properties"]["code"]
         for f in taizhou.profile["grids"]["features"]
@@ -298,7 +300,7 @@ def test_mid_month_bulletin_publishes_last_months_ranking_on_the_15th(taizhou):
 
 
 def test_mid_month_bulletin_switched_off_nothing_is_published(taizhou):
-    taizhou.profile["notifications"]["bulletins"] = []
+    change_setting(taizhou, "notifications", bulletins=())
     handled(taizhou, filed(taizhou, 0), COMMAND, "sanitation")
     taizhou.time.advance(days=33, minutes=5)
     taizhou.sweep(taizhou.time.now())
