@@ -75,6 +75,29 @@ class RoutingSettings:
 
 
 @dataclass(frozen=True)
+class PublicSettings:
+    """What citizens may do without logging in (docs/public-site.md): the public site, "not
+    fixed" and the satisfaction survey. A window of None is switched off."""
+
+    site: bool
+    channel: str  # the channel the public site's reports come in on
+    reopen_days: int | None  # a closed case may be reopened this many natural days after closing
+    survey_days: int | None  # the survey stays open this long after closing
+    survey_sms: bool  # the survey's link goes by SMS to a reporter who left a phone
+
+    @classmethod
+    def of(cls, block: dict[str, Any]) -> "PublicSettings":
+        reopen, survey = block.get("reopen") or {}, block.get("survey") or {}
+        return cls(
+            site=block.get("site", True),
+            channel=block.get("channel", "web"),
+            reopen_days=reopen.get("days", 7) if reopen.get("enabled", True) else None,
+            survey_days=survey.get("days", 30) if survey.get("enabled", True) else None,
+            survey_sms=survey.get("sms", True),
+        )
+
+
+@dataclass(frozen=True)
 class CityProfile:
     """A deployment's profile, the sections read by key, typed; `plain` is all of it."""
 
@@ -86,6 +109,7 @@ class CityProfile:
     intake: IntakeSettings
     notifications: NotificationSettings
     routing: RoutingSettings
+    public: PublicSettings
     tenant_unit_kinds: frozenset[str]
     escalation: tuple[dict[str, Any], ...]  # time_limits.escalation: the rungs
     time_units: dict[str, dict[str, Any]]  # time_limits.units by code (工作日, 自然日, 小时…)
@@ -149,6 +173,7 @@ class CityProfile:
             routing=RoutingSettings(
                 named_person=bool(routing.get("named_person")), command=dict(routing.get("command") or {})
             ),
+            public=PublicSettings.of(profile.get("public") or {}),
             tenant_unit_kinds=frozenset((profile.get("tenancy") or {}).get("unit_kinds") or ()),
             escalation=tuple(limits.get("escalation") or ()),
             time_units={u["code"]: u for u in limits.get("units") or ()},

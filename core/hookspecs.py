@@ -76,12 +76,13 @@ def register_guards() -> list[dict[str, Any]]:
     Return a list of ``{"name": str, "check": callable}``. A workflow transition lists guard
     names under ``guards:``; validation fails on a name no plugin registered.
     ``check(context)`` receives a mapping with at least ``case`` (a mapping of the case's
-    facts), ``transition``, ``actor``, ``payload``, ``profile`` (the merged profile), ``now``
-    and ``clocks`` (a function returning the case's running clocks: ``stage``, ``deadline``,
-    ``status``; it reads them only when called), ``subtasks`` (likewise, the case's sub-tasks
-    with ``number``, ``state`` and ``state_kind``) and ``events`` (likewise, the transitions the
-    case has been through, oldest first: ``transition``, ``at``, ``unit``, ``actor_id``), and
-    returns None to allow or a reason string to refuse.
+    facts), ``transition``, ``actor``, ``payload``, ``profile`` (the merged profile), ``city``
+    (the typed profile), ``now`` and ``clocks`` (a function returning the case's running
+    clocks: ``stage``, ``deadline``, ``status``; it reads them only when called), ``subtasks``
+    (likewise, the case's sub-tasks with ``number``, ``state`` and ``state_kind``) and
+    ``events`` (likewise, the transitions the case has been through, oldest first:
+    ``transition``, ``at``, ``unit``, ``actor_id``), and returns None to allow or a reason
+    string to refuse.
     """
 
 

@@ -25,6 +25,7 @@ from gridcase.core.hookspecs import PROJECT
 
 BUILTIN_PLUGINS = (
     "gridcase.plugins.builtin.guards",
+    "gridcase.plugins.builtin.citizens",
     "gridcase.plugins.builtin.classify",
     "gridcase.plugins.builtin.locate",
     "gridcase.plugins.builtin.routing",

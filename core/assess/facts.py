@@ -7,8 +7,9 @@ A fact (assessment.facts in the profile) counts one of:
   `on_time` (done by the deadline: pauses and approved extensions have already moved it),
   `late`, `overdue_open` (past the deadline and still open at the period's end) or `started`.
   Which runs are due is the `due` rule; `attempts: last` ignores runs a later run replaced.
-- `event`s: transitions that happened in the period, each or once per case (`distinct`), and
-  with `unless` only those no later transition of the listed ones answered by the cutoff.
+- `event`s: transitions that happened in the period, each or once per case (`distinct`), with
+  `unless` only those no later transition of the listed ones answered by the cutoff, and with
+  `answers` only those whose payload gave one of the listed answers (a survey's satisfaction).
 - `report`s received in the period, all or only `valid` ones (not a duplicate, and the case went
   through a transition in `by`).
 
@@ -233,6 +234,8 @@ class FactSQL:
             own = and_(population, self.clock_measure(fact))
         elif source == "event":
             own = and_(EVENT.c.transition.in_(fact["event"]), EVENT.c.at >= START, EVENT.c.at < END)
+            for name, answers in sorted((fact.get("answers") or {}).items()):
+                own = and_(own, EVENT.c.payload[name].as_string().in_(answers))
             if fact.get("unless"):
                 # still outstanding: nothing put it right by the cutoff (和平's 代整治 owner who
                 # has not paid for the takeover)

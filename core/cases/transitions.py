@@ -128,6 +128,7 @@ def fire(
             "actor": actor.as_dict(),
             "payload": payload,
             "profile": engine.profile,
+            "city": engine.city,
             "now": now,
             "clocks": lambda: _rows(connection, RUNNING_CLOCKS, case_id),
             "subtasks": lambda: _rows(connection, SUBTASKS, case_id),
@@ -150,6 +151,8 @@ def fire(
         }
         if workflow.kind_of(target) == "closed" and case["state_kind"] == "open":
             values["closed_at"] = now
+        elif workflow.kind_of(target) == "open" and case["state_kind"] == "closed":  # reopened
+            values["closed_at"] = None
         done = connection.execute(
             _update_case(tuple(sorted(values))), {**values, "case_": case_id, "version_": case["version"]}
         )

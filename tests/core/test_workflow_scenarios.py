@@ -356,7 +356,12 @@ def test_events_cannot_be_changed_or_removed(engine):
 
 def test_allowed_transitions_follow_state_and_role(engine):
     case_id = report(engine)
-    assert engine.allowed_transitions(case_id, operator) == ["send_verify", "accept", "reject"]
+    assert engine.allowed_transitions(case_id, operator) == [
+        "send_verify",
+        "accept",
+        "reject",
+        "public_reply",
+    ]
     assert engine.allowed_transitions(case_id, supervisor) == ["self_handle"]
     assert engine.allowed_transitions(case_id, citizen) == []
 
