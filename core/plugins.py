@@ -35,6 +35,7 @@ BUILTIN_PLUGINS = (
     "gridcase.plugins.builtin.joint_orders",
     "gridcase.plugins.builtin.tiered_raising",
     "gridcase.plugins.builtin.senders",
+    "gridcase.plugins.builtin.hotline",
     "gridcase.admin_ui.plugin",
 )
 CITY_PLUGIN_PACKAGE = "gridcase.plugins"

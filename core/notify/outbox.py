@@ -81,13 +81,17 @@ class SmsSender(ABC):
     """Base for SMS gateways: turns an outbox message into `send_sms(recipient, text)`.
 
     `recipient` is the outbox recipient (`unit:…`, `leader:…`, `role:…`); `phone_numbers`
-    maps it to numbers, which a city plugin looks up in its own directory.
+    maps it to numbers, which a city plugin looks up in its own directory. A notice to a citizen
+    (`citizen:<report>`, core/hotline/answers.py) carries the phone the reporter left.
     """
 
     channel = "sms"
 
     def send(self, message: dict[str, Any]) -> None:
-        numbers = self.phone_numbers(message["recipient"])
+        if message["recipient"].startswith("citizen:"):
+            numbers = [message["payload"]["phone"]]
+        else:
+            numbers = self.phone_numbers(message["recipient"])
         if not numbers:
             raise LookupError(f"no phone number for {message['recipient']}")
         for number in numbers:

@@ -29,6 +29,7 @@ SECTION_SCHEMAS = (
     "channels",
     "roles",
     "simulation",
+    "hotline",
 )
 
 

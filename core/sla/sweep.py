@@ -7,8 +7,9 @@ serial), and the same transaction writes the notifications to the outbox, so a c
 nothing and a restart repeats nothing. `after_time_limit_event` hooks run after the commit.
 
 Delivery claims outbox rows with a lease; a sender that fails leaves the row for a retry with
-exponential back-off, and after MAX_ATTEMPTS it is marked failed with the reason. A notice whose
-channel has no sender stays pending with that reason until a plugin sends it.
+exponential back-off, and after MAX_ATTEMPTS it is marked failed with the reason (a sender may
+say otherwise: its `max_attempts`, and `max_backoff`, the longest wait between two tries). A
+notice whose channel has no sender stays pending with that reason until a plugin sends it.
 """
 
 import functools
@@ -286,10 +287,15 @@ def deliver(
                     "retry",
                     {"status": "pending", "last_error": error, "next_attempt_at": at + backoff},
                 )
-            elif message["attempts"] >= MAX_ATTEMPTS:
+            elif message["attempts"] >= getattr(sender, "max_attempts", MAX_ATTEMPTS):
                 outcome, values = "failed", {"status": "failed", "last_error": error}
             else:
-                backoff = timedelta(minutes=2 ** message["attempts"])
+                # a partner that must get every answer (the 12345 bridge) keeps trying, no rarer
+                # than its sender's max_backoff, for as long as its max_attempts last
+                backoff = min(
+                    timedelta(minutes=2 ** min(message["attempts"], 16)),
+                    getattr(sender, "max_backoff", NO_SENDER_WAIT * 24),
+                )
                 outcome, values = (
                     "retry",
                     {"status": "pending", "last_error": error, "next_attempt_at": at + backoff},

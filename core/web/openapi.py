@@ -46,7 +46,7 @@ ERROR_STATUSES = {
 def document(engine: Any = None) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for e in ENDPOINTS:
-        creates = e.method == "POST" and e.path.endswith("/cases")
+        creates = e.method == "POST" and e.path.endswith(("/cases", "/hotline/orders"))
         operation: dict[str, Any] = {
             "operationId": e.handler.__name__ if e.method != "DELETE" else f"{e.handler.__name__}_delete",
             "summary": e.summary,

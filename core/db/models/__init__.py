@@ -17,6 +17,7 @@ from gridcase.core.db.models.cases import (
     Timer,
     TransitionKey,
 )
+from gridcase.core.db.models.hotline import HotlineOrder
 from gridcase.core.db.models.people import (
     ApiToken,
     LoginAttempt,
@@ -41,7 +42,7 @@ from gridcase.core.db.models.types import UTCDateTime
 __all__ = [
     "ApiToken", "AssessmentSnapshot", "CalendarOverride", "CalendarYear", "Case", "CaseEvent", "CaseUnit",
     "Clock",
-    "Component", "Counter", "DigestRun", "Evidence", "Grid", "LedgerEntry", "LoginAttempt", "NoticeRead",
+    "Component", "Counter", "DigestRun", "Evidence", "Grid", "HotlineOrder", "LedgerEntry", "LoginAttempt", "NoticeRead",
     "Outbox",
     "Person", "RateCount", "Report", "ReportContact", "Responsibility", "SettingChange", "TaxonomyChange",
     "Timer", "TransitionKey", "Unit", "UnitClassChange", "UnitCommand", "UTCDateTime", "WebSession",

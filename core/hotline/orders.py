@@ -1,0 +1,312 @@
+"""Work orders from the 12345 platform: filed as cases, or kept waiting for an operator.
+
+An order's number is its idempotency key, and it is kept as long as the order (`hotline_order`,
+unique), not for the day that intake keeps a report's key: the platform may send an order again
+weeks later and is answered with the same case. Filing is two steps, the number taken first and
+the report written next (intake's own transaction, under the intake key `hotline:<number>`);
+an order whose filing was cut between them is filed when it is sent again, and intake answers
+that retry with the case it made, if it made one.
+
+An order waits (`status` waiting) when its category maps to no class (`waiting_for` class) or
+it cannot be placed (`waiting_for` place); an operator names the class or the point, and it is
+filed as the platform's report, or returns it (退单) within the platform's time limit.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from gridcase.core.cases.events import record_action
+from gridcase.core.cases.idempotency import digest
+from gridcase.core.cases.transitions import fire
+from gridcase.core.db.connection import read, write
+from gridcase.core.db.models import Case, Evidence, HotlineOrder
+from gridcase.core.errors import GridcaseError
+from gridcase.core.hotline.answers import check_return, queue_answer
+from gridcase.core.hotline.settings import HotlineSettings
+from gridcase.core.intake.submit import intake
+from gridcase.core.people.accounts import person_by_id
+from gridcase.core.people.actor import Actor
+
+if TYPE_CHECKING:
+    from gridcase.core.deployment import Deployment
+
+ORDER, CASE, EVIDENCE = HotlineOrder.__table__, Case.__table__, Evidence.__table__
+WAITING, OPEN, RETURNED, DONE = "waiting", "open", "returned", "done"
+NEW = "new"  # the number is taken and the report not written yet (or its writing was cut)
+
+
+def settings_of(engine: "Deployment") -> HotlineSettings:
+    found = HotlineSettings.of(engine.profile)
+    if found is None:
+        raise GridcaseError("not_found", "this city has no 12345 bridge (no hotline: section in its profile)")
+    return found
+
+
+def _platform(engine: "Deployment", actor: Actor, settings: HotlineSettings) -> None:
+    channel = engine.catalogue.channels.get(settings.channel) or {}
+    if not set(channel.get("roles") or ()) & actor.roles:
+        raise GridcaseError(
+            "forbidden", f"orders come from an account with a role of channel {settings.channel!r}"
+        )
+
+
+def _order(connection: Connection, order_no: str) -> dict[str, Any]:
+    row = connection.execute(select(ORDER).where(ORDER.c.order_no == order_no)).mappings().first()
+    if row is None:
+        raise GridcaseError("not_found", f"no order {order_no}")
+    return dict(row)
+
+
+def _own(row: dict[str, Any], actor: Actor) -> None:
+    """The platform reads and answers its own orders only."""
+    if row["person_id"] != actor.id:
+        raise GridcaseError("not_found", f"no order {row['order_no']}")
+
+
+def receive(engine: "Deployment", actor: Actor, order: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """File an order; (what it became, whether this request made it). A resend of an order is
+    answered with what it became; another order under a number already taken is refused."""
+    settings = settings_of(engine)
+    _platform(engine, actor, settings)
+    now, request_hash = engine.time.now(), digest(order)
+    row = {
+        "order_no": order["order_no"], "person_id": actor.id, "request_hash": request_hash, "status": NEW,
+        "category": order.get("category"), "received_at": now, "return_by": now + settings.return_within,
+        "answers": 0, "sent": order,
+    }  # fmt: skip
+    try:
+        with write(engine.db) as connection:
+            connection.execute(insert(ORDER), row)
+        made = True
+    except IntegrityError:
+        with read(engine.db) as connection:
+            row = _order(connection, order["order_no"])
+        if row["person_id"] != actor.id or row["request_hash"] != request_hash:
+            raise GridcaseError(
+                "idempotency_key_reused",
+                f"order {order['order_no']} was sent before with other contents; "
+                "a new order needs a new number",
+                {"order_no": order["order_no"]},
+            ) from None
+        made = False
+    if row["status"] == NEW:
+        _file(engine, settings, row["order_no"], actor, order)
+    return status(engine, actor, order["order_no"]), made
+
+
+def _report(settings: HotlineSettings, order: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """The intake report an order makes, or (None, what it waits for)."""
+    mapped = settings.categories.get(str(order.get("category")))
+    if order.get("class"):  # named by an operator
+        mapped = {"class": order["class"], "kind": order.get("kind")}
+    if mapped is None:
+        return None, "class"
+    if not order.get("point"):
+        return None, "place"
+    caller = order.get("caller") or {}
+    contact = {"last_name": caller.get("name"), "phone": caller.get("phone")}
+    return {
+        "channel": settings.channel,
+        "point": order["point"],
+        "category": mapped["class"],
+        "kind": mapped.get("kind"),
+        "description": order.get("description"),
+        "address": order.get("address"),
+        "media_url": order.get("photo_url"),
+        "contact": contact if any(contact.values()) else None,
+    }, None
+
+
+def _file(
+    engine: "Deployment", settings: HotlineSettings, order_no: str, actor: Actor, order: dict
+) -> GridcaseError | None:
+    """Write the order's report, or leave it waiting; the refusal it waits for, if intake refused."""
+    report, waiting_for = _report(settings, order)
+    values: dict[str, Any]
+    refusal = None
+    if report is None:
+        values = {"status": WAITING, "waiting_for": waiting_for}
+    else:
+        try:
+            result = intake(engine, report, actor, idempotency_key=f"hotline:{order_no}")
+        except GridcaseError as exc:  # a class the city lacks, a point outside it: an operator decides
+            refusal = exc
+            values = {"status": WAITING, "waiting_for": "place" if exc.code == "out_of_area" else "class"}
+        else:
+            values = {"status": OPEN, "waiting_for": None, "case_id": result["case_id"]}
+    with write(engine.db) as connection:
+        connection.execute(update(ORDER).where(ORDER.c.order_no == order_no).values(**values))
+    return refusal
+
+
+def status(engine: "Deployment", actor: Actor, order_no: str) -> dict[str, Any]:
+    """An order as the platform reads it: its state, its case's number and state, its answers."""
+    with read(engine.db) as connection:
+        row = _order(connection, order_no)
+        _own(row, actor)
+        case = (
+            connection.execute(select(CASE.c.number, CASE.c.state).where(CASE.c.id == row["case_id"])).first()
+            if row["case_id"]
+            else None
+        )
+    return {
+        "order_no": row["order_no"],
+        "status": row["status"],
+        "waiting_for": row["waiting_for"],
+        "case_number": case.number if case else None,
+        "case_state": case.state if case else None,
+        "received_at": row["received_at"],
+        "return_by": row["return_by"],
+        "answers": row["answers"],
+    }
+
+
+# -- the centre ------------------------------------------------------------------------
+
+
+def waiting(engine: "Deployment", limit: int = 200) -> list[dict[str, Any]]:
+    """The orders waiting for an operator, oldest first."""
+    with read(engine.db) as connection:
+        rows = connection.execute(
+            select(ORDER).where(ORDER.c.status == WAITING).order_by(ORDER.c.received_at).limit(limit)
+        ).mappings()
+        return [
+            {
+                "order_no": r["order_no"],
+                "waiting_for": r["waiting_for"],
+                "category": r["category"],
+                "category_name": (r["sent"] or {}).get("category_name"),
+                "description": (r["sent"] or {}).get("description"),
+                "address": (r["sent"] or {}).get("address"),
+                "received_at": r["received_at"],
+                "return_by": r["return_by"],
+            }  # fmt: skip
+            for r in rows
+        ]
+
+
+def centre(engine: "Deployment", actor: Actor) -> HotlineSettings:
+    """The bridge's settings, for someone who may file the platform's orders (a role of its channel)."""
+    settings = settings_of(engine)
+    channel = engine.catalogue.channels.get(settings.channel) or {}
+    if not set(channel.get("roles") or ()) & actor.roles:
+        raise GridcaseError("forbidden", f"only the roles of channel {settings.channel!r} file its orders")
+    return settings
+
+
+def file_waiting(engine: "Deployment", actor: Actor, order_no: str, placed: dict[str, Any]) -> dict[str, Any]:
+    """An operator names a waiting order's class (and its point, when it had none); it is filed
+    as the platform's report. `placed` holds `category`, `kind` and `point`."""
+    settings = centre(engine, actor)
+    with read(engine.db) as connection:
+        row = _order(connection, order_no)
+    if row["status"] != WAITING:
+        raise GridcaseError("conflict", f"order {order_no} is not waiting (it is {row['status']})")
+    order = {**row["sent"], "class": placed["category"], "kind": placed.get("kind")}
+    if placed.get("point"):
+        order["point"] = placed["point"]
+    if not order.get("point"):
+        raise GridcaseError(
+            "invalid_report", f"order {order_no} has no place: give its point", {"field": "point"}
+        )
+    platform = _person(engine, row["person_id"])
+    with write(engine.db) as connection:  # the operator's choice, kept with the order
+        connection.execute(update(ORDER).where(ORDER.c.id == row["id"]).values(sent=order, status=NEW))
+    refusal = _file(engine, settings, order_no, platform, order)
+    if refusal is not None:
+        raise refusal
+    return status(engine, platform, order_no)
+
+
+def return_waiting(engine: "Deployment", actor: Actor, order_no: str, reason: str) -> dict[str, Any]:
+    """退单 of an order that never became a case: not the city's, within the time limit."""
+    settings = centre(engine, actor)
+    now = engine.time.now()
+    with write(engine.db) as connection:
+        row = _order(connection, order_no)
+        if row["status"] != WAITING:
+            raise GridcaseError("conflict", f"order {order_no} is not waiting (it is {row['status']})")
+        check_return(row, now, engine.city.timezone)
+        queue_answer(connection, settings, row, "return", {"reason": reason}, f"退单：{reason}", now)
+        connection.execute(update(ORDER).where(ORDER.c.id == row["id"]).values(status=RETURNED))
+    return {"order_no": order_no, "status": RETURNED}
+
+
+def _person(engine: "Deployment", person_id: int) -> Actor:
+    with read(engine.db) as connection:
+        person = person_by_id(connection, person_id)
+    if person is None:
+        raise GridcaseError("forbidden", "the platform's account is no longer active")
+    return Actor(
+        id=person["id"], roles=frozenset(person["roles"]), unit=person["unit"], grids=person["grids"],
+        username=person["username"],
+    )  # fmt: skip
+
+
+# -- the platform's answers -----------------------------------------------------------
+
+
+def extension_answered(engine: "Deployment", actor: Actor, order_no: str, answer: dict[str, Any]) -> dict:
+    """The platform's answer to an extension asked (`approved`, `note`, `until`): kept with the
+    order and written on the case's timeline for the dispatcher who decides it inside."""
+    now = engine.time.now()
+    with write(engine.db) as connection:
+        row = _order(connection, order_no)
+        _own(row, actor)
+        if row["case_id"] is None:
+            raise GridcaseError("conflict", f"order {order_no} has no case")
+        kept = {**answer, "at": now.isoformat()}
+        connection.execute(update(ORDER).where(ORDER.c.id == row["id"]).values(extension=kept))
+        record_action(
+            connection, row["case_id"], "hotline_extension", actor, {"order_no": order_no, **answer}, now
+        )
+    return {"order_no": order_no, "recorded": True}
+
+
+def visited(engine: "Deployment", actor: Actor, order_no: str, visit: dict[str, Any]) -> dict[str, Any]:
+    """The platform's 回访 result (`satisfied`, `note`): kept and written on the timeline; a
+    caller not satisfied reopens the case (the profile's `hotline.reopen` transition, fired as
+    the platform's account, within the city's reopening rules)."""
+    settings = settings_of(engine)
+    now = engine.time.now()
+    with write(engine.db) as connection:
+        row = _order(connection, order_no)
+        _own(row, actor)
+        if row["case_id"] is None:
+            raise GridcaseError("conflict", f"order {order_no} has no case")
+        connection.execute(
+            update(ORDER).where(ORDER.c.id == row["id"]).values(visit={**visit, "at": now.isoformat()})
+        )
+        record_action(
+            connection, row["case_id"], "hotline_visit", actor, {"order_no": order_no, **visit}, now
+        )
+    answer: dict[str, Any] = {"order_no": order_no, "recorded": True, "reopened": False}
+    if visit["satisfied"]:
+        return answer
+    note = visit.get("note") or ""
+    try:
+        fire(engine, row["case_id"], settings.reopen, actor, reason=f"12345回访不满意：{note}".rstrip("："))
+    except GridcaseError as exc:  # recorded all the same; the centre reads why it stayed closed
+        answer["refused"] = exc.message
+        return answer
+    with write(engine.db) as connection:
+        connection.execute(update(ORDER).where(ORDER.c.id == row["id"]).values(status=OPEN))
+    answer["reopened"] = True
+    return answer
+
+
+def photo(engine: "Deployment", actor: Actor, order_no: str, evidence_id: int) -> tuple[bytes, str]:
+    """A photo an answer named, for the platform that received the answer."""
+    with read(engine.db) as connection:
+        row = _order(connection, order_no)
+        _own(row, actor)
+        found = connection.execute(
+            select(EVIDENCE.c.sha256, EVIDENCE.c.content_type).where(
+                EVIDENCE.c.id == evidence_id, EVIDENCE.c.case_id == row["case_id"]
+            )
+        ).first()
+    if found is None or row["case_id"] is None:
+        raise GridcaseError("not_found", f"no photo {evidence_id} of order {order_no}")
+    return engine.evidence.read(found.sha256), found.content_type
