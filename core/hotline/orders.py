@@ -188,11 +188,14 @@ def waiting(engine: "Deployment", limit: int = 200) -> list[dict[str, Any]]:
 
 
 def centre(engine: "Deployment", actor: Actor) -> HotlineSettings:
-    """The bridge's settings, for someone who may file the platform's orders (a role of its channel)."""
+    """The bridge's settings, for someone of the centre who may file the platform's orders: a
+    role of its channel that sees every case (the platform's own account sees its orders only)."""
     settings = settings_of(engine)
     channel = engine.catalogue.channels.get(settings.channel) or {}
-    if not set(channel.get("roles") or ()) & actor.roles:
-        raise GridcaseError("forbidden", f"only the roles of channel {settings.channel!r} file its orders")
+    if not any(engine.city.role(r).scope == "all" for r in set(channel.get("roles") or ()) & actor.roles):
+        raise GridcaseError(
+            "forbidden", f"only the centre's roles of channel {settings.channel!r} file or return its orders"
+        )
     return settings
 
 

@@ -42,7 +42,8 @@ from gridcase.core.db.models.types import UTCDateTime
 __all__ = [
     "ApiToken", "AssessmentSnapshot", "CalendarOverride", "CalendarYear", "Case", "CaseEvent", "CaseUnit",
     "Clock",
-    "Component", "Counter", "DigestRun", "Evidence", "Grid", "HotlineOrder", "LedgerEntry", "LoginAttempt", "NoticeRead",
+    "Component", "Counter", "DigestRun", "Evidence", "Grid", "HotlineOrder", "LedgerEntry", "LoginAttempt",
+    "NoticeRead",
     "Outbox",
     "Person", "RateCount", "Report", "ReportContact", "Responsibility", "SettingChange", "TaxonomyChange",
     "Timer", "TransitionKey", "Unit", "UnitClassChange", "UnitCommand", "UTCDateTime", "WebSession",
