@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml $(VENDOR)/.installed
 	touch $(STAMP)
 
 # htmx, ECharts and Leaflet (with leaflet.heat) from their npm packages, served by the UI itself (no CDN on a closed network)
+# (axe-core stays in node_modules: the public site's accessibility test injects it, no page serves it)
 $(VENDOR)/.installed: admin_ui/package.json admin_ui/package-lock.json
 	@command -v npm >/dev/null || { echo "npm is needed to install the admin UI's htmx and ECharts"; exit 1; }
 	cd admin_ui && npm ci --no-audit --no-fund --loglevel=error
