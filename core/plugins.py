@@ -37,6 +37,7 @@ BUILTIN_PLUGINS = (
     "gridcase.plugins.builtin.senders",
     "gridcase.plugins.builtin.hotline",
     "gridcase.admin_ui.plugin",
+    "gridcase.field_app.plugin",
     "gridcase.public_site.plugin",
 )
 CITY_PLUGIN_PACKAGE = "gridcase.plugins"

@@ -12,6 +12,7 @@ TOP_LEVEL = {
     "core": "gridcase.core",
     "plugins": "gridcase.plugins",
     "admin_ui": "gridcase.admin_ui",
+    "field_app": "gridcase.field_app",
     "public_site": "gridcase.public_site",
     "city_profiles": "gridcase.city_profiles",
 }
@@ -29,7 +30,7 @@ def test_every_source_package_is_listed_in_pyproject():
 
 def test_nothing_imports_the_bare_top_level_names():
     pattern = re.compile(
-        r"^\s*(from|import) (core|plugins|admin_ui|public_site|city_profiles)(\.|\s|$)", re.M
+        r"^\s*(from|import) (core|plugins|admin_ui|field_app|public_site|city_profiles)(\.|\s|$)", re.M
     )
     offenders = [
         str(p.relative_to(REPO))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).parents[1]
-SOURCES = ["core", "plugins", "admin_ui", "public_site", "city_profiles", "tests", "benchmarks"]
+SOURCES = ["core", "plugins", "admin_ui", "field_app", "public_site", "city_profiles", "tests", "benchmarks"]
 RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
 
 
