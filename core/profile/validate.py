@@ -27,7 +27,7 @@ def load_validated(ref: str | os.PathLike) -> tuple[Profile, pluggy.PluginManage
         except PluginLoadError as exc:
             issues.append(Issue(profile.mark(["plugins", i]), pointer(["plugins", i]), exc.reason))
             failed.append(name)
-    pm = get_plugin_manager(good, profile.folder)
+    pm = get_plugin_manager(good, profile.folder, profile.data)
     _add_contributions(profile, pm)
     fragments = {b["block"]: b["schema"] for b in collect(pm, "register_profile_schemas")}
     guards = {g["name"] for g in collect(pm, "register_guards")}

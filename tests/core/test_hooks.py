@@ -112,7 +112,7 @@ def test_register_indicators(city):
 def test_register_senders(city):
     _, pm, plugin = city
     senders = {sender.channel: sender for sender in collect(pm, "register_senders")}
-    assert set(senders) == {"log", "webhook", "hotline", "sms"}  # the built-ins and the city's gateway
+    assert set(senders) == {"log", "webhook", "sms"}  # the built-ins and the city's gateway
     senders["sms"].send({"text": "超期提醒"})
     assert plugin.calls[-1] == ("sms", {"text": "超期提醒"})
 
