@@ -308,7 +308,9 @@ def move(context, page, lon: float, lat: float) -> None:
     page.wait_for_function("(lon) => fieldApp.state.position && fieldApp.state.position.lon === lon", arg=lon)
 
 
-def test_the_day_s_track_the_patrol_checklist_and_a_warning_outside_the_grids(chromium, field):
+def test_the_day_s_track_the_patrol_checklist_a_warning_outside_the_grids_and_self_handling(
+    chromium, field, camera_photo
+):
     context = phone(chromium, field)
     page = log_in(context, field, "supervisor")
     page.locator("#tabs").get_by_role("button", name="巡查").click()
@@ -325,9 +327,27 @@ def test_the_day_s_track_the_patrol_checklist_and_a_warning_outside_the_grids(ch
     snap(page, field, "field-patrol")
     page.get_by_role("button", name="P001 上水井盖：井盖破损").click()
     expect(page.get_by_text("类别：清单 P001 上水井盖：井盖破损")).to_be_visible()
-    context.set_geolocation({"longitude": STREET1[0], "latitude": STREET1[1], "accuracy": 10})
-    page.get_by_role("button", name="重新定位").click()
+    move(context, page, 120.625, 31.338)
     expect(page.locator("#alert")).to_be_hidden()
+    # 自行处置: found and put right on the spot, with the photo before and the one after
+    page.get_by_label("拍照").set_input_files(
+        files=[{"name": "a.jpg", "mimeType": "image/jpeg", "buffer": camera_photo}]
+    )
+    page.get_by_label("已当场自行处置").check()
+    expect(page.get_by_role("button", name="提交上报")).to_be_disabled()
+    page.get_by_label("拍处置后照片").set_input_files(
+        files=[{"name": "b.jpg", "mimeType": "image/jpeg", "buffer": camera_photo}]
+    )
+    expect(page.locator(".thumbs img")).to_have_count(2)
+    page.get_by_role("button", name="提交上报").click()
+    page.locator("#sync").click()
+    expect(page.locator(".outbox-item[data-status=sent]")).to_have_count(2, timeout=15000)
+    (item,) = [i for i in outbox(page) if i["kind"] == "report"]
+    case = next(
+        c for c in (field.engine.case(i) for i in patrol_cases(field.engine)) if c["number"] == item["number"]
+    )
+    assert case["state"] == "self_review" and case["class_code"] == "0101"
+    assert len(case["evidence"]) == 2
     context.close()
 
 
