@@ -17,9 +17,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gridcase.admin_ui.names import class_names, state_names, transition_names
-from gridcase.admin_ui.queries import handled_by, in_queue, matching, nearest_deadline, queue_states
+from gridcase.admin_ui.queries import (
+    by_deadline,
+    handled_by,
+    in_queue,
+    matching,
+    nearest_deadline,
+    queue_states,
+)
 from gridcase.admin_ui.render import CATALOGUES, label, language_of, page
-from gridcase.admin_ui.views import N_, form_of, ui
+from gridcase.admin_ui.views import N_, explain, form_of, ui
 from gridcase.core.cases import scope
 from gridcase.core.db.connection import read
 from gridcase.core.db.models import Case, CaseUnit, Grid
@@ -30,12 +37,16 @@ from gridcase.core.web.api_cases import SUMMARY, fire_for, light_is, light_of
 
 CASE, CASE_UNIT, GRID = Case.__table__, CaseUnit.__table__, Grid.__table__
 PAGE = 50
+# a queue this short is read whole and ordered here; one up to DENSE cases by a deadline lookup
+# each; a longer one by walking the running clocks in deadline order
+FEW, DENSE = 200, 2_000
 MAX_EXPORT = 10_000  # rows in one workbook: a queue longer than that is narrowed by its filters first
 MAX_BULK = 200
 LIGHTS = {"green": N_("正常"), "yellow": N_("将到期"), "red": N_("已超期")}
 # the fields a bulk action fills from each case itself; a transition that needs others (an
 # extension's amount, a callback's satisfaction) is decided case by case, on the case's page
 FROM_THE_CASE = {"units", "category"}
+FILTERS = ("state", "light", "class", "unit", "grid", "channel", "from", "to", "q")
 COLUMNS = (N_("案件号"), N_("灯"), N_("环节"), N_("小类"), N_("渠道"), N_("网格"), N_("责任单位"), N_("地址"),
            N_("问题描述"), N_("上报时间"), N_("处置时限"))  # fmt: skip
 
@@ -72,9 +83,7 @@ def _day(raw: str, name: str, what: str) -> date:
 def read_filters(engine, connection: Connection, actor: Actor, params: ImmutableMultiDict) -> Filters:
     """The queue's filters from the query string; a value the form could not have sent is
     refused with a message naming the filter."""
-    shown = {k: clean_text(params.get(k, "")).strip()[:100] for k in (
-        "state", "light", "class", "unit", "grid", "channel", "from", "to", "q",
-    )}  # fmt: skip
+    shown = {k: clean_text(params[k]).strip()[:100] for k in FILTERS if params.get(k)}
     shown = {k: v for k, v in shown.items() if v}
     mine = queue_states(engine, actor)
     found = Filters(shown, states=mine)
@@ -160,26 +169,39 @@ def _rows(connection: Connection, ids: list[int], now: datetime) -> list[dict[st
 
 
 def find(engine, actor: Actor, params: ImmutableMultiDict, limit: int = PAGE) -> dict[str, Any]:
-    """One page of the person's queue and how many cases it holds in all. The total comes with
-    the page (a window count), so the search and filters are run once, not once more to count."""
+    """One page of the person's queue and how many cases it holds in all.
+
+    A queue of up to FEW cases (a search, narrow filters) is read whole with each case's
+    nearest deadline, then counted and ordered here: one pass over the open cases. A longer one
+    is counted; up to DENSE cases are ordered by a lookup of each one's deadline, and more by
+    walking the running clocks in deadline order (see queries.by_deadline): ordering every open
+    case of a city by a lookup each took longer."""
     now = engine.time.now()
     with read(engine.db) as connection:
+        if connection.dialect.name == "postgresql":
+            # the per-case lookups are costed high enough for PostgreSQL to compile the
+            # queries first, which took longer than running them
+            connection.exec_driver_sql("SET LOCAL jit = off")
         f = read_filters(engine, connection, actor, params)
-        ordered = (
-            select(CASE.c.id, func.count().over().label("total"))
-            .where(*_conditions(engine, actor, f, now))
-            .order_by(nearest_deadline().nulls_last(), CASE.c.id)
-            .limit(limit)
-        )
-        found = connection.execute(ordered.offset((f.page - 1) * limit)).all()
-        if not found and f.page > 1:  # past the last page (the queue got shorter): the last one
-            total = connection.execute(
-                ordered.with_only_columns(func.count()).order_by(None).limit(None)
-            ).scalar()
-            f.page = max(1, -(-(total or 0) // limit))
-            found = connection.execute(ordered.offset((f.page - 1) * limit)).all()
-        total = found[0].total if found else 0
-        rows = _rows(connection, [r.id for r in found], now)
+        conditions = _conditions(engine, actor, f, now)
+        due = nearest_deadline()
+        few = connection.execute(select(CASE.c.id, due.label("due")).where(*conditions).limit(FEW + 1)).all()
+        if len(few) <= FEW:
+            total = len(few)
+            f.page = min(f.page, max(1, -(-total // limit)))
+            ordered = sorted(few, key=lambda r: (r.due is None, r.due or now, r.id))
+            ids = [r.id for r in ordered[(f.page - 1) * limit : f.page * limit]]
+        else:
+            total = connection.execute(select(func.count()).select_from(CASE).where(*conditions)).scalar_one()
+            f.page = min(f.page, max(1, -(-total // limit)))
+            skip = (f.page - 1) * limit
+            if total <= DENSE:  # a lookup for each of these is cheaper than walking past the rest
+                looked_up = select(CASE.c.id).where(*conditions).order_by(due.nulls_last(), CASE.c.id)
+                ids = list(connection.execute(looked_up.offset(skip).limit(limit)).scalars())
+            else:
+                light = f.shown.get("light")
+                ids = by_deadline(connection, conditions, skip, limit, now, light)
+        rows = _rows(connection, ids, now)
     return {"rows": rows, "total": total, "pages": max(1, -(-total // limit)), "filters": f, "now": now}
 
 
@@ -208,11 +230,14 @@ def bulk_transitions(engine, actor: Actor, states: dict[str, list[str]]) -> list
     return list(seen.values())
 
 
-def _options(engine) -> dict[str, Any]:
-    with read(engine.db) as connection:
-        grids = connection.execute(
-            select(GRID.c.code, GRID.c.name).where(GRID.c.active).order_by(GRID.c.path)
-        ).all()
+def _options(engine, grids: bool = False) -> dict[str, Any]:
+    """Names for the rows, and the choices the filters offer (the grids only when asked: the
+    rows a refresh or a filter fetches do not show the filters)."""
+    found = []
+    if grids:
+        with read(engine.db) as connection:
+            query = select(GRID.c.code, GRID.c.name).where(GRID.c.active).order_by(GRID.c.path)
+            found = [tuple(row) for row in connection.execute(query)]
     return {
         "state_names": state_names(engine),
         "class_names": class_names(engine),
@@ -220,7 +245,7 @@ def _options(engine) -> dict[str, Any]:
         "units": engine.profile.get("units", []),
         "unit_names": {u["code"]: u.get("name") for u in engine.profile.get("units", [])},
         "channels": engine.profile.get("channels", []),
-        "grids": grids,
+        "grids": found,
         "lights": LIGHTS,
     }
 
@@ -232,7 +257,7 @@ async def queue(request: Request, actor: Actor) -> Response:
     f: Filters = data["filters"]
     context = {
         **data,
-        **await run_in_threadpool(_options, engine),
+        **await run_in_threadpool(_options, engine, not request.headers.get("hx-request")),
         "q": f.shown,
         "my_states": [s for states in queue_states(engine, actor).values() for s in states],
         "page_numbers": page_numbers(f.page, data["pages"]),
@@ -299,7 +324,7 @@ async def bulk(request: Request, actor: Actor) -> Response:
                 case = fire_for(engine, actor, case_id, code, {"payload": payload, "reason": reason}, [])
                 results.append({"id": case_id, "number": case.get("number"), "error": None})
             except GridcaseError as exc:
-                results.append({"id": case_id, "number": None, "error": exc.message})
+                results.append({"id": case_id, "number": None, "error": explain(request, exc)})
         return results
 
     results = await run_in_threadpool(run)
@@ -320,6 +345,7 @@ def workbook(engine, language: str, data: dict[str, Any], options: dict[str, Any
     moment = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
     sheet.write_row(0, 0, [_(c) for c in COLUMNS], bold)
     channels = {c["code"]: c.get("name") for c in options["channels"]}
+    grids = dict(options["grids"])
     for n, row in enumerate(data["rows"], start=1):
         cells = [
             row["number"],
@@ -328,7 +354,7 @@ def workbook(engine, language: str, data: dict[str, Any], options: dict[str, Any
             label(options["class_names"].get(f"{row['kind']}:{row['class_code']}"), language)
             or row["class_code"],
             label(channels.get(row["channel"]), language) or row["channel"],
-            row["grid"] or "",
+            grids.get(row["grid"]) or row["grid"] or "",
             "、".join(label(options["unit_names"].get(u), language) or u for u in row["units"]),
             row["address"] or "",
             row["description"] or "",
@@ -351,7 +377,7 @@ async def export(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     params = ImmutableMultiDict([(k, v) for k, v in request.query_params.multi_items() if k != "page"])
     data = await run_in_threadpool(find, engine, actor, params, MAX_EXPORT)
-    options = await run_in_threadpool(_options, engine)
+    options = await run_in_threadpool(_options, engine, True)
     body = await run_in_threadpool(workbook, engine, language_of(request), data, options)
     stamp = data["now"].astimezone(engine.city.timezone).strftime("%Y%m%d-%H%M")
     return Response(

@@ -243,7 +243,7 @@ def test_bulk_accept_reports_each_case(ui):
     done = zhang.post("/ui/cases/bulk", data={"cases": [str(first), str(second)], "transition": "accept"})
     assert done.status_code == 200
     assert ui.engine.case(first)["state"] == "pending_file"
-    assert "成功" in done.text and "cannot be fired" in done.text
+    assert "成功" in done.text and "案件当前的环节不能办理这个操作" in done.text
 
 
 def test_photos_are_served_to_those_who_see_the_case_and_never_as_html(ui):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from starlette.datastructures import ImmutableMultiDict
 
+from gridcase.admin_ui import queues
 from gridcase.admin_ui.queues import find, page_numbers
 from gridcase.core.errors import GridcaseError
 from gridcase.core.people.actor import Actor
@@ -88,6 +89,37 @@ def test_a_queue_holds_the_open_cases_a_role_can_act_on_overdue_first_then_by_de
     assert ids(listed(engine, water)) == [first]
     assert ids(listed(engine, person(ui, "city_admin", "department", unit="city_admin"))) == []
     assert ids(listed(engine, CENTRE, state="pending_dispatch")) == [second]
+
+
+def test_a_long_queue_is_ordered_by_walking_its_clocks_as_a_short_one_is_sorted(ui, monkeypatch):
+    engine = ui.engine
+    water = Actor.of("department", id=ui.ids["water"], unit="water")
+    shelved = report(engine, 0)
+    filed(engine, shelved)
+    engine.transition(shelved, "dispatch", CENTRE, payload={"units": ["water"]})
+    engine.transition(shelved, "sign", water)
+    engine.transition(shelved, "request_shelve", water, reason="待施工")
+    engine.transition(shelved, "approve_shelve", CENTRE)  # its clocks paused: no running deadline
+    made = []
+    for n in range(1, 8):
+        engine.time.advance(minutes=1)
+        made.append(report(engine, n, urgent=n % 3 == 0))
+        if n % 3 == 0:
+            engine.transition(made[-1], "accept", CENTRE)  # an urgent filing: due before the rest
+    engine.time.advance(minutes=12)
+    for params in ({"light": "red"}, {"light": "yellow"}, {"q": "2026"}, {}):
+        pages = range(1, listed(engine, CENTRE, limit=3, **params)["pages"] + 1)
+        sorted_here = [ids(listed(engine, CENTRE, limit=3, page=str(p), **params)) for p in pages]
+        for dense in (1_000, 2):  # a deadline lookup per case, then the clocks walked
+            with monkeypatch.context() as patch:
+                patch.setattr(queues, "FEW", 2)
+                patch.setattr(queues, "DENSE", dense)
+                other = [listed(engine, CENTRE, limit=3, page=str(p), **params) for p in pages]
+            assert [ids(w) for w in other] == sorted_here, (params, dense)
+            assert other[0]["total"] == len(sum(sorted_here, [])) > 2
+    everything = sum(sorted_here, [])
+    assert len(everything) == 8 and everything[-1] == shelved  # no running deadline: last
+    assert everything[0] in (made[2], made[5])  # urgent, so overdue first
 
 
 def test_pages_with_a_total_and_links_around_the_current_page(ui):
