@@ -549,7 +549,8 @@ function classChoices(words) {
   return words ? out : out.filter((c) => !c.item).concat(out.filter((c) => c.item));
 }
 
-async function submitReport() {
+async function submitReport(event) {
+  event.target.disabled = true; // a second tap is not a second report
   const draft = state.draft;
   const where = state.position;
   const body = { channel: 'patrol', point: [where.lon, where.lat], description: draft.description || draft.choice.label };
@@ -648,9 +649,10 @@ function act(task, step) {
   let holder = h('div', {});
   const redraw = () => { const next = photos(); holder.replaceWith(next); holder = next; };
   redraw();
-  const confirm = async () => {
+  const confirm = async (event) => {
     if (step.evidence.length && !after.length) { error.textContent = handling ? '请拍处置后照片。' : '请拍现场照片。'; return; }
     if (step.reason && !reason.value.trim()) { error.textContent = '请填写原因。'; return; }
+    event.target.disabled = true; // a second tap is not a second step
     const payload = {};
     if (step.fields.includes('amount')) payload.amount = amount.value;
     await outbox.add({
