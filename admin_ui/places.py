@@ -156,5 +156,9 @@ async def place_at(request: Request, actor: Actor) -> Response:
         lon, lat = float(request.query_params["lon"]), float(request.query_params["lat"])
     except (KeyError, ValueError):
         raise GridcaseError("invalid_request", "经纬度必须是数字", {"field": "lon"}) from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):  # NaN and infinities fail these too
+        raise GridcaseError(
+            "invalid_request", "经度应在 -180 到 180 之间，纬度在 -90 到 90 之间", {"field": "lon"}
+        )
     grid = await run_in_threadpool(_at, request.app.state.engine, lon, lat)
     return JSONResponse({"grid": grid})

@@ -339,7 +339,11 @@ def workbook(engine, language: str, data: dict[str, Any], options: dict[str, Any
     """The listed cases as an .xlsx workbook, times in the city's time zone."""
     zone, _ = engine.city.timezone, CATALOGUES[language].gettext
     out = io.BytesIO()
-    book = xlsxwriter.Workbook(out, {"in_memory": True, "remove_timezone": True})
+    book = xlsxwriter.Workbook(
+        # a citizen's "=HYPERLINK(…)" stays text, never a live formula in the centre's workbook
+        out,
+        {"in_memory": True, "remove_timezone": True, "strings_to_formulas": False},
+    )
     sheet = book.add_worksheet(_("待办"))
     bold = book.add_format({"bold": True})
     moment = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})

@@ -273,6 +273,15 @@ class CrossChecker:
         self.duration(
             ["time_limits", "lights", "yellow_remaining"], _dict(limits.get("lights")).get("yellow_remaining")
         )
+        max_age = Duration.parse(_dict(limits.get("offline")).get("max_age"))
+        units = {u.get("code"): u for u in _list(limits.get("units")) if isinstance(u, dict)}
+        if max_age and units.get(max_age.unit, {}).get("working"):
+            self.error(
+                ["time_limits", "offline", "max_age"],
+                f"max_age is natural time: {max_age.unit!r} counts working time only "
+                "(use hours or natural days)",
+            )
+        self.duration(["time_limits", "offline", "max_age"], _dict(limits.get("offline")).get("max_age"))
         for e, rung in _enumerate(limits.get("escalation")):
             self.duration(["time_limits", "escalation", e, "after"], rung.get("after"))
             self.refs(["time_limits", "escalation", e, "stages"], rung.get("stages"), self.stages, "stage")

@@ -63,4 +63,4 @@ class OfflineRule:
         later than it happened."""
         if made_at is None or self.stops_clock_at != "device":
             return now
-        return max(made_at, since)
+        return min(max(made_at, since), now)  # a device a little fast stops nothing in the future

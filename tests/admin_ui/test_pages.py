@@ -212,12 +212,12 @@ def test_validation_speaks_as_profile_validate_does(ui, tmp_path):
 def test_a_change_can_be_reverted_and_the_revert_is_history_too(ui):
     admin, engine = ui("admin"), ui.engine
     edit_limit(admin, "6 urgent_hour")
-    change = engine.taxonomy_changes[-1]
+    change = engine.catalogue.taxonomy_changes[-1]
     reverted = admin.post(f"/ui/taxonomy/changes/{change['id']}/revert", data={})
     assert reverted.status_code == 200
-    rows = {r["code"]: r for r in engine.classes[("component", "0101")]["minor"]["standards"]}
+    rows = {r["code"]: r for r in engine.catalogue.classes[("component", "0101")]["minor"]["standards"]}
     assert rows["missing"]["time_limit"] == "2 urgent_hour"
-    assert engine.taxonomy_changes[-1]["reverts"] == change["id"]
+    assert engine.catalogue.taxonomy_changes[-1]["reverts"] == change["id"]
     assert f"撤销修改 #{change['id']}" in reverted.text
 
 
@@ -301,6 +301,12 @@ def test_the_map_draws_grids_and_a_grid_lists_its_cases(ui):
     assert f"/ui/cases/{case_id}" not in zhang.get("/ui/map/grids/320508002001001", htmx=True).text
 
 
+@pytest.mark.parametrize("lon", ["nan", "inf", "1e999", "181"])
+def test_a_point_off_the_earth_is_refused_by_the_picker_in_words(ui, lon):
+    answer = ui("zhang").get("/ui/places/at", params={"lon": lon, "lat": "31.3"})
+    assert answer.status_code == 422 and "经度应在 -180 到 180 之间" in answer.text
+
+
 def test_the_map_draws_only_grids_in_use(ui):
     grid = Grid.__table__
     with ui.engine.db.begin() as connection:  # as `gridcase db upgrade` leaves a grid the profile dropped
@@ -343,9 +349,9 @@ def test_a_new_minor_class_is_checked_used_and_its_revert_disables_it(ui):
     assert engine.case(case["case_id"])["class_code"] == "0590"
     again = admin.post("/ui/taxonomy/event/05/new", data={"code": "0590", "name_zh": "重复", "reason": "x"})
     assert again.status_code == 422 and "已经有代码为“0590”的小类" in html.unescape(again.text)
-    created = engine.taxonomy_changes[-1]
+    created = engine.catalogue.taxonomy_changes[-1]
     assert admin.post(f"/ui/taxonomy/changes/{created['id']}/revert", data={}).status_code == 200
-    assert engine.classes[("event", "0590")]["minor"]["enabled"] is False
+    assert engine.catalogue.classes[("event", "0590")]["minor"]["enabled"] is False
 
 
 def test_an_administrator_adds_people_and_changes_their_roles(ui):
@@ -404,7 +410,7 @@ def test_a_rules_limit_is_edited_with_history_and_reaches_new_clocks_only(ui):
         return (clock["deadline"] - clock["started_at"]).total_seconds() / 60
 
     assert (filing_minutes(before), filing_minutes(after)) == (15, 30)
-    change = engine.setting_changes[-1]
+    change = engine.catalogue.setting_changes[-1]
     assert admin.post(f"/ui/config/settings/{change['id']}/revert", data={}).status_code == 204
     assert (
         next(r for r in engine.profile["time_limits"]["rules"] if r["code"] == "file")["limit"] == "15 minute"

@@ -264,6 +264,15 @@ def test_the_filtered_queue_exports_as_a_workbook_in_the_citys_time(ui):
     assert rows[1][10] == datetime(2026, 10, 13, 9, 15)
 
 
+def test_a_description_that_looks_like_a_formula_is_exported_as_text(ui):
+    openpyxl = pytest.importorskip("openpyxl")
+    case_id = report(ui.engine, 0, description='=HYPERLINK("http://evil.example","点此")')
+    answer = ui("zhang").get("/ui/queue/export.xlsx", params={"q": ui.engine.case(case_id)["number"]})
+    sheet = openpyxl.load_workbook(io.BytesIO(answer.content)).active
+    cell = sheet.cell(row=2, column=9)
+    assert cell.value == '=HYPERLINK("http://evil.example","点此")' and cell.data_type == "s"
+
+
 # -- in a real browser ---------------------------------------------------------------------------
 
 

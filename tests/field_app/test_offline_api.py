@@ -128,6 +128,14 @@ def test_the_device_rule_stops_the_clock_when_the_step_was_made(engine, api, mak
     )
     (handle,) = [c for c in engine.case(other)["clocks"] if c["stage"] == "handle"]
     assert handle["stopped_at"] == now
+    # a device a little fast (within the allowed skew) stops the clock at the arrival, not later
+    ahead = dispatched(engine, [120.63, 31.33])
+    signed = api.post(f"/api/v1/cases/{ahead}/transitions/sign", json={}, headers=api.tokens["water"]).json()
+    arrival = engine.time.now()
+    made = (arrival + timedelta(minutes=3)).isoformat()
+    assert feedback(api, ahead, made, signed["version"], "k3").status_code == 200
+    (handle,) = [c for c in engine.case(ahead)["clocks"] if c["stage"] == "handle"]
+    assert handle["stopped_at"] == arrival
 
 
 @pytest.mark.parametrize(
@@ -219,3 +227,17 @@ def test_a_supervisor_s_own_grids_by_code(api):
     answer = api.get("/api/v1/grids", params={"code": "320508001"}, headers=api.tokens["supervisor"])
     (grid,) = answer.json()["features"]
     assert grid["properties"]["code"] == "320508001" and grid["geometry"]["type"] == "Polygon"
+
+
+def test_a_max_age_in_working_time_is_a_profile_error_where_it_is_written(make_profile):
+    from gridcase.core.profile import ProfileError
+
+    folder = make_profile(
+        "working_age",
+        {
+            "profile.yaml": "name: working_age\nextends: standard\ntime_limits:\n  offline: {max_age: 3 work_day}\n"
+        },
+    )
+    with pytest.raises(ProfileError) as info:
+        load_validated(folder)
+    assert "/time_limits/offline/max_age" in str(info.value) and "natural time" in str(info.value)
