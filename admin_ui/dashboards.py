@@ -192,6 +192,7 @@ def _figures(engine, language: str) -> dict[str, Any]:
     composites = {
         c["code"]: c.get("name") for c in engine.profile.get("assessment", {}).get("composites", [])
     }
+    facts = {f["code"]: f.get("name") for f in engine.profile.get("assessment", {}).get("facts", [])}
 
     def name(code: str | None) -> str:
         spec = indicators.get(code or "")
@@ -215,6 +216,7 @@ def _figures(engine, language: str) -> dict[str, Any]:
         "figure": value,
         "formula_names": formula,
         "composite_name": lambda code: label(composites.get(code), language) or code,
+        "fact_name": lambda code: label(facts.get(code), language) or code,
     }
 
 
@@ -266,7 +268,15 @@ async def bulletin(request: Request, actor: Actor) -> Response:
 
 # -- the map --------------------------------------------------------------------------
 
-MAP_CASE_COLUMNS = (CASE.c.id, CASE.c.number, CASE.c.lon, CASE.c.lat, CASE.c.class_code, CASE.c.grid_path)
+MAP_CASE_COLUMNS = (
+    CASE.c.id,
+    CASE.c.number,
+    CASE.c.lon,
+    CASE.c.lat,
+    CASE.c.kind,
+    CASE.c.class_code,
+    CASE.c.grid_path,
+)
 # the heat layer's periods: the cases reported in the last N days
 HEAT_PERIODS = {"7": N_("近 7 天"), "30": N_("近 30 天"), "90": N_("近 90 天")}
 HEAT_POINTS = 20000
@@ -321,9 +331,15 @@ def _map(engine, actor: Actor, q: dict[str, str]) -> dict[str, Any]:
         "q": q,
         "map_data": {
             "grids": {"type": "FeatureCollection", "features": grids},
-            "cases": [[c["lat"], c["lon"], c["light"], c["id"], c["number"], c["class_code"]] for c in cases],
+            # a class by kind and code: 0101 is an event (暴露垃圾) and a component (上水井盖) alike
+            "cases": [
+                [c["lat"], c["lon"], c["light"], c["id"], c["number"], f"{c['kind']}:{c['class_code']}"]
+                for c in cases
+            ],
             "heat": [[lat, lon] for lat, lon in heat],
-            "components": [[lat, lon, code, name or "", cls] for lat, lon, code, cls, name in components],
+            "components": [
+                [lat, lon, code, name or "", f"component:{cls}"] for lat, lon, code, cls, name in components
+            ],
         },
     }
 
@@ -340,7 +356,7 @@ def _map_page(request: Request, data: dict[str, Any]) -> dict[str, Any]:
             **data["map_data"],
             "tiles": tiles,
             "attribution": attribution,
-            "class_names": {key.split(":")[1]: label(name, language) for key, name in names.items()},
+            "class_names": {key: label(name, language) for key, name in names.items()},
         },
     }
 

@@ -294,6 +294,10 @@ def test_the_map_draws_grids_and_a_grid_lists_its_cases(ui):
     page = zhang.get("/ui/map").text
     assert page.count('class="grid"') == 16 and "1 件在办案件" in page
     assert [c[2] for c in map_data(page)["cases"]] == ["green"]  # the light citymap.js colours it by
+    # named by kind and code: the standard's 0101 is both a component (上水井盖) and an event
+    ((*_, key),) = map_data(page)["cases"]
+    assert key == "component:0101" and map_data(page)["class_names"][key] == "上水井盖"
+    assert map_data(page)["class_names"]["event:0101"] != "上水井盖"
     red = zhang.get("/ui/map?light=red").text
     assert map_data(red)["cases"] == [] and "0 件在办案件" in red
     listed = zhang.get("/ui/map/grids/320508001001001", htmx=True).text
