@@ -4,12 +4,14 @@ the outbox's (core/notify/inbox.py says who reads which)."""
 
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from gridcase.admin_ui.render import page
 from gridcase.admin_ui.views import N_, text_form_of, ui
+from gridcase.core.cases import scope
 from gridcase.core.errors import GridcaseError
 from gridcase.core.notify import inbox
 from gridcase.core.people.actor import Actor
@@ -40,6 +42,14 @@ def _addresses(request: Request, actor: Actor) -> list[str]:
     return inbox.addresses(request.app.state.engine.city, _person(actor), actor.roles, actor.unit)
 
 
+def _cases(request: Request, actor: Actor) -> ColumnElement[bool] | None:
+    """The cases whose notices the person reads: those they see (None: every case)."""
+    engine = request.app.state.engine
+    if engine.places.tenancy.of(actor) is None and "all" in scope.scopes(engine, actor):
+        return None
+    return scope.case_filter(engine, actor)
+
+
 def kind_of(event: str) -> tuple[str, str]:
     return KINDS.get(event.split(":", 1)[0], OTHER)
 
@@ -54,7 +64,14 @@ def _page_number(request: Request) -> int:
 async def _context(request: Request, actor: Actor, unread_only: bool, number: int) -> dict[str, Any]:
     engine = request.app.state.engine
     found = await run_in_threadpool(
-        inbox.listing, engine.db, _addresses(request, actor), _person(actor), unread_only, number, PAGE
+        inbox.listing,
+        engine.db,
+        _addresses(request, actor),
+        _person(actor),
+        unread_only,
+        number,
+        PAGE,
+        _cases(request, actor),
     )
     pages = max(1, -(-found["total"] // PAGE))
     return {**found, "unread_only": unread_only, "page_number": number, "pages": pages, "kind_of": kind_of}
@@ -71,7 +88,9 @@ async def notices(request: Request, actor: Actor) -> Response:
 async def unread(request: Request, actor: Actor) -> Response:
     """The header's count: polled, so it is only the number (empty when nothing is unread)."""
     engine = request.app.state.engine
-    count = await run_in_threadpool(inbox.unread_count, engine.db, _addresses(request, actor), _person(actor))
+    count = await run_in_threadpool(
+        inbox.unread_count, engine.db, _addresses(request, actor), _person(actor), _cases(request, actor)
+    )
     return page(request, "_unread.html", {"unread": count})
 
 
@@ -89,7 +108,13 @@ async def mark_read(request: Request, actor: Actor) -> Response:
     if ids == []:
         raise GridcaseError("invalid_request", "没有选中通知", {"field": "notice"})
     await run_in_threadpool(
-        inbox.mark_read, engine.db, _addresses(request, actor), _person(actor), engine.time.now(), ids
+        inbox.mark_read,
+        engine.db,
+        _addresses(request, actor),
+        _person(actor),
+        engine.time.now(),
+        ids,
+        _cases(request, actor),
     )
     unread_only = form.get("unread") == "1"
     response: HTMLResponse = page(

@@ -75,6 +75,18 @@ def test_a_department_reads_its_overdue_notice_and_the_count_drops(ui):
     assert "超时督办" in zhang.get("/ui/inbox").text  # the escalation to the centre
 
 
+def test_a_notice_about_a_case_reaches_only_those_who_see_the_case(ui):
+    engine = ui.engine
+    case_id = overdue(engine)  # water's case
+    engine.hooks.context().notify("role:department", "部门请注意", case_id=case_id, event="plugin")
+    engine.hooks.context().notify("role:department", "全体部门周会", event="plugin")
+    water, other = ui("water").get("/ui/inbox").text, ui("city_admin").get("/ui/inbox").text
+    assert "部门请注意" in water and "全体部门周会" in water
+    assert "部门请注意" not in other and "全体部门周会" in other
+    unread = ui("city_admin").get("/ui/inbox/unread", htmx=True).text
+    assert ">1<" in unread  # the meeting only
+
+
 def test_a_mark_with_nothing_chosen_or_a_bad_page_is_a_message(ui):
     water = ui("water")
     nothing = water.post("/ui/inbox/read", data={})
