@@ -47,7 +47,7 @@ def addresses(city: "CityProfile", person_id: int, roles: Collection[str], unit:
 
 def _mine(to: list[str], cases: ColumnElement[bool] | None) -> list[ColumnElement[bool]]:
     """The notices to `to`, less those about cases outside `cases` (None: every case)."""
-    mine = [OUTBOX.c.recipient.in_(to)]
+    mine: list[ColumnElement[bool]] = [OUTBOX.c.recipient.in_(to)]
     if cases is not None:
         mine.append(or_(OUTBOX.c.case_id.is_(None), exists().where(CASE.c.id == OUTBOX.c.case_id, cases)))
     return mine
