@@ -172,6 +172,10 @@ def require(
         if actor.grids is None or any(f"/{g}/" in path for g in actor.grids):
             return
         raise GridcaseError("forbidden", f"case {case['number']} is outside your responsibility grids")
-    if "own" in allowed and case.get("reporter_id") == actor.id:
-        return
+    # `own` acts on what it reads in full (_by_roles): a case one of the person's reports was
+    # merged into is theirs too, not only the case their report opened
+    if "own" in allowed and actor.id is not None:
+        mine = select(REPORT.c.id).where(REPORT.c.case_id == case["id"], REPORT.c.reporter_id == actor.id)
+        if case.get("reporter_id") == actor.id or connection.execute(mine.limit(1)).first():
+            return
     raise GridcaseError("forbidden", "this case is outside your scope")
