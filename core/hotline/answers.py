@@ -110,7 +110,11 @@ def _answer_orders(
             connection, settings, order, step, {**body, **({"photos": photos} if photos else {})}, text, now
         )
         if step in ENDS:
-            connection.execute(update(ORDER).where(ORDER.c.id == order["id"]).values(status=ENDS[step]))
+            connection.execute(
+                update(ORDER)
+                .where(ORDER.c.id == order["id"], ORDER.c.status == "open")
+                .values(status=ENDS[step])
+            )
 
 
 def check_return(row: dict[str, Any], now: datetime, zone: tzinfo) -> None:

@@ -9,9 +9,21 @@ that retry with the case it made, if it made one.
 
 An order waits (`status` waiting) when its category maps to no class (`waiting_for` class) or
 it cannot be placed (`waiting_for` place); an operator names the class or the point, and it is
-filed as the platform's report, or returns it (退单) within the platform's time limit.
+filed as the platform's report, or returns it (退单) within the platform's time limit. The
+centre is told in its inbox (a notice to `role:centre`) when an order starts waiting.
+
+Every change of an order's status is conditional on the status it was read in: a resend, the
+operator and the platform's answers may act on one order at once, and the one that finds the
+order changed under it leaves it alone. A filing always files the order as stored, the
+operator's class with it, never a resend's body.
+
+The platform's extension answers and 回访 results are applied once: each answers one answer
+gridcase sent (the latest 延期 or 办结, by its `seq`), and a resend of it is answered as the first
+time, without a second timeline entry or a second reopening.
 """
 
+import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -21,20 +33,29 @@ from gridcase.core.cases.events import record_action
 from gridcase.core.cases.idempotency import digest
 from gridcase.core.cases.transitions import fire
 from gridcase.core.db.connection import read, write
-from gridcase.core.db.models import Case, Evidence, HotlineOrder
+from gridcase.core.db.models import Case, Evidence, HotlineOrder, Outbox
 from gridcase.core.errors import GridcaseError
 from gridcase.core.hotline.answers import check_return, queue_answer
 from gridcase.core.hotline.settings import HotlineSettings
 from gridcase.core.intake.submit import intake
+from gridcase.core.notify.inbox import CENTRE
+from gridcase.core.notify.outbox import notice_channel, outbox_row
 from gridcase.core.people.accounts import person_by_id
 from gridcase.core.people.actor import Actor
 
 if TYPE_CHECKING:
     from gridcase.core.deployment import Deployment
 
-ORDER, CASE, EVIDENCE = HotlineOrder.__table__, Case.__table__, Evidence.__table__
+ORDER, CASE, EVIDENCE, OUTBOX = HotlineOrder.__table__, Case.__table__, Evidence.__table__, Outbox.__table__
 WAITING, OPEN, RETURNED, DONE = "waiting", "open", "returned", "done"
 NEW = "new"  # the number is taken and the report not written yet (or its writing was cut)
+# an order number is part of the paths the platform is sent (photos) and calls (its order's)
+ORDER_NO_PATTERN = "^[A-Za-z0-9_.-]{1,64}$"
+_ORDER_NO = re.compile(ORDER_NO_PATTERN)
+WAITS_FOR = {
+    "class": "平台类别未对应本市案件类别，请指定类别后立案",
+    "place": "无法确定位置，请指定位置后立案",
+}
 
 
 def settings_of(engine: "Deployment") -> HotlineSettings:
@@ -52,8 +73,20 @@ def _platform(engine: "Deployment", actor: Actor, settings: HotlineSettings) -> 
         )
 
 
-def _order(connection: Connection, order_no: str) -> dict[str, Any]:
-    row = connection.execute(select(ORDER).where(ORDER.c.order_no == order_no)).mappings().first()
+def check_order_no(order_no: Any) -> None:
+    if not isinstance(order_no, str) or not _ORDER_NO.match(order_no):
+        raise GridcaseError(
+            "invalid_request",
+            "order_no: an order number is 1 to 64 letters, digits, '_', '.' or '-'",
+            {"field": "order_no", "pointer": "/order_no"},
+        )
+
+
+def _order(connection: Connection, order_no: str, lock: bool = False) -> dict[str, Any]:
+    """The order, its row locked to the transaction when `lock` (PostgreSQL; a SQLite writer is
+    alone anyway)."""
+    query = select(ORDER).where(ORDER.c.order_no == order_no)
+    row = connection.execute(query.with_for_update() if lock else query).mappings().first()
     if row is None:
         raise GridcaseError("not_found", f"no order {order_no}")
     return dict(row)
@@ -70,6 +103,7 @@ def receive(engine: "Deployment", actor: Actor, order: dict[str, Any]) -> tuple[
     answered with what it became; another order under a number already taken is refused."""
     settings = settings_of(engine)
     _platform(engine, actor, settings)
+    check_order_no(order.get("order_no"))
     now, request_hash = engine.time.now(), digest(order)
     row = {
         "order_no": order["order_no"], "person_id": actor.id, "request_hash": request_hash, "status": NEW,
@@ -92,7 +126,7 @@ def receive(engine: "Deployment", actor: Actor, order: dict[str, Any]) -> tuple[
             ) from None
         made = False
     if row["status"] == NEW:
-        _file(engine, settings, row["order_no"], actor, order)
+        _file(engine, settings, row["order_no"], actor)
     return status(engine, actor, order["order_no"]), made
 
 
@@ -120,10 +154,17 @@ def _report(settings: HotlineSettings, order: dict[str, Any]) -> tuple[dict[str,
 
 
 def _file(
-    engine: "Deployment", settings: HotlineSettings, order_no: str, actor: Actor, order: dict
+    engine: "Deployment", settings: HotlineSettings, order_no: str, actor: Actor
 ) -> GridcaseError | None:
-    """Write the order's report, or leave it waiting; the refusal it waits for, if intake refused."""
-    report, waiting_for = _report(settings, order)
+    """Write the order's report as stored, or leave it waiting; the refusal it waits for, if
+    intake refused. An order filed meanwhile by another request (a resend, the operator) is left
+    as that request made it: the status is written only where it is still the one read, and the
+    `waiting_for` read tells the operator's filing (which keeps it) from the first one."""
+    with read(engine.db) as connection:
+        row = _order(connection, order_no)
+    if row["status"] != NEW:
+        return None
+    report, waiting_for = _report(settings, row["sent"])
     values: dict[str, Any]
     refusal = None
     if report is None:
@@ -136,9 +177,38 @@ def _file(
             values = {"status": WAITING, "waiting_for": "place" if exc.code == "out_of_area" else "class"}
         else:
             values = {"status": OPEN, "waiting_for": None, "case_id": result["case_id"]}
+    was = row["waiting_for"]
     with write(engine.db) as connection:
-        connection.execute(update(ORDER).where(ORDER.c.order_no == order_no).values(**values))
+        written = connection.execute(
+            update(ORDER)
+            .where(
+                ORDER.c.id == row["id"],
+                ORDER.c.status == NEW,
+                ORDER.c.waiting_for.is_(None) if was is None else ORDER.c.waiting_for == was,
+            )
+            .values(**values)
+        ).rowcount
+        if written and values["status"] == WAITING and was is None:  # an operator's retry: they know
+            connection.execute(insert(OUTBOX), _waiting_notice(engine, row, values["waiting_for"]))
     return refusal
+
+
+def _waiting_notice(engine: "Deployment", row: dict[str, Any], waiting_for: str) -> dict[str, Any]:
+    """The centre's notice of an order that started waiting for it, with what it waits for."""
+    sent = row["sent"] or {}
+    category = " ".join(str(p) for p in (sent.get("category"), sent.get("category_name")) if p)
+    until = row["return_by"].astimezone(engine.city.timezone)
+    text = (
+        f"12345工单{row['order_no']}（{category}）待人工处理：{WAITS_FOR[waiting_for]}，"
+        f"或于{until:%Y-%m-%d %H:%M}前退单"
+    )
+    payload = {
+        "order_no": row["order_no"],
+        "waiting_for": waiting_for,
+        "return_by": row["return_by"].isoformat(),
+    }
+    now = engine.time.now()
+    return outbox_row(now, notice_channel(engine.city), CENTRE, None, "hotline:waiting", text, payload)
 
 
 def status(engine: "Deployment", actor: Actor, order_no: str) -> dict[str, Any]:
@@ -216,8 +286,14 @@ def file_waiting(engine: "Deployment", actor: Actor, order_no: str, placed: dict
         )
     platform = _person(engine, row["person_id"])
     with write(engine.db) as connection:  # the operator's choice, kept with the order
-        connection.execute(update(ORDER).where(ORDER.c.id == row["id"]).values(sent=order, status=NEW))
-    refusal = _file(engine, settings, order_no, platform, order)
+        moved = connection.execute(
+            update(ORDER)
+            .where(ORDER.c.id == row["id"], ORDER.c.status == WAITING)
+            .values(sent=order, status=NEW)
+        ).rowcount
+    if not moved:
+        raise GridcaseError("conflict", f"order {order_no} is being filed or returned by someone else")
+    refusal = _file(engine, settings, order_no, platform)
     if refusal is not None:
         raise refusal
     return status(engine, platform, order_no)
@@ -232,8 +308,12 @@ def return_waiting(engine: "Deployment", actor: Actor, order_no: str, reason: st
         if row["status"] != WAITING:
             raise GridcaseError("conflict", f"order {order_no} is not waiting (it is {row['status']})")
         check_return(row, now, engine.city.timezone)
+        moved = connection.execute(
+            update(ORDER).where(ORDER.c.id == row["id"], ORDER.c.status == WAITING).values(status=RETURNED)
+        ).rowcount
+        if not moved:
+            raise GridcaseError("conflict", f"order {order_no} is being filed by someone else")
         queue_answer(connection, settings, row, "return", {"reason": reason}, f"退单：{reason}", now)
-        connection.execute(update(ORDER).where(ORDER.c.id == row["id"]).values(status=RETURNED))
     return {"order_no": order_no, "status": RETURNED}
 
 
@@ -251,52 +331,92 @@ def _person(engine: "Deployment", person_id: int) -> Actor:
 # -- the platform's answers -----------------------------------------------------------
 
 
-def extension_answered(engine: "Deployment", actor: Actor, order_no: str, answer: dict[str, Any]) -> dict:
-    """The platform's answer to an extension asked (`approved`, `note`, `until`): kept with the
-    order and written on the case's timeline for the dispatcher who decides it inside."""
-    now = engine.time.now()
+def _answered(connection: Connection, order_no: str, step: str) -> int:
+    """The seq of the latest answer of `step` the order was sent (0 when none): the one the
+    platform's answer answers."""
+    payload = connection.execute(
+        select(OUTBOX.c.payload)
+        .where(OUTBOX.c.recipient == f"hotline:{order_no}", OUTBOX.c.event == f"hotline:{step}")
+        .order_by(OUTBOX.c.id.desc())
+        .limit(1)
+    ).scalar()
+    return int(payload["seq"]) if payload else 0
+
+
+def _apply_once(
+    engine: "Deployment",
+    actor: Actor,
+    order_no: str,
+    step: str,
+    column: str,
+    sent: dict[str, Any],
+    now: datetime,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Keep the platform's answer to the order's latest answer of `step` in the order's `column`
+    and write it on the case's timeline, once: (the order, the answer kept by a first request when
+    this one is its resend, else None). The same answer sent again with other contents is refused."""
+    request = digest(sent)
     with write(engine.db) as connection:
-        row = _order(connection, order_no)
+        row = _order(connection, order_no, lock=True)
         _own(row, actor)
         if row["case_id"] is None:
             raise GridcaseError("conflict", f"order {order_no} has no case")
-        kept = {**answer, "at": now.isoformat()}
-        connection.execute(update(ORDER).where(ORDER.c.id == row["id"]).values(extension=kept))
-        record_action(
-            connection, row["case_id"], "hotline_extension", actor, {"order_no": order_no, **answer}, now
-        )
+        about = _answered(connection, order_no, step)
+        kept = row[column] or {}
+        if kept.get("about") == about and "request" in kept:
+            if kept["request"] != request:
+                raise GridcaseError(
+                    "idempotency_key_reused",
+                    f"order {order_no} was answered before with other contents (answer {about}); "
+                    "it is applied once",
+                    {"order_no": order_no, "seq": about},
+                )
+            return row, kept
+        values = {**sent, "at": now.isoformat(), "about": about, "request": request}
+        connection.execute(update(ORDER).where(ORDER.c.id == row["id"]).values({column: values}))
+        event = "hotline_extension" if column == "extension" else "hotline_visit"
+        record_action(connection, row["case_id"], event, actor, {"order_no": order_no, **sent}, now)
+    return row, None
+
+
+def extension_answered(engine: "Deployment", actor: Actor, order_no: str, answer: dict[str, Any]) -> dict:
+    """The platform's answer to an extension asked (`approved`, `note`, `until`): kept with the
+    order and written on the case's timeline for the dispatcher who decides it inside."""
+    _apply_once(engine, actor, order_no, "extension", "extension", answer, engine.time.now())
     return {"order_no": order_no, "recorded": True}
 
 
 def visited(engine: "Deployment", actor: Actor, order_no: str, visit: dict[str, Any]) -> dict[str, Any]:
-    """The platform's 回访 result (`satisfied`, `note`): kept and written on the timeline; a
-    caller not satisfied reopens the case (the profile's `hotline.reopen` transition, fired as
-    the platform's account, within the city's reopening rules)."""
+    """The platform's 回访 result (`satisfied`, `note`) of the order's latest 办结: kept and written
+    on the timeline; a caller not satisfied reopens the case (the profile's `hotline.reopen`
+    transition, fired as the platform's account, within the city's reopening rules). A resend is
+    answered as the first request was."""
     settings = settings_of(engine)
-    now = engine.time.now()
-    with write(engine.db) as connection:
-        row = _order(connection, order_no)
-        _own(row, actor)
-        if row["case_id"] is None:
-            raise GridcaseError("conflict", f"order {order_no} has no case")
-        connection.execute(
-            update(ORDER).where(ORDER.c.id == row["id"]).values(visit={**visit, "at": now.isoformat()})
-        )
-        record_action(
-            connection, row["case_id"], "hotline_visit", actor, {"order_no": order_no, **visit}, now
-        )
+    row, kept = _apply_once(engine, actor, order_no, "done", "visit", visit, engine.time.now())
+    if kept is not None:
+        # the first request's answer, or (had it stopped before keeping it) what it came to
+        reopened = not visit["satisfied"] and row["status"] == OPEN
+        return kept.get("answer") or {"order_no": order_no, "recorded": True, "reopened": reopened}
     answer: dict[str, Any] = {"order_no": order_no, "recorded": True, "reopened": False}
-    if visit["satisfied"]:
-        return answer
-    note = visit.get("note") or ""
-    try:
-        fire(engine, row["case_id"], settings.reopen, actor, reason=f"12345回访不满意：{note}".rstrip("："))
-    except GridcaseError as exc:  # recorded all the same; the centre reads why it stayed closed
-        answer["refused"] = exc.message
-        return answer
+    if not visit["satisfied"]:
+        note = visit.get("note") or ""
+        try:
+            fire(
+                engine, row["case_id"], settings.reopen, actor, reason=f"12345回访不满意：{note}".rstrip("：")
+            )
+        except GridcaseError as exc:  # recorded all the same; the centre reads why it stayed closed
+            answer["refused"] = exc.message
+        else:
+            answer["reopened"] = True
     with write(engine.db) as connection:
-        connection.execute(update(ORDER).where(ORDER.c.id == row["id"]).values(status=OPEN))
-    answer["reopened"] = True
+        stored = _order(connection, order_no, lock=True)["visit"]
+        connection.execute(
+            update(ORDER).where(ORDER.c.id == row["id"]).values(visit={**stored, "answer": answer})
+        )
+        if answer["reopened"]:
+            connection.execute(
+                update(ORDER).where(ORDER.c.id == row["id"], ORDER.c.status == DONE).values(status=OPEN)
+            )
     return answer
 
 

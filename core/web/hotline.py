@@ -15,7 +15,8 @@ from gridcase.core.web.bodies import BOOLEAN, INTEGER, NUMBER, Schema, obj, text
 from gridcase.core.web.endpoints import _engine, _int, body_of, endpoint, ok
 from gridcase.core.web.identity import require
 
-ORDER_NO = text(minLength=1, maxLength=64)
+# letters, digits, '_', '.', '-': the number is part of the paths the platform calls and is sent
+ORDER_NO = {"type": "string", "pattern": orders.ORDER_NO_PATTERN}
 POINT = {
     "type": "array",
     "items": NUMBER,
