@@ -12,6 +12,7 @@ logging in (docs/public-site.md).
 The site acts as the system (`SYSTEM`): whoever holds a report's token speaks for its reporter.
 """
 
+import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,14 @@ from starlette.staticfiles import StaticFiles
 
 from gridcase.admin_ui.places import grid_labels
 from gridcase.admin_ui.views import ERRORS, FIELDS, UNKNOWN_ERROR, form_of
+from gridcase.core.cases import scope
 from gridcase.core.cases.evidence import Upload
 from gridcase.core.db.connection import read
 from gridcase.core.db.models import Case, CaseEvent, Grid, Report
 from gridcase.core.errors import GridcaseError
 from gridcase.core.hookspecs import hookimpl
+from gridcase.core.hotline.settings import CitizenNotices
+from gridcase.core.intake.submit import Submission
 from gridcase.core.people.actor import SYSTEM, Actor
 from gridcase.core.profile.taxonomy import active_classes, label_zh
 
@@ -42,6 +46,13 @@ PUBLIC_DAYS, PUBLIC_ROWS = 90, 200  # the public list: the last 90 days' cases, 
 SATISFACTION = {"satisfied": "满意", "basically": "基本满意", "unsatisfied": "不满意"}
 CITIZEN = Actor.of("citizen")  # a report from the site: a citizen's, with no account
 MAX_PHOTOS = 3
+FORM_KEYS, KEPT_FORMS = "public_forms", 5  # the session's keys of the forms it was given (_new_form_key)
+# refusals said in the page's own words: (status, message)
+REFUSALS = {
+    "rate_limited": (429, "同一网络提交的反映太多了，请 {seconds} 秒后再提交。"),
+    "public_form_expired": (403, "页面已过期，请检查填写的内容后重新提交。"),
+    "idempotency_key_reused": (409, "这张表单已经提交过了。如需反映另一个问题，请检查内容后重新提交。"),
+}
 
 templates = Environment(
     loader=FileSystemLoader(HERE / "templates"),
@@ -67,11 +78,6 @@ def _message(exc: GridcaseError) -> str:
     return f"{said}：{FIELDS[field]}" if field in FIELDS else said
 
 
-def _sensitive(engine, kind: str, code: str) -> bool:
-    info = engine.catalogue.classes.get((kind, code))
-    return bool(info and info["minor"].get("sensitive"))
-
-
 def _class_name(engine, kind: str, code: str) -> str:
     info = engine.catalogue.classes.get((kind, code))
     return label_zh(info["minor"]["name"]) if info else code
@@ -82,19 +88,18 @@ def _state_name(engine, case: dict[str, Any]) -> str:
 
 
 def _shown(engine, case: dict[str, Any]) -> dict[str, Any]:
-    """A case as the public sees it: no reporter, no contact, and for a sensitive class nothing
-    of where it is or what was said of it."""
-    hidden = _sensitive(engine, case["kind"], case["class_code"])
+    """A case as the public sees it (scope.public_view's rule, which Open311 follows too)."""
+    view = scope.public_view(engine, case)
     return {
         "number": case["number"],
         "class": _class_name(engine, case["kind"], case["class_code"]),
         "state": _state_name(engine, case),
         "closed": case["state_kind"] == "closed",
         "reported": _local(engine, case["reported_at"]),
-        "sensitive": hidden,
-        "description": None if hidden else case["description"],
-        "address": None if hidden else case["address"],
-        "point": None if hidden else [case["lon"], case["lat"]],
+        "sensitive": view["sensitive"],
+        "description": view["description"],
+        "address": view["address"],
+        "point": None if view["lon"] is None else [view["lon"], view["lat"]],
     }
 
 
@@ -121,7 +126,11 @@ def _public_cases(engine) -> list[dict[str, Any]]:
             dict(r)
             for r in connection.execute(
                 select(CASE)
-                .where(CASE.c.reported_at >= since, CASE.c.parent_id.is_(None))
+                .where(
+                    CASE.c.reported_at >= since,
+                    CASE.c.parent_id.is_(None),
+                    scope.publicly_listed(engine),
+                )
                 .order_by(CASE.c.reported_at.desc())
                 .limit(PUBLIC_ROWS)
             ).mappings()
@@ -172,7 +181,7 @@ async def home(request: Request) -> Response:
         return _off()
     engine = request.app.state.engine
     cases = await run_in_threadpool(_public_cases, engine)
-    return _page("home.html", city=engine.city.title_zh, cases=cases)
+    return _page("home.html", city=engine.city.title_zh, cases=cases, center=engine.city.region.center)
 
 
 async def cases_json(request: Request) -> Response:
@@ -185,18 +194,39 @@ async def cases_json(request: Request) -> Response:
 async def report_form(request: Request) -> Response:
     if not _site_on(request):
         return _off()
+    return await _form(request, request.url.path.endswith("/address"), {})
+
+
+async def _form(
+    request: Request, by_address: bool, values: dict[str, str], status: int = 200, error: str = ""
+) -> Response:
+    """The report form, with a new key of its own (`_new_form_key`)."""
     engine = request.app.state.engine
-    by_address = request.url.path.endswith("/address")
     communities = await run_in_threadpool(_communities, engine) if by_address else []
     return _page(
         "report.html",
+        status,
         city=engine.city.title_zh,
         by_address=by_address,
         classes=_classes(engine),
         communities=communities,
-        values={},
+        values=values,
+        error=error,
         center=engine.city.region.center,
+        form_key=_new_form_key(request),
+        # the phone's SMS is promised only where the city sends notices to citizens
+        sms=CitizenNotices.of(engine.profile) is not None,
     )
+
+
+def _new_form_key(request: Request) -> str:
+    """A key for one rendering of the form, remembered in the browser's session (a few, for a
+    few tabs). The submit must bring one back: a page of another site cannot (the session
+    cookie is SameSite), and it is the report's idempotency key, so a second submit of the same
+    form makes no second report."""
+    key = secrets.token_urlsafe(24)
+    request.session[FORM_KEYS] = [*request.session.get(FORM_KEYS, [])[-(KEPT_FORMS - 1) :], key]
+    return key
 
 
 async def submit(request: Request) -> Response:
@@ -215,21 +245,22 @@ async def submit(request: Request) -> Response:
                     uploads.append(Upload(value.filename or "photo", content, "photo"))
             else:
                 values[name] = value.strip()
+        key = values.pop("form_key", "")
+        if not key or key not in request.session.get(FORM_KEYS, []):
+            raise GridcaseError("public_form_expired", "the form's key is not this browser's")
         report = await run_in_threadpool(_report_of, engine, values, by_address)
-        result = await run_in_threadpool(engine.intake, report, CITIZEN, uploads)
+        # the JSON API's and Open311's path: written with the reports that arrive together, and
+        # counted against the limit of the address it came from (core/intake/quota.py)
+        address = request.client.host if request.client else "-"
+        quota = request.app.state.limits["intake"].of(f"address:{address}")
+        submission = Submission(report, CITIZEN, tuple(uploads), f"public:{key}", quota)
+        result = await request.app.state.intake(submission)
     except GridcaseError as exc:
-        communities = await run_in_threadpool(_communities, engine) if by_address else []
-        return _page(
-            "report.html",
-            422,
-            city=engine.city.title_zh,
-            by_address=by_address,
-            classes=_classes(engine),
-            communities=communities,
-            values=values,
-            error=_message(exc) if exc.code != "public_form" else exc.message,
-            center=engine.city.region.center,
-        )
+        status, error = REFUSALS.get(exc.code, (422, ""))
+        if exc.code == "rate_limited":
+            error = error.format(seconds=(exc.details or {}).get("retry_after", 60))
+        error = error or (exc.message if exc.code == "public_form" else _message(exc))
+        return await _form(request, by_address, values, status, error)
     return RedirectResponse(f"/public/follow/{result['token']}?new=1", status_code=303)
 
 
@@ -299,7 +330,17 @@ def _followed(engine, token: str) -> dict[str, Any] | None:
             )
             last = event.to_state
     now, closed_at, public = engine.time.now(), case["closed_at"], engine.city.public
-    closed = case["state_kind"] == "closed" and closed_at is not None and "reopen" in workflow.transitions
+    # each offered where the workflow takes it from the case's state, whatever the other's
+    # existence; never for a case the city turned away (scope.voided_states)
+    ended = (
+        case["state_kind"] == "closed"
+        and closed_at is not None
+        and case["state"] not in scope.voided_states(workflow)
+    )
+    takes = {
+        code: ended and code in workflow.transitions and case["state"] in workflow.transitions[code].sources
+        for code in ("reopen", "survey")
+    }
     answered = any(e.transition == "survey" and closed_at and e.at >= closed_at for e in events)
     survey = [e.payload.get("satisfaction") for e in events if e.transition == "survey"]
     return {
@@ -311,13 +352,13 @@ def _followed(engine, token: str) -> dict[str, Any] | None:
         },
         "steps": steps,
         "replies": replies,
-        "can_reopen": closed
+        "can_reopen": takes["reopen"]
         and public.reopen_days is not None
         and now <= closed_at + timedelta(days=public.reopen_days),
         "reopen_until": _local(engine, closed_at + timedelta(days=public.reopen_days))
-        if closed and public.reopen_days
+        if takes["reopen"] and public.reopen_days
         else "",
-        "can_survey": closed
+        "can_survey": takes["survey"]
         and not answered
         and public.survey_days is not None
         and now <= closed_at + timedelta(days=public.survey_days),

@@ -14,7 +14,7 @@ roles' steps (`require`).
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Connection, and_, exists, false, not_, or_, select, true
 
 from gridcase.core.db.models import Case, CaseUnit, Report, ReportContact, Unit
 from gridcase.core.errors import GridcaseError
@@ -22,6 +22,7 @@ from gridcase.core.errors import GridcaseError
 if TYPE_CHECKING:
     from gridcase.core.deployment import Deployment
     from gridcase.core.people.actor import Actor
+    from gridcase.core.profile.workflow import Workflow
 
 CASE, CASE_UNIT, REPORT, UNIT = (t.__table__ for t in (Case, CaseUnit, Report, Unit))
 CONTACT = ReportContact.__table__
@@ -97,6 +98,50 @@ def view_of(engine: "Deployment", connection: Connection, actor: "Actor", case_i
 
 def public(case: dict[str, Any]) -> dict[str, Any]:
     return {key: case[key] for key in PUBLIC_FIELDS if key in case}
+
+
+def public_view(engine: "Deployment", case: dict[str, Any]) -> dict[str, Any]:
+    """A case's public fields as anyone may read them without logging in (the public site, Open311;
+    docs/public-site.md): for a class the taxonomy marks `sensitive` nothing of where it is or of
+    what was said of it (`sensitive` is True), and for a case that came in by a hotline (a channel
+    of kind `hotline`) not the caller's words, which were taken down for the city, not the public."""
+    out = public(case)
+    info = engine.catalogue.classes.get((case["kind"], case["class_code"]))
+    hidden = bool(info and info["minor"].get("sensitive"))
+    if hidden:
+        out.update(description=None, address=None, lon=None, lat=None, grid=None)
+    channel = engine.catalogue.channels.get(case.get("channel") or "") or {}
+    if channel.get("kind") == "hotline":
+        out["description"] = None
+    out["sensitive"] = hidden
+    return out
+
+
+def publicly_listed(engine: "Deployment") -> ColumnElement:
+    """A WHERE on the case table selecting the cases public lists show: neither a case the city
+    turned away (in a state `voided_states` names) nor one of a class with `published: false`."""
+    voided = [
+        and_(CASE.c.workflow == code, CASE.c.state.in_(sorted(states)))
+        for code, workflow in engine.catalogue.workflows.items()
+        if (states := voided_states(workflow))
+    ]
+    unpublished = [
+        and_(CASE.c.kind == kind, CASE.c.class_code == code)
+        for (kind, code), info in engine.catalogue.classes.items()
+        if info["minor"].get("published") is False
+    ]
+    excluded = voided + unpublished
+    return not_(or_(*excluded)) if excluded else true()
+
+
+def voided_states(workflow: "Workflow") -> frozenset[str]:
+    """The closed states a case reaches only by being turned away (不予受理, 不予立案, 作废): every
+    transition into them stops all its clocks ('*'), as simulate/figures.py tells a bad ending."""
+    closed = {code for code, state in workflow.states.items() if state.kind == "closed"}
+    ended_well = {
+        t.target for t in workflow.transitions.values() if t.target in closed and "*" not in t.stops
+    }
+    return frozenset(closed - ended_well)
 
 
 def is_public(engine: "Deployment", actor: "Actor") -> bool:

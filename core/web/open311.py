@@ -5,8 +5,10 @@ header, else JSON). Field names are the specification's. Services are the taxono
 minor classes (`c-0101` a 部件 class, `e-0101` an 事件 class); a request's status follows its
 workflow state's kind; `expected_datetime` is the deadline of the case's running clock. Posting
 needs an `api_key` (an API token of a citizen or system account), and honours an
-`Idempotency-Key` header scoped to that account (core/idempotency.py). Errors are the
-specification's list of `{code, description}`.
+`Idempotency-Key` header scoped to that account (core/idempotency.py). Requests are read with
+no login, so they show what the public view shows (core/cases/scope.py `public_view`, and
+`publicly_listed` for the lists; docs/public-site.md). Errors are the specification's list of
+`{code, description}`.
 """
 
 import json
@@ -20,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gridcase.core.cases import scope
 from gridcase.core.db.connection import read
 from gridcase.core.db.models import Case, CaseUnit, Clock, Report, Unit
 from gridcase.core.errors import GridcaseError
@@ -220,6 +223,7 @@ def _request_rows(engine, where: list, limit: int) -> list[dict[str, Any]]:
     out = []
     for case in cases:
         info = engine.catalogue.classes.get((case["kind"], case["class_code"]))
+        shown = scope.public_view(engine, case)  # no login: what anyone may read of it
         out.append(
             {
                 "service_request_id": case["number"],
@@ -227,18 +231,18 @@ def _request_rows(engine, where: list, limit: int) -> list[dict[str, Any]]:
                 "status_notes": engine.catalogue.workflows[case["workflow"]].states[case["state"]].name,
                 "service_name": label_zh(info["minor"]["name"]) if info else case["class_code"],
                 "service_code": service_code(case["kind"], case["class_code"]),
-                "description": case["description"],
+                "description": shown["description"],
                 "agency_responsible": agencies.get(case["id"]),
                 "service_notice": None,
                 "requested_datetime": _iso(case["reported_at"]),
                 "updated_datetime": _iso(case["updated_at"]),
                 "expected_datetime": _iso(expected.get(case["id"])),
-                "address": case["address"],
+                "address": shown["address"],
                 "address_id": None,
                 "zipcode": None,
-                "lat": case["lat"],
-                "long": case["lon"],
-                "media_url": media.get(case["id"]),
+                "lat": shown["lat"],
+                "long": shown["lon"],
+                "media_url": None if shown["sensitive"] else media.get(case["id"]),
             }
         )
     return out
@@ -270,7 +274,7 @@ def list_requests(engine, q) -> tuple[str, Any]:
         )
     else:
         start, end = _dates(q, engine)
-        where += [CASE.c.reported_at >= start, CASE.c.reported_at <= end]
+        where += [CASE.c.reported_at >= start, CASE.c.reported_at <= end, scope.publicly_listed(engine)]
         if q.get("service_code"):
             # each code names a (kind, class) pair: c-0101 is not e-0101
             codes = [_class_of(engine, c.strip()) for c in q["service_code"].split(",")]

@@ -7,11 +7,17 @@
     L.control.scale({ imperial: false }).addTo(map);
     return map;
   }
+  // the profile's "lon,lat" centre as Leaflet's [lat, lon]
+  function latLng(center) {
+    var lonLat = (center || "0,0").split(",").map(Number);
+    return [lonLat[1], lonLat[0]];
+  }
   var list = document.getElementById("map");
   if (list) {
     fetch(list.dataset.cases).then(function (r) { return r.json(); }).then(function (data) {
       var points = data.cases.map(function (c) { return [c.point[1], c.point[0]]; });
-      var map = ground(list, points.length ? points[0] : [0, 0]);
+      // no case to show: the city's centre, never the ocean at [0, 0]
+      var map = ground(list, points.length ? points[0] : latLng(list.dataset.center));
       data.cases.forEach(function (c) {
         L.circleMarker([c.point[1], c.point[0]], { radius: 7, color: c.closed ? "#1b7a3a" : "#b35900" })
           .bindPopup(c.number + " " + c["class"] + "：" + c.state).addTo(map);
@@ -21,8 +27,7 @@
   }
   var picker = document.getElementById("picker");
   if (picker) {
-    var center = (picker.dataset.center || "0,0").split(",").map(Number);
-    var map = ground(picker, [center[1], center[0]]);
+    var map = ground(picker, latLng(picker.dataset.center));
     var lon = document.getElementById("lon"), lat = document.getElementById("lat");
     var said = document.getElementById("picked"), marker = null;
     function put(latlng) {
