@@ -317,7 +317,7 @@ def case_detail(engine, actor: Actor, case_id: int) -> dict[str, Any]:
     if view is None:
         raise GridcaseError("forbidden", f"case {case_row['number']} is outside your scope")
     if view == "public":
-        return scope.public(case_row)
+        return scope.public_view(engine, case_row)
     with read(engine.db) as connection:
         contact = scope.contacts(engine, connection, actor, case_row["reports"])
     for report in case_row["reports"]:

@@ -151,10 +151,11 @@ def class_marked(engine, kind: str, code: str, **marks):
 
 def test_one_public_view_for_the_sites_list_and_open311(site):
     base, engine = site
-    sensitive = engine.intake(
+    private = engine.intake(
         {"channel": "web", "point": spot(1), "category": "0501", "kind": "event",
          "address": "隐私路1号", "description": "邻居私搭乱建"}, citizen,
-    )["number"]  # fmt: skip
+    )  # fmt: skip
+    sensitive = private["number"]
     hotline = engine.intake(
         {"channel": "hotline_12345", "point": spot(2), "category": "0101", "kind": "component",
          "address": "热线路2号", "description": "来电人王先生说井盖丢了"}, operator,
@@ -187,6 +188,13 @@ def test_one_public_view_for_the_sites_list_and_open311(site):
     assert served311[hotline]["description"] is None and served311[hotline]["address"] == "热线路2号"
     assert turned_away["number"] not in served311 and unpublished not in served311
     assert turned_away["number"] not in home and unpublished not in home
+    # a citizen's account reading another person's sensitive case through the API: the same view
+    from gridcase.core.web.api_cases import case_detail
+
+    stranger = Actor(10**6, frozenset({"citizen"}))
+    with class_marked(engine, "event", "0501", sensitive=True):
+        seen = case_detail(engine, stranger, private["case_id"])
+    assert seen.get("address") is None and seen.get("lat") is None and seen.get("description") is None
 
 
 def follow_page(base: str, token: str) -> str:
