@@ -20,6 +20,14 @@ EVENT_NAMES = {
     "subtasks_created": N_("拆分子任务"),
     "subtask_closed": N_("子任务办结"),
 }
+# the fields a workflow's step may ask for beyond units and category (workflow.yaml's requires)
+FIELD_NAMES = {
+    "amount": N_("金额"),
+    "cost": N_("费用"),
+    "payment": N_("付款"),
+    "reply": N_("答复内容"),
+    "satisfaction": N_("满意度"),
+}
 # the handling's stage: the photos of the step that stops its clock (the feedback, a takeover)
 # and of every step after it show the result; the ones before, the problem. A case closed
 # without handling (自行处置) has no step after: its photos all count as before.
@@ -36,6 +44,7 @@ def case_context(engine, case: dict[str, Any]) -> dict[str, Any]:
         "channel_names": {c["code"]: c.get("name") for c in engine.profile.get("channels", [])},
         "state_names": state_names(engine),
         "transition_names": {**EVENT_NAMES, **transition_names(engine)},
+        "field_names": FIELD_NAMES,
         "class_names": class_names(engine),
         "units": units,
         "unit_names": {u["code"]: u.get("name") for u in units},

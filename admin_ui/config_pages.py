@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gridcase.admin_ui import workflow_diagram
+from gridcase.admin_ui.names import duration_code, time_unit_names
 from gridcase.admin_ui.places import grid_labels
 from gridcase.admin_ui.render import CATALOGUES, language_of, page
 from gridcase.admin_ui.views import ADMIN, N_, WEIGHTS, WORKFLOW, text_form_of, ui
@@ -80,6 +81,7 @@ def _units_page(engine) -> dict[str, Any]:
         "roles": {r["code"]: r.get("name") for r in engine.profile.get("roles", [])},
         "grid_levels": {lvl["code"]: lvl.get("name") for lvl in engine.profile.get("grid_levels", [])},
         "profile_units": {u["code"]: u for u in engine.profile.get("units", [])},
+        "unit_kinds": {k["code"]: k.get("name") for k in engine.profile.get("unit_kinds", [])},
         "changes": administration.history(engine.db),
     }
 
@@ -251,7 +253,13 @@ def _calendar(engine) -> dict[str, Any]:
 
 
 def _limits_page(engine) -> dict[str, Any]:
-    return {**_calendar(engine), "history": _settings_history(engine, "rule")}
+    return {
+        **_calendar(engine),
+        "history": _settings_history(engine, "rule"),
+        "stage_names": {
+            s["code"]: s.get("name") for s in engine.profile.get("workflow", {}).get("stages", [])
+        },
+    }
 
 
 def _settings_history(engine, kind: str) -> list[dict[str, Any]]:
@@ -287,7 +295,7 @@ async def save_rule(request: Request, actor: Actor) -> Response:
         actor,
         "rule",
         code,
-        {"limit": form.get("limit", "").strip()},
+        {"limit": duration_code(form.get("limit", ""), time_unit_names(engine))},
         form.get("reason", ""),
     )
     return page(
@@ -400,6 +408,15 @@ async def workflow(request: Request, actor: Actor) -> Response:
     return page(request, "config_workflow.html", {"workflows": specs, "graphs": graphs})
 
 
+# the senders a notice goes through (core/notify's channels), as the page names them
+NOTICE_CHANNELS = {
+    "log": N_("系统日志"),
+    "sms": N_("短信"),
+    "web": N_("站内通知"),
+    "hotline": N_("12345热线"),
+}
+
+
 @ui(ADMIN)
 async def outbox(request: Request, actor: Actor) -> Response:
     """The notices: how many wait, were sent or failed, the newest with their last error, and
@@ -410,7 +427,7 @@ async def outbox(request: Request, actor: Actor) -> Response:
     status = request.query_params.get("status") or None
     if status is not None and status not in STATUSES:
         raise GridcaseError(
-            "invalid_request", "状态只能是 pending、sending、sent 或 failed", {"field": "status"}
+            "invalid_request", "状态只能是待发送、发送中、已发送或发送失败", {"field": "status"}
         )
     listing = await run_in_threadpool(outbox_listing, engine.db, status, 100)
     retention = request.app.state.retention
@@ -419,6 +436,8 @@ async def outbox(request: Request, actor: Actor) -> Response:
         "status": status,
         "tz": engine.city.timezone,
         "keep_days": retention.notices.days,
+        "unit_names": {u["code"]: u.get("name") for u in engine.profile.get("units", [])},
+        "channel_names": NOTICE_CHANNELS,
     }
     return page(request, "config_outbox.html", context)
 

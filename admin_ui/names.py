@@ -2,7 +2,12 @@
 
 from typing import Any
 
+from gridcase.core.durations import Duration
 from gridcase.core.profile.taxonomy import active_minors
+
+
+def role_names(engine) -> dict[str, Any]:
+    return {r["code"]: r.get("name") for r in engine.profile.get("roles", [])}
 
 
 def state_names(engine) -> dict[str, Any]:
@@ -18,3 +23,30 @@ def transition_names(engine) -> dict[str, Any]:
 def class_names(engine) -> dict[str, Any]:
     """{"kind:code": name} of the enabled minor classes."""
     return {f"{kind}:{code}": minor.get("name") for kind, code, minor in active_minors(engine.profile)}
+
+
+def time_unit_names(engine) -> dict[str, Any]:
+    return {u["code"]: u.get("name") for u in engine.profile.get("time_limits", {}).get("units", [])}
+
+
+def duration_text(raw: Any, units: dict[str, Any], language: str) -> str:
+    """A profile's duration ('2 urgent_hour') with its unit's name: '2 紧急工作时'."""
+    duration = Duration.parse(raw)
+    if duration is None:
+        return "" if raw is None else str(raw)
+    name = units.get(duration.unit)
+    if isinstance(name, dict):
+        name = name.get(language) or name.get("zh")
+    value = str(duration).split(" ", 1)[0]
+    return f"{value} {name or duration.unit}"
+
+
+def duration_code(text: str, units: dict[str, Any]) -> str:
+    """A duration typed with its unit's name in either language ('3 紧急工作时') as the profile
+    writes it ('3 urgent_hour'); anything else is left for the profile's check to name."""
+    number, _, unit = text.strip().partition(" ")
+    for code, name in units.items():
+        names = name.values() if isinstance(name, dict) else [name]
+        if unit.strip() in names:
+            return f"{number} {code}"
+    return text.strip()

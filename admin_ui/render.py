@@ -21,6 +21,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from gridcase.admin_ui.names import duration_text, role_names, time_unit_names
 from gridcase.core.profile.edits import describe as describe_change
 from gridcase.core.text import clean_text
 
@@ -69,6 +70,14 @@ def local(context: Context, moment: datetime | date | None, form: str = "%Y-%m-%
     return aware.astimezone(zone).strftime(form)
 
 
+@pass_context
+def duration(context: Context, raw: Any) -> str:
+    """A profile's duration in the page's language: '2 urgent_hour' as '2 紧急工作时'."""
+    engine = getattr(context["request"].app.state, "engine", None) if "request" in context else None
+    units = time_unit_names(engine) if engine is not None else {}
+    return duration_text(raw, units, context.get("lang", DEFAULT_LANGUAGE))
+
+
 def _environment(language: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -84,6 +93,7 @@ def _environment(language: str) -> Environment:
     env.globals["describe"] = describe_change
     env.globals["STATUS_LABELS"] = NOTICE_STATUSES
     env.filters["local"] = local
+    env.filters["duration"] = duration
     return env
 
 
@@ -120,6 +130,12 @@ def zone_of(request: Request) -> ZoneInfo | None:
     return engine.city.timezone if engine is not None else None
 
 
+def _role_names(request: Request) -> dict[str, Any]:
+    """The roles by name, for the header's "who is logged in"."""
+    engine = getattr(request.app.state, "engine", None)
+    return role_names(engine) if engine is not None else {}
+
+
 def page(
     request: Request, template: str, context: dict[str, Any], block: str | None = None, status: int = 200
 ) -> HTMLResponse:
@@ -135,6 +151,7 @@ def page(
         "nav": getattr(request.state, "nav", []),
         "calendar_warnings": _calendar_warnings(request),
         "tz": zone_of(request),
+        "role_names": _role_names(request),
         **context,
     }
     if block and request.headers.get("hx-request"):

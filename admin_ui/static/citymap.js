@@ -10,7 +10,10 @@ document.addEventListener("DOMContentLoaded", () => {
   const data = JSON.parse(document.getElementById("map-data").textContent);
   const words = JSON.parse(document.getElementById("map-words").textContent);
   const colours = { green: "#2f9e44", yellow: "#e8a100", red: "#d6336c" };
-  const map = L.map(box, { zoomSnap: 0.5 });
+  // Leaflet's own controls speak English: these say the page's words
+  const map = L.map(box, { zoomSnap: 0.5, zoomControl: false });
+  L.control.zoom({ zoomInTitle: words.zoom_in, zoomOutTitle: words.zoom_out }).addTo(map);
+  map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
   box.gridcaseMap = map; // for tests and the browser's console
   if (data.tiles) {
     L.tileLayer(data.tiles, { attribution: data.attribution, maxZoom: 19 }).addTo(map);
@@ -45,7 +48,8 @@ document.addEventListener("DOMContentLoaded", () => {
   overlays[words.cases] = cases;
   overlays[words.components] = components;
   overlays[words.heat] = heat;
-  L.control.layers(null, overlays, { collapsed: false }).addTo(map);
+  const layers = L.control.layers(null, overlays, { collapsed: false }).addTo(map);
+  layers.getContainer().querySelector(".leaflet-control-layers-toggle").title = words.layers;
   L.control.scale({ imperial: false }).addTo(map);
 
   const legend = L.control({ position: "bottomright" });

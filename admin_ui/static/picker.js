@@ -13,7 +13,10 @@ document.addEventListener("DOMContentLoaded", () => {
   const results = picker.querySelector(".picker-results");
   const search = picker.querySelector(".picker-search");
   const box = picker.querySelector(".picker-map");
-  const map = L.map(box, { zoomSnap: 0.5 });
+  // Leaflet's own controls speak English: these say the page's words
+  const map = L.map(box, { zoomSnap: 0.5, zoomControl: false });
+  L.control.zoom({ zoomInTitle: words.zoom_in, zoomOutTitle: words.zoom_out }).addTo(map);
+  map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
   box.gridcaseMap = map; // for tests and the browser's console
   let marker = null;
 

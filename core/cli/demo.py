@@ -62,7 +62,9 @@ def add_logins(url: str, profile: dict[str, Any]) -> list[dict[str, Any]]:
                 people.change(db, profile, username, roles=[code], unit=unit, grids=grids, active=True)
                 set_password(db, username, password)
             else:
-                person = people.PersonData(username, f"演示{code}", [code], unit, grids)
+                title = role.get("name")
+                zh = title.get("zh") if isinstance(title, dict) else title
+                person = people.PersonData(username, f"演示{zh or code}", [code], unit, grids)
                 people.add(db, profile, person, password)
             logins.append(
                 {"username": username, "password": password, "role": code, "unit": unit, "grids": grids}

@@ -51,6 +51,8 @@ class City:
     def _staff(self) -> dict[str, int]:
         """One simulated person per role, so every event has an actor a bulletin can name."""
         roles = list(self.engine.city.roles)
+        # named as the pages name the role (a timeline shows the name, never the code)
+        titles = {r["code"]: r.get("name") for r in self.engine.profile.get("roles", [])}
         with read(self.engine.db) as connection:
             known = dict(
                 connection.execute(
@@ -60,7 +62,9 @@ class City:
         for role in roles:
             name = SIM_PREFIX + role
             if name not in known:
-                known[name] = add_person(self.engine.db, name, f"模拟{role}", [role])
+                title = titles.get(role)
+                zh = title.get("zh") if isinstance(title, dict) else title
+                known[name] = add_person(self.engine.db, name, f"模拟{zh or role}", [role])
         return {role: known[SIM_PREFIX + role] for role in roles}
 
     # -- the incident, read by this city ---------------------------------------------------

@@ -33,9 +33,7 @@ def route_case(ctx: HookContext, request: RoutingRequest) -> Routing | None:
         )
         if station is not None and found is not None:
             name = label_zh(found["minor"].get("name")) or request.class_code
-            return _shares(
-                profile.get("routing", {}).get("command", {}), units, commander, station, line, name
-            )
+            return _shares(profile.get("routing", {}).get("command", {}), units, commander, station, name)
     return None
 
 
@@ -44,7 +42,6 @@ def _shares(
     units: dict[str, Any],
     commander: dict[str, Any],
     station: dict[str, Any],
-    line: str,
     name: str,
 ) -> Routing:
     owner: str | None = station.get("parent")
@@ -54,7 +51,7 @@ def _shares(
     if shared and owner is not None:
         result.append({"unit": owner, "share": round(1 - commander_share, 6)})
     commander_name, station_name = label_zh(commander.get("name")), label_zh(station.get("name"))
-    why = f"小类 {name} 属{line}条线；{commander_name}指挥本辖区的{station_name}"
+    why = f"小类 {name}：{commander_name}指挥本辖区的{station_name}"
     if shared and owner is not None:
         owner_name = label_zh(units.get(owner, {}).get("name")) or owner
         why += f"，与{owner_name}共同负责（{commander_share:.0%}/{1 - commander_share:.0%}）"

@@ -90,7 +90,7 @@ def test_a_double_clicked_save_saves_once_and_says_no_error(heping, admin):
             row.get_by_role("button", name="保存").click()
         assert answer.value.status in (200, 204)
     assert admin.locator("#errors").inner_text() == ""
-    assert row.get_by_label("时限 reply").input_value() == "7 hour"
+    assert row.get_by_label("时限 reply").input_value() == "7 小时"  # the unit by its name
     engine.refresh_settings()
     changes = [c for c in engine.catalogue.setting_changes if c["code"] == "reply"]
     assert len(changes) == before + 1 and changes[-1]["changes"] == {"limit": "7 hour"}
