@@ -167,4 +167,9 @@ class EvidenceStore:
     def read(self, sha256: str) -> bytes:
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
             raise GridcaseError("not_found", "no such evidence")
-        return self.path_of(sha256).read_bytes()
+        try:
+            return self.path_of(sha256).read_bytes()
+        except FileNotFoundError:  # its row outlived the file (a restore without the folder, say)
+            raise GridcaseError(
+                "not_found", "the evidence's file is missing from the evidence folder"
+            ) from None

@@ -199,3 +199,7 @@ def test_photos_are_stored_once_by_content_with_safe_names(engine):
     stored = [p for p in engine.evidence.root.rglob("*") if p.is_file()]
     assert len(stored) == 1 and stored[0].read_bytes() == JPEG
     assert engine.evidence.read(case["evidence"][0]["sha256"]) == JPEG
+    stored[0].unlink()  # a row whose file is gone is "not found", never a 500
+    with pytest.raises(GridcaseError) as info:
+        engine.evidence.read(case["evidence"][0]["sha256"])
+    assert info.value.code == "not_found"
