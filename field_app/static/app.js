@@ -118,8 +118,14 @@ const MESSAGES = {
   evidence_too_large: () => '照片超过本市的大小限制。',
   invalid_evidence: () => '照片文件无法识别。',
   missing_requirements: () => '缺少必填内容（照片、原因或字段）。',
-  invalid_field: (d) => `填写有误${d.field ? '（' + d.field + '）' : ''}。`,
+  invalid_field: (d) => `填写有误${d.field ? '（' + (FIELDS[d.field] || '内容') + '）' : ''}。`,
   rate_limited: () => '提交过于频繁，请稍后再试。',
+};
+
+// the fields a step's refusal may name, as the person filled them in
+const FIELDS = {
+  units: '单位', reason: '原因', amount: '延期时长', category: '类别', kind: '类别', point: '位置',
+  description: '描述', address: '地址', made_at: '设备时间', version: '案件版本', item: '巡查事项',
 };
 
 function span(duration) {
@@ -133,7 +139,9 @@ function message(body, status) {
   const error = body?.error;
   if (!error) return `服务器错误（${status}），稍后会重试。`;
   const say = MESSAGES[error.code];
-  return (say ? say(error.details || {}) : '服务器拒绝了此操作。') + (say ? '' : `（${error.message}）`);
+  if (say) return say(error.details || {});
+  // the server's own words only when they are Chinese: an English engine message stays off the screen
+  return /[\u4e00-\u9fff]/.test(error.message || '') ? `服务器拒绝了此操作：${error.message}` : '服务器拒绝了此操作。';
 }
 
 // -- the outbox (IndexedDB) ------------------------------------------------------------------
@@ -630,7 +638,8 @@ function act(task, step) {
   const after = [];
   const reason = h('textarea', { id: 'reason', 'aria-label': '原因' });
   const amount = h('select', { id: 'amount', 'aria-label': '延期时长' },
-    [1, 2, 3, 5].flatMap((n) => (state.config?.time_units || []).filter((u) => u.code === 'work_day' || u.code === 'natural_day')
+    // in the city's own units of time, whatever their codes
+    [1, 2, 3, 5].flatMap((n) => (state.config?.time_units || [])
       .map((u) => h('option', { value: `${n} ${u.code}`, text: `${n} ${u.name}` }))));
   const error = h('p', { class: 'error', role: 'alert' });
   const sheet = h('div', { class: 'sheet', role: 'dialog', 'aria-label': step.name });
