@@ -7,6 +7,7 @@ under 1% at the size of a city.
 
 import json
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -292,10 +293,13 @@ def _follow_paths(connection: Connection, rows: list[dict[str, Any]]) -> None:
         connection.execute(update(case).where(case.c.grid == row["code"]).values(grid_path=row["path"]))
 
 
-def export(connection: Connection, level: str | None = None) -> dict[str, Any]:
+def export(connection: Connection, level: str | None = None, codes: Collection[str] = ()) -> dict[str, Any]:
+    """The grids as GeoJSON: all, a level's, or those named by `codes`."""
     query = select(GRID).order_by(GRID.c.path)
     if level:
         query = query.where(GRID.c.level == level)
+    if codes:
+        query = query.where(GRID.c.code.in_(sorted(codes)))
     features = []
     for row in connection.execute(query).mappings():
         properties = {
