@@ -103,9 +103,15 @@ def tasks(engine, actor: Actor, where: tuple[float, float] | None, order: str) -
             light_of(now).label("light"),
         )  # fmt: skip
         .where(scope.case_filter(engine, actor), CASE.c.state_kind == "open", pairs)
-        .order_by(deadline.is_(None), deadline, CASE.c.id)
         .limit(MOST)
     )
+    if order == "distance" and where:  # the nearest MOST, by a flat-earth measure good at a street's scale
+        (x, y), squeeze = where, math.cos(math.radians(where[1])) ** 2
+        query = query.order_by(
+            (CASE.c.lon - x) * (CASE.c.lon - x) * squeeze + (CASE.c.lat - y) * (CASE.c.lat - y)
+        )
+    else:
+        query = query.order_by(deadline.is_(None), deadline, CASE.c.id)
     with read(engine.db) as connection:
         rows = [dict(r) for r in connection.execute(query).mappings()]
     for row in rows:

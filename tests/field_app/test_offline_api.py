@@ -177,7 +177,7 @@ def test_a_device_time_without_an_offset_or_not_a_time_is_refused(engine, api, m
     assert engine.case(case_id)["state"] == "dispatched"
 
 
-def test_tasks_nearby_sorted_by_distance_then_deadline(engine, api):
+def test_tasks_nearby_sorted_by_distance_then_deadline(engine, api, monkeypatch):
     far = reported(engine, FAR)
     near = reported(engine, NEAR)
     for case_id in (far, near):
@@ -191,6 +191,11 @@ def test_tasks_nearby_sorted_by_distance_then_deadline(engine, api):
     assert items[0]["distance_m"] < 150 < 2000 < items[1]["distance_m"] < 3000
     assert items[0]["state_name"] == "待核实" and items[0]["deadline"] is not None
     assert {t["code"] for t in items[0]["transitions"]} == {"verify", "verify_false"}
+    # the nearest of all, not the nearest of those due first: with room for one, the near one
+    monkeypatch.setattr("gridcase.core.web.api_tasks.MOST", 1)
+    (only,) = api.get("/api/v1/tasks", params=here, headers=api.tokens["supervisor"]).json()["items"]
+    assert only["id"] == near
+    monkeypatch.undo()
     by_deadline = api.get(
         "/api/v1/tasks", params={**here, "order": "deadline"}, headers=api.tokens["supervisor"]
     )
