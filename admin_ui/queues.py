@@ -381,6 +381,12 @@ async def export(request: Request, actor: Actor) -> Response:
     engine = request.app.state.engine
     params = ImmutableMultiDict([(k, v) for k, v in request.query_params.multi_items() if k != "page"])
     data = await run_in_threadpool(find, engine, actor, params, MAX_EXPORT)
+    if data["total"] > MAX_EXPORT:  # a workbook cut short without saying so would mislead its reader
+        raise GridcaseError(
+            "invalid_request",
+            f"共 {data['total']} 件，超过一次导出的上限 {MAX_EXPORT} 件：请先用筛选缩小范围",
+            {"field": "q"},
+        )
     options = await run_in_threadpool(_options, engine, True)
     body = await run_in_threadpool(workbook, engine, language_of(request), data, options)
     stamp = data["now"].astimezone(engine.city.timezone).strftime("%Y%m%d-%H%M")

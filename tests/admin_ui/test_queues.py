@@ -264,6 +264,14 @@ def test_the_filtered_queue_exports_as_a_workbook_in_the_citys_time(ui):
     assert rows[1][10] == datetime(2026, 10, 13, 9, 15)
 
 
+def test_a_queue_longer_than_one_workbook_is_refused_in_words(ui, monkeypatch):
+    for n in range(2):
+        report(ui.engine, n)
+    monkeypatch.setattr("gridcase.admin_ui.queues.MAX_EXPORT", 1)
+    answer = ui("zhang").get("/ui/queue/export.xlsx")
+    assert answer.status_code == 422 and "超过一次导出的上限 1 件" in answer.text
+
+
 def test_a_description_that_looks_like_a_formula_is_exported_as_text(ui):
     openpyxl = pytest.importorskip("openpyxl")
     case_id = report(ui.engine, 0, description='=HYPERLINK("http://evil.example","点此")')
