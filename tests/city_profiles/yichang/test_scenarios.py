@@ -77,7 +77,7 @@ def test_sanxin_heyi_one_intake_three_case_types(yichang):
         for c in (garbage, dispute, burst)
     }
     assert paths == {
-        "standard": {"send_verify", "accept", "reject", "self_handle"},
+        "standard": {"send_verify", "accept", "reject", "self_handle", "public_reply"},
         "conflict": {"accept", "reject"},
         "emergency": {"dispatch", "reject"},
     }
