@@ -17,6 +17,7 @@ from gridcase.core.db.models import CaseEvent, Evidence, HotlineOrder, Outbox, R
 from gridcase.core.errors import GridcaseError
 from gridcase.core.hotline.settings import STEP_NAMES, CitizenNotices, HotlineSettings
 from gridcase.core.notify.outbox import outbox_row
+from gridcase.core.profile.taxonomy import label_zh
 
 ORDER, OUTBOX, EVENT, EVIDENCE = (t.__table__ for t in (HotlineOrder, Outbox, CaseEvent, Evidence))
 REPORT, CONTACT = Report.__table__, ReportContact.__table__
@@ -175,8 +176,7 @@ def _tell_citizens(
     if not reporters:
         return
     state = _state_name(profile, case.workflow, transition.to_state)
-    title = profile.get("title")
-    city = (title.get("zh") if isinstance(title, dict) else title) or profile.get("name", "")
+    city = label_zh(profile.get("title")) or profile.get("name", "")
     template = notices.template(transition.to_state)
     rows = []
     for reporter in reporters:
@@ -207,8 +207,7 @@ def _state_name(profile: dict[str, Any], workflow: str, state: str) -> str:
         if flow.get("code") == workflow:
             for s in flow.get("states", ()):
                 if s.get("code") == state:
-                    name = s.get("name")
-                    return (name.get("zh") if isinstance(name, dict) else name) or state
+                    return label_zh(s.get("name")) or state
     return state
 
 
