@@ -7,12 +7,14 @@ rules, assessment) are indexed by the services that own them (cases.catalogue, s
 assess.assessor) and are not repeated here; `plain` is the whole profile as data.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_EVIDENCE_BYTES = 10 * 1024 * 1024
+Section = TypeVar("Section")
 
 
 def _zh(label: str | dict[str, str]) -> str:
@@ -119,10 +121,21 @@ class CityProfile:
     workflows: tuple[str, ...]
     simulation: dict[str, Any]  # the simulated workload (gridcase simulate), read by core.simulate
     plain: dict[str, Any] = field(repr=False, compare=False)
+    _sections: dict[Callable[[dict[str, Any]], Any], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def division_code(self) -> str:
         return self.region.division_code
+
+    def section(self, parse: Callable[[dict[str, Any]], Section]) -> Section:
+        """A section typed by its own package (`parse` reads `plain`: HotlineSettings.of, say),
+        parsed once per profile rather than on every call; those packages import this module,
+        so their types cannot be fields here without an import cycle."""
+        if parse not in self._sections:
+            self._sections[parse] = parse(self.plain)
+        return self._sections[parse]
 
     def role(self, code: str) -> Role:
         """A role by code; one the profile does not define has no scope, group or contacts."""

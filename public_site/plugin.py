@@ -35,6 +35,7 @@ from gridcase.core.db.connection import read
 from gridcase.core.db.models import Case, CaseEvent, Grid, Report
 from gridcase.core.errors import GridcaseError
 from gridcase.core.hookspecs import hookimpl
+from gridcase.core.hotline.orders import SURVEY_ANSWERS, VISIT
 from gridcase.core.hotline.settings import CitizenNotices
 from gridcase.core.intake.submit import Submission
 from gridcase.core.people.actor import SYSTEM, Actor
@@ -341,7 +342,10 @@ def _followed(engine, token: str) -> dict[str, Any] | None:
         code: ended and code in workflow.transitions and case["state"] in workflow.transitions[code].sources
         for code in ("reopen", "survey")
     }
-    answered = any(e.transition == "survey" and closed_at and e.at >= closed_at for e in events)
+    # the closing's answer: the reporter's survey, or the 12345 platform's 回访 if it came first
+    answers = [
+        e.transition for e in events if e.transition in SURVEY_ANSWERS and closed_at and e.at >= closed_at
+    ]
     survey = [e.payload.get("satisfaction") for e in events if e.transition == "survey"]
     return {
         "id": case["id"],
@@ -359,10 +363,11 @@ def _followed(engine, token: str) -> dict[str, Any] | None:
         if takes["reopen"] and public.reopen_days
         else "",
         "can_survey": takes["survey"]
-        and not answered
+        and not answers
         and public.survey_days is not None
         and now <= closed_at + timedelta(days=public.survey_days),
         "answered": SATISFACTION.get(survey[-1] or "", "") if survey else "",
+        "visited": answers[:1] == [VISIT],
     }
 
 

@@ -129,6 +129,7 @@ def change_setting(engine, section: str | None = None, **fields) -> None:
     if section is not None:
         fields = {section: dataclasses.replace(getattr(engine.city, section), **fields)}
     engine.city = dataclasses.replace(engine.city, **fields)
+    engine.hooks.profile = engine.city  # the plugins' ctx.profile
 
 
 @pytest.fixture

@@ -76,15 +76,17 @@ def bump(
 
 
 def record_action(
-    connection: Connection, case_id: int, action: str, actor: "Actor", payload, now, bumped=None
+    connection: Connection, case_id: int, action: str, actor: "Actor", payload, now, bumped=None, unit=None
 ) -> dict[str, Any]:
     """An event that keeps the state (a duplicate report, a sub-task's result), after the version
-    bump `bumped` sent earlier, or one sent now.
+    bump `bumped` sent earlier, or one sent now; `unit` is the unit assessment counts it against.
 
     The version is bumped and read back in one statement, so concurrent recorders queue
     on the row instead of both taking the same event number.
     """
     row = (bumped or bump(connection, case_id, now))()
-    event = event_row(case_id, row["version"], action, row["state"], row["state"], actor, now, payload)
+    event = event_row(
+        case_id, row["version"], action, row["state"], row["state"], actor, now, payload, unit=unit
+    )
     append(connection, event)
     return event

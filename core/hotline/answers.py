@@ -3,21 +3,28 @@ inside the transition's own transaction (the built-in plugin gridcase.plugins.bu
 calls `on_transition` from `during_transition`): a transition that rolls back answers nothing,
 and one that commits has its answers queued, to be delivered with the outbox's retries.
 
+A case's closing also sends each reporter who left a phone the satisfaction survey's link (their
+follow page, `public.survey.sms`), once per closing: the transition that closes it is its only
+sender. A phone that is not one number (words, two numbers, markup) gets no SMS.
+
 Each answer carries its order's `seq` (1, 2, 3 … per order), so the platform can apply them in
 order whatever order the retries deliver them in, and each outbox row's idempotency key, which
 a retry sends again, so the platform never applies one answer twice.
 """
 
+import re
 from datetime import datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from gridcase.core.cases.scope import voided_states
+from gridcase.core.city import CityProfile
 from gridcase.core.db.models import CaseEvent, Evidence, HotlineOrder, Outbox, Report, ReportContact
 from gridcase.core.errors import GridcaseError
 from gridcase.core.hotline.settings import STEP_NAMES, CitizenNotices, HotlineSettings
 from gridcase.core.notify.outbox import outbox_row
-from gridcase.core.profile.taxonomy import label_zh
+from gridcase.core.profile.workflow import Workflow, workflows
 
 ORDER, OUTBOX, EVENT, EVIDENCE = (t.__table__ for t in (HotlineOrder, Outbox, CaseEvent, Evidence))
 REPORT, CONTACT = Report.__table__, ReportContact.__table__
@@ -29,6 +36,8 @@ NEXT_SEQ = (
 )
 # the step that ends an order's answers, and the order's status after it
 ENDS = {"return": "returned", "done": "done"}
+SURVEY_EVENT = "citizen:survey"  # the outbox event of the survey's link (a state's notice: citizen:<state>)
+SMS_NUMBER = re.compile(r"\+?[0-9]{7,15}")
 
 
 def queue_answer(
@@ -58,21 +67,26 @@ def queue_answer(
 
 
 def on_transition(
-    connection: Connection,
-    profile: dict[str, Any],
-    case: Any,
-    transition: Any,
-    now: datetime,
-    zone: tzinfo,
+    connection: Connection, city: CityProfile, case: Any, transition: Any, now: datetime
 ) -> None:
     """Answer the platform's orders of the case, and tell its reporters, as the transition says.
     `case` and `transition` are the hook's CaseView and TransitionView."""
-    settings = HotlineSettings.of(profile)
+    settings = city.section(HotlineSettings.of)
     if settings is not None and transition.code in settings.steps:
-        _answer_orders(connection, settings, case, transition, now, zone)
-    notices = CitizenNotices.of(profile)
-    if notices is not None and transition.from_state != transition.to_state:
-        _tell_citizens(connection, notices, settings, profile, case, transition, now)
+        _answer_orders(connection, settings, case, transition, now, city.timezone)
+    notices = city.section(CitizenNotices.of)
+    if notices is None or transition.from_state == transition.to_state:
+        return
+    workflow = city.section(workflows)[case.workflow]
+    told = notices.states is None or transition.to_state in notices.states
+    surveyed = (
+        city.public.survey_sms and city.public.survey_days is not None and _opens_survey(workflow, transition)
+    )
+    reporters = _reporters(connection, case.id, settings) if told or surveyed else []
+    if told:
+        _tell_citizens(connection, notices, city, workflow, reporters, case, transition, now)
+    if surveyed:
+        _send_survey_link(connection, notices, city, reporters, case, now)
 
 
 def _answer_orders(
@@ -153,62 +167,114 @@ def _photos(connection: Connection, case_id: int, settings: HotlineSettings) -> 
     return [dict(r) for r in rows]
 
 
+def sms_number(phone: str | None) -> str | None:
+    """The number an SMS may go to: 7 to 15 digits after an optional +, spaces and hyphens
+    dropped. Anything else (words, two numbers, markup) is None: no SMS, rather than a guess."""
+    number = re.sub(r"[\s-]", "", phone or "")
+    return number if SMS_NUMBER.fullmatch(number) else None
+
+
+def _reporters(connection: Connection, case_id: int, hotline: HotlineSettings | None) -> list[dict[str, Any]]:
+    """The case's reports whose reporter left a phone an SMS may go to: id, token and number."""
+    query = (
+        select(REPORT.c.id, REPORT.c.token, CONTACT.c.phone)
+        .join(CONTACT, CONTACT.c.report_id == REPORT.c.id)
+        .where(REPORT.c.case_id == case_id, CONTACT.c.phone.is_not(None))
+        .order_by(REPORT.c.id)
+    )
+    if hotline is not None:  # the platform tells its own callers (and calls them back: 回访)
+        query = query.where(REPORT.c.channel != hotline.channel)
+    found = ((r, sms_number(r.phone)) for r in connection.execute(query))
+    return [{"id": r.id, "token": r.token, "phone": number} for r, number in found if number]
+
+
 def _tell_citizens(
     connection: Connection,
     notices: CitizenNotices,
-    hotline: HotlineSettings | None,
-    profile: dict[str, Any],
+    city: CityProfile,
+    workflow: Workflow,
+    reporters: list[dict[str, Any]],
     case,
     transition,
     now: datetime,
 ) -> None:
-    if notices.states is not None and transition.to_state not in notices.states:
-        return
-    query = (
-        select(REPORT.c.id, REPORT.c.token, CONTACT.c.phone)
-        .join(CONTACT, CONTACT.c.report_id == REPORT.c.id)
-        .where(REPORT.c.case_id == case.id, CONTACT.c.phone.is_not(None))
-        .order_by(REPORT.c.id)
-    )
-    if hotline is not None:  # the platform tells its own callers (and answers for them)
-        query = query.where(REPORT.c.channel != hotline.channel)
-    reporters = connection.execute(query).all()
     if not reporters:
         return
-    state = _state_name(profile, case.workflow, transition.to_state)
-    city = label_zh(profile.get("title")) or profile.get("name", "")
     template = notices.template(transition.to_state)
     rows = []
     for reporter in reporters:
-        token = reporter.token or f"t{reporter.id}"
+        token = reporter["token"] or f"t{reporter['id']}"
         fields = {
             "number": case.number,
-            "state": state,
+            "state": workflow.states[transition.to_state].name or transition.to_state,
             "reason": transition.reason or "",
             "token": token,
-            "city": city,
+            "city": _city_name(city),
         }
         rows.append(
             outbox_row(
                 now,
                 notices.channel,
-                f"citizen:{reporter.id}",
+                f"citizen:{reporter['id']}",
                 case.id,
                 f"citizen:{transition.to_state}",
-                _format(template, fields),
-                {"phone": reporter.phone, "token": token, "state": transition.to_state},
+                _format(template, fields, CitizenNotices.DEFAULT),
+                {"phone": reporter["phone"], "token": token, "state": transition.to_state},
             )  # fmt: skip
         )
     connection.execute(insert(OUTBOX), rows)
 
 
-def _state_name(profile: dict[str, Any], workflow: str, state: str) -> str:
-    for flow in (profile.get("workflow") or {}).get("workflows", ()):
-        if flow.get("code") == workflow:
-            for s in flow.get("states", ()):
-                if s.get("code") == state:
-                    return label_zh(s.get("name")) or state
-    return state
+def _opens_survey(workflow: Workflow, transition) -> bool:
+    """Whether the transition closes the case into a state the survey is taken from (a closing,
+    not a step on a closed case, nor a case turned away: the follow page's rule)."""
+    survey = workflow.transitions.get("survey")
+    return (
+        survey is not None
+        and transition.from_state is not None
+        and workflow.kind_of(transition.from_state) == "open"
+        and workflow.kind_of(transition.to_state) == "closed"
+        and transition.to_state in survey.sources
+        and transition.to_state not in voided_states(workflow)
+    )
+
+
+def _send_survey_link(
+    connection: Connection,
+    notices: CitizenNotices,
+    city: CityProfile,
+    reporters: list[dict[str, Any]],
+    case,
+    now: datetime,
+) -> None:
+    """The survey's link (the report's follow page) to each reporter who can follow their report."""
+    rows = []
+    for reporter in (r for r in reporters if r["token"]):
+        link = f"/public/follow/{reporter['token']}#survey"
+        fields = {
+            "number": case.number,
+            "token": reporter["token"],
+            "link": link,
+            "days": str(city.public.survey_days),
+            "city": _city_name(city),
+        }
+        rows.append(
+            outbox_row(
+                now,
+                notices.channel,
+                f"citizen:{reporter['id']}",
+                case.id,
+                SURVEY_EVENT,
+                _format(notices.survey, fields, CitizenNotices.SURVEY),
+                {"phone": reporter["phone"], "token": reporter["token"], "link": link},
+            )  # fmt: skip
+        )
+    if rows:
+        connection.execute(insert(OUTBOX), rows)
+
+
+def _city_name(city: CityProfile) -> str:
+    return city.title_zh or city.name
 
 
 class _Fields(dict):
@@ -216,8 +282,8 @@ class _Fields(dict):
         return "{" + key + "}"  # a field the city misspelt shows as written, never refuses the step
 
 
-def _format(template: str, fields: dict[str, str]) -> str:
+def _format(template: str, fields: dict[str, str], default: str) -> str:
     try:
         return template.format_map(_Fields(fields))
     except (ValueError, IndexError, AttributeError):  # a stray brace: the default says it all the same
-        return CitizenNotices.DEFAULT.format_map(_Fields(fields))
+        return default.format_map(_Fields(fields))

@@ -20,6 +20,10 @@ operator's class with it, never a resend's body.
 The platform's extension answers and 回访 results are applied once: each answers one answer
 gridcase sent (the latest 延期 or 办结, by its `seq`), and a resend of it is answered as the first
 time, without a second timeline entry or a second reopening.
+
+A 回访 result is also a satisfaction answer, as the reporter's survey is (`satisfaction`
+satisfied or unsatisfied on the `hotline_visit` event, which assessment facts count with the
+survey's): one answer counts per closing, whichever of the two comes first.
 """
 
 import re
@@ -33,7 +37,7 @@ from gridcase.core.cases.events import record_action
 from gridcase.core.cases.idempotency import digest
 from gridcase.core.cases.transitions import fire
 from gridcase.core.db.connection import read, write
-from gridcase.core.db.models import Case, Evidence, HotlineOrder, Outbox
+from gridcase.core.db.models import Case, CaseEvent, Evidence, HotlineOrder, Outbox
 from gridcase.core.errors import GridcaseError
 from gridcase.core.hotline.answers import check_return, queue_answer
 from gridcase.core.hotline.settings import HotlineSettings
@@ -47,6 +51,7 @@ if TYPE_CHECKING:
     from gridcase.core.deployment import Deployment
 
 ORDER, CASE, EVIDENCE, OUTBOX = HotlineOrder.__table__, Case.__table__, Evidence.__table__, Outbox.__table__
+EVENT = CaseEvent.__table__
 WAITING, OPEN, RETURNED, DONE = "waiting", "open", "returned", "done"
 NEW = "new"  # the number is taken and the report not written yet (or its writing was cut)
 # an order number is part of the paths the platform is sent (photos) and calls (its order's)
@@ -56,10 +61,15 @@ WAITS_FOR = {
     "class": "平台类别未对应本市案件类别，请指定类别后立案",
     "place": "无法确定位置，请指定位置后立案",
 }
+VISIT = "hotline_visit"
+# what answers a closing's satisfaction survey (回访满意度): the reporter's survey or the
+# platform's 回访, whichever comes first (plugins/builtin/citizens.py refuses a survey after it)
+SURVEY_ANSWERS = ("survey", VISIT)
+SATISFACTION = {True: "satisfied", False: "unsatisfied"}  # a 回访 result as the survey's answer
 
 
 def settings_of(engine: "Deployment") -> HotlineSettings:
-    found = HotlineSettings.of(engine.profile)
+    found = engine.city.section(HotlineSettings.of)
     if found is None:
         raise GridcaseError("not_found", "this city has no 12345 bridge (no hotline: section in its profile)")
     return found
@@ -331,16 +341,16 @@ def _person(engine: "Deployment", person_id: int) -> Actor:
 # -- the platform's answers -----------------------------------------------------------
 
 
-def _answered(connection: Connection, order_no: str, step: str) -> int:
-    """The seq of the latest answer of `step` the order was sent (0 when none): the one the
-    platform's answer answers."""
-    payload = connection.execute(
-        select(OUTBOX.c.payload)
+def _answered(connection: Connection, order_no: str, step: str) -> tuple[int, datetime | None]:
+    """The seq of the latest answer of `step` the order was sent, and when (0 and None when
+    none): the one the platform's answer answers."""
+    sent = connection.execute(
+        select(OUTBOX.c.payload, OUTBOX.c.created_at)
         .where(OUTBOX.c.recipient == f"hotline:{order_no}", OUTBOX.c.event == f"hotline:{step}")
         .order_by(OUTBOX.c.id.desc())
         .limit(1)
-    ).scalar()
-    return int(payload["seq"]) if payload else 0
+    ).first()
+    return (int(sent.payload["seq"]), sent.created_at) if sent else (0, None)
 
 
 def _apply_once(
@@ -361,7 +371,7 @@ def _apply_once(
         _own(row, actor)
         if row["case_id"] is None:
             raise GridcaseError("conflict", f"order {order_no} has no case")
-        about = _answered(connection, order_no, step)
+        about, answered_at = _answered(connection, order_no, step)
         kept = row[column] or {}
         if kept.get("about") == about and "request" in kept:
             if kept["request"] != request:
@@ -374,9 +384,37 @@ def _apply_once(
             return row, kept
         values = {**sent, "at": now.isoformat(), "about": about, "request": request}
         connection.execute(update(ORDER).where(ORDER.c.id == row["id"]).values({column: values}))
-        event = "hotline_extension" if column == "extension" else "hotline_visit"
-        record_action(connection, row["case_id"], event, actor, {"order_no": order_no, **sent}, now)
+        if column == "extension":
+            record_action(
+                connection, row["case_id"], "hotline_extension", actor, {"order_no": order_no, **sent}, now
+            )
+        else:
+            _record_visit(connection, row, actor, sent, answered_at or row["received_at"], now)
     return row, None
+
+
+def _record_visit(
+    connection: Connection, row: dict[str, Any], actor: Actor, visit: dict[str, Any], since: datetime, now
+) -> None:
+    """The 回访 on the case's timeline as a satisfaction answer (`satisfaction`) of the closing
+    its 办结 (sent `since`) reported, counted against the unit the case's last step was; with no
+    `satisfaction` where the reporter's survey answered that closing first."""
+    case_id = row["case_id"]
+    answered = connection.execute(
+        select(EVENT.c.id)
+        .where(EVENT.c.case_id == case_id, EVENT.c.transition.in_(SURVEY_ANSWERS), EVENT.c.at >= since)
+        .limit(1)
+    ).first()
+    payload = {"order_no": row["order_no"], **visit}
+    if answered is None:
+        payload["satisfaction"] = SATISFACTION[bool(visit["satisfied"])]
+    unit = connection.execute(
+        select(EVENT.c.unit)
+        .where(EVENT.c.case_id == case_id, EVENT.c.unit.is_not(None))
+        .order_by(EVENT.c.seq.desc())
+        .limit(1)
+    ).scalar()
+    record_action(connection, case_id, VISIT, actor, payload, now, unit=unit)
 
 
 def extension_answered(engine: "Deployment", actor: Actor, order_no: str, answer: dict[str, Any]) -> dict:

@@ -55,8 +55,12 @@ class CitizenNotices:
     channel: str
     states: frozenset[str] | None  # None: every state
     templates: dict[str, str]
+    survey: str  # the survey's link as the case closes (public.survey.sms)
 
     DEFAULT = "【{city}】您反映的问题（编号{number}）{state}。凭查询码{token}可随时查看办理情况。"
+    SURVEY = (
+        "【{city}】您反映的问题（编号{number}）已办结，请在{days}天内评价办理结果：{link}（查询码{token}）"
+    )
 
     @classmethod
     def of(cls, profile: dict[str, Any]) -> "CitizenNotices | None":
@@ -68,6 +72,7 @@ class CitizenNotices:
             channel=block.get("channel", "sms"),
             states=frozenset(states) if states is not None else None,
             templates={"default": cls.DEFAULT, **(block.get("templates") or {})},
+            survey=block.get("survey", cls.SURVEY),
         )
 
     def template(self, state: str) -> str:

@@ -11,6 +11,9 @@ if TYPE_CHECKING:
     from gridcase.core.profile.crosscheck import CrossChecker
 
 SOURCES = ("clock", "event", "report")
+# events the engine records beside the workflows' transitions that event facts may count: the
+# 12345 platform's 回访 result (core/hotline/orders.py), a satisfaction answer like a survey's
+RECORDED_EVENTS = frozenset({"hotline_visit"})
 
 
 def check_assessment(checker: "CrossChecker") -> None:
@@ -82,7 +85,7 @@ def _check_facts(checker: "CrossChecker", assessment: dict, transitions: set) ->
             continue
         source = sources[0]
         checker.ref(path + ["clock"], fact.get("clock"), checker.stages, "stage")
-        checker.refs(path + ["event"], fact.get("event"), transitions, "transition")
+        checker.refs(path + ["event"], fact.get("event"), transitions | RECORDED_EVENTS, "transition")
         checker.refs(path + ["by"], fact.get("by"), transitions, "transition")
         checker.refs(path + ["unless"], fact.get("unless"), transitions, "transition")
         if source == "clock" and ("measure" not in fact or "by" not in fact):

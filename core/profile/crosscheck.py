@@ -80,6 +80,7 @@ class CrossChecker:
             self.check_assessment,
             self.check_channels,
             self.check_checklists,
+            self.check_hotline,
         ):
             check()
         return self.issues
@@ -317,9 +318,10 @@ class CrossChecker:
             self.refs(["channels", i, "starts"], channel.get("starts"), self.stages, "stage")
             self.ref(["channels", i, "first_contact"], channel.get("first_contact"), self.units, "unit")
 
-    def check_checklists(self) -> None:
+    def _minor_classes(self) -> set[tuple[str, Any]]:
+        """(kind, code) of every minor class of the active edition (one code may be both kinds)."""
         taxonomy = _dict(self.data.get("taxonomy"))
-        classes = {
+        return {
             (kind, minor.get("code"))
             for _, edition in _enumerate(taxonomy.get("editions"))
             if edition.get("code") == taxonomy.get("edition")
@@ -327,6 +329,9 @@ class CrossChecker:
             for _, major in _enumerate(edition.get(kind))
             for _, minor in _enumerate(major.get("minors"))
         }
+
+    def check_checklists(self) -> None:
+        classes = self._minor_classes()
         channels = _codes(self.data.get("channels"))
         seen: dict[Any, Any] = {}
         for c, checklist in _enumerate(self.data.get("checklists")):
@@ -344,6 +349,24 @@ class CrossChecker:
                         f"item {item.get('code')!r} is also in checklist {seen[item['code']]!r}",
                     )
                 seen.setdefault(item.get("code"), checklist.get("code"))
+
+    def check_hotline(self) -> None:
+        """The 12345 mapping names the city's own minor classes: an order of a category mapped
+        to a class the city lacks would be filed as nothing."""
+        hotline = _dict(self.data.get("hotline"))
+        self.ref(["hotline", "channel"], hotline.get("channel"), _codes(self.data.get("channels")), "channel")
+        classes = self._minor_classes()
+        for i, mapped in _enumerate(hotline.get("categories")):
+            code, kind = mapped.get("class"), mapped.get("kind")
+            if not isinstance(code, str):
+                continue
+            kinds = [kind] if kind in ("component", "event") else ["component", "event"]
+            if not any((k, code) in classes for k in kinds):
+                self.error(
+                    ["hotline", "categories", i, "class"],
+                    f"hotline category {mapped.get('code')!r} maps to class {code!r}: "
+                    f"no {kind + ' ' if kind in kinds else ''}minor class {code!r} in the active taxonomy",
+                )
 
     def check_codes(self) -> None:
         fmt = _dict(self.data.get("codes")).get("case_number")

@@ -1,13 +1,13 @@
 """The guards of what citizens do after a case is closed, each within the city's window
 (`public:` in the profile, docs/public-site.md): "not fixed" reopens the case (`reopen_window`),
-and the satisfaction survey is answered once (`survey_window`)."""
+and the satisfaction survey is answered once per closing (`survey_window`), by the reporter or,
+for a case the 12345 platform sent, by the platform's 回访 if it came first."""
 
 from datetime import datetime, timedelta
 from typing import Any
 
 from gridcase.core.hookspecs import hookimpl
-
-SURVEY_TRANSITIONS = ("survey",)
+from gridcase.core.hotline.orders import SURVEY_ANSWERS
 
 
 def _since_closing(context: dict[str, Any], days: int | None, what: str) -> str | None:
@@ -32,9 +32,7 @@ def survey_window(context: dict[str, Any]) -> str | None:
     if refusal:
         return refusal
     closed_at = context["case"]["closed_at"]
-    answered = [
-        e for e in context["events"]() if e["transition"] in SURVEY_TRANSITIONS and e["at"] >= closed_at
-    ]
+    answered = [e for e in context["events"]() if e["transition"] in SURVEY_ANSWERS and e["at"] >= closed_at]
     return "the survey of this closing has been answered already" if answered else None
 
 

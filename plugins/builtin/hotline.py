@@ -1,7 +1,8 @@
 """The 12345 bridge's outward half: each transition of a case the platform sent is answered in
 the transition's own transaction (core/hotline/answers.py), and the answers are POSTed to the
 platform by the `hotline` sender, with the outbox's retries. The same hook queues the SMS a
-reporter who left a phone gets when their case's public state changes.
+reporter who left a phone gets when their case's public state changes, and the satisfaction
+survey's link when it closes.
 
 A city without a `hotline:` section and without `notifications.citizens` gets nothing from it.
 """
@@ -61,4 +62,4 @@ def register_senders() -> list[Any]:
 @hookimpl
 def during_transition(ctx: HookContext, case: CaseView, transition: TransitionView) -> None:
     assert ctx.connection is not None  # the hook runs inside the transition's transaction
-    on_transition(ctx.connection, ctx.profile.plain, case, transition, ctx.now, ctx.profile.timezone)
+    on_transition(ctx.connection, ctx.profile, case, transition, ctx.now)
