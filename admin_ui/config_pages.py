@@ -414,14 +414,37 @@ NOTICE_CHANNELS = {
     "sms": N_("短信"),
     "web": N_("站内通知"),
     "hotline": N_("12345热线"),
+    "webhook": N_("接口推送"),
 }
+
+
+def outbox_of(db: Any, status: str | None, channel: str | None, limit: int) -> dict[str, Any]:
+    """The notices by status and the newest `limit` of `status`, of one `channel` when given
+    (the 12345 platform's queue and failures on their own), and the channels the outbox holds."""
+    from gridcase.core.notify.outbox import OUTBOX, STATUSES
+
+    of_channel = [OUTBOX.c.channel == channel] if channel else []
+    shown = [*of_channel, *([OUTBOX.c.status == status] if status else [])]
+    with read(db) as connection:
+        counts: dict[str, int] = dict(
+            connection.execute(
+                select(OUTBOX.c.status, func.count()).where(*of_channel).group_by(OUTBOX.c.status)
+            ).all()
+        )
+        rows = connection.execute(select(OUTBOX).where(*shown).order_by(OUTBOX.c.id.desc()).limit(limit))
+        channels = connection.execute(select(OUTBOX.c.channel).distinct()).scalars().all()
+        return {
+            "counts": {s: counts.get(s, 0) for s in STATUSES},
+            "rows": [dict(r) for r in rows.mappings()],
+            "channels": sorted(channels, key=lambda c: (c not in NOTICE_CHANNELS, c)),
+        }
 
 
 @ui(ADMIN)
 async def outbox(request: Request, actor: Actor) -> Response:
-    """The notices: how many wait, were sent or failed, the newest with their last error, and
-    how long delivered ones are kept."""
-    from gridcase.core.notify.outbox import STATUSES, outbox_listing
+    """The notices: how many wait, were sent or failed, the newest with their last error, of
+    every channel or of one, and how long delivered ones are kept."""
+    from gridcase.core.notify.outbox import STATUSES
 
     engine = request.app.state.engine
     status = request.query_params.get("status") or None
@@ -429,11 +452,17 @@ async def outbox(request: Request, actor: Actor) -> Response:
         raise GridcaseError(
             "invalid_request", "状态只能是待发送、发送中、已发送或发送失败", {"field": "status"}
         )
-    listing = await run_in_threadpool(outbox_listing, engine.db, status, 100)
+    channel = request.query_params.get("channel") or None
+    if channel is not None and (len(channel) > 40 or not re.fullmatch(r"[A-Za-z0-9_.:-]+", channel)):
+        raise GridcaseError(
+            "invalid_request", "渠道写得不对：应是发送渠道的代码，例如 hotline 或 sms", {"field": "channel"}
+        )
+    listing = await run_in_threadpool(outbox_of, engine.db, status, channel, 100)
     retention = request.app.state.retention
     context = {
         "listing": listing,
         "status": status,
+        "channel": channel,
         "tz": engine.city.timezone,
         "keep_days": retention.notices.days,
         "unit_names": {u["code"]: u.get("name") for u in engine.profile.get("units", [])},

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from gridcase.admin_ui.render import page
-from gridcase.admin_ui.views import N_, text_form_of, ui
+from gridcase.admin_ui.views import N_, hotline_desk, text_form_of, ui
 from gridcase.core.cases import scope
 from gridcase.core.errors import GridcaseError
 from gridcase.core.notify import inbox
@@ -28,6 +28,7 @@ KINDS = {
     "digest": (N_("每日简报"), ""),
     "bulletin": (N_("考核通报"), ""),
     "out_of_grid": (N_("越界提醒"), "yellow"),
+    "hotline": (N_("12345工单"), ""),
 }
 OTHER = (N_("通知"), "")
 
@@ -74,7 +75,10 @@ async def _context(request: Request, actor: Actor, unread_only: bool, number: in
         _cases(request, actor),
     )
     pages = max(1, -(-found["total"] // PAGE))
-    return {**found, "unread_only": unread_only, "page_number": number, "pages": pages, "kind_of": kind_of}
+    return {
+        **found, "unread_only": unread_only, "page_number": number, "pages": pages, "kind_of": kind_of,
+        "hotline_desk": hotline_desk(engine, actor),  # who may open the page a waiting order's notice names
+    }  # fmt: skip
 
 
 @ui()

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from gridcase.admin_ui.render import CATALOGUES, label, language_of, page
 from gridcase.core.errors import GridcaseError
+from gridcase.core.hotline import orders
 from gridcase.core.people.actor import Actor
 from gridcase.core.text import check_fields, check_text
 from gridcase.core.web.bodies import check_multipart_text
@@ -32,10 +33,23 @@ RANKINGS = ("leader", "admin", "shift_leader", "dispatcher")
 WEIGHTS = ("admin", "leader")
 WORKFLOW = ("admin", "leader", "shift_leader", "dispatcher")
 
-# (path, label, roles that see it); an empty tuple: every logged-in person
-NAV = (
+
+def hotline_desk(engine: Any, actor: Actor) -> bool:
+    """Whether the person files and returns the 12345 orders that wait (core/hotline/orders.py
+    `centre`: the city has the bridge, and one of their roles is its channel's and sees every case)."""
+    try:
+        orders.centre(engine, actor)
+    except GridcaseError:
+        return False
+    return True
+
+
+# (path, label, who sees it: roles, an empty tuple for every logged-in person, or a test of the
+# deployment and the person)
+NAV: tuple[tuple[str, str, tuple[str, ...] | Callable[[Any, Actor], bool]], ...] = (
     ("/ui/queue", N_("待办"), ()),
     ("/ui/cases/new", N_("受理上报"), INTAKE),
+    ("/ui/hotline", N_("12345待处理工单"), hotline_desk),
     ("/ui/map", N_("一张图"), ()),
     ("/ui/dashboard", N_("综合态势"), DASHBOARD),
     ("/ui/rankings", N_("考核排名"), RANKINGS),
@@ -64,7 +78,12 @@ def ui(roles: tuple[str, ...] = ()) -> Callable:
                     if request.headers.get("hx-request"):
                         return Response(status_code=401, headers={"HX-Redirect": "/ui/login"})
                     return RedirectResponse(f"/ui/login?next={request.url.path}", status_code=303)
-                request.state.nav = [(path, text) for path, text, who in NAV if allowed(actor, who)]
+                engine = request.app.state.engine
+                request.state.nav = [
+                    (path, text)
+                    for path, text, who in NAV
+                    if (who(engine, actor) if callable(who) else allowed(actor, who))
+                ]
                 request.state.nav += [
                     (p["path"], p["title"])
                     for p in request.app.state.admin_pages

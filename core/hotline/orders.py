@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gridcase.core.cases.events import record_action
 from gridcase.core.cases.idempotency import digest
+from gridcase.core.cases.scope import mask, reads_contacts
 from gridcase.core.cases.transitions import fire
 from gridcase.core.db.connection import read, write
 from gridcase.core.db.models import Case, CaseEvent, Evidence, HotlineOrder, Outbox
@@ -246,25 +247,59 @@ def status(engine: "Deployment", actor: Actor, order_no: str) -> dict[str, Any]:
 # -- the centre ------------------------------------------------------------------------
 
 
-def waiting(engine: "Deployment", limit: int = 200) -> list[dict[str, Any]]:
-    """The orders waiting for an operator, oldest first."""
+def waiting(engine: "Deployment", actor: Actor, limit: int = 200) -> list[dict[str, Any]]:
+    """The orders waiting for an operator, oldest first, as someone of the centre reads them."""
+    centre(engine, actor)
+    full = reads_contacts(engine, actor)
     with read(engine.db) as connection:
         rows = connection.execute(
             select(ORDER).where(ORDER.c.status == WAITING).order_by(ORDER.c.received_at).limit(limit)
         ).mappings()
-        return [
-            {
-                "order_no": r["order_no"],
-                "waiting_for": r["waiting_for"],
-                "category": r["category"],
-                "category_name": (r["sent"] or {}).get("category_name"),
-                "description": (r["sent"] or {}).get("description"),
-                "address": (r["sent"] or {}).get("address"),
-                "received_at": r["received_at"],
-                "return_by": r["return_by"],
-            }  # fmt: skip
-            for r in rows
-        ]
+        return [_as_the_centre_reads(r, full) for r in rows]
+
+
+def for_the_centre(engine: "Deployment", actor: Actor, order_no: str) -> dict[str, Any]:
+    """One order as someone of the centre reads it, whatever its status: what `waiting` lists,
+    with its status and its case's id and number once it is one."""
+    centre(engine, actor)
+    with read(engine.db) as connection:
+        row = _order(connection, order_no)
+        case = (
+            connection.execute(select(CASE.c.id, CASE.c.number).where(CASE.c.id == row["case_id"])).first()
+            if row["case_id"]
+            else None
+        )
+    return {
+        **_as_the_centre_reads(row, reads_contacts(engine, actor)),
+        "status": row["status"],
+        "point": (row["sent"] or {}).get("point"),
+        "case_id": case.id if case else None,
+        "case_number": case.number if case else None,
+    }
+
+
+def _as_the_centre_reads(row: Any, full_contacts: bool) -> dict[str, Any]:
+    """A waiting order's facts for the operator who decides it; its caller masked unless the
+    reader's role reads contacts in full (roles.yaml `contacts`)."""
+    sent = row["sent"] or {}
+    caller = sent.get("caller") or {}
+    name, phone = caller.get("name"), caller.get("phone")
+    return {
+        "order_no": row["order_no"],
+        "waiting_for": row["waiting_for"],
+        "category": row["category"],
+        "category_name": sent.get("category_name"),
+        "description": sent.get("description"),
+        "address": sent.get("address"),
+        "caller": {
+            "name": name if full_contacts else mask("last_name", name),
+            "phone": phone if full_contacts else mask("phone", phone),
+        }
+        if name or phone
+        else None,
+        "received_at": row["received_at"],
+        "return_by": row["return_by"],
+    }
 
 
 def centre(engine: "Deployment", actor: Actor) -> HotlineSettings:

@@ -4,8 +4,6 @@ answer names, with its own account's token; the centre lists the orders waiting 
 them with a class, or returns them. The outward half (the answers) is core/hotline/answers.py.
 """
 
-from typing import Any
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -166,6 +164,11 @@ WAITING = {
             "category_name": NULLABLE,
             "description": NULLABLE,
             "address": NULLABLE,
+            "caller": {
+                "type": ["object", "null"],
+                "properties": {"name": NULLABLE, "phone": NULLABLE},
+                "description": "masked (张*, 138****1111) for roles that read contacts masked",
+            },
             "received_at": {"type": "string"},
             "return_by": {"type": "string"},
         },
@@ -174,17 +177,12 @@ WAITING = {
 }
 
 
-def _waiting(engine: Any, actor: Any) -> list[dict[str, Any]]:
-    orders.centre(engine, actor)
-    return orders.waiting(engine)
-
-
 @endpoint(
     "GET", "/hotline/waiting", "The orders waiting for an operator (no class or no place)", response=WAITING
 )
 async def get_waiting(request: Request) -> Response:
     actor = await require(request)
-    return ok(await run_in_threadpool(_waiting, _engine(request), actor))
+    return ok(await run_in_threadpool(orders.waiting, _engine(request), actor))
 
 
 @endpoint(

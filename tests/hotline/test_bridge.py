@@ -6,39 +6,55 @@ One order lives its whole life (order in, 签收, progress, 延期 asked and ans
 photos, a failed 回访 that reopens the case) while the platform is unreachable for over an hour
 in the middle; another is returned (退单) within the time limit, a third too late; an order no
 class maps waits for an operator. Reporters who left a phone get an SMS per state change.
+
+The centre's operator, in Chromium, files waiting orders on the admin UI's 12345待处理工单 page
+(with a class, and a point on the intake's map when the order had none) and returns another;
+wrong classes, places, reasons and an order handled meanwhile are refused in Chinese.
 """
 
 import hashlib
 import http.server
 import json
+import re
 import shutil
 import socket
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import requests
 import uvicorn
 from sqlalchemy import select
 
+from gridcase.admin_ui.views import FIELDS, hotline_desk
 from gridcase.core.cases.evidence import EvidenceStore, Upload
 from gridcase.core.db.models import Outbox
 from gridcase.core.engine import Engine
 from gridcase.core.hookspecs import hookimpl
+from gridcase.core.hotline import orders
 from gridcase.core.notify.outbox import SmsSender
-from gridcase.core.people.accounts import create_token
+from gridcase.core.people.accounts import create_token, set_password
 from gridcase.core.people.actor import Actor
 from gridcase.core.places.units import add_person
+from gridcase.core.profile.taxonomy import label_zh
 from gridcase.core.timesource import ManualTime
 from gridcase.core.web.app import create_app
+from tests.admin_ui import heping_desk
+from tests.admin_ui.city_browser import needs_chromium
+from tests.admin_ui.conftest import PASSWORD
+from tests.admin_ui.heping_desk import open_as
 from tests.conftest import BACKENDS
+from tests.core.web.test_hostile_input import BAD_TEXT
 
 CITY = Path(__file__).parent / "city"
+chromium = heping_desk.chromium  # one browser for the module's page tests
 POINT = [120.61, 31.337]  # grid 320508001001001, unit 水务局 for class 0101
 CENTRE = Actor.of("operator", "shift_leader", "dispatcher")
 PHOTO = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(300)
+FORM = "application/x-www-form-urlencoded"
 
 
 class Platform:
@@ -352,3 +368,180 @@ def test_a_reporter_who_left_a_phone_gets_an_sms_per_state_change(bridge):
     deliver(engine, 1)
     texts = [text for number, text in gateway.sent if number == "13900002222"]
     assert len(texts) == 1 and "待派遣" in texts[0] and made["number"] in texts[0]
+
+
+# -- the centre's page of waiting orders (admin UI), in Chromium -------------------------------
+
+
+@pytest.fixture(scope="module")
+def desk(bridge, chromium):
+    """The centre's operator in the served city's admin UI: (the UI's base URL, their page)."""
+    engine, _, _, clients = bridge
+    set_password(engine.db, "operator", PASSWORD)
+    base = clients["operator"].base.removesuffix("/api/v1")
+    page = open_as(chromium, base, "operator")
+    yield base, page
+    page.close()
+
+
+def _unplaced(number: str, **more) -> dict:
+    """An order the platform could not place: no point."""
+    return {k: v for k, v in order(number, **more).items() if k != "point"}
+
+
+def _shown(engine, moment: datetime) -> str:
+    return moment.astimezone(engine.city.timezone).strftime("%Y-%m-%d %H:%M")
+
+
+@needs_chromium
+def test_the_operator_files_a_waiting_order_from_the_page_and_returns_another(bridge, desk):
+    engine, platform, _, clients = bridge
+    hotline = clients["h12345"]
+    base, page = desk
+    unmapped = order("GD20261013301", category="990003", category_name="违章搭建", description="楼顶违建")
+    assert hotline.post("/hotline/orders", json=unmapped).json()["status"] == "waiting"
+    received = engine.time.now()
+    assert hotline.post("/hotline/orders", json=order("GD20261013302", category="990004")).status_code == 201
+
+    page.goto(f"{base}/ui/inbox")  # the centre's notice leads to the page
+    page.get_by_role("link", name="去处理").first.click()
+    page.wait_for_url("**/ui/hotline")
+    assert page.locator("header nav a", has_text="12345待处理工单").count() == 1
+    row = page.locator('tr[data-order="GD20261013301"]')
+    cells = row.locator("td").all_inner_texts()
+    assert cells[:7] == [
+        "GD20261013301", _shown(engine, received), "990003 违章搭建", "楼顶违建", "王五 · 13800001111",
+        "待指定类别", "人民路88号",
+    ]  # fmt: skip
+
+    row.get_by_role("link", name="处理").click()
+    page.wait_for_url("**/ui/hotline/GD20261013301")
+    event_0501 = label_zh(engine.catalogue.resolve_class("0501", "event")["minor"]["name"])
+    page.get_by_label("问题类别").select_option(label=event_0501)
+    page.get_by_role("button", name="立案").click()
+    page.locator("#handling").get_by_text("已立案").wait_for()
+    page.locator("a.case-link").click()
+    page.wait_for_url(re.compile(r".*/ui/cases/\d+$"))
+    case = engine.case(int(page.url.rsplit("/", 1)[1]))
+    assert case["channel"] == "hotline_12345" and case["class_code"] == "0501"
+    filed = hotline.get("/hotline/orders/GD20261013301").json()
+    assert filed["status"] == "open" and filed["case_number"] == case["number"]
+
+    page.goto(f"{base}/ui/hotline/GD20261013302")
+    page.get_by_label("退单理由").fill("非本市城管事项，请转区住建局")
+    page.get_by_role("button", name="退单").click()
+    page.locator("#handling").get_by_text("已退单").wait_for()
+    deliver(engine, 1)
+    (returned,) = platform.answers("GD20261013302")
+    assert returned["step"] == "return" and returned["reason"] == "非本市城管事项，请转区住建局"
+    page.goto(f"{base}/ui/hotline")
+    assert page.locator("td.empty").inner_text() == "没有待处理的12345工单"
+
+
+@needs_chromium
+def test_an_order_with_no_place_is_placed_on_the_intakes_map(bridge, desk):
+    engine, _, _, clients = bridge
+    base, page = desk
+    sent = clients["h12345"].post("/hotline/orders", json=_unplaced("GD20261013303"))
+    assert sent.json()["waiting_for"] == "place"
+    page.goto(f"{base}/ui/hotline/GD20261013303")
+    assert page.locator("#handling h2").first.inner_text() == "待指定位置"
+    mapped = label_zh(engine.catalogue.resolve_class("0101", "component")["minor"]["name"])
+    assert page.get_by_label("问题类别").evaluate("s => s.selectedOptions[0].label") == mapped
+    page.locator('.location-picker[data-ready="yes"]').wait_for()
+    box = page.locator(".picker-map").bounding_box()
+    # a point of the city's grids away from the middle, where the other tests' cases are
+    page.locator(".picker-map").click(position={"x": box["width"] * 0.35, "y": box["height"] * 0.3})
+    page.locator(".picker-status", has_text="所在网格").wait_for()
+    lon, lat = (float(page.get_by_label(name).input_value()) for name in ("经度", "纬度"))
+    page.get_by_role("button", name="立案").click()
+    page.locator("#handling").get_by_text("已立案").wait_for()
+    case_id = int(page.locator("a.case-link").get_attribute("href").rsplit("/", 1)[1])
+    case = engine.case(case_id)
+    assert case["channel"] == "hotline_12345" and case["class_code"] == "0101"
+    assert (case["lon"], case["lat"]) == pytest.approx((lon, lat), abs=1e-6)
+
+
+@needs_chromium
+def test_wrong_class_wrong_place_and_a_stale_order_are_told_in_chinese(bridge, desk):
+    engine, _, _, clients = bridge
+    hotline = clients["h12345"]
+    base, page = desk
+    hotline.post("/hotline/orders", json=order("GD20261013304", category="990005"))
+    hotline.post("/hotline/orders", json=_unplaced("GD20261013305"))
+    page.goto(f"{base}/ui/hotline/GD20261013304")
+    csrf = page.locator("input[name=csrf_token]").first.input_value()
+
+    def post(path: str, form: dict):
+        answer = page.request.post(
+            f"{base}/ui/hotline/{path}", form=form, headers={"HX-Request": "true", "X-CSRF-Token": csrf}
+        )
+        return answer.status, answer.text()
+
+    def waiting_for(number: str) -> str | None:
+        return hotline.get(f"/hotline/orders/{number}").json()["waiting_for"]
+
+    status, said = post("GD20261013304/file", {"category": ""})
+    assert status == 422 and "请选择问题类别" in said, said
+    status, said = post("GD20261013304/file", {"category": "component:9999"})
+    assert status == 422 and "没有这个问题类别" in said
+    status, said = post("GD20261013304/file", {"category": "event:0502"})  # a class the city stopped
+    assert status == 422 and "这个问题类别已停用" in said
+    status, said = post("GD20261013304/file", {"category": "anything:0101"})
+    assert status == 422 and "上报的内容有误" in said
+    assert waiting_for("GD20261013304") == "class"  # each refusal left it waiting
+
+    status, said = post("GD20261013305/file", {"category": "component:0101"})
+    assert status == 422 and "这张工单没有位置" in said
+    status, said = post("GD20261013305/file", {"category": "component:0101", "lon": "东经", "lat": "31"})
+    assert status == 422 and "经度必须是数字" in said
+    status, said = post("GD20261013305/file", {"category": "component:0101", "lon": "116.4", "lat": "39.9"})
+    assert status == 422 and "不在本市的任何网格内" in said
+    assert waiting_for("GD20261013305") == "place"
+    status, said = post("GD20261013305/return", {"reason": "  "})
+    assert status == 422 and "请填写退单理由" in said
+    assert post("GD20261013305/return", {"reason": "长" * 1001})[0] == 422
+
+    filing, returning = (
+        {"category": "component:0101", "lon": "120.61", "lat": "31.337"},
+        {"reason": "不属职责"},
+    )
+    for step, good in (("file", filing), ("return", returning)):
+        for field in good:
+            for bad in BAD_TEXT:  # text no page may store or show, in each field: refused naming it
+                sent = {**good, field: bad}
+                body = "&".join(f"{k}={quote(v.encode('utf-8', 'surrogatepass'))}" for k, v in sent.items())
+                answer = page.request.post(
+                    f"{base}/ui/hotline/GD20261013305/{step}",
+                    data=body,
+                    headers={"HX-Request": "true", "X-CSRF-Token": csrf, "Content-Type": FORM},
+                )
+                assert answer.status in (400, 422) and FIELDS[field] in answer.text(), (field, bad)
+    assert waiting_for("GD20261013305") == "place"
+
+    # the order filed in another window meanwhile: this one's forms find it handled
+    page.goto(f"{base}/ui/hotline/GD20261013304")
+    orders.file_waiting(engine, Actor.of("operator"), "GD20261013304", {"category": "0501", "kind": "event"})
+    page.get_by_label("退单理由").fill("不属职责")
+    page.get_by_role("button", name="退单").click()
+    page.locator("#errors").get_by_text("12345工单GD20261013304已被他人处理（已立案）").wait_for()
+    status, said = post("GD20261013304/file", {"category": "event:0501"})
+    assert status == 409 and "已被他人处理（已立案）" in said
+    page.goto(f"{base}/ui/hotline/GD20261013304")
+    assert "这张工单已处理：已立案" in page.locator("#handling").inner_text()
+    for path in ("NOPE1", "工单1"):
+        assert page.goto(f"{base}/ui/hotline/{path}").status == 404
+        assert "没有" in page.locator("main").inner_text()
+
+
+def test_the_waiting_list_masks_the_caller_for_a_role_that_reads_contacts_masked(bridge, monkeypatch):
+    engine, _, _, clients = bridge
+    clients["h12345"].post("/hotline/orders", json=order("GD20261013306", category="990006"))
+    operator = Actor.of("operator")
+    (full,) = [o for o in orders.waiting(engine, operator) if o["order_no"] == "GD20261013306"]
+    assert full["caller"] == {"name": "王五", "phone": "13800001111"}
+    monkeypatch.setattr(orders, "reads_contacts", lambda engine, actor: False)
+    (masked,) = [o for o in orders.waiting(engine, operator) if o["order_no"] == "GD20261013306"]
+    assert masked["caller"] == {"name": "王*", "phone": "138****1111"}
+    assert not hotline_desk(engine, Actor.of("leader")) and hotline_desk(engine, operator)
+    orders.return_waiting(engine, operator, "GD20261013306", "测试完毕")
