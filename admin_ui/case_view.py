@@ -2,6 +2,7 @@
 role and unit), the photos from before and after the handling, the callers' contacts as the
 viewer may read them, and the reply a channel owes its callers."""
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -29,8 +30,8 @@ FIELD_NAMES = {
     "satisfaction": N_("满意度"),
 }
 # the handling's stage: the photos of the step that stops its clock (the feedback, a takeover)
-# and of every step after it show the result; the ones before, the problem. A case closed
-# without handling (自行处置) has no step after: its photos all count as before.
+# and of every step after it show the result; the ones before, the problem. A photo its client
+# marked before or after (the field app's feedback and 自行处置) is shown where it said.
 HANDLING = "handle"
 
 
@@ -53,7 +54,8 @@ def case_context(engine, case: dict[str, Any]) -> dict[str, Any]:
         },
     }
     if "events" not in case:  # a citizen's view of someone else's report: its public fields only
-        return {**context, "steps": [], "photos": {"before": [], "after": []}, "callers": [], "replies": []}
+        empty = {"steps": [], "photos": {"before": [], "after": []}, "callers": [], "replies": []}
+        return {**context, **empty, "made_offline": []}
     steps = _steps(engine, case)
     return {
         **context,
@@ -61,7 +63,18 @@ def case_context(engine, case: dict[str, Any]) -> dict[str, Any]:
         "photos": _photos(engine, case, steps),
         "callers": [r for r in case.get("reports", []) if r.get("contact")],
         "replies": _replies(engine, case),
+        "made_offline": _made_offline(case),
     }
+
+
+def _made_offline(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The reports made on a handset offline whose device time is not their arrival's minute, as
+    the page shows times (a handset's clock a few seconds off is not a report made elsewhen)."""
+    return [
+        r
+        for r in case.get("reports", [])
+        if r.get("made_at") and abs(r["received_at"] - r["made_at"]) >= timedelta(minutes=1)
+    ]
 
 
 def _steps(engine, case: dict[str, Any]) -> list[dict[str, Any]]:
@@ -98,7 +111,7 @@ def _steps(engine, case: dict[str, Any]) -> list[dict[str, Any]]:
 def _photos(engine, case: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """The case's photos as before (the report's, the verification's) and after (those of the
     step that ended the handling, the feedback, and of every step after it: the check's, a
-    rework's), each with the step it came with."""
+    rework's), each with the step it came with; a photo marked before or after where marked."""
     workflow = engine.catalogue.workflows.get(case.get("workflow"))
     ended = {code for code, t in (workflow.transitions.items() if workflow else ()) if HANDLING in t.stops}
     handled = min((s["seq"] for s in steps if s["transition"] in ended), default=None)
@@ -107,7 +120,8 @@ def _photos(engine, case: dict[str, Any], steps: list[dict[str, Any]]) -> dict[s
     for item in case.get("evidence", []):
         step = by_id.get(item.get("event_id"))
         after = step is not None and handled is not None and step["seq"] >= handled
-        photos["after" if after else "before"].append({**item, "step": step})
+        phase = item.get("phase") or ("after" if after else "before")
+        photos[phase].append({**item, "step": step})
     return photos
 
 

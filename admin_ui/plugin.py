@@ -15,6 +15,7 @@ from gridcase.admin_ui import (
     places,
     queues,
     taxonomy_editor,
+    tracks,
     views,
 )
 from gridcase.core.hookspecs import hookimpl
@@ -74,6 +75,7 @@ def ui_routes() -> list[Route]:
         Route("/places/picker.json", places.picker, methods=get),
         Route("/places/search", places.search, methods=get),
         Route("/places/at", places.place_at, methods=get),
+        Route("/tracks", tracks.tracks, methods=get),
         Route("/dashboard", dashboards.dashboard, methods=get),
         Route("/rankings", dashboards.rankings, methods=get),
         Route("/rankings/explain", dashboards.explain, methods=get),

@@ -51,6 +51,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...] | Callable[[Any, Actor], bool]], ...]
     ("/ui/cases/new", N_("受理上报"), INTAKE),
     ("/ui/hotline", N_("12345待处理工单"), hotline_desk),
     ("/ui/map", N_("一张图"), ()),
+    ("/ui/tracks", N_("巡查轨迹"), DASHBOARD),
     ("/ui/dashboard", N_("综合态势"), DASHBOARD),
     ("/ui/rankings", N_("考核排名"), RANKINGS),
     ("/ui/taxonomy", N_("分类管理"), ADMIN),

@@ -40,11 +40,17 @@ SIGNATURES: tuple[tuple[str, str, Callable[[bytes], bool]], ...] = (
 )
 
 
+# a photo's side of the handling, as the client says it: a step's photos may be both (the
+# feedback's before and after), so the step alone cannot say which each is
+PHASES = ("before", "after")
+
+
 @dataclass(frozen=True)
 class Upload:
     filename: str
     content: bytes
     kind: str = "photo"
+    phase: str | None = None  # one of PHASES, or None: the step it comes with decides
 
 
 @dataclass(frozen=True)
@@ -160,7 +166,7 @@ class EvidenceStore:
                 {
                     "case_id": case_id, "event_id": event_id, "kind": meta.kind, "sha256": meta.sha256,
                     "content_type": meta.content_type, "size": meta.size, "filename": meta.filename,
-                    "added_at": now,
+                    "added_at": now, "phase": upload.phase,
                 },
             )  # fmt: skip
 

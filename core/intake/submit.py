@@ -32,6 +32,7 @@ from gridcase.core.intake.quota import Quota, take
 from gridcase.core.intake.write import BY_KEY, Checked, replayed, write_batch
 from gridcase.core.places.geo import CRS, CoordinateError, to_wgs84
 from gridcase.core.profile.checklists import item_class
+from gridcase.core.sla.offline import device_time
 from gridcase.core.text import check_text
 
 if TYPE_CHECKING:
@@ -111,6 +112,10 @@ def check_report(engine: "Deployment", report: dict[str, Any], actor: "Actor") -
     if len(report.get("description") or "") > 5000 or len(report.get("address") or "") > 500:
         raise _invalid("description (5000) or address (500) is too long")
     _check_media_and_contact(report)
+    made_at = None
+    if report.get("made_at") is not None:  # made on a handset offline (the field app), sent now
+        made_at = device_time(report["made_at"])
+        engine.limits.offline.check(made_at, engine.time.now())
     category, kind = report.get("category"), report.get("kind")
     explanation = None
     if report.get("item"):  # a patrol checklist's item names its class (禅城's 334 items)
@@ -141,6 +146,7 @@ def check_report(engine: "Deployment", report: dict[str, Any], actor: "Actor") -
         "classified": explanation,
         "info": info,
         "urgent": bool(report.get("urgent")),
+        "made_at": made_at,
     }
 
 

@@ -433,6 +433,7 @@ def _report_row(e: _Entry, now: datetime) -> dict[str, Any]:
         "lat": r["lat"],
         "crs": r["crs"],
         "received_at": now,
+        "made_at": r["made_at"],
         "token": e.token,
         "media_url": r.get("media_url"),
     }

@@ -19,6 +19,21 @@ DEFAULT_MAX_AGE = "72 hour"
 SKEW = timedelta(minutes=5)
 
 
+def device_time(raw: Any) -> datetime:
+    """A device's time: ISO 8601 with its offset (a handset's local time alone says no moment)."""
+    try:
+        moment = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise GridcaseError(
+            "invalid_request",
+            "made_at is an ISO 8601 time with its offset, e.g. 2026-10-13T09:00:00+08:00",
+            {"field": "made_at"},
+        )
+    return moment
+
+
 @dataclass(frozen=True)
 class OfflineRule:
     stops_clock_at: str  # "arrival" or "device"

@@ -32,6 +32,7 @@ from gridcase.core.intake.submit import Submission
 from gridcase.core.people.actor import Actor
 from gridcase.core.places.geo import CRS
 from gridcase.core.places.units import subtree
+from gridcase.core.sla.offline import device_time
 from gridcase.core.web.bodies import BOOLEAN, INTEGER, NUMBER, TEXT, Schema, obj, text, value
 from gridcase.core.web.endpoints import MAX_ID, _engine, _int, body_of, dumps, endpoint, ok
 from gridcase.core.web.errors import error_response
@@ -108,6 +109,8 @@ REPORT = Schema(
             "address": text(maxLength=500),
             "component": text(maxLength=64),
             "urgent": BOOLEAN,
+            # when a report made offline was made on the device, with its offset (sla/offline.py)
+            "made_at": {**text(maxLength=40), "format": "date-time"},
         },
         required=("channel", "point"),
         # a client's own extra fields are ignored, but their text follows the rule all the same
@@ -381,23 +384,8 @@ def transition_args(engine, actor: Actor, case_id: int, body: dict) -> dict[str,
         raise GridcaseError("invalid_request", "payload is an object and reason is text")
     if version is not None and not isinstance(version, int):
         raise GridcaseError("invalid_request", "version is the case's version number")
-    made_at = _device_time(body["made_at"]) if body.get("made_at") is not None else None
+    made_at = device_time(body["made_at"]) if body.get("made_at") is not None else None
     return {"payload": payload, "reason": reason, "expected_version": version, "made_at": made_at}
-
-
-def _device_time(raw: Any) -> datetime:
-    """A device's time: ISO 8601 with its offset (a handset's local time alone says no moment)."""
-    try:
-        moment = datetime.fromisoformat(raw) if isinstance(raw, str) else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise GridcaseError(
-            "invalid_request",
-            "made_at is an ISO 8601 time with its offset, e.g. 2026-10-13T09:00:00+08:00",
-            {"field": "made_at"},
-        )
-    return moment
 
 
 def fire_for(

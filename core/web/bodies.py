@@ -21,7 +21,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from gridcase.core.cases.evidence import Upload
+from gridcase.core.cases.evidence import PHASES, Upload
 from gridcase.core.errors import GridcaseError
 from gridcase.core.text import PATTERN, problem
 
@@ -233,9 +233,12 @@ async def read_body(request: Request, schema: Schema, multipart: bool = False) -
         wrong = problem(item.filename or "")
         if wrong is not None:
             raise GridcaseError("invalid_text", f"the file name: {wrong}", {"field": name})
-        uploads.append(
-            Upload(item.filename or "file", content, "photo" if name in ("photo", "photos") else name)
-        )
+        if name in PHASES:  # a photo the handset took before or after the handling
+            uploads.append(Upload(item.filename or "file", content, "photo", phase=name))
+        else:
+            uploads.append(
+                Upload(item.filename or "file", content, "photo" if name in ("photo", "photos") else name)
+            )
     raw = fields.pop("report", None) or fields.pop("payload", None) or "{}"
     data = parse(raw.encode("utf-8", "surrogatepass"), "the report field")
     if not isinstance(data, dict):

@@ -27,6 +27,9 @@ MULTIPART = {
     "properties": {
         "report": {"type": "string", "contentMediaType": "application/json"},
         "photo": {"type": "string", "contentEncoding": "binary"},
+        # a photo taken before or after the handling, shown on that side of the case page
+        "before": {"type": "string", "contentEncoding": "binary"},
+        "after": {"type": "string", "contentEncoding": "binary"},
     },
 }
 ERROR_STATUSES = {

@@ -178,6 +178,10 @@ const outbox = {
   async prune() {
     const old = (await outbox.all()).filter((i) => i.status === 'sent' && Date.now() - Date.parse(i.sent_at) > KEEP_SENT);
     for (const item of old) await store('outbox', 'readwrite', (s) => s.delete(item.key));
+    // the days before yesterday's points, once they reached the centre (or it refused them)
+    const before = new Intl.DateTimeFormat('en-CA', { timeZone: state.config?.timezone || 'Asia/Shanghai' }).format(new Date(Date.now() - KEEP_SENT));
+    const days = IDBKeyRange.upperBound(before, true);
+    for (const { key: k } of await trackWhere((p) => p.sent, days)) await store('track', 'readwrite', (s) => s.delete(k));
   },
   async all() {
     const items = (await store('outbox', 'readonly', (s) => s.getAll())) || [];
@@ -248,11 +252,55 @@ async function sendAll() {
     if (answer.status >= 500 || answer.status === 429) return; // try again later
     await settle(item, answer);
   }
+  try {
+    await sendTrack();
+  } catch (offline) {
+    // no connection after all: the points wait on the phone
+  }
+}
+
+// -- the day's track to the centre: the points kept on the phone, a batch at a time -----------
+
+const TRACK_BATCH = 200;
+
+async function trackWhere(test, range, most = Infinity) {
+  // the person's points that pass `test`, with their keys (the store has no key path)
+  const d = await db();
+  return new Promise((resolve, reject) => {
+    const found = [];
+    const t = d.transaction('track', 'readonly');
+    const source = range ? t.objectStore('track').index('day') : t.objectStore('track');
+    source.openCursor(range).onsuccess = (event) => {
+      const cursor = event.target.result;
+      if (!cursor || found.length >= most) return;
+      if (cursor.value.person === state.me?.id && test(cursor.value)) found.push({ key: cursor.primaryKey, point: cursor.value });
+      cursor.continue();
+    };
+    t.oncomplete = () => resolve(found);
+    t.onerror = () => reject(t.error);
+  });
+}
+
+async function sendTrack() {
+  if (!isSupervisor()) return;
+  for (;;) {
+    const batch = await trackWhere((p) => !p.sent, null, TRACK_BATCH);
+    if (!batch.length) return;
+    const points = batch.map(({ point: p }) => ({ made_at: p.at, lon: p.lon, lat: p.lat, accuracy: p.accuracy ?? null }));
+    const answer = await api(`${API}/track`, { method: 'POST', json: { points } });
+    if (!answer.ok) return; // logged out, or the server is busy: the points wait for the next round
+    // a point the centre refused (a fix from a wrong clock) is not sent again: it never will be taken
+    const refused = new Map(answer.body.refused.map((r) => [r.index, r.message]));
+    await store('track', 'readwrite', (s) => {
+      batch.forEach(({ key: k, point }, i) => s.put({ ...point, sent: refused.has(i) ? 'refused' : 'sent', message: refused.get(i) }, k));
+    });
+    if (batch.length < TRACK_BATCH) return;
+  }
 }
 
 async function send(item) {
   const form = new FormData();
-  for (const photo of item.photos || []) form.append('photo', photo.blob, photo.name);
+  for (const photo of item.photos || []) form.append(photo.phase || 'photo', photo.blob, photo.name);
   let path;
   if (item.kind === 'report') {
     form.append('report', JSON.stringify(item.body));
@@ -561,15 +609,18 @@ async function submitReport(event) {
   event.target.disabled = true; // a second tap is not a second report
   const draft = state.draft;
   const where = state.position;
-  const body = { channel: 'patrol', point: [where.lon, where.lat], description: draft.description || draft.choice.label };
+  const body = {
+    channel: 'patrol', point: [where.lon, where.lat], description: draft.description || draft.choice.label,
+    made_at: new Date().toISOString(), // kept beside its arrival: it may wait on the phone
+  };
   if (draft.choice.item) body.item = draft.choice.item;
   else Object.assign(body, { category: draft.choice.category, kind: draft.choice.kind });
   const title = draft.choice.label;
-  const report = await outbox.add({ kind: 'report', title, body, photos: draft.photos.map(strip) });
+  const report = await outbox.add({ kind: 'report', title, body, photos: draft.photos.map((p) => strip(p)) });
   if (draft.selfHandled) {
     await outbox.add({
       kind: 'transition', code: 'self_handle', title: '自行处置：' + title, after: report.key,
-      made_at: new Date().toISOString(), photos: draft.after.map(strip),
+      made_at: new Date().toISOString(), photos: draft.after.map((p) => strip(p, 'after')),
     });
   }
   state.draft = null;
@@ -577,7 +628,8 @@ async function submitReport(event) {
   renderReport();
 }
 
-function strip(p) { return { blob: p.blob, name: p.name, size: p.size }; }
+// a photo's side of the handling ('before', 'after'), sent as its form field's name; none: the step's
+function strip(p, phase) { return { blob: p.blob, name: p.name, size: p.size, phase }; }
 
 async function loadTasks() {
   const where = state.position;
@@ -667,7 +719,8 @@ function act(task, step) {
     await outbox.add({
       kind: 'transition', case_id: task.id, number: task.number, code: step.code, version: task.version,
       title: `${step.name}：${task.number}`, payload, reason: reason.value.trim() || null,
-      made_at: new Date().toISOString(), photos: [...before, ...after].map(strip),
+      made_at: new Date().toISOString(),
+      photos: [...before.map((p) => strip(p, 'before')), ...after.map((p) => strip(p, handling ? 'after' : undefined))],
     });
     close();
     toast(navigator.onLine ? '已办理，正在发送' : '已保存在手机上，有信号时自动发送');
@@ -688,6 +741,7 @@ function act(task, step) {
 async function renderPatrol() {
   const points = await track();
   const walked = points.slice(1).reduce((sum, p, i) => sum + distance(points[i], p), 0);
+  const waiting = points.filter((p) => !p.sent).length;
   const search = h('input', { type: 'search', id: 'checklist-search', placeholder: '搜索巡查事项', 'aria-label': '搜索巡查事项' });
   const items = (state.taxonomy?.checklists || []).filter((l) => !l.channels || l.channels.includes('patrol'));
   const count = items.reduce((n, l) => n + l.items.length, 0);
@@ -712,6 +766,7 @@ async function renderPatrol() {
       map(points),
       h('p', { class: 'small', id: 'track-summary' },
         points.length ? `${points.length} 个位置点，约 ${metres(walked)}，${when(points[0].at)} 起` : '今天还没有位置点',
+        waiting ? `，${waiting} 个待上传` : (points.length ? '，已全部上传' : ''),
         state.outside ? h('span', { class: 'error', text: '　当前在负责网格外' }) : null)),
     count ? h('div', { class: 'card' },
       h('h2', { text: `巡查清单（${count} 项）` }), search, list) : null,
@@ -776,6 +831,7 @@ function online() {
   net.classList.toggle('offline', !navigator.onLine);
 }
 
+let ticking = null; // a round of sending every minute while patrolling: the track goes up as it is walked
 async function start() {
   online();
   const [me, config] = await Promise.all([api(`${API}/me`).catch(() => null), api('/m/config.json').catch(() => null)]);
@@ -789,7 +845,10 @@ async function start() {
   if (taxonomy?.ok) state.taxonomy = taxonomy.body;
   await loadGrids();
   await outbox.prune();
-  if (isSupervisor()) watch();
+  if (isSupervisor()) {
+    watch();
+    ticking ||= setInterval(() => sync(), 60000);
+  }
   await badge();
   const list = tabs();
   go(list[0][0]);

@@ -13,6 +13,7 @@ that is slow, fast or long offline.
 """
 
 import base64
+import re
 import shutil
 import struct
 from collections.abc import Iterator
@@ -24,14 +25,16 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from gridcase.admin_ui.case_view import case_context
 from gridcase.core.cases.evidence import EvidenceStore, Upload
-from gridcase.core.db.models import Case, Evidence
+from gridcase.core.db.models import Case, Evidence, PatrolPoint
 from gridcase.core.engine import Engine
 from gridcase.core.people.accounts import set_password
 from gridcase.core.people.actor import Actor
 from gridcase.core.places.units import add_person
 from gridcase.core.timesource import ManualTime
 
+from ..admin_ui import city_browser
 from ..admin_ui.city_browser import needs_chromium, served
 from ..admin_ui.conftest import CHROMIUM
 from ..conftest import BACKENDS, TESTCITY
@@ -47,6 +50,7 @@ PEOPLE = {
     "supervisor": (["supervisor"], None, ["320508001"]),
     "colleague": (["supervisor"], None, ["320508001"]),
     "water": (["department"], "water", []),
+    "centre": (["operator", "shift_leader", "dispatcher"], None, []),
 }
 EXTRA = """
 time_limits:
@@ -190,6 +194,24 @@ def patrol_cases(engine: Engine) -> list[int]:
         )
 
 
+def at_the_centre(chromium, field: Field, name: str = "centre"):
+    """The admin UI, logged in as a person of the centre (or as `name`)."""
+    return city_browser.log_in(chromium, field.base, name, PASSWORD)
+
+
+def track_points(engine: Engine, person_id: int) -> list[tuple[float, float]]:
+    with engine.db.connect() as connection:
+        point = PatrolPoint.__table__
+        query = select(point.c.lon, point.c.lat).where(point.c.person_id == person_id)
+        return [tuple(row) for row in connection.execute(query.order_by(point.c.made_at))]
+
+
+def photo_sides(engine: Engine, case_id: int) -> dict[str, list[str]]:
+    """The case page's photos, before and after, each by the step it came with."""
+    photos = case_context(engine, engine.case(case_id))["photos"]
+    return {side: [p["step"]["transition"] for p in items] for side, items in photos.items()}
+
+
 def png_size(raw: bytes) -> tuple[int, int]:
     assert raw[:8] == b"\x89PNG\r\n\x1a\n"
     return struct.unpack(">II", raw[16:24])
@@ -237,6 +259,8 @@ def test_a_supervisor_offline_reports_three_problems_and_exactly_three_cases_arr
     before = patrol_cases(field.engine)
     context.set_offline(True)
     expect(page.locator("#net")).to_have_text("离线")
+    made = NOW - timedelta(minutes=40)  # in an underpass, forty minutes before the signal returns
+    context.clock.set_system_time(made)
     places = [(120.605 + 0.01 * i, 31.335) for i in range(3)]  # apart: no report joins another's case
     for n, (lon, lat) in enumerate(places):
         context.set_geolocation({"longitude": lon, "latitude": lat, "accuracy": 8})
@@ -273,6 +297,7 @@ def test_a_supervisor_offline_reports_three_problems_and_exactly_three_cases_arr
         route.abort("connectionreset")
 
     page.route("**/api/v1/cases", lose_the_first_answer)
+    context.clock.set_system_time(NOW)
     context.set_offline(False)
     expect(page.locator("#net")).to_have_text("在线")
     page.wait_for_function("() => fieldApp.sync().then(() => true)")
@@ -287,6 +312,17 @@ def test_a_supervisor_offline_reports_three_problems_and_exactly_three_cases_arr
     numbers = {field.engine.case(c)["number"] for c in cases}
     assert {i["number"] for i in outbox(page)} == numbers
     assert field.engine.case(cases[2])["class_code"] == "0101"  # the checklist item's class
+    for case_id in cases:  # each keeps when it was made on the phone beside when it arrived
+        (report,) = field.engine.case(case_id)["reports"]
+        assert report["received_at"] == NOW and timedelta(0) <= report["made_at"] - made < timedelta(
+            minutes=2
+        )
+    desk = at_the_centre(chromium, field)
+    desk.goto(f"{field.base}/ui/cases/{cases[0]}")
+    expect(desk.locator(".made-offline")).to_have_text(
+        re.compile(r"手机上 2026-10-13 08:(20|21) 上报，2026-10-13 09:00 送达")
+    )
+    desk.context.close()
 
     # the answers were lost on the way (the phone never heard them): sent again, twice at once
     page.evaluate(
@@ -314,9 +350,40 @@ def test_the_day_s_track_the_patrol_checklist_a_warning_outside_the_grids_and_se
     context = phone(chromium, field)
     page = log_in(context, field, "supervisor")
     page.locator("#tabs").get_by_role("button", name="巡查").click()
+    supervisor = field.ids["supervisor"]
+    already = track_points(field.engine, supervisor)
     for lon in (120.611, 120.613, 120.615):
         move(context, page, lon, 31.336)
     expect(page.locator("#alert")).to_be_hidden()
+    page.wait_for_function("() => fieldApp.sync().then(() => true)")
+    walked = [p for p in track_points(field.engine, supervisor) if p not in already]
+    assert [lon for lon, _ in walked][-3:] == [120.611, 120.613, 120.615]
+    # in the underpass: the points wait on the phone, and go up when the signal returns
+    context.set_offline(True)
+    move(context, page, 120.617, 31.336)
+    move(context, page, 120.619, 31.336)
+    page.locator("#tabs").get_by_role("button", name="巡查").click()
+    expect(page.locator("#track-summary")).to_contain_text("2 个待上传")
+    assert (120.619, 31.336) not in track_points(field.engine, supervisor)
+    context.set_offline(False)
+    page.wait_for_function("() => fieldApp.sync().then(() => true)")
+    walked = [p for p in track_points(field.engine, supervisor) if p not in already]
+    assert [lon for lon, _ in walked][-5:] == [120.611, 120.613, 120.615, 120.617, 120.619]
+    page.wait_for_function("() => fieldApp.sync().then(() => true)")  # nothing new: nothing twice
+    assert len(track_points(field.engine, supervisor)) == len(already) + len(walked)
+    # the centre reads the day's track; a department may not
+    desk = at_the_centre(chromium, field)
+    desk.goto(f"{field.base}/ui/tracks?person={supervisor}&date=2026-10-13")
+    expect(desk.locator("svg.track-map polyline.track")).to_have_count(1)
+    expect(desk.locator("svg.track-map polygon.grid")).to_have_count(1)
+    expect(desk.locator("table.track-points tbody tr")).to_have_count(len(already) + len(walked))
+    expect(desk.locator("#track-summary")).to_contain_text(f"{len(already) + len(walked)} 个位置点")
+    snap(desk, field, "field-track")
+    water = at_the_centre(chromium, field, "water")
+    answer = water.goto(f"{field.base}/ui/tracks?person={supervisor}&date=2026-10-13")
+    assert answer.status == 403
+    expect(water.locator("svg.track-map")).to_have_count(0)
+    water.context.close()
     move(context, page, *OUTSIDE)
     expect(page.locator("#alert")).to_contain_text("越界提醒：你已离开负责网格")
     page.locator("#tabs").get_by_role("button", name="巡查").click()
@@ -348,6 +415,12 @@ def test_the_day_s_track_the_patrol_checklist_a_warning_outside_the_grids_and_se
     )
     assert case["state"] == "self_review" and case["class_code"] == "0101"
     assert len(case["evidence"]) == 2
+    # the problem as found, and as left: side by side on the case page
+    assert photo_sides(field.engine, case["id"]) == {"before": ["report"], "after": ["self_handle"]}
+    desk.goto(f"{field.base}/ui/cases/{case['id']}")
+    expect(desk.locator(".photo-column.before img")).to_have_count(1)
+    expect(desk.locator(".photo-column.after small")).to_contain_text("自行处置")
+    desk.context.close()
     context.close()
 
 
@@ -406,6 +479,7 @@ def test_a_handler_s_feedback_made_offline_arrives_with_both_times_and_bad_devic
     (clock,) = [c for c in case["clocks"] if c["stage"] == "handle"]
     assert clock["stopped_at"] == made  # this city's profile: the device's time stops the clock
     assert len([e for e in case["evidence"] if e["event_id"] == event["id"]]) == 2  # before and after
+    assert photo_sides(engine, fed) == {"before": ["handle"], "after": ["handle"]}
 
     # a phone whose clock runs an hour fast, and one whose step waited nine hours (over 8 hour)
     page.locator("#tabs").get_by_role("button", name="我的任务").click()

@@ -246,3 +246,127 @@ def test_a_max_age_in_working_time_is_a_profile_error_where_it_is_written(make_p
     with pytest.raises(ProfileError) as info:
         load_validated(folder)
     assert "/time_limits/offline/max_age" in str(info.value) and "natural time" in str(info.value)
+
+
+def test_photos_sent_as_before_and_after_show_so_on_the_case_page(engine, api):
+    """The feedback's photo before the work and the one after come with one step: each shows on
+    its side, as the handset said, not both as "after"; a step's plain photos follow its step."""
+    from gridcase.admin_ui.case_view import case_context
+
+    case_id = dispatched(engine)
+    signed = api.post(f"/api/v1/cases/{case_id}/transitions/sign", json={}, headers=api.tokens["water"])
+    body = {"payload": {}, "reason": "已修复", "version": signed.json()["version"]}
+    answer = api.post(
+        f"/api/v1/cases/{case_id}/transitions/handle",
+        data={"payload": json.dumps(body)},
+        files=[
+            ("before", ("处置前.jpg", JPEG, "image/jpeg")),
+            ("after", ("处置后.jpg", JPEG + b"1", "image/jpeg")),
+        ],
+        headers=api.tokens["water"],
+    )
+    assert answer.status_code == 200, answer.text
+    photos = case_context(engine, engine.case(case_id))["photos"]
+    assert [(p["filename"], p["step"]["transition"]) for p in photos["before"]] == [
+        ("a.jpg", "verify"),
+        ("处置前.jpg", "handle"),
+    ]
+    assert [p["filename"] for p in photos["after"]] == ["处置后.jpg"]
+    assert {e["filename"]: e["phase"] for e in answer.json()["evidence"]}["处置后.jpg"] == "after"
+
+
+def test_a_report_made_offline_keeps_its_device_time_beside_its_arrival(engine, api):
+    now = engine.time.now()
+    report = {"channel": "patrol", "point": NEAR, "category": "0101", "kind": "component"}
+    made = (now - timedelta(hours=2)).isoformat()
+    sent = api.post(
+        "/api/v1/cases",
+        data={"report": json.dumps({**report, "made_at": made})},
+        files=[("photo", ("现场.jpg", JPEG, "image/jpeg"))],
+        headers={**api.tokens["supervisor"], "Idempotency-Key": "report-offline"},
+    )
+    assert sent.status_code == 201, sent.text
+    (row,) = engine.case(sent.json()["case_id"])["reports"]
+    assert (row["made_at"], row["received_at"]) == (now - timedelta(hours=2), now)
+    # from the future, too old, or not a moment: refused in words naming made_at, and nothing made
+    for made_at, code in (
+        ((now + timedelta(hours=1)).isoformat(), "device_time_future"),
+        ((now - timedelta(hours=73)).isoformat(), "device_time_too_old"),
+        ("2026-10-13T09:00:00", "invalid_request"),
+    ):
+        answer = api.post(
+            "/api/v1/cases",
+            json={**report, "point": FAR, "made_at": made_at},
+            headers=api.tokens["supervisor"],
+        )
+        assert answer.status_code == 422 and answer.json()["error"]["code"] == code, answer.text
+        assert answer.json()["error"]["details"]["field"] == "made_at"
+    plain = api.post("/api/v1/cases", json={**report, "point": FAR}, headers=api.tokens["supervisor"])
+    assert engine.case(plain.json()["case_id"])["reports"][0]["made_at"] is None
+
+
+def test_a_patrol_track_is_kept_once_a_point_and_bad_points_refuse_only_themselves(engine, api):
+    now = engine.time.now()
+    at = [(now - timedelta(minutes=m)).isoformat() for m in (30, 20, 10)]
+    good = [{"made_at": t, "lon": 120.61 + i / 1000, "lat": 31.337, "accuracy": 8} for i, t in enumerate(at)]
+    bad = [
+        {"made_at": at[0], "lon": 200, "lat": 31.3},  # not a place
+        {"made_at": at[0], "lon": "120.6", "lat": 31.3},  # a number's text
+        {"made_at": (now + timedelta(hours=1)).isoformat(), "lon": 120.6, "lat": 31.3},
+        {"made_at": (now - timedelta(hours=73)).isoformat(), "lon": 120.6, "lat": 31.3},
+        {"made_at": "2026-10-13T09:00:00", "lon": 120.6, "lat": 31.3},  # no offset
+        {"made_at": at[0], "lon": 120.6, "lat": 31.3, "accuracy": -1},
+        "here",
+    ]
+    sent = api.post(
+        "/api/v1/track", json={"points": [good[0], *bad, good[1]]}, headers=api.tokens["supervisor"]
+    )
+    assert sent.status_code == 200, sent.text
+    answer = sent.json()
+    assert (answer["received"], answer["kept"]) == (9, 2)
+    assert [(r["index"], r["code"], r["field"]) for r in answer["refused"]] == [
+        (1, "invalid_point", "lon"),
+        (2, "invalid_point", "lon"),
+        (3, "device_time_future", "made_at"),
+        (4, "device_time_too_old", "made_at"),
+        (5, "invalid_request", "made_at"),
+        (6, "invalid_point", "accuracy"),
+        (7, "invalid_point", None),
+    ]
+    assert all(r["message"].startswith(f"point {r['index']}: ") for r in answer["refused"])
+    # the answer was lost: the batch again, and the third point, once each
+    again = api.post("/api/v1/track", json={"points": [*good, good[2]]}, headers=api.tokens["supervisor"])
+    assert (again.json()["kept"], again.json()["refused"]) == (1, [])
+    mine = api.get("/api/v1/track", headers=api.tokens["supervisor"]).json()
+    assert [p["lon"] for p in mine["points"]] == [120.61, 120.611, 120.612]
+    assert mine["points"][0]["arrived_at"] == now.isoformat() and mine["points"][0]["accuracy"] == 8
+
+
+def test_a_track_is_its_person_s_and_the_centre_s_to_see(engine, api):
+    person = api.get("/api/v1/me", headers=api.tokens["supervisor"]).json()["id"]
+    point = {"made_at": engine.time.now().isoformat(), "lon": 120.61, "lat": 31.337}
+    assert (
+        api.post("/api/v1/track", json={"points": [point]}, headers=api.tokens["supervisor"]).json()["kept"]
+        == 1
+    )
+    add_person(engine.db, "desk", "desk", ["operator"])
+    desk = {"Authorization": f"Bearer {create_token(engine.db, 'desk', 'test', engine.time.now())}"}
+    day = engine.time.now().astimezone(engine.city.timezone).date().isoformat()
+    seen = api.get("/api/v1/track", params={"person": person, "date": day}, headers=desk)
+    assert seen.status_code == 200 and len(seen.json()["points"]) == 1, seen.text
+    assert seen.json()["person"]["username"] == "supervisor"
+    # the day before in the city's zone holds none of it
+    assert (
+        api.get("/api/v1/track", params={"person": person, "date": "2000-01-01"}, headers=desk).json()[
+            "points"
+        ]
+        == []
+    )
+    for other in ("water", "elsewhere"):  # a department; another supervisor
+        refused = api.get("/api/v1/track", params={"person": person}, headers=api.tokens[other])
+        assert refused.status_code == 403, refused.text
+    # only a person who patrols sends a track; a bad day is said so
+    assert api.post("/api/v1/track", json={"points": [point]}, headers=api.tokens["water"]).status_code == 403
+    wrong = api.get("/api/v1/track", params={"date": "13/10/2026"}, headers=api.tokens["supervisor"])
+    assert wrong.status_code == 422 and wrong.json()["error"]["details"]["field"] == "date"
+    assert api.post("/api/v1/track", json={"points": [point]}).status_code == 401

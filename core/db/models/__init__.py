@@ -21,6 +21,7 @@ from gridcase.core.db.models.hotline import HotlineOrder
 from gridcase.core.db.models.people import (
     ApiToken,
     LoginAttempt,
+    PatrolPoint,
     Person,
     Responsibility,
     Unit,
@@ -44,7 +45,7 @@ __all__ = [
     "Clock",
     "Component", "Counter", "DigestRun", "Evidence", "Grid", "HotlineOrder", "LedgerEntry", "LoginAttempt",
     "NoticeRead",
-    "Outbox",
+    "Outbox", "PatrolPoint",
     "Person", "RateCount", "Report", "ReportContact", "Responsibility", "SettingChange", "TaxonomyChange",
     "Timer", "TransitionKey", "Unit", "UnitClassChange", "UnitCommand", "UTCDateTime", "WebSession",
 ]  # fmt: skip

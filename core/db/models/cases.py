@@ -117,6 +117,8 @@ class Report(TableModel, table=True):
     lat: float
     crs: str = Field(max_length=16)
     received_at: datetime = _ts(index=True)
+    # when a report made offline was made on the handset (the field app); received_at is its arrival
+    made_at: datetime | None = _ts(default=None)
     # its Open311 token: random, so that nobody finds another's report by counting; reports
     # stored before tokens were random have none and answer to `t<id>` (web/open311.py)
     token: str | None = Field(default=None, unique=True, max_length=32)
@@ -172,6 +174,9 @@ class Evidence(TableModel, table=True):
     size: int
     filename: str = Field(max_length=255)
     added_at: datetime = _ts()
+    # a photo the client said was taken before or after the handling (both come with one step:
+    # the feedback's, a 自行处置's); None leaves it to the step it came with (admin_ui/case_view.py)
+    phase: str | None = Field(default=None, max_length=16)
 
 
 class Clock(TableModel, table=True):

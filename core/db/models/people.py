@@ -5,7 +5,7 @@ No `from __future__ import annotations` here: SQLModel reads the annotations at 
 
 from datetime import datetime
 
-from sqlalchemy import Index, true
+from sqlalchemy import Index, UniqueConstraint, true
 from sqlmodel import Field
 
 from gridcase.core.db.models.types import TableModel, _json, _ts
@@ -105,3 +105,19 @@ class UnitClassChange(TableModel, table=True):
     unit: str = Field(foreign_key="unit.code", primary_key=True, max_length=64)
     since: datetime = _ts(primary_key=True)
     unit_class: str | None = Field(default=None, max_length=64)
+
+
+class PatrolPoint(TableModel, table=True):
+    """A point of a person's patrol track, as their handset fixed it (the field app). A handset
+    sends a point again when an answer is lost: its person and device time make it one point."""
+
+    __tablename__ = "patrol_point"
+    # also the index of a person's day: person_id, then made_at in a range
+    __table_args__ = (UniqueConstraint("person_id", "made_at", name="uq_patrol_point_person_made_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    made_at: datetime = _ts()  # the device's time of the fix
+    lon: float
+    lat: float
+    accuracy: float | None = None  # metres, as the handset reported it
+    arrived_at: datetime = _ts()
