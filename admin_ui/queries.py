@@ -50,7 +50,7 @@ def newest_open(engine, actor: Actor, limit: int, *conditions):
     for an outer query to fetch their details."""
     query = (
         select(CASE.c.id)
-        .where(open_states(engine), scope.case_filter(engine, actor), *conditions)
+        .where(open_states(engine), scope.case_filter(engine, actor, few=True), *conditions)
         .order_by((CASE.c.id + 0).desc())
     )
     return query.limit(limit).scalar_subquery()
@@ -118,13 +118,6 @@ def matching(text: str, phones: bool) -> ColumnElement:
         )
         terms.append(exists(phone))
     return or_(*terms)
-
-
-def handled_by(units: frozenset[str] | set[str]) -> ColumnElement:
-    """Cases a unit of `units` answers for or handles now."""
-    return exists().where(
-        CASE_UNIT.c.case_id == CASE.c.id, CASE_UNIT.c.active, CASE_UNIT.c.unit.in_(sorted(units))
-    )
 
 
 def by_deadline(

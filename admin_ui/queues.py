@@ -19,7 +19,6 @@ from starlette.responses import Response
 from gridcase.admin_ui.names import class_names, state_names, transition_names
 from gridcase.admin_ui.queries import (
     by_deadline,
-    handled_by,
     in_queue,
     matching,
     nearest_deadline,
@@ -37,9 +36,9 @@ from gridcase.core.web.api_cases import SUMMARY, fire_for, light_is, light_of
 
 CASE, CASE_UNIT, GRID = Case.__table__, CaseUnit.__table__, Grid.__table__
 PAGE = 50
-# a queue this short is read whole and ordered here; one up to DENSE cases by a deadline lookup
-# each; a longer one by walking the running clocks in deadline order
-FEW, DENSE = 200, 2_000
+# a queue this short is read whole and ordered here; a longer one by walking the running
+# clocks in deadline order
+FEW = 2_000
 MAX_EXPORT = 10_000  # rows in one workbook: a queue longer than that is narrowed by its filters first
 MAX_BULK = 200
 LIGHTS = {"green": N_("正常"), "yellow": N_("将到期"), "red": N_("已超期")}
@@ -99,7 +98,7 @@ def read_filters(engine, connection: Connection, actor: Actor, params: Immutable
     if "channel" in shown and shown["channel"] not in {c["code"] for c in engine.profile.get("channels", [])}:
         raise _invalid(f"没有这个渠道（{shown['channel']}），请从列表中选择渠道", "channel")
     if "unit" in shown:
-        found.units = engine.places.subtree(connection, shown["unit"])
+        found.units = engine.places.subtree(shown["unit"], connection)
         if not found.units:
             raise _invalid(f"没有这个单位（{shown['unit']}），请从列表中选择单位", "unit")
     if "grid" in shown:
@@ -127,19 +126,21 @@ def read_filters(engine, connection: Connection, actor: Actor, params: Immutable
 
 
 def _conditions(engine, actor: Actor, f: Filters, now: datetime) -> list[Any]:
-    conditions = [in_queue(engine, f.states), scope.case_filter(engine, actor)]
+    conditions = [in_queue(engine, f.states), scope.case_filter(engine, actor, few=True)]
     shown = f.shown
     if "light" in shown:
         conditions.append(light_is(now, shown["light"]))
     if "class" in shown:
         kind, _, code = shown["class"].partition(":")
-        conditions += [CASE.c.kind == kind, CASE.c.class_code == code]
+        # open, as every case on a queue is: the index on (class, open or closed) then finds
+        # the class's open cases alone, not all it ever had
+        conditions += [CASE.c.kind == kind, CASE.c.class_code == code, CASE.c.state_kind == "open"]
     if "channel" in shown:
         conditions.append(CASE.c.channel == shown["channel"])
     if "grid" in shown:
         conditions.append(CASE.c.grid_path.contains(f"/{shown['grid']}/", autoescape=True))
     if f.units is not None:
-        conditions.append(handled_by(f.units))
+        conditions.append(scope.handled_by(f.units, few=True))
     if f.since is not None:
         conditions.append(CASE.c.reported_at >= f.since)
     if f.before is not None:
@@ -171,11 +172,11 @@ def _rows(connection: Connection, ids: list[int], now: datetime) -> list[dict[st
 def find(engine, actor: Actor, params: ImmutableMultiDict, limit: int = PAGE) -> dict[str, Any]:
     """One page of the person's queue and how many cases it holds in all.
 
-    A queue of up to FEW cases (a search, narrow filters) is read whole with each case's
-    nearest deadline, then counted and ordered here: one pass over the open cases. A longer one
-    is counted; up to DENSE cases are ordered by a lookup of each one's deadline, and more by
-    walking the running clocks in deadline order (see queries.by_deadline): ordering every open
-    case of a city by a lookup each took longer."""
+    A queue of up to FEW cases (a department's, a search, narrow filters) is read whole, then
+    counted and ordered here by each case's nearest deadline: one pass over the open cases,
+    where counting and then ordering them in SQL took two. A longer one is counted, and ordered
+    by walking the running clocks in deadline order (see queries.by_deadline): ordering every
+    open case of a city by a lookup each took longer."""
     now = engine.time.now()
     with read(engine.db) as connection:
         if connection.dialect.name == "postgresql":
@@ -184,23 +185,20 @@ def find(engine, actor: Actor, params: ImmutableMultiDict, limit: int = PAGE) ->
             connection.exec_driver_sql("SET LOCAL jit = off")
         f = read_filters(engine, connection, actor, params)
         conditions = _conditions(engine, actor, f, now)
-        due = nearest_deadline()
-        few = connection.execute(select(CASE.c.id, due.label("due")).where(*conditions).limit(FEW + 1)).all()
+        few = connection.execute(select(CASE.c.id).where(*conditions).limit(FEW + 1)).scalars().all()
         if len(few) <= FEW:
             total = len(few)
             f.page = min(f.page, max(1, -(-total // limit)))
-            ordered = sorted(few, key=lambda r: (r.due is None, r.due or now, r.id))
+            # their deadlines looked up once they are known to be few: a long queue's first
+            # FEW cases would be looked up for nothing
+            due = select(CASE.c.id, nearest_deadline().label("due")).where(CASE.c.id.in_(few))
+            ordered = sorted(connection.execute(due), key=lambda r: (r.due is None, r.due or now, r.id))
             ids = [r.id for r in ordered[(f.page - 1) * limit : f.page * limit]]
         else:
             total = connection.execute(select(func.count()).select_from(CASE).where(*conditions)).scalar_one()
             f.page = min(f.page, max(1, -(-total // limit)))
             skip = (f.page - 1) * limit
-            if total <= DENSE:  # a lookup for each of these is cheaper than walking past the rest
-                looked_up = select(CASE.c.id).where(*conditions).order_by(due.nulls_last(), CASE.c.id)
-                ids = list(connection.execute(looked_up.offset(skip).limit(limit)).scalars())
-            else:
-                light = f.shown.get("light")
-                ids = by_deadline(connection, conditions, skip, limit, now, light)
+            ids = by_deadline(connection, conditions, skip, limit, now, f.shown.get("light"))
         rows = _rows(connection, ids, now)
     return {"rows": rows, "total": total, "pages": max(1, -(-total // limit)), "filters": f, "now": now}
 

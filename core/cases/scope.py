@@ -12,11 +12,12 @@ What a person may read is decided here (`case_filter`), and what they may act on
 roles' steps (`require`).
 """
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Connection, and_, exists, false, not_, or_, select, true
 
-from gridcase.core.db.models import Case, CaseUnit, Report, ReportContact, Unit
+from gridcase.core.db.models import Case, CaseUnit, Report, ReportContact
 from gridcase.core.errors import GridcaseError
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from gridcase.core.people.actor import Actor
     from gridcase.core.profile.workflow import Workflow
 
-CASE, CASE_UNIT, REPORT, UNIT = (t.__table__ for t in (Case, CaseUnit, Report, Unit))
+CASE, CASE_UNIT, REPORT = (t.__table__ for t in (Case, CaseUnit, Report))
 CONTACT = ReportContact.__table__
 PUBLIC_FIELDS = (
     "id",
@@ -51,29 +52,36 @@ def scopes(engine: "Deployment", actor: "Actor") -> set[str]:
     return {scope for scope in found if scope is not None}
 
 
-def case_filter(engine: "Deployment", actor: "Actor") -> ColumnElement:
-    """A WHERE on the case table selecting the cases the actor sees in full."""
+def case_filter(engine: "Deployment", actor: "Actor", few: bool = False) -> ColumnElement:
+    """A WHERE on the case table selecting the cases the actor sees in full. `few` says the
+    query's other conditions leave few cases (the open ones): see handled_by."""
     tenant = engine.places.tenancy.of(actor)
     if tenant:  # a tenant platform's people see only its territory, whatever their roles
         territory = [
             CASE.c.grid_path.contains(f"/{grid}/") for grid in engine.places.tenancy.territories[tenant]
         ]
-        return and_(or_(*territory) if territory else false(), _by_roles(engine, actor))
-    return _by_roles(engine, actor)
+        return and_(or_(*territory) if territory else false(), _by_roles(engine, actor, few))
+    return _by_roles(engine, actor, few)
 
 
-def _by_roles(engine: "Deployment", actor: "Actor") -> ColumnElement:
+def handled_by(units: Collection[str], few: bool = False) -> ColumnElement:
+    """Cases a unit of `units` answers for or handles now. A unit keeps its closed cases, so
+    PostgreSQL finds a unit's cases by hashing every case it ever had (a department's 170,000
+    of a city's million); among `few` cases, looking up each one's units is ten times faster,
+    and OFFSET 0 keeps it a lookup per case."""
+    units_of_case = select(CASE_UNIT.c.id).where(
+        CASE_UNIT.c.case_id == CASE.c.id, CASE_UNIT.c.active, CASE_UNIT.c.unit.in_(sorted(units))
+    )
+    return exists(units_of_case.offset(0) if few else units_of_case)
+
+
+def _by_roles(engine: "Deployment", actor: "Actor", few: bool) -> ColumnElement:
     granted = scopes(engine, actor)
     if "all" in granted:
         return true()
     terms: list[ColumnElement[bool]] = []
     if "unit_subtree" in granted and actor.unit:
-        below = select(UNIT.c.code).where(
-            UNIT.c.path.startswith(select(UNIT.c.path).where(UNIT.c.code == actor.unit).scalar_subquery())
-        )
-        terms.append(
-            exists().where(CASE_UNIT.c.case_id == CASE.c.id, CASE_UNIT.c.active, CASE_UNIT.c.unit.in_(below))
-        )
+        terms.append(handled_by(engine.places.subtree(actor.unit), few))
     if "grids" in granted and actor.grids:
         terms.append(or_(*[CASE.c.grid_path.contains(f"/{grid}/") for grid in sorted(actor.grids)]))
     if "own" in granted and actor.id is not None:
@@ -207,7 +215,7 @@ def require(
     if allowed & {"all", None}:
         return
     if "unit_subtree" in allowed:
-        if actor.unit and {h["unit"] for h in handling} & deployment.places.subtree(connection, actor.unit):
+        if actor.unit and {h["unit"] for h in handling} & deployment.places.subtree(actor.unit, connection):
             return
         raise GridcaseError(
             "forbidden", f"case {case['number']} is not dispatched to {actor.unit} or below it"

@@ -343,10 +343,10 @@ def _field_changes(
                 "invalid_field", f"{', '.join(foreign)} is not on the {tenant} platform", {"field": "units"}
             )
         actor_units = [
-            h for h in handling if actor.unit and h["unit"] in engine.places.subtree(connection, actor.unit)
+            h for h in handling if actor.unit and h["unit"] in engine.places.subtree(actor.unit, connection)
         ]
         if actor_units:  # a handling unit passes the case down its own hierarchy (二级 → 三级 → 四级)
-            mine = engine.places.subtree(connection, actor.unit) - {actor.unit}
+            mine = engine.places.subtree(actor.unit, connection) - {actor.unit}
             outside = [u for u in units if u not in mine]
             if outside:
                 raise TransitionError(

@@ -68,12 +68,18 @@ class Places:
             self.components.forget()
         return counts
 
-    def subtree(self, connection: Connection, unit: str) -> frozenset[str]:
+    def subtree(self, unit: str, connection: Connection | None = None) -> frozenset[str]:
         """The unit and every unit below it. The tree is the profile's, synced at start-up, so it
-        is read once per unit: every department transition asks."""
+        is read once per unit (in the caller's transaction when it gives its `connection`):
+        every department transition and queue asks."""
         found = self._subtrees.get(unit)
         if found is None:
-            found = self._subtrees[unit] = frozenset(subtree(connection, unit))
+            if connection is None:
+                with self.db.connect() as own:
+                    found = frozenset(subtree(own, unit))
+            else:
+                found = frozenset(subtree(connection, unit))
+            self._subtrees[unit] = found
         return found
 
     def find_component(self, connection: Connection, r: dict[str, Any]) -> dict[str, Any] | None:

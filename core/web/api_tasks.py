@@ -102,7 +102,7 @@ def tasks(engine, actor: Actor, where: tuple[float, float] | None, order: str) -
             deadline,
             light_of(now).label("light"),
         )  # fmt: skip
-        .where(scope.case_filter(engine, actor), CASE.c.state_kind == "open", pairs)
+        .where(scope.case_filter(engine, actor, few=True), CASE.c.state_kind == "open", pairs)
         .limit(MOST)
     )
     if order == "distance" and where:  # the nearest MOST, by a flat-earth measure good at a street's scale
