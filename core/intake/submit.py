@@ -29,7 +29,7 @@ from gridcase.core.db.connection import query, write
 from gridcase.core.db.models import Report, ReportContact
 from gridcase.core.errors import GridcaseError
 from gridcase.core.intake.quota import Quota, take
-from gridcase.core.intake.write import BY_KEY, Checked, replayed, write_batch
+from gridcase.core.intake.write import BY_KEY, Checked, answer_again, replayed, write_batch
 from gridcase.core.places.geo import CRS, CoordinateError, to_wgs84
 from gridcase.core.profile.checklists import item_class
 from gridcase.core.sla.offline import device_time
@@ -177,12 +177,7 @@ def check(engine: "Deployment", submission: Submission) -> Checked:
     actor = submission.actor
     r = check_report(engine, submission.report, actor)
     stored: list[Stored] = [engine.evidence.check(u) for u in submission.uploads]
-    key, request = submission.key, None
-    if key is not None:
-        if not (isinstance(key, str) and 0 < len(key) <= MAX_KEY):
-            raise _invalid(f"an idempotency key is 1 to {MAX_KEY} characters", field="idempotency_key")
-        key = scoped(actor.id, key)
-        request = digest(submission.report, [(s.kind, s.sha256) for s in stored])
+    key, request = _keyed(submission, stored)
     incoming = IncomingReport(r.get("description") or "", r.get("address"), r["channel"], r["lon"], r["lat"])
     located = engine.hooks.call("locate_case", report=incoming, grids=engine.places.grids)
     if located is None:
@@ -196,6 +191,29 @@ def check(engine: "Deployment", submission: Submission) -> Checked:
     return Checked(
         r, actor, list(submission.uploads), stored, key, request, located, out_of_grid, submission.quota
     )
+
+
+def _keyed(submission: Submission, stored: list[Stored]) -> tuple[str | None, str | None]:
+    """The submission's key scoped to its caller, and the digest of the request it came with."""
+    key = submission.key
+    if key is None:
+        return None, None
+    if not (isinstance(key, str) and 0 < len(key) <= MAX_KEY):
+        raise _invalid(f"an idempotency key is 1 to {MAX_KEY} characters", field="idempotency_key")
+    return scoped(submission.actor.id, key), digest(submission.report, [(s.kind, s.sha256) for s in stored])
+
+
+def _taken_before(engine: "Deployment", submission: Submission) -> dict[str, Any] | GridcaseError | None:
+    """The answer a report's key was given before, if any: a report made offline whose first
+    answer was lost may be sent again once its device time is older than the profile allows,
+    and it was taken when it first came."""
+    try:
+        key, request = _keyed(submission, [engine.evidence.check(u) for u in submission.uploads])
+    except GridcaseError:  # a bad key or photo: refused when it first came too, so never taken
+        return None
+    with query(engine.db) as connection:
+        found = BY_KEY(connection, {"key": key})
+    return answer_again(found[0], key, request) if found and key is not None else None
 
 
 def _out_of_grid(engine: "Deployment", actor: "Actor", located: dict[str, Any]) -> dict[str, Any] | None:
@@ -236,6 +254,8 @@ def intake_many(engine: "Deployment", submissions: list[Submission]) -> list[dic
             checked[i] = check(engine, submission)
         except GridcaseError as exc:
             outcomes[i] = exc
+            if exc.code == "device_time_too_old" and submission.key is not None:
+                outcomes[i] = _taken_before(engine, submission) or exc
     if len(checked) > 1:
         try:
             outcomes_of = dict(zip(checked, _write(engine, list(checked.values())), strict=True))

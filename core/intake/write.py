@@ -305,7 +305,13 @@ def replayed(earlier: dict[str, Any], c: Checked) -> dict[str, Any] | GridcaseEr
     answer again, or the refusal when the key came with another request."""
     if c.key is None:
         raise AssertionError("an earlier answer is found by the report's key: it has one")
-    refusal = same_request(c.key, earlier["request_hash"], c.digest)
+    return answer_again(earlier, c.key, c.digest)
+
+
+def answer_again(earlier: dict[str, Any], key: str, digest: str | None) -> dict[str, Any] | GridcaseError:
+    """The answer key `key` was given (`earlier`, a row of BY_KEY) to a request with `digest`:
+    that answer again, or the refusal when the key came with another request."""
+    refusal = same_request(key, earlier["request_hash"], digest)
     if refusal is not None:
         return refusal
     return {**{k: v for k, v in earlier.items() if k != "request_hash"}, "replay": True}

@@ -370,3 +370,24 @@ def test_a_track_is_its_person_s_and_the_centre_s_to_see(engine, api):
     wrong = api.get("/api/v1/track", params={"date": "13/10/2026"}, headers=api.tokens["supervisor"])
     assert wrong.status_code == 422 and wrong.json()["error"]["details"]["field"] == "date"
     assert api.post("/api/v1/track", json={"points": [point]}).status_code == 401
+
+
+def test_a_report_sent_again_after_its_device_time_grew_too_old_is_answered_with_its_case(engine, api):
+    """Its first answer was lost on the way; by the time the phone sends it again, its device
+    time is older than the profile allows. It was taken when it first came: the same answer."""
+    report = {"channel": "patrol", "point": NEAR, "category": "0101", "kind": "component"}
+    made = (engine.time.now() - timedelta(hours=71)).isoformat()
+    send = lambda key: api.post(  # noqa: E731
+        "/api/v1/cases",
+        json={**report, "made_at": made},
+        headers={**api.tokens["supervisor"], "Idempotency-Key": key},
+    )
+    first = send("late-answer")
+    assert first.status_code == 201, first.text
+    engine.time.advance(hours=2)
+    again = send("late-answer")
+    assert again.status_code == 200 and again.json()["case_id"] == first.json()["case_id"], again.text
+    assert again.json()["replay"] is True
+    # a new report that old is refused, as ever
+    refused = send("never-sent-before")
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "device_time_too_old"
