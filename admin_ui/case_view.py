@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gridcase.admin_ui.names import class_names, state_names, transition_names
+from gridcase.admin_ui.names import class_names, codes_in, state_names, transition_names, with_names
+from gridcase.admin_ui.places import grid_labels
 from gridcase.admin_ui.views import N_
 from gridcase.core.db.connection import read
 from gridcase.core.db.models import Person
+from gridcase.core.profile.taxonomy import label_zh
 
 PERSON = Person.__table__
 # the engine's own events, which no workflow names
@@ -52,6 +54,7 @@ def case_context(engine, case: dict[str, Any]) -> dict[str, Any]:
         "stage_names": {
             s["code"]: s.get("name") for s in engine.profile.get("workflow", {}).get("stages", [])
         },
+        **_places(engine, case),
     }
     if "events" not in case:  # a citizen's view of someone else's report: its public fields only
         empty = {"steps": [], "photos": {"before": [], "after": []}, "callers": [], "replies": []}
@@ -75,6 +78,21 @@ def _made_offline(case: dict[str, Any]) -> list[dict[str, Any]]:
         for r in case.get("reports", [])
         if r.get("made_at") and abs(r["received_at"] - r["made_at"]) >= timedelta(minutes=1)
     ]
+
+
+def _places(engine, case: dict[str, Any]) -> dict[str, Any]:
+    """The case's grid by its name, and its routing's reason with units and grids by their
+    names: the engine keeps the reason with codes (the API's form); it is written in Chinese, so
+    it names them in Chinese on either page."""
+    reason = case.get("routing_explanation")
+    grid = case.get("grid")
+    with read(engine.db) as connection:
+        grids = grid_labels(connection, codes_in(reason or "") | ({grid} if grid else set()))
+    units = {u["code"]: label_zh(u.get("name")) for u in engine.profile.get("units", [])}
+    return {
+        "grid_name": grids.get(grid, grid) if grid else None,
+        "routing_reason": with_names(reason, {**units, **grids}) if reason else None,
+    }
 
 
 def _steps(engine, case: dict[str, Any]) -> list[dict[str, Any]]:

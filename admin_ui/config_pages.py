@@ -65,7 +65,7 @@ def _units_and_people(engine) -> dict[str, Any]:
     for person in people:
         person.pop("password_hash", None)
         person["grids"] = [(g, names.get(g)) for g in sorted(grids.get(person["id"], []))]
-    return {"units": units, "people": people, "grid_choices": choices}
+    return {"units": units, "people": people, "grid_choices": choices, "grid_names": names}
 
 
 def _units_page(engine) -> dict[str, Any]:

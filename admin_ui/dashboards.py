@@ -94,6 +94,7 @@ def _dashboard(engine, actor: Actor) -> dict[str, Any]:
             .order_by(func.count().desc())
             .limit(10)
         ).all()
+        grid_names = grid_labels(connection, [g for g, _ in top_grids if g])
         top_classes = connection.execute(
             select(CASE.c.kind, CASE.c.class_code, func.count())
             .where(*in_week)
@@ -113,7 +114,7 @@ def _dashboard(engine, actor: Actor) -> dict[str, Any]:
         )[:20],
         "trend": {"days": [d.strftime("%m-%d") for d in days], "counts": trend},
         "hours": hours,
-        "top_grids": [(g or "—", n) for g, n in top_grids],
+        "top_grids": [(g, grid_names.get(g, g) if g else "—", n) for g, n in top_grids],
         "top_classes": [(f"{k}:{c}", n) for k, c, n in top_classes],
         "today_total": sum(n for _, n in by_channel),
     }

@@ -1,5 +1,6 @@
 """Profile labels by code, for templates to show in the page's language."""
 
+import re
 from typing import Any
 
 from gridcase.core.durations import Duration
@@ -50,3 +51,17 @@ def duration_code(text: str, units: dict[str, Any]) -> str:
         if unit.strip() in names:
             return f"{number} {code}"
     return text.strip()
+
+
+# a code in text the engine writes: water, street1, 210102001001001 (not 上水井盖, not 70%)
+CODE_IN_TEXT = re.compile(r"(?<![\w-])[A-Za-z0-9][A-Za-z0-9_-]*(?![\w-])", re.ASCII)
+
+
+def codes_in(text: str) -> set[str]:
+    return set(CODE_IN_TEXT.findall(text))
+
+
+def with_names(text: str, names: dict[str, str]) -> str:
+    """Text the engine wrote with codes (a routing's reason: 小类 上水井盖 的责任单位为 water)
+    with each code `names` knows replaced by its name; what is stored keeps its codes."""
+    return CODE_IN_TEXT.sub(lambda found: names.get(found.group(0)) or found.group(0), text)

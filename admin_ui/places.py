@@ -7,6 +7,7 @@ office, a community); else, for a unit grid, its parent's name and its number wi
 """
 
 import json
+from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
@@ -29,12 +30,17 @@ GRID, UNIT, CASE, COMPONENT = Grid.__table__, Unit.__table__, Case.__table__, Co
 OUTLINE_TOLERANCE = 0.00001
 
 
-def grid_labels(connection: Connection) -> dict[str, str]:
-    rows = connection.execute(
+def grid_labels(connection: Connection, codes: Collection[str] | None = None) -> dict[str, str]:
+    """Every grid's label, or those of `codes` (with the ancestors their labels may come from)."""
+    query = (
         select(GRID.c.code, GRID.c.name, GRID.c.parent, UNIT.c.name.label("unit_name"))
         .select_from(GRID.outerjoin(UNIT, UNIT.c.code == GRID.c.unit))
         .order_by(GRID.c.path)  # a parent before its children
-    ).all()
+    )
+    if codes is not None:
+        paths = connection.execute(select(GRID.c.path).where(GRID.c.code.in_(set(codes)))).scalars()
+        query = query.where(GRID.c.code.in_({code for path in paths for code in path.split("/") if code}))
+    rows = connection.execute(query).all()
     labels: dict[str, str] = {}
     for code, name, parent, unit_name in rows:
         if name or unit_name:

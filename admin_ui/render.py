@@ -21,8 +21,8 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from gridcase.admin_ui.change_text import ChangeReader
 from gridcase.admin_ui.names import duration_text, role_names, time_unit_names
-from gridcase.core.profile.edits import describe as describe_change
 from gridcase.core.text import clean_text
 
 HERE = Path(__file__).parent
@@ -78,6 +78,13 @@ def duration(context: Context, raw: Any) -> str:
     return duration_text(raw, units, context.get("lang", DEFAULT_LANGUAGE))
 
 
+@pass_context
+def change_reader(context: Context) -> ChangeReader:
+    """The administrators' change history read with the profile's names, in the page's language."""
+    language = context.get("lang", DEFAULT_LANGUAGE)
+    return ChangeReader(context["request"].app.state.engine, language, CATALOGUES[language].gettext)
+
+
 def _environment(language: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
@@ -90,7 +97,7 @@ def _environment(language: str) -> Environment:
     # the i18n extension adds this method when the environment is made; jinja2's types do not declare it
     env.install_gettext_translations(CATALOGUES[language], newstyle=True)  # type: ignore[attr-defined]
     env.globals["LANGUAGES"] = LANGUAGES
-    env.globals["describe"] = describe_change
+    env.globals["change_reader"] = change_reader
     env.globals["STATUS_LABELS"] = NOTICE_STATUSES
     env.filters["local"] = local
     env.filters["duration"] = duration

@@ -1,7 +1,9 @@
 """What taxonomy edits and setting edits share: an append-only table of changes (each with the
 fields it set and what they were, who, when, why, and the change it reverts), the checks of
-`gridcase profile validate` kept to the edited place, and a reading of a change for people."""
+`gridcase profile validate` kept to the edited place, and what a change changed, field by field
+(the admin UI reads it with the profile's names, admin_ui/change_text.py)."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -65,10 +67,21 @@ def refuse(found: list[tuple[str, str]], code: str) -> None:
         )
 
 
-def describe(change: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(what, before, after) lines a person reads. Lists of coded rows (standards rows, a
-    composite's terms) are compared row by row and field by field."""
-    out: list[tuple[str, str, str]] = []
+@dataclass(frozen=True)
+class Difference:
+    """One thing a change changed, as stored: a field, or one key of one row of a list of coded
+    rows (a standards row, a composite's term) with that row (as it was, or as it became when new)."""
+
+    field: str
+    before: Any
+    after: Any
+    row: dict[str, Any] | None = None
+    key: str | None = None
+
+
+def differences(change: dict[str, Any]) -> list[Difference]:
+    """What a change changed. Lists of coded rows are compared row by row and key by key."""
+    out: list[Difference] = []
     for field, after in change["changes"].items():
         before = change["previous"].get(field)
         if _coded_rows(before) and _coded_rows(after):
@@ -78,21 +91,12 @@ def describe(change: dict[str, Any]) -> list[tuple[str, str, str]]:
                 a, b = old.get(code, {}), new.get(code, {})
                 for key in list(a) + [k for k in b if k not in a]:
                     if a.get(key) != b.get(key):
-                        out.append((f"{field}[{code}].{key}", _text(a.get(key)), _text(b.get(key))))
+                        out.append(Difference(field, a.get(key), b.get(key), a or b, key))
             continue
-        out.append((field, _text(before), _text(after)))
+        out.append(Difference(field, before, after))
     return out
 
 
 def _coded_rows(value: Any) -> bool:
-    return isinstance(value or [], list) and all(isinstance(row, dict) for row in value or [])
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, dict):
-        return " / ".join(f"{k}: {_text(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return ", ".join(_text(v) for v in value)
-    return str(value)
+    """A list of rows (or none yet); not False, which a disabled class's `enabled` is."""
+    return value is None or (isinstance(value, list) and all(isinstance(row, dict) for row in value))

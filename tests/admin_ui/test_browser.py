@@ -128,7 +128,8 @@ def test_the_closed_loop_through_the_ui(served, browser, tmp_path):
     editor.get_by_role("button", name="保存").click()
     admin.get_by_text("已保存").wait_for()
     history = admin.locator("table.history")
-    assert "6 urgent_hour" in history.inner_text() and "井盖缺失隐患大" in history.inner_text()
+    assert "处置时限 2 紧急工作时 → 6 紧急工作时" in history.inner_text()  # the time unit by its name
+    assert "井盖缺失隐患大" in history.inner_text()
     shot(admin, "taxonomy-editor")
     with admin.expect_download() as download:
         admin.goto(f"{base}/ui/taxonomy")

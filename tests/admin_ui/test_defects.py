@@ -74,7 +74,7 @@ def test_a_time_limit_typed_in_chinese_is_refused_in_chinese_and_the_banner_goes
         row.get_by_role("button", name="保存").click()
     assert answer.value.status == 200
     assert banner.inner_text() == ""  # the later success takes the error away
-    assert "6 hour" in admin.locator("table.history").inner_text()
+    assert "6 小时" in admin.locator("table.history").inner_text()
 
 
 def test_a_double_clicked_save_saves_once_and_says_no_error(heping, admin):

@@ -146,13 +146,13 @@ def test_script_and_sql_in_every_text_field_render_inert(ui, payload):
 # -- the taxonomy editor --------------------------------------------------------------------
 
 
-def edit_limit(desk, limit: str, reason: str = "上级要求缩短时限"):
+def edit_limit(desk, limit: str, reason: str = "上级要求缩短时限", unit: str = "water"):
     page = desk.get("/ui/taxonomy/component/0101").text
     rows = int(re.search(r'name="standard_rows" value="(\d+)"', page).group(1))
     data = {
         "name_zh": "上水井盖",
         "enabled": "on",
-        "unit": "water",
+        "unit": unit,
         "reason": reason,
         "standard_rows": str(rows),
     }
@@ -273,6 +273,25 @@ def test_a_fragment_for_htmx_and_the_page_otherwise(ui):
     full, part = desk.get("/ui/queue"), desk.get("/ui/queue?light=green", htmx=True)
     assert "HX-Request" in full.headers["vary"] and "HX-Request" in part.headers["vary"]
     assert "<html" in full.text and "<html" not in part.text and "<table" in part.text
+
+
+def test_the_routing_explanation_names_units_and_grids_as_the_profile_does(ui):
+    """The engine keeps the routing's reason with codes (the API's form); the page reads it with
+    the profile's names: a unit by its name, a grid by its name, never water or a 15-digit code."""
+    zhang, engine = ui("zhang"), ui.engine
+    by_class, shared = new_case(zhang), new_case(zhang, category="component:0103")
+    territorial = new_case(zhang, category="event:0102")
+    assert engine.case(by_class)["routing_explanation"] == "小类 上水井盖 的责任单位为 water"
+    said = {
+        by_class: "小类 上水井盖 的责任单位为 水务局",
+        shared: "由多个单位共同负责：一街道 70%、水务局 30%",
+        territorial: "属地兜底：网格 一街道 的属地单位为 一街道",
+    }
+    for case_id, reason in said.items():
+        page = html.unescape(zhang.get(f"/ui/cases/{case_id}").text)
+        assert reason in page, case_id
+        assert "320508001" not in page.replace(f"/ui/map/grids/{engine.case(case_id)['grid']}", "")
+        assert not re.search(r"(为|：) ?(water|street1)\b", page)
 
 
 def test_bad_coordinates_are_a_message_not_a_500(ui):
@@ -405,7 +424,8 @@ def test_a_rules_limit_is_edited_with_history_and_reaches_new_clocks_only(ui):
     saved = admin.post(
         "/ui/config/rules/file", data={"limit": "30 minute", "reason": "太原：30分钟内立案派遣"}
     )
-    assert saved.status_code == 200 and "30 minute" in saved.text and "太原" in saved.text
+    assert saved.status_code == 200 and "立案时限 15 分钟 → 30 分钟" in history_of(saved.text)
+    assert "太原" in saved.text
     after = engine.intake({"channel": "leader", "point": [120.6105, 31.3372], **FILE}, CENTRE)["case_id"]
     engine.transition(after, "accept", CENTRE)
 
@@ -421,6 +441,51 @@ def test_a_rules_limit_is_edited_with_history_and_reaches_new_clocks_only(ui):
     )
 
 
+def history_of(page: str) -> str:
+    """The text of a page's change history (its table.history), without its markup."""
+    table = re.search(r'<table class="history[^"]*">(.*?)</table>', page, re.S).group(1)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", table)).split())
+
+
+def test_the_change_history_reads_as_a_person_would(ui):
+    """Each administrator's change with the profile's names (classes, units, grids, stages,
+    indicators, time units), never a stored code, a field's key, JSON or a Python value."""
+    admin = ui("admin")
+    assert edit_limit(admin, "6 urgent_hour", unit="city_admin").status_code == 200
+    assert admin.post("/ui/config/rules/file", data={"limit": "30 分钟", "reason": "太原"}).status_code == 200
+    weights = {"weight-valid": "0.5", "weight-missed": "0.1", "weight-verify": "0.2", "weight-check": "0.2"}
+    assert (
+        admin.post("/ui/config/composites/supervisor", data={**weights, "reason": "突出"}).status_code == 200
+    )
+    moved = admin.post("/ui/config/people/supervisor/grids", data={"grids": "320508002", "reason": "换片"})
+    assert moved.status_code == 200
+    new = {"code": "0199", "name_zh": "新井盖", "reason": "新增"}
+    assert admin.post("/ui/taxonomy/component/01/new", data=new).status_code == 204
+    created = ui.engine.catalogue.taxonomy_changes[-1]["id"]
+    assert admin.post(f"/ui/taxonomy/changes/{created}/revert", data={}).status_code == 200
+    expected = {
+        "/ui/taxonomy": [
+            "部件 0101 上水井盖",
+            "井盖缺失、移位或破裂，存在安全隐患的处置时限 2 紧急工作时 → 6 紧急工作时",
+            "责任单位 水务局 → 城管执法局",
+            "部件 0199 新井盖 名称 — → 新井盖",
+            "部件 0199 新井盖 启用 是 → 否",  # a new class's revert disables it
+        ],
+        "/ui/config/time-limits": ["立案时限 15 分钟 → 30 分钟"],
+        "/ui/config/assessment": ["监督员综合评价", "有效上报率的权重 0.4 → 0.5"],
+        "/ui/config/units": ["责任网格: 一街道 → 二街道"],
+    }
+    for path, lines in expected.items():
+        history = history_of(admin.get(path).text)
+        for line in lines:
+            assert line in history, (path, line, history)
+        leftover = re.search(
+            r"[a-z]+_[a-z_]+|\w+\[|[{}]|=|\b(?:True|False|None)\b|\b(?:water|city_admin)\b", history
+        )
+        assert leftover is None, (path, leftover, history)
+        assert not re.search(r"\b3205080\d+\b", history), (path, history)  # a grid by its name
+
+
 def test_weights_are_edited_by_administrators_and_checked(ui):
     admin, leader, engine = ui("admin"), ui("leader"), ui.engine
     form = {"weight-valid": "0.5", "weight-missed": "0.1", "weight-verify": "0.2", "weight-check": "0.2"}
@@ -428,7 +493,7 @@ def test_weights_are_edited_by_administrators_and_checked(ui):
     assert saved.status_code == 200
     composite = next(c for c in engine.profile["assessment"]["composites"] if c["code"] == "supervisor")
     assert {t["code"]: t["weight"] for t in composite["terms"]}["valid"] == 0.5
-    assert "terms[valid].weight" in saved.text and "突出有效上报" in saved.text
+    assert "有效上报率的权重 0.4 → 0.5" in history_of(saved.text) and "突出有效上报" in saved.text
     bad = admin.post(
         "/ui/config/composites/supervisor", data={**form, "weight-valid": "heavy", "reason": "x"}
     )

@@ -8,7 +8,7 @@ from gridcase.core.db.connection import write
 from gridcase.core.engine import Engine
 from gridcase.core.errors import GridcaseError
 from gridcase.core.profile import taxonomy_changes
-from gridcase.core.profile.edits import describe
+from gridcase.core.profile.edits import differences
 
 from ..conftest import TESTCITY
 
@@ -36,7 +36,9 @@ def test_the_history_is_append_only(engine):
 def test_a_change_reads_as_what_changed(engine):
     shorten(engine)
     change = taxonomy_changes.load(engine.db)[0]
-    assert describe(change) == [("standards[missing].time_limit", "2 urgent_hour", "6 urgent_hour")]
+    (what,) = differences(change)  # one key of one standards row
+    assert (what.field, what.row["code"], what.key) == ("standards", "missing", "time_limit")
+    assert (what.before, what.after) == ("2 urgent_hour", "6 urgent_hour")
 
 
 def test_an_edit_needs_a_reason_and_a_real_change(engine):
