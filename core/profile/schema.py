@@ -2,6 +2,7 @@
 
 import copy
 import difflib
+import hashlib
 import json
 import re
 from functools import cache, lru_cache
@@ -60,11 +61,34 @@ def validator(fragments: dict[str, dict] | None = None) -> Draft202012Validator:
     )
 
 
+# digests of the profile contents found valid in this process: validating is most of opening a
+# profile, and a process that opens one again and again (a test suite, the CLI's commands run
+# in-process) need not repeat it
+_VALID: set[bytes] = set()
+
+
 def schema_issues(profile: Profile, fragments: dict[str, dict] | None = None) -> list[Issue]:
+    key = _content_key(profile.data, fragments)
+    if key is not None and key in _VALID:
+        return []
     issues: list[Issue] = []
     for error in validator(fragments).iter_errors(profile.data):
         issues.extend(_issues_for(profile, error))
+    if not issues and key is not None:
+        _VALID.add(key)
     return issues
+
+
+def _content_key(data: Any, fragments: dict[str, dict] | None) -> bytes | None:
+    """A digest of what the schema sees; a value JSON lacks (a YAML date) is tagged with its
+    type, so that it never matches the text it reads as."""
+    try:
+        text = json.dumps(
+            [data, fragments or {}], sort_keys=True, default=lambda o: f"{type(o).__name__}:{o!r}"
+        )
+    except (TypeError, ValueError):  # keys of mixed types: validated every time
+        return None
+    return hashlib.sha256(text.encode()).digest()
 
 
 def _issues_for(profile: Profile, error: ValidationError) -> list[Issue]:

@@ -54,9 +54,9 @@ class City:
     backend: str
 
 
-@pytest.fixture(scope="session")
-def simulated_city(tmp_path_factory, request) -> dict[str, str]:
-    """backend → a database holding the simulated city (a file on SQLite, a template on PostgreSQL)."""
+def simulated_databases(tmp_path_factory, request) -> Iterator[dict[str, str]]:
+    """backend → a database holding the simulated city (a file on SQLite, a template on
+    PostgreSQL): conftest's session fixture `simulated_city`."""
     folder = tmp_path_factory.mktemp("city")
     sqlite = folder / "city.db"
     start, days = SIMULATED

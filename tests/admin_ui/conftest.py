@@ -88,3 +88,12 @@ def browser():
         chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def simulated_city(tmp_path_factory, request):
+    """The simulated city of city_browser, once a test process: here, not in each test module
+    that serves it, where each module's copy of the fixture simulated it again."""
+    from .city_browser import simulated_databases
+
+    yield from simulated_databases(tmp_path_factory, request)

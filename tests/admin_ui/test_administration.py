@@ -17,7 +17,7 @@ from .city_browser import STREET, log_in, needs_chromium, screenshot
 from .conftest import PASSWORD
 
 # the served bundled city, one a module and backend (city_browser.py)
-city, chromium, simulated_city = city_browser.city, city_browser.chromium, city_browser.simulated_city
+city, chromium = city_browser.city, city_browser.chromium
 
 pytestmark = needs_chromium
 RESPONSIBILITY = Responsibility.__table__

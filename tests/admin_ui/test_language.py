@@ -29,7 +29,7 @@ from gridcase.core.profile.taxonomy import active_minors
 from . import city_browser
 from .city_browser import PASSWORD, STREET, log_in, needs_chromium
 
-city, chromium, simulated_city = city_browser.city, city_browser.chromium, city_browser.simulated_city
+city, chromium = city_browser.city, city_browser.chromium
 
 PERSON, CASE, GRID = Person.__table__, Case.__table__, Grid.__table__
 CATALOGUE = Path(__file__).parents[2] / "admin_ui" / "locale" / "en" / "LC_MESSAGES" / "messages.po"

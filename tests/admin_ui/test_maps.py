@@ -18,7 +18,7 @@ from . import city_browser
 from .city_browser import STREET, log_in, needs_chromium, screenshot, served
 
 # the served bundled city, one a module and backend (city_browser.py)
-city, chromium, simulated_city = city_browser.city, city_browser.chromium, city_browser.simulated_city
+city, chromium = city_browser.city, city_browser.chromium
 CASE, COMPONENT = Case.__table__, Component.__table__
 TILES = "https://tiles.example.test/{z}/{x}/{y}.png"
 # a 1×1 grey PNG: what the test's tile server answers for every tile

@@ -17,7 +17,7 @@ from . import city_browser
 from .city_browser import log_in, needs_chromium, screenshot
 
 # the served bundled city, one a module and backend (city_browser.py)
-city, chromium, simulated_city = city_browser.city, city_browser.chromium, city_browser.simulated_city
+city, chromium = city_browser.city, city_browser.chromium
 
 RAW_FLOAT = re.compile(r"\d\.\d{3,}")  # 0.38461538461538464, 63.333333
 PERCENT = re.compile(r"^(\d{1,3}\.\d{2}%|—)$")

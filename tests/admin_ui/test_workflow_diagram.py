@@ -13,7 +13,7 @@ from . import city_browser
 from .city_browser import log_in, needs_chromium, screenshot
 
 # the served bundled city, one a module and backend (city_browser.py)
-city, chromium, simulated_city = city_browser.city, city_browser.chromium, city_browser.simulated_city
+city, chromium = city_browser.city, city_browser.chromium
 
 
 def test_the_layout_puts_stages_left_to_right_apart_and_in_place_actions_aside():

@@ -53,3 +53,24 @@ def test_broken_profile_reports_every_problem_with_its_position(case, cli):
         )
     assert len(lines) == len(expected), "unexpected extra problems:\n" + "\n".join(lines)
     assert result.err.splitlines()[-1] == f"{len(expected)} problem{'s' if len(expected) != 1 else ''} found"
+
+
+def test_a_profile_found_valid_once_is_not_trusted_once_it_changes(make_profile):
+    """Validation is remembered by content: the same profile again is valid at once, and any
+    change to it, even a number where its text was, is validated anew."""
+    from gridcase.core.profile.loader import load
+    from gridcase.core.profile.schema import schema_issues, validator
+
+    def issues(description: str) -> tuple[int, int]:
+        """The problems found, and those a validation from scratch finds."""
+        profile = load(
+            make_profile(
+                "city", {"profile.yaml": f"name: city\nextends: standard\ndescription: {description}\n"}
+            )
+        )
+        return len(schema_issues(profile)), len(list(validator().iter_errors(profile.data)))
+
+    assert issues("'12'") == issues("'12'") == (0, 0)
+    assert issues("12") == issues("12") == (1, 1)  # a number, not text
+    assert issues("[1, 2]") == (1, 1)
+    assert issues("'12'") == (0, 0)
