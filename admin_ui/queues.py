@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gridcase.admin_ui.names import class_names, state_names, transition_names
+from gridcase.admin_ui.places import grid_labels
 from gridcase.admin_ui.queries import (
     by_deadline,
     in_queue,
@@ -151,7 +152,8 @@ def _conditions(engine, actor: Actor, f: Filters, now: datetime) -> list[Any]:
 
 
 def _rows(connection: Connection, ids: list[int], now: datetime) -> list[dict[str, Any]]:
-    """The cases of `ids` in that order, with their light, deadline and responsible units."""
+    """The cases of `ids` in that order, with their light, deadline, responsible units and the
+    name of their grid."""
     if not ids:
         return []
     query = select(
@@ -166,6 +168,9 @@ def _rows(connection: Connection, ids: list[int], now: datetime) -> list[dict[st
     )
     for case_id, unit in connection.execute(units.order_by(CASE_UNIT.c.share.desc(), CASE_UNIT.c.id)):
         found[case_id]["units"].append(unit)
+    labels = grid_labels(connection, {r["grid"] for r in found.values() if r["grid"]})
+    for row in found.values():
+        row["grid_label"] = labels.get(row["grid"], row["grid"])
     return [found[i] for i in ids if i in found]
 
 
@@ -234,8 +239,9 @@ def _options(engine, grids: bool = False) -> dict[str, Any]:
     found = []
     if grids:
         with read(engine.db) as connection:
-            query = select(GRID.c.code, GRID.c.name).where(GRID.c.active).order_by(GRID.c.path)
-            found = [tuple(row) for row in connection.execute(query)]
+            labels = grid_labels(connection)
+            active = select(GRID.c.code).where(GRID.c.active).order_by(GRID.c.path)
+            found = [(code, labels[code]) for code in connection.execute(active).scalars()]
     return {
         "state_names": state_names(engine),
         "class_names": class_names(engine),
@@ -347,7 +353,6 @@ def workbook(engine, language: str, data: dict[str, Any], options: dict[str, Any
     moment = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
     sheet.write_row(0, 0, [_(c) for c in COLUMNS], bold)
     channels = {c["code"]: c.get("name") for c in options["channels"]}
-    grids = dict(options["grids"])
     for n, row in enumerate(data["rows"], start=1):
         cells = [
             row["number"],
@@ -356,7 +361,7 @@ def workbook(engine, language: str, data: dict[str, Any], options: dict[str, Any
             label(options["class_names"].get(f"{row['kind']}:{row['class_code']}"), language)
             or row["class_code"],
             label(channels.get(row["channel"]), language) or row["channel"],
-            grids.get(row["grid"]) or row["grid"] or "",
+            row["grid_label"] or "",
             "、".join(label(options["unit_names"].get(u), language) or u for u in row["units"]),
             row["address"] or "",
             row["description"] or "",

@@ -48,8 +48,6 @@ SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")  # three_sixty, unit_gr
 REPR = re.compile(r"\b\w+=(?:True|False|None)\b|\b(?:True|False|None)\b|[{\[]'\w+'")
 RAW_FLOAT = re.compile(r"(?<![\d.])\d+\.\d{4,}\b")  # 0.38461538461538464
 POINT = re.compile(r"\b\d{1,3}\.\d{6}, \d{1,2}\.\d{6}\b")  # a case's place, as the page writes it
-# pages known to show a grid's code still, and where: left to the change that owns them
-GRID_CODES_LEFT = {"/ui/queue": "a case without an address shows its grid's code (admin_ui/queues.py)"}
 # a code as the engine writes one, also beside Chinese (为community002): compared with the city's
 # unit and grid codes, which WORD misses when they hold digits
 CODE_TOKEN = re.compile(r"(?<![\w-])[A-Za-z0-9][A-Za-z0-9_-]*(?![\w-])", re.ASCII)
@@ -240,8 +238,7 @@ def scan(
         shown = page.evaluate(TEXT_JS)
         data = usernames | set(shown["codes"])
         visible = without_data(shown["visible"], data)
-        named = units if path in GRID_CODES_LEFT else units | grids
-        bad = leftovers(without_data(shown["text"], data), language, translated, named, visible)
+        bad = leftovers(without_data(shown["text"], data), language, translated, units | grids, visible)
         if bad:
             found[path] = bad
     return found

@@ -2,6 +2,7 @@
 queue holds and in which order, paging, search, filters, bulk actions and the xlsx export."""
 
 import io
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from starlette.datastructures import ImmutableMultiDict
 
 from gridcase.admin_ui import queues
+from gridcase.admin_ui.places import grid_labels
 from gridcase.admin_ui.queues import find, page_numbers
 from gridcase.core.errors import GridcaseError
 from gridcase.core.people.actor import Actor
@@ -346,3 +348,20 @@ def test_a_dispatcher_works_the_queue_in_a_browser(served, browser, tmp_path):
     assert len(numbers) == 57 and numbers[0] == rows.first.locator("td").nth(2).inner_text()
     assert engine.case(late)["number"] in numbers
     assert TROUBLE == [], "\n".join(TROUBLE)
+
+
+def test_a_case_without_an_address_shows_its_grids_name_not_its_code(ui):
+    openpyxl = pytest.importorskip("openpyxl")
+    engine = ui.engine
+    case = engine.case(report(engine, 0))
+    assert not case["address"]
+    with engine.db.connect() as connection:
+        name = grid_labels(connection, [case["grid"]])[case["grid"]]
+    assert name != case["grid"] and not name.isdigit()
+    page = ui("zhang").get("/ui/queue").text
+    assert f'<td class="address">{name}</td>' in page and f">{case['grid']}<" not in page
+    picker = re.search(r'<datalist id="grid-names">(.*?)</datalist>', page, re.S).group(1)
+    assert f'<option value="{case["grid"]}">{name}</option>' in picker
+    workbook = ui("zhang").get("/ui/queue/export.xlsx").content
+    rows = list(openpyxl.load_workbook(io.BytesIO(workbook)).active.iter_rows(values_only=True))
+    assert rows[1][5] == name
