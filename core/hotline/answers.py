@@ -211,18 +211,25 @@ def _tell_citizens(
             "token": token,
             "city": _city_name(city),
         }
-        rows.append(
-            outbox_row(
-                now,
-                notices.channel,
-                f"citizen:{reporter['id']}",
-                case.id,
-                f"citizen:{transition.to_state}",
-                _format(template, fields, CitizenNotices.DEFAULT),
-                {"phone": reporter["phone"], "token": token, "state": transition.to_state},
-            )  # fmt: skip
-        )
+        text = _format(template, fields, CitizenNotices.DEFAULT)
+        extra = {"token": token, "state": transition.to_state}
+        event = f"citizen:{transition.to_state}"
+        rows.append(_to_reporter(now, notices, reporter, case.id, event, text, extra))
     connection.execute(insert(OUTBOX), rows)
+
+
+def _to_reporter(
+    now: datetime,
+    notices: CitizenNotices,
+    reporter: dict[str, Any],
+    case_id: int,
+    event: str,
+    text: str,
+    payload: dict[str, Any],
+) -> dict[str, Any]:
+    """The outbox row of a text to a reporter: their phone travels in the payload, never the text."""
+    recipient, payload = f"citizen:{reporter['id']}", {"phone": reporter["phone"], **payload}
+    return outbox_row(now, notices.channel, recipient, case_id, event, text, payload)
 
 
 def _opens_survey(workflow: Workflow, transition) -> bool:
@@ -258,17 +265,9 @@ def _send_survey_link(
             "days": str(city.public.survey_days),
             "city": _city_name(city),
         }
-        rows.append(
-            outbox_row(
-                now,
-                notices.channel,
-                f"citizen:{reporter['id']}",
-                case.id,
-                SURVEY_EVENT,
-                _format(notices.survey, fields, CitizenNotices.SURVEY),
-                {"phone": reporter["phone"], "token": reporter["token"], "link": link},
-            )  # fmt: skip
-        )
+        text = _format(notices.survey, fields, CitizenNotices.SURVEY)
+        extra = {"token": reporter["token"], "link": link}
+        rows.append(_to_reporter(now, notices, reporter, case.id, SURVEY_EVENT, text, extra))
     if rows:
         connection.execute(insert(OUTBOX), rows)
 
