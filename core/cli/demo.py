@@ -22,6 +22,7 @@ from gridcase.core.db.models import Case, CaseUnit, Grid, Person
 from gridcase.core.errors import GridcaseError
 from gridcase.core.people import roster as people
 from gridcase.core.people.accounts import set_password
+from gridcase.core.profile.taxonomy import label_zh
 from gridcase.core.profile.workflow import workflows
 
 CASE, CASE_UNIT, GRID, PERSON = Case.__table__, CaseUnit.__table__, Grid.__table__, Person.__table__
@@ -62,9 +63,9 @@ def add_logins(url: str, profile: dict[str, Any]) -> list[dict[str, Any]]:
                 people.change(db, profile, username, roles=[code], unit=unit, grids=grids, active=True)
                 set_password(db, username, password)
             else:
-                title = role.get("name")
-                zh = title.get("zh") if isinstance(title, dict) else title
-                person = people.PersonData(username, f"演示{zh or code}", [code], unit, grids)
+                person = people.PersonData(
+                    username, f"演示{label_zh(role.get('name')) or code}", [code], unit, grids
+                )
                 people.add(db, profile, person, password)
             logins.append(
                 {"username": username, "password": password, "role": code, "unit": unit, "grids": grids}

@@ -12,6 +12,7 @@ from gridcase.core.db.connection import read
 from gridcase.core.db.models import Person
 from gridcase.core.people.actor import Actor
 from gridcase.core.places.units import add_person
+from gridcase.core.profile.taxonomy import label_zh
 
 if TYPE_CHECKING:
     from gridcase.core.engine import Engine
@@ -62,9 +63,9 @@ class City:
         for role in roles:
             name = SIM_PREFIX + role
             if name not in known:
-                title = titles.get(role)
-                zh = title.get("zh") if isinstance(title, dict) else title
-                known[name] = add_person(self.engine.db, name, f"模拟{zh or role}", [role])
+                known[name] = add_person(
+                    self.engine.db, name, f"模拟{label_zh(titles.get(role)) or role}", [role]
+                )
         return {role: known[SIM_PREFIX + role] for role in roles}
 
     # -- the incident, read by this city ---------------------------------------------------
