@@ -22,6 +22,9 @@ EVENT_NAMES = {
     "recompute_deadlines": N_("重算时限"),
     "subtasks_created": N_("拆分子任务"),
     "subtask_closed": N_("子任务办结"),
+    "subtask": N_("由主案件拆分"),
+    "hotline_visit": N_("12345回访"),
+    "hotline_extension": N_("12345延期答复"),
 }
 # the fields a workflow's step may ask for beyond units and category (workflow.yaml's requires)
 FIELD_NAMES = {

@@ -294,6 +294,21 @@ def test_the_routing_explanation_names_units_and_grids_as_the_profile_does(ui):
         assert not re.search(r"(为|：) ?(water|street1)\b", page)
 
 
+@pytest.mark.parametrize(
+    ("event", "name"), [("hotline_visit", "12345回访"), ("hotline_extension", "12345延期答复")]
+)
+def test_the_hotlines_answers_on_a_case_are_named_in_chinese(ui, event, name):
+    """The 12345 platform's 回访 and extension answers are events no workflow names."""
+    from gridcase.core.cases.events import record_action
+
+    zhang, engine = ui("zhang"), ui.engine
+    case_id = new_case(zhang)
+    with engine.db.begin() as connection:
+        record_action(connection, case_id, event, Actor.of("hotline"), {"order_no": "A1"}, engine.time.now())
+    page = html.unescape(zhang.get(f"/ui/cases/{case_id}").text)
+    assert name in page and event not in page
+
+
 def test_bad_coordinates_are_a_message_not_a_500(ui):
     done = intake_form(ui("zhang"), lon="east")
     assert done.status_code == 422 and "经度必须是数字" in done.text
