@@ -86,6 +86,7 @@ class PublicSettings:
     reopen_days: int | None  # a closed case may be reopened this many natural days after closing
     survey_days: int | None  # the survey stays open this long after closing
     survey_sms: bool  # the survey's link goes by SMS to a reporter who left a phone
+    address: str  # the site's public address, which a link in an SMS starts with ("": none)
 
     @classmethod
     def of(cls, block: dict[str, Any]) -> "PublicSettings":
@@ -96,6 +97,7 @@ class PublicSettings:
             reopen_days=reopen.get("days", 7) if reopen.get("enabled", True) else None,
             survey_days=survey.get("days", 30) if survey.get("enabled", True) else None,
             survey_sms=survey.get("sms", True),
+            address=(block.get("address") or "").rstrip("/"),
         )
 
 

@@ -257,7 +257,7 @@ def _send_survey_link(
     """The survey's link (the report's follow page) to each reporter who can follow their report."""
     rows = []
     for reporter in (r for r in reporters if r["token"]):
-        link = f"/public/follow/{reporter['token']}#survey"
+        link = f"{city.public.address}/public/follow/{reporter['token']}#survey"
         fields = {
             "number": case.number,
             "token": reporter["token"],

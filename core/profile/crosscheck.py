@@ -81,6 +81,7 @@ class CrossChecker:
             self.check_channels,
             self.check_checklists,
             self.check_hotline,
+            self.check_public,
         ):
             check()
         return self.issues
@@ -367,6 +368,19 @@ class CrossChecker:
                     f"hotline category {mapped.get('code')!r} maps to class {code!r}: "
                     f"no {kind + ' ' if kind in kinds else ''}minor class {code!r} in the active taxonomy",
                 )
+
+    def check_public(self) -> None:
+        """A survey link sent by SMS must be one a phone can open: the site's own address."""
+        public = _dict(self.data.get("public"))
+        survey = _dict(public.get("survey"))
+        texts = _dict(self.data.get("notifications")).get("citizens") is not None
+        if texts and survey.get("enabled", True) and survey.get("sms", True) and not public.get("address"):
+            self.error(
+                ["notifications", "citizens"],
+                "citizens get SMS and the survey's link goes by SMS (public.survey.sms), but "
+                "public.address (the site's address, https://…) is not set: the link would be a "
+                "path no phone can open",
+            )
 
     def check_codes(self) -> None:
         fmt = _dict(self.data.get("codes")).get("case_number")

@@ -71,7 +71,7 @@ def test_a_closing_sends_the_survey_link_once_to_the_phone_the_reporter_left(cit
     (link,) = survey_links(engine)
     assert link["recipient"] == f"citizen:{made['report_id']}" and link["channel"] == "sms"
     assert link["payload"]["phone"] == "13800002222"
-    path = f"/public/follow/{made['token']}#survey"
+    path = f"https://12319.example.gov.cn/public/follow/{made['token']}#survey"
     assert link["payload"]["link"] == path and path in link["text"] and made["number"] in link["text"]
     assert "30天内" in link["text"] and "2222" not in link["text"]
     # the phone is nowhere the follow page's holder reads
