@@ -58,6 +58,31 @@ def make_profile(tmp_path):
     return write
 
 
+# -- the order files are handed to the workers in ---------------------------------------------
+
+# the files that take longest, first: `make test` hands whole files to its workers (--dist
+# loadfile) in collection order, and one of these handed out last kept one worker busy for a
+# minute while the other had nothing left to do
+LONGEST = (
+    "admin_ui/test_language.py",
+    "test_journey_new_city.py",
+    "admin_ui/test_administration.py",
+    "core/db/test_upgrade_populated.py",
+    "core/web/test_rate_limit.py",
+    "simulate/test_compare.py",
+    "simulate/test_simulate.py",
+    "test_tutorial_street_chief.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0].removeprefix("tests/")
+        return LONGEST.index(path) if path in LONGEST else len(LONGEST)
+
+    items.sort(key=rank)  # stable: each file's tests stay together and in their order
+
+
 # -- databases: the suite runs on SQLite always, and on PostgreSQL when GRIDCASE_TEST_PG_URL is set --
 
 PG_URL = os.environ.get("GRIDCASE_TEST_PG_URL")
