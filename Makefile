@@ -30,8 +30,8 @@ $(VENDOR)/.installed: admin_ui/package.json admin_ui/package-lock.json
 demo: $(STAMP)
 	$(BIN)/gridcase demo --city $(CITY) --port $(PORT) $(DEMO_ARGS)
 
-# one pytest worker a core, a test file each (its module fixtures are built once): 13 minutes
-# on the 2-core CI machine where one worker took 15.5
+# one pytest worker a core, a test file each (its module fixtures are built once): 15.5 minutes
+# on a 2-core machine (a third worker gained nothing: each simulates the browser tests' city)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
