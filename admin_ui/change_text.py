@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gridcase.admin_ui.names import duration_text, time_unit_names
+from gridcase.admin_ui.names import duration_text, label, time_unit_names
 from gridcase.core.profile.edits import Difference, differences
 from gridcase.core.profile.taxonomy_changes import find_minor
 
@@ -61,9 +61,7 @@ class ChangeReader:
         self.yes_no = {True: _("是"), False: _("否")}
 
     def label(self, value: Any) -> str:
-        if isinstance(value, dict):
-            return value.get(self.language) or value.get("zh") or value.get("en") or ""
-        return "" if value is None else str(value)
+        return label(value, self.language)
 
     def name(self, kind: str, code: Any) -> str:
         return self.label(self.names[kind].get(code)) or str(code)

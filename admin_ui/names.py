@@ -7,6 +7,13 @@ from gridcase.core.durations import Duration
 from gridcase.core.profile.taxonomy import active_minors
 
 
+def label(value: Any, language: str) -> str:
+    """A profile label ({zh, en} or plain text) in the page's language."""
+    if isinstance(value, dict):
+        return value.get(language) or value.get("zh") or value.get("en") or ""
+    return "" if value is None else str(value)
+
+
 def role_names(engine) -> dict[str, Any]:
     return {r["code"]: r.get("name") for r in engine.profile.get("roles", [])}
 

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from gridcase.admin_ui.change_text import ChangeReader
-from gridcase.admin_ui.names import duration_text, role_names, time_unit_names
+from gridcase.admin_ui.names import duration_text, label, role_names, time_unit_names
 from gridcase.core.text import clean_text
 
 HERE = Path(__file__).parent
@@ -110,13 +110,6 @@ ENVIRONMENTS = {language: _environment(language) for language in LANGUAGES}
 def language_of(request: Request) -> str:
     chosen = request.cookies.get("gridcase_lang", "")
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
-
-
-def label(value: Any, language: str) -> str:
-    """A profile label ({zh, en} or plain text) in the page's language."""
-    if isinstance(value, dict):
-        return value.get(language) or value.get("zh") or value.get("en") or ""
-    return "" if value is None else str(value)
 
 
 def _calendar_warnings(request: Request) -> list[Any]:
