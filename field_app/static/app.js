@@ -205,6 +205,19 @@ async function badge() {
   document.getElementById('pending').textContent = String(pending) + (troubled ? ` · ${troubled} 需处理` : '');
 }
 
+// A round cut short (no connection after all, the server busy) is tried again by itself, soon at
+// first and then less often: the 'online' event is not sent when a weak signal drops a request,
+// and a handler's phone has no other round to wait for.
+const RETRY_FIRST = 3000;
+const RETRY_MOST = 60000;
+let retry = null;
+let retryWait = RETRY_FIRST;
+function retryLater() {
+  if (retry) return;
+  retry = setTimeout(() => { retry = null; sync(); }, retryWait);
+  retryWait = Math.min(retryWait * 2, RETRY_MOST);
+}
+
 let syncing = null;
 let again = false;
 function sync() {
@@ -212,7 +225,10 @@ function sync() {
     again = true; // something queued while sending: one more round after this one
     return syncing;
   }
-  syncing = sendAll().finally(() => {
+  syncing = sendAll().then((cutShort) => {
+    if (cutShort) retryLater();
+    else retryWait = RETRY_FIRST;
+  }).finally(() => {
     syncing = null;
     if (again) {
       again = false;
@@ -225,8 +241,9 @@ function sync() {
   return syncing;
 }
 
+// true when the round was cut short and what is left should be tried again
 async function sendAll() {
-  if (!state.me || !navigator.onLine) return;
+  if (!state.me || !navigator.onLine) return false; // the 'online' event starts the next round
   for (const item of await outbox.all()) {
     if (item.status !== 'pending') continue;
     if (item.after) {
@@ -243,19 +260,19 @@ async function sendAll() {
     try {
       answer = await send(item);
     } catch (offline) {
-      return; // no connection after all: the rest wait for the next chance
+      return true; // no connection after all: the rest wait for the next round
     }
     if (answer.status === 401 || (answer.status === 403 && answer.body?.error?.code === 'csrf')) {
       alertBar('登录已失效：请重新登录，待发送的内容会保留。');
-      return;
+      return false; // nothing goes until the person logs in again
     }
-    if (answer.status >= 500 || answer.status === 429) return; // try again later
+    if (answer.status >= 500 || answer.status === 429) return true;
     await settle(item, answer);
   }
   try {
-    await sendTrack();
+    return !(await sendTrack());
   } catch (offline) {
-    // no connection after all: the points wait on the phone
+    return true; // the points wait on the phone
   }
 }
 
@@ -281,20 +298,22 @@ async function trackWhere(test, range, most = Infinity) {
   });
 }
 
+// true when every point kept on the phone has reached the centre (or been refused by it)
 async function sendTrack() {
-  if (!isSupervisor()) return;
+  if (!isSupervisor()) return true;
   for (;;) {
     const batch = await trackWhere((p) => !p.sent, null, TRACK_BATCH);
-    if (!batch.length) return;
+    if (!batch.length) return true;
     const points = batch.map(({ point: p }) => ({ made_at: p.at, lon: p.lon, lat: p.lat, accuracy: p.accuracy ?? null }));
     const answer = await api(`${API}/track`, { method: 'POST', json: { points } });
-    if (!answer.ok) return; // logged out, or the server is busy: the points wait for the next round
+    // the server busy: this round is cut short; logged out: the points wait for the login
+    if (!answer.ok) return answer.status < 500 && answer.status !== 429;
     // a point the centre refused (a fix from a wrong clock) is not sent again: it never will be taken
     const refused = new Map(answer.body.refused.map((r) => [r.index, r.message]));
     await store('track', 'readwrite', (s) => {
       batch.forEach(({ key: k, point }, i) => s.put({ ...point, sent: refused.has(i) ? 'refused' : 'sent', message: refused.get(i) }, k));
     });
-    if (batch.length < TRACK_BATCH) return;
+    if (batch.length < TRACK_BATCH) return true;
   }
 }
 

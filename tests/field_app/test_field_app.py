@@ -16,6 +16,7 @@ import base64
 import re
 import shutil
 import struct
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -564,6 +565,42 @@ def test_an_offline_check_on_a_case_returned_meanwhile_is_a_conflict_and_changes
         len(seen["evidence"]),
     )
     assert not [e for e in after["events"] if e["transition"] == "check_pass"]
+    context.close()
+
+
+def test_a_step_whose_sending_failed_is_sent_again_without_being_asked(chromium, field):
+    """The signal comes back weak: the phone's first tries to send a handler's step are lost on
+    the way. It tries again by itself, without anyone touching it."""
+    engine = field.engine
+    water = Actor.of("department", id=field.ids["water"], unit="water")
+    case_id = _handling(engine, water, (120.633, 31.326))
+    context = phone(chromium, field)
+    page = log_in(context, field, "water")
+    number = engine.case(case_id)["number"]
+    context.set_offline(True)
+    page.locator(f".task[data-case='{number}']").get_by_role("button", name="申请延期").click()
+    page.get_by_label("原因").fill("需要更换管道配件")
+    page.get_by_role("button", name="确认申请延期").click()
+    lost = []
+    weak_until = time.monotonic() + 2  # whatever the phone sends in its first two seconds online
+
+    def weak_signal(route):
+        if time.monotonic() < weak_until:
+            lost.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/transitions/.*"), weak_signal)
+    context.set_offline(False)
+    for _ in range(200):  # 20 s, without touching the phone
+        if engine.case(case_id)["state"] == "extension_pending":
+            break
+        page.wait_for_timeout(100)
+    assert engine.case(case_id)["state"] == "extension_pending"
+    assert lost
+    page.locator("#sync").click()
+    expect(page.locator(".outbox-item[data-status=sent]")).to_have_count(1)
     context.close()
 
 
