@@ -11,6 +11,7 @@ unit's or grid's code either.
 One backend (SQLite): the words a page shows do not depend on the database.
 """
 
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,9 +122,15 @@ def without_data(text: str, names: set[str]) -> str:
     """The text without what is data, not words: login names, codes the page shows as codes
     (an attribute may name them) and a case's coordinates."""
     text = POINT.sub(" ", text)
-    for name in sorted(names, key=len, reverse=True):
-        text = re.sub(rf"(?<![\w.]){re.escape(name)}(?![\w.])", " ", text)
-    return text
+    return data_pattern(frozenset(names)).sub(" ", text) if names else text
+
+
+@functools.cache
+def data_pattern(names: frozenset[str]) -> re.Pattern[str]:
+    # one pattern for the city's thousand names, the longest first: a substitution each took
+    # most of the scan's time
+    alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.])(?:{alternatives})(?![\w.])")
 
 
 def leftovers(text: str, language: str, translated: set[str], codes: set[str], visible: str) -> list[str]:
