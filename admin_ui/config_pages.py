@@ -29,6 +29,7 @@ from gridcase.core.people.actor import Actor
 from gridcase.core.people.roster import PersonData
 from gridcase.core.places.units import check_person, set_unit_class
 from gridcase.core.profile import setting_changes
+from gridcase.core.profile.taxonomy import KINDS, active_edition
 from gridcase.core.sla import overrides as calendar_overrides
 
 PERSON, RESPONSIBILITY, UNIT, GRID = (t.__table__ for t in (Person, Responsibility, Unit, Grid))
@@ -252,13 +253,30 @@ def _calendar(engine) -> dict[str, Any]:
     }
 
 
+def _rule_classes(profile: dict[str, Any], rule: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The (level, name) of the classes a rule's `class` matches: a major or a minor class, of
+    the rule's kind when it names one (0101 is a component and an event)."""
+    edition = active_edition(profile)
+    found = []
+    for kind in [rule["kind"]] if "kind" in rule else KINDS:
+        for major in edition.get(kind, []):
+            if major.get("code") == rule["class"]:
+                found.append((N_("大类"), major.get("name")))
+            found += [
+                (N_("小类"), m.get("name")) for m in major.get("minors", []) if m.get("code") == rule["class"]
+            ]
+    return found or [(N_("类别"), rule["class"])]
+
+
 def _limits_page(engine) -> dict[str, Any]:
+    profile = engine.profile
+    rules = profile.get("time_limits", {}).get("rules", [])
     return {
         **_calendar(engine),
         "history": _settings_history(engine, "rule"),
-        "stage_names": {
-            s["code"]: s.get("name") for s in engine.profile.get("workflow", {}).get("stages", [])
-        },
+        "stage_names": {s["code"]: s.get("name") for s in profile.get("workflow", {}).get("stages", [])},
+        "rule_classes": {r["code"]: _rule_classes(profile, r) for r in rules if "class" in r},
+        "area_names": {a["code"]: a.get("name") for a in profile.get("area_classes", [])},
     }
 
 
@@ -419,25 +437,11 @@ NOTICE_CHANNELS = {
 
 
 def outbox_of(db: Any, status: str | None, channel: str | None, limit: int) -> dict[str, Any]:
-    """The notices by status and the newest `limit` of `status`, of one `channel` when given
-    (the 12345 platform's queue and failures on their own), and the channels the outbox holds."""
-    from gridcase.core.notify.outbox import OUTBOX, STATUSES
+    """The outbox's listing, with the channels the page names first."""
+    from gridcase.core.notify.outbox import outbox_listing
 
-    of_channel = [OUTBOX.c.channel == channel] if channel else []
-    shown = [*of_channel, *([OUTBOX.c.status == status] if status else [])]
-    with read(db) as connection:
-        counts: dict[str, int] = dict(
-            connection.execute(
-                select(OUTBOX.c.status, func.count()).where(*of_channel).group_by(OUTBOX.c.status)
-            ).all()
-        )
-        rows = connection.execute(select(OUTBOX).where(*shown).order_by(OUTBOX.c.id.desc()).limit(limit))
-        channels = connection.execute(select(OUTBOX.c.channel).distinct()).scalars().all()
-        return {
-            "counts": {s: counts.get(s, 0) for s in STATUSES},
-            "rows": [dict(r) for r in rows.mappings()],
-            "channels": sorted(channels, key=lambda c: (c not in NOTICE_CHANNELS, c)),
-        }
+    listing = outbox_listing(db, status, limit, channel)
+    return {**listing, "channels": sorted(listing["channels"], key=lambda c: (c not in NOTICE_CHANNELS, c))}
 
 
 @ui(ADMIN)

@@ -49,14 +49,20 @@ def duration_text(raw: Any, units: dict[str, Any], language: str) -> str:
     return f"{value} {name or duration.unit}"
 
 
+TYPED_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(\S.*?)\s*")
+
+
 def duration_code(text: str, units: dict[str, Any]) -> str:
-    """A duration typed with its unit's name in either language ('3 紧急工作时') as the profile
-    writes it ('3 urgent_hour'); anything else is left for the profile's check to name."""
-    number, _, unit = text.strip().partition(" ")
-    for code, name in units.items():
-        names = name.values() if isinstance(name, dict) else [name]
-        if unit.strip() in names:
-            return f"{number} {code}"
+    """A duration typed with its unit's name in either language, with a space or without
+    ('3 紧急工作时', '3紧急工作时'), as the profile writes it ('3 urgent_hour'); anything else is
+    left for the profile's check to name."""
+    typed = TYPED_DURATION.fullmatch(text)
+    if typed:
+        number, unit = typed.groups()
+        for code, name in units.items():
+            names = name.values() if isinstance(name, dict) else [name]
+            if unit.casefold() in (str(n).casefold() for n in names):
+                return f"{number} {code}"
     return text.strip()
 
 

@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gridcase.admin_ui.names import duration_code, time_unit_names
 from gridcase.admin_ui.render import page
 from gridcase.admin_ui.views import ADMIN, problems_of, text_form_of, ui
 from gridcase.core.errors import GridcaseError
@@ -76,8 +77,9 @@ def _record(
     engine.catalogue.refresh_taxonomy()
 
 
-def _fields(form: dict[str, Any], minor: dict[str, Any]) -> dict[str, Any]:
-    """The class's fields from the form, typed as the profile writes them."""
+def _fields(form: dict[str, Any], minor: dict[str, Any], units: dict[str, Any]) -> dict[str, Any]:
+    """The class's fields from the form, typed as the profile writes them: a handling limit typed
+    with its unit's name ('2 紧急工作时') by its unit's code."""
     name = {"zh": form.get("name_zh", "").strip(), "en": form.get("name_en", "").strip()}
     fields: dict[str, Any] = {
         "name": {k: v for k, v in name.items() if v}
@@ -105,6 +107,8 @@ def _fields(form: dict[str, Any], minor: dict[str, Any]) -> dict[str, Any]:
         row = {key: form.get(f"standards-{i}-{key}", "").strip() for key in STANDARD_FIELDS}
         if not any(row.values()):
             continue
+        if row["time_limit"]:
+            row["time_limit"] = duration_code(row["time_limit"], units)
         written: list[dict[str, Any]] = minor.get("standards", [])
         old = next((r for r in written if r.get("code") == row["code"]), {})
         rows.append({**old, **{k: v for k, v in row.items() if v}})
@@ -118,7 +122,7 @@ async def save(request: Request, actor: Actor) -> Response:
     kind, code = request.path_params["kind"], request.path_params["code"]
     form = dict((await text_form_of(request, max_fields=400)).items())
     minor = _minor(engine, kind, code)
-    fields = _fields(form, minor)
+    fields = _fields(form, minor, time_unit_names(engine))
     try:
         await run_in_threadpool(_record, engine, actor, kind, code, fields, form.get("reason", ""))
     except GridcaseError as exc:

@@ -123,7 +123,9 @@ def test_the_closed_loop_through_the_ui(served, browser, tmp_path):
     admin.get_by_role("link", name="分类管理").click()
     admin.get_by_role("link", name="0101 上水井盖").first.click()
     editor = admin.locator("#editor")
-    editor.get_by_label("处置时限 1", exact=True).fill("6 urgent_hour")
+    limit = editor.get_by_label("处置时限 1", exact=True)
+    assert limit.input_value() == "2 紧急工作时"  # the unit by its name, and typed so
+    limit.fill("6 紧急工作时")
     editor.get_by_label("修改原因").fill("井盖缺失隐患大，改为6个紧急工作时")
     editor.get_by_role("button", name="保存").click()
     admin.get_by_text("已保存").wait_for()

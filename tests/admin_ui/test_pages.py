@@ -170,7 +170,7 @@ def test_an_edited_time_limit_applies_to_new_cases_only(ui):
     before = engine.intake({"channel": "leader", "point": list(STREET1), **FILE}, CENTRE)["case_id"]
     saved = edit_limit(admin, "6 urgent_hour")
     assert saved.status_code == 200 and "已保存" in saved.text
-    assert "6 urgent_hour" in saved.text and "上级要求缩短时限" in saved.text  # the history
+    assert 'value="6 紧急工作时"' in saved.text and "上级要求缩短时限" in saved.text  # the history
     after = engine.intake({"channel": "leader", "point": [120.6105, 31.3372], **FILE}, CENTRE)["case_id"]
     for case_id in (before, after):
         dispatched(engine, case_id)
