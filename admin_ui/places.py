@@ -42,11 +42,16 @@ def grid_labels(connection: Connection, codes: Collection[str] | None = None) ->
         query = query.where(GRID.c.code.in_({code for path in paths for code in path.split("/") if code}))
     rows = connection.execute(query).all()
     labels: dict[str, str] = {}
+    # an unnamed grid is numbered under its nearest named ancestor: 一街道 001-003号网格 is the
+    # third grid of the first community of 一街道, when neither the community nor the grid has a name
+    numbers: dict[str, tuple[str, str]] = {}
     for code, name, parent, unit_name in rows:
         if name or unit_name:
             labels[code] = name or unit_name
         elif parent in labels and code.startswith(parent):
-            labels[code] = f"{labels[parent]} {code[len(parent) :]}号网格"
+            ancestor, above = numbers.get(parent, (labels[parent], ""))
+            numbers[code] = (ancestor, f"{above}-{code[len(parent) :]}" if above else code[len(parent) :])
+            labels[code] = f"{ancestor} {numbers[code][1]}号网格"
         else:
             labels[code] = code
     return labels

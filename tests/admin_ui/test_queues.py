@@ -358,6 +358,8 @@ def test_a_case_without_an_address_shows_its_grids_name_not_its_code(ui):
     with engine.db.connect() as connection:
         name = grid_labels(connection, [case["grid"]])[case["grid"]]
     assert name != case["grid"] and not name.isdigit()
+    # an unnamed community's unnamed grid under its street: each number once, not 号网格 twice
+    assert re.fullmatch(r"[一二]街道 \d{3}-\d{3}号网格", name), name
     page = ui("zhang").get("/ui/queue").text
     assert f'<td class="address">{name}</td>' in page and f">{case['grid']}<" not in page
     picker = re.search(r'<datalist id="grid-names">(.*?)</datalist>', page, re.S).group(1)
