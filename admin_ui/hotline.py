@@ -78,7 +78,7 @@ def _found(engine: Any, actor: Actor, order_no: str) -> dict[str, Any]:
     try:
         return orders.for_the_centre(engine, actor, order_no)
     except GridcaseError as exc:
-        if exc.code == "not_found" and exc.message.startswith("no order"):
+        if exc.code == "not_found" and "order_no" in exc.details:
             raise GridcaseError("not_found", f"没有12345工单{order_no}") from None
         raise
 

@@ -99,14 +99,14 @@ def _order(connection: Connection, order_no: str, lock: bool = False) -> dict[st
     query = select(ORDER).where(ORDER.c.order_no == order_no)
     row = connection.execute(query.with_for_update() if lock else query).mappings().first()
     if row is None:
-        raise GridcaseError("not_found", f"no order {order_no}")
+        raise GridcaseError("not_found", f"no order {order_no}", {"order_no": order_no})
     return dict(row)
 
 
 def _own(row: dict[str, Any], actor: Actor) -> None:
     """The platform reads and answers its own orders only."""
     if row["person_id"] != actor.id:
-        raise GridcaseError("not_found", f"no order {row['order_no']}")
+        raise GridcaseError("not_found", f"no order {row['order_no']}", {"order_no": row["order_no"]})
 
 
 def receive(engine: "Deployment", actor: Actor, order: dict[str, Any]) -> tuple[dict[str, Any], bool]:

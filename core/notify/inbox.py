@@ -74,7 +74,7 @@ def listing(
     query = (
         select(
             OUTBOX.c.id, OUTBOX.c.created_at, OUTBOX.c.recipient, OUTBOX.c.case_id, OUTBOX.c.event,
-            OUTBOX.c.text, read_it.label("read"),
+            OUTBOX.c.text, OUTBOX.c.payload, read_it.label("read"),
         )
         .where(*shown)
         .order_by(OUTBOX.c.id.desc())

@@ -403,8 +403,10 @@ def test_the_operator_files_a_waiting_order_from_the_page_and_returns_another(br
     received = engine.time.now()
     assert hotline.post("/hotline/orders", json=order("GD20261013302", category="990004")).status_code == 201
 
-    page.goto(f"{base}/ui/inbox")  # the centre's notice leads to the page
-    page.get_by_role("link", name="去处理").first.click()
+    page.goto(f"{base}/ui/inbox")  # the centre's notice leads to its order
+    page.locator("tr", has_text="GD20261013301").get_by_role("link", name="去处理").click()
+    page.wait_for_url("**/ui/hotline/GD20261013301")
+    page.locator("header nav a", has_text="12345待处理工单").click()
     page.wait_for_url("**/ui/hotline")
     assert page.locator("header nav a", has_text="12345待处理工单").count() == 1
     row = page.locator('tr[data-order="GD20261013301"]')
