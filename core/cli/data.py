@@ -204,6 +204,7 @@ def sla_sweep(profile: ProfileOption = None, db: DbOption = None) -> None:
 def sla_outbox(
     status: Annotated[str | None, typer.Option(help="pending, sending, sent or failed")] = None,
     limit: Annotated[int, typer.Option(help="How many, newest first")] = 50,
+    channel: Annotated[str | None, typer.Option(help="Only this channel's: sms, hotline, webhook…")] = None,
     profile: ProfileOption = None,
     db: DbOption = None,
 ) -> None:
@@ -215,7 +216,7 @@ def sla_outbox(
         raise GridcaseError("invalid_request", f"--status is one of {', '.join(STATUSES)}, not {status!r}")
     _, url = _context(profile, db)
     with _database(url) as engine:
-        listing = outbox_listing(engine, status, limit)
+        listing = outbox_listing(engine, status, limit, channel)
     for row in listing["rows"]:
         error = f"  ({row['last_error']})" if row["last_error"] else ""
         head = (

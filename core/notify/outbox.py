@@ -56,17 +56,26 @@ def outbox_row(
     }  # fmt: skip
 
 
-def outbox_listing(db: Database, status: str | None = None, limit: int = 50) -> dict[str, Any]:
-    """How many notices the outbox holds by status, and the newest `limit` (of `status`)."""
-    query = select(OUTBOX).order_by(OUTBOX.c.id.desc()).limit(limit)
-    if status:
-        query = query.where(OUTBOX.c.status == status)
+def outbox_listing(
+    db: Database, status: str | None = None, limit: int = 50, channel: str | None = None
+) -> dict[str, Any]:
+    """How many notices the outbox holds by status and the newest `limit` (of `status`), of one
+    `channel` when given (the 12345 platform's queue and failures on their own), and the
+    channels it holds."""
+    of_channel = [OUTBOX.c.channel == channel] if channel else []
+    shown = [*of_channel, *([OUTBOX.c.status == status] if status else [])]
     with read(db) as connection:
         counts: dict[str, int] = dict(
-            connection.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)).tuples().all()
+            connection.execute(
+                select(OUTBOX.c.status, func.count()).where(*of_channel).group_by(OUTBOX.c.status)
+            ).all()
         )
-        rows = [dict(r) for r in connection.execute(query).mappings()]
-    return {"counts": {s: counts.get(s, 0) for s in STATUSES}, "rows": rows}
+        rows = connection.execute(select(OUTBOX).where(*shown).order_by(OUTBOX.c.id.desc()).limit(limit))
+        return {
+            "counts": {s: counts.get(s, 0) for s in STATUSES},
+            "rows": [dict(r) for r in rows.mappings()],
+            "channels": connection.execute(select(OUTBOX.c.channel).distinct()).scalars().all(),
+        }
 
 
 class Sender(Protocol):

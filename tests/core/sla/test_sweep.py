@@ -226,6 +226,14 @@ def test_the_cli_sweeps_and_shows_the_outbox(engine, cli):
     assert (
         result.code == 0 and "pending  x1 sms" in result.out and "no sender for channel 'sms'" in result.out
     )
+    # one channel's notices, and the counts of that channel's
+    by_channel = {
+        channel: cli("sla", "outbox", "--channel", channel, "--profile", TESTCITY, "--db", url).out
+        for channel in ("sms", "log")
+    }
+    assert " sms " in by_channel["sms"] and " log " not in by_channel["sms"]
+    assert "pending 1, sending 0, sent 0, failed 0" in by_channel["sms"]
+    assert " sms " not in by_channel["log"] and "pending 0, sending 0, sent 5, failed 0" in by_channel["log"]
 
 
 class Gateway(SmsSender):
