@@ -31,6 +31,7 @@ KNOWN = {
     "log_format",
     "keep_login_attempts_days",
     "keep_notices_days",
+    "keep_track_days",
     "tls",
     "session_idle_minutes",
     "session_hours",
@@ -74,6 +75,8 @@ class Settings:
     # how long the sweep keeps failed logins, and notices delivered or given up (core/retention.py)
     keep_login_attempts_days: float = 30.0
     keep_notices_days: float = 180.0
+    # how long the sweep keeps the field app's patrol tracks, by the time each point was made
+    keep_track_days: float = 400.0
     # served over TLS (by the server or a proxy in front): Secure cookies, and HSTS (core/web/headers.py)
     tls: bool = False
     # a session ends this long after its last use, or after its login, whichever comes first
@@ -152,6 +155,7 @@ def load_settings(start: Path | None = None) -> Settings:
         log_format=_one_of(values, "log_format", FORMATS, "text") or "text",  # `log_format: null` too
         keep_login_attempts_days=_days(values, "keep_login_attempts_days", 30),
         keep_notices_days=_days(values, "keep_notices_days", 180),
+        keep_track_days=_days(values, "keep_track_days", 400),
         tls=_flag(values, "tls"),
         **_sessions(values),
         keep_idempotency_keys_days=_days(values, "keep_idempotency_keys_days", 1),

@@ -1,15 +1,18 @@
 """Records kept for a while are purged by the sweep after their documented windows: failed
-logins, and notices delivered or given up. Pending notices and recent rows stay."""
+logins, notices delivered or given up, and patrol tracks. Pending notices and recent rows stay."""
 
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select
 
-from gridcase.core.db.models import LoginAttempt, Outbox
+from gridcase.core.db.models import LoginAttempt, Outbox, PatrolPoint
 from gridcase.core.ops.retention import Retention
+from gridcase.core.patrol import track
+from gridcase.core.people.actor import Actor
+from gridcase.core.places.units import add_person
 from gridcase.core.settings import SettingsError, load_settings
 
-LOGIN_ATTEMPT, OUTBOX = LoginAttempt.__table__, Outbox.__table__
+LOGIN_ATTEMPT, OUTBOX, PATROL_POINT = LoginAttempt.__table__, Outbox.__table__, PatrolPoint.__table__
 
 
 def _notice(at, status, channel="log"):
@@ -50,11 +53,35 @@ def test_the_sweep_purges_old_failed_logins_and_old_delivered_notices(engine):
     assert not any(engine.sweep()["purged"].values())
 
 
+def test_the_sweep_purges_the_patrol_tracks_made_before_the_window(engine):
+    now = engine.time.now()
+    person = add_person(engine.db, "li", "李巡查", ["supervisor"], grids=["320508001"])
+    with engine.db.begin() as connection:
+        connection.execute(
+            insert(PATROL_POINT),
+            [
+                {"person_id": person, "made_at": now - timedelta(days=d, seconds=s), "lon": 120.61,
+                 "lat": 31.337, "accuracy": 10.0, "arrived_at": now - timedelta(days=d)}
+                for d in (500, 401, 2) for s in range(3)
+            ],
+        )  # fmt: skip
+    purged = engine.sweep(retention=Retention(tracks=timedelta(days=400)))["purged"]
+    assert purged["patrol_point"] == 6
+    day = (now - timedelta(days=2)).astimezone(engine.city.timezone).date()
+    viewer = Actor.of("supervisor", id=person)
+    assert len(track.day_track(engine, viewer, person, day)["points"]) == 3  # the last days' walk stays
+    assert engine.sweep(retention=Retention(tracks=timedelta(days=400)))["purged"]["patrol_point"] == 0
+
+
 def test_the_windows_come_from_the_settings_and_refuse_nonsense(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "gridcase.toml").write_text("[gridcase]\nkeep_notices_days = 30\n", encoding="utf-8")
+    (tmp_path / "gridcase.toml").write_text(
+        "[gridcase]\nkeep_notices_days = 30\nkeep_track_days = 90\n", encoding="utf-8"
+    )
     monkeypatch.setenv("GRIDCASE_KEEP_LOGIN_ATTEMPTS_DAYS", "7")
-    assert Retention.of(load_settings()) == Retention(timedelta(days=7), timedelta(days=30))
+    assert Retention.of(load_settings()) == Retention(
+        timedelta(days=7), timedelta(days=30), tracks=timedelta(days=90)
+    )
     monkeypatch.setenv("GRIDCASE_KEEP_LOGIN_ATTEMPTS_DAYS", "0.1")
     try:
         load_settings()

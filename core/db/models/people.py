@@ -112,8 +112,11 @@ class PatrolPoint(TableModel, table=True):
     sends a point again when an answer is lost: its person and device time make it one point."""
 
     __tablename__ = "patrol_point"
-    # also the index of a person's day: person_id, then made_at in a range
-    __table_args__ = (UniqueConstraint("person_id", "made_at", name="uq_patrol_point_person_made_at"),)
+    __table_args__ = (
+        # also the index of a person's day: person_id, then made_at in a range
+        UniqueConstraint("person_id", "made_at", name="uq_patrol_point_person_made_at"),
+        Index("ix_patrol_point_made_at", "made_at"),  # the sweep's purge of old tracks
+    )
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id")
     made_at: datetime = _ts()  # the device's time of the fix
