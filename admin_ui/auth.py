@@ -1,17 +1,30 @@
-"""Logging in and out of the UI, and choosing its language. The session cookie holds only a
-session's token (the session is held in the database) and a CSRF token, which every page puts
-on its forms and its htmx requests."""
+"""Logging in and out of the UI, choosing one's password, and choosing the UI's language. The
+session cookie holds only a session's token (the session is held in the database) and a CSRF
+token, which every page puts on its forms and its htmx requests.
+
+A password an administrator set is temporary: the login that finds it right asks for the
+person's own password instead of letting them in, on the same form as 修改密码 in the header."""
 
 import secrets
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gridcase.admin_ui.render import LANGUAGES, page
-from gridcase.admin_ui.views import error_page, text_form_of
+from gridcase.admin_ui.render import CATALOGUES, LANGUAGES, language_of, page
+from gridcase.admin_ui.views import N_, error_page, explain, text_form_of, ui
 from gridcase.core.errors import GridcaseError
+from gridcase.core.people.actor import Actor
 from gridcase.core.web.errors import status_of
-from gridcase.core.web.identity import begin_session, check_password, end_request_session, identify
+from gridcase.core.web.identity import (
+    begin_session,
+    change_password,
+    check_password,
+    end_request_session,
+    identify,
+)
+
+WRONG_LOGIN = N_("用户名或密码不对")
+WRONG_PASSWORD = N_("当前密码不对")
 
 
 def _next(request: Request, raw: str | None) -> str:
@@ -25,25 +38,70 @@ async def login_form(request: Request) -> Response:
     return page(request, "login.html", {"next": _next(request, request.query_params.get("next"))})
 
 
-async def login(request: Request) -> Response:
-    try:
-        form = dict((await text_form_of(request, max_fields=10)).items())
-    except GridcaseError as exc:
-        return error_page(request, exc)
+async def _posted(request: Request) -> dict[str, str]:
+    """The form of a login-like post, its CSRF token checked against the cookie's."""
+    form = dict((await text_form_of(request, max_fields=10)).items())
     sent = form.get("csrf_token", "")
     if not sent or not secrets.compare_digest(sent, request.session.get("csrf", "")):
-        return error_page(request, GridcaseError("csrf", "页面已过期，请刷新后重新登录"))
+        raise GridcaseError("csrf", "页面已过期，请刷新后重新登录")
+    return form
+
+
+def _failed(request: Request, exc: GridcaseError, wrong: str = WRONG_LOGIN) -> str:
+    # a wrong name or password is no request to log in first, which is what the code says elsewhere
+    if exc.code == "unauthorized":
+        return CATALOGUES[language_of(request)].gettext(wrong)
+    return explain(request, exc)
+
+
+async def login(request: Request) -> Response:
     try:
-        person_id = await check_password(request, form.get("username", ""), form.get("password", ""))
+        form = await _posted(request)
     except GridcaseError as exc:
+        return error_page(request, exc)
+    username, next_path = form.get("username", ""), _next(request, form.get("next"))
+    try:
+        person_id = await check_password(request, username, form.get("password", ""))
+    except GridcaseError as exc:
+        if exc.code == "password_change_required":
+            context = {"next": next_path, "username": username, "temporary": True}
+            return page(request, "password.html", context)
         return page(
             request,
             "login.html",
-            {"next": _next(request, form.get("next")), "failed": exc.message},
+            {"next": next_path, "failed": _failed(request, exc)},
             status=status_of(exc.code),
         )
     await begin_session(request, person_id)
-    return RedirectResponse(_next(request, form.get("next")), status_code=303)
+    return RedirectResponse(next_path, status_code=303)
+
+
+@ui()
+async def password_form(request: Request, actor: Actor) -> Response:
+    """修改密码: a logged-in person's own password."""
+    context = {"next": _next(request, request.query_params.get("next")), "username": actor.username}
+    return page(request, "password.html", context)
+
+
+async def choose_password(request: Request) -> Response:
+    """The person's own password, from 修改密码 or from a login that found a temporary one: the
+    current password again, the new one twice. A new session begins; any other ends."""
+    try:
+        form = await _posted(request)
+    except GridcaseError as exc:
+        return error_page(request, exc)
+    username, next_path = form.get("username", ""), _next(request, form.get("next"))
+    new = form.get("new_password", "")
+    context = {"next": next_path, "username": username, "temporary": form.get("temporary") == "1"}
+    try:
+        if new != form.get("repeat", ""):
+            raise GridcaseError("invalid_request", "两次输入的新密码不一样", {"field": "repeat"})
+        person_id = await change_password(request, username, form.get("password", ""), new)
+    except GridcaseError as exc:
+        failed = _failed(request, exc, WRONG_PASSWORD)
+        return page(request, "password.html", {**context, "failed": failed}, status=status_of(exc.code))
+    await begin_session(request, person_id)
+    return RedirectResponse(next_path, status_code=303)
 
 
 async def logout(request: Request) -> Response:

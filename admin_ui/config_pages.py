@@ -239,7 +239,7 @@ async def add_person_page(request: Request, actor: Actor) -> Response:
     password = generate_password()
 
     person = PersonData(username, form.get("name") or username, roles, unit)
-    await run_in_threadpool(people.add, engine.db, engine.profile, person, password)
+    await run_in_threadpool(partial(people.add, temporary=True), engine.db, engine.profile, person, password)
     context = {**await run_in_threadpool(_units_page, engine), "added": username, "password": password}
     return page(request, "config_units.html", context, block="added")
 

@@ -30,6 +30,8 @@ def ui_routes() -> list[Route]:
         Route("/login", auth.login_form, methods=get),
         Route("/login", auth.login, methods=post),
         Route("/logout", auth.logout, methods=post),
+        Route("/password", auth.password_form, methods=get),
+        Route("/password", auth.choose_password, methods=post),
         Route("/lang/{language}", auth.language, methods=get),
         Route("/queue", queues.queue, methods=get),
         Route("/queue/export.xlsx", queues.export, methods=get),

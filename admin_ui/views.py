@@ -164,8 +164,10 @@ ERRORS = {
     "invalid_grid": N_("没有这个网格"),
     "invalid_username": N_("账号名不符合要求"),
     "invalid_attribute": N_("人员属性写得不对"),
-    "weak_password": N_("密码太简单了"),
+    "weak_password": N_("密码太短：至少要 10 个字符"),
     "inactive": N_("这个账号已停用"),
+    "password_change_required": N_("这是管理员设置的临时密码，请先设置自己的密码"),
+    "password_reused": N_("新密码不能和原来的密码一样"),
     "unchanged": N_("没有需要保存的修改"),
     "idempotency_key_reused": N_("这张表单已经提交过了，请刷新页面后再填写"),
     "throttled": N_("尝试次数太多，请稍后再试"),
@@ -178,7 +180,7 @@ AND = N_("；")
 FIELD_AND_CODES = N_("%(field)s（%(codes)s）")
 ROW = N_("第 %(n)s 项")
 LIMIT_PLACE = N_("规则 %(rule)s 的时限")
-LIMIT_HELP = N_("时限应写成“数量 单位”，中间空一格，例如“3 hour”，单位可以是：%(units)s")
+LIMIT_HELP = N_("时限应写成“数量 单位”，例如“3 小时”或“3小时”，单位可以是：%(units)s")
 # the fields errors name (a form's field, or the last name of a profile path), as forms label them
 FIELDS = {
     "point": N_("位置（经纬度）"),
@@ -210,6 +212,8 @@ FIELDS = {
     "period": N_("期间"),
     "grids": N_("责任网格"),
     "roles": N_("角色"),
+    "new_password": N_("新密码"),
+    "repeat": N_("再输一次新密码"),
 }
 # what the engine's checks say is wrong with a value (the profile's schema and cross-checks,
 # core/profile), in words a page can show; a message matched by none is told by its code alone
@@ -233,7 +237,8 @@ MISSING = (
     (re.compile(r"evidence of kind '(\w+)' is required"), lambda m: m.group(1)),
 )
 HAN = re.compile(r"[\u4e00-\u9fff]")
-LATIN = re.compile(r"[A-Za-z]")
+# an English word: not a code with digits (GD2026…, NOPE1), which a Chinese message may quote
+LATIN = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]+(?![A-Za-z0-9])")
 
 
 def explain(request: Request, exc: GridcaseError) -> str:
@@ -277,7 +282,9 @@ def problems_of(request: Request, exc: GridcaseError, bare: bool = False) -> lis
 
 def _as_written(request: Request, exc: GridcaseError) -> bool:
     """Whether the message is in the page's language already: the UI's own are Chinese, the
-    engine's English (quoting what someone typed, 3小时, does not make them Chinese)."""
+    engine's English (quoting what someone typed, 3小时, does not make them Chinese; quoting a
+    code, 没有12345工单NOPE1, does not make a Chinese one English): Chinese characters against
+    English words."""
     chinese = len(HAN.findall(exc.message)) > len(LATIN.findall(exc.message))
     return (language_of(request) == "zh") == chinese
 

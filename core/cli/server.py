@@ -223,6 +223,9 @@ def user_set(
 def user_passwd(
     username: str,
     password_stdin: PasswordStdin = False,
+    temporary: Annotated[
+        bool, typer.Option(help="Good only for choosing their own at the first login (/ui/password)")
+    ] = False,
     profile: ProfileOption = None,
     db: DbOption = None,
 ) -> None:
@@ -235,8 +238,11 @@ def user_passwd(
     else:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     with _database(url) as engine:
-        set_password(engine, username, password)
-    typer.echo(f"password of {username} changed")
+        set_password(engine, username, password, temporary)
+    if temporary:
+        typer.echo(f"temporary password of {username} set: they choose their own when they first log in")
+    else:
+        typer.echo(f"password of {username} changed")
 
 
 @user_app.command("throttles")

@@ -93,14 +93,19 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-def set_password(db: Engine, username: str, password: str) -> None:
-    """A new password, which ends the person's sessions (whoever knew the old one is out)."""
+def set_password(db: Engine, username: str, password: str, temporary: bool = False) -> None:
+    """A new password, which ends the person's sessions (whoever knew the old one is out);
+    `temporary` when it is good only for choosing their own (log_in)."""
     hashed = hash_password(password)
     with write(db) as connection:
         person = connection.execute(select(PERSON.c.id).where(PERSON.c.username == username)).scalar()
         if person is None:
             raise GridcaseError("not_found", f"no person {username!r}")
-        connection.execute(update(PERSON).where(PERSON.c.id == person).values(password_hash=hashed))
+        connection.execute(
+            update(PERSON)
+            .where(PERSON.c.id == person)
+            .values(password_hash=hashed, password_temporary=temporary)
+        )
         end_sessions(connection, person)
 
 
@@ -166,24 +171,43 @@ def _person(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return {**row, "grids": frozenset(row["grids"].split(GRID_SEPARATOR)) if row["grids"] else frozenset()}
 
 
-def log_in(db: Engine, username: str, password: str, address: str | None, now: datetime) -> int:
-    """The person's id, or an error: `throttled` while failures from `address` delay the next
-    try (throttle.py), else `unauthorized` for a wrong name or password. An unknown name, an
-    inactive person or one without a password is checked against a made-up hash, so that it
-    takes as long as a wrong password and tells nobody which names exist."""
+def verified(
+    db: Engine, username: str, password: str, address: str | None, now: datetime
+) -> tuple[int, bool]:
+    """The person's id and whether their password is temporary, or an error: `throttled` while
+    failures from `address` delay the next try (throttle.py), else `unauthorized` for a wrong
+    name or password. An unknown name, an inactive person or one without a password is checked
+    against a made-up hash, so that it takes as long as a wrong password and tells nobody which
+    names exist."""
     with write(db) as connection:
         throttle.check(connection, address, username, now)
         throttle.record(connection, address, username, now)
         person = connection.execute(
-            select(PERSON.c.id, PERSON.c.password_hash).where(PERSON.c.username == username, PERSON.c.active)
+            select(PERSON.c.id, PERSON.c.password_hash, PERSON.c.password_temporary).where(
+                PERSON.c.username == username, PERSON.c.active
+            )
         ).first()
     # outside the transaction: argon2 takes a while, and SQLite's writer must not wait on it
     hashed = person.password_hash if person is not None else None
     if _verify(hashed or _unmatchable(), password) and person is not None and hashed:
         with write(db) as connection:
             throttle.forget(connection, address, username)
-        return person.id
+        return person.id, person.password_temporary
     raise GridcaseError("unauthorized", "wrong name or password")
+
+
+def log_in(db: Engine, username: str, password: str, address: str | None, now: datetime) -> int:
+    """The person's id, or the error of a wrong or throttled login (`verified`). A temporary
+    password, right as it is, opens nothing: its person chooses their own first
+    (administration.change_password), so the administrator who set it cannot use it."""
+    person_id, temporary = verified(db, username, password, address, now)
+    if temporary:
+        raise GridcaseError(
+            "password_change_required",
+            "this password was set by an administrator: choose your own password first",
+            {"username": username},
+        )
+    return person_id
 
 
 @cache

@@ -1,11 +1,12 @@
-"""What an administrator does to a person's account from the admin UI: their roles and unit,
-their responsibility grids, a new password, unlocking a name that failed too many logins, and
-deactivating or reactivating them. Each change is written with its line in the audit log in one
-transaction, so there is no change without its record, nor a record without its change.
+"""What an administrator does to a person's account from the admin UI: their roles and unit, their
+responsibility grids, a new password, unlocking a name that failed too many logins, and
+deactivating or reactivating them; and what a person does to their own: choosing a password.
+Each change is written with its line in the audit log in one transaction, so there is no change
+without its record, nor a record without its change.
 
 The audit log is the administrators' append-only change table (`setting_change`, kind
 "person"): who changed whom, when, what the fields were and what they became, and why. A
-password is never written there, only that it was reset.
+password is never written there, only that it was reset or that its person chose a new one.
 """
 
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from gridcase.core.people.accounts import (
     end_sessions_if_rights_changed,
     generate_password,
     hash_password,
+    verified,
 )
 
 PERSON, RESPONSIBILITY, GRID, ATTEMPT, CHANGE = (
@@ -120,13 +122,18 @@ def assign_grids(
 def reset_password(
     db: Database, username: str, by: str, now: datetime, password: str | None = None, reason: str = ""
 ) -> str:
-    """A new password: the one given (a temporary one the administrator tells the person), or a
-    generated one; returned to be shown once. The person's sessions end."""
+    """A new temporary password: the one given (which the administrator tells the person), or a
+    generated one; returned to be shown once. It is good only for choosing the person's own
+    (change_password). The person's sessions end."""
     chosen = password or generate_password()
     hashed = hash_password(chosen)  # a short one is refused before anything is written
     with write(db) as connection:
         person = _person(connection, username)
-        connection.execute(update(PERSON).where(PERSON.c.id == person["id"]).values(password_hash=hashed))
+        connection.execute(
+            update(PERSON)
+            .where(PERSON.c.id == person["id"])
+            .values(password_hash=hashed, password_temporary=True)
+        )
         end_sessions(connection, person["id"])
         _record(
             connection,
@@ -138,6 +145,26 @@ def reset_password(
             now,
         )
     return chosen
+
+
+def change_password(
+    db: Database, username: str, current: str, new: str, address: str | None, now: datetime
+) -> int:
+    """The person's own new password, given their current one (a temporary one too), checked and
+    throttled as a login is; their id. Their sessions end: any other device logs in again."""
+    person_id, _ = verified(db, username, current, address, now)
+    if new == current:
+        raise GridcaseError("password_reused", "the new password is the old one")
+    hashed = hash_password(new)
+    with write(db) as connection:
+        connection.execute(
+            update(PERSON)
+            .where(PERSON.c.id == person_id)
+            .values(password_hash=hashed, password_temporary=False)
+        )
+        end_sessions(connection, person_id)
+        _record(connection, username, {"password": "changed"}, {}, "", username, now)
+    return person_id
 
 
 def unlock(db: Database, username: str, by: str, now: datetime, reason: str = "") -> int:

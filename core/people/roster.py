@@ -116,17 +116,26 @@ class Directory:
         )
 
 
-def add(db: Database, profile: dict[str, Any], person: PersonData, password: str | None = None) -> int:
-    """Add a person, with a password (None: cannot log in until one is set); all or nothing."""
+def add(
+    db: Database,
+    profile: dict[str, Any],
+    person: PersonData,
+    password: str | None = None,
+    temporary: bool = False,
+) -> int:
+    """Add a person, with a password (None: cannot log in until one is set), `temporary` when an
+    administrator chose it for them; all or nothing."""
     hashed = hash_password(password) if password is not None else None
     with write(db) as connection:
         resolved = Directory(profile, connection).resolve(person)
         if connection.execute(select(PERSON.c.id).where(PERSON.c.username == person.username)).first():
             raise GridcaseError("conflict", f"a person named {person.username!r} already exists")
-        return _insert(connection, resolved, hashed)
+        return _insert(connection, resolved, hashed, temporary)
 
 
-def _insert(connection: Connection, person: PersonData, password_hash: str | None) -> int:
+def _insert(
+    connection: Connection, person: PersonData, password_hash: str | None, temporary: bool = False
+) -> int:
     person_id = connection.execute(
         insert(PERSON)
         .values(
@@ -137,6 +146,7 @@ def _insert(connection: Connection, person: PersonData, password_hash: str | Non
             active=True,
             attributes=person.attributes or None,
             password_hash=password_hash,
+            password_temporary=temporary,
         )
         .returning(PERSON.c.id)
     ).scalar_one()

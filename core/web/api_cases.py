@@ -36,7 +36,7 @@ from gridcase.core.sla.offline import device_time
 from gridcase.core.web.bodies import BOOLEAN, INTEGER, NUMBER, TEXT, Schema, obj, text, value
 from gridcase.core.web.endpoints import MAX_ID, _engine, _int, body_of, dumps, endpoint, ok
 from gridcase.core.web.errors import error_response
-from gridcase.core.web.identity import login, logout, require
+from gridcase.core.web.identity import choose_password, login, logout, require
 
 CASE, CASE_UNIT, CLOCK, UNIT = (t.__table__ for t in (Case, CaseUnit, Clock, Unit))
 PAGE, MAX_PAGE = 50, 200
@@ -59,6 +59,25 @@ endpoint(
     ),
     response=obj({"person_id": INTEGER, "csrf_token": TEXT}, required=("person_id", "csrf_token")),
 )(login)
+endpoint(
+    "POST",
+    "/session/password",
+    "Choose one's own password, in place of the current one (an administrator's temporary one too): "
+    "ends every session of the person's and starts one, as a login does",
+    public=True,
+    body=Schema(
+        obj(
+            {
+                "username": text(maxLength=200),
+                "password": text(maxLength=1000),
+                "new_password": text(maxLength=1000),
+            },
+            required=("username", "password", "new_password"),
+            additionalProperties=False,
+        )
+    ),
+    response=obj({"person_id": INTEGER, "csrf_token": TEXT}, required=("person_id", "csrf_token")),
+)(choose_password)
 endpoint("DELETE", "/session", "Log out", public=True, response=obj({"ok": BOOLEAN}, required=("ok",)))(
     logout
 )

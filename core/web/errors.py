@@ -24,6 +24,7 @@ STATUS = {
     "unauthorized": 401,
     "forbidden": 403,
     "csrf": 403,
+    "password_change_required": 403,  # a right temporary password: it opens no session
     "not_found": 404,
     "unknown_transition": 404,
     "method_not_allowed": 405,

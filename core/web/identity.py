@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 from gridcase.core.db.connection import query
 from gridcase.core.db.fast import pipelined
 from gridcase.core.errors import GridcaseError
+from gridcase.core.people import administration
 from gridcase.core.people.accounts import (
     TOUCH,
     Lifetimes,
@@ -175,6 +176,15 @@ async def login(request: Request) -> JSONResponse:
     return JSONResponse({"person_id": person_id, "csrf_token": await begin_session(request, person_id)})
 
 
+async def choose_password(request: Request) -> JSONResponse:
+    """POST {"username", "password", "new_password"}: the person's own password in place of the
+    current one (a temporary one too); every session of theirs ends and this one begins, as a
+    login's does."""
+    body, _ = await body_of(request)
+    person_id = await change_password(request, body["username"], body["password"], body["new_password"])
+    return JSONResponse({"person_id": person_id, "csrf_token": await begin_session(request, person_id)})
+
+
 async def logout(request: Request) -> JSONResponse:
     await end_request_session(request)
     return JSONResponse({"ok": True})
@@ -185,6 +195,16 @@ async def check_password(request: Request, username: str, password: str) -> int:
     engine = request.app.state.engine
     address = request.client.host if request.client else None
     return await run_in_threadpool(log_in, engine.db, username, password, address, engine.time.now())
+
+
+async def change_password(request: Request, username: str, current: str, new: str) -> int:
+    """The person's id once their new password is set, or the error of a wrong or throttled
+    current one, or of a new one that will not do (see administration.change_password)."""
+    engine = request.app.state.engine
+    address = request.client.host if request.client else None
+    return await run_in_threadpool(
+        administration.change_password, engine.db, username, current, new, address, engine.time.now()
+    )
 
 
 async def begin_session(request: Request, person_id: int) -> str:

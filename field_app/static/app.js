@@ -208,6 +208,7 @@ async function badge() {
 // A round cut short (no connection after all, the server busy) is tried again by itself, soon at
 // first and then less often: the 'online' event is not sent when a weak signal drops a request,
 // and a handler's phone has no other round to wait for.
+const LOGGED_OUT = '登录已失效：请重新登录，待发送的内容会保留。';
 const RETRY_FIRST = 3000;
 const RETRY_MOST = 60000;
 let retry = null;
@@ -218,6 +219,12 @@ function retryLater() {
   retryWait = Math.min(retryWait * 2, RETRY_MOST);
 }
 
+function stopRetrying() {
+  clearTimeout(retry);
+  retry = null;
+  retryWait = RETRY_FIRST;
+}
+
 let syncing = null;
 let again = false;
 function sync() {
@@ -225,9 +232,10 @@ function sync() {
     again = true; // something queued while sending: one more round after this one
     return syncing;
   }
-  syncing = sendAll().then((cutShort) => {
+  // a round that failed on its way (the connection lost while settling) was cut short too
+  syncing = sendAll().catch(() => true).then((cutShort) => {
     if (cutShort) retryLater();
-    else retryWait = RETRY_FIRST;
+    else stopRetrying();
   }).finally(() => {
     syncing = null;
     if (again) {
@@ -263,7 +271,7 @@ async function sendAll() {
       return true; // no connection after all: the rest wait for the next round
     }
     if (answer.status === 401 || (answer.status === 403 && answer.body?.error?.code === 'csrf')) {
-      alertBar('登录已失效：请重新登录，待发送的内容会保留。');
+      alertBar(LOGGED_OUT);
       return false; // nothing goes until the person logs in again
     }
     if (answer.status >= 500 || answer.status === 429) return true;
@@ -298,7 +306,7 @@ async function trackWhere(test, range, most = Infinity) {
   });
 }
 
-// true when every point kept on the phone has reached the centre (or been refused by it)
+// false when the round was cut short (the server busy) and the points should be sent again soon
 async function sendTrack() {
   if (!isSupervisor()) return true;
   for (;;) {
@@ -306,6 +314,7 @@ async function sendTrack() {
     if (!batch.length) return true;
     const points = batch.map(({ point: p }) => ({ made_at: p.at, lon: p.lon, lat: p.lat, accuracy: p.accuracy ?? null }));
     const answer = await api(`${API}/track`, { method: 'POST', json: { points } });
+    if (answer.status === 401) alertBar(LOGGED_OUT);
     // the server busy: this round is cut short; logged out: the points wait for the login
     if (!answer.ok) return answer.status < 500 && answer.status !== 429;
     // a point the centre refused (a fix from a wrong clock) is not sent again: it never will be taken
@@ -361,8 +370,8 @@ async function settle(item, answer) {
 
 async function happenedSince(item) {
   // the case's steps after the version the action was made on: what the person did not see
-  const answer = await api(`${API}/cases/${item.case_id}`);
-  if (!answer.ok) return [];
+  const answer = await api(`${API}/cases/${item.case_id}`).catch(() => null);
+  if (!answer?.ok) return [];
   const events = (answer.body.events || []).filter((e) => !item.version || e.seq > item.version);
   const now = { state: answer.body.state, name: stateNameAny(answer.body.state) };
   return [
@@ -542,10 +551,9 @@ function renderLogin(problem) {
     event.preventDefault();
     if (!navigator.onLine) { error.textContent = '离线时不能登录：请在有信号处登录一次，之后离线也能用。'; return; }
     const answer = await api(`${API}/session`, { method: 'POST', json: { username: user.value, password: pass.value } }).catch(() => null);
+    if (answer?.body?.error?.code === 'password_change_required') return renderNewPassword(user.value, pass.value);
     if (!answer?.ok) { error.textContent = answer?.status === 429 ? '尝试次数过多，请稍后再试。' : '用户名或密码不对。'; return; }
-    state.csrf = answer.body.csrf_token;
-    localStorage.setItem('field.csrf', state.csrf);
-    start();
+    loggedIn(answer.body);
   } },
   h('h2', { text: '登录' }),
   h('label', { class: 'field', for: 'username', text: '用户名' }), user,
@@ -553,6 +561,37 @@ function renderLogin(problem) {
   error,
   h('button', { class: 'btn primary block', type: 'submit' }, '登录'));
   show(form);
+}
+
+function loggedIn(session) {
+  state.csrf = session.csrf_token;
+  localStorage.setItem('field.csrf', state.csrf);
+  start();
+}
+
+// a temporary password (an administrator's), right as it was typed: the person's own in its place
+function renderNewPassword(username, temporary) {
+  const fresh = h('input', { type: 'password', id: 'new-password', autocomplete: 'new-password', minlength: 10 });
+  const again = h('input', { type: 'password', id: 'repeat', autocomplete: 'new-password', minlength: 10 });
+  const error = h('p', { class: 'error', role: 'alert' });
+  show(h('form', { class: 'card', onsubmit: async (event) => {
+    event.preventDefault();
+    if (fresh.value !== again.value) { error.textContent = '两次输入的新密码不一样。'; return; }
+    const body = { username, password: temporary, new_password: fresh.value };
+    const answer = await api(`${API}/session/password`, { method: 'POST', json: body }).catch(() => null);
+    if (answer?.ok) return loggedIn(answer.body);
+    const code = answer?.body?.error?.code;
+    error.textContent = !answer ? '暂时无法连接服务器。'
+      : code === 'weak_password' ? '新密码太短：至少要 10 个字符。'
+        : code === 'password_reused' ? '新密码不能和临时密码一样。'
+          : '未能设置新密码，请重新登录后再试。';
+  } },
+  h('h2', { text: '设置自己的密码' }),
+  h('p', { class: 'muted small', text: '管理员为你设置的是临时密码，只能用来设置自己的密码。' }),
+  h('label', { class: 'field', for: 'new-password', text: '新密码（至少 10 个字符）' }), fresh,
+  h('label', { class: 'field', for: 'repeat', text: '再输一次新密码' }), again,
+  error,
+  h('button', { class: 'btn primary block', type: 'submit' }, '保存并登录')));
 }
 
 // a report in three taps: the photo, the class, send (the GPS fix is taken by itself)
@@ -837,6 +876,7 @@ async function logout() {
   navigator.serviceWorker?.controller?.postMessage('forget');
   localStorage.removeItem('field.csrf');
   Object.assign(state, { me: null, csrf: '', tasks: [], grids: null, draft: null });
+  stopRetrying();
   alertBar(null);
   document.getElementById('sync').hidden = true;
   renderLogin();

@@ -119,6 +119,14 @@ def test_list_set_and_passwd(city):
     done = city("user", "passwd", "zhou", "--password-stdin", stdin="a new password\n")
     assert (done.code, done.out) == (0, "password of zhou changed\n")
     assert can_log_in(city.url, "zhou", "a new password")
+    # a temporary one: right, but good only for choosing zhou's own
+    done = city("user", "passwd", "zhou", "--temporary", "--password-stdin", stdin="a temporary one\n")
+    assert done.out == "temporary password of zhou set: they choose their own when they first log in\n"
+    db = make_engine(city.url)
+    with pytest.raises(GridcaseError) as refused:
+        log_in(db, "zhou", "a temporary one", None, NOW)
+    db.dispose()
+    assert refused.value.code == "password_change_required"
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

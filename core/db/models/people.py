@@ -5,7 +5,7 @@ No `from __future__ import annotations` here: SQLModel reads the annotations at 
 
 from datetime import datetime
 
-from sqlalchemy import Index, UniqueConstraint, true
+from sqlalchemy import Index, UniqueConstraint, false, true
 from sqlmodel import Field
 
 from gridcase.core.db.models.types import TableModel, _json, _ts
@@ -46,6 +46,8 @@ class Person(TableModel, table=True):
     attributes: dict | None = _json(nullable=True)
     active: bool = True
     password_hash: str | None = Field(default=None, max_length=256)  # argon2; None: cannot log in
+    # set by an administrator (a reset, a new person's): good only for choosing a new one
+    password_temporary: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class ApiToken(TableModel, table=True):

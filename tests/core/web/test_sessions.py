@@ -145,3 +145,34 @@ def test_the_sweep_purges_sessions_that_can_no_longer_be_used(app, engine):
     engine.time.advance(seconds=600)
     assert purge(engine.db, engine.time.now(), retention)["web_session"] == 1
     assert sessions() == 1 and me(kept) == 200
+
+
+def test_a_temporary_password_opens_nothing_until_its_person_chooses_their_own(app, engine):
+    from gridcase.core.people import administration
+
+    elsewhere = api_login(app)
+    temporary = administration.reset_password(engine.db, "water", "admin", engine.time.now())
+    assert me(elsewhere) == 401  # the reset ended the sessions
+    client = TestClient(app)
+    refused = client.post("/api/v1/session", json={"username": "water", "password": temporary})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "password_change_required"
+    assert me(client) == 401
+    wrong = {"username": "water", "password": "not the temporary one", "new_password": "water-own-2026"}
+    assert client.post("/api/v1/session/password", json=wrong).status_code == 401
+    same = {"username": "water", "password": temporary, "new_password": temporary}
+    assert client.post("/api/v1/session/password", json=same).json()["error"]["code"] == "password_reused"
+    short = {"username": "water", "password": temporary, "new_password": "short"}
+    assert client.post("/api/v1/session/password", json=short).json()["error"]["code"] == "weak_password"
+    chosen = client.post(
+        "/api/v1/session/password",
+        json={"username": "water", "password": temporary, "new_password": "water-own-2026"},
+    )
+    assert chosen.status_code == 200 and me(client) == 200  # logged in, as a login would
+    assert (
+        TestClient(app).post("/api/v1/session", json={"username": "water", "password": temporary}).status_code
+        == 401
+    )
+    again = TestClient(app).post("/api/v1/session", json={"username": "water", "password": "water-own-2026"})
+    assert again.status_code == 200
+    (change,) = [c for c in administration.history(engine.db) if c["changes"] == {"password": "changed"}]
+    assert change["changed_by"] == "water" and change["code"] == "water"
