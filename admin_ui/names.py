@@ -1,6 +1,7 @@
 """Profile labels by code, for templates to show in the page's language."""
 
 import re
+import unicodedata
 from typing import Any
 
 from gridcase.core.durations import Duration
@@ -49,13 +50,14 @@ def duration_text(raw: Any, units: dict[str, Any], language: str) -> str:
     return f"{value} {name or duration.unit}"
 
 
-TYPED_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(\S.*?)\s*")
+TYPED_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(\S.*?)\s*")
 
 
 def duration_code(text: str, units: dict[str, Any]) -> str:
     """A duration typed with its unit's name in either language, with a space or without
-    ('3 紧急工作时', '3紧急工作时'), as the profile writes it ('3 urgent_hour'); anything else is
-    left for the profile's check to name."""
+    ('3 紧急工作时', '3紧急工作时', full-width ３小时 from a Chinese keyboard too), as the profile
+    writes it ('3 urgent_hour'); anything else is left for the profile's check to name."""
+    text = unicodedata.normalize("NFKC", text).strip()
     typed = TYPED_DURATION.fullmatch(text)
     if typed:
         number, unit = typed.groups()
@@ -63,7 +65,7 @@ def duration_code(text: str, units: dict[str, Any]) -> str:
             names = name.values() if isinstance(name, dict) else [name]
             if unit.casefold() in (str(n).casefold() for n in names):
                 return f"{number} {code}"
-    return text.strip()
+    return text
 
 
 # a code in text the engine writes: water, street1, 210102001001001 (not 上水井盖, not 70%)

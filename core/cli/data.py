@@ -217,6 +217,11 @@ def sla_outbox(
     _, url = _context(profile, db)
     with _database(url) as engine:
         listing = outbox_listing(engine, status, limit, channel)
+    if channel and channel not in listing["channels"]:  # a mistyped channel is not an empty one
+        held = ", ".join(sorted(listing["channels"])) or "none"
+        raise GridcaseError(
+            "invalid_request", f"the outbox holds no notice of channel {channel!r} (it holds: {held})"
+        )
     for row in listing["rows"]:
         error = f"  ({row['last_error']})" if row["last_error"] else ""
         head = (

@@ -55,8 +55,9 @@ ORDER, CASE, EVIDENCE, OUTBOX = HotlineOrder.__table__, Case.__table__, Evidence
 EVENT = CaseEvent.__table__
 WAITING, OPEN, RETURNED, DONE = "waiting", "open", "returned", "done"
 NEW = "new"  # the number is taken and the report not written yet (or its writing was cut)
-# an order number is part of the paths the platform is sent (photos) and calls (its order's)
-ORDER_NO_PATTERN = "^[A-Za-z0-9_.-]{1,64}$"
+# an order number is part of the paths the platform is sent (photos) and calls (its order's):
+# it starts with a letter or digit, so that it is never "." or "..", which a path loses
+ORDER_NO_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _ORDER_NO = re.compile(ORDER_NO_PATTERN)
 WAITS_FOR = {
     "class": "平台类别未对应本市案件类别，请指定类别后立案",

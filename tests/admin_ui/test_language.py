@@ -129,7 +129,7 @@ def without_data(text: str, names: set[str]) -> str:
 def data_pattern(names: frozenset[str]) -> re.Pattern[str]:
     # one pattern for the city's thousand names, the longest first: a substitution each took
     # most of the scan's time
-    alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+    alternatives = "|".join(re.escape(name) for name in sorted(names, key=lambda n: (-len(n), n)))
     return re.compile(rf"(?<![\w.])(?:{alternatives})(?![\w.])")
 
 

@@ -72,7 +72,8 @@ def test_a_limit_is_shown_and_typed_with_its_unit_s_name(ui):
     shown = re.search(r'name="standards-0-time_limit" value="([^"]*)"', editor).group(1)
     assert html.unescape(shown) == "2 紧急工作时"
     form = {"name_zh": "上水井盖", "standard_rows": "2", "reason": "井盖缺失隐患大"}
-    for i, (code, typed) in enumerate((("missing", "6紧急工作时"), ("damaged", "4 工作时"))):
+    # without the space, and in full-width digits from a Chinese keyboard
+    for i, (code, typed) in enumerate((("missing", "6紧急工作时"), ("damaged", "４ 工作时"))):
         form |= {
             f"standards-{i}-code": code,
             f"standards-{i}-condition": code,

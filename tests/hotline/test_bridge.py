@@ -531,9 +531,10 @@ def test_wrong_class_wrong_place_and_a_stale_order_are_told_in_chinese(bridge, d
     assert status == 409 and "已被他人处理（已立案）" in said
     page.goto(f"{base}/ui/hotline/GD20261013304")
     assert "这张工单已处理：已立案" in page.locator("#handling").inner_text()
-    for path in ("NOPE1", "工单1"):
-        assert page.goto(f"{base}/ui/hotline/{path}").status == 404
-        assert "没有" in page.locator("main").inner_text()
+    assert page.goto(f"{base}/ui/hotline/NOPE1").status == 404
+    assert "没有12345工单NOPE1" in page.locator("main").inner_text()  # the order named, in Chinese
+    assert page.goto(f"{base}/ui/hotline/工单1").status == 404  # no order can have this number
+    assert "没有" in page.locator("main").inner_text()
 
 
 def test_the_waiting_list_masks_the_caller_for_a_role_that_reads_contacts_masked(bridge, monkeypatch):

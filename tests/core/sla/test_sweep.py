@@ -234,6 +234,11 @@ def test_the_cli_sweeps_and_shows_the_outbox(engine, cli):
     assert " sms " in by_channel["sms"] and " log " not in by_channel["sms"]
     assert "pending 1, sending 0, sent 0, failed 0" in by_channel["sms"]
     assert " sms " not in by_channel["log"] and "pending 0, sending 0, sent 5, failed 0" in by_channel["log"]
+    mistyped = cli("sla", "outbox", "--channel", "smss", "--profile", TESTCITY, "--db", url)
+    assert (
+        mistyped.code != 0
+        and "no notice of channel 'smss' (it holds: log, sms)" in mistyped.out + mistyped.err
+    )
 
 
 class Gateway(SmsSender):
