@@ -254,6 +254,20 @@ class CrossChecker:
 
     def check_time_limits(self) -> None:
         limits = _dict(self.data.get("time_limits"))
+        # the admin UI shows a limit by its unit's name and takes it back typed so (3小时)
+        named: dict[str, Any] = {}
+        for u, unit in _enumerate(limits.get("units")):
+            name = unit.get("name")
+            for text in name.values() if isinstance(name, dict) else [name]:
+                if not isinstance(text, str):
+                    continue
+                first = named.setdefault(text.casefold(), unit.get("code"))
+                if first != unit.get("code"):
+                    self.error(
+                        ["time_limits", "units", u, "name"],
+                        f"time-limit units {first!r} and {unit.get('code')!r} are both named {text!r}: "
+                        "a limit typed with that name would be either",
+                    )
         self.ref(["time_limits", "standard_stage"], limits.get("standard_stage"), self.stages, "stage")
         for r, rule in _enumerate(limits.get("rules")):
             path = ["time_limits", "rules", r]

@@ -6,6 +6,8 @@ gets its own copy of the database, served by its own server, at Tuesday 2026-10-
 Beijing time: September is the last complete month, October the current one.
 """
 
+import fcntl
+import os
 import shutil
 import socket
 import threading
@@ -57,20 +59,38 @@ class City:
 def simulated_databases(tmp_path_factory, request) -> Iterator[dict[str, str]]:
     """backend → a database holding the simulated city (a file on SQLite, a template on
     PostgreSQL): conftest's session fixture `simulated_city`."""
-    folder = tmp_path_factory.mktemp("city")
-    sqlite = folder / "city.db"
-    start, days = SIMULATED
-    simulate(CITY, fresh_sqlite(sqlite), days, 7, start, reports_per_day=10, evidence=folder / "evidence")
-    found = {"sqlite": str(sqlite)}
+    found = {"sqlite": str(_simulated_sqlite(tmp_path_factory))}
     if "postgresql" in BACKENDS:
         admin, new_database = request.getfixturevalue("pg_admin")
         name, url = new_database()
-        simulate(CITY, url, days, 7, start, reports_per_day=10, evidence=folder / "evidence")
+        start, days = SIMULATED
+        evidence = tmp_path_factory.mktemp("city") / "evidence"
+        simulate(CITY, url, days, 7, start, reports_per_day=10, evidence=evidence)
         found["postgresql"] = name
         yield found
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         return
     yield found
+
+
+def _simulated_sqlite(tmp_path_factory) -> Path:
+    """The simulated city on SQLite, simulated once a run: the first test process (of xdist's
+    workers) to need it simulates it while the others wait for it, 25 to 45 seconds each saved;
+    every use copies it. A PostgreSQL template is each process's own, dropped when it ends."""
+    base = tmp_path_factory.getbasetemp()
+    # the workers' folders share the run's; without workers the run's own (its parent outlives it)
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "simulated-city"
+    shared.mkdir(exist_ok=True)
+    city, done = shared / "city.db", shared / "done"
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            start, days = SIMULATED
+            simulate(
+                CITY, fresh_sqlite(city), days, 7, start, reports_per_day=10, evidence=shared / "evidence"
+            )
+            done.touch()
+    return city
 
 
 @contextmanager
