@@ -1,9 +1,14 @@
-"""A bundled city (和平) with six weeks of simulated work, served on each backend for browser
-tests of the workbench's pages, with a login per role.
+"""A bundled city (和平) with six weeks of simulated work, served for browser tests of the
+workbench's pages, with a login per role.
 
-The simulation runs once a test process and backend (about five seconds); each test module
-gets its own copy of the database, served by its own server, at Tuesday 2026-10-13 09:00
-Beijing time: September is the last complete month, October the current one.
+On SQLite only: what these pages say and do does not depend on the database, and the queries
+and writes behind them run on both backends in the tests without a browser (test_pages.py,
+test_queues.py, core/…). The browser walks where the database does matter (the field app's
+offline sends and conflicts, the 12345 bridge's locked orders, the public site) run on both.
+
+The simulation runs once a test run (tens of seconds); each test module gets its own copy of
+the database, served by its own server, at Tuesday 2026-10-13 09:00 Beijing time: September is
+the last complete month, October the current one.
 """
 
 import fcntl
@@ -29,7 +34,6 @@ from gridcase.core.simulate import fresh_sqlite, simulate
 from gridcase.core.timesource import ManualTime
 from gridcase.core.web.app import create_app
 
-from ..conftest import BACKENDS
 from .conftest import CHROMIUM, PASSWORD
 
 CITY = "heping"
@@ -53,30 +57,12 @@ needs_chromium = pytest.mark.skipif(
 class City:
     base: str
     engine: Engine
-    backend: str
 
 
-def simulated_databases(tmp_path_factory, request) -> Iterator[dict[str, str]]:
-    """backend → a database holding the simulated city (a file on SQLite, a template on
-    PostgreSQL): conftest's session fixture `simulated_city`."""
-    found = {"sqlite": str(_simulated_sqlite(tmp_path_factory))}
-    if "postgresql" in BACKENDS:
-        admin, new_database = request.getfixturevalue("pg_admin")
-        name, url = new_database()
-        start, days = SIMULATED
-        evidence = tmp_path_factory.mktemp("city") / "evidence"
-        simulate(CITY, url, days, 7, start, reports_per_day=10, evidence=evidence)
-        found["postgresql"] = name
-        yield found
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        return
-    yield found
-
-
-def _simulated_sqlite(tmp_path_factory) -> Path:
-    """The simulated city on SQLite, simulated once a run: the first test process (of xdist's
-    workers) to need it simulates it while the others wait for it, 25 to 45 seconds each saved;
-    every use copies it. A PostgreSQL template is each process's own, dropped when it ends."""
+def simulated_sqlite(tmp_path_factory) -> Path:
+    """The simulated city, simulated once a run: the first test process (of xdist's workers) to
+    need it simulates it while the others wait for it, 25 to 45 seconds each saved; every use
+    copies it (conftest's session fixture `simulated_city`)."""
     base = tmp_path_factory.getbasetemp()
     # the workers' folders share the run's; without workers the run's own (its parent outlives it)
     shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "simulated-city"
@@ -91,26 +77,6 @@ def _simulated_sqlite(tmp_path_factory) -> Path:
             )
             done.touch()
     return city
-
-
-@contextmanager
-def _database(request, simulated: dict[str, str], backend: str, folder: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        copy = folder / "city.db"
-        shutil.copy(simulated["sqlite"], copy)
-        yield f"sqlite:///{copy}"
-        return
-    from sqlalchemy.engine import make_url
-
-    from ..conftest import PG_URL
-
-    admin, _ = request.getfixturevalue("pg_admin")
-    name = f"{simulated['postgresql']}_{folder.name}"[:60]
-    admin.execute(f"CREATE DATABASE {name} TEMPLATE {simulated['postgresql']}")
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @contextmanager
@@ -132,18 +98,19 @@ def served(engine: Engine, settings: Settings | None = None) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def city(request, simulated_city, tmp_path_factory) -> Iterator[City]:
+@pytest.fixture(scope="module")
+def city(simulated_city, tmp_path_factory) -> Iterator[City]:
     folder = tmp_path_factory.mktemp("served")
-    with _database(request, simulated_city, request.param, folder) as url:
-        engine = Engine.open(CITY, url, time=ManualTime(NOW), evidence=EvidenceStore(folder / "evidence"))
-        for username, (roles, unit, grids) in PEOPLE.items():
-            add(engine.db, engine.profile, PersonData(username, f"{username}", roles, unit, grids), PASSWORD)
-        try:
-            with served(engine) as base:
-                yield City(base, engine, request.param)
-        finally:
-            engine.db.dispose()
+    shutil.copy(simulated_city, folder / "city.db")
+    url = f"sqlite:///{folder / 'city.db'}"
+    engine = Engine.open(CITY, url, time=ManualTime(NOW), evidence=EvidenceStore(folder / "evidence"))
+    for username, (roles, unit, grids) in PEOPLE.items():
+        add(engine.db, engine.profile, PersonData(username, f"{username}", roles, unit, grids), PASSWORD)
+    try:
+        with served(engine) as base:
+            yield City(base, engine)
+    finally:
+        engine.db.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -94,6 +94,6 @@ def browser():
 def simulated_city(tmp_path_factory, request):
     """The simulated city of city_browser, once a test process: here, not in each test module
     that serves it, where each module's copy of the fixture simulated it again."""
-    from .city_browser import simulated_databases
+    from .city_browser import simulated_sqlite
 
-    yield from simulated_databases(tmp_path_factory, request)
+    return simulated_sqlite(tmp_path_factory)

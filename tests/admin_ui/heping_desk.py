@@ -1,6 +1,6 @@
 """和平区 (a bundled city) served for browser tests: its centre's people, a point in a grid, and
-a clock set where the tests want it. Each test module serves one city on each database backend
-and opens one browser, so the walks stay few and quick."""
+a clock set where the tests want it. Each test module serves one city and opens one browser, so
+the walks stay few and quick. On SQLite only, as city_browser.py says why."""
 
 import json
 import socket
@@ -23,7 +23,6 @@ from gridcase.core.places.units import add_person
 from gridcase.core.timesource import ManualTime
 from gridcase.core.web.app import create_app
 
-from ..conftest import BACKENDS
 from .conftest import CHROMIUM, PASSWORD
 
 GRIDS = Path(__file__).parents[2] / "city_profiles" / "heping" / "grids.geojson"
@@ -84,19 +83,12 @@ def serve(url: str, folder: Path, now: datetime) -> Iterator[tuple[str, Engine]]
         engine.db.dispose()
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module")
 def heping(request, tmp_path_factory):
-    """和平区 served on each backend, its clock at the test module's NOW: (base URL, engine)."""
+    """和平区 served, its clock at the test module's NOW: (base URL, engine)."""
     folder = tmp_path_factory.mktemp("heping")
-    if request.param == "sqlite":
-        with serve(f"sqlite:///{folder / 'heping.db'}", folder, request.module.NOW) as served:
-            yield served
-        return
-    admin, new_database = request.getfixturevalue("pg_admin")
-    name, url = new_database()
-    with serve(url, folder, request.module.NOW) as served:
+    with serve(f"sqlite:///{folder / 'heping.db'}", folder, request.module.NOW) as served:
         yield served
-    admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="module")

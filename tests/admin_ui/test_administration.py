@@ -3,15 +3,10 @@ supervisor is given their grids by name, a forgotten password is reset (the pass
 administrator gives is temporary: the person chooses their own at the next login), a name that
 failed too many logins is unlocked, a person who left is deactivated (and can neither log in nor
 be given grids) and comes back; every change is in the audit log with who made it. A person
-changes their own password from the header.
-
-One backend (SQLite): what these pages say and do does not depend on the database, and the
-writes behind them are tested on both (test_pages.py, core/web/test_sessions.py,
-core/test_throttle.py)."""
+changes their own password from the header."""
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -27,7 +22,7 @@ from .conftest import PASSWORD
 # the served bundled city, one a module and backend (city_browser.py)
 city, chromium = city_browser.city, city_browser.chromium
 
-pytestmark = [needs_chromium, pytest.mark.parametrize("city", ["sqlite"], indirect=True)]
+pytestmark = needs_chromium
 RESPONSIBILITY = Responsibility.__table__
 OWN = "worker-own-2027"  # the password the worker chooses after the second reset
 
@@ -206,9 +201,8 @@ def test_an_administrator_assigns_grids_resets_unlocks_and_deactivates(city, chr
         ("failed_logins",),
         ("active",),
     }
-    if city.backend == "sqlite":
-        row = panel(admin, "worker")
-        screenshot(admin, "people-administration", full_page=False)
+    row = panel(admin, "worker")
+    screenshot(admin, "people-administration", full_page=False)
 
 
 def test_a_person_changes_their_own_password_and_their_other_sessions_end(city, chromium):

@@ -7,8 +7,6 @@ community002, a grid's 12- or 15-digit code), no Python value (urgent=True), no 
 English word beyond a short list (gridcase, the switch to English, file formats, grades); an
 English page shows no Chinese that the catalogue or the profile has an English name for, and no
 unit's or grid's code either.
-
-One backend (SQLite): the words a page shows do not depend on the database.
 """
 
 import functools
@@ -252,7 +250,6 @@ def scan(
 
 
 @needs_chromium
-@pytest.mark.parametrize("city", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_every_page_speaks_the_pages_language_as_every_role(served, chromium, language):
     named, unnamed = profile_labels(served.engine.profile)

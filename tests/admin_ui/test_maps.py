@@ -118,8 +118,7 @@ def test_the_city_map_shows_named_grids_cases_components_heat_and_zooms(city, ch
     zoom = leader.evaluate("document.getElementById('citymap').gridcaseMap.getZoom()")
     leader.locator(".leaflet-control-zoom-in").click()
     leader.wait_for_function(f"document.getElementById('citymap').gridcaseMap.getZoom() > {zoom}")
-    if city.backend == "sqlite":
-        screenshot(leader, "city-map")
+    screenshot(leader, "city-map")
     # opened directly, a grid's page is the map with its cases beside it
     direct = leader.goto(f"{city.base}/ui/map/grids/{STREET}")
     assert direct.status == 200
@@ -198,8 +197,7 @@ def test_intake_sets_the_point_by_map_click_search_or_my_location(city, chromium
     here.get_by_role("button", name="使用我的位置").click()
     expect(here.get_by_label("经度")).to_have_value(f"{component_lon:.6f}")
     expect(here.get_by_label("纬度")).to_have_value(f"{component_lat:.6f}")
-    if city.backend == "sqlite":
-        screenshot(here, "intake-location-picker")
+    screenshot(here, "intake-location-picker")
 
     # a report located by a map click is filed where it was clicked
     picker.locator(".picker-map").click(position={"x": 200, "y": 150})

@@ -74,5 +74,4 @@ def test_the_diagram_is_drawn_named_and_zooms(city, chromium):
     )
     page.get_by_role("button", name="复位").first.click()
     assert abs(zoom() - 1) < 1e-6
-    if city.backend == "sqlite":
-        screenshot(page, "workflow-diagram")
+    screenshot(page, "workflow-diagram")
