@@ -30,8 +30,8 @@ $(VENDOR)/.installed: admin_ui/package.json admin_ui/package-lock.json
 demo: $(STAMP)
 	$(BIN)/gridcase demo --city $(CITY) --port $(PORT) $(DEMO_ARGS)
 
-# one pytest worker a core, a test file each (its module fixtures are built once): 15.5 minutes
-# on a 2-core machine (a third worker gained nothing: each simulates the browser tests' city)
+# one pytest worker a core, a test file each (its module fixtures are built once): 14.5 minutes
+# on CI's 2-core machine, 15.5 to 22 on this project's own (a third worker gained nothing)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
