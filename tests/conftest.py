@@ -157,9 +157,9 @@ def change_setting(engine, section: str | None = None, **fields) -> None:
     engine.hooks.profile = engine.city  # the plugins' ctx.profile
 
 
-@pytest.fixture
-def engine(db_url, tmp_path):
-    """The test city's engine on a fresh database, at a fixed moment (Tuesday 2026-10-13 09:00 CST)."""
+def open_city(city, db_url: str, tmp_path):
+    """A city's engine (the test city, or a copy a test changed) on a fresh database, at a fixed
+    moment (Tuesday 2026-10-13 09:00 CST), its reference data loaded."""
     from datetime import datetime
 
     from gridcase.core.cases.evidence import EvidenceStore
@@ -167,11 +167,18 @@ def engine(db_url, tmp_path):
     from gridcase.core.timesource import ManualTime
 
     eng = Engine.open(
-        TESTCITY,
+        city,
         db_url,
         time=ManualTime(datetime(2026, 10, 13, 1, 0, tzinfo=UTC)),
         evidence=EvidenceStore(tmp_path / "evidence", max_bytes=200_000),
     )
     eng.load_reference_data()
+    return eng
+
+
+@pytest.fixture
+def engine(db_url, tmp_path):
+    """The test city's engine on a fresh database (open_city)."""
+    eng = open_city(TESTCITY, db_url, tmp_path)
     yield eng
     eng.db.dispose()

@@ -91,9 +91,9 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def simulated_city(tmp_path_factory, request):
-    """The simulated city of city_browser, once a test process: here, not in each test module
-    that serves it, where each module's copy of the fixture simulated it again."""
+def simulated_city(tmp_path_factory):
+    """The simulated city of city_browser, once a run: here, not in each test module that
+    serves it, where each module's copy of the fixture simulated it again."""
     from .city_browser import simulated_sqlite
 
     return simulated_sqlite(tmp_path_factory)

@@ -6,15 +6,10 @@ minor class and one for an area class."""
 import html
 import re
 import shutil
-from datetime import UTC, datetime
 
 import pytest
 
-from gridcase.core.cases.evidence import EvidenceStore
-from gridcase.core.engine import Engine
-from gridcase.core.timesource import ManualTime
-
-from ..conftest import TESTCITY
+from ..conftest import TESTCITY, open_city
 
 RULES = """
 time_limits:
@@ -31,13 +26,7 @@ def engine(db_url, tmp_path):
     shutil.copytree(TESTCITY, city)
     with (city / "profile.yaml").open("a", encoding="utf-8") as profile:
         profile.write(RULES)
-    eng = Engine.open(
-        city,
-        db_url,
-        time=ManualTime(datetime(2026, 10, 13, 1, 0, tzinfo=UTC)),
-        evidence=EvidenceStore(tmp_path / "evidence", max_bytes=200_000),
-    )
-    eng.load_reference_data()
+    eng = open_city(city, db_url, tmp_path)
     yield eng
     eng.db.dispose()
 
